@@ -1,0 +1,3 @@
+from slipway_demo.server import main
+
+raise SystemExit(main())

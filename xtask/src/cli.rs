@@ -1,0 +1,168 @@
+//! Command-line parsing (lexopt: no macros, no compile-time cost) and dispatch.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use lexopt::prelude::*;
+
+use crate::cmd;
+use crate::ui::Ui;
+use crate::usage;
+
+const HELP: &str = "\
+slipway — one-command releases for a Python package and its Docker image
+
+USAGE:
+    cargo xtask [-C <dir>] <command> [options]
+
+COMMANDS:
+    bump-version <X.Y.Z|major|minor|patch>   set the version in every managed file, commit and tag
+    check-versions                           check that every managed file carries the same version
+    ci                                       format check, clippy -D warnings, all tests
+
+GLOBAL OPTIONS:
+    -C <dir>       run as if started in <dir> (the repository is its git top level)
+    -h, --help     this help (also `cargo xtask <command> --help`)
+
+Exit codes: 0 success, 1 refused or failed, 2 invalid input. Nothing is changed when a command
+refuses. Set NO_COLOR to disable colour.";
+
+const BUMP_HELP: &str = "\
+cargo xtask bump-version <X.Y.Z | major | minor | patch> [options]
+
+Sets the release version in pyproject.toml, the project's own image tags in the compose files and
+the CHANGELOG ([Unreleased] becomes the new section), then commits exactly those files and creates
+an annotated tag.
+
+OPTIONS:
+    --pre <label>   make a pre-release: dev, alpha, beta or rc (1.2.3 minor --pre rc → 1.3.0-rc.1;
+                    again → 1.3.0-rc.2; `minor` alone then finishes it → 1.3.0)
+    --dry-run       print the plan (a diff per file and every git command) and change nothing
+    --no-commit     edit the files only (implies --no-tag)
+    --no-tag        commit but do not tag
+    --force         proceed although the managed files disagree on the current version
+    --json          print the plan / result as JSON on stdout";
+
+const CHECK_HELP: &str = "\
+cargo xtask check-versions [--json]
+
+Exit 0 when pyproject.toml, the own image tags in the compose files and the newest CHANGELOG
+version heading agree (and equal the release tag at HEAD when HEAD is tagged); otherwise exit 1
+and print a table of file:line, location and value.";
+
+const CI_HELP: &str = "\
+cargo xtask ci [--dry-run]
+
+What CI runs: cargo fmt --check, cargo clippy -D warnings, and every test.";
+
+/// Options shared by every command.
+pub struct Global {
+    pub dir: PathBuf,
+}
+
+pub fn run(args: Vec<OsString>, ui: &Ui) -> Result<u8> {
+    let mut p = lexopt::Parser::from_args(args);
+    let mut dir: Option<PathBuf> = None;
+    let mut command: Option<String> = None;
+    let mut rest: Vec<OsString> = Vec::new();
+    // Split: global options and the command name; everything after the command goes to it
+    // (except -C, accepted anywhere).
+    while let Some(arg) = p.next()? {
+        match arg {
+            Short('C') => dir = Some(p.value()?.into()),
+            Short('h') | Long("help") if command.is_none() => {
+                println!("{HELP}");
+                return Ok(0);
+            }
+            Value(v) if command.is_none() => command = Some(v.string()?),
+            Value(v) => rest.push(v),
+            Short(c) => rest.push(format!("-{c}").into()),
+            Long(l) => {
+                let l = format!("--{l}");
+                match p.optional_value() {
+                    Some(v) => rest.push(format!("{l}={}", v.to_string_lossy()).into()),
+                    None => rest.push(l.into()),
+                }
+            }
+        }
+    }
+    let dir = match dir {
+        Some(d) => d,
+        None => std::env::current_dir()?,
+    };
+    let global = Global { dir };
+    let Some(command) = command else {
+        println!("{HELP}");
+        return Err(usage("no command given; see the list above"));
+    };
+    let mut p = lexopt::Parser::from_args(rest);
+    match command.as_str() {
+        "bump-version" => {
+            let mut o = cmd::bump::Options::default();
+            let mut spec: Option<String> = None;
+            while let Some(arg) = p.next()? {
+                match arg {
+                    Long("pre") => o.pre = Some(p.value()?.string()?),
+                    Long("dry-run") => o.dry_run = true,
+                    Long("no-commit") => o.no_commit = true,
+                    Long("no-tag") => o.no_tag = true,
+                    Long("force") => o.force = true,
+                    Long("json") => o.json = true,
+                    Short('h') | Long("help") => return help(BUMP_HELP),
+                    Value(v) if spec.is_none() => spec = Some(v.string()?),
+                    other => return Err(unexpected(other, "bump-version")),
+                }
+            }
+            o.spec = spec.ok_or_else(|| {
+                usage("bump-version needs the new version: X.Y.Z, major, minor or patch (e.g. `cargo xtask bump-version minor`)")
+            })?;
+            cmd::bump::run(&global, &o, ui)
+        }
+        "check-versions" => {
+            let mut json = false;
+            while let Some(arg) = p.next()? {
+                match arg {
+                    Long("json") => json = true,
+                    Short('h') | Long("help") => return help(CHECK_HELP),
+                    other => return Err(unexpected(other, "check-versions")),
+                }
+            }
+            cmd::check_versions::run(&global, json, ui)
+        }
+        "ci" => {
+            let mut dry_run = false;
+            while let Some(arg) = p.next()? {
+                match arg {
+                    Long("dry-run") => dry_run = true,
+                    Short('h') | Long("help") => return help(CI_HELP),
+                    other => return Err(unexpected(other, "ci")),
+                }
+            }
+            cmd::ci::run(&global, dry_run, ui)
+        }
+        "help" => {
+            println!("{HELP}");
+            Ok(0)
+        }
+        other => Err(usage(format!(
+            "unknown command `{other}`; commands: bump-version, check-versions, ci (see `cargo xtask --help`)"
+        ))),
+    }
+}
+
+fn help(text: &str) -> Result<u8> {
+    println!("{text}");
+    Ok(0)
+}
+
+fn unexpected(arg: lexopt::Arg<'_>, command: &str) -> anyhow::Error {
+    let shown = match arg {
+        Short(c) => format!("-{c}"),
+        Long(l) => format!("--{l}"),
+        Value(v) => v.to_string_lossy().into_owned(),
+    };
+    usage(format!(
+        "unexpected argument `{shown}` for {command}; see `cargo xtask {command} --help`"
+    ))
+}

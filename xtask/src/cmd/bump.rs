@@ -1,0 +1,332 @@
+//! `cargo xtask bump-version`: one version into every managed file, then commit and tag.
+
+use anyhow::Result;
+use semver::Version;
+use serde_json::json;
+
+use crate::cli::Global;
+use crate::config::{self, Config};
+use crate::managed::{self, Managed};
+use crate::plan::{FileEdit, Plan, Process, Step};
+use crate::ui::{Style, Ui};
+use crate::version::{self, BumpSpec};
+use crate::{changelog, compose, date, git, pyproject, Problems};
+
+#[derive(Debug, Default, Clone)]
+pub struct Options {
+    pub spec: String,
+    pub pre: Option<String>,
+    pub dry_run: bool,
+    pub no_commit: bool,
+    pub no_tag: bool,
+    pub force: bool,
+    pub json: bool,
+}
+
+/// Everything a bump needs to know, gathered read-only.
+pub struct Prepared {
+    pub cfg: Config,
+    pub current: Version,
+    pub new: Version,
+    pub tag: String,
+    pub plan: Plan,
+    pub notes: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
+    let root = git::toplevel(&global.dir)?;
+    let p = prepare(root, o)?;
+    for w in &p.warnings {
+        ui.warn(w);
+    }
+    for n in &p.notes {
+        ui.note(n);
+    }
+    let summary = format!(
+        "{} → {}  (tag {}, PEP 440 {}, docker {})",
+        p.current,
+        p.new,
+        p.tag,
+        version::pep440(&p.new),
+        version::docker_tag(&p.new)
+    );
+    if o.dry_run {
+        if o.json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&result_json(&p, true, None))?
+            );
+            return Ok(0);
+        }
+        ui.heading(&format!(
+            "bump-version {summary} — dry run, nothing will be changed"
+        ));
+        p.plan.render(ui, &p.cfg.root);
+        return Ok(0);
+    }
+    ui.heading(&format!("bump-version {summary}"));
+    let outcome = crate::exec::execute(&p.plan, ui, &p.cfg.root)?;
+    if o.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&result_json(&p, false, Some(&outcome.executed)))?
+        );
+    }
+    let remote = "origin";
+    if o.no_commit {
+        ui.line(&format!(
+            "{} files updated to {}; review with `git diff`, then commit them",
+            ui.paint(Style::Green, "done:"),
+            p.new
+        ));
+    } else if o.no_tag {
+        ui.line(&format!(
+            "{} committed {}; tag it with `git tag -a {} -m \"Release {}\"` when ready",
+            ui.paint(Style::Green, "done:"),
+            p.new,
+            p.tag,
+            p.tag
+        ));
+    } else {
+        ui.line(&format!(
+            "{} committed and tagged {}",
+            ui.paint(Style::Green, "done:"),
+            p.tag
+        ));
+        ui.line(&format!(
+            "next: git push --atomic {remote} {} {}",
+            p.cfg.branch, p.tag
+        ));
+    }
+    Ok(0)
+}
+
+fn result_json(p: &Prepared, dry_run: bool, executed: Option<&[String]>) -> serde_json::Value {
+    json!({
+        "dry_run": dry_run,
+        "current": p.current.to_string(),
+        "new": p.new.to_string(),
+        "tag": p.tag,
+        "pep440": version::pep440(&p.new),
+        "docker_tag": version::docker_tag(&p.new),
+        "notes": p.notes,
+        "warnings": p.warnings,
+        "steps": p.plan.to_json(&p.cfg.root),
+        "executed": executed,
+    })
+}
+
+/// Gathers facts and builds the plan. Every problem is collected and reported at once; nothing is
+/// written here.
+pub fn prepare(root: std::path::PathBuf, o: &Options) -> Result<Prepared> {
+    let mut problems = Problems::default();
+    let cfg = match config::load(&root) {
+        Ok(c) => c,
+        Err(errors) => {
+            for e in errors {
+                problems.invalid(e);
+            }
+            Config::defaults(root.clone())
+        }
+    };
+    let spec = BumpSpec::parse(&o.spec)
+        .map_err(|e| problems.invalid(e))
+        .ok();
+    if let Some(label) = &o.pre {
+        if let Err(e) = version::validate_label(label) {
+            problems.invalid(e);
+        }
+    }
+    let source_date_epoch = std::env::var("SOURCE_DATE_EPOCH").ok();
+    let date = date::release_date(source_date_epoch.as_deref())
+        .map_err(|e| problems.invalid(e))
+        .ok();
+    let managed = if problems.is_empty() {
+        managed::load(&cfg, &mut problems)
+    } else {
+        None
+    };
+
+    let commit = !o.no_commit;
+    let tag_it = commit && !o.no_tag;
+    let status = git::status(&cfg.root)?;
+    if !status.changed.is_empty() {
+        let shown: Vec<&str> = status.changed.iter().take(5).map(String::as_str).collect();
+        let more = status.changed.len().saturating_sub(5);
+        problems.failure(format!(
+            "the work tree has uncommitted changes ({}{}); commit or stash them first",
+            shown.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        ));
+    }
+    if commit {
+        match &status.branch {
+            Some(b) if *b == cfg.branch => {}
+            Some(b) => problems.failure(format!(
+                "on branch `{b}`, but releases are cut from `{}` (key `branch`); `git switch {}` first",
+                cfg.branch, cfg.branch
+            )),
+            None => problems.failure(format!(
+                "HEAD is detached; releases are cut from `{}`: `git switch {}` first",
+                cfg.branch, cfg.branch
+            )),
+        }
+    }
+
+    let mut warnings = Vec::new();
+    let mut notes = Vec::new();
+    let mut current = None;
+    let mut new = None;
+    if let Some(m) = &managed {
+        let readings = m.readings();
+        let cur = m.pyproject.versions[0].version.clone();
+        if !managed::agree(&readings) {
+            let table = managed::table(&readings, Some(&cur));
+            if o.force {
+                warnings.push(format!(
+                    "the managed files disagree on the current version (--force given; using {cur} from {}):\n{table}",
+                    m.pyproject.rel
+                ));
+            } else {
+                problems.failure(format!(
+                    "the managed files disagree on the current version; fix them or pass --force to use {cur} from {}:\n{}",
+                    m.pyproject.rel,
+                    table.trim_end()
+                ));
+            }
+        }
+        if let Some(spec) = &spec {
+            match version::next_version(&cur, spec, o.pre.as_deref()) {
+                Ok(n) => new = Some(n),
+                Err(e) => problems.invalid(e),
+            }
+        }
+        if let Some(n) = &new {
+            if let Some(s) = m.changelog.parsed.section(n) {
+                problems.failure(format!(
+                    "{} already has a section for {n} (line {}); was this version released already?",
+                    m.changelog.rel, s.heading_line
+                ));
+            }
+            let tag = version::git_tag(&cfg.tag_prefix, n);
+            if tag_it && git::tag_exists(&cfg.root, &tag)? {
+                problems.failure(format!(
+                    "tag {tag} already exists; choose another version, or delete the tag if it was a mistake (`git tag -d {tag}`)"
+                ));
+            }
+        }
+        notes.extend(m.notes());
+        current = Some(cur);
+    }
+    problems.check("bump-version")?;
+    let (Some(m), Some(current), Some(new), Some(date)) = (managed, current, new, date) else {
+        unreachable!("no problems implies every fact was gathered");
+    };
+
+    let (edits, edit_notes) = compute_edits(&m, &new, &cfg, &date)?;
+    notes.extend(edit_notes);
+    let tag = version::git_tag(&cfg.tag_prefix, &new);
+    let plan = build_plan(&cfg, &edits, &tag, commit, tag_it);
+    Ok(Prepared {
+        cfg,
+        current,
+        new,
+        tag,
+        plan,
+        notes,
+        warnings,
+    })
+}
+
+/// The new content of every managed file. Pure given the parsed files.
+pub fn compute_edits(
+    m: &Managed,
+    new: &Version,
+    cfg: &Config,
+    date: &str,
+) -> Result<(Vec<FileEdit>, Vec<String>)> {
+    let mut edits = Vec::new();
+    let mut notes = Vec::new();
+    let py_after = pyproject::set_version(
+        &m.pyproject.text,
+        &m.pyproject.versions,
+        &version::pep440(new),
+    )
+    .map_err(|e| anyhow::anyhow!("{}: {e}", m.pyproject.rel))?;
+    edits.push(FileEdit {
+        display: m.pyproject.rel.clone(),
+        path: m.pyproject.path.clone(),
+        before: m.pyproject.text.clone(),
+        after: py_after,
+    });
+    for f in &m.compose {
+        let after = compose::set_version(&f.text, &f.scan, new)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", f.rel))?;
+        edits.push(FileEdit {
+            display: f.rel.clone(),
+            path: f.path.clone(),
+            before: f.text.clone(),
+            after,
+        });
+    }
+    let c = &m.changelog;
+    let release = changelog::release(&c.text, new, &cfg.tag_prefix, date, &c.rel)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", c.rel))?;
+    notes.extend(release.notes);
+    edits.push(FileEdit {
+        display: c.rel.clone(),
+        path: c.path.clone(),
+        before: c.text.clone(),
+        after: release.new_src,
+    });
+    // A file whose content does not change is not part of the plan.
+    edits.retain(|e| e.before != e.after);
+    Ok((edits, notes))
+}
+
+pub fn build_plan(cfg: &Config, edits: &[FileEdit], tag: &str, commit: bool, tag_it: bool) -> Plan {
+    let mut plan = Plan::default();
+    for e in edits {
+        plan.push(Step::Edit(e.clone()));
+    }
+    if commit {
+        let files: Vec<String> = edits.iter().map(|e| e.display.clone()).collect();
+        plan.push(Step::Run(
+            Process::new("git", &cfg.root)
+                .args(["add", "--"])
+                .args(files.clone())
+                .undone_by(
+                    Process::new("git", &cfg.root)
+                        .args(["reset", "-q", "--"])
+                        .args(files.clone()),
+                ),
+        ));
+        plan.push(Step::Run(
+            Process::new("git", &cfg.root)
+                .args([
+                    "commit",
+                    "--quiet",
+                    "-m",
+                    &format!("chore(release): bump version to {tag}"),
+                    "--",
+                ])
+                .args(files)
+                .sealing(),
+        ));
+        if tag_it {
+            plan.push(Step::Run(Process::new("git", &cfg.root).args([
+                "tag",
+                "-a",
+                tag,
+                "-m",
+                &format!("Release {tag}"),
+            ])));
+        }
+    }
+    plan
+}

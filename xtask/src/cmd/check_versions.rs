@@ -1,0 +1,74 @@
+//! `cargo xtask check-versions`: do all managed files (and the tag at HEAD) state one version?
+
+use anyhow::Result;
+use serde_json::json;
+
+use crate::cli::Global;
+use crate::managed::{self, Reading};
+use crate::ui::{Style, Ui};
+use crate::{config, git, version, Problems};
+
+pub fn run(global: &Global, json_out: bool, ui: &Ui) -> Result<u8> {
+    let root = git::toplevel(&global.dir)?;
+    let mut problems = Problems::default();
+    let cfg = match config::load(&root) {
+        Ok(c) => c,
+        Err(errors) => {
+            for e in errors {
+                problems.invalid(e);
+            }
+            return problems.check("check-versions").map(|()| 0);
+        }
+    };
+    let managed = managed::load(&cfg, &mut problems);
+    problems.check("check-versions")?;
+    let m = managed.expect("no problems implies the files were read");
+    let mut readings = m.readings();
+    // Release tags at HEAD (prefix + SemVer), e.g. v1.2.3.
+    for tag in git::tags_at_head(&cfg.root)? {
+        if let Some(v) = tag
+            .strip_prefix(cfg.tag_prefix.as_str())
+            .and_then(|t| semver::Version::parse(t).ok())
+        {
+            readings.push(Reading {
+                file: "git".into(),
+                line: 0,
+                location: "tag at HEAD".into(),
+                value: tag.clone(),
+                version: v,
+            });
+        }
+    }
+    let expected = readings.first().map(|r| r.version.clone());
+    let ok = managed::agree(&readings);
+    if json_out {
+        let out = json!({
+            "ok": ok,
+            "version": if ok { expected.as_ref().map(|v| v.to_string()) } else { None },
+            "pep440": if ok { expected.as_ref().map(version::pep440) } else { None },
+            "readings": managed::readings_json(&readings),
+            "notes": m.notes(),
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        for n in m.notes() {
+            ui.note(&n);
+        }
+        let table = managed::table(&readings, if ok { None } else { expected.as_ref() });
+        if ok {
+            let v = expected.map(|v| v.to_string()).unwrap_or_default();
+            ui.line(&format!(
+                "{} every managed file states {v}",
+                ui.paint(Style::Green, "ok:")
+            ));
+            ui.detail(&table);
+        } else {
+            ui.error(&format!(
+                "the managed files disagree on the version (≠ marks a value that differs from {}):\n{}",
+                readings[0].file,
+                table.trim_end()
+            ));
+        }
+    }
+    Ok(if ok { 0 } else { crate::EXIT_FAILURE })
+}

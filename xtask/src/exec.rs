@@ -1,0 +1,275 @@
+//! The one executor: runs a [`Plan`] step by step, printing each step with the plan renderer
+//! before running it, timing it, and rolling back file edits when a later step fails before the
+//! edits were sealed (committed).
+
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use xshell::Shell;
+
+use crate::plan::{FileEdit, Plan, Process, Step};
+use crate::ui::{self, Ui};
+
+/// What a run did, for reports and tests.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Headers of the steps that were executed, in order.
+    pub executed: Vec<String>,
+    pub timings: Vec<Duration>,
+}
+
+pub fn execute(plan: &Plan, ui: &Ui, root: &Path) -> Result<Outcome> {
+    let sh = Shell::new().context("cannot start a command shell")?;
+    let total = plan.steps.len();
+    let mut outcome = Outcome::default();
+    // Effects not yet sealed, undone in reverse order if anything fails.
+    let mut unsealed: Vec<Undo> = Vec::new();
+    for (i, step) in plan.steps.iter().enumerate() {
+        let header = step.header(root);
+        ui.step_start(i + 1, total, &header);
+        if let Some(detail) = step.detail(ui) {
+            ui.detail(&detail);
+        }
+        let started = Instant::now();
+        let result = match step {
+            Step::Edit(e) => apply_edit(e).map(|()| unsealed.push(Undo::Edit(e))),
+            Step::Run(p) => run(&sh, p).map(|()| {
+                if p.seals {
+                    unsealed.clear();
+                } else if let Some(undo) = &p.undo {
+                    unsealed.push(Undo::Run(undo));
+                }
+            }),
+        };
+        let took = started.elapsed();
+        ui.step_end(i + 1, total, &header, result.is_ok(), took);
+        if let Err(err) = result {
+            if !unsealed.is_empty() {
+                match rollback(&sh, &unsealed) {
+                    Ok(n) => ui.warn(&format!("restored {n} file(s) to their original content")),
+                    Err(e) => ui.error(&format!("could not undo every earlier step: {e:#}")),
+                }
+            }
+            return Err(err.context(format!("step {}/{total} failed: {header}", i + 1)));
+        }
+        outcome.executed.push(header);
+        outcome.timings.push(took);
+    }
+    Ok(outcome)
+}
+
+/// Writes the new content atomically, after checking that the file still holds what the plan
+/// was computed from.
+fn apply_edit(e: &FileEdit) -> Result<()> {
+    let current =
+        std::fs::read_to_string(&e.path).with_context(|| format!("cannot read {}", e.display))?;
+    if current != e.before {
+        bail!(
+            "{} changed on disk since the plan was made; run the command again",
+            e.display
+        );
+    }
+    write_atomic(&e.path, &e.after).with_context(|| format!("cannot write {}", e.display))
+}
+
+enum Undo<'a> {
+    Edit(&'a FileEdit),
+    Run(&'a Process),
+}
+
+/// Undoes unsealed effects, newest first. Returns how many files were restored.
+fn rollback(sh: &Shell, applied: &[Undo]) -> Result<usize> {
+    let mut files = 0;
+    for u in applied.iter().rev() {
+        match u {
+            Undo::Edit(e) => {
+                write_atomic(&e.path, &e.before)
+                    .with_context(|| format!("restoring {}", e.display))?;
+                files += 1;
+            }
+            Undo::Run(p) => run(sh, p).context("undoing an earlier step")?,
+        }
+    }
+    Ok(files)
+}
+
+/// Temp file in the same directory (same filesystem), same permissions, then rename.
+pub fn write_atomic(path: &Path, content: &str) -> Result<()> {
+    let dir = path
+        .parent()
+        .ok_or_else(|| anyhow!("{} has no parent directory", path.display()))?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.slipway-{}.tmp", std::process::id()));
+    let result = (|| -> Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(content.as_bytes())?;
+        f.sync_all()?;
+        if let Ok(meta) = std::fs::metadata(path) {
+            std::fs::set_permissions(&tmp, meta.permissions())?;
+        }
+        std::fs::rename(&tmp, path)?;
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn run(sh: &Shell, p: &Process) -> Result<()> {
+    let _dir = sh.push_dir(&p.cwd);
+    let mut cmd = sh.cmd(&p.program).args(&p.args).quiet();
+    for (k, v) in &p.env {
+        cmd = cmd.env(k, v.reveal());
+    }
+    if let Some(stdin) = &p.stdin {
+        cmd = cmd.stdin(stdin.reveal());
+    }
+    if p.stream {
+        return cmd
+            .run()
+            .map_err(|e| anyhow!("{}", ui::redact(&e.to_string())));
+    }
+    let out = cmd.ignore_status().output().map_err(|e| {
+        anyhow!(
+            "cannot run `{}`: {} (is it installed and on PATH?)",
+            p.program,
+            ui::redact(&e.to_string())
+        )
+    })?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        let mut relayed = String::new();
+        for text in [stdout.trim_end(), stderr.trim_end()] {
+            if !text.is_empty() {
+                relayed.push_str(text);
+                relayed.push('\n');
+            }
+        }
+        let tail: Vec<&str> = relayed.lines().rev().take(20).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        bail!(
+            "`{}` exited with {}{}",
+            p.program,
+            out.status
+                .code()
+                .map_or("a signal".to_string(), |c| format!("status {c}")),
+            if tail.is_empty() {
+                String::new()
+            } else {
+                format!(":\n{}", ui::redact(&tail.join("\n")))
+            }
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::FileEdit;
+
+    fn edit(dir: &Path, name: &str, before: &str, after: &str) -> FileEdit {
+        let path = dir.join(name);
+        std::fs::write(&path, before).unwrap();
+        FileEdit {
+            display: name.into(),
+            path,
+            before: before.into(),
+            after: after.into(),
+        }
+    }
+
+    #[test]
+    fn edits_are_rolled_back_when_a_later_step_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let mut plan = Plan::default();
+        plan.push(Step::Edit(edit(root, "a.txt", "a1\r\n", "a2\r\n")));
+        plan.push(Step::Edit(edit(root, "b.txt", "b1", "b2")));
+        plan.push(Step::Run(Process::new("false", root)));
+        let err = execute(&plan, &Ui::plain(), root).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("step 3/3 failed: run false"),
+            "{err:#}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(root.join("a.txt")).unwrap(),
+            "a1\r\n"
+        );
+        assert_eq!(std::fs::read_to_string(root.join("b.txt")).unwrap(), "b1");
+        // No temp files are left behind.
+        assert_eq!(std::fs::read_dir(root).unwrap().count(), 2);
+    }
+
+    #[test]
+    fn sealed_edits_stay() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let mut plan = Plan::default();
+        plan.push(Step::Edit(edit(root, "a.txt", "a1", "a2")));
+        plan.push(Step::Run(Process::new("true", root).sealing()));
+        plan.push(Step::Run(
+            Process::new("sh", root).args(["-c", "echo boom >&2; exit 3"]),
+        ));
+        let err = format!("{:#}", execute(&plan, &Ui::plain(), root).unwrap_err());
+        assert!(err.contains("exited with status 3:\nboom"), "{err}");
+        assert_eq!(std::fs::read_to_string(root.join("a.txt")).unwrap(), "a2");
+    }
+
+    #[test]
+    fn a_file_changed_since_planning_is_not_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let e = edit(root, "a.txt", "a1", "a2");
+        std::fs::write(&e.path, "someone else").unwrap();
+        let mut plan = Plan::default();
+        plan.push(Step::Edit(e));
+        let err = format!("{:#}", execute(&plan, &Ui::plain(), root).unwrap_err());
+        assert!(
+            err.contains("changed on disk since the plan was made"),
+            "{err}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(root.join("a.txt")).unwrap(),
+            "someone else"
+        );
+    }
+
+    #[test]
+    fn executed_headers_are_the_rendered_headers() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let mut plan = Plan::default();
+        plan.push(Step::Edit(edit(root, "a.txt", "x\n", "y\n")));
+        plan.push(Step::Run(Process::new("true", root).args(["a b"])));
+        let out = execute(&plan, &Ui::plain(), root).unwrap();
+        let rendered: Vec<String> = plan.steps.iter().map(|s| s.header(root)).collect();
+        assert_eq!(out.executed, rendered);
+        assert_eq!(out.executed[1], "run true 'a b'");
+    }
+
+    #[test]
+    fn missing_program_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut plan = Plan::default();
+        plan.push(Step::Run(Process::new(
+            "definitely-not-a-program-xyz",
+            dir.path(),
+        )));
+        let err = format!(
+            "{:#}",
+            execute(&plan, &Ui::plain(), dir.path()).unwrap_err()
+        );
+        assert!(
+            err.contains("cannot run `definitely-not-a-program-xyz`"),
+            "{err}"
+        );
+    }
+}

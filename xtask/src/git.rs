@@ -1,0 +1,122 @@
+//! Read-only facts from git. Nothing here changes a repository: writes are plan steps.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use xshell::{cmd, Shell};
+
+pub fn shell(dir: &Path) -> Result<Shell> {
+    let sh = Shell::new().context("cannot start a command shell")?;
+    sh.change_dir(dir);
+    Ok(sh)
+}
+
+/// The repository root: the git top level of `dir`.
+pub fn toplevel(dir: &Path) -> Result<PathBuf> {
+    if !dir.is_dir() {
+        return Err(crate::usage(format!("{} is not a directory (given with -C?)", dir.display())));
+    }
+    let sh = shell(dir)?;
+    let out = cmd!(sh, "git rev-parse --show-toplevel")
+        .quiet()
+        .ignore_status()
+        .output()
+        .context("cannot run `git`; slipway needs git on PATH")?;
+    if !out.status.success() {
+        return Err(crate::usage(format!(
+            "{} is not inside a git repository; run slipway in your project's checkout, or pass -C <dir>",
+            dir.display()
+        )));
+    }
+    Ok(PathBuf::from(
+        String::from_utf8_lossy(&out.stdout).trim_end_matches(['\n', '\r']),
+    ))
+}
+
+/// Branch and cleanliness, from one `git status` call.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Status {
+    /// None on a detached HEAD.
+    pub branch: Option<String>,
+    /// None before the first commit.
+    pub head: Option<String>,
+    /// Tracked paths with uncommitted changes (untracked files are not counted).
+    pub changed: Vec<String>,
+}
+
+pub fn status(root: &Path) -> Result<Status> {
+    let sh = shell(root)?;
+    let out = cmd!(
+        sh,
+        "git status --porcelain=v2 --branch --untracked-files=no -z"
+    )
+    .quiet()
+    .read()
+    .context("cannot read `git status`")?;
+    Ok(parse_status(&out))
+}
+
+pub fn parse_status(out: &str) -> Status {
+    let mut st = Status::default();
+    let mut records = out.split('\0').filter(|r| !r.is_empty());
+    while let Some(rec) = records.next() {
+        if let Some(h) = rec.strip_prefix("# branch.head ") {
+            st.branch = (h != "(detached)").then(|| h.to_string());
+        } else if let Some(oid) = rec.strip_prefix("# branch.oid ") {
+            st.head = (oid != "(initial)").then(|| oid.to_string());
+        } else if rec.starts_with("1 ") {
+            st.changed
+                .push(rec.splitn(9, ' ').nth(8).unwrap_or(rec).to_string());
+        } else if rec.starts_with("2 ") {
+            st.changed
+                .push(rec.splitn(10, ' ').nth(9).unwrap_or(rec).to_string());
+            records.next(); // the rename's original path
+        } else if rec.starts_with("u ") {
+            st.changed
+                .push(rec.splitn(11, ' ').nth(10).unwrap_or(rec).to_string());
+        }
+    }
+    st
+}
+
+/// Does `refs/tags/<tag>` exist locally?
+pub fn tag_exists(root: &Path, tag: &str) -> Result<bool> {
+    let sh = shell(root)?;
+    let refname = format!("refs/tags/{tag}");
+    let out = cmd!(sh, "git rev-parse -q --verify {refname}")
+        .quiet()
+        .ignore_status()
+        .output()?;
+    Ok(out.status.success())
+}
+
+/// Tags that point at HEAD.
+pub fn tags_at_head(root: &Path) -> Result<Vec<String>> {
+    let sh = shell(root)?;
+    let out = cmd!(sh, "git tag --points-at HEAD")
+        .quiet()
+        .ignore_status()
+        .output()?;
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_parsing() {
+        let out = "# branch.oid 1234abcd\0# branch.head main\0# branch.upstream origin/main\0\
+                   1 .M N... 100644 100644 100644 aaa bbb pyproject.toml\0\
+                   2 R. N... 100644 100644 100644 aaa bbb R100 new name.md\0old.md\0";
+        let st = parse_status(out);
+        assert_eq!(st.branch.as_deref(), Some("main"));
+        assert_eq!(st.head.as_deref(), Some("1234abcd"));
+        assert_eq!(st.changed, ["pyproject.toml", "new name.md"]);
+        let st = parse_status("# branch.oid (initial)\0# branch.head (detached)\0");
+        assert_eq!(st, Status::default());
+    }
+}

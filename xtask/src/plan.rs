@@ -1,0 +1,320 @@
+//! A [`Plan`] is the typed list of effects a command will have. Commands gather facts read-only,
+//! build a plan, and hand it to the one executor (`exec.rs`). `--dry-run` renders the very same
+//! plan with the very same renderer, so what it prints is what a real run executes.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value as Json};
+
+use crate::ui::{self, Style, Ui};
+
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    pub steps: Vec<Step>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Step {
+    /// Replace a file's content. Applied atomically (temp file + rename); rolled back if a later
+    /// step fails before a [`Process::seals`] step has succeeded.
+    Edit(FileEdit),
+    /// Run a program (never through a shell).
+    Run(Process),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileEdit {
+    /// Path shown to the user (relative to the repository root).
+    pub display: String,
+    pub path: PathBuf,
+    pub before: String,
+    pub after: String,
+}
+
+/// An environment value or stdin payload: plain, or a secret shown as `***`.
+/// (Constructed by the publishing steps: registry logins, index uploads.)
+#[allow(dead_code)]
+#[derive(Clone, PartialEq, Eq)]
+pub enum Val {
+    Plain(String),
+    Secret(String),
+}
+
+impl std::fmt::Debug for Val {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Val::Plain(s) => write!(f, "{s:?}"),
+            Val::Secret(_) => f.write_str("***"),
+        }
+    }
+}
+
+impl Val {
+    pub fn shown(&self) -> &str {
+        match self {
+            Val::Plain(s) => s,
+            Val::Secret(_) => "***",
+        }
+    }
+    pub fn reveal(&self) -> &str {
+        match self {
+            Val::Plain(s) | Val::Secret(s) => s,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Process {
+    pub program: String,
+    pub args: Vec<String>,
+    pub env: Vec<(String, Val)>,
+    pub cwd: PathBuf,
+    pub stdin: Option<Val>,
+    /// After this step succeeds, earlier file edits are kept even if a later step fails
+    /// (e.g. `git commit`: the edits now live in history).
+    pub seals: bool,
+    /// Relay the program's output live (long-running steps like `cargo test`); otherwise it is
+    /// captured and shown only on failure.
+    pub stream: bool,
+    /// What undoes this step when a later step fails before the plan is sealed
+    /// (e.g. `git reset -- files` for `git add -- files`). Run only on rollback.
+    pub undo: Option<Box<Process>>,
+}
+
+impl Process {
+    pub fn new(program: &str, cwd: &Path) -> Process {
+        Process {
+            program: program.into(),
+            args: Vec::new(),
+            env: Vec::new(),
+            cwd: cwd.into(),
+            stdin: None,
+            seals: false,
+            stream: false,
+            undo: None,
+        }
+    }
+    pub fn args<I: IntoIterator<Item = S>, S: Into<String>>(mut self, args: I) -> Process {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+    pub fn sealing(mut self) -> Process {
+        self.seals = true;
+        self
+    }
+    pub fn undone_by(mut self, undo: Process) -> Process {
+        self.undo = Some(Box::new(undo));
+        self
+    }
+    pub fn streaming(mut self) -> Process {
+        self.stream = true;
+        self
+    }
+
+    /// The command line, shell-quoted for copy-paste, secrets as `***`.
+    pub fn command_line(&self) -> String {
+        let mut parts: Vec<String> = self
+            .env
+            .iter()
+            .map(|(k, v)| format!("{k}={}", quote(v.shown())))
+            .collect();
+        parts.push(quote(&self.program));
+        parts.extend(self.args.iter().map(|a| quote(a)));
+        let mut s = parts.join(" ");
+        if let Some(stdin) = &self.stdin {
+            s.push_str(&format!(" <<< {}", quote(stdin.shown())));
+        }
+        s
+    }
+}
+
+impl Plan {
+    pub fn push(&mut self, step: Step) {
+        self.steps.push(step);
+    }
+
+    /// Renders the whole plan (the dry-run view) with the same per-step renderer the executor uses.
+    pub fn render(&self, ui: &Ui, root: &Path) {
+        let total = self.steps.len();
+        for (i, step) in self.steps.iter().enumerate() {
+            ui.line(&format!(
+                "{} {}",
+                ui.paint(Style::Dim, &format!("[{}/{total}]", i + 1)),
+                step.header(root)
+            ));
+            if let Some(detail) = step.detail(ui) {
+                ui.detail(&detail);
+            }
+        }
+    }
+
+    pub fn to_json(&self, root: &Path) -> Json {
+        Json::Array(self.steps.iter().map(|s| s.to_json(root)).collect())
+    }
+}
+
+impl Step {
+    /// One line naming the step: what the executor prints before running it.
+    pub fn header(&self, root: &Path) -> String {
+        match self {
+            Step::Edit(e) => {
+                let (add, del) = line_counts(&e.before, &e.after);
+                format!("edit {} (+{add} -{del})", e.display)
+            }
+            Step::Run(p) => {
+                let mut s = format!("run {}", p.command_line());
+                if p.cwd != root {
+                    let shown = p.cwd.strip_prefix(root).unwrap_or(&p.cwd);
+                    s.push_str(&format!("  (in {})", shown.display()));
+                }
+                ui::redact(&s)
+            }
+        }
+    }
+
+    /// Extra lines under the header: the unified diff of an edit.
+    pub fn detail(&self, ui: &Ui) -> Option<String> {
+        match self {
+            Step::Edit(e) => Some(unified_diff(ui, &e.display, &e.before, &e.after)),
+            Step::Run(_) => None,
+        }
+    }
+
+    pub fn to_json(&self, root: &Path) -> Json {
+        match self {
+            Step::Edit(e) => json!({
+                "kind": "edit",
+                "header": self.header(root),
+                "path": e.display,
+                "diff": unified_diff(&Ui::plain(), &e.display, &e.before, &e.after),
+            }),
+            Step::Run(p) => json!({
+                "kind": "run",
+                "header": self.header(root),
+                "program": p.program,
+                "args": p.args.iter().map(|a| ui::redact(a)).collect::<Vec<_>>(),
+                "env": p.env.iter().map(|(k, v)| json!([k, v.shown()])).collect::<Vec<_>>(),
+                "cwd": p.cwd.strip_prefix(root).unwrap_or(&p.cwd).display().to_string(),
+                "stdin": p.stdin.as_ref().map(|s| s.shown().to_string()),
+            }),
+        }
+    }
+}
+
+fn line_counts(before: &str, after: &str) -> (usize, usize) {
+    let diff = similar::TextDiff::from_lines(before, after);
+    let (mut add, mut del) = (0, 0);
+    for op in diff.ops() {
+        for change in diff.iter_changes(op) {
+            match change.tag() {
+                similar::ChangeTag::Insert => add += 1,
+                similar::ChangeTag::Delete => del += 1,
+                similar::ChangeTag::Equal => {}
+            }
+        }
+    }
+    (add, del)
+}
+
+/// A unified diff (3 lines of context), coloured when the UI is.
+pub fn unified_diff(ui: &Ui, name: &str, before: &str, after: &str) -> String {
+    let diff = similar::TextDiff::from_lines(before, after);
+    let text = diff
+        .unified_diff()
+        .context_radius(3)
+        .missing_newline_hint(true)
+        .header(&format!("a/{name}"), &format!("b/{name}"))
+        .to_string();
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        let line = line.strip_suffix('\n').unwrap_or(line);
+        // Show a CR of a CRLF line visibly instead of letting the terminal swallow it.
+        let shown = match line.strip_suffix('\r') {
+            Some(l) => format!("{l}␍"),
+            None => line.to_string(),
+        };
+        let styled = if line.starts_with("+++") || line.starts_with("---") {
+            ui.paint(Style::Bold, &shown)
+        } else if line.starts_with('+') {
+            ui.paint(Style::Green, &shown)
+        } else if line.starts_with('-') {
+            ui.paint(Style::Red, &shown)
+        } else if line.starts_with("@@") {
+            ui.paint(Style::Cyan, &shown)
+        } else {
+            shown
+        };
+        out.push_str(&styled);
+        out.push('\n');
+    }
+    out
+}
+
+/// Quotes an argument for display the way a POSIX shell would read it back.
+pub fn quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_lines_are_copy_pasteable_and_hide_secrets() {
+        let mut p = Process::new("docker", Path::new("/r")).args([
+            "login",
+            "-u",
+            "bob",
+            "--password-stdin",
+            "it's",
+        ]);
+        p.env.push(("TOKEN".into(), Val::Secret("s3cr3t".into())));
+        p.stdin = Some(Val::Secret("s3cr3t".into()));
+        assert_eq!(
+            p.command_line(),
+            "TOKEN='***' docker login -u bob --password-stdin 'it'\\''s' <<< '***'"
+        );
+        assert!(!format!("{p:?}").contains("s3cr3t"));
+        let step =
+            Step::Run(Process::new("git", Path::new("/r/sub")).args(["commit", "-m", "a b"]));
+        assert_eq!(
+            step.header(Path::new("/r")),
+            "run git commit -m 'a b'  (in sub)"
+        );
+    }
+
+    #[test]
+    fn edit_header_and_diff() {
+        let step = Step::Edit(FileEdit {
+            display: "pyproject.toml".into(),
+            path: "/r/pyproject.toml".into(),
+            before: "a\nversion = \"1.2.3\"\nb\n".into(),
+            after: "a\nversion = \"1.3.0\"\nb\n".into(),
+        });
+        assert_eq!(step.header(Path::new("/r")), "edit pyproject.toml (+1 -1)");
+        let expect = expect_test::expect![[r#"
+            --- a/pyproject.toml
+            +++ b/pyproject.toml
+            @@ -1,3 +1,3 @@
+             a
+            -version = "1.2.3"
+            +version = "1.3.0"
+             b
+        "#]];
+        expect.assert_eq(&step.detail(&Ui::plain()).unwrap());
+    }
+
+    #[test]
+    fn diff_shows_crlf_and_missing_newline() {
+        let d = unified_diff(&Ui::plain(), "f", "x\r\nv1", "x\r\nv2");
+        assert!(d.contains(" x␍\n"), "{d}");
+        assert!(d.contains("\\ No newline at end of file"), "{d}");
+    }
+}

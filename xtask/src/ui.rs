@@ -1,0 +1,275 @@
+//! Everything the tool prints goes through here: colour (honouring `NO_COLOR`), GitHub Actions
+//! folding and annotations, a live step list with timings, and redaction of registered secrets.
+
+use std::cell::Cell;
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+use std::time::Duration;
+
+static SECRETS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Registers a secret value: from now on it is replaced by `***` in everything printed.
+/// (Called by the publishing steps when they load credentials.)
+#[allow(dead_code)]
+pub fn register_secret(value: &str) {
+    if value.len() >= 3 {
+        let mut s = SECRETS.lock().unwrap_or_else(|e| e.into_inner());
+        if !s.iter().any(|v| v == value) {
+            s.push(value.to_string());
+            // Longest first, so a secret containing another is masked whole.
+            s.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        }
+    }
+}
+
+/// Masks every registered secret in `text`.
+pub fn redact(text: &str) -> String {
+    let s = SECRETS.lock().unwrap_or_else(|e| e.into_inner());
+    let mut out = text.to_string();
+    for v in s.iter() {
+        if out.contains(v.as_str()) {
+            out = out.replace(v.as_str(), "***");
+        }
+    }
+    out
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    Bold,
+    Dim,
+    Green,
+    Red,
+    Yellow,
+    Cyan,
+}
+
+#[derive(Debug, Clone)]
+pub struct Ui {
+    pub color: bool,
+    /// stdout is a terminal (live step list).
+    pub tty: bool,
+    /// Running in GitHub Actions: `::group::` folding and `::error::` annotations.
+    pub gha: bool,
+    /// Machine output owns stdout: human lines go to stderr.
+    pub json: bool,
+    /// A live step line is open (printed without its newline) and will be rewritten at its end.
+    pending: Cell<bool>,
+}
+
+impl Ui {
+    pub fn detect(json: bool) -> Ui {
+        let tty = std::io::stdout().is_terminal();
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
+        let force = std::env::var_os("CLICOLOR_FORCE").is_some_and(|v| !v.is_empty() && v != "0");
+        let gha = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
+        let human_tty = if json {
+            std::io::stderr().is_terminal()
+        } else {
+            tty
+        };
+        Ui {
+            color: !no_color && (force || (human_tty && !dumb)),
+            tty: human_tty && !dumb,
+            gha,
+            json,
+            pending: Cell::new(false),
+        }
+    }
+
+    /// Plain output, for tests.
+    #[allow(dead_code)]
+    pub fn plain() -> Ui {
+        Ui {
+            color: false,
+            tty: false,
+            gha: false,
+            json: false,
+            pending: Cell::new(false),
+        }
+    }
+
+    pub fn paint(&self, style: Style, text: &str) -> String {
+        if !self.color {
+            return text.to_string();
+        }
+        let code = match style {
+            Style::Bold => "1",
+            Style::Dim => "2",
+            Style::Green => "32",
+            Style::Red => "31",
+            Style::Yellow => "33",
+            Style::Cyan => "36",
+        };
+        format!("\x1b[{code}m{text}\x1b[0m")
+    }
+
+    /// A human line (redacted), to stdout, or stderr when stdout carries JSON.
+    pub fn line(&self, text: &str) {
+        self.close_pending();
+        self.write(&format!("{}\n", redact(text)));
+    }
+
+    fn write(&self, text: &str) {
+        if self.json {
+            let mut e = std::io::stderr();
+            let _ = e.write_all(text.as_bytes());
+            let _ = e.flush();
+        } else {
+            let mut o = std::io::stdout();
+            let _ = o.write_all(text.as_bytes());
+            let _ = o.flush();
+        }
+    }
+
+    fn close_pending(&self) {
+        if self.pending.replace(false) {
+            self.write("\n");
+        }
+    }
+
+    pub fn heading(&self, text: &str) {
+        self.line(&self.paint(Style::Bold, text));
+    }
+
+    pub fn note(&self, text: &str) {
+        self.line(&format!("{} {text}", self.paint(Style::Cyan, "note:")));
+    }
+
+    pub fn warn(&self, text: &str) {
+        if self.gha {
+            self.line(&format!("::warning::{}", gha_escape(text)));
+        } else {
+            self.line(&format!("{} {text}", self.paint(Style::Yellow, "warning:")));
+        }
+    }
+
+    /// Errors always go to stderr.
+    pub fn error(&self, text: &str) {
+        self.close_pending();
+        let text = redact(text);
+        let mut err = std::io::stderr();
+        if self.gha {
+            let _ = writeln!(err, "::error::{}", gha_escape(&text));
+        } else {
+            let _ = writeln!(err, "{} {text}", self.paint(Style::Red, "error:"));
+        }
+    }
+
+    /// Starts step `n` of `total`: in GitHub Actions a fold, elsewhere a bold header.
+    pub fn step_start(&self, n: usize, total: usize, header: &str) {
+        let counter = format!("[{n}/{total}]");
+        if self.gha {
+            self.line(&format!("::group::{counter} {header}"));
+        } else if self.tty {
+            // Live: the line stays open and is replaced by the result line when the step ends,
+            // unless something else is printed in between.
+            self.close_pending();
+            self.write(&redact(&format!(
+                "{} {} …",
+                self.paint(Style::Dim, &counter),
+                self.paint(Style::Bold, header)
+            )));
+            self.pending.set(true);
+        } else {
+            self.line(&format!(
+                "{} {}",
+                self.paint(Style::Dim, &counter),
+                self.paint(Style::Bold, header)
+            ));
+        }
+    }
+
+    pub fn step_end(&self, n: usize, total: usize, header: &str, ok: bool, took: Duration) {
+        if self.gha {
+            self.line("::endgroup::");
+        }
+        if self.pending.replace(false) {
+            self.write("\r\x1b[2K");
+        }
+        let mark = if ok {
+            self.paint(Style::Green, "✓")
+        } else {
+            self.paint(Style::Red, "✗")
+        };
+        let short: String = header.chars().take(72).collect();
+        let ellipsis = if short.len() < header.len() {
+            "…"
+        } else {
+            ""
+        };
+        self.line(&format!(
+            "{mark} {} {short}{ellipsis} {}",
+            self.paint(Style::Dim, &format!("[{n}/{total}]")),
+            self.paint(Style::Dim, &format!("({})", human_duration(took)))
+        ));
+    }
+
+    /// Prints a block of detail lines (a diff, relayed output), indented.
+    pub fn detail(&self, text: &str) {
+        for l in text.lines() {
+            self.line(&format!("    {l}"));
+        }
+    }
+}
+
+/// Escapes a message for a workflow command (`::error::…`).
+pub fn gha_escape(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+pub fn human_duration(d: Duration) -> String {
+    let ms = d.as_secs_f64() * 1000.0;
+    if ms < 1.0 {
+        format!("{:.2} ms", ms)
+    } else if ms < 1000.0 {
+        format!("{:.0} ms", ms)
+    } else if ms < 60_000.0 {
+        format!("{:.1} s", ms / 1000.0)
+    } else {
+        format!(
+            "{}m{:02}s",
+            (ms / 60_000.0) as u64,
+            ((ms / 1000.0) as u64) % 60
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redaction_masks_registered_values_longest_first() {
+        register_secret("hunter2-token");
+        register_secret("hunter2");
+        register_secret("ab"); // too short to mask safely: ignored
+        assert_eq!(
+            redact("user:hunter2-token pw=hunter2 ab"),
+            "user:*** pw=*** ab"
+        );
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(human_duration(Duration::from_micros(250)), "0.25 ms");
+        assert_eq!(human_duration(Duration::from_millis(42)), "42 ms");
+        assert_eq!(human_duration(Duration::from_millis(4200)), "4.2 s");
+        assert_eq!(human_duration(Duration::from_secs(125)), "2m05s");
+    }
+
+    #[test]
+    fn paint_respects_color_flag() {
+        let ui = Ui::plain();
+        assert_eq!(ui.paint(Style::Red, "x"), "x");
+        let ui = Ui {
+            color: true,
+            ..Ui::plain()
+        };
+        assert_eq!(ui.paint(Style::Red, "x"), "\x1b[31mx\x1b[0m");
+        assert_eq!(gha_escape("a\nb%"), "a%0Ab%25");
+    }
+}

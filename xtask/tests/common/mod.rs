@@ -1,0 +1,214 @@
+//! Fixture repositories for the integration tests: real git in temp dirs, the built binary.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_xtask");
+/// 2026-11-21 00:00:00 UTC.
+pub const EPOCH: &str = "1795219200";
+pub const DATE: &str = "2026-11-21";
+
+pub struct Repo {
+    pub dir: tempfile::TempDir,
+    /// A bare remote (`origin`), when asked for.
+    pub remote: Option<tempfile::TempDir>,
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn all(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+/// A git command with a hermetic environment (no global or system config).
+pub fn git_cmd(dir: &Path) -> Command {
+    hermetic("git", dir)
+}
+
+/// `program` in `dir` with a hermetic git environment (the binary's own git calls inherit it).
+pub fn hermetic(program: &str, dir: &Path) -> Command {
+    let mut c = Command::new(program);
+    c.current_dir(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "Test")
+        .env("GIT_AUTHOR_EMAIL", "test@example.com")
+        .env("GIT_COMMITTER_NAME", "Test")
+        .env("GIT_COMMITTER_EMAIL", "test@example.com")
+        .env("GIT_AUTHOR_DATE", "2026-11-20T12:00:00Z")
+        .env("GIT_COMMITTER_DATE", "2026-11-20T12:00:00Z");
+    c
+}
+
+impl Repo {
+    /// A repository on `main` with `files` committed.
+    pub fn new(files: &[(&str, &str)]) -> Repo {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo { dir, remote: None };
+        repo.git(&["init", "-q", "-b", "main"]);
+        for (name, content) in files {
+            repo.write(name, content);
+        }
+        repo.git(&["add", "-A"]);
+        repo.git(&["commit", "-q", "-m", "initial"]);
+        repo
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn write(&self, name: &str, content: &str) {
+        let p = self.path().join(name);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(p, content).unwrap();
+    }
+
+    pub fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.path().join(name)).unwrap()
+    }
+
+    pub fn git(&self, args: &[&str]) -> String {
+        let out = git_cmd(self.path()).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    pub fn git_ok(&self, args: &[&str]) -> bool {
+        git_cmd(self.path())
+            .args(args)
+            .output()
+            .unwrap()
+            .status
+            .success()
+    }
+
+    /// Runs the built binary in the repository.
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.run_in(self.path(), args)
+    }
+
+    pub fn run_in(&self, cwd: &Path, args: &[&str]) -> Run {
+        let out = hermetic(BIN, cwd)
+            .args(args)
+            .env("SOURCE_DATE_EPOCH", EPOCH)
+            .env("NO_COLOR", "1")
+            .env_remove("GITHUB_ACTIONS")
+            .env_remove("CLICOLOR_FORCE")
+            .output()
+            .unwrap();
+        run_result(out)
+    }
+
+    /// Every file's bytes plus HEAD, tags and status: to prove that nothing changed.
+    pub fn snapshot(&self) -> String {
+        let mut s = String::new();
+        let mut files: Vec<PathBuf> = Vec::new();
+        collect(self.path(), &mut files);
+        files.sort();
+        for f in files {
+            s.push_str(&format!(
+                "== {}\n{:?}\n",
+                f.display(),
+                std::fs::read(&f).unwrap()
+            ));
+        }
+        s.push_str(&self.git(&["rev-parse", "HEAD"]));
+        s.push_str(&self.git(&["tag", "-l"]));
+        s.push_str(&self.git(&["status", "--porcelain"]));
+        s
+    }
+}
+
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.file_name().is_some_and(|n| n == ".git") {
+            continue;
+        }
+        if p.is_dir() {
+            collect(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+fn run_result(out: Output) -> Run {
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    }
+}
+
+pub const CARGO_TOML: &str = r#"[workspace]
+members = []
+
+[workspace.metadata.release]
+tag-prefix = "v"
+branch = "main"
+changelog = "CHANGELOG.md"
+pyproject = "pyproject.toml"
+compose = ["docker-compose.yml"]
+images = ["ghcr.io/acme/app"]
+"#;
+
+/// pyproject with the traps: trailing comment, a dependency pinned to the same string, another
+/// table with the same string.
+pub const PYPROJECT: &str = r#"[build-system]
+requires = ["setuptools>=69"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "acme-app"
+version = "1.2.3"  # the release version
+dependencies = ["acme-sdk==1.2.3"]
+
+[tool.acme]
+version = "1.2.3"
+"#;
+
+/// compose with the traps: own image with `v` prefix, interpolated default, floating own tag,
+/// third-party images with version-looking tags, a commented-out own image.
+pub const COMPOSE: &str = r#"services:
+  app:
+    image: ghcr.io/acme/app:v1.2.3   # own image
+    depends_on: [db]
+  worker:
+    image: "${WORKER_IMAGE:-ghcr.io/acme/app:1.2.3}"
+  edge:
+    image: ghcr.io/acme/app:latest
+  db:
+    image: postgres:1.2.3
+  cache:
+    image: 'redis:7.2.4'
+#  old:
+#    image: ghcr.io/acme/app:1.2.2
+"#;
+
+pub const CHANGELOG: &str = "# Changelog\n\n## [Unreleased]\n\n### Added\n\n- A feature.\n\n## [1.2.3] - 2026-10-01\n\n### Fixed\n\n- A bug.\n\n[Unreleased]: https://github.com/acme/app/compare/v1.2.3...HEAD\n[1.2.3]: https://github.com/acme/app/compare/v1.2.2...v1.2.3\n";
+
+/// The standard fixture.
+pub fn fixture() -> Repo {
+    Repo::new(&[
+        ("Cargo.toml", CARGO_TOML),
+        ("pyproject.toml", PYPROJECT),
+        ("docker-compose.yml", COMPOSE),
+        ("CHANGELOG.md", CHANGELOG),
+    ])
+}
