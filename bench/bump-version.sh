@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-200}
 cargo build --quiet --package xtask
-BIN=$PWD/target/debug/xtask
+BIN=${BIN:-$PWD/target/debug/xtask}
 FIX=$(mktemp -d)
 trap 'rm -rf "$FIX"' EXIT
 cd "$FIX"

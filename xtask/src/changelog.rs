@@ -84,12 +84,15 @@ impl Changelog {
             .collect();
         let mut unreleased: Option<Section> = None;
         let mut versions: Vec<Section> = Vec::new();
+        // First heading line of each version, for duplicate detection in one pass.
+        let mut seen: std::collections::BTreeMap<Version, usize> =
+            std::collections::BTreeMap::new();
         for (j, &i) in bounds.iter().enumerate() {
             let Kind::Heading { level: 2, title } = &kinds[i] else {
                 continue;
             };
             let line = lines[i];
-            let heading_line = line_of(src, line.start);
+            let heading_line = i + 1;
             let body_end = match bounds.get(j + 1) {
                 Some(&n) => lines[n].start,
                 None => link_block.unwrap_or(src.len()),
@@ -114,12 +117,12 @@ impl Changelog {
                     unreleased = Some(section(None, None));
                 }
                 Title::Version(v, date) => {
-                    if let Some(first) = versions.iter().find(|s| s.version.as_ref() == Some(&v)) {
+                    if let Some(first) = seen.get(&v) {
                         return Err(format!(
-                            "line {heading_line}: a second section for {v} (the first is on line {})",
-                            first.heading_line
+                            "line {heading_line}: a second section for {v} (the first is on line {first})"
                         ));
                     }
+                    seen.insert(v.clone(), heading_line);
                     versions.push(section(Some(v), date));
                 }
             }
@@ -207,6 +210,7 @@ pub struct ReleaseEdit {
 ///   added below it. For a first release, `…/compare/HEAD` (or `commits/HEAD`, `tree/HEAD`)
 ///   becomes `…/compare/<tag>...HEAD` and `[<new>]` links to the tag. Any other shape is left
 ///   alone with a note.
+#[cfg(test)]
 pub fn release(
     src: &str,
     new: &Version,
@@ -215,6 +219,18 @@ pub fn release(
     file_name: &str,
 ) -> Result<ReleaseEdit, String> {
     let cl = Changelog::parse(src).map_err(|e| format!("{file_name}: {e}"))?;
+    release_parsed(src, &cl, new, tag_prefix, date, file_name)
+}
+
+/// [`release`] for a changelog the caller has already parsed from `src`.
+pub fn release_parsed(
+    src: &str,
+    cl: &Changelog,
+    new: &Version,
+    tag_prefix: &str,
+    date: &str,
+    file_name: &str,
+) -> Result<ReleaseEdit, String> {
     if let Some(s) = cl.section(new) {
         return Err(format!(
             "{file_name} already has a section for {new} (line {}: `{}`); refusing to add a second one",

@@ -178,12 +178,7 @@ mod tests {
     fn edit(dir: &Path, name: &str, before: &str, after: &str) -> FileEdit {
         let path = dir.join(name);
         std::fs::write(&path, before).unwrap();
-        FileEdit {
-            display: name.into(),
-            path,
-            before: before.into(),
-            after: after.into(),
-        }
+        FileEdit::new(name, path, before.into(), after.into())
     }
 
     #[test]

@@ -12,9 +12,22 @@ pub fn shell(dir: &Path) -> Result<Shell> {
 }
 
 /// The repository root: the git top level of `dir`.
+///
+/// Found like git does, by walking up to the first directory holding `.git` (a directory, or a
+/// file for worktrees and submodules), which saves a process spawn on every command; when
+/// `GIT_DIR`/`GIT_WORK_TREE` are set, git itself is asked.
 pub fn toplevel(dir: &Path) -> Result<PathBuf> {
     if !dir.is_dir() {
-        return Err(crate::usage(format!("{} is not a directory (given with -C?)", dir.display())));
+        return Err(crate::usage(format!(
+            "{} is not a directory (given with -C?)",
+            dir.display()
+        )));
+    }
+    if std::env::var_os("GIT_DIR").is_none() && std::env::var_os("GIT_WORK_TREE").is_none() {
+        let abs = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+        if let Some(found) = abs.ancestors().find(|d| d.join(".git").exists()) {
+            return Ok(found.to_path_buf());
+        }
     }
     let sh = shell(dir)?;
     let out = cmd!(sh, "git rev-parse --show-toplevel")

@@ -29,6 +29,39 @@ pub struct FileEdit {
     pub path: PathBuf,
     pub before: String,
     pub after: String,
+    /// The unified diff (uncoloured), computed once: headers, dry runs and real runs reuse it.
+    pub diff: String,
+    pub added: usize,
+    pub removed: usize,
+}
+
+impl FileEdit {
+    pub fn new(
+        display: impl Into<String>,
+        path: impl Into<PathBuf>,
+        before: String,
+        after: String,
+    ) -> FileEdit {
+        let display = display.into();
+        let diff = unified_diff(&display, &before, &after);
+        let (mut added, mut removed) = (0, 0);
+        for line in diff.lines().skip(2) {
+            if line.starts_with('+') {
+                added += 1;
+            } else if line.starts_with('-') {
+                removed += 1;
+            }
+        }
+        FileEdit {
+            display,
+            path: path.into(),
+            before,
+            after,
+            diff,
+            added,
+            removed,
+        }
+    }
 }
 
 /// An environment value or stdin payload: plain, or a secret shown as `***`.
@@ -157,10 +190,7 @@ impl Step {
     /// One line naming the step: what the executor prints before running it.
     pub fn header(&self, root: &Path) -> String {
         match self {
-            Step::Edit(e) => {
-                let (add, del) = line_counts(&e.before, &e.after);
-                format!("edit {} (+{add} -{del})", e.display)
-            }
+            Step::Edit(e) => format!("edit {} (+{} -{})", e.display, e.added, e.removed),
             Step::Run(p) => {
                 let mut s = format!("run {}", p.command_line());
                 if p.cwd != root {
@@ -175,7 +205,7 @@ impl Step {
     /// Extra lines under the header: the unified diff of an edit.
     pub fn detail(&self, ui: &Ui) -> Option<String> {
         match self {
-            Step::Edit(e) => Some(unified_diff(ui, &e.display, &e.before, &e.after)),
+            Step::Edit(e) => Some(paint_diff(ui, &e.diff)),
             Step::Run(_) => None,
         }
     }
@@ -186,7 +216,7 @@ impl Step {
                 "kind": "edit",
                 "header": self.header(root),
                 "path": e.display,
-                "diff": unified_diff(&Ui::plain(), &e.display, &e.before, &e.after),
+                "diff": e.diff,
             }),
             Step::Run(p) => json!({
                 "kind": "run",
@@ -201,30 +231,18 @@ impl Step {
     }
 }
 
-fn line_counts(before: &str, after: &str) -> (usize, usize) {
-    let diff = similar::TextDiff::from_lines(before, after);
-    let (mut add, mut del) = (0, 0);
-    for op in diff.ops() {
-        for change in diff.iter_changes(op) {
-            match change.tag() {
-                similar::ChangeTag::Insert => add += 1,
-                similar::ChangeTag::Delete => del += 1,
-                similar::ChangeTag::Equal => {}
-            }
-        }
-    }
-    (add, del)
-}
-
-/// A unified diff (3 lines of context), coloured when the UI is.
-pub fn unified_diff(ui: &Ui, name: &str, before: &str, after: &str) -> String {
-    let diff = similar::TextDiff::from_lines(before, after);
-    let text = diff
+/// A unified diff (3 lines of context).
+pub fn unified_diff(name: &str, before: &str, after: &str) -> String {
+    similar::TextDiff::from_lines(before, after)
         .unified_diff()
         .context_radius(3)
         .missing_newline_hint(true)
         .header(&format!("a/{name}"), &format!("b/{name}"))
-        .to_string();
+        .to_string()
+}
+
+/// A unified diff for people: coloured when the UI is, with the CR of CRLF lines made visible.
+pub fn paint_diff(ui: &Ui, text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for line in text.split_inclusive('\n') {
         let line = line.strip_suffix('\n').unwrap_or(line);
@@ -292,12 +310,12 @@ mod tests {
 
     #[test]
     fn edit_header_and_diff() {
-        let step = Step::Edit(FileEdit {
-            display: "pyproject.toml".into(),
-            path: "/r/pyproject.toml".into(),
-            before: "a\nversion = \"1.2.3\"\nb\n".into(),
-            after: "a\nversion = \"1.3.0\"\nb\n".into(),
-        });
+        let step = Step::Edit(FileEdit::new(
+            "pyproject.toml",
+            "/r/pyproject.toml",
+            "a\nversion = \"1.2.3\"\nb\n".into(),
+            "a\nversion = \"1.3.0\"\nb\n".into(),
+        ));
         assert_eq!(step.header(Path::new("/r")), "edit pyproject.toml (+1 -1)");
         let expect = expect_test::expect![[r#"
             --- a/pyproject.toml
@@ -313,7 +331,7 @@ mod tests {
 
     #[test]
     fn diff_shows_crlf_and_missing_newline() {
-        let d = unified_diff(&Ui::plain(), "f", "x\r\nv1", "x\r\nv2");
+        let d = paint_diff(&Ui::plain(), &unified_diff("f", "x\r\nv1", "x\r\nv2"));
         assert!(d.contains(" x␍\n"), "{d}");
         assert!(d.contains("\\ No newline at end of file"), "{d}");
     }

@@ -250,42 +250,30 @@ pub fn compute_edits(
     cfg: &Config,
     date: &str,
 ) -> Result<(Vec<FileEdit>, Vec<String>)> {
-    let mut edits = Vec::new();
+    // (display, path, before, after) of every managed file; unchanged ones are dropped below.
+    let mut changes: Vec<(&str, &std::path::Path, &str, String)> = Vec::new();
     let mut notes = Vec::new();
-    let py_after = pyproject::set_version(
-        &m.pyproject.text,
-        &m.pyproject.versions,
-        &version::pep440(new),
-    )
-    .map_err(|e| anyhow::anyhow!("{}: {e}", m.pyproject.rel))?;
-    edits.push(FileEdit {
-        display: m.pyproject.rel.clone(),
-        path: m.pyproject.path.clone(),
-        before: m.pyproject.text.clone(),
-        after: py_after,
-    });
+    let py = &m.pyproject;
+    let py_after = pyproject::set_version(&py.text, &py.versions, &version::pep440(new))
+        .map_err(|e| anyhow::anyhow!("{}: {e}", py.rel))?;
+    changes.push((&py.rel, &py.path, &py.text, py_after));
     for f in &m.compose {
         let after = compose::set_version(&f.text, &f.scan, new)
             .map_err(|e| anyhow::anyhow!("{}: {e}", f.rel))?;
-        edits.push(FileEdit {
-            display: f.rel.clone(),
-            path: f.path.clone(),
-            before: f.text.clone(),
-            after,
-        });
+        changes.push((&f.rel, &f.path, &f.text, after));
     }
     let c = &m.changelog;
-    let release = changelog::release(&c.text, new, &cfg.tag_prefix, date, &c.rel)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", c.rel))?;
+    // (Its errors already name the file.)
+    let release = changelog::release_parsed(&c.text, &c.parsed, new, &cfg.tag_prefix, date, &c.rel)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     notes.extend(release.notes);
-    edits.push(FileEdit {
-        display: c.rel.clone(),
-        path: c.path.clone(),
-        before: c.text.clone(),
-        after: release.new_src,
-    });
+    changes.push((&c.rel, &c.path, &c.text, release.new_src));
     // A file whose content does not change is not part of the plan.
-    edits.retain(|e| e.before != e.after);
+    let edits = changes
+        .into_iter()
+        .filter(|(_, _, before, after)| before != after)
+        .map(|(rel, path, before, after)| FileEdit::new(rel, path, before.to_string(), after))
+        .collect();
     Ok((edits, notes))
 }
 
