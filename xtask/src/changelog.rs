@@ -259,7 +259,7 @@ pub fn release_parsed(
     let new_heading = format!("## [{new}] - {date}");
     // Link edits first: when an insertion lands on the same offset as a section insertion, the
     // stable sort in `splice` keeps the new link definition next to `[Unreleased]:`.
-    let (mut reps, mut notes) = link_edits(src, &cl, new, tag_prefix, file_name);
+    let (mut reps, mut notes) = link_edits(src, cl, new, tag_prefix, file_name);
 
     let mut placeholder_section = vec![new_heading.clone(), String::new()];
     for (i, group) in PLACEHOLDER_GROUPS.iter().enumerate() {
@@ -314,7 +314,7 @@ pub fn release_parsed(
     };
 
     let new_src = splice(src, &reps);
-    check(&cl, &new_src, new, &new_heading, placeholders_inserted)?;
+    check(cl, &new_src, new, &new_heading, placeholders_inserted)?;
     Ok(ReleaseEdit {
         new_src,
         notes,
