@@ -131,9 +131,17 @@ fn run(sh: &Shell, p: &Process) -> Result<()> {
         cmd = cmd.stdin(stdin.reveal());
     }
     if p.stream {
-        return cmd
-            .run()
-            .map_err(|e| anyhow!("{}", ui::redact(&e.to_string())));
+        // Inherit stdout/stderr so long steps show their progress live.
+        let status = std::process::Command::from(cmd).status().map_err(|e| {
+            anyhow!(
+                "cannot run `{}`: {e} (is it installed and on PATH?)",
+                p.program
+            )
+        })?;
+        if !status.success() {
+            bail!("`{}` exited with {}", p.program, exit_status(&status));
+        }
+        return Ok(());
     }
     let out = cmd.ignore_status().output().map_err(|e| {
         anyhow!(
@@ -142,32 +150,34 @@ fn run(sh: &Shell, p: &Process) -> Result<()> {
             ui::redact(&e.to_string())
         )
     })?;
+    if out.status.success() {
+        return Ok(());
+    }
+    // Relay the last lines the program printed (stdout, then stderr), secrets masked.
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    if !out.status.success() {
-        let mut relayed = String::new();
-        for text in [stdout.trim_end(), stderr.trim_end()] {
-            if !text.is_empty() {
-                relayed.push_str(text);
-                relayed.push('\n');
-            }
-        }
-        let tail: Vec<&str> = relayed.lines().rev().take(20).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
-        bail!(
-            "`{}` exited with {}{}",
-            p.program,
-            out.status
-                .code()
-                .map_or("a signal".to_string(), |c| format!("status {c}")),
-            if tail.is_empty() {
-                String::new()
-            } else {
-                format!(":\n{}", ui::redact(&tail.join("\n")))
-            }
-        );
-    }
-    Ok(())
+    let lines: Vec<&str> = stdout
+        .lines()
+        .chain(stderr.lines())
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    let tail = &lines[lines.len().saturating_sub(20)..];
+    let relayed = if tail.is_empty() {
+        String::new()
+    } else {
+        format!(":\n{}", ui::redact(&tail.join("\n")))
+    };
+    bail!(
+        "`{}` exited with {}{relayed}",
+        p.program,
+        exit_status(&out.status)
+    );
+}
+
+fn exit_status(status: &std::process::ExitStatus) -> String {
+    status
+        .code()
+        .map_or("a signal".to_string(), |c| format!("status {c}"))
 }
 
 #[cfg(test)]

@@ -113,13 +113,9 @@ impl Ui {
 
     fn write(&self, text: &str) {
         if self.json {
-            let mut e = std::io::stderr();
-            let _ = e.write_all(text.as_bytes());
-            let _ = e.flush();
+            emit(&mut std::io::stderr(), text);
         } else {
-            let mut o = std::io::stdout();
-            let _ = o.write_all(text.as_bytes());
-            let _ = o.flush();
+            emit(&mut std::io::stdout(), text);
         }
     }
 
@@ -149,11 +145,10 @@ impl Ui {
     pub fn error(&self, text: &str) {
         self.close_pending();
         let text = redact(text);
-        let mut err = std::io::stderr();
         if self.gha {
-            let _ = writeln!(err, "::error::{}", gha_escape(&text));
+            eprintln!("::error::{}", gha_escape(&text));
         } else {
-            let _ = writeln!(err, "{} {text}", self.paint(Style::Red, "error:"));
+            eprintln!("{} {text}", self.paint(Style::Red, "error:"));
         }
     }
 
@@ -212,6 +207,23 @@ impl Ui {
             self.line(&format!("    {l}"));
         }
     }
+}
+
+/// Writes and flushes, ignoring a closed pipe (`… | head` must not panic). Under test, goes
+/// through print! so the harness captures it.
+fn emit(out: &mut dyn Write, text: &str) {
+    if cfg!(test) {
+        print!("{text}");
+    } else {
+        let _ = out.write_all(text.as_bytes());
+        let _ = out.flush();
+    }
+}
+
+/// Machine output: pretty JSON on stdout (secrets masked).
+pub fn print_json(value: &serde_json::Value) {
+    let text = serde_json::to_string_pretty(value).unwrap_or_default();
+    emit(&mut std::io::stdout(), &format!("{}\n", redact(&text)));
 }
 
 /// Escapes a message for a workflow command (`::error::…`).

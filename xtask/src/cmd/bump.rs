@@ -53,10 +53,7 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
     );
     if o.dry_run {
         if o.json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&result_json(&p, true, None))?
-            );
+            crate::ui::print_json(&result_json(&p, true, None));
             return Ok(0);
         }
         ui.heading(&format!(
@@ -68,10 +65,7 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
     ui.heading(&format!("bump-version {summary}"));
     let outcome = crate::exec::execute(&p.plan, ui, &p.cfg.root)?;
     if o.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&result_json(&p, false, Some(&outcome.executed)))?
-        );
+        crate::ui::print_json(&result_json(&p, false, Some(&outcome.executed)));
     }
     let remote = "origin";
     if o.no_commit {

@@ -49,7 +49,7 @@ pub fn run(global: &Global, json_out: bool, ui: &Ui) -> Result<u8> {
             "readings": managed::readings_json(&readings),
             "notes": m.notes(),
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        crate::ui::print_json(&out);
     } else {
         for n in m.notes() {
             ui.note(&n);

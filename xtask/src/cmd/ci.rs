@@ -33,7 +33,7 @@ pub fn plan(root: &std::path::Path) -> Plan {
     // The reference service's own tests (stdlib unittest: nothing to install).
     plan.push(Step::Run(
         Process::new("python3", root)
-            .args(["-m", "unittest", "discover", "-s", "tests", "-t", "."])
+            .args(["-m", "unittest", "discover", "-s", "tests"])
             .streaming(),
     ));
     plan
