@@ -478,6 +478,130 @@ fn insert_block(src: &str, at: usize, lines: &[String], eol: &str) -> Replacemen
     Replacement::new(at..at, s)
 }
 
+/// A generated entry for [`add_unreleased_entries`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GenEntry {
+    /// Bullet text without the leading `- ` (continuation lines separated by `\n`).
+    pub text: String,
+    /// Short commit hash: an entry whose hash already appears in the section is not added.
+    pub short_hash: String,
+    /// The commit subject: an entry whose subject already appears (case-insensitive) is not added.
+    pub subject: String,
+}
+
+/// Adds generated entries to `[Unreleased]` under their `### <title>` headings (created where
+/// missing; `Breaking changes` goes first), keeping everything a person already wrote there and
+/// skipping entries it already mentions. Inserts `## [Unreleased]` when the file has none.
+/// Returns the new source and how many entries were added.
+pub fn add_unreleased_entries(
+    src: &str,
+    groups: &[(&str, Vec<GenEntry>)],
+) -> Result<(String, usize), String> {
+    let eol = line_ending(src);
+    let cl = Changelog::parse(src)?;
+    let Some(u) = cl.unreleased() else {
+        let at = match cl.newest_version() {
+            Some(s) => s.heading.start,
+            None => cl.link_block.unwrap_or(src.len()),
+        };
+        let with = splice(
+            src,
+            &[insert_block(src, at, &["## [Unreleased]".to_string()], eol)],
+        );
+        if Changelog::parse(&with)?.unreleased().is_none() {
+            return Err("internal error: could not insert an [Unreleased] section".into());
+        }
+        return add_unreleased_entries(&with, groups);
+    };
+    let body = &src[u.body.clone()];
+    let body_lower = body.to_lowercase();
+    // Lines of the body, with absolute offsets.
+    let lines: Vec<Line> = split_lines(body)
+        .into_iter()
+        .map(|l| Line {
+            start: l.start + u.body.start,
+            end: l.end + u.body.start,
+            next: l.next + u.body.start,
+        })
+        .collect();
+    let text = |l: &Line| &src[l.start..l.end];
+    let last_nonblank = |from: usize, to: usize| {
+        (from..to)
+            .rev()
+            .find(|&i| !text(&lines[i]).trim().is_empty())
+    };
+    // (title in lowercase, index of its heading line, index after its last line)
+    let mut subsections: Vec<(String, usize, usize)> = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        if let Some(title) = text(l).strip_prefix("### ") {
+            if let Some(last) = subsections.last_mut() {
+                last.2 = i;
+            }
+            subsections.push((title.trim().to_lowercase(), i, lines.len()));
+        }
+    }
+    let mut reps = Vec::new();
+    let mut added = 0;
+    for (title, entries) in groups {
+        let fresh: Vec<String> = entries
+            .iter()
+            .filter(|e| {
+                !body_lower.contains(&e.short_hash.to_lowercase())
+                    && !body_lower.contains(&e.subject.to_lowercase())
+            })
+            .map(|e| format!("- {}", e.text.replace('\n', eol)))
+            .collect();
+        if fresh.is_empty() {
+            continue;
+        }
+        added += fresh.len();
+        let block = fresh.join(eol);
+        let existing = subsections
+            .iter()
+            .find(|(t, _, _)| *t == title.to_lowercase());
+        if let Some((_, head, end)) = existing {
+            let last = last_nonblank(*head, *end).unwrap_or(*head);
+            let sep = if last == *head {
+                format!("{eol}{eol}")
+            } else {
+                eol.to_string()
+            };
+            reps.push(Replacement::new(
+                lines[last].end..lines[last].end,
+                format!("{sep}{block}"),
+            ));
+        } else if *title == crate::changegen::BREAKING {
+            // First in the section: before the first non-blank line of the body.
+            match (0..lines.len()).find(|&i| !text(&lines[i]).trim().is_empty()) {
+                Some(first) => reps.push(Replacement::new(
+                    lines[first].start..lines[first].start,
+                    format!("### {title}{eol}{eol}{block}{eol}{eol}"),
+                )),
+                None => reps.push(Replacement::new(
+                    u.heading.end..u.heading.end,
+                    format!("{eol}{eol}### {title}{eol}{eol}{block}"),
+                )),
+            }
+        } else {
+            let at = match last_nonblank(0, lines.len()) {
+                Some(last) => lines[last].end,
+                None => u.heading.end,
+            };
+            reps.push(Replacement::new(
+                at..at,
+                format!("{eol}{eol}### {title}{eol}{eol}{block}"),
+            ));
+        }
+    }
+    let out = splice(src, &reps);
+    // The result must still parse, with the same versions.
+    let again = Changelog::parse(&out).map_err(|e| format!("internal error: {e}"))?;
+    if again.versions().len() != cl.versions().len() || again.unreleased().is_none() {
+        return Err("internal error: adding entries changed the changelog's sections".into());
+    }
+    Ok((out, added))
+}
+
 /// Re-parses the edited text and checks what a release must guarantee.
 fn check(
     before: &Changelog,
@@ -1782,5 +1906,84 @@ Intro.
                 .unwrap_err()
                 .contains("already has a section"));
         }
+    }
+
+    #[test]
+    fn generated_entries_merge_with_hand_written_ones() {
+        let src = "# Changelog\n\n## [Unreleased]\n\n### Added\n\n- Hand-written feature (abc1234).\n\n## [1.0.0] - 2026-01-01\n\n- x\n";
+        let e = |text: &str, hash: &str, subject: &str| GenEntry {
+            text: text.into(),
+            short_hash: hash.into(),
+            subject: subject.into(),
+        };
+        let groups = vec![
+            (
+                "Breaking changes",
+                vec![e("drop v1 (1111111)\n  use v2", "1111111", "drop v1")],
+            ),
+            (
+                "Added",
+                vec![
+                    e(
+                        "hand-written feature (abc1234)",
+                        "abc1234",
+                        "hand-written feature",
+                    ),
+                    e("new thing (2222222)", "2222222", "new thing"),
+                ],
+            ),
+            ("Fixed", vec![e("a bug (3333333)", "3333333", "a bug")]),
+        ];
+        let (out, n) = add_unreleased_entries(src, &groups).unwrap();
+        assert_eq!(n, 3);
+        expect_test::expect![[r#"
+            # Changelog
+
+            ## [Unreleased]
+
+            ### Breaking changes
+
+            - drop v1 (1111111)
+              use v2
+
+            ### Added
+
+            - Hand-written feature (abc1234).
+            - new thing (2222222)
+
+            ### Fixed
+
+            - a bug (3333333)
+
+            ## [1.0.0] - 2026-01-01
+
+            - x
+        "#]]
+        .assert_eq(&out);
+        // Running it again adds nothing.
+        assert_eq!(
+            add_unreleased_entries(&out, &groups).unwrap(),
+            (out.clone(), 0)
+        );
+    }
+
+    #[test]
+    fn generated_entries_into_empty_or_missing_unreleased_crlf() {
+        let e = GenEntry {
+            text: "a fix (1234567)".into(),
+            short_hash: "1234567".into(),
+            subject: "a fix".into(),
+        };
+        let groups = vec![("Fixed", vec![e])];
+        let (out, n) =
+            add_unreleased_entries("# C\r\n\r\n## [Unreleased]\r\n\r\n## [1.0.0]\r\n", &groups)
+                .unwrap();
+        assert_eq!(n, 1);
+        assert_eq!(out, "# C\r\n\r\n## [Unreleased]\r\n\r\n### Fixed\r\n\r\n- a fix (1234567)\r\n\r\n## [1.0.0]\r\n");
+        let (out, _) = add_unreleased_entries("# C\n\n## [1.0.0]\n", &groups).unwrap();
+        assert_eq!(
+            out,
+            "# C\n\n## [Unreleased]\n\n### Fixed\n\n- a fix (1234567)\n\n## [1.0.0]\n"
+        );
     }
 }

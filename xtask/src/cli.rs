@@ -17,8 +17,11 @@ USAGE:
     cargo xtask [-C <dir>] <command> [options]
 
 COMMANDS:
-    bump-version <X.Y.Z|major|minor|patch>   set the version in every managed file, commit and tag
+    release <major|minor|patch|auto|X.Y.Z>   bump, generated changelog, commit, tag, atomic push
+    bump-version <X.Y.Z|major|minor|patch|auto>  set the version in every managed file, commit and tag
     check-versions                           check that every managed file carries the same version
+    changelog                                the changelog generated from Conventional Commits
+    release-notes [<version>]                the notes of one version, from its CHANGELOG section
     ci                                       format check, clippy -D warnings, all tests
 
 GLOBAL OPTIONS:
@@ -29,7 +32,7 @@ Exit codes: 0 success, 1 refused or failed, 2 invalid input. Nothing is changed 
 refuses. Set NO_COLOR to disable colour.";
 
 const BUMP_HELP: &str = "\
-cargo xtask bump-version <X.Y.Z | major | minor | patch> [options]
+cargo xtask bump-version <X.Y.Z | major | minor | patch | auto> [options]
 
 Sets the release version in pyproject.toml, the project's own image tags in the compose files and
 the CHANGELOG ([Unreleased] becomes the new section), then commits exactly those files and creates
@@ -42,7 +45,42 @@ OPTIONS:
     --no-commit     edit the files only (implies --no-tag)
     --no-tag        commit but do not tag
     --force         proceed although the managed files disagree on the current version
+    --generate-changelog
+                    add entries generated from Conventional Commits since the last release to
+                    the changelog (implied by `auto`, which also picks the level from them:
+                    breaking → major (minor while 0.x), feat → minor, fix/perf → patch)
     --json          print the plan / result as JSON on stdout";
+
+const RELEASE_HELP: &str = "\
+cargo xtask release <major | minor | patch | auto | X.Y.Z> [--pre <label>] [--dry-run] [--no-push]
+
+Cuts a release: preflight (on `branch`, clean, not behind the remote, tag absent locally and on
+the remote), bump-version with changelog entries generated from Conventional Commits since the
+last release, commit, annotated tag, then `git push --atomic <remote> <branch> <tag>`, so branch
+and tag land together or not at all. If the push is rejected, the tag and the commit are undone
+and the files restored: the repository is as before. `auto` picks the level from the commits.
+
+OPTIONS:
+    --pre <label>   pre-release: dev, alpha, beta or rc
+    --dry-run       print the diff and every command; change nothing
+    --no-push       stop after the tag (like bump-version with generated entries)
+    --force         proceed although the managed files disagree on the current version
+    --json          print the plan / result as JSON";
+
+const CHANGELOG_HELP: &str = "\
+cargo xtask changelog [--from <ref>] [--to <ref>] [--all] [--format md|json|html] [-o FILE]
+
+Prints the changelog generated from Conventional Commits: by default the commits since the last
+release tag (or the release `--to` names); `--from` sets the start; `--all` gives every release
+tag in history. feat → Added, fix → Fixed, perf/refactor/revert → Changed, breaking → Breaking
+changes (first), non-conventional → Other (key `changelog-other`).";
+
+const NOTES_HELP: &str = "\
+cargo xtask release-notes [<version>] [--template default|minimal|detailed|breaking|<file>]
+
+Renders the notes of one version (default: the release tag at HEAD, else the newest CHANGELOG
+version) from its CHANGELOG section. A template file uses {{variable}} placeholders and
+{{#variable}}…{{/variable}} blocks shown only when the variable is not empty.";
 
 const CHECK_HELP: &str = "\
 cargo xtask check-versions [--json]
@@ -109,6 +147,7 @@ pub fn run(args: Vec<OsString>, ui: &Ui) -> Result<u8> {
                     Long("no-tag") => o.no_tag = true,
                     Long("force") => o.force = true,
                     Long("json") => o.json = true,
+                    Long("generate-changelog") => o.generate = true,
                     Short('h') | Long("help") => return help(BUMP_HELP),
                     Value(v) if spec.is_none() => spec = Some(v.string()?),
                     other => return Err(unexpected(other, "bump-version")),
@@ -118,6 +157,60 @@ pub fn run(args: Vec<OsString>, ui: &Ui) -> Result<u8> {
                 usage("bump-version needs the new version: X.Y.Z, major, minor or patch (e.g. `cargo xtask bump-version minor`)")
             })?;
             cmd::bump::run(&global, &o, ui)
+        }
+        "release" => {
+            let mut o = cmd::bump::Options { generate: true, ..Default::default() };
+            let mut spec: Option<String> = None;
+            let mut push = true;
+            while let Some(arg) = p.next()? {
+                match arg {
+                    Long("pre") => o.pre = Some(p.value()?.string()?),
+                    Long("dry-run") => o.dry_run = true,
+                    Long("no-push") => push = false,
+                    Long("force") => o.force = true,
+                    Long("json") => o.json = true,
+                    Short('h') | Long("help") => return help(RELEASE_HELP),
+                    Value(v) if spec.is_none() => spec = Some(v.string()?),
+                    other => return Err(unexpected(other, "release")),
+                }
+            }
+            o.spec = spec.ok_or_else(|| {
+                usage("release needs the version: major, minor, patch, auto or X.Y.Z (e.g. `cargo xtask release auto`)")
+            })?;
+            let root = crate::git::toplevel(&global.dir)?;
+            if push {
+                let remote = crate::config::load(&root).map(|c| c.remote).unwrap_or_else(|_| "origin".into());
+                o.push = Some(remote);
+            }
+            cmd::bump::run(&global, &o, ui)
+        }
+        "changelog" => {
+            let mut o = cmd::changelog::Options::default();
+            while let Some(arg) = p.next()? {
+                match arg {
+                    Long("from") => o.from = Some(p.value()?.string()?),
+                    Long("to") => o.to = Some(p.value()?.string()?),
+                    Long("all") => o.all = true,
+                    Long("format") => o.format = Some(p.value()?.string()?),
+                    Short('o') | Long("output") => o.output = Some(p.value()?.string()?),
+                    Short('h') | Long("help") => return help(CHANGELOG_HELP),
+                    other => return Err(unexpected(other, "changelog")),
+                }
+            }
+            cmd::changelog::run(&global, &o, ui)
+        }
+        "release-notes" => {
+            let mut version: Option<String> = None;
+            let mut template: Option<String> = None;
+            while let Some(arg) = p.next()? {
+                match arg {
+                    Long("template") => template = Some(p.value()?.string()?),
+                    Short('h') | Long("help") => return help(NOTES_HELP),
+                    Value(v) if version.is_none() => version = Some(v.string()?),
+                    other => return Err(unexpected(other, "release-notes")),
+                }
+            }
+            cmd::release_notes::run(&global, version.as_deref(), template.as_deref(), ui)
         }
         "check-versions" => {
             let mut json = false;
@@ -146,7 +239,7 @@ pub fn run(args: Vec<OsString>, ui: &Ui) -> Result<u8> {
             Ok(0)
         }
         other => Err(usage(format!(
-            "unknown command `{other}`; commands: bump-version, check-versions, ci (see `cargo xtask --help`)"
+            "unknown command `{other}`; commands: release, bump-version, check-versions, changelog, release-notes, ci (see `cargo xtask --help`)"
         ))),
     }
 }

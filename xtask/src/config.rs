@@ -31,6 +31,14 @@ pub struct Config {
     pub pyproject: String,
     pub compose: Vec<String>,
     pub images: Vec<String>,
+    /// The remote releases are pushed to.
+    pub remote: String,
+    /// List non-conventional commits under "Other" in generated changelogs.
+    pub changelog_other: bool,
+    /// Web URL of the repository for commit/issue links; else `github.repo`, else the remote's URL.
+    pub repository: Option<String>,
+    /// `[workspace.metadata.release.github] repo = "owner/name"`.
+    pub github_repo: Option<String>,
 }
 
 impl Config {
@@ -43,6 +51,10 @@ impl Config {
             pyproject: "pyproject.toml".into(),
             compose: Vec::new(),
             images: Vec::new(),
+            remote: "origin".into(),
+            changelog_other: true,
+            repository: None,
+            github_repo: None,
         }
     }
 
@@ -105,6 +117,10 @@ pub fn parse(root: &Path, text: &str) -> Result<Config, Vec<String>> {
     };
     string("tag-prefix", &mut cfg.tag_prefix, check_tag_prefix);
     string("branch", &mut cfg.branch, check_nonempty);
+    string("remote", &mut cfg.remote, check_nonempty);
+    let mut repository = String::new();
+    string("repository", &mut repository, check_web_url);
+    cfg.repository = (!repository.is_empty()).then(|| repository.trim_end_matches('/').to_string());
     string("changelog", &mut cfg.changelog, check_rel_path);
     string("pyproject", &mut cfg.pyproject, check_rel_path);
     for (key, slot, check) in [
@@ -126,6 +142,26 @@ pub fn parse(root: &Path, text: &str) -> Result<Config, Vec<String>> {
                     *slot = list;
                 }
                 None => errors.push(format!("{FILE}: {TABLE} {key} must be an array of strings")),
+            }
+        }
+    }
+    if let Some(item) = table.get("changelog-other") {
+        match item.as_bool() {
+            Some(b) => cfg.changelog_other = b,
+            None => errors.push(format!(
+                "{FILE}: {TABLE} changelog-other must be true or false"
+            )),
+        }
+    }
+    if let Some(gh) = table.get("github").and_then(|g| g.as_table_like()) {
+        if let Some(repo) = gh.get("repo") {
+            match repo.as_str() {
+                Some(r) if r.split('/').count() == 2 && !r.contains(char::is_whitespace) => {
+                    cfg.github_repo = Some(r.to_string())
+                }
+                _ => errors.push(format!(
+                    "{FILE}: [workspace.metadata.release.github] repo must be \"owner/name\""
+                )),
             }
         }
     }
@@ -152,6 +188,14 @@ fn check_nonempty(s: &str) -> Result<(), String> {
         Err("must not be empty".into())
     } else {
         Ok(())
+    }
+}
+
+fn check_web_url(s: &str) -> Result<(), String> {
+    if s.starts_with("https://") || s.starts_with("http://") {
+        Ok(())
+    } else {
+        Err("must be a web URL like https://github.com/acme/app".into())
     }
 }
 

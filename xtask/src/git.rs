@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
 pub fn shell(dir: &Path) -> Result<Shell> {
@@ -114,6 +114,54 @@ pub fn tags_at_head(root: &Path) -> Result<Vec<String>> {
         .lines()
         .map(str::to_string)
         .collect())
+}
+
+/// The URL of a remote, or None when it does not exist.
+pub fn remote_url(root: &Path, remote: &str) -> Result<Option<String>> {
+    let sh = shell(root)?;
+    let out = cmd!(sh, "git remote get-url {remote}")
+        .quiet()
+        .ignore_status()
+        .output()?;
+    Ok(out
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string()))
+}
+
+/// `git ls-remote` for exact refs: (ref name, hash) pairs that exist on the remote. Reads the
+/// remote without changing any local ref.
+pub fn ls_remote(root: &Path, remote: &str, refs: &[String]) -> Result<Vec<(String, String)>> {
+    let sh = shell(root)?;
+    let out = cmd!(sh, "git ls-remote --quiet {remote} {refs...}")
+        .quiet()
+        .ignore_status()
+        .output()?;
+    if !out.status.success() {
+        bail!(
+            "cannot read the remote `{remote}`: {}",
+            String::from_utf8_lossy(&out.stderr)
+                .trim()
+                .lines()
+                .last()
+                .unwrap_or("git ls-remote failed")
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once('\t'))
+        .map(|(hash, name)| (name.to_string(), hash.to_string()))
+        .collect())
+}
+
+/// Is `ancestor` an ancestor of (or equal to) `of`? False when `ancestor` is not known locally.
+pub fn is_ancestor(root: &Path, ancestor: &str, of: &str) -> Result<bool> {
+    let sh = shell(root)?;
+    let out = cmd!(sh, "git merge-base --is-ancestor {ancestor} {of}")
+        .quiet()
+        .ignore_status()
+        .output()?;
+    Ok(out.status.success())
 }
 
 #[cfg(test)]

@@ -3,17 +3,21 @@
 //! Every command gathers facts read-only, builds a [`plan::Plan`], and hands it to the one
 //! executor; `--dry-run` renders the same plan instead.
 
+mod changegen;
 mod changelog;
 mod cli;
 mod compose;
 mod config;
+mod conventional;
 mod date;
 mod edit;
 mod exec;
 mod git;
+mod history;
 mod managed;
 mod plan;
 mod pyproject;
+mod template;
 #[cfg(test)]
 mod testutil;
 mod ui;
@@ -21,8 +25,10 @@ mod version;
 
 mod cmd {
     pub mod bump;
+    pub mod changelog;
     pub mod check_versions;
     pub mod ci;
+    pub mod release_notes;
 }
 
 use std::fmt;

@@ -108,6 +108,21 @@ pub fn set_version(src: &str, found: &[PyVersion], new_pep440: &str) -> Result<S
     Ok(out)
 }
 
+/// `[project].name` (or `[tool.poetry].name`), if the file parses.
+pub fn project_name(src: &str) -> Option<String> {
+    let doc = toml_edit::Document::parse(src).ok()?;
+    let root = doc.as_table();
+    root.get("project")
+        .and_then(|p| p.get("name"))
+        .or_else(|| {
+            root.get("tool")
+                .and_then(|t| t.get("poetry"))
+                .and_then(|p| p.get("name"))
+        })
+        .and_then(|n| n.as_str())
+        .map(str::to_string)
+}
+
 /// A toml_edit error as one line: "invalid TOML at line L, column C: message".
 pub fn toml_error(e: &toml_edit::TomlError) -> String {
     let text = e.to_string();

@@ -125,6 +125,12 @@ impl Ui {
         }
     }
 
+    /// The command's primary output (e.g. release notes) on stdout as is, secrets masked.
+    pub fn raw(&self, text: &str) {
+        self.close_pending();
+        emit(&mut std::io::stdout(), &redact(text));
+    }
+
     pub fn heading(&self, text: &str) {
         self.line(&self.paint(Style::Bold, text));
     }

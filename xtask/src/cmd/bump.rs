@@ -21,6 +21,11 @@ pub struct Options {
     pub no_tag: bool,
     pub force: bool,
     pub json: bool,
+    /// Generate changelog entries from Conventional Commits since the last release (implied by
+    /// `auto`, always on for `release`).
+    pub generate: bool,
+    /// `release`: push branch and tag atomically to this remote (the push seals the plan).
+    pub push: Option<String>,
 }
 
 /// Everything a bump needs to know, gathered read-only.
@@ -56,18 +61,39 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
             crate::ui::print_json(&result_json(&p, true, None));
             return Ok(0);
         }
+        let what = if o.push.is_some() {
+            "release"
+        } else {
+            "bump-version"
+        };
         ui.heading(&format!(
-            "bump-version {summary} — dry run, nothing will be changed"
+            "{what} {summary} — dry run, nothing will be changed"
         ));
         p.plan.render(ui, &p.cfg.root);
         return Ok(0);
     }
-    ui.heading(&format!("bump-version {summary}"));
+    let what = if o.push.is_some() {
+        "release"
+    } else {
+        "bump-version"
+    };
+    ui.heading(&format!("{what} {summary}"));
     let outcome = crate::exec::execute(&p.plan, ui, &p.cfg.root)?;
     if o.json {
         crate::ui::print_json(&result_json(&p, false, Some(&outcome.executed)));
     }
-    let remote = "origin";
+    if let Some(remote) = &o.push {
+        ui.line(&format!(
+            "{} released {}: pushed {} and {} to {remote}",
+            ui.paint(Style::Green, "done:"),
+            p.new,
+            p.cfg.branch,
+            p.tag
+        ));
+        ui.line("next: the release workflow publishes the tag (`cargo xtask publish-prod`)");
+        return Ok(0);
+    }
+    let remote = p.cfg.remote.as_str();
     if o.no_commit {
         ui.line(&format!(
             "{} files updated to {}; review with `git diff`, then commit them",
@@ -124,9 +150,14 @@ pub fn prepare(root: std::path::PathBuf, o: &Options) -> Result<Prepared> {
             Config::defaults(root.clone())
         }
     };
-    let spec = BumpSpec::parse(&o.spec)
-        .map_err(|e| problems.invalid(e))
-        .ok();
+    let auto = o.spec == "auto";
+    let mut spec = if auto {
+        None
+    } else {
+        BumpSpec::parse(&o.spec)
+            .map_err(|e| problems.invalid(e))
+            .ok()
+    };
     if let Some(label) = &o.pre {
         if let Err(e) = version::validate_label(label) {
             problems.invalid(e);
@@ -176,9 +207,27 @@ pub fn prepare(root: std::path::PathBuf, o: &Options) -> Result<Prepared> {
     let mut notes = Vec::new();
     let mut current = None;
     let mut new = None;
+    let mut generated = Vec::new();
     if let Some(m) = &managed {
         let readings = m.readings();
         let cur = m.pyproject.versions[0].version.clone();
+        // What changed since the last release (any, pre-releases included) decides `auto`.
+        let mut since = None;
+        if auto || o.generate {
+            let (prev, rel) = crate::cmd::changelog::since_last_release(&cfg, false)?;
+            if auto {
+                match crate::cmd::changelog::auto_level(&rel, &cur) {
+                    Some(level) => spec = Some(level),
+                    None => problems.failure(format!(
+                        "no releasable commits since {} (only {}); nothing to release — use an explicit \
+                         major|minor|patch|X.Y.Z to release anyway",
+                        prev.as_ref().map_or("the first commit".to_string(), |t| t.name.clone()),
+                        if rel.commit_count == 0 { "no commits".to_string() } else { format!("{} commit(s) of types that do not bump", rel.commit_count) }
+                    )),
+                }
+            }
+            since = Some((prev, rel));
+        }
         if !managed::agree(&readings) {
             let table = managed::table(&readings, Some(&cur));
             if o.force {
@@ -200,6 +249,17 @@ pub fn prepare(root: std::path::PathBuf, o: &Options) -> Result<Prepared> {
                 Err(e) => problems.invalid(e),
             }
         }
+        if let (Some(n), Some((prev, rel))) = (&new, since) {
+            // A stable release lists everything since the previous stable release.
+            let rel =
+                if n.pre.is_empty() && prev.as_ref().is_some_and(|t| !t.version.pre.is_empty()) {
+                    crate::cmd::changelog::since_last_release(&cfg, true)?.1
+                } else {
+                    rel
+                };
+            let style = crate::cmd::changelog::style(&cfg);
+            generated = crate::cmd::changelog::generated_groups(&rel, &style);
+        }
         if let Some(n) = &new {
             if let Some(s) = m.changelog.parsed.section(n) {
                 problems.failure(format!(
@@ -217,15 +277,27 @@ pub fn prepare(root: std::path::PathBuf, o: &Options) -> Result<Prepared> {
         notes.extend(m.notes());
         current = Some(cur);
     }
-    problems.check("bump-version")?;
+    if let (Some(remote), Some(n)) = (&o.push, &new) {
+        remote_preflight(
+            &cfg,
+            remote,
+            &version::git_tag(&cfg.tag_prefix, n),
+            &mut problems,
+        )?;
+    }
+    problems.check(if o.push.is_some() {
+        "release"
+    } else {
+        "bump-version"
+    })?;
     let (Some(m), Some(current), Some(new), Some(date)) = (managed, current, new, date) else {
         unreachable!("no problems implies every fact was gathered");
     };
 
-    let (edits, edit_notes) = compute_edits(&m, &new, &cfg, &date)?;
+    let (edits, edit_notes) = compute_edits(&m, &new, &cfg, &date, &generated)?;
     notes.extend(edit_notes);
     let tag = version::git_tag(&cfg.tag_prefix, &new);
-    let plan = build_plan(&cfg, &edits, &tag, commit, tag_it);
+    let plan = build_plan(&cfg, &edits, &tag, commit, tag_it, o.push.as_deref());
     Ok(Prepared {
         cfg,
         current,
@@ -243,6 +315,7 @@ pub fn compute_edits(
     new: &Version,
     cfg: &Config,
     date: &str,
+    generated: &[(&str, Vec<changelog::GenEntry>)],
 ) -> Result<(Vec<FileEdit>, Vec<String>)> {
     // (display, path, before, after) of every managed file; unchanged ones are dropped below.
     let mut changes: Vec<(&str, &std::path::Path, &str, String)> = Vec::new();
@@ -257,9 +330,29 @@ pub fn compute_edits(
         changes.push((&f.rel, &f.path, &f.text, after));
     }
     let c = &m.changelog;
+    let (with_entries, added) = if generated.iter().any(|(_, l)| !l.is_empty()) {
+        changelog::add_unreleased_entries(&c.text, generated)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", c.rel))?
+    } else {
+        (c.text.clone(), 0)
+    };
+    if added > 0 {
+        notes.push(format!(
+            "{}: added {added} generated entr{} under [Unreleased]",
+            c.rel,
+            if added == 1 { "y" } else { "ies" }
+        ));
+    }
+    let parsed = if added > 0 {
+        changelog::Changelog::parse(&with_entries)
+            .map_err(|e| anyhow::anyhow!("{}: internal error: {e}", c.rel))?
+    } else {
+        c.parsed.clone()
+    };
     // (Its errors already name the file.)
-    let release = changelog::release_parsed(&c.text, &c.parsed, new, &cfg.tag_prefix, date, &c.rel)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let release =
+        changelog::release_parsed(&with_entries, &parsed, new, &cfg.tag_prefix, date, &c.rel)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
     notes.extend(release.notes);
     changes.push((&c.rel, &c.path, &c.text, release.new_src));
     // A file whose content does not change is not part of the plan.
@@ -271,44 +364,102 @@ pub fn compute_edits(
     Ok((edits, notes))
 }
 
-pub fn build_plan(cfg: &Config, edits: &[FileEdit], tag: &str, commit: bool, tag_it: bool) -> Plan {
+/// The plan: edits, `git add`, `git commit`, `git tag`, and for `release` the atomic push.
+///
+/// Without a push, the commit seals the plan (a failing `git tag` leaves the commit). With a push,
+/// the push seals it: if the remote rejects it, the tag, the commit, the staging and the edits
+/// are undone in reverse order, and the repository is exactly as before.
+pub fn build_plan(
+    cfg: &Config,
+    edits: &[FileEdit],
+    tag: &str,
+    commit: bool,
+    tag_it: bool,
+    push: Option<&str>,
+) -> Plan {
+    let git = || Process::new("git", &cfg.root);
     let mut plan = Plan::default();
     for e in edits {
         plan.push(Step::Edit(e.clone()));
     }
-    if commit {
-        let files: Vec<String> = edits.iter().map(|e| e.display.clone()).collect();
+    if !commit {
+        return plan;
+    }
+    let files: Vec<String> = edits.iter().map(|e| e.display.clone()).collect();
+    plan.push(Step::Run(
+        git()
+            .args(["add", "--"])
+            .args(files.clone())
+            .undone_by(git().args(["reset", "-q", "--"]).args(files.clone())),
+    ));
+    let commit_step = git()
+        .args([
+            "commit",
+            "--quiet",
+            "-m",
+            &format!("chore(release): bump version to {tag}"),
+            "--",
+        ])
+        .args(files);
+    plan.push(Step::Run(match push {
+        None => commit_step.sealing(),
+        Some(_) => commit_step.undone_by(git().args(["reset", "-q", "--soft", "HEAD~1"])),
+    }));
+    if tag_it {
+        let tag_step = git().args(["tag", "-a", tag, "-m", &format!("Release {tag}")]);
+        plan.push(Step::Run(match push {
+            None => tag_step,
+            Some(_) => tag_step.undone_by(git().args(["tag", "-d", tag])),
+        }));
+    }
+    if let Some(remote) = push {
         plan.push(Step::Run(
-            Process::new("git", &cfg.root)
-                .args(["add", "--"])
-                .args(files.clone())
-                .undone_by(
-                    Process::new("git", &cfg.root)
-                        .args(["reset", "-q", "--"])
-                        .args(files.clone()),
-                ),
-        ));
-        plan.push(Step::Run(
-            Process::new("git", &cfg.root)
-                .args([
-                    "commit",
-                    "--quiet",
-                    "-m",
-                    &format!("chore(release): bump version to {tag}"),
-                    "--",
-                ])
-                .args(files)
+            git()
+                .args(["push", "--atomic", remote, &cfg.branch, tag])
                 .sealing(),
         ));
-        if tag_it {
-            plan.push(Step::Run(Process::new("git", &cfg.root).args([
-                "tag",
-                "-a",
-                tag,
-                "-m",
-                &format!("Release {tag}"),
-            ])));
-        }
     }
     plan
+}
+
+/// `release` preflight against the remote, read-only: it exists and answers, the tag is not
+/// there yet, and the remote branch has nothing that is not in HEAD (else: pull first).
+pub fn remote_preflight(
+    cfg: &Config,
+    remote: &str,
+    tag: &str,
+    problems: &mut Problems,
+) -> Result<()> {
+    let Some(url) = git::remote_url(&cfg.root, remote)? else {
+        problems.failure(format!(
+            "there is no remote `{remote}` (key `remote`); add it with `git remote add {remote} <url>`"
+        ));
+        return Ok(());
+    };
+    let branch_ref = format!("refs/heads/{}", cfg.branch);
+    let tag_ref = format!("refs/tags/{tag}");
+    let refs = match git::ls_remote(&cfg.root, remote, &[branch_ref.clone(), tag_ref.clone()]) {
+        Ok(r) => r,
+        Err(e) => {
+            problems.failure(format!(
+                "{e} ({url}); check the URL and your access, then run again"
+            ));
+            return Ok(());
+        }
+    };
+    if refs.iter().any(|(name, _)| *name == tag_ref) {
+        problems.failure(format!(
+            "tag {tag} already exists on `{remote}`; was this version released already?"
+        ));
+    }
+    if let Some((_, head)) = refs.iter().find(|(name, _)| *name == branch_ref) {
+        if !git::is_ancestor(&cfg.root, head, "HEAD")? {
+            problems.failure(format!(
+                "`{}` is behind `{remote}/{}` (the remote has commits you do not have); \
+                 `git pull --rebase {remote} {}` first",
+                cfg.branch, cfg.branch, cfg.branch
+            ));
+        }
+    }
+    Ok(())
 }

@@ -1,0 +1,356 @@
+//! `cargo xtask changelog`: the changelog generated from Conventional Commits, for one range or
+//! for every release tag in history. Output is streamed release by release, so memory stays flat
+//! in the number of commits.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use semver::Version;
+
+use crate::changegen::{self, Collector, Release, Style};
+use crate::cli::Global;
+use crate::config::{self, Config};
+use crate::history::{self, Tag};
+use crate::ui::Ui;
+use crate::{git, usage, Problems};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Md,
+    Json,
+    Html,
+}
+
+impl Format {
+    pub fn parse(s: &str) -> Result<Format> {
+        match s {
+            "md" | "markdown" => Ok(Format::Md),
+            "json" => Ok(Format::Json),
+            "html" => Ok(Format::Html),
+            _ => Err(usage(format!("unknown format `{s}`; use md, json or html"))),
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Options {
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub all: bool,
+    pub format: Option<String>,
+    pub output: Option<String>,
+}
+
+/// The style of generated entries for this repository: links when its web URL is known.
+pub fn style(cfg: &Config) -> Style {
+    Style {
+        include_other: cfg.changelog_other,
+        repo_url: repo_url(cfg),
+    }
+}
+
+/// The repository's web URL: `repository`, else `github.repo`, else the remote's URL.
+pub fn repo_url(cfg: &Config) -> Option<String> {
+    cfg.repository
+        .clone()
+        .or_else(|| {
+            cfg.github_repo
+                .as_ref()
+                .map(|r| format!("https://github.com/{r}"))
+        })
+        .or_else(|| history::remote_web_url(&cfg.root, &cfg.remote))
+}
+
+/// Commits after the previous release tag (reachable from HEAD) up to HEAD. For a stable target,
+/// the range starts at the previous *stable* release.
+pub fn since_last_release(cfg: &Config, stable_target: bool) -> Result<(Option<Tag>, Release)> {
+    let tags = history::release_tags(&cfg.root, &cfg.tag_prefix, Some("HEAD"))?;
+    let prev = history::previous_release(&tags, stable_target).cloned();
+    let release = collect_range(
+        &cfg.root,
+        prev.as_ref().map(|t| t.name.as_str()),
+        "HEAD",
+        None,
+    )?;
+    Ok((prev, release))
+}
+
+/// One range, collected into a single release.
+pub fn collect_range(
+    root: &Path,
+    from: Option<&str>,
+    to: &str,
+    version: Option<(&Tag, Option<&Tag>)>,
+) -> Result<Release> {
+    let revs = match from {
+        Some(f) => vec![format!("{f}..{to}")],
+        None => vec![to.to_string()],
+    };
+    let mut c = match version {
+        Some((t, _)) => Collector::new(
+            Some(t.version.clone()),
+            Some(t.name.clone()),
+            Some(t.date.clone()),
+        ),
+        None => Collector::new(None, None, None),
+    };
+    history::walk(root, &revs, false, |raw| {
+        c.push(raw);
+        Ok(true)
+    })?;
+    let mut r = c.finish();
+    if let Some((_, prev)) = version {
+        r.previous_tag = prev.map(|p| p.name.clone());
+    }
+    Ok(r)
+}
+
+pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
+    let root = git::toplevel(&global.dir)?;
+    let cfg = match config::load(&root) {
+        Ok(c) => c,
+        Err(errors) => {
+            let mut p = Problems::default();
+            errors.into_iter().for_each(|e| p.invalid(e));
+            return p.check("changelog").map(|()| 0);
+        }
+    };
+    let format = Format::parse(o.format.as_deref().unwrap_or("md"))?;
+    if o.all && o.from.is_some() {
+        return Err(usage(
+            "--all and --from do not go together: --all covers every release",
+        ));
+    }
+    let to = o.to.clone().unwrap_or_else(|| "HEAD".into());
+    let style = style(&cfg);
+    let mut sink = Sink::open(o.output.as_deref(), &cfg.root)?;
+    let mut out = Writer::new(format, &mut sink.out);
+    out.begin()?;
+    if o.all {
+        all_releases(&cfg, &to, &style, &mut out)?;
+    } else {
+        let tags = history::release_tags(&cfg.root, &cfg.tag_prefix, Some(&to))?;
+        // When `to` is itself a release tag, the range is that release.
+        let to_tag = tags.iter().find(|t| t.name == to).cloned();
+        let from = match &o.from {
+            Some(f) => Some(f.clone()),
+            None => {
+                let older: Vec<Tag> = tags
+                    .iter()
+                    .filter(|t| Some(&t.name) != to_tag.as_ref().map(|x| &x.name))
+                    .cloned()
+                    .collect();
+                let stable = to_tag.as_ref().is_some_and(|t| t.version.pre.is_empty());
+                history::previous_release(&older, stable).map(|t| t.name.clone())
+            }
+        };
+        let prev_tag = from
+            .as_ref()
+            .and_then(|f| tags.iter().find(|t| &t.name == f));
+        let r = collect_range(
+            &cfg.root,
+            from.as_deref(),
+            &to,
+            to_tag.as_ref().map(|t| (t, prev_tag)),
+        )?;
+        out.release(&r, &style)?;
+    }
+    out.end()?;
+    sink.finish(ui)?;
+    Ok(0)
+}
+
+/// Every release in the history of `to`, newest first, split at release tags.
+fn all_releases(cfg: &Config, to: &str, style: &Style, out: &mut Writer) -> Result<()> {
+    let tags = history::release_tags(&cfg.root, &cfg.tag_prefix, Some(to))?;
+    let by_commit = history::tags_by_commit(&tags);
+    let mut current = Collector::new(None, None, None);
+    let mut current_tag: Option<Tag> = None;
+    let mut first = true;
+    history::walk(&cfg.root, &[to.to_string()], true, |raw| {
+        if let Some(on_commit) = by_commit.get(raw.hash.as_str()) {
+            // The highest release tag on this commit starts a new release.
+            let tag = on_commit
+                .iter()
+                .max_by(|a, b| a.version.cmp(&b.version))
+                .copied()
+                .cloned();
+            if let Some(tag) = tag {
+                let done = std::mem::replace(
+                    &mut current,
+                    Collector::new(
+                        Some(tag.version.clone()),
+                        Some(tag.name.clone()),
+                        Some(tag.date.clone()),
+                    ),
+                );
+                let mut r = done.finish();
+                r.previous_tag = Some(tag.name.clone());
+                // An empty "Unreleased" at the top is not worth a section.
+                if !(first && current_tag.is_none() && r.entries.is_empty()) {
+                    out.release(&r, style)?;
+                }
+                first = false;
+                current_tag = Some(tag);
+            }
+        }
+        current.push(raw);
+        Ok(true)
+    })?;
+    let r = current.finish();
+    if current_tag.is_some() || !r.entries.is_empty() {
+        out.release(&r, style)?;
+    }
+    Ok(())
+}
+
+/// Where the output goes: stdout, or a file written via a temp file and renamed at the end.
+struct Sink {
+    out: Box<dyn Write>,
+    file: Option<(std::path::PathBuf, std::path::PathBuf)>,
+}
+
+impl Sink {
+    fn open(output: Option<&str>, _root: &Path) -> Result<Sink> {
+        match output {
+            None | Some("-") => Ok(Sink {
+                out: Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+                file: None,
+            }),
+            Some(path) => {
+                let path = std::path::PathBuf::from(path);
+                let dir = path
+                    .parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .unwrap_or(Path::new("."));
+                let tmp = dir.join(format!(
+                    ".{}.slipway-{}.tmp",
+                    path.file_name()
+                        .map(|n| n.to_string_lossy())
+                        .unwrap_or_default(),
+                    std::process::id()
+                ));
+                let f = std::fs::File::create(&tmp)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                Ok(Sink {
+                    out: Box::new(std::io::BufWriter::new(f)),
+                    file: Some((tmp, path)),
+                })
+            }
+        }
+    }
+
+    fn finish(mut self, ui: &Ui) -> Result<()> {
+        match self.out.flush() {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+            r => r.context("writing the changelog")?,
+        }
+        drop(self.out);
+        if let Some((tmp, path)) = self.file.take() {
+            std::fs::rename(&tmp, &path)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            ui.note(&format!("wrote {}", path.display()));
+        }
+        Ok(())
+    }
+}
+
+/// Streams releases in one of the formats.
+struct Writer<'a> {
+    format: Format,
+    out: &'a mut Box<dyn Write>,
+    count: usize,
+}
+
+impl<'a> Writer<'a> {
+    fn new(format: Format, out: &'a mut Box<dyn Write>) -> Writer<'a> {
+        Writer {
+            format,
+            out,
+            count: 0,
+        }
+    }
+
+    fn begin(&mut self) -> Result<()> {
+        let head = match self.format {
+            Format::Md => "# Changelog\n\n",
+            Format::Json => "{\"schema\": \"slipway.changelog/1\", \"versions\": [",
+            Format::Html => changegen::HTML_HEAD,
+        };
+        self.put(head)
+    }
+
+    fn release(&mut self, r: &Release, style: &Style) -> Result<()> {
+        let mut s = String::new();
+        match self.format {
+            Format::Md => changegen::render_md(r, style, &mut s),
+            Format::Json => {
+                if self.count > 0 {
+                    s.push(',');
+                }
+                s.push('\n');
+                s.push_str(&serde_json::to_string(&changegen::render_json(r, style))?);
+            }
+            Format::Html => changegen::render_html(r, style, &mut s),
+        }
+        self.count += 1;
+        self.put(&s)
+    }
+
+    fn end(&mut self) -> Result<()> {
+        let tail = match self.format {
+            Format::Md => "",
+            Format::Json => "\n]}\n",
+            Format::Html => changegen::HTML_TAIL,
+        };
+        self.put(tail)
+    }
+
+    fn put(&mut self, s: &str) -> Result<()> {
+        match self.out.write_all(crate::ui::redact(s).as_bytes()) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+            r => r.context("writing the changelog"),
+        }
+    }
+}
+
+/// The level `auto` picks: breaking → major (minor while 0.x), feat → minor, fix/perf → patch.
+pub fn auto_level(r: &Release, current: &Version) -> Option<crate::version::BumpSpec> {
+    use crate::conventional::Bump;
+    use crate::version::BumpSpec;
+    let max = r
+        .entries
+        .iter()
+        .map(|e| e.commit.bump())
+        .max()
+        .unwrap_or(Bump::None);
+    match max {
+        Bump::Major if current.major == 0 => Some(BumpSpec::Minor),
+        Bump::Major => Some(BumpSpec::Major),
+        Bump::Minor => Some(BumpSpec::Minor),
+        Bump::Patch => Some(BumpSpec::Patch),
+        Bump::None => None,
+    }
+}
+
+/// The generated entries of a release as changelog bullets, grouped by section.
+pub fn generated_groups(
+    r: &Release,
+    style: &Style,
+) -> Vec<(&'static str, Vec<crate::changelog::GenEntry>)> {
+    changegen::sections(r, style)
+        .into_iter()
+        .map(|(title, entries)| {
+            let list = entries
+                .into_iter()
+                .map(|e| crate::changelog::GenEntry {
+                    text: changegen::bullet(e, style),
+                    short_hash: e.short().to_string(),
+                    subject: e.commit.subject.clone(),
+                })
+                .collect();
+            (title, list)
+        })
+        .collect()
+}

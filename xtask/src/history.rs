@@ -1,0 +1,295 @@
+//! Reading history (read-only): release tags and a streaming `git log`.
+//!
+//! History is read with ONE `git log` process whose output is consumed record by record
+//! (NUL-separated), so memory stays flat in the number of commits.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::Stdio;
+
+use anyhow::{bail, Context, Result};
+use semver::Version;
+use xshell::cmd;
+
+use crate::git::shell;
+
+/// A release tag: `<tag-prefix><semver>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tag {
+    pub name: String,
+    pub version: Version,
+    /// The commit it points at (peeled).
+    pub commit: String,
+    /// The tag's date (YYYY-MM-DD): tagger date for annotated tags, else the commit date.
+    pub date: String,
+}
+
+/// Parses a tag name as a release tag under `prefix` (`v1.2.3` with prefix `v`).
+pub fn release_version(prefix: &str, name: &str) -> Option<Version> {
+    let rest = name.strip_prefix(prefix)?;
+    // With an empty prefix, `v1.2.3` is not a release tag: SemVer has no `v`.
+    Version::parse(rest).ok()
+}
+
+/// Release tags, optionally only those reachable from `merged_into`, highest version first.
+pub fn release_tags(root: &Path, prefix: &str, merged_into: Option<&str>) -> Result<Vec<Tag>> {
+    let sh = shell(root)?;
+    let format =
+        "--format=%(refname:strip=2)%00%(objectname)%00%(*objectname)%00%(creatordate:short)";
+    let merged: Vec<String> = merged_into
+        .map(|r| format!("--merged={r}"))
+        .into_iter()
+        .collect();
+    let out = cmd!(sh, "git for-each-ref {format} {merged...} refs/tags")
+        .quiet()
+        .read()
+        .context("cannot list tags")?;
+    let mut tags: Vec<Tag> = out
+        .lines()
+        .filter_map(|l| parse_tag_line(prefix, l))
+        .collect();
+    tags.sort_by(|a, b| b.version.cmp(&a.version));
+    Ok(tags)
+}
+
+fn parse_tag_line(prefix: &str, line: &str) -> Option<Tag> {
+    let mut f = line.split('\0');
+    let name = f.next()?;
+    let object = f.next()?;
+    let peeled = f.next()?;
+    let date = f.next().unwrap_or("");
+    let version = release_version(prefix, name)?;
+    let commit = if peeled.is_empty() { object } else { peeled };
+    Some(Tag {
+        name: name.into(),
+        version,
+        commit: commit.into(),
+        date: date.into(),
+    })
+}
+
+/// The tag a changelog range starts from: the highest release tag reachable from `to`; for a
+/// stable release, the highest *stable* one (so 1.3.0 lists everything since 1.2.x, including
+/// what its release candidates already listed).
+pub fn previous_release(tags: &[Tag], stable_only: bool) -> Option<&Tag> {
+    tags.iter()
+        .find(|t| !stable_only || t.version.pre.is_empty())
+}
+
+/// One commit as read from git.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawCommit {
+    pub hash: String,
+    pub parents: usize,
+    pub author: String,
+    pub email: String,
+    /// Author date, YYYY-MM-DD.
+    pub date: String,
+    pub message: String,
+}
+
+/// Streams `git log <revs>` (newest first; `topo` for `--topo-order`) into `f`, one commit at a
+/// time. Stops early when `f` returns `Ok(false)`.
+pub fn walk(
+    root: &Path,
+    revs: &[String],
+    topo: bool,
+    mut f: impl FnMut(RawCommit) -> Result<bool>,
+) -> Result<()> {
+    let sh = shell(root)?;
+    let order: Vec<&str> = if topo { vec!["--topo-order"] } else { vec![] };
+    let format = "--format=%H%x1f%P%x1f%an%x1f%ae%x1f%as%x1f%B";
+    let cmd = cmd!(sh, "git log -z --no-color {order...} {format} {revs...} --").quiet();
+    let mut child = std::process::Command::from(cmd)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("cannot run `git log`")?;
+    let stdout = child.stdout.take().expect("piped");
+    let mut reader = BufReader::with_capacity(64 * 1024, stdout);
+    let mut buf = Vec::with_capacity(4096);
+    let mut stopped = false;
+    loop {
+        buf.clear();
+        let n = reader
+            .read_until(0, &mut buf)
+            .context("reading `git log`")?;
+        if n == 0 {
+            break;
+        }
+        if buf.last() == Some(&0) {
+            buf.pop();
+        }
+        let record = String::from_utf8_lossy(&buf);
+        let Some(commit) = parse_record(&record) else {
+            continue;
+        };
+        if !f(commit)? {
+            stopped = true;
+            break;
+        }
+    }
+    if stopped {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Ok(());
+    }
+    let mut stderr = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        use std::io::Read;
+        let _ = e.read_to_string(&mut stderr);
+    }
+    let status = child.wait()?;
+    if !status.success() {
+        bail!("`git log {}` failed: {}", revs.join(" "), stderr.trim());
+    }
+    Ok(())
+}
+
+fn parse_record(record: &str) -> Option<RawCommit> {
+    let record = record.trim_start_matches('\n');
+    let mut f = record.splitn(6, '\x1f');
+    let hash = f.next()?.to_string();
+    let parents = f.next()?.split_whitespace().count();
+    let author = f.next()?.to_string();
+    let email = f.next()?.to_string();
+    let date = f.next()?.to_string();
+    let message = f.next().unwrap_or("").to_string();
+    (!hash.is_empty()).then_some(RawCommit {
+        hash,
+        parents,
+        author,
+        email,
+        date,
+        message,
+    })
+}
+
+/// Maps commit hash → release tags pointing at it.
+pub fn tags_by_commit(tags: &[Tag]) -> HashMap<&str, Vec<&Tag>> {
+    let mut map: HashMap<&str, Vec<&Tag>> = HashMap::new();
+    for t in tags {
+        map.entry(t.commit.as_str()).or_default().push(t);
+    }
+    map
+}
+
+/// The web URL of the repository, from the `origin` (or given) remote: `git@github.com:o/r.git`,
+/// `https://github.com/o/r.git`, `ssh://git@host/o/r` → `https://host/o/r`. None for local paths.
+pub fn remote_web_url(root: &Path, remote: &str) -> Option<String> {
+    let sh = shell(root).ok()?;
+    let key = format!("remote.{remote}.url");
+    let url = cmd!(sh, "git config --get {key}")
+        .quiet()
+        .ignore_status()
+        .read()
+        .ok()?;
+    web_url(url.trim())
+}
+
+pub fn web_url(url: &str) -> Option<String> {
+    let url = url.trim().trim_end_matches('/');
+    let url = url.strip_suffix(".git").unwrap_or(url);
+    let (host, path) = if let Some(rest) = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+    {
+        let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r); // drop credentials
+        rest.split_once('/')?
+    } else if let Some(rest) = url.strip_prefix("ssh://") {
+        let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
+        let (host, path) = rest.split_once('/')?;
+        (host.split(':').next()?, path)
+    } else if let Some((user_host, path)) = url.split_once(':') {
+        // scp-like: git@github.com:o/r
+        if user_host.contains('/') || path.starts_with("//") {
+            return None;
+        }
+        (
+            user_host.rsplit_once('@').map_or(user_host, |(_, h)| h),
+            path,
+        )
+    } else {
+        return None;
+    };
+    if host.is_empty() || path.split('/').filter(|s| !s.is_empty()).count() < 2 {
+        return None;
+    }
+    Some(format!("https://{host}/{}", path.trim_start_matches('/')))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn release_tag_names() {
+        assert_eq!(release_version("v", "v1.2.3"), Some(Version::new(1, 2, 3)));
+        assert_eq!(release_version("v", "1.2.3"), None);
+        assert_eq!(release_version("v", "v1.2"), None);
+        assert_eq!(release_version("", "1.2.3"), Some(Version::new(1, 2, 3)));
+        assert_eq!(release_version("", "v1.2.3"), None);
+        assert_eq!(
+            release_version("app-v", "app-v2.0.0-rc.1")
+                .unwrap()
+                .to_string(),
+            "2.0.0-rc.1"
+        );
+    }
+
+    #[test]
+    fn previous_release_skips_pre_releases_for_stable_targets() {
+        let t = |n: &str| Tag {
+            name: format!("v{n}"),
+            version: Version::parse(n).unwrap(),
+            commit: n.into(),
+            date: String::new(),
+        };
+        let tags = vec![t("1.3.0-rc.2"), t("1.3.0-rc.1"), t("1.2.0")];
+        assert_eq!(previous_release(&tags, false).unwrap().name, "v1.3.0-rc.2");
+        assert_eq!(previous_release(&tags, true).unwrap().name, "v1.2.0");
+        assert!(previous_release(&tags[..2], true).is_none());
+    }
+
+    #[test]
+    fn records() {
+        let c = parse_record(
+            "\nabc\x1fp1 p2\x1fAnn\x1fann@x\x1f2026-01-02\x1ffeat: x\n\nbody\x1fwith sep\n",
+        )
+        .unwrap();
+        assert_eq!(c.hash, "abc");
+        assert_eq!(c.parents, 2);
+        assert_eq!(c.message, "feat: x\n\nbody\x1fwith sep\n");
+        let root = parse_record("def\x1f\x1fB\x1fb@x\x1f2026-01-02\x1finit").unwrap();
+        assert_eq!(root.parents, 0);
+    }
+
+    #[test]
+    fn web_urls() {
+        let cases: &[(&str, Option<&str>)] = &[
+            (
+                "git@github.com:acme/app.git",
+                Some("https://github.com/acme/app"),
+            ),
+            (
+                "https://github.com/acme/app.git",
+                Some("https://github.com/acme/app"),
+            ),
+            (
+                "https://token:x@github.com/acme/app",
+                Some("https://github.com/acme/app"),
+            ),
+            (
+                "ssh://git@gitlab.example.com:2222/group/sub/app.git",
+                Some("https://gitlab.example.com/group/sub/app"),
+            ),
+            ("/tmp/remote.git", None),
+            ("file:///tmp/remote.git", None),
+            ("../remote", None),
+        ];
+        for (url, want) in cases {
+            assert_eq!(web_url(url).as_deref(), *want, "{url}");
+        }
+    }
+}
