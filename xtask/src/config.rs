@@ -13,7 +13,10 @@ pub const TABLE: &str = "[workspace.metadata.release]";
 const KEYS: &[&str] = &[
     "tag-prefix",
     "branch",
+    "remote",
     "changelog",
+    "changelog-other",
+    "repository",
     "pyproject",
     "compose",
     "images",
@@ -286,6 +289,35 @@ image = "acme/app"
         assert_eq!(c.changelog, "docs/CHANGES.md");
         assert_eq!(c.compose.len(), 2);
         assert_eq!(c.images, ["ghcr.io/acme/app", "acme/worker"]);
+        assert_eq!(c.remote, "origin");
+        assert!(c.changelog_other);
+    }
+
+    #[test]
+    fn release_history_keys() {
+        let c = parse_ok(
+            r#"
+[workspace.metadata.release]
+remote = "upstream"
+changelog-other = false
+repository = "https://gitlab.example.com/acme/app/"
+[workspace.metadata.release.github]
+repo = "acme/app"
+"#,
+        );
+        assert_eq!(c.remote, "upstream");
+        assert!(!c.changelog_other);
+        assert_eq!(
+            c.repository.as_deref(),
+            Some("https://gitlab.example.com/acme/app")
+        );
+        assert_eq!(c.github_repo.as_deref(), Some("acme/app"));
+        let errs = parse(
+            Path::new("/r"),
+            "[workspace.metadata.release]\nchangelog-other = \"no\"\nrepository = \"github.com/x\"\n[workspace.metadata.release.github]\nrepo = \"acme\"\n",
+        )
+        .unwrap_err();
+        assert_eq!(errs.len(), 3, "{errs:?}");
     }
 
     #[test]

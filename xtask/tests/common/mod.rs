@@ -66,6 +66,37 @@ impl Repo {
         self.dir.path()
     }
 
+    /// An empty commit with `message` (the history is what these tests script).
+    pub fn commit(&self, message: &str) {
+        self.git(&["commit", "-q", "--allow-empty", "-m", message]);
+    }
+
+    /// Adds a bare remote `origin` and pushes `main` to it.
+    pub fn with_remote(mut self) -> Repo {
+        let remote = tempfile::tempdir().unwrap();
+        let out = git_cmd(remote.path())
+            .args(["init", "-q", "--bare", "-b", "main"])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        self.git(&["remote", "add", "origin", remote.path().to_str().unwrap()]);
+        self.git(&["push", "-q", "origin", "main"]);
+        self.remote = Some(remote);
+        self
+    }
+
+    /// git in the bare remote.
+    pub fn remote_git(&self, args: &[&str]) -> String {
+        let dir = self.remote.as_ref().expect("with_remote() first").path();
+        let out = git_cmd(dir).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
     pub fn write(&self, name: &str, content: &str) {
         let p = self.path().join(name);
         if let Some(parent) = p.parent() {
