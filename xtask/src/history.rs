@@ -32,22 +32,45 @@ pub fn release_version(prefix: &str, name: &str) -> Option<Version> {
     Version::parse(rest).ok()
 }
 
-/// Release tags, optionally only those reachable from `merged_into`, highest version first.
-pub fn release_tags(root: &Path, prefix: &str, merged_into: Option<&str>) -> Result<Vec<Tag>> {
+/// Release tags (`<prefix><semver>`), highest version first, with the commit each points at
+/// (peeled) and its date.
+pub fn release_tags(root: &Path, prefix: &str) -> Result<Vec<Tag>> {
     let sh = shell(root)?;
     let format =
         "--format=%(refname:strip=2)%00%(objectname)%00%(*objectname)%00%(creatordate:short)";
-    let merged: Vec<String> = merged_into
-        .map(|r| format!("--merged={r}"))
-        .into_iter()
-        .collect();
-    let out = cmd!(sh, "git for-each-ref {format} {merged...} refs/tags")
+    let pattern = format!("refs/tags/{prefix}*");
+    let out = cmd!(sh, "git for-each-ref {format} {pattern}")
         .quiet()
         .read()
         .context("cannot list tags")?;
     let mut tags: Vec<Tag> = out
         .lines()
         .filter_map(|l| parse_tag_line(prefix, l))
+        .collect();
+    tags.sort_by(|a, b| b.version.cmp(&a.version));
+    Ok(tags)
+}
+
+/// Release tags by name only, highest first: the cheap listing for "since the last release"
+/// (no tag objects are read; `commit` holds the tag's ref, which git peels where it is used).
+pub fn release_tag_names(root: &Path, prefix: &str) -> Result<Vec<Tag>> {
+    let sh = shell(root)?;
+    let pattern = format!("refs/tags/{prefix}*");
+    let out = cmd!(sh, "git for-each-ref --format=%(refname:strip=2) {pattern}")
+        .quiet()
+        .read()
+        .context("cannot list tags")?;
+    let mut tags: Vec<Tag> = out
+        .lines()
+        .filter_map(|name| {
+            let version = release_version(prefix, name)?;
+            Some(Tag {
+                name: name.into(),
+                version,
+                commit: format!("refs/tags/{name}"),
+                date: String::new(),
+            })
+        })
         .collect();
     tags.sort_by(|a, b| b.version.cmp(&a.version));
     Ok(tags)
@@ -69,12 +92,43 @@ fn parse_tag_line(prefix: &str, line: &str) -> Option<Tag> {
     })
 }
 
-/// The tag a changelog range starts from: the highest release tag reachable from `to`; for a
-/// stable release, the highest *stable* one (so 1.3.0 lists everything since 1.2.x, including
-/// what its release candidates already listed).
-pub fn previous_release(tags: &[Tag], stable_only: bool) -> Option<&Tag> {
-    tags.iter()
-        .find(|t| !stable_only || t.version.pre.is_empty())
+/// The tag a changelog range starts from: the highest release tag reachable from `to` (other
+/// than `exclude`); for a stable release, the highest *stable* one.
+///
+/// Tags are listed without `--merged` (which walks all history) and tested highest first with
+/// `merge-base --is-ancestor`, which normally succeeds on the first candidate; after a few
+/// misses (release branches that were never merged) it falls back to `--merged`.
+pub fn last_release(
+    root: &Path,
+    tags: &[Tag],
+    to: &str,
+    exclude: Option<&str>,
+    stable_only: bool,
+) -> Result<Option<Tag>> {
+    let wanted =
+        |t: &&Tag| (!stable_only || t.version.pre.is_empty()) && Some(t.name.as_str()) != exclude;
+    let candidates: Vec<&Tag> = tags.iter().filter(wanted).collect();
+    for t in candidates.iter().take(8) {
+        if crate::git::is_ancestor(root, &t.commit, to)? {
+            return Ok(Some((*t).clone()));
+        }
+    }
+    if candidates.len() <= 8 {
+        return Ok(None);
+    }
+    let sh = shell(root)?;
+    let merged = format!("--merged={to}");
+    let names = cmd!(
+        sh,
+        "git for-each-ref --format=%(refname:strip=2) {merged} refs/tags"
+    )
+    .quiet()
+    .read()?;
+    let names: std::collections::HashSet<&str> = names.lines().collect();
+    Ok(candidates
+        .into_iter()
+        .find(|t| names.contains(t.name.as_str()))
+        .cloned())
 }
 
 /// One commit as read from git.
@@ -236,20 +290,6 @@ mod tests {
                 .to_string(),
             "2.0.0-rc.1"
         );
-    }
-
-    #[test]
-    fn previous_release_skips_pre_releases_for_stable_targets() {
-        let t = |n: &str| Tag {
-            name: format!("v{n}"),
-            version: Version::parse(n).unwrap(),
-            commit: n.into(),
-            date: String::new(),
-        };
-        let tags = vec![t("1.3.0-rc.2"), t("1.3.0-rc.1"), t("1.2.0")];
-        assert_eq!(previous_release(&tags, false).unwrap().name, "v1.3.0-rc.2");
-        assert_eq!(previous_release(&tags, true).unwrap().name, "v1.2.0");
-        assert!(previous_release(&tags[..2], true).is_none());
     }
 
     #[test]

@@ -65,8 +65,8 @@ pub fn repo_url(cfg: &Config) -> Option<String> {
 /// Commits after the previous release tag (reachable from HEAD) up to HEAD. For a stable target,
 /// the range starts at the previous *stable* release.
 pub fn since_last_release(cfg: &Config, stable_target: bool) -> Result<(Option<Tag>, Release)> {
-    let tags = history::release_tags(&cfg.root, &cfg.tag_prefix, Some("HEAD"))?;
-    let prev = history::previous_release(&tags, stable_target).cloned();
+    let tags = history::release_tag_names(&cfg.root, &cfg.tag_prefix)?;
+    let prev = history::last_release(&cfg.root, &tags, "HEAD", None, stable_target)?;
     let release = collect_range(
         &cfg.root,
         prev.as_ref().map(|t| t.name.as_str()),
@@ -130,19 +130,20 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
     if o.all {
         all_releases(&cfg, &to, &style, &mut out)?;
     } else {
-        let tags = history::release_tags(&cfg.root, &cfg.tag_prefix, Some(&to))?;
-        // When `to` is itself a release tag, the range is that release.
-        let to_tag = tags.iter().find(|t| t.name == to).cloned();
+        let tags = history::release_tag_names(&cfg.root, &cfg.tag_prefix)?;
+        // When `to` is itself a release tag, the range is that release (dated: the full listing).
+        let to_tag = match tags.iter().any(|t| t.name == to) {
+            true => history::release_tags(&cfg.root, &cfg.tag_prefix)?
+                .into_iter()
+                .find(|t| t.name == to),
+            false => None,
+        };
         let from = match &o.from {
             Some(f) => Some(f.clone()),
             None => {
-                let older: Vec<Tag> = tags
-                    .iter()
-                    .filter(|t| Some(&t.name) != to_tag.as_ref().map(|x| &x.name))
-                    .cloned()
-                    .collect();
                 let stable = to_tag.as_ref().is_some_and(|t| t.version.pre.is_empty());
-                history::previous_release(&older, stable).map(|t| t.name.clone())
+                let exclude = to_tag.as_ref().map(|t| t.name.as_str());
+                history::last_release(&cfg.root, &tags, &to, exclude, stable)?.map(|t| t.name)
             }
         };
         let prev_tag = from
@@ -163,7 +164,8 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
 
 /// Every release in the history of `to`, newest first, split at release tags.
 fn all_releases(cfg: &Config, to: &str, style: &Style, out: &mut Writer) -> Result<()> {
-    let tags = history::release_tags(&cfg.root, &cfg.tag_prefix, Some(to))?;
+    // Unreachable tags never match a commit of the walk: no `--merged` needed.
+    let tags = history::release_tags(&cfg.root, &cfg.tag_prefix)?;
     let by_commit = history::tags_by_commit(&tags);
     let mut current = Collector::new(None, None, None);
     let mut current_tag: Option<Tag> = None;

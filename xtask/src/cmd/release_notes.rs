@@ -67,7 +67,7 @@ pub fn variables(cfg: &Config, version_arg: Option<&str>) -> Result<Vars> {
     let text = std::fs::read_to_string(&changelog_path)
         .map_err(|e| usage(format!("{}: {e} (key `changelog`)", cfg.changelog)))?;
     let cl = Changelog::parse(&text).map_err(|e| usage(format!("{}: {e}", cfg.changelog)))?;
-    let all_tags = history::release_tags(&cfg.root, &cfg.tag_prefix, None)?;
+    let all_tags = history::release_tags(&cfg.root, &cfg.tag_prefix)?;
     let v: Version = match version_arg {
         Some(s) => {
             let s = s.strip_prefix(cfg.tag_prefix.as_str()).unwrap_or(s);
