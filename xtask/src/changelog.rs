@@ -148,8 +148,6 @@ impl Changelog {
     }
 
     /// Version sections in file order (newest first in a normal file).
-    /// (Read by the tests now; the generated-changelog commands walk it.)
-    #[cfg_attr(not(test), allow(dead_code))]
     pub fn versions(&self) -> &[Section] {
         &self.versions
     }

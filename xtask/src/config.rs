@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use toml_edit::{Item, Table};
+use toml_edit::Item;
 
 pub const FILE: &str = "Cargo.toml";
 pub const TABLE: &str = "[workspace.metadata.release]";
@@ -239,17 +239,6 @@ fn check_image(s: &str) -> Result<(), String> {
         return Err("image repositories are lowercase and contain no spaces".into());
     }
     Ok(())
-}
-
-/// The raw sub-table `[workspace.metadata.release.<name>]`, for later stages.
-#[allow(dead_code)]
-pub fn subtable<'a>(doc: &'a toml_edit::Document<String>, name: &str) -> Option<&'a Table> {
-    doc.as_table()
-        .get("workspace")?
-        .get("metadata")?
-        .get("release")?
-        .get(name)?
-        .as_table()
 }
 
 #[cfg(test)]

@@ -65,8 +65,6 @@ impl FileEdit {
 }
 
 /// An environment value or stdin payload: plain, or a secret shown as `***`.
-/// (Constructed by the publishing steps: registry logins, index uploads.)
-#[allow(dead_code)]
 #[derive(Clone, PartialEq, Eq)]
 pub enum Val {
     Plain(String),

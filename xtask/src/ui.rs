@@ -9,8 +9,6 @@ use std::time::Duration;
 static SECRETS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 /// Registers a secret value: from now on it is replaced by `***` in everything printed.
-/// (Called by the publishing steps when they load credentials.)
-#[allow(dead_code)]
 pub fn register_secret(value: &str) {
     if value.len() >= 3 {
         let mut s = SECRETS.lock().unwrap_or_else(|e| e.into_inner());
@@ -79,7 +77,6 @@ impl Ui {
     }
 
     /// Plain output, for tests.
-    #[allow(dead_code)]
     pub fn plain() -> Ui {
         Ui {
             color: false,

@@ -1,0 +1,140 @@
+//! slipway: one-command releases for repositories that ship a Python package and a Docker image.
+//!
+//! Every command gathers facts read-only, builds a [`plan::Plan`], and hands it to the one
+//! executor; `--dry-run` renders the same plan instead. The library holds everything; the binary
+//! (`main.rs`) only calls [`run_main`]. Integration tests and `rehearse` share its service
+//! starters.
+
+pub mod changegen;
+pub mod changelog;
+pub mod cli;
+pub mod compose;
+pub mod config;
+pub mod conventional;
+pub mod date;
+pub mod edit;
+pub mod exec;
+pub mod git;
+pub mod history;
+pub mod managed;
+pub mod plan;
+pub mod pyproject;
+pub mod template;
+#[cfg(test)]
+mod testutil;
+pub mod ui;
+pub mod version;
+
+pub mod cmd {
+    pub mod bump;
+    pub mod changelog;
+    pub mod check_versions;
+    pub mod ci;
+    pub mod release_notes;
+}
+
+use std::fmt;
+use std::process::ExitCode;
+
+/// Exit code for invalid input (usage, malformed files, bad versions).
+pub const EXIT_INVALID: u8 = 2;
+/// Exit code for a refusal or failure (dirty tree, drift, a step that failed).
+pub const EXIT_FAILURE: u8 = 1;
+
+/// Everything that stops a command before it changes anything, reported together.
+#[derive(Debug, Default)]
+pub struct Problems {
+    pub list: Vec<String>,
+    pub invalid_input: bool,
+}
+
+impl Problems {
+    /// A problem with the user's input (exit 2).
+    pub fn invalid(&mut self, msg: impl Into<String>) {
+        self.list.push(msg.into());
+        self.invalid_input = true;
+    }
+    /// A problem with the repository's state (exit 1).
+    pub fn failure(&mut self, msg: impl Into<String>) {
+        self.list.push(msg.into());
+    }
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+    /// `Err(Refusal)` when there is any problem.
+    pub fn check(self, what: &str) -> anyhow::Result<()> {
+        if self.list.is_empty() {
+            return Ok(());
+        }
+        Err(Refusal {
+            what: what.to_string(),
+            code: if self.invalid_input {
+                EXIT_INVALID
+            } else {
+                EXIT_FAILURE
+            },
+            problems: self.list,
+        }
+        .into())
+    }
+}
+
+/// A command refused to run; nothing was changed.
+#[derive(Debug)]
+pub struct Refusal {
+    pub what: String,
+    pub code: u8,
+    pub problems: Vec<String>,
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let [one] = self.problems.as_slice() {
+            return f.write_str(one);
+        }
+        write!(
+            f,
+            "{} refused, nothing was changed ({} problems):",
+            self.what,
+            self.problems.len()
+        )?;
+        for p in &self.problems {
+            write!(f, "\n  - {}", p.replace('\n', "\n    "))?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Refusal {}
+
+/// A usage error (exit 2).
+pub fn usage(msg: impl Into<String>) -> anyhow::Error {
+    Refusal {
+        what: "the command".into(),
+        code: EXIT_INVALID,
+        problems: vec![msg.into()],
+    }
+    .into()
+}
+
+/// The command line entry point.
+pub fn run_main() -> ExitCode {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    let json = args.iter().any(|a| a == "--json");
+    let ui = ui::Ui::detect(json);
+    match cli::run(args, &ui) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            if let Some(refusal) = err.downcast_ref::<Refusal>() {
+                ui.error(&refusal.to_string());
+                ExitCode::from(refusal.code)
+            } else if let Some(e) = err.downcast_ref::<lexopt::Error>() {
+                ui.error(&format!("{e}; see `cargo xtask --help`"));
+                ExitCode::from(EXIT_INVALID)
+            } else {
+                ui.error(&format!("{err:#}"));
+                ExitCode::from(EXIT_FAILURE)
+            }
+        }
+    }
+}
