@@ -12,6 +12,7 @@ pub mod compose;
 pub mod config;
 pub mod conventional;
 pub mod date;
+pub mod dockertags;
 pub mod edit;
 pub mod exec;
 pub mod git;
@@ -19,6 +20,7 @@ pub mod history;
 pub mod managed;
 pub mod plan;
 pub mod pyproject;
+pub mod registry;
 pub mod template;
 #[cfg(test)]
 mod testutil;

@@ -1,0 +1,484 @@
+//! A small client for the Docker Registry HTTP API v2 (read-only): which digest does a tag
+//! resolve to, and which platforms does an index list. Handles the two auth flows registries use:
+//! HTTP Basic, and a Bearer token fetched from the realm a 401 names (ghcr.io, Docker Hub, ECR).
+//!
+//! Loopback registries (localhost, 127.0.0.0/8, [::1]) are spoken to over plain HTTP, as docker
+//! itself does; everything else over HTTPS.
+
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde_json::Value as Json;
+
+use crate::ui;
+
+/// Media types a tag may resolve to; sent as `Accept` so the registry returns the stored manifest
+/// (without it, some registries convert and the digest differs).
+pub const MANIFEST_TYPES: &[&str] = &[
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+];
+
+/// `host[:port]/path` split into the registry and the repository path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Repo {
+    pub registry: String,
+    pub path: String,
+}
+
+impl Repo {
+    /// `ghcr.io/acme/app` → (ghcr.io, acme/app); `acme/app` → (docker.io, acme/app);
+    /// `app` → (docker.io, library/app).
+    pub fn parse(s: &str) -> Repo {
+        match s.split_once('/') {
+            Some((host, rest)) if host.contains(['.', ':']) || host == "localhost" => Repo {
+                registry: host.to_string(),
+                path: rest.to_string(),
+            },
+            _ if s.contains('/') => Repo {
+                registry: "docker.io".into(),
+                path: s.into(),
+            },
+            _ => Repo {
+                registry: "docker.io".into(),
+                path: format!("library/{s}"),
+            },
+        }
+    }
+
+    /// The name docker uses (`docker push <name>:<tag>`).
+    pub fn docker_name(&self) -> String {
+        if self.registry == "docker.io" {
+            self.path.trim_start_matches("library/").to_string()
+        } else {
+            format!("{}/{}", self.registry, self.path)
+        }
+    }
+}
+
+/// Is this registry on the loopback interface (spoken to over plain HTTP)?
+pub fn is_loopback(registry: &str) -> bool {
+    let host = registry.rsplit_once(':').map_or(registry, |(h, p)| {
+        if p.chars().all(|c| c.is_ascii_digit()) {
+            h
+        } else {
+            registry
+        }
+    });
+    host == "localhost" || host.starts_with("127.") || host == "[::1]"
+}
+
+/// The base URL of a registry's API.
+pub fn api_base(registry: &str) -> String {
+    let host = if registry == "docker.io" {
+        "registry-1.docker.io"
+    } else {
+        registry
+    };
+    let scheme = if is_loopback(registry) {
+        "http"
+    } else {
+        "https"
+    };
+    format!("{scheme}://{host}")
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Manifest {
+    pub digest: String,
+    pub media_type: String,
+}
+
+impl Manifest {
+    pub fn is_index(&self) -> bool {
+        self.media_type.contains("index") || self.media_type.contains("manifest.list")
+    }
+}
+
+/// One platform entry of an index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformManifest {
+    /// `linux/amd64`, `linux/arm64/v8`, or `unknown/unknown` (attestations).
+    pub platform: String,
+    pub digest: String,
+}
+
+pub struct Client {
+    agent: ureq::Agent,
+    registry: String,
+    base: String,
+    user: Option<String>,
+    password: Option<String>,
+    /// Authorization header value once a challenge was answered.
+    auth: Option<String>,
+}
+
+impl Client {
+    pub fn new(registry: &str, credentials: Option<(&str, &str)>) -> Client {
+        let mut cfg = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .user_agent("slipway");
+        if is_loopback(registry) {
+            // A proxy set for other tools (e.g. gh in tests) must not capture loopback registries.
+            cfg = cfg.proxy(None);
+        }
+        if let Some((_, p)) = credentials {
+            ui::register_secret(p);
+        }
+        Client {
+            agent: cfg.build().into(),
+            registry: registry.to_string(),
+            base: api_base(registry),
+            user: credentials.map(|(u, _)| u.to_string()),
+            password: credentials.map(|(_, p)| p.to_string()),
+            auth: None,
+        }
+    }
+
+    /// What `<path>:<reference>` resolves to; `None` when the tag (or repository) does not exist.
+    pub fn manifest(&mut self, path: &str, reference: &str) -> Result<Option<Manifest>> {
+        let url = format!("{}/v2/{path}/manifests/{reference}", self.base);
+        let resp = self.send("HEAD", &url, path)?;
+        match resp.status().as_u16() {
+            200 => {
+                let header = |name: &str| {
+                    resp.headers()
+                        .get(name)
+                        .and_then(|v| v.to_str().ok())
+                        .map(|s| s.split(';').next().unwrap_or(s).trim().to_string())
+                };
+                let digest = header("docker-content-digest").ok_or_else(|| {
+                    anyhow!("{url}: the registry sent no Docker-Content-Digest header")
+                })?;
+                let media_type = header("content-type").unwrap_or_default();
+                Ok(Some(Manifest { digest, media_type }))
+            }
+            404 => Ok(None),
+            code => bail!("{url}: unexpected HTTP {code} from the registry"),
+        }
+    }
+
+    /// The platforms of an index (manifest list), in the registry's order.
+    pub fn platforms(&mut self, path: &str, reference: &str) -> Result<Vec<PlatformManifest>> {
+        let url = format!("{}/v2/{path}/manifests/{reference}", self.base);
+        let mut resp = self.send("GET", &url, path)?;
+        if resp.status().as_u16() != 200 {
+            bail!("{url}: HTTP {} from the registry", resp.status().as_u16());
+        }
+        let body = resp
+            .body_mut()
+            .read_to_string()
+            .context("reading the manifest")?;
+        let json: Json = serde_json::from_str(&body).with_context(|| format!("{url}: not JSON"))?;
+        Ok(parse_index(&json))
+    }
+
+    /// Sends a request, answering one 401 challenge (Basic or Bearer) with the credentials.
+    fn send(
+        &mut self,
+        method: &str,
+        url: &str,
+        path: &str,
+    ) -> Result<ureq::http::Response<ureq::Body>> {
+        let resp = self.request(method, url)?;
+        if resp.status().as_u16() != 401 {
+            return Ok(resp);
+        }
+        let challenge = resp
+            .headers()
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+            .ok_or_else(|| anyhow!("{url}: 401 without a WWW-Authenticate challenge"))?;
+        self.auth = Some(self.answer(&challenge, path)?);
+        let resp = self.request(method, url)?;
+        if resp.status().as_u16() == 401 {
+            bail!("{}", self.denied());
+        }
+        Ok(resp)
+    }
+
+    fn request(&self, method: &str, url: &str) -> Result<ureq::http::Response<ureq::Body>> {
+        let accept = MANIFEST_TYPES.join(", ");
+        let result = match method {
+            "HEAD" => {
+                let mut r = self.agent.head(url).header("Accept", &accept);
+                if let Some(a) = &self.auth {
+                    r = r.header("Authorization", a);
+                }
+                r.call()
+            }
+            _ => {
+                let mut r = self.agent.get(url).header("Accept", &accept);
+                if let Some(a) = &self.auth {
+                    r = r.header("Authorization", a);
+                }
+                r.call()
+            }
+        };
+        result.map_err(|e| {
+            anyhow!(
+                "registry {} is unreachable ({url}): {}; is it running, and is the address right?",
+                self.registry,
+                ui::redact(&e.to_string())
+            )
+        })
+    }
+
+    fn denied(&self) -> String {
+        match &self.user {
+            Some(u) => format!(
+                "registry {} refused the credentials of `{u}`: check DOCKER_USERNAME/DOCKER_PASSWORD",
+                self.registry
+            ),
+            None => format!(
+                "registry {} needs credentials: set DOCKER_USERNAME and DOCKER_PASSWORD",
+                self.registry
+            ),
+        }
+    }
+
+    /// The Authorization header for a challenge.
+    fn answer(&self, challenge: &str, path: &str) -> Result<String> {
+        let basic = match (&self.user, &self.password) {
+            (Some(u), Some(p)) => Some(format!("Basic {}", base64(format!("{u}:{p}").as_bytes()))),
+            _ => None,
+        };
+        let c = parse_challenge(challenge)
+            .ok_or_else(|| anyhow!("unsupported auth challenge: {challenge}"))?;
+        match c.scheme.as_str() {
+            "basic" => basic.ok_or_else(|| anyhow!("{}", self.denied())),
+            "bearer" => {
+                let realm = c
+                    .param("realm")
+                    .ok_or_else(|| anyhow!("bearer challenge without realm: {challenge}"))?;
+                let scope = c
+                    .param("scope")
+                    .map(str::to_string)
+                    .unwrap_or_else(|| format!("repository:{path}:pull"));
+                let mut query = vec![("scope", scope)];
+                if let Some(service) = c.param("service") {
+                    query.push(("service", service.to_string()));
+                }
+                let mut req = self.agent.get(realm);
+                for (k, v) in &query {
+                    req = req.query(k, v);
+                }
+                if let Some(b) = &basic {
+                    req = req.header("Authorization", b);
+                }
+                let mut resp = req.call().map_err(|e| {
+                    anyhow!("token endpoint {realm}: {}", ui::redact(&e.to_string()))
+                })?;
+                match resp.status().as_u16() {
+                    200 => {}
+                    401 | 403 => bail!("{}", self.denied()),
+                    code => bail!("token endpoint {realm}: HTTP {code}"),
+                }
+                let body = resp.body_mut().read_to_string()?;
+                let json: Json =
+                    serde_json::from_str(&body).context("token endpoint answered no JSON")?;
+                let token = json["token"]
+                    .as_str()
+                    .or_else(|| json["access_token"].as_str())
+                    .ok_or_else(|| anyhow!("token endpoint {realm} sent no token"))?;
+                ui::register_secret(token);
+                Ok(format!("Bearer {token}"))
+            }
+            other => bail!(
+                "unsupported auth scheme `{other}` from registry {}",
+                self.registry
+            ),
+        }
+    }
+}
+
+/// Platform entries of an OCI index / Docker manifest list.
+pub fn parse_index(json: &Json) -> Vec<PlatformManifest> {
+    json["manifests"]
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .map(|m| {
+                    let p = &m["platform"];
+                    let mut platform = format!(
+                        "{}/{}",
+                        p["os"].as_str().unwrap_or("unknown"),
+                        p["architecture"].as_str().unwrap_or("unknown")
+                    );
+                    if let Some(variant) = p["variant"].as_str() {
+                        platform.push('/');
+                        platform.push_str(variant);
+                    }
+                    PlatformManifest {
+                        platform,
+                        digest: m["digest"].as_str().unwrap_or_default().to_string(),
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct Challenge {
+    pub scheme: String,
+    pub params: Vec<(String, String)>,
+}
+
+impl Challenge {
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// `Bearer realm="https://ghcr.io/token",service="ghcr.io",scope="repository:a/b:pull"`.
+pub fn parse_challenge(s: &str) -> Option<Challenge> {
+    let s = s.trim();
+    let (scheme, rest) = s.split_once(' ').unwrap_or((s, ""));
+    let mut params = Vec::new();
+    let mut rest = rest.trim();
+    while !rest.is_empty() {
+        let (key, after) = rest.split_once('=')?;
+        let key = key
+            .trim()
+            .trim_start_matches(',')
+            .trim()
+            .to_ascii_lowercase();
+        let after = after.trim_start();
+        let (value, remaining) = if let Some(q) = after.strip_prefix('"') {
+            let end = q.find('"')?;
+            (q[..end].to_string(), &q[end + 1..])
+        } else {
+            let end = after.find(',').unwrap_or(after.len());
+            (after[..end].trim().to_string(), &after[end..])
+        };
+        params.push((key, value));
+        rest = remaining.trim_start().trim_start_matches(',').trim_start();
+    }
+    Some(Challenge {
+        scheme: scheme.to_ascii_lowercase(),
+        params,
+    })
+}
+
+/// Standard base64 with padding (for HTTP Basic auth; no crate needed for 20 lines).
+pub fn base64(data: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repos() {
+        let cases: &[(&str, &str, &str, &str)] = &[
+            (
+                "ghcr.io/acme/app",
+                "ghcr.io",
+                "acme/app",
+                "ghcr.io/acme/app",
+            ),
+            (
+                "127.0.0.1:5000/acme/app",
+                "127.0.0.1:5000",
+                "acme/app",
+                "127.0.0.1:5000/acme/app",
+            ),
+            ("localhost/app", "localhost", "app", "localhost/app"),
+            ("acme/app", "docker.io", "acme/app", "acme/app"),
+            ("app", "docker.io", "library/app", "app"),
+        ];
+        for (s, reg, path, name) in cases {
+            let r = Repo::parse(s);
+            assert_eq!(
+                (
+                    r.registry.as_str(),
+                    r.path.as_str(),
+                    r.docker_name().as_str()
+                ),
+                (*reg, *path, *name),
+                "{s}"
+            );
+        }
+    }
+
+    #[test]
+    fn loopback_and_base() {
+        assert!(is_loopback("127.0.0.1:5000"));
+        assert!(is_loopback("localhost:5001"));
+        assert!(is_loopback("[::1]:5000"));
+        assert!(!is_loopback("ghcr.io"));
+        assert!(!is_loopback("registry.localhost.example.com"));
+        assert_eq!(api_base("127.0.0.1:5000"), "http://127.0.0.1:5000");
+        assert_eq!(api_base("ghcr.io"), "https://ghcr.io");
+        assert_eq!(api_base("docker.io"), "https://registry-1.docker.io");
+    }
+
+    #[test]
+    fn challenges() {
+        let c = parse_challenge(r#"Bearer realm="https://ghcr.io/token",service="ghcr.io",scope="repository:acme/app:pull""#).unwrap();
+        assert_eq!(c.scheme, "bearer");
+        assert_eq!(c.param("realm"), Some("https://ghcr.io/token"));
+        assert_eq!(c.param("scope"), Some("repository:acme/app:pull"));
+        let c = parse_challenge(r#"Basic realm="Registry Realm""#).unwrap();
+        assert_eq!(c.scheme, "basic");
+        assert_eq!(c.param("realm"), Some("Registry Realm"));
+        assert_eq!(parse_challenge("Basic").unwrap().params, vec![]);
+    }
+
+    #[test]
+    fn base64_rfc4648_vectors() {
+        for (i, o) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(i.as_bytes()), o);
+        }
+    }
+
+    #[test]
+    fn index_platforms() {
+        let json: Json = serde_json::from_str(
+            r#"{"manifests":[
+                {"digest":"sha256:a","platform":{"os":"linux","architecture":"amd64"}},
+                {"digest":"sha256:b","platform":{"os":"linux","architecture":"arm64","variant":"v8"}},
+                {"digest":"sha256:c","platform":{"os":"unknown","architecture":"unknown"}}]}"#,
+        )
+        .unwrap();
+        let p = parse_index(&json);
+        assert_eq!(
+            p.iter().map(|m| m.platform.as_str()).collect::<Vec<_>>(),
+            ["linux/amd64", "linux/arm64/v8", "unknown/unknown"]
+        );
+    }
+}
