@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context, Result};
 use xshell::Shell;
 
-use crate::plan::{FileEdit, Plan, Process, Step};
+use crate::plan::{Done, FileEdit, Plan, Process, RunContext, Step};
 use crate::ui::{self, Ui};
 
 /// What a run did, for reports and tests.
@@ -18,6 +18,10 @@ pub struct Outcome {
     /// Headers of the steps that were executed, in order.
     pub executed: Vec<String>,
     pub timings: Vec<Duration>,
+    /// What each step did (skipped steps carry their evidence).
+    pub done: Vec<Done>,
+    /// Values the steps produced (image IDs, digests…).
+    pub values: std::collections::BTreeMap<String, String>,
 }
 
 pub fn execute(plan: &Plan, ui: &Ui, root: &Path) -> Result<Outcome> {
@@ -26,6 +30,11 @@ pub fn execute(plan: &Plan, ui: &Ui, root: &Path) -> Result<Outcome> {
     let mut outcome = Outcome::default();
     // Effects not yet sealed, undone in reverse order if anything fails.
     let mut unsealed: Vec<Undo> = Vec::new();
+    let mut cx = RunContext {
+        ui,
+        root,
+        values: Default::default(),
+    };
     for (i, step) in plan.steps.iter().enumerate() {
         let header = step.header(root);
         ui.step_start(i + 1, total, &header);
@@ -34,17 +43,31 @@ pub fn execute(plan: &Plan, ui: &Ui, root: &Path) -> Result<Outcome> {
         }
         let started = Instant::now();
         let result = match step {
-            Step::Edit(e) => apply_edit(e).map(|()| unsealed.push(Undo::Edit(e))),
+            Step::Edit(e) => apply_edit(e).map(|()| {
+                unsealed.push(Undo::Edit(e));
+                Done::Ran(String::new())
+            }),
             Step::Run(p) => run(&sh, p).map(|()| {
                 if p.seals {
                     unsealed.clear();
                 } else if let Some(undo) = &p.undo {
                     unsealed.push(Undo::Run(undo));
                 }
+                Done::Ran(String::new())
             }),
+            Step::Action(a) => a.execute(&mut cx),
         };
         let took = started.elapsed();
-        ui.step_end(i + 1, total, &header, result.is_ok(), took);
+        match &result {
+            Ok(Done::Skipped(why)) => ui.step_skipped(i + 1, total, &header, why, took),
+            Ok(Done::Ran(what)) => {
+                if !what.is_empty() {
+                    ui.detail(what);
+                }
+                ui.step_end(i + 1, total, &header, true, took)
+            }
+            Err(_) => ui.step_end(i + 1, total, &header, false, took),
+        }
         if let Err(err) = result {
             if !unsealed.is_empty() {
                 match rollback(&sh, &unsealed) {
@@ -56,7 +79,9 @@ pub fn execute(plan: &Plan, ui: &Ui, root: &Path) -> Result<Outcome> {
         }
         outcome.executed.push(header);
         outcome.timings.push(took);
+        outcome.done.push(result.expect("errors returned above"));
     }
+    outcome.values = cx.values;
     Ok(outcome)
 }
 

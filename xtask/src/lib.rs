@@ -16,11 +16,15 @@ pub mod dockertags;
 pub mod edit;
 pub mod exec;
 pub mod git;
+pub mod github_standin;
 pub mod history;
 pub mod managed;
+pub mod openapi;
 pub mod plan;
 pub mod pyproject;
 pub mod registry;
+pub mod services;
+pub mod sha256;
 pub mod template;
 #[cfg(test)]
 mod testutil;

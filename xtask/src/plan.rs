@@ -8,18 +8,67 @@ use serde_json::{json, Value as Json};
 
 use crate::ui::{self, Style, Ui};
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct Plan {
     pub steps: Vec<Step>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum Step {
     /// Replace a file's content. Applied atomically (temp file + rename); rolled back if a later
     /// step fails before a [`Process::seals`] step has succeeded.
     Edit(FileEdit),
     /// Run a program (never through a shell).
     Run(Process),
+    /// A typed step that checks real state when it runs (is the artifact already published,
+    /// with the same content?) and then acts or skips with the evidence.
+    Action(Box<dyn Action>),
+}
+
+/// A step whose execution depends on state it reads when it runs (publishing, verifying).
+/// Its header and detail are what both the dry run and the real run show.
+pub trait Action: std::fmt::Debug + Send + Sync {
+    /// One line naming the step.
+    fn header(&self) -> String;
+    /// Lines under the header in the plan: the commands and requests it makes, what it checks.
+    fn detail(&self) -> Option<String> {
+        None
+    }
+    fn execute(&self, cx: &mut RunContext) -> anyhow::Result<Done>;
+    /// Extra JSON describing the step (commands, URLs), secrets masked.
+    fn json(&self) -> Json {
+        Json::Null
+    }
+}
+
+/// What an executed step did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Done {
+    /// Did its work; the text says what (may be empty).
+    Ran(String),
+    /// Nothing to do: the real state already is what the step would make it; the text is the
+    /// evidence (e.g. "sha256 matches on the index").
+    Skipped(String),
+}
+
+/// What steps share while a plan runs: values one step produces and a later one reads (an image
+/// ID, a digest), and the UI for relayed output.
+pub struct RunContext<'a> {
+    pub ui: &'a Ui,
+    pub root: &'a Path,
+    pub values: std::collections::BTreeMap<String, String>,
+}
+
+impl RunContext<'_> {
+    pub fn set(&mut self, key: &str, value: impl Into<String>) {
+        self.values.insert(key.to_string(), value.into());
+    }
+    pub fn get(&self, key: &str) -> anyhow::Result<&str> {
+        self.values
+            .get(key)
+            .map(String::as_str)
+            .ok_or_else(|| anyhow::anyhow!("internal error: no value `{key}` from an earlier step"))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -197,6 +246,7 @@ impl Step {
                 }
                 ui::redact(&s)
             }
+            Step::Action(a) => ui::redact(&a.header()),
         }
     }
 
@@ -205,6 +255,7 @@ impl Step {
         match self {
             Step::Edit(e) => Some(paint_diff(ui, &e.diff)),
             Step::Run(_) => None,
+            Step::Action(a) => a.detail().map(|d| ui::redact(&d)),
         }
     }
 
@@ -224,6 +275,12 @@ impl Step {
                 "env": p.env.iter().map(|(k, v)| json!([k, v.shown()])).collect::<Vec<_>>(),
                 "cwd": p.cwd.strip_prefix(root).unwrap_or(&p.cwd).display().to_string(),
                 "stdin": p.stdin.as_ref().map(|s| s.shown().to_string()),
+            }),
+            Step::Action(a) => json!({
+                "kind": "action",
+                "header": self.header(root),
+                "detail": a.detail().map(|d| ui::redact(&d)),
+                "data": a.json(),
             }),
         }
     }

@@ -204,6 +204,29 @@ impl Ui {
         ));
     }
 
+    /// A step that found nothing to do, with the evidence.
+    pub fn step_skipped(&self, n: usize, total: usize, header: &str, why: &str, took: Duration) {
+        if self.gha {
+            self.line("::endgroup::");
+        }
+        if self.pending.replace(false) {
+            self.write("\r\x1b[2K");
+        }
+        let short: String = header.chars().take(72).collect();
+        let ellipsis = if short.len() < header.len() {
+            "…"
+        } else {
+            ""
+        };
+        self.line(&format!(
+            "{} {} {short}{ellipsis} {} {}",
+            self.paint(Style::Cyan, "="),
+            self.paint(Style::Dim, &format!("[{n}/{total}]")),
+            self.paint(Style::Cyan, &format!("skipped: {why}")),
+            self.paint(Style::Dim, &format!("({})", human_duration(took)))
+        ));
+    }
+
     /// Prints a block of detail lines (a diff, relayed output), indented.
     pub fn detail(&self, text: &str) {
         for l in text.lines() {
