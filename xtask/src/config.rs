@@ -42,6 +42,64 @@ pub struct Config {
     pub repository: Option<String>,
     /// `[workspace.metadata.release.github] repo = "owner/name"`.
     pub github_repo: Option<String>,
+    /// `[workspace.metadata.release.github] release-workflow`: must be green for the tag.
+    pub release_workflow: String,
+    /// `[workspace.metadata.release.python]`.
+    pub python: PythonConfig,
+    /// `[workspace.metadata.release.docker]`; None when the project publishes no image.
+    pub docker: Option<DockerConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PythonConfig {
+    /// Distribution name; default: `[project].name`.
+    pub package: Option<String>,
+    /// twine's upload target.
+    pub repository_url: String,
+    /// The simple API that verification reads.
+    pub index_url: String,
+}
+
+impl Default for PythonConfig {
+    fn default() -> Self {
+        PythonConfig {
+            package: None,
+            repository_url: "https://upload.pypi.org/legacy/".into(),
+            index_url: "https://pypi.org/simple/".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthConfig {
+    pub path: String,
+    pub port: u16,
+    pub timeout_s: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DockerConfig {
+    /// Repository path pushed under each registry (`acme/app`).
+    pub image: String,
+    /// Each gets every tag (`ghcr.io`, `127.0.0.1:5000`).
+    pub registries: Vec<String>,
+    pub dockerfile: String,
+    pub context: String,
+    pub platforms: Vec<String>,
+    pub build_args: Vec<(String, String)>,
+    pub health: HealthConfig,
+    /// Moving tags to maintain: any of minor, major, latest, sha.
+    pub tags: Vec<String>,
+}
+
+impl DockerConfig {
+    /// `<registry>/<image>` for each registry.
+    pub fn repositories(&self) -> Vec<String> {
+        self.registries
+            .iter()
+            .map(|r| format!("{}/{}", r.trim_end_matches('/'), self.image))
+            .collect()
+    }
 }
 
 impl Config {
@@ -58,6 +116,9 @@ impl Config {
             changelog_other: true,
             repository: None,
             github_repo: None,
+            release_workflow: "release.yml".into(),
+            python: PythonConfig::default(),
+            docker: None,
         }
     }
 
@@ -156,14 +217,23 @@ pub fn parse(root: &Path, text: &str) -> Result<Config, Vec<String>> {
             )),
         }
     }
-    if let Some(gh) = table.get("github").and_then(|g| g.as_table_like()) {
-        if let Some(repo) = gh.get("repo") {
-            match repo.as_str() {
-                Some(r) if r.split('/').count() == 2 && !r.contains(char::is_whitespace) => {
-                    cfg.github_repo = Some(r.to_string())
+    for name in SUBTABLES {
+        if let Some(item) = table.get(name) {
+            match item.as_table_like() {
+                Some(t) => {
+                    let mut sub = Sub {
+                        name,
+                        table: t,
+                        errors: &mut errors,
+                    };
+                    match *name {
+                        "github" => parse_github(&mut sub, &mut cfg),
+                        "python" => parse_python(&mut sub, &mut cfg),
+                        _ => cfg.docker = parse_docker(&mut sub),
+                    }
                 }
-                _ => errors.push(format!(
-                    "{FILE}: [workspace.metadata.release.github] repo must be \"owner/name\""
+                None => errors.push(format!(
+                    "{FILE}: [workspace.metadata.release.{name}] must be a table"
                 )),
             }
         }
@@ -179,6 +249,207 @@ pub fn parse(root: &Path, text: &str) -> Result<Config, Vec<String>> {
     } else {
         Err(errors)
     }
+}
+
+/// Reads one `[workspace.metadata.release.<name>]` table, recording errors that name the key.
+struct Sub<'a> {
+    name: &'a str,
+    table: &'a dyn toml_edit::TableLike,
+    errors: &'a mut Vec<String>,
+}
+
+impl Sub<'_> {
+    fn err(&mut self, key: &str, what: &str) {
+        self.errors.push(format!(
+            "{FILE}: [workspace.metadata.release.{}] {key} {what}",
+            self.name
+        ));
+    }
+    fn check_keys(&mut self, known: &[&str]) {
+        let unknown: Vec<String> = self
+            .table
+            .iter()
+            .map(|(k, _)| k.to_string())
+            .filter(|k| !known.contains(&k.as_str()))
+            .collect();
+        for k in unknown {
+            self.errors.push(format!(
+                "{FILE}: unknown key `{k}` in [workspace.metadata.release.{}]; known keys: {}",
+                self.name,
+                known.join(", ")
+            ));
+        }
+    }
+    fn string(&mut self, key: &str) -> Option<String> {
+        let item = self.table.get(key)?;
+        match item.as_str() {
+            Some(s) if !s.trim().is_empty() => Some(s.to_string()),
+            _ => {
+                self.err(key, "must be a non-empty string");
+                None
+            }
+        }
+    }
+    fn strings(&mut self, key: &str) -> Option<Vec<String>> {
+        let item = self.table.get(key)?;
+        match string_array(item) {
+            Some(v) => Some(v),
+            None => {
+                self.err(key, "must be an array of strings");
+                None
+            }
+        }
+    }
+}
+
+fn parse_github(s: &mut Sub, cfg: &mut Config) {
+    s.check_keys(&["repo", "release-workflow"]);
+    if let Some(r) = s.string("repo") {
+        if r.split('/').count() == 2
+            && !r.contains(char::is_whitespace)
+            && !r.starts_with('/')
+            && !r.ends_with('/')
+        {
+            cfg.github_repo = Some(r);
+        } else {
+            s.err("repo", "must be \"owner/name\"");
+        }
+    }
+    if let Some(w) = s.string("release-workflow") {
+        cfg.release_workflow = w;
+    }
+}
+
+fn parse_python(s: &mut Sub, cfg: &mut Config) {
+    s.check_keys(&["package", "repository-url", "index-url"]);
+    cfg.python.package = s.string("package");
+    for (key, slot) in [
+        ("repository-url", &mut cfg.python.repository_url),
+        ("index-url", &mut cfg.python.index_url),
+    ] {
+        if let Some(u) = s.string(key) {
+            if u.starts_with("https://") || u.starts_with("http://") {
+                *slot = if u.ends_with('/') { u } else { format!("{u}/") };
+            } else {
+                s.err(key, "must be an http(s) URL");
+            }
+        }
+    }
+}
+
+fn parse_docker(s: &mut Sub) -> Option<DockerConfig> {
+    s.check_keys(&[
+        "image",
+        "registries",
+        "dockerfile",
+        "context",
+        "platforms",
+        "build-args",
+        "health",
+        "tags",
+    ]);
+    let image = s.string("image");
+    if image.is_none() && s.table.get("image").is_none() {
+        s.err(
+            "image",
+            "is required (the repository path pushed under each registry, e.g. \"acme/app\")",
+        );
+    }
+    if let Some(i) = &image {
+        if let Err(why) = check_image(i) {
+            s.err("image", &why);
+        }
+    }
+    let registries = s
+        .strings("registries")
+        .unwrap_or_else(|| vec!["ghcr.io".into()]);
+    if registries.is_empty() {
+        s.err("registries", "must name at least one registry");
+    }
+    let platforms = s
+        .strings("platforms")
+        .unwrap_or_else(|| vec!["linux/amd64".into()]);
+    for p in &platforms {
+        if !p.starts_with("linux/") {
+            s.err(
+                "platforms",
+                &format!("entry {p:?} must look like linux/amd64 or linux/arm64"),
+            );
+        }
+    }
+    let mut build_args = Vec::new();
+    if let Some(item) = s.table.get("build-args") {
+        match item.as_table_like() {
+            Some(t) => {
+                for (k, v) in t.iter() {
+                    match v.as_str() {
+                        Some(v) => build_args.push((k.to_string(), v.to_string())),
+                        None => s.err("build-args", &format!("value of {k} must be a string")),
+                    }
+                }
+            }
+            None => s.err(
+                "build-args",
+                "must be a table like { BASE_IMAGE = \"...\" }",
+            ),
+        }
+    }
+    let mut health = HealthConfig {
+        path: "/health".into(),
+        port: 8080,
+        timeout_s: 60,
+    };
+    if let Some(item) = s.table.get("health") {
+        match item.as_table_like() {
+            Some(t) => {
+                for (k, v) in t.iter() {
+                    match k {
+                        "path" => match v.as_str() {
+                            Some(p) if p.starts_with('/') => health.path = p.to_string(),
+                            _ => s.err("health", "path must be a string starting with /"),
+                        },
+                        "port" => match v.as_integer() {
+                            Some(p) if (1..=65535).contains(&p) => health.port = p as u16,
+                            _ => s.err("health", "port must be 1..65535"),
+                        },
+                        "timeout-s" => match v.as_integer() {
+                            Some(t) if t > 0 => health.timeout_s = t as u64,
+                            _ => s.err("health", "timeout-s must be a positive number of seconds"),
+                        },
+                        other => s.err(
+                            "health",
+                            &format!("has an unknown key `{other}` (known: path, port, timeout-s)"),
+                        ),
+                    }
+                }
+            }
+            None => s.err(
+                "health",
+                "must be a table like { path = \"/health\", port = 8080, timeout-s = 60 }",
+            ),
+        }
+    }
+    let tags = s.strings("tags").unwrap_or_else(|| {
+        crate::dockertags::MOVING_KINDS
+            .iter()
+            .map(|k| k.to_string())
+            .collect()
+    });
+    if let Err(why) = crate::dockertags::TagPolicy::from_kinds("v", &tags) {
+        s.err("tags", &why);
+    }
+    Some(DockerConfig {
+        image: image?,
+        registries,
+        dockerfile: s
+            .string("dockerfile")
+            .unwrap_or_else(|| "Dockerfile".into()),
+        context: s.string("context").unwrap_or_else(|| ".".into()),
+        platforms,
+        build_args,
+        health,
+        tags,
+    })
 }
 
 fn string_array(item: &Item) -> Option<Vec<String>> {
@@ -307,6 +578,85 @@ repo = "acme/app"
         )
         .unwrap_err();
         assert_eq!(errs.len(), 3, "{errs:?}");
+    }
+
+    #[test]
+    fn docker_python_github_tables() {
+        let c = parse_ok(
+            r#"
+[workspace.metadata.release.docker]
+image = "acme/app"
+registries = ["ghcr.io", "127.0.0.1:5000"]
+platforms = ["linux/amd64", "linux/arm64"]
+build-args = { BASE_IMAGE = "slipway-base:bookworm-python" }
+health = { path = "/healthz", port = 9000, timeout-s = 30 }
+tags = ["latest"]
+[workspace.metadata.release.python]
+package = "acme-app"
+repository-url = "http://127.0.0.1:8081"
+index-url = "http://127.0.0.1:8081/simple"
+[workspace.metadata.release.github]
+repo = "acme/app"
+release-workflow = "publish.yml"
+"#,
+        );
+        let d = c.docker.unwrap();
+        assert_eq!(
+            d.repositories(),
+            ["ghcr.io/acme/app", "127.0.0.1:5000/acme/app"]
+        );
+        assert_eq!(
+            d.build_args,
+            [(
+                "BASE_IMAGE".to_string(),
+                "slipway-base:bookworm-python".to_string()
+            )]
+        );
+        assert_eq!(
+            d.health,
+            HealthConfig {
+                path: "/healthz".into(),
+                port: 9000,
+                timeout_s: 30
+            }
+        );
+        assert_eq!(d.dockerfile, "Dockerfile");
+        assert_eq!(c.python.repository_url, "http://127.0.0.1:8081/");
+        assert_eq!(c.python.index_url, "http://127.0.0.1:8081/simple/");
+        assert_eq!(c.release_workflow, "publish.yml");
+        assert_eq!(parse_ok("").docker, None);
+        assert_eq!(parse_ok("").python.index_url, "https://pypi.org/simple/");
+    }
+
+    #[test]
+    fn subtable_errors_name_the_key() {
+        let errs = parse(
+            Path::new("/r"),
+            r#"
+[workspace.metadata.release.docker]
+registries = "ghcr.io"
+platforms = ["windows/amd64"]
+health = { port = 0, retries = 3 }
+tags = ["newest"]
+[workspace.metadata.release.python]
+index-url = "pypi.org"
+colour = "blue"
+"#,
+        )
+        .unwrap_err();
+        let all = errs.join("\n");
+        for want in [
+            "[workspace.metadata.release.docker] image is required",
+            "[workspace.metadata.release.docker] registries must be an array of strings",
+            "platforms entry \"windows/amd64\" must look like linux/amd64",
+            "health port must be 1..65535",
+            "health has an unknown key `retries`",
+            "tags unknown tag kind `newest`",
+            "[workspace.metadata.release.python] index-url must be an http(s) URL",
+            "unknown key `colour` in [workspace.metadata.release.python]",
+        ] {
+            assert!(all.contains(want), "missing {want:?} in\n{all}");
+        }
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod history;
 pub mod managed;
 pub mod openapi;
 pub mod plan;
+pub mod publish;
 pub mod pyproject;
 pub mod registry;
 pub mod services;
