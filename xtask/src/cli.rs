@@ -20,6 +20,7 @@ COMMANDS:
     release <major|minor|patch|auto|X.Y.Z>   bump, generated changelog, commit, tag, atomic push
     bump-version <X.Y.Z|major|minor|patch|auto>  set the version in every managed file, commit and tag
     check-versions                           check that every managed file carries the same version
+    publish-prod                             publish the release tagged at HEAD: image, dists, GitHub release
     changelog                                the changelog generated from Conventional Commits
     release-notes [<version>]                the notes of one version, from its CHANGELOG section
     ci                                       format check, clippy -D warnings, all tests
@@ -81,6 +82,22 @@ cargo xtask release-notes [<version>] [--template default|minimal|detailed|break
 Renders the notes of one version (default: the release tag at HEAD, else the newest CHANGELOG
 version) from its CHANGELOG section. A template file uses {{variable}} placeholders and
 {{#variable}}…{{/variable}} blocks shown only when the variable is not empty.";
+
+const PUBLISH_HELP: &str = "\
+cargo xtask publish-prod [--dry-run] [--only docker|pypi|github]... [--skip-ci-check] [--json] [--notify]
+
+Publishes the version tagged at HEAD: builds every artifact once, publishes least reversible last
+(docker registries, the package index, the GitHub release), then verifies everything. Every
+publish step reads the real state first and skips what is already there, so a re-run after any
+failure completes what is missing. Credentials come from the environment only: PYPI_TOKEN (or
+TWINE_USERNAME/TWINE_PASSWORD), DOCKER_USERNAME/DOCKER_PASSWORD, GH_TOKEN/GITHUB_TOKEN.
+
+OPTIONS:
+    --dry-run         run every read and check, print the full plan, change nothing
+    --only <target>   publish only these targets (repeat, or docker,pypi)
+    --skip-ci-check   emergency: do not require the release workflow to have passed for the tag
+    --json            print the report as JSON on stdout
+    --notify          also send the webhooks on success";
 
 const CHECK_HELP: &str = "\
 cargo xtask check-versions [--json]
@@ -184,6 +201,25 @@ pub fn run(args: Vec<OsString>, ui: &Ui) -> Result<u8> {
             }
             cmd::bump::run(&global, &o, ui)
         }
+        "publish-prod" => {
+            let mut o = cmd::publish::Options::default();
+            while let Some(arg) = p.next()? {
+                match arg {
+                    Long("dry-run") => o.dry_run = true,
+                    Long("only") => {
+                        for t in p.value()?.string()?.split(',') {
+                            o.only.push(cmd::publish::Target::parse(t.trim())?);
+                        }
+                    }
+                    Long("skip-ci-check") => o.skip_ci_check = true,
+                    Long("json") => o.json = true,
+                    Long("notify") => o.notify = true,
+                    Short('h') | Long("help") => return help(PUBLISH_HELP),
+                    other => return Err(unexpected(other, "publish-prod")),
+                }
+            }
+            cmd::publish::run(&global, &o, ui)
+        }
         "changelog" => {
             let mut o = cmd::changelog::Options::default();
             while let Some(arg) = p.next()? {
@@ -239,7 +275,7 @@ pub fn run(args: Vec<OsString>, ui: &Ui) -> Result<u8> {
             Ok(0)
         }
         other => Err(usage(format!(
-            "unknown command `{other}`; commands: release, bump-version, check-versions, changelog, release-notes, ci (see `cargo xtask --help`)"
+            "unknown command `{other}`; commands: release, bump-version, check-versions, publish-prod, changelog, release-notes, ci (see `cargo xtask --help`)"
         ))),
     }
 }

@@ -24,7 +24,27 @@ pub struct Outcome {
     pub values: std::collections::BTreeMap<String, String>,
 }
 
+/// One finished step, as the journal and reports see it.
+#[derive(Debug)]
+pub struct StepRecord<'a> {
+    pub index: usize,
+    pub header: &'a str,
+    /// Ok(what it did), or the error (secrets masked).
+    pub result: std::result::Result<&'a Done, String>,
+    pub took: Duration,
+}
+
 pub fn execute(plan: &Plan, ui: &Ui, root: &Path) -> Result<Outcome> {
+    execute_with(plan, ui, root, &mut |_| {})
+}
+
+/// Runs the plan, calling `on_step` after every step (also the one that failed).
+pub fn execute_with(
+    plan: &Plan,
+    ui: &Ui,
+    root: &Path,
+    on_step: &mut dyn FnMut(&StepRecord),
+) -> Result<Outcome> {
     let sh = Shell::new().context("cannot start a command shell")?;
     let total = plan.steps.len();
     let mut outcome = Outcome::default();
@@ -68,6 +88,12 @@ pub fn execute(plan: &Plan, ui: &Ui, root: &Path) -> Result<Outcome> {
             }
             Err(_) => ui.step_end(i + 1, total, &header, false, took),
         }
+        on_step(&StepRecord {
+            index: i,
+            header: &header,
+            result: result.as_ref().map_err(|e| ui::redact(&format!("{e:#}"))),
+            took,
+        });
         if let Err(err) = result {
             if !unsealed.is_empty() {
                 match rollback(&sh, &unsealed) {
@@ -146,9 +172,23 @@ pub fn write_atomic(path: &Path, content: &str) -> Result<()> {
     result
 }
 
+/// Runs a process to completion; its captured output is returned on success (and relayed, last
+/// lines, secrets masked, in the error on failure).
+pub fn run_captured(p: &Process) -> Result<String> {
+    let sh = Shell::new().context("cannot start a command shell")?;
+    run_output(&sh, p)
+}
+
 fn run(sh: &Shell, p: &Process) -> Result<()> {
+    run_output(sh, p).map(|_| ())
+}
+
+fn run_output(sh: &Shell, p: &Process) -> Result<String> {
     let _dir = sh.push_dir(&p.cwd);
     let mut cmd = sh.cmd(&p.program).args(&p.args).quiet();
+    for k in &p.env_remove {
+        cmd = cmd.env_remove(k);
+    }
     for (k, v) in &p.env {
         cmd = cmd.env(k, v.reveal());
     }
@@ -166,7 +206,7 @@ fn run(sh: &Shell, p: &Process) -> Result<()> {
         if !status.success() {
             bail!("`{}` exited with {}", p.program, exit_status(&status));
         }
-        return Ok(());
+        return Ok(String::new());
     }
     let out = cmd.ignore_status().output().map_err(|e| {
         anyhow!(
@@ -176,7 +216,7 @@ fn run(sh: &Shell, p: &Process) -> Result<()> {
         )
     })?;
     if out.status.success() {
-        return Ok(());
+        return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
     }
     // Relay the last lines the program printed (stdout, then stderr), secrets masked.
     let stdout = String::from_utf8_lossy(&out.stdout);

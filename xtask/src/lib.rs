@@ -26,6 +26,7 @@ pub mod pyproject;
 pub mod registry;
 pub mod services;
 pub mod sha256;
+pub mod target_pypi;
 pub mod template;
 #[cfg(test)]
 mod testutil;
@@ -37,6 +38,7 @@ pub mod cmd {
     pub mod changelog;
     pub mod check_versions;
     pub mod ci;
+    pub mod publish;
     pub mod release_notes;
 }
 

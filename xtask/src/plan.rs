@@ -148,6 +148,8 @@ pub struct Process {
     pub program: String,
     pub args: Vec<String>,
     pub env: Vec<(String, Val)>,
+    /// Variables removed from the inherited environment.
+    pub env_remove: Vec<String>,
     pub cwd: PathBuf,
     pub stdin: Option<Val>,
     /// After this step succeeds, earlier file edits are kept even if a later step fails
@@ -167,6 +169,7 @@ impl Process {
             program: program.into(),
             args: Vec::new(),
             env: Vec::new(),
+            env_remove: Vec::new(),
             cwd: cwd.into(),
             stdin: None,
             seals: false,
@@ -176,6 +179,21 @@ impl Process {
     }
     pub fn args<I: IntoIterator<Item = S>, S: Into<String>>(mut self, args: I) -> Process {
         self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+    pub fn env(mut self, key: &str, value: Val) -> Process {
+        if let Val::Secret(s) = &value {
+            crate::ui::register_secret(s);
+        }
+        self.env.push((key.to_string(), value));
+        self
+    }
+    pub fn env_removed(mut self, key: &str) -> Process {
+        self.env_remove.push(key.to_string());
+        self
+    }
+    pub fn stdin(mut self, value: Val) -> Process {
+        self.stdin = Some(value);
         self
     }
     pub fn sealing(mut self) -> Process {

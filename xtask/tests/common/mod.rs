@@ -243,3 +243,55 @@ pub fn fixture() -> Repo {
         ("CHANGELOG.md", CHANGELOG),
     ])
 }
+
+/// Services the end-to-end tests need. Under `cargo xtask ci` (CI=true or
+/// SLIPWAY_REQUIRE_SERVICES=1) a missing one fails the test; a bare `cargo test` skips loudly.
+pub fn require(what: &str, available: bool) -> bool {
+    if available {
+        return true;
+    }
+    let required = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+        || std::env::var("SLIPWAY_REQUIRE_SERVICES").is_ok_and(|v| v == "1");
+    if required {
+        panic!("{what} is required here (CI / cargo xtask ci) but not available: run `cargo xtask ci`, which provisions it");
+    }
+    // Written to the terminal directly: test output capture must not hide a skip.
+    let _ = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/tty")
+        .and_then(|mut t| {
+            std::io::Write::write_all(
+                &mut t,
+                format!("SKIPPED: {what} is not available (run `cargo xtask ci`)\n").as_bytes(),
+            )
+        });
+    eprintln!("SKIPPED: {what} is not available (run `cargo xtask ci`)");
+    false
+}
+
+/// Tool venvs shared by every test (and by the tool runs the tests start).
+pub fn tools_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    target.join("slipway-test-tools")
+}
+
+/// The reference payload (pyproject, package, README) copied into a fixture.
+pub fn payload_files() -> Vec<(String, String)> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut out = Vec::new();
+    for rel in [
+        "pyproject.toml",
+        "src/slipway_demo/__init__.py",
+        "src/slipway_demo/__main__.py",
+        "src/slipway_demo/server.py",
+        "src/slipway_demo/README.md",
+    ] {
+        out.push((
+            rel.to_string(),
+            std::fs::read_to_string(root.join(rel)).unwrap(),
+        ));
+    }
+    out
+}

@@ -1,0 +1,371 @@
+//! `cargo xtask publish-prod`: publish everything for the release tagged at HEAD.
+//!
+//! 1. Gather (read-only): the version from the tag at HEAD, managed files that agree with it,
+//!    every target's prerequisites and credentials. All problems are reported together.
+//! 2. Build every artifact once and validate it.
+//! 3. Publish, least reversible last: docker registries, the package index, the GitHub release.
+//!    Each publish step reads the real state first and skips what is already there.
+//! 4. Verify everything that was published.
+//!
+//! A journal of every step (done / skipped with evidence / failed) is appended to
+//! `target/slipway/journal/<tag>.jsonl`; a JSON report goes to `target/slipway/reports/`.
+
+use std::io::Write;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+use semver::Version;
+use serde_json::json;
+
+use crate::cli::Global;
+use crate::config::{self, Config};
+use crate::exec::StepRecord;
+use crate::plan::{Done, Plan, Step};
+use crate::publish::{self, Facts, TargetPlan};
+use crate::ui::{Style, Ui};
+use crate::{git, history, managed, ui, version, Problems};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Docker,
+    Pypi,
+    Github,
+}
+
+impl Target {
+    pub const ALL: [Target; 3] = [Target::Docker, Target::Pypi, Target::Github];
+
+    pub fn parse(s: &str) -> Result<Target> {
+        match s {
+            "docker" => Ok(Target::Docker),
+            "pypi" => Ok(Target::Pypi),
+            "github" => Ok(Target::Github),
+            _ => Err(crate::usage(format!(
+                "unknown target `{s}` for --only; use docker, pypi or github"
+            ))),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::Docker => "docker",
+            Target::Pypi => "pypi",
+            Target::Github => "github",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub dry_run: bool,
+    pub only: Vec<Target>,
+    pub skip_ci_check: bool,
+    pub json: bool,
+    pub notify: bool,
+}
+
+impl Options {
+    fn wants(&self, t: Target) -> bool {
+        self.only.is_empty() || self.only.contains(&t)
+    }
+}
+
+/// The release facts for HEAD; problems are recorded, `None` when they cannot be had.
+pub fn gather_facts(cfg: &Config, problems: &mut Problems) -> Result<Option<Facts>> {
+    let tags: Vec<Version> = git::tags_at_head(&cfg.root)?
+        .iter()
+        .filter_map(|t| history::release_version(&cfg.tag_prefix, t))
+        .collect();
+    let Some(version) = tags.into_iter().max() else {
+        problems.failure(format!(
+            "HEAD has no release tag ({}X.Y.Z): publish-prod publishes the version tagged at HEAD; run \
+             `cargo xtask release`, or check out the release tag",
+            cfg.tag_prefix
+        ));
+        return Ok(None);
+    };
+    let tag = version::git_tag(&cfg.tag_prefix, &version);
+    if let Some(m) = managed::load(cfg, problems) {
+        let readings = m.readings();
+        if readings.iter().any(|r| r.version != version) {
+            problems.failure(format!(
+                "the managed files disagree with the tag {tag} at HEAD:\n{}",
+                managed::table(&readings, Some(&version)).trim_end()
+            ));
+        }
+    }
+    let sh = git::shell(&cfg.root)?;
+    let head = xshell::cmd!(sh, "git log -1 --format=%H%x00%ct")
+        .quiet()
+        .read()
+        .context("reading HEAD")?;
+    let (commit, time) = head.split_once('\0').unwrap_or((&head, "0"));
+    let released = history::release_tag_names(&cfg.root, &cfg.tag_prefix)?
+        .into_iter()
+        .map(|t| t.version)
+        .collect();
+    let pyproject = std::fs::read_to_string(cfg.path(&cfg.pyproject)).unwrap_or_default();
+    let package = cfg
+        .python
+        .package
+        .clone()
+        .or_else(|| crate::pyproject::project_name(&pyproject))
+        .unwrap_or_default();
+    if package.is_empty() {
+        problems.invalid(format!(
+            "{} has no [project].name; set it, or `package` in [workspace.metadata.release.python]",
+            cfg.pyproject
+        ));
+    }
+    Ok(Some(Facts {
+        cfg: cfg.clone(),
+        version,
+        tag,
+        short: commit[..commit.len().min(7)].to_string(),
+        commit: commit.to_string(),
+        commit_time: time.trim().parse().unwrap_or(0),
+        released,
+        package,
+        work: publish::work_dir(cfg),
+    }))
+}
+
+/// The steps of every selected target, in publishing order, with each step's stage name.
+pub struct Assembled {
+    pub plan: Plan,
+    pub stages: Vec<&'static str>,
+}
+
+pub fn assemble(targets: Vec<(Target, TargetPlan)>) -> Assembled {
+    let order = [Target::Docker, Target::Pypi, Target::Github];
+    let mut plan = Plan::default();
+    let mut stages = Vec::new();
+    let mut sorted: Vec<(Target, TargetPlan)> = targets;
+    sorted.sort_by_key(|(t, _)| order.iter().position(|o| o == t));
+    let mut publish: Vec<Step> = Vec::new();
+    let mut verify: Vec<Step> = Vec::new();
+    for (_, tp) in sorted {
+        for s in tp.build {
+            plan.push(s);
+            stages.push("build");
+        }
+        publish.extend(tp.publish);
+        verify.extend(tp.verify);
+    }
+    for s in publish {
+        plan.push(s);
+        stages.push("publish");
+    }
+    for s in verify {
+        plan.push(s);
+        stages.push("verify");
+    }
+    Assembled { plan, stages }
+}
+
+pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
+    let root = git::toplevel(&global.dir)?;
+    let mut problems = Problems::default();
+    let cfg = match config::load(&root) {
+        Ok(c) => c,
+        Err(errors) => {
+            errors.into_iter().for_each(|e| problems.invalid(e));
+            return problems.check("publish-prod").map(|()| 0);
+        }
+    };
+    let Some(facts) = gather_facts(&cfg, &mut problems)? else {
+        return problems.check("publish-prod").map(|()| 0);
+    };
+    let status = git::status(&cfg.root)?;
+    if !status.changed.is_empty() {
+        problems.failure(format!(
+            "the work tree has uncommitted changes ({}); publish exactly what the tag holds",
+            status.changed.join(", ")
+        ));
+    }
+    let mut targets = Vec::new();
+    for t in Target::ALL {
+        if !o.wants(t) {
+            continue;
+        }
+        let gathered = match t {
+            Target::Pypi => crate::target_pypi::gather(&facts, &mut problems)?,
+            Target::Docker | Target::Github => {
+                if o.only.contains(&t) {
+                    problems.failure(format!(
+                        "the {} target is not available in this build of slipway",
+                        t.name()
+                    ));
+                }
+                None
+            }
+        };
+        if let Some(tp) = gathered {
+            targets.push((t, tp));
+        }
+    }
+    if o.skip_ci_check {
+        ui.warn(&format!(
+            "--skip-ci-check: NOT checking that the `{}` workflow passed for {} — emergency use only",
+            cfg.release_workflow, facts.tag
+        ));
+    }
+    problems.check("publish-prod")?;
+
+    let Assembled { plan, stages } = assemble(targets);
+    let summary = format!(
+        "{} {} ({} steps)",
+        facts.package,
+        facts.tag,
+        plan.steps.len()
+    );
+    if o.dry_run {
+        if o.json {
+            ui::print_json(
+                &json!({"dry_run": true, "version": facts.version.to_string(), "tag": facts.tag, "steps": plan.to_json(&cfg.root)}),
+            );
+        } else {
+            ui.heading(&format!(
+                "publish-prod {summary} — dry run, nothing will be changed"
+            ));
+            plan.render(ui, &cfg.root);
+        }
+        return Ok(0);
+    }
+    ui.heading(&format!("publish-prod {summary}"));
+    let run_id = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    let mut journal = Journal::open(&facts, run_id)?;
+    journal.event(
+        json!({"event": "start", "version": facts.version.to_string(), "steps": plan.steps.len()}),
+    );
+    let started = Instant::now();
+    let mut records: Vec<(usize, String, String, String, Duration)> = Vec::new();
+    let result = crate::exec::execute_with(&plan, ui, &cfg.root, &mut |r: &StepRecord| {
+        let (status, detail) = match &r.result {
+            Ok(Done::Ran(what)) => ("done", what.clone()),
+            Ok(Done::Skipped(why)) => ("skipped", why.clone()),
+            Err(e) => ("failed", e.clone()),
+        };
+        journal.event(json!({
+            "event": "step", "index": r.index + 1, "stage": stages[r.index], "step": r.header,
+            "status": status, "detail": detail, "duration_ms": r.took.as_millis() as u64,
+        }));
+        records.push((
+            r.index,
+            r.header.to_string(),
+            status.to_string(),
+            detail,
+            r.took,
+        ));
+    });
+    let ok = result.is_ok();
+    journal.event(json!({"event": "end", "status": if ok { "success" } else { "failure" }, "duration_ms": started.elapsed().as_millis() as u64}));
+    let report = report_json(&facts, &stages, &records, ok, started.elapsed());
+    let report_path = facts
+        .work
+        .join("reports")
+        .join(format!("publish-{}.json", facts.tag));
+    if let Some(dir) = report_path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    crate::exec::write_atomic(
+        &report_path,
+        &ui::redact(&serde_json::to_string_pretty(&report)?),
+    )?;
+    if o.json {
+        ui::print_json(&report);
+    }
+    result?;
+    ui.line(&format!(
+        "{} published {} in {} — report: {}",
+        ui.paint(Style::Green, "done:"),
+        facts.tag,
+        ui::human_duration(started.elapsed()),
+        report_path
+            .strip_prefix(&cfg.root)
+            .unwrap_or(&report_path)
+            .display()
+    ));
+    Ok(0)
+}
+
+/// The JSON report (schema `slipway.publish-report/1`, documented in the README).
+pub fn report_json(
+    facts: &Facts,
+    stages: &[&'static str],
+    records: &[(usize, String, String, String, Duration)],
+    ok: bool,
+    took: Duration,
+) -> serde_json::Value {
+    let mut by_stage: Vec<serde_json::Value> = Vec::new();
+    for stage in ["build", "publish", "verify"] {
+        let steps: Vec<&(usize, String, String, String, Duration)> =
+            records.iter().filter(|r| stages[r.0] == stage).collect();
+        let planned = stages.iter().filter(|s| **s == stage).count();
+        if planned == 0 {
+            continue;
+        }
+        let failed = steps.iter().any(|r| r.2 == "failed");
+        let status = if failed {
+            "failed"
+        } else if steps.len() < planned {
+            "not run"
+        } else {
+            "ok"
+        };
+        by_stage.push(json!({
+            "name": stage,
+            "status": status,
+            "duration_ms": steps.iter().map(|r| r.4.as_millis() as u64).sum::<u64>(),
+            "steps": steps.iter().map(|r| json!({"step": r.1, "status": r.2, "detail": r.3, "duration_ms": r.4.as_millis() as u64})).collect::<Vec<_>>(),
+        }));
+    }
+    json!({
+        "schema": "slipway.publish-report/1",
+        "version": facts.version.to_string(),
+        "tag": facts.tag,
+        "commit": facts.commit,
+        "status": if ok { "success" } else { "failure" },
+        "duration_ms": took.as_millis() as u64,
+        "stages": by_stage,
+    })
+}
+
+/// Append-only JSON lines under `target/slipway/journal/<tag>.jsonl`, secrets masked.
+pub struct Journal {
+    file: Option<std::fs::File>,
+    run: u128,
+}
+
+impl Journal {
+    pub fn open(facts: &Facts, run: u128) -> Result<Journal> {
+        let dir = facts.work.join("journal");
+        std::fs::create_dir_all(&dir)?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join(format!("{}.jsonl", facts.tag)))
+            .context("cannot open the journal")?;
+        Ok(Journal {
+            file: Some(file),
+            run,
+        })
+    }
+
+    pub fn event(&mut self, mut value: serde_json::Value) {
+        if let Some(obj) = value.as_object_mut() {
+            obj.insert("run".into(), json!(self.run.to_string()));
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            obj.insert("time".into(), json!(now));
+        }
+        if let Some(f) = self.file.as_mut() {
+            let _ = writeln!(f, "{}", ui::redact(&value.to_string()));
+        }
+    }
+}

@@ -1,0 +1,965 @@
+//! The Python distribution target: build sdist + wheel once with pinned tools, `twine check`,
+//! upload what the index lacks, and verify by hash and by installing.
+//!
+//! No installed tool is needed beyond `python3`: `build` and `twine` (pinned, with every
+//! dependency pinned) live in a venv under `target/slipway/tools/`, created on first use and
+//! reused. Re-runs are safe: the index is read before uploading; a file already there with the
+//! same sha256 is skipped, one with a different sha256 stops the run (an index never lets a
+//! version be replaced).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context, Result};
+
+use crate::plan::{Action, Done, Process, RunContext, Step, Val};
+use crate::publish::{Facts, Gathered, TargetPlan};
+use crate::sha256;
+use crate::Problems;
+
+/// The tool venv's requirements: build and twine, with every dependency pinned
+/// (`pip install --no-deps`), so the same tools run everywhere.
+pub const TOOL_REQUIREMENTS: &str = "\
+backports.tarfile==1.2.0
+build==1.6.1
+certifi==2026.10.18
+cffi==2.1.1
+charset-normalizer==3.5.2
+cryptography==50.0.2
+docutils==0.23
+id==1.6.1
+idna==3.20
+importlib_metadata==10.2.0
+jaraco.classes==3.4.0
+jaraco.context==6.1.2
+jaraco.functools==4.6.0
+jeepney==0.9.0
+keyring==25.7.0
+lazy-importer==0.1.0
+markdown-it-py==4.3.0
+mdurl==0.1.2
+more-itertools==11.2.1
+nh3==0.3.7
+packaging==26.3
+pycparser==3.12
+Pygments==2.21.0
+pyproject_hooks==1.3.3
+readme_renderer==46.0
+requests==2.34.2
+requests-toolbelt==1.0.0
+rfc3986==2.0.0
+rich==15.0.0
+SecretStorage==3.5.0
+twine==7.0.0
+urllib3==2.8.0
+zipp==4.1.2
+";
+
+/// The package index's venv (tests and `rehearse`): pypiserver with passlib and bcrypt 4
+/// (bcrypt 5 breaks passlib at import).
+pub const SERVER_REQUIREMENTS: &str = "\
+bcrypt==4.0.1
+defusedxml==0.7.1
+importlib_resources==7.1.0
+packaging==26.3
+passlib==1.7.4
+pypiserver==2.4.2
+";
+
+/// Variables that would point pip elsewhere than the index being verified.
+const PIP_REDIRECTS: &[&str] = &[
+    "PIP_FIND_LINKS",
+    "PIP_INDEX_URL",
+    "PIP_EXTRA_INDEX_URL",
+    "PIP_CONFIG_FILE",
+];
+
+/// A venv with pinned requirements, under `<work>/tools/<name>-<hash of requirements>`.
+#[derive(Debug, Clone)]
+pub struct Venv {
+    pub dir: PathBuf,
+    pub requirements: &'static str,
+}
+
+impl Venv {
+    /// Under `$SLIPWAY_TOOLS_DIR` when set (shared by tests and `rehearse`'s throwaway clone),
+    /// else `<work>/tools`.
+    pub fn new(work: &Path, name: &str, requirements: &'static str) -> Venv {
+        let hash = &sha256::digest_hex(requirements.as_bytes())[..12];
+        let tools = std::env::var_os("SLIPWAY_TOOLS_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| work.join("tools"));
+        Venv {
+            dir: tools.join(format!("{name}-{hash}")),
+            requirements,
+        }
+    }
+    pub fn tools(work: &Path) -> Venv {
+        Venv::new(work, "python-tools", TOOL_REQUIREMENTS)
+    }
+    pub fn server(work: &Path) -> Venv {
+        Venv::new(work, "pypiserver", SERVER_REQUIREMENTS)
+    }
+    pub fn python(&self) -> PathBuf {
+        self.dir.join("bin/python")
+    }
+    fn marker(&self) -> PathBuf {
+        self.dir.join(".slipway-ready")
+    }
+    pub fn is_ready(&self) -> bool {
+        self.python().exists() && self.marker().exists()
+    }
+
+    /// The steps that create it (none when it is ready): venv, pinned install, ready marker.
+    pub fn steps(&self, root: &Path) -> Vec<Step> {
+        if self.is_ready() {
+            return Vec::new();
+        }
+        vec![
+            Step::Run(
+                Process::new("python3", root)
+                    .args(["-m", "venv", "--clear"])
+                    .args([self.dir.display().to_string()]),
+            ),
+            Step::Run(
+                Process::new(&self.python().display().to_string(), root)
+                    .args([
+                        "-m",
+                        "pip",
+                        "install",
+                        "--quiet",
+                        "--no-deps",
+                        "--disable-pip-version-check",
+                        "-r",
+                        "/dev/stdin",
+                    ])
+                    .stdin(Val::Plain(self.requirements.to_string())),
+            ),
+            Step::Action(Box::new(WriteFile {
+                path: self.marker(),
+                content: self.requirements.to_string(),
+            })),
+        ]
+    }
+
+    /// Creates it now (tests, provisioning): runs [`Venv::steps`], holding a lock directory so
+    /// that concurrent callers do not build it twice.
+    pub fn ensure(&self, root: &Path) -> Result<()> {
+        if self.is_ready() {
+            return Ok(());
+        }
+        let lock = self.dir.with_extension("lock");
+        if let Some(parent) = lock.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let start = std::time::Instant::now();
+        while std::fs::create_dir(&lock).is_err() {
+            if start.elapsed() > std::time::Duration::from_secs(600) {
+                bail!(
+                    "{} is locked by another process for 10 minutes; remove it if stale",
+                    lock.display()
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        let result = self.create(root);
+        let _ = std::fs::remove_dir(&lock);
+        result
+    }
+
+    fn create(&self, root: &Path) -> Result<()> {
+        if self.is_ready() {
+            return Ok(());
+        }
+        for step in self.steps(root) {
+            match step {
+                Step::Run(p) => {
+                    crate::exec::run_captured(&p)?;
+                }
+                Step::Action(a) => {
+                    let ui = crate::ui::Ui::plain();
+                    let mut cx = RunContext {
+                        ui: &ui,
+                        root,
+                        values: Default::default(),
+                    };
+                    a.execute(&mut cx)?;
+                }
+                Step::Edit(_) => unreachable!("venv steps edit no file"),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Writes a file under `target/` (not a repository file: no before/after).
+#[derive(Debug)]
+pub struct WriteFile {
+    pub path: PathBuf,
+    pub content: String,
+}
+
+impl Action for WriteFile {
+    fn header(&self) -> String {
+        format!(
+            "write {} ({} bytes)",
+            self.path.display(),
+            self.content.len()
+        )
+    }
+    fn execute(&self, _cx: &mut RunContext) -> Result<Done> {
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        crate::exec::write_atomic(&self.path, &self.content)?;
+        Ok(Done::Ran(String::new()))
+    }
+}
+
+/// PEP 503 project name normalization: `Slipway.Demo` → `slipway-demo`.
+pub fn normalize(name: &str) -> String {
+    let mut out = String::new();
+    let mut sep = false;
+    for c in name.chars() {
+        if matches!(c, '-' | '_' | '.') {
+            sep = true;
+        } else {
+            if sep && !out.is_empty() {
+                out.push('-');
+            }
+            sep = false;
+            out.push(c.to_ascii_lowercase());
+        }
+    }
+    out
+}
+
+/// The name part of distribution file names (PEP 625/427): `slipway_demo`.
+pub fn file_stem(name: &str) -> String {
+    normalize(name).replace('-', "_")
+}
+
+/// A file an index lists for a project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexFile {
+    pub filename: String,
+    pub sha256: Option<String>,
+}
+
+/// Parses a PEP 503 simple page: `<a href="…/file.whl#sha256=…">file.whl</a>`.
+pub fn parse_simple_html(body: &str) -> Vec<IndexFile> {
+    let mut out = Vec::new();
+    let mut rest = body;
+    while let Some(i) = rest.find("<a ") {
+        rest = &rest[i..];
+        let Some(end) = rest.find("</a>") else { break };
+        let tag = &rest[..end];
+        let href = tag.find("href=\"").and_then(|h| {
+            let v = &tag[h + 6..];
+            v.find('"').map(|e| &v[..e])
+        });
+        let text = tag.rfind('>').map(|g| tag[g + 1..].trim()).unwrap_or("");
+        if let Some(href) = href {
+            let (path, fragment) = href.split_once('#').unwrap_or((href, ""));
+            let from_href = path.rsplit('/').next().unwrap_or(path);
+            let filename = if text.is_empty() { from_href } else { text };
+            let sha256 = fragment
+                .strip_prefix("sha256=")
+                .map(|h| h.to_ascii_lowercase());
+            out.push(IndexFile {
+                filename: html_unescape(filename),
+                sha256,
+            });
+        }
+        rest = &rest[end + 4..];
+    }
+    out
+}
+
+fn html_unescape(s: &str) -> String {
+    s.replace("&amp;", "&")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+}
+
+/// Parses a PEP 691 JSON project page.
+pub fn parse_simple_json(body: &str) -> Result<Vec<IndexFile>> {
+    let json: serde_json::Value =
+        serde_json::from_str(body).context("the index sent invalid JSON")?;
+    Ok(json["files"]
+        .as_array()
+        .map(|files| {
+            files
+                .iter()
+                .filter_map(|f| {
+                    Some(IndexFile {
+                        filename: f["filename"].as_str()?.to_string(),
+                        sha256: f["hashes"]["sha256"].as_str().map(str::to_ascii_lowercase),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+fn agent_for(url: &str) -> ureq::Agent {
+    let mut cfg = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(std::time::Duration::from_secs(30)))
+        .user_agent("slipway");
+    let host = url
+        .split("://")
+        .nth(1)
+        .unwrap_or("")
+        .split('/')
+        .next()
+        .unwrap_or("");
+    if crate::registry::is_loopback(host) {
+        cfg = cfg.proxy(None);
+    }
+    cfg.build().into()
+}
+
+/// The files the index lists for `package` (empty when it has none); prefers PEP 691 JSON.
+pub fn index_files(index_url: &str, package: &str) -> Result<Vec<IndexFile>> {
+    let url = format!(
+        "{}/{}/",
+        index_url.trim_end_matches('/'),
+        normalize(package)
+    );
+    let mut resp = agent_for(&url)
+        .get(&url)
+        .header("Accept", "application/vnd.pypi.simple.v1+json, text/html;q=0.1")
+        .call()
+        .map_err(|e| anyhow!("the package index {index_url} is unreachable ({url}): {e}; is it up, and is `index-url` right?"))?;
+    match resp.status().as_u16() {
+        200 => {}
+        404 => return Ok(Vec::new()),
+        code => bail!("the package index answered HTTP {code} for {url}"),
+    }
+    let json = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.contains("json"));
+    let body = resp
+        .body_mut()
+        .read_to_string()
+        .with_context(|| format!("reading {url}"))?;
+    if json {
+        parse_simple_json(&body)
+    } else {
+        Ok(parse_simple_html(&body))
+    }
+}
+
+/// Credentials for the upload: a token, a user/password pair, or GitHub's trusted publishing.
+#[derive(Debug, Clone)]
+pub enum Credentials {
+    Password { user: String, password: String },
+    TrustedPublishing,
+}
+
+impl Credentials {
+    pub fn from_env(repository_url: &str) -> Option<Credentials> {
+        if let Some(token) = crate::publish::secret_env("PYPI_TOKEN") {
+            return Some(Credentials::Password {
+                user: "__token__".into(),
+                password: token,
+            });
+        }
+        let user = std::env::var("TWINE_USERNAME")
+            .ok()
+            .filter(|u| !u.is_empty());
+        let password = crate::publish::secret_env("TWINE_PASSWORD");
+        match (user, password) {
+            (Some(user), Some(password)) => Some(Credentials::Password { user, password }),
+            (None, Some(password)) => Some(Credentials::Password {
+                user: "__token__".into(),
+                password,
+            }),
+            _ if crate::publish::github_oidc_available() && is_public_pypi(repository_url) => {
+                Some(Credentials::TrustedPublishing)
+            }
+            _ => None,
+        }
+    }
+}
+
+fn is_public_pypi(url: &str) -> bool {
+    url.contains("upload.pypi.org") || url.contains("test.pypi.org")
+}
+
+/// Local dist files of a build: (name, sha256), sorted.
+pub fn local_dists(dir: &Path) -> Result<Vec<(String, PathBuf, String)>> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir)
+        .with_context(|| format!("no built distributions in {}", dir.display()))?
+    {
+        let p = e?.path();
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if name.ends_with(".whl") || name.ends_with(".tar.gz") {
+            let sha = sha256::file_hex(&p)?;
+            out.push((name, p, sha));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Checks built files: exactly one sdist, at least one wheel, all named `<stem>-<version>…`.
+pub fn check_dist_names(names: &[String], stem: &str, pep440: &str) -> Result<(), String> {
+    let prefix = format!("{stem}-{pep440}");
+    let sdists = names.iter().filter(|n| n.ends_with(".tar.gz")).count();
+    let wheels = names.iter().filter(|n| n.ends_with(".whl")).count();
+    if sdists != 1 || wheels == 0 {
+        return Err(format!(
+            "expected one sdist and at least one wheel, the build made: {}",
+            names.join(", ")
+        ));
+    }
+    for n in names {
+        let ok = n == &format!("{prefix}.tar.gz")
+            || n.starts_with(&format!("{prefix}-")) && n.ends_with(".whl");
+        if !ok {
+            return Err(format!(
+                "{n} does not carry the release version {pep440} (expected {prefix}…): is [project].version in step with the tag?"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Builds sdist + wheel into a fresh directory and checks their names.
+#[derive(Debug)]
+pub struct Build {
+    pub python: PathBuf,
+    pub root: PathBuf,
+    pub outdir: PathBuf,
+    pub stem: String,
+    pub pep440: String,
+    pub epoch: i64,
+    /// The commit being released: a build recorded for it is reused (sdists are not
+    /// byte-reproducible, so rebuilding would change their sha256).
+    pub commit: String,
+}
+
+const BUILD_RECORD: &str = ".slipway-build.json";
+
+impl Build {
+    /// The files of an earlier build of this commit, if all are still there unchanged.
+    fn earlier(&self) -> Option<Vec<(String, String)>> {
+        let text = std::fs::read_to_string(self.outdir.join(BUILD_RECORD)).ok()?;
+        let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+        if json["commit"].as_str()? != self.commit {
+            return None;
+        }
+        let recorded: Vec<(String, String)> = json["files"]
+            .as_object()?
+            .iter()
+            .map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+            .collect::<Option<_>>()?;
+        let now: Vec<(String, String)> = local_dists(&self.outdir)
+            .ok()?
+            .into_iter()
+            .map(|(n, _, s)| (n, s))
+            .collect();
+        (now == recorded && !now.is_empty()).then_some(now)
+    }
+
+    fn process(&self) -> Process {
+        Process::new(&self.python.display().to_string(), &self.root)
+            .args(["-m", "build", "--sdist", "--wheel", "--outdir"])
+            .args([
+                self.outdir.display().to_string(),
+                self.root.display().to_string(),
+            ])
+            .env("SOURCE_DATE_EPOCH", Val::Plain(self.epoch.to_string()))
+    }
+}
+
+impl Action for Build {
+    fn header(&self) -> String {
+        format!(
+            "build sdist + wheel {} into {}",
+            self.pep440,
+            self.outdir.display()
+        )
+    }
+    fn detail(&self) -> Option<String> {
+        Some(format!(
+            "{}\nthen: one sdist and a wheel named {}-{}…",
+            self.process().command_line(),
+            self.stem,
+            self.pep440
+        ))
+    }
+    fn execute(&self, _cx: &mut RunContext) -> Result<Done> {
+        if let Some(files) = self.earlier() {
+            let short = &self.commit[..self.commit.len().min(7)];
+            let list: Vec<String> = files
+                .iter()
+                .map(|(n, s)| format!("{n} (sha256 {})", &s[..12]))
+                .collect();
+            return Ok(Done::Skipped(format!(
+                "built earlier from {short}, unchanged: {}",
+                list.join(", ")
+            )));
+        }
+        if self.outdir.exists() {
+            std::fs::remove_dir_all(&self.outdir)
+                .with_context(|| format!("cannot clear {}", self.outdir.display()))?;
+        }
+        std::fs::create_dir_all(&self.outdir)?;
+        crate::exec::run_captured(&self.process()).context("building the Python distributions")?;
+        let files = local_dists(&self.outdir)?;
+        let names: Vec<String> = files.iter().map(|(n, _, _)| n.clone()).collect();
+        check_dist_names(&names, &self.stem, &self.pep440).map_err(|e| anyhow!("{e}"))?;
+        let record = serde_json::json!({
+            "commit": self.commit,
+            "files": files.iter().map(|(n, _, s)| (n.clone(), serde_json::json!(s))).collect::<serde_json::Map<_, _>>(),
+        });
+        std::fs::write(
+            self.outdir.join(BUILD_RECORD),
+            serde_json::to_string_pretty(&record)?,
+        )?;
+        let lines: Vec<String> = files
+            .iter()
+            .map(|(n, _, sha)| format!("{n}  sha256 {sha}"))
+            .collect();
+        Ok(Done::Ran(lines.join("\n")))
+    }
+}
+
+/// `twine check --strict` on the built files.
+#[derive(Debug)]
+pub struct Check {
+    pub python: PathBuf,
+    pub root: PathBuf,
+    pub outdir: PathBuf,
+}
+
+impl Action for Check {
+    fn header(&self) -> String {
+        format!("twine check --strict {}/*", self.outdir.display())
+    }
+    fn execute(&self, _cx: &mut RunContext) -> Result<Done> {
+        let files: Vec<String> = local_dists(&self.outdir)?
+            .into_iter()
+            .map(|(_, p, _)| p.display().to_string())
+            .collect();
+        let p = twine(&self.python, &self.root)
+            .args(["check", "--strict"])
+            .args(files);
+        crate::exec::run_captured(&p).context("twine check")?;
+        Ok(Done::Ran(String::new()))
+    }
+}
+
+fn twine(python: &Path, root: &Path) -> Process {
+    Process::new(&python.display().to_string(), root)
+        .args(["-m", "twine", "--no-color"])
+        .env(
+            "PYTHON_KEYRING_BACKEND",
+            Val::Plain("keyring.backends.null.Keyring".into()),
+        )
+}
+
+/// Uploads the files the index does not have yet.
+#[derive(Debug)]
+pub struct Upload {
+    pub python: PathBuf,
+    pub root: PathBuf,
+    pub outdir: PathBuf,
+    pub package: String,
+    pub repository_url: String,
+    pub index_url: String,
+    pub credentials: Credentials,
+}
+
+impl Upload {
+    fn process(&self, files: Vec<String>) -> Process {
+        let mut p = twine(&self.python, &self.root)
+            .args([
+                "upload",
+                "--non-interactive",
+                "--disable-progress-bar",
+                "--repository-url",
+                &self.repository_url,
+            ])
+            .args(files);
+        if let Credentials::Password { user, password } = &self.credentials {
+            p = p
+                .env("TWINE_USERNAME", Val::Plain(user.clone()))
+                .env("TWINE_PASSWORD", Val::Secret(password.clone()));
+        }
+        p
+    }
+}
+
+impl Action for Upload {
+    fn header(&self) -> String {
+        format!(
+            "upload to {} what {} lacks",
+            self.repository_url, self.index_url
+        )
+    }
+    fn detail(&self) -> Option<String> {
+        Some(format!(
+            "read {}{}/ first: same name and sha256 → skip; same name, other sha256 → stop\n{}",
+            self.index_url,
+            normalize(&self.package),
+            self.process(vec![format!("{}/<missing files>", self.outdir.display())])
+                .command_line()
+        ))
+    }
+    fn execute(&self, _cx: &mut RunContext) -> Result<Done> {
+        let local = local_dists(&self.outdir)?;
+        let listed = index_files(&self.index_url, &self.package)?;
+        let mut missing = Vec::new();
+        let mut present = Vec::new();
+        for (name, path, sha) in &local {
+            match listed.iter().find(|f| &f.filename == name) {
+                Some(f) if f.sha256.as_deref() == Some(sha.as_str()) => present.push(name.clone()),
+                Some(f) => bail!(
+                    "{} already has {name} with sha256 {}, but this build's is {sha}: an index never lets a \
+                     version be replaced; release a new version (`cargo xtask release patch`)",
+                    self.index_url,
+                    f.sha256.as_deref().unwrap_or("(not listed)")
+                ),
+                None => missing.push(path.display().to_string()),
+            }
+        }
+        if missing.is_empty() {
+            return Ok(Done::Skipped(format!(
+                "{} already lists {} with the same sha256",
+                self.index_url,
+                present.join(", ")
+            )));
+        }
+        let p = self.process(missing.clone());
+        if let Err(e) = crate::exec::run_captured(&p) {
+            let text = format!("{e:#}");
+            if text.contains("403") || text.contains("401") {
+                bail!("{} refused the credentials (HTTP 401/403): check PYPI_TOKEN, or TWINE_USERNAME/TWINE_PASSWORD", self.repository_url);
+            }
+            if text.contains("Connection refused")
+                || text.contains("Max retries exceeded")
+                || text.contains("NewConnectionError")
+            {
+                bail!(
+                    "the package index {} is unreachable: is it up, and is `repository-url` right?",
+                    self.repository_url
+                );
+            }
+            return Err(e.context(format!("uploading to {}", self.repository_url)));
+        }
+        let names: Vec<&str> = missing
+            .iter()
+            .map(|p| p.rsplit('/').next().unwrap_or(p))
+            .collect();
+        let mut what = format!("uploaded {}", names.join(", "));
+        if !present.is_empty() {
+            what.push_str(&format!(
+                "; already there with the same sha256: {}",
+                present.join(", ")
+            ));
+        }
+        Ok(Done::Ran(what))
+    }
+}
+
+/// Verifies by hash on the index, then by installing into a throwaway venv.
+#[derive(Debug)]
+pub struct Verify {
+    pub root: PathBuf,
+    pub work: PathBuf,
+    pub outdir: PathBuf,
+    pub package: String,
+    pub pep440: String,
+    pub index_url: String,
+}
+
+impl Verify {
+    fn install(&self, venv: &Path, wheel: bool) -> Process {
+        let mut p =
+            Process::new(&venv.join("bin/python").display().to_string(), &self.root).args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--no-cache-dir",
+                "--no-deps",
+                "--disable-pip-version-check",
+            ]);
+        if wheel {
+            p = p.args(["--only-binary", ":all:"]);
+        }
+        p = p.args([
+            "--index-url",
+            &self.index_url,
+            &format!("{}=={}", self.package, self.pep440),
+        ]);
+        for k in PIP_REDIRECTS {
+            p = p.env_removed(k);
+        }
+        p.env("PIP_CONFIG_FILE", Val::Plain("/dev/null".into()))
+            .env("PIP_NO_INPUT", Val::Plain("1".into()))
+    }
+}
+
+impl Action for Verify {
+    fn header(&self) -> String {
+        format!(
+            "verify {} {} on {} by sha256 and by pip install",
+            self.package, self.pep440, self.index_url
+        )
+    }
+    fn detail(&self) -> Option<String> {
+        Some(format!(
+            "every built file listed with its sha256; then in a throwaway venv:\n{}\nimportlib.metadata.version({:?}) == {:?}",
+            self.install(Path::new("<venv>"), true).command_line(),
+            self.package,
+            self.pep440
+        ))
+    }
+    fn execute(&self, _cx: &mut RunContext) -> Result<Done> {
+        let local = local_dists(&self.outdir)?;
+        let listed = index_files(&self.index_url, &self.package)?;
+        for (name, _, sha) in &local {
+            match listed.iter().find(|f| &f.filename == name) {
+                Some(f) if f.sha256.as_deref() == Some(sha.as_str()) => {}
+                Some(f) => bail!(
+                    "{} lists {name} with sha256 {:?}, the build has {sha}",
+                    self.index_url,
+                    f.sha256
+                ),
+                None => bail!("{} does not list {name}", self.index_url),
+            }
+        }
+        let venv = self
+            .work
+            .join("tmp")
+            .join(format!("verify-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&venv);
+        let result = (|| -> Result<String> {
+            crate::exec::run_captured(
+                &Process::new("python3", &self.root)
+                    .args(["-m", "venv"])
+                    .args([venv.display().to_string()]),
+            )?;
+            let wheel = local.iter().any(|(n, _, _)| n.ends_with(".whl"));
+            crate::exec::run_captured(&self.install(&venv, wheel))
+                .context("installing from the index")?;
+            let script = format!(
+                "import importlib.metadata as m; print(m.version({:?}))",
+                self.package
+            );
+            let out = crate::exec::run_captured(
+                &Process::new(&venv.join("bin/python").display().to_string(), &self.root)
+                    .args(["-c", &script]),
+            )?;
+            Ok(out.trim().to_string())
+        })();
+        let _ = std::fs::remove_dir_all(&venv);
+        let installed = result?;
+        if installed != self.pep440 {
+            bail!(
+                "pip installed {} {installed} from {}, expected {}",
+                self.package,
+                self.index_url,
+                self.pep440
+            );
+        }
+        Ok(Done::Ran(format!(
+            "{} lists {} file(s) with matching sha256; pip install {}=={} → importlib.metadata.version = {installed}",
+            self.index_url,
+            local.len(),
+            self.package,
+            self.pep440
+        )))
+    }
+}
+
+/// python3 present and new enough for the pinned tools (twine 7 needs 3.10).
+pub fn check_python(problems: &mut Problems) {
+    let out = std::process::Command::new("python3")
+        .args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
+        .output();
+    match out {
+        Ok(o) if o.status.success() => {
+            let v = String::from_utf8_lossy(&o.stdout).trim().to_string();
+            let (major, minor) = v.split_once('.').and_then(|(a, b)| Some((a.parse::<u32>().ok()?, b.parse::<u32>().ok()?))).unwrap_or((0, 0));
+            if (major, minor) < (3, 10) {
+                problems.failure(format!("python3 is {v}; the Python tools need 3.10 or newer"));
+            }
+        }
+        _ => problems.failure(
+            "python3 is not installed: slipway keeps build and twine in a venv it creates with python3 (3.10+); install it"
+                .to_string(),
+        ),
+    }
+}
+
+/// The Python target of `publish-prod`.
+pub fn gather(facts: &Facts, problems: &mut Problems) -> Gathered {
+    let cfg = &facts.cfg;
+    check_python(problems);
+    let credentials = Credentials::from_env(&cfg.python.repository_url);
+    if credentials.is_none() {
+        problems.failure(format!(
+            "no credentials for {}: set PYPI_TOKEN (sent as __token__), or TWINE_USERNAME and TWINE_PASSWORD \
+             (in GitHub Actions, trusted publishing needs `id-token: write`)",
+            cfg.python.repository_url
+        ));
+    }
+    let venv = Venv::tools(&facts.work);
+    let python = venv.python();
+    let outdir = facts.dist_dir();
+    let mut build = venv.steps(&cfg.root);
+    build.push(Step::Action(Box::new(Build {
+        python: python.clone(),
+        root: cfg.root.clone(),
+        outdir: outdir.clone(),
+        stem: file_stem(&facts.package),
+        pep440: facts.pep440(),
+        epoch: facts.commit_time,
+        commit: facts.commit.clone(),
+    })));
+    build.push(Step::Action(Box::new(Check {
+        python: python.clone(),
+        root: cfg.root.clone(),
+        outdir: outdir.clone(),
+    })));
+    let Some(credentials) = credentials else {
+        return Ok(None);
+    };
+    let publish = vec![Step::Action(Box::new(Upload {
+        python,
+        root: cfg.root.clone(),
+        outdir: outdir.clone(),
+        package: facts.package.clone(),
+        repository_url: cfg.python.repository_url.clone(),
+        index_url: cfg.python.index_url.clone(),
+        credentials,
+    }))];
+    Ok(Some(TargetPlan {
+        build,
+        publish,
+        verify: vec![verify_step(facts)],
+    }))
+}
+
+/// The verification step alone (also used by `cargo xtask verify`).
+pub fn verify_step(facts: &Facts) -> Step {
+    Step::Action(Box::new(Verify {
+        root: facts.cfg.root.clone(),
+        work: facts.work.clone(),
+        outdir: facts.dist_dir(),
+        package: facts.package.clone(),
+        pep440: facts.pep440(),
+        index_url: facts.cfg.python.index_url.clone(),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(normalize("Slipway.Demo__x"), "slipway-demo-x");
+        assert_eq!(normalize("slipway-demo"), "slipway-demo");
+        assert_eq!(file_stem("Slipway-Demo"), "slipway_demo");
+    }
+
+    #[test]
+    fn dist_name_checks() {
+        let ok = [
+            "slipway_demo-1.3.0rc1.tar.gz".to_string(),
+            "slipway_demo-1.3.0rc1-py3-none-any.whl".to_string(),
+        ];
+        assert_eq!(check_dist_names(&ok, "slipway_demo", "1.3.0rc1"), Ok(()));
+        let stale = [
+            "slipway_demo-1.2.0.tar.gz".to_string(),
+            "slipway_demo-1.2.0-py3-none-any.whl".to_string(),
+        ];
+        let err = check_dist_names(&stale, "slipway_demo", "1.3.0rc1").unwrap_err();
+        assert!(
+            err.starts_with(
+                "slipway_demo-1.2.0.tar.gz does not carry the release version 1.3.0rc1"
+            ),
+            "{err}"
+        );
+        assert!(check_dist_names(&ok[..1], "slipway_demo", "1.3.0rc1")
+            .unwrap_err()
+            .contains("expected one sdist"));
+    }
+
+    #[test]
+    fn simple_html_pages() {
+        // pypiserver 2.4's page, as served.
+        let body = r#"<!DOCTYPE html><html><head><title>Links for slipway-demo</title></head><body><h1>Links for slipway-demo</h1>
+<a href="/packages/slipway_demo-0.1.0-py3-none-any.whl#sha256=AbC123">slipway_demo-0.1.0-py3-none-any.whl</a><br>
+<a href="../../packages/slipway_demo-0.1.0.tar.gz#sha256=def456" data-requires-python="&gt;=3.9">slipway_demo-0.1.0.tar.gz</a><br>
+<a href="/packages/other-1.0.zip">other-1.0.zip</a>
+</body></html>"#;
+        assert_eq!(
+            parse_simple_html(body),
+            vec![
+                IndexFile {
+                    filename: "slipway_demo-0.1.0-py3-none-any.whl".into(),
+                    sha256: Some("abc123".into())
+                },
+                IndexFile {
+                    filename: "slipway_demo-0.1.0.tar.gz".into(),
+                    sha256: Some("def456".into())
+                },
+                IndexFile {
+                    filename: "other-1.0.zip".into(),
+                    sha256: None
+                },
+            ]
+        );
+        assert!(parse_simple_html("<html>no links</html>").is_empty());
+    }
+
+    #[test]
+    fn simple_json_pages() {
+        // PEP 691, as devpi and PyPI serve it.
+        let body = r#"{"meta":{"api-version":"1.1"},"name":"slipway-demo","files":[
+            {"filename":"slipway_demo-1.3.0rc1.tar.gz","url":"…","hashes":{"sha256":"ABCD"},"requires-python":">=3.9"},
+            {"filename":"slipway_demo-1.3.0rc1-py3-none-any.whl","url":"…","hashes":{}}]}"#;
+        assert_eq!(
+            parse_simple_json(body).unwrap(),
+            vec![
+                IndexFile {
+                    filename: "slipway_demo-1.3.0rc1.tar.gz".into(),
+                    sha256: Some("abcd".into())
+                },
+                IndexFile {
+                    filename: "slipway_demo-1.3.0rc1-py3-none-any.whl".into(),
+                    sha256: None
+                },
+            ]
+        );
+        assert!(parse_simple_json("not json").is_err());
+    }
+
+    #[test]
+    fn venv_dirs_follow_the_pins() {
+        let a = Venv::tools(Path::new("/w"));
+        assert!(a.dir.starts_with("/w/tools"));
+        assert!(a
+            .dir
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("python-tools-"));
+        assert_ne!(Venv::server(Path::new("/w")).dir, a.dir);
+    }
+}

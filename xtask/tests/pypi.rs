@@ -1,0 +1,266 @@
+//! The Python target of `publish-prod` against a real package index (pypiserver on loopback):
+//! build once, check, upload what is missing, verify by hash and by install; safe re-runs.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use xtask::services::PackageIndex;
+use xtask::target_pypi::Venv;
+
+const USER: &str = "uploader";
+const PASSWORD: &str = "pw-ZETA-7f3a91-secret";
+
+struct Setup {
+    repo: Repo,
+    index: PackageIndex,
+    _index_dir: tempfile::TempDir,
+}
+
+/// A repository with the reference payload at `version`, tagged, and a running index.
+fn setup(version: &str) -> Option<Setup> {
+    if !require(
+        "python3 with venv",
+        std::process::Command::new("python3")
+            .args(["-m", "venv", "--help"])
+            .output()
+            .is_ok_and(|o| o.status.success()),
+    ) {
+        return None;
+    }
+    let tools = tools_dir();
+    std::env::set_var("SLIPWAY_TOOLS_DIR", &tools);
+    let server = Venv::server(Path::new("/unused"));
+    server.ensure(Path::new("/")).expect("pypiserver venv");
+    Venv::tools(Path::new("/unused"))
+        .ensure(Path::new("/"))
+        .expect("tool venv");
+    let index_dir = tempfile::tempdir().unwrap();
+    let index =
+        PackageIndex::start(&server.dir, index_dir.path(), USER, PASSWORD).expect("pypiserver");
+
+    let pep440 = xtask::version::pep440(&semver::Version::parse(version).unwrap());
+    let mut files: Vec<(String, String)> = payload_files();
+    for (name, content) in files.iter_mut() {
+        if name == "pyproject.toml" {
+            *content = content.replace("version = \"0.1.0\"", &format!("version = \"{pep440}\""));
+        }
+    }
+    files.push((
+        "Cargo.toml".into(),
+        format!(
+            "[workspace]\nmembers = []\n\n[workspace.metadata.release]\n\n[workspace.metadata.release.python]\nrepository-url = \"{}\"\nindex-url = \"{}\"\n",
+            index.url,
+            index.simple_url()
+        ),
+    ));
+    files.push(("CHANGELOG.md".into(), format!("# Changelog\n\n## [Unreleased]\n\n## [{version}] - 2026-11-21\n\n### Added\n\n- Things.\n")));
+    files.push((".gitignore".into(), "/target\n/build\n*.egg-info/\n".into()));
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let repo = Repo::new(&refs);
+    repo.git(&["tag", "-a", &format!("v{version}"), "-m", "release"]);
+    Some(Setup {
+        repo,
+        index,
+        _index_dir: index_dir,
+    })
+}
+
+fn publish(s: &Setup, password: &str) -> Run {
+    let out = hermetic(BIN, s.repo.path())
+        .args(["publish-prod", "--only", "pypi", "--skip-ci-check"])
+        .env("SLIPWAY_TOOLS_DIR", tools_dir())
+        .env("TWINE_USERNAME", USER)
+        .env("TWINE_PASSWORD", password)
+        .env("NO_COLOR", "1")
+        .env_remove("PYPI_TOKEN")
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    }
+}
+
+fn packages(s: &Setup) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(s.index.dir.join("packages"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+fn assert_no_secret(r: &Run, s: &Setup) {
+    assert!(
+        !r.all().contains(PASSWORD),
+        "the password leaked into the output"
+    );
+    for entry in walk(&s.repo.path().join("target/slipway")) {
+        let text = std::fs::read(&entry).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&text).contains(PASSWORD),
+            "the password leaked into {}",
+            entry.display()
+        );
+    }
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn upload_verify_rerun_and_partial_upload() {
+    let Some(s) = setup("0.1.0") else { return };
+    let r = publish(&s, PASSWORD);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(
+        r.stdout
+            .contains("uploaded slipway_demo-0.1.0-py3-none-any.whl, slipway_demo-0.1.0.tar.gz"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("pip install slipway-demo==0.1.0 → importlib.metadata.version = 0.1.0"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        packages(&s),
+        [
+            "slipway_demo-0.1.0-py3-none-any.whl",
+            "slipway_demo-0.1.0.tar.gz"
+        ]
+    );
+    assert_no_secret(&r, &s);
+    let journal =
+        std::fs::read_to_string(s.repo.path().join("target/slipway/journal/v0.1.0.jsonl")).unwrap();
+    assert!(journal.contains("\"status\":\"done\""), "{journal}");
+
+    // Re-run: nothing uploaded, success, with the evidence.
+    let r = publish(&s, PASSWORD);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(
+        r.stdout.contains("skipped:") && r.stdout.contains("with the same sha256"),
+        "{}",
+        r.stdout
+    );
+
+    // The wheel goes missing (a partial upload): the re-run uploads only the wheel.
+    std::fs::remove_file(
+        s.index
+            .dir
+            .join("packages/slipway_demo-0.1.0-py3-none-any.whl"),
+    )
+    .unwrap();
+    let r = publish(&s, PASSWORD);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(r.stdout.contains("uploaded slipway_demo-0.1.0-py3-none-any.whl; already there with the same sha256: slipway_demo-0.1.0.tar.gz"), "{}", r.stdout);
+    assert_eq!(packages(&s).len(), 2);
+}
+
+#[test]
+fn same_version_other_content_is_refused() {
+    let Some(s) = setup("0.2.0") else { return };
+    assert_eq!(publish(&s, PASSWORD).code, 0);
+    let before: Vec<Vec<u8>> = packages(&s)
+        .iter()
+        .map(|p| std::fs::read(s.index.dir.join("packages").join(p)).unwrap())
+        .collect();
+    // The same version, other content (the tag was moved).
+    s.repo.write("src/slipway_demo/extra.py", "X = 1\n");
+    s.repo.git(&["add", "-A"]);
+    s.repo.git(&["commit", "-q", "-m", "sneaky change"]);
+    s.repo.git(&["tag", "-f", "-a", "v0.2.0", "-m", "moved"]);
+    let r = publish(&s, PASSWORD);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.stderr.contains("already has slipway_demo-0.2.0")
+            && r.stderr
+                .contains("an index never lets a version be replaced"),
+        "{}",
+        r.stderr
+    );
+    let after: Vec<Vec<u8>> = packages(&s)
+        .iter()
+        .map(|p| std::fs::read(s.index.dir.join("packages").join(p)).unwrap())
+        .collect();
+    assert_eq!(before, after, "nothing was uploaded");
+}
+
+#[test]
+fn wrong_password_and_index_down_are_clear() {
+    let Some(mut s) = setup("1.3.0-rc.1") else {
+        return;
+    };
+    let wrong = "WRONG-pw-d41d8c";
+    let r = publish(&s, wrong);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(r.stderr.contains("refused the credentials"), "{}", r.stderr);
+    assert!(!r.all().contains(wrong), "the wrong password leaked");
+    assert!(packages(&s).is_empty());
+
+    // Pre-release end to end.
+    let r = publish(&s, PASSWORD);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(
+        r.stdout
+            .contains("pip install slipway-demo==1.3.0rc1 → importlib.metadata.version = 1.3.0rc1"),
+        "{}",
+        r.stdout
+    );
+
+    let url = s.index.url.clone();
+    s.index.stop();
+    let r = publish(&s, PASSWORD);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.stderr
+            .contains(&format!("the package index {}simple/ is unreachable", url)),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn missing_credentials_and_untagged_head_are_refused_before_anything_runs() {
+    let Some(s) = setup("0.3.0") else { return };
+    let out = hermetic(BIN, s.repo.path())
+        .args(["publish-prod", "--only", "pypi", "--skip-ci-check"])
+        .env("SLIPWAY_TOOLS_DIR", tools_dir())
+        .env_remove("TWINE_USERNAME")
+        .env_remove("TWINE_PASSWORD")
+        .env_remove("PYPI_TOKEN")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("no credentials for"), "{err}");
+    s.repo.commit("chore: after the tag");
+    let r = publish(&s, PASSWORD);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("HEAD has no release tag"), "{}", r.stderr);
+    assert!(packages(&s).is_empty());
+    assert!(
+        !s.repo.path().join("target/slipway/dist").exists(),
+        "nothing was built"
+    );
+}
