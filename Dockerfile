@@ -3,12 +3,17 @@
 ARG BASE_IMAGE=python:3.12-slim
 FROM ${BASE_IMAGE}
 
-# The wheel built by the release (dist/) is the one that is installed: the image runs exactly the
-# artifact published to the package index. It is unpacked with the stdlib, so the base image needs
-# python3 and nothing else (no pip, no network).
-COPY dist/*.whl /tmp/dist/
-RUN python3 -c "import glob, sysconfig, zipfile; \
-[zipfile.ZipFile(w).extractall(sysconfig.get_paths()['purelib']) for w in glob.glob('/tmp/dist/*.whl')]" \
+# The wheel that the release built once (and publishes to the package index) is the one that is
+# installed: the image runs exactly the published artifact. DIST is that build's directory
+# (`cargo xtask docker-validate` and `publish-prod` pass target/slipway/dist/<version>). The wheel
+# is unpacked with the stdlib, so the base image needs python3 and nothing else (no pip, no
+# network), and exactly one wheel must be there (a stale one would install the wrong version).
+ARG DIST=dist
+COPY ${DIST}/*.whl /tmp/dist/
+RUN python3 -c "import glob, sys, sysconfig, zipfile; \
+wheels = glob.glob('/tmp/dist/*.whl'); \
+len(wheels) == 1 or sys.exit('expected exactly one wheel, found: %s' % wheels); \
+zipfile.ZipFile(wheels[0]).extractall(sysconfig.get_paths()['purelib'])" \
  && rm -rf /tmp/dist \
  && python3 -c "import slipway_demo; print('installed', slipway_demo.installed_version())"
 

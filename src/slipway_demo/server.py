@@ -44,13 +44,14 @@ def serve(host: str, port: int) -> ThreadingHTTPServer:
 
 
 def main() -> int:
+    stop = threading.Event()
+    # `docker stop` sends SIGTERM: stop at once instead of waiting for the 10 s SIGKILL. The
+    # handlers go in first, so a signal that arrives while the server starts is not lost.
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
     host = os.environ.get("HOST", "0.0.0.0")
     port = int(os.environ.get("PORT", "8080"))
     httpd = serve(host, port)
-    stop = threading.Event()
-    # `docker stop` sends SIGTERM: stop at once instead of waiting for the 10 s SIGKILL.
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
     sys.stderr.write(f"slipway-demo {installed_version()} listening on {host}:{port}\n")
     sys.stderr.flush()
     stop.wait()
