@@ -23,7 +23,8 @@ COMMANDS:
     publish-prod                             publish the release tagged at HEAD: image, dists, GitHub release
     changelog                                the changelog generated from Conventional Commits
     release-notes [<version>]                the notes of one version, from its CHANGELOG section
-    ci                                       format check, clippy -D warnings, all tests
+    ci                                       provision, format check, clippy -D warnings, all tests
+    provision                                install/start what the end-to-end tests need (idempotent)
 
 GLOBAL OPTIONS:
     -C <dir>       run as if started in <dir> (the repository is its git top level)
@@ -98,6 +99,14 @@ OPTIONS:
     --skip-ci-check   emergency: do not require the release workflow to have passed for the tag
     --json            print the report as JSON on stdout
     --notify          also send the webhooks on success";
+
+const PROVISION_HELP: &str = "\
+cargo xtask provision [--dry-run]
+
+Installs and starts what the end-to-end tests and `rehearse` need: Debian packages (docker.io,
+docker-registry, gh, mmdebstrap…), a Docker daemon on a private socket with no bridge network,
+the local base image (built once, cached with docker save), the Python venvs. Idempotent: every
+step says whether it acted or skipped.";
 
 const CHECK_HELP: &str = "\
 cargo xtask check-versions [--json]
@@ -269,6 +278,17 @@ pub fn run(args: Vec<OsString>, ui: &Ui) -> Result<u8> {
                 }
             }
             cmd::ci::run(&global, dry_run, ui)
+        }
+        "provision" => {
+            let mut dry_run = false;
+            while let Some(arg) = p.next()? {
+                match arg {
+                    Long("dry-run") => dry_run = true,
+                    Short('h') | Long("help") => return help(PROVISION_HELP),
+                    other => return Err(unexpected(other, "provision")),
+                }
+            }
+            cmd::ci::provision(&global, dry_run, ui)
         }
         "help" => {
             println!("{HELP}");

@@ -30,12 +30,9 @@ fn setup(version: &str) -> Option<Setup> {
         return None;
     }
     let tools = tools_dir();
-    std::env::set_var("SLIPWAY_TOOLS_DIR", &tools);
-    let server = Venv::server(Path::new("/unused"));
+    let server = Venv::in_dir(&tools, "pypiserver", xtask::target_pypi::SERVER_REQUIREMENTS);
     server.ensure(Path::new("/")).expect("pypiserver venv");
-    Venv::tools(Path::new("/unused"))
-        .ensure(Path::new("/"))
-        .expect("tool venv");
+    Venv::in_dir(&tools, "python-tools", xtask::target_pypi::TOOL_REQUIREMENTS).ensure(Path::new("/")).expect("tool venv");
     let index_dir = tempfile::tempdir().unwrap();
     let index =
         PackageIndex::start(&server.dir, index_dir.path(), USER, PASSWORD).expect("pypiserver");

@@ -1,58 +1,86 @@
-//! `cargo xtask ci`: what CI runs, as a plan of processes: formatting, clippy with `-D warnings`,
-//! the Rust tests and the reference service's Python tests.
+//! `cargo xtask ci`: what CI runs. First `provision` (Debian packages, the Docker daemon, the base
+//! image, the Python venvs — idempotent, each step says whether it acted), then formatting,
+//! clippy with `-D warnings`, every test with the services REQUIRED (a missing one fails a test
+//! instead of skipping it), and the reference service's Python tests. A Docker daemon this run
+//! started is stopped at the end.
+
+use std::path::Path;
 
 use anyhow::Result;
 
 use crate::cli::Global;
 use crate::git;
-use crate::plan::{Plan, Process, Step};
+use crate::plan::{Plan, Process, Step, Val};
 use crate::ui::{Style, Ui};
 
-pub fn plan(root: &std::path::Path) -> Plan {
+/// Where `ci` keeps the shared tool venvs: `target/slipway-test-tools`.
+pub fn tools_dir(root: &Path) -> std::path::PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(t) => root.join(t).join("slipway-test-tools"),
+        None => root.join("target/slipway-test-tools"),
+    }
+}
+
+pub fn checks(root: &Path) -> Plan {
     let mut plan = Plan::default();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     for args in [
         &["fmt", "--all", "--", "--check"][..],
-        &[
-            "clippy",
-            "--workspace",
-            "--all-targets",
-            "--locked",
-            "--",
-            "-D",
-            "warnings",
-        ],
-        &["test", "--workspace", "--locked"],
+        &["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"],
     ] {
-        plan.push(Step::Run(
-            Process::new(&cargo, root)
-                .args(args.iter().copied())
-                .streaming(),
-        ));
+        plan.push(Step::Run(Process::new(&cargo, root).args(args.iter().copied()).streaming()));
     }
+    let host = crate::engine::docker_host().unwrap_or_else(|| format!("unix://{}", crate::engine::SOCKET));
+    let test = Process::new(&cargo, root)
+        .args(["test", "--workspace", "--locked"])
+        .env("SLIPWAY_REQUIRE_SERVICES", Val::Plain("1".into()))
+        .env("SLIPWAY_TOOLS_DIR", Val::Plain(tools_dir(root).display().to_string()))
+        .env("DOCKER_HOST", Val::Plain(host))
+        .streaming();
+    plan.push(Step::Run(test));
     // The reference service's own tests (stdlib unittest: nothing to install).
     plan.push(Step::Run(
-        Process::new("python3", root)
-            .args(["-m", "unittest", "discover", "-s", "tests"])
-            .streaming(),
+        Process::new("python3", root).args(["-m", "unittest", "discover", "-s", "tests"]).streaming(),
     ));
     plan
 }
 
 pub fn run(global: &Global, dry_run: bool, ui: &Ui) -> Result<u8> {
     let root = git::toplevel(&global.dir)?;
-    let plan = plan(&root);
+    let provision = crate::provision::plan(&root, &tools_dir(&root));
+    let checks = checks(&root);
     if dry_run {
-        ui.heading("ci — dry run");
+        ui.heading("ci — dry run: provision, then the checks");
+        provision.render(ui, &root);
+        checks.render(ui, &root);
+        return Ok(0);
+    }
+    ui.heading("ci: provision");
+    let provisioned = crate::exec::execute(&provision, ui, &root)?;
+    ui.heading("ci: checks");
+    let result = crate::exec::execute(&checks, ui, &root);
+    crate::provision::stop_started(&provisioned.values);
+    let outcome = result?;
+    let total: std::time::Duration = provisioned.timings.iter().chain(&outcome.timings).sum();
+    ui.line(&format!("{} ci passed in {}", ui.paint(Style::Green, "ok:"), crate::ui::human_duration(total)));
+    Ok(0)
+}
+
+/// `cargo xtask provision [--dry-run]`: the provisioning plan alone (leaves the daemon running).
+pub fn provision(global: &Global, dry_run: bool, ui: &Ui) -> Result<u8> {
+    let root = git::toplevel(&global.dir)?;
+    let plan = crate::provision::plan(&root, &tools_dir(&root));
+    if dry_run {
+        ui.heading("provision — dry run");
         plan.render(ui, &root);
         return Ok(0);
     }
-    let outcome = crate::exec::execute(&plan, ui, &root)?;
-    let total: std::time::Duration = outcome.timings.iter().sum();
+    crate::exec::execute(&plan, ui, &root)?;
     ui.line(&format!(
-        "{} ci passed in {}",
+        "{} provisioned; the Docker daemon listens on {} (export DOCKER_HOST=unix://{} to use it by hand)",
         ui.paint(Style::Green, "ok:"),
-        crate::ui::human_duration(total)
+        crate::engine::SOCKET,
+        crate::engine::SOCKET
     ));
     Ok(0)
 }
