@@ -28,6 +28,7 @@ pub mod pyproject;
 pub mod registry;
 pub mod services;
 pub mod sha256;
+pub mod target_github;
 pub mod target_pypi;
 pub mod template;
 #[cfg(test)]

@@ -1,0 +1,1295 @@
+//! The GitHub target of `publish-prod`: the GitHub release of the tag, with the Python
+//! distributions and a `SHA256SUMS` as assets, its notes rendered from the CHANGELOG section.
+//!
+//! Everything goes through the `gh` CLI, REST only (`gh api`, `gh run list`): `gh release
+//! view/upload` look releases up through GraphQL, which the REST contract does not cover.
+//!
+//! - [`gather`] reads facts (gh on PATH, a token, the repository, the CHANGELOG section) and
+//!   reports every problem before anything runs; [`ci_check`] refuses a tag whose release
+//!   workflow has not passed.
+//! - build: write `SHA256SUMS` next to the distributions, and the release notes.
+//! - publish: [`CreateRelease`] looks the release up by tag first and creates it (published, not
+//!   a draft: drafts are invisible to the by-tag lookup, so a re-run after a failure would make a
+//!   duplicate) only when it is absent; [`UploadAssets`] uploads each asset the release lacks,
+//!   skips those already there with the same sha256, and refuses to touch one that differs.
+//! - verify: [`VerifyRelease`] reads the release back and checks every asset's digest.
+//!
+//! The token travels as `GH_TOKEN` in gh's environment (a secret, registered for redaction),
+//! never in argv. gh's other configuration (`GH_HOST`, proxies, `GH_CONFIG_DIR`, …) comes from
+//! an explicit variable list ([`process_gh_env`] in production; tests inject the stand-in's).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde_json::{json, Value as Json};
+
+use crate::changelog::{self, Changelog};
+use crate::cmd::release_notes;
+use crate::config::Config;
+use crate::plan::{Action, Done, Process, RunContext, Step, Val};
+use crate::publish::{Facts, Gathered, TargetPlan};
+use crate::{dockertags, sha256, template, ui, Problems};
+
+/// The checksum file uploaded with the distributions.
+pub const SUMS: &str = "SHA256SUMS";
+
+/// Token variables, in the order they are preferred.
+pub const TOKEN_VARS: &[&str] = &["GH_TOKEN", "GITHUB_TOKEN"];
+
+/// Variables passed to gh as they are (when set): where GitHub is and how to reach it.
+pub const PASSED_VARS: &[&str] = &[
+    "GH_HOST",
+    "GH_CONFIG_DIR",
+    "GH_PROMPT_DISABLED",
+    "GH_NO_UPDATE_NOTIFIER",
+    "GH_PAGER",
+    "NO_COLOR",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "PATH",
+];
+
+/// Token variables never passed on as they are (the chosen token goes as `GH_TOKEN`).
+const TOKEN_LIKE: &[&str] = &[
+    "GH_TOKEN",
+    "GITHUB_TOKEN",
+    "GH_ENTERPRISE_TOKEN",
+    "GITHUB_ENTERPRISE_TOKEN",
+];
+
+/// The gh-related variables of this process's environment: the tokens (registered for
+/// redaction) and [`PASSED_VARS`]. What [`gather`] and a stand-alone verify use.
+pub fn process_gh_env() -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for name in TOKEN_VARS {
+        if let Some(v) = crate::publish::secret_env(name) {
+            out.push((name.to_string(), v));
+        }
+    }
+    for name in PASSED_VARS {
+        if let Some(v) = std::env::var_os(name) {
+            out.push((name.to_string(), v.to_string_lossy().into_owned()));
+        }
+    }
+    out
+}
+
+/// The GitHub repository (`owner/name`): `[workspace.metadata.release.github] repo`, else parsed
+/// from the release remote's URL when it is a github.com URL.
+pub fn repo(cfg: &Config) -> Option<String> {
+    if let Some(r) = &cfg.github_repo {
+        return Some(r.clone());
+    }
+    let url = crate::history::remote_web_url(&cfg.root, &cfg.remote)?;
+    let path = url.strip_prefix("https://github.com/")?;
+    let mut parts = path.split('/').filter(|s| !s.is_empty());
+    let (owner, name) = (parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    Some(format!("{owner}/{name}"))
+}
+
+/// How gh is run for one repository: the environment it gets on top of the inherited one.
+#[derive(Debug, Clone)]
+pub struct Gh {
+    /// `owner/name`.
+    pub repo: String,
+    /// `GH_TOKEN` (secret) and the passed variables.
+    pub env: Vec<(String, Val)>,
+    /// Where gh runs (the repository root).
+    pub cwd: PathBuf,
+}
+
+impl Gh {
+    /// Resolves gh, the token and the repository from `gh_env` (see [`process_gh_env`]).
+    /// Problems are one sentence each, naming the fix.
+    pub fn resolve(cfg: &Config, gh_env: &[(String, String)]) -> Result<Gh, Vec<String>> {
+        let get = |k: &str| {
+            gh_env
+                .iter()
+                .rev()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.as_str())
+        };
+        let mut problems = Vec::new();
+        let path = get("PATH")
+            .map(String::from)
+            .or_else(|| std::env::var("PATH").ok())
+            .unwrap_or_default();
+        if find_program("gh", &path).is_none() {
+            problems.push(
+                "gh is not installed: apt-get install gh (or see https://cli.github.com)".into(),
+            );
+        }
+        let token = TOKEN_VARS
+            .iter()
+            .find_map(|k| get(k).filter(|v| !v.is_empty()));
+        if token.is_none() {
+            problems.push(
+                "no GitHub token: set GH_TOKEN (or GITHUB_TOKEN) to a token that may create releases"
+                    .to_string(),
+            );
+        }
+        let repo = repo(cfg);
+        if repo.is_none() {
+            problems.push(format!(
+                "no GitHub repository: set [workspace.metadata.release.github] repo = \"owner/name\" in {} \
+                 (the `{}` remote is not a github.com URL)",
+                crate::config::FILE,
+                cfg.remote
+            ));
+        }
+        let (Some(token), Some(repo), true) = (token, repo, problems.is_empty()) else {
+            return Err(problems);
+        };
+        ui::register_secret(token);
+        let mut env = vec![("GH_TOKEN".to_string(), Val::Secret(token.to_string()))];
+        // gh reads GH_ENTERPRISE_TOKEN for a GitHub Enterprise host.
+        if get("GH_HOST").is_some_and(|h| !matches!(h, "" | "github.com" | "github.localhost")) {
+            env.push((
+                "GH_ENTERPRISE_TOKEN".to_string(),
+                Val::Secret(token.to_string()),
+            ));
+        }
+        for (k, v) in gh_env {
+            if PASSED_VARS.contains(&k.as_str()) && !TOKEN_LIKE.contains(&k.as_str()) {
+                env.retain(|(n, _)| n != k);
+                env.push((k.clone(), Val::Plain(v.clone())));
+            }
+        }
+        Ok(Gh {
+            repo,
+            env,
+            cwd: cfg.root.clone(),
+        })
+    }
+
+    /// `gh <args>` with this environment.
+    pub fn process<I: IntoIterator<Item = S>, S: Into<String>>(&self, args: I) -> Process {
+        let mut p = Process::new("gh", &self.cwd).args(args);
+        p.env = self.env.clone();
+        p
+    }
+
+    /// `gh api --include <args>`: the status line tells a 404 from a failure.
+    pub fn api<I: IntoIterator<Item = S>, S: Into<String>>(&self, args: I) -> Process {
+        let mut p = self.process(["api", "--include"]);
+        p.args.extend(args.into_iter().map(Into::into));
+        p
+    }
+
+    /// `repos/<owner>/<name>/releases/tags/<tag>`.
+    pub fn release_by_tag_path(&self, tag: &str) -> String {
+        format!("repos/{}/releases/tags/{}", self.repo, encode(tag))
+    }
+}
+
+/// The command line without its environment (the token is in it only as `***`, but the
+/// passed variables would repeat on every line).
+fn shown(p: &Process) -> String {
+    let mut bare = p.clone();
+    bare.env.clear();
+    ui::redact(&bare.command_line())
+}
+
+fn find_program(name: &str, path: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let ok = |p: &Path| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if name.contains('/') {
+        let p = PathBuf::from(name);
+        return ok(&p).then_some(p);
+    }
+    std::env::split_paths(path)
+        .map(|d| d.join(name))
+        .find(|p| ok(p))
+}
+
+/// Percent-encodes everything outside RFC 3986's unreserved characters.
+fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A finished gh process.
+struct Captured {
+    ok: bool,
+    stdout: String,
+    stderr: String,
+}
+
+impl Captured {
+    /// The last lines gh printed, secrets masked.
+    fn tail(&self) -> String {
+        let lines: Vec<&str> = self
+            .stderr
+            .lines()
+            .chain(self.stdout.lines())
+            .filter(|l| !l.trim().is_empty())
+            .collect();
+        ui::redact(lines[lines.len().saturating_sub(8)..].join("\n").trim())
+    }
+}
+
+fn run(p: &Process) -> Result<Captured> {
+    let mut cmd = std::process::Command::new(&p.program);
+    cmd.args(&p.args)
+        .current_dir(&p.cwd)
+        .stdin(std::process::Stdio::null());
+    for (k, v) in &p.env {
+        cmd.env(k, v.reveal());
+    }
+    let out = cmd.output().map_err(|e| {
+        anyhow!(
+            "cannot run `{}`: {} (is it installed and on PATH?)",
+            p.program,
+            ui::redact(&e.to_string())
+        )
+    })?;
+    Ok(Captured {
+        ok: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    })
+}
+
+/// An answer of `gh api --include`.
+#[derive(Debug)]
+struct Reply {
+    status: u16,
+    body: Json,
+}
+
+/// Runs a `gh api --include` process. `Err` when gh got no HTTP answer at all.
+fn api(p: &Process) -> Result<Reply> {
+    let out = run(p)?;
+    let text = out.stdout.replace("\r\n", "\n");
+    let status = text
+        .lines()
+        .next()
+        .filter(|l| l.starts_with("HTTP/"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse::<u16>().ok());
+    let Some(status) = status else {
+        bail!(
+            "`{}` got no answer from GitHub; run again once GitHub is reachable (every step checks \
+             what is already there first):\n{}",
+            shown(p),
+            if out.tail().is_empty() {
+                "(no output)".to_string()
+            } else {
+                out.tail()
+            }
+        );
+    };
+    let body_text = text.split_once("\n\n").map_or("", |(_, b)| b).trim();
+    let body = if body_text.is_empty() {
+        Json::Null
+    } else {
+        serde_json::from_str(body_text).unwrap_or_else(|_| Json::String(body_text.to_string()))
+    };
+    Ok(Reply { status, body })
+}
+
+/// GitHub's error message from an error answer (`message` and the `errors` codes).
+fn gh_message(body: &Json) -> String {
+    let mut msg = body
+        .get("message")
+        .and_then(Json::as_str)
+        .unwrap_or("no message")
+        .to_string();
+    if let Some(errors) = body.get("errors").and_then(Json::as_array) {
+        let codes: Vec<String> = errors
+            .iter()
+            .map(|e| {
+                let field = e.get("field").and_then(Json::as_str).unwrap_or("");
+                let code = e.get("code").and_then(Json::as_str).unwrap_or("");
+                format!("{field} {code}").trim().to_string()
+            })
+            .collect();
+        if !codes.is_empty() {
+            msg.push_str(&format!(" ({})", codes.join(", ")));
+        }
+    }
+    ui::redact(&msg)
+}
+
+fn unexpected(p: &Process, r: &Reply) -> anyhow::Error {
+    anyhow!(
+        "`{}` answered HTTP {}: {}",
+        shown(p),
+        r.status,
+        gh_message(&r.body)
+    )
+}
+
+/// The release for `tag`, or `None` when GitHub answers 404.
+fn release_by_tag(gh: &Gh, tag: &str) -> Result<Option<Json>> {
+    let p = gh.api([gh.release_by_tag_path(tag)]);
+    let r = api(&p)?;
+    match r.status {
+        200 => Ok(Some(r.body)),
+        404 => Ok(None),
+        _ => Err(unexpected(&p, &r)),
+    }
+}
+
+fn str_of<'a>(v: &'a Json, key: &str) -> &'a str {
+    v.get(key).and_then(Json::as_str).unwrap_or("")
+}
+
+/// Pushes a problem unless the very same sentence is already listed (gather and the CI check
+/// share their prerequisites).
+fn push_once(problems: &mut Problems, msg: String) {
+    if !problems.list.contains(&msg) {
+        problems.failure(msg);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Facts
+
+/// Refuses the tag unless the newest run of the release workflow for it completed with success
+/// (on the tagged commit, when the run names its commit).
+pub fn ci_check(facts: &Facts, gh_env: &[(String, String)], problems: &mut Problems) -> Result<()> {
+    let gh = match Gh::resolve(&facts.cfg, gh_env) {
+        Ok(gh) => gh,
+        Err(list) => {
+            list.into_iter().for_each(|m| push_once(problems, m));
+            return Ok(());
+        }
+    };
+    let wf = &facts.cfg.release_workflow;
+    let tag = &facts.tag;
+    let p = gh.process([
+        "run",
+        "list",
+        "--repo",
+        &gh.repo,
+        "--workflow",
+        wf,
+        "--branch",
+        tag,
+        "--json",
+        "conclusion,status,url,headSha",
+        "--limit",
+        "20",
+    ]);
+    let emergency = "or pass --skip-ci-check in an emergency";
+    let out = run(&p)?;
+    if !out.ok {
+        let tail = out.tail();
+        if tail.contains("HTTP 404") {
+            problems.failure(format!(
+                "cannot check CI for {tag}: the workflow {wf} does not exist in {}; set \
+                 [workspace.metadata.release.github] release-workflow to the workflow that tests \
+                 release tags, {emergency}",
+                gh.repo
+            ));
+        } else {
+            problems.failure(format!(
+                "cannot check CI for {tag}: `{}` failed: {tail}; check the token may read Actions \
+                 in {}, {emergency}",
+                shown(&p),
+                gh.repo
+            ));
+        }
+        return Ok(());
+    }
+    let runs: Json = serde_json::from_str(&out.stdout)
+        .with_context(|| format!("`{}` printed no JSON", shown(&p)))?;
+    let Some(newest) = runs.as_array().and_then(|a| a.first()) else {
+        problems.failure(format!(
+            "CI has not run for {tag}: no {wf} run on {tag} in {}; push the tag and let the \
+             workflow pass, {emergency}",
+            gh.repo
+        ));
+        return Ok(());
+    };
+    let url = str_of(newest, "url");
+    let status = str_of(newest, "status");
+    let conclusion = str_of(newest, "conclusion");
+    let head = str_of(newest, "headSha");
+    if status != "completed" {
+        problems.failure(format!(
+            "CI has not passed for {tag}: run {url} is still {status}; wait for it to finish, {emergency}"
+        ));
+    } else if conclusion != "success" {
+        let c = if conclusion.is_empty() {
+            "without a conclusion"
+        } else {
+            conclusion
+        };
+        problems.failure(format!(
+            "CI has not passed for {tag}: run {url} concluded {c}; fix it, {emergency}"
+        ));
+    } else if !head.is_empty() && head != facts.commit {
+        problems.failure(format!(
+            "CI has not passed for {tag}: run {url} tested {} but {tag} is {}; run {wf} for the \
+             tag again, {emergency}",
+            &head[..head.len().min(7)],
+            facts.short
+        ));
+    }
+    Ok(())
+}
+
+/// The GitHub part of the publish plan (see the module docs). Reads gh's configuration from this
+/// process's environment.
+pub fn gather(facts: &Facts, problems: &mut Problems) -> Gathered {
+    gather_with(facts, &process_gh_env(), problems)
+}
+
+/// [`gather`] with gh's environment given explicitly (`process_gh_env()`, or a stand-in's).
+pub fn gather_with(
+    facts: &Facts,
+    gh_env: &[(String, String)],
+    problems: &mut Problems,
+) -> Gathered {
+    let before = problems.list.len();
+    let gh = match Gh::resolve(&facts.cfg, gh_env) {
+        Ok(gh) => Some(gh),
+        Err(list) => {
+            list.into_iter().for_each(|m| push_once(problems, m));
+            None
+        }
+    };
+    let notes = match notes(facts) {
+        Ok(n) => Some(n),
+        Err(msg) => {
+            push_once(problems, msg);
+            None
+        }
+    };
+    let (Some(gh), Some(notes)) = (gh, notes) else {
+        return Ok(Some(TargetPlan::default()));
+    };
+    if problems.list.len() > before {
+        return Ok(Some(TargetPlan::default()));
+    }
+    let root = &facts.cfg.root;
+    let dist = facts.dist_dir();
+    let notes_path = release_dir(facts).join(format!("{}.md", file_safe(&facts.tag)));
+    let prerelease = !facts.version.pre.is_empty();
+    let stable_max = facts
+        .released
+        .iter()
+        .filter(|v| v.pre.is_empty())
+        .all(|v| v.cmp_precedence(&facts.version).is_le());
+    let plan = TargetPlan {
+        build: vec![
+            Step::Action(Box::new(WriteSums {
+                dir: dist.clone(),
+                display: rel(root, &dist),
+            })),
+            Step::Action(Box::new(WriteNotes {
+                path: notes_path.clone(),
+                display: rel(root, &notes_path),
+                notes: notes.clone(),
+            })),
+        ],
+        publish: vec![
+            Step::Action(Box::new(CreateRelease {
+                gh: gh.clone(),
+                tag: facts.tag.clone(),
+                name: facts.tag.clone(),
+                body: notes,
+                prerelease,
+                make_latest: (!prerelease).then_some(if stable_max { "true" } else { "false" }),
+                body_file: release_dir(facts)
+                    .join(format!("{}.create.json", file_safe(&facts.tag))),
+            })),
+            Step::Action(Box::new(UploadAssets {
+                gh: gh.clone(),
+                tag: facts.tag.clone(),
+                dist: dist.clone(),
+                root: root.clone(),
+            })),
+        ],
+        verify: verify_steps_with(facts, gh),
+    };
+    Ok(Some(plan))
+}
+
+/// The verification step alone (for a stand-alone `verify`), with gh configured from `gh_env`.
+/// Problems (no gh, no token, no repository) are pushed like [`gather_with`] does.
+pub fn verify_steps(
+    facts: &Facts,
+    gh_env: &[(String, String)],
+    problems: &mut Problems,
+) -> Vec<Step> {
+    match Gh::resolve(&facts.cfg, gh_env) {
+        Ok(gh) => verify_steps_with(facts, gh),
+        Err(list) => {
+            list.into_iter().for_each(|m| push_once(problems, m));
+            Vec::new()
+        }
+    }
+}
+
+fn verify_steps_with(facts: &Facts, gh: Gh) -> Vec<Step> {
+    vec![Step::Action(Box::new(VerifyRelease {
+        gh,
+        tag: facts.tag.clone(),
+        prerelease: !facts.version.pre.is_empty(),
+        dist: facts.dist_dir(),
+        root: facts.cfg.root.clone(),
+    }))]
+}
+
+/// `target/slipway/release/`: notes and request bodies.
+fn release_dir(facts: &Facts) -> PathBuf {
+    facts.work.join("release")
+}
+
+fn file_safe(tag: &str) -> String {
+    tag.replace(['/', '\\'], "_")
+}
+
+fn rel(root: &Path, p: &Path) -> String {
+    p.strip_prefix(root).unwrap_or(p).display().to_string()
+}
+
+/// The release notes: the `default` template over the CHANGELOG section, with one `docker pull`
+/// line per configured registry. `Err` is the problem sentence.
+pub fn notes(facts: &Facts) -> Result<String, String> {
+    let cfg = &facts.cfg;
+    let v = &facts.version;
+    let text = std::fs::read_to_string(cfg.path(&cfg.changelog)).map_err(|e| {
+        format!(
+            "cannot read {}: {e}; it holds the release notes",
+            cfg.changelog
+        )
+    })?;
+    let cl = Changelog::parse(&text).map_err(|e| {
+        format!(
+            "{}: {e}; fix it, the release notes come from it",
+            cfg.changelog
+        )
+    })?;
+    let section = cl.section(v).ok_or_else(|| {
+        format!(
+            "{} has no section for {v}: add `## [{v}] - <date>` with the release's changes",
+            cfg.changelog
+        )
+    })?;
+    let body = cl.body(&text, section);
+    if changelog::has_placeholders(body) {
+        return Err(format!(
+            "{} still has placeholders in [{v}]: fill them in",
+            cfg.changelog
+        ));
+    }
+    if changelog::is_empty_body(body) {
+        return Err(format!(
+            "{} has no entries in [{v}]: describe the release's changes",
+            cfg.changelog
+        ));
+    }
+    let mut vars = release_notes::variables(cfg, Some(&v.to_string()))
+        .map_err(|e| format!("release notes for {v}: {e:#}"))?;
+    if let Some(docker) = &cfg.docker {
+        let policy = dockertags::TagPolicy::from_kinds(&cfg.tag_prefix, &[])
+            .expect("no moving kinds is a valid policy");
+        let exact = dockertags::plan(v, &[], "", &policy)
+            .into_iter()
+            .next()
+            .map(|t| t.tag)
+            .expect("the exact tag is always planned");
+        let pulls: Vec<String> = docker
+            .repositories()
+            .iter()
+            .map(|r| format!("docker pull {r}:{exact}"))
+            .collect();
+        vars.insert("docker_pull", pulls.join("\n"));
+    }
+    template::render(release_notes::DEFAULT, &vars).map_err(|e| format!("release notes: {e}"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Local assets
+
+/// One file to be a release asset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalAsset {
+    /// The asset name (the file name).
+    pub name: String,
+    pub path: PathBuf,
+    pub sha256: String,
+    pub size: u64,
+}
+
+/// The files of the dist directory that go into `SHA256SUMS`: regular files, not hidden, not
+/// `SHA256SUMS` itself; sorted by name.
+fn dist_files(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
+    let mut out = Vec::new();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(e).with_context(|| format!("cannot list {}", dir.display())),
+    };
+    for e in entries {
+        let e = e?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') || name == SUMS || !e.file_type()?.is_file() {
+            continue;
+        }
+        out.push((name, e.path()));
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// The content of `SHA256SUMS` for `files` (sha256, two spaces, name; sorted by name).
+fn sums_text(files: &[(String, PathBuf)]) -> Result<String> {
+    let mut s = String::new();
+    for (name, path) in files {
+        let hex =
+            sha256::file_hex(path).with_context(|| format!("cannot read {}", path.display()))?;
+        s.push_str(&format!("{hex}  {name}\n"));
+    }
+    Ok(s)
+}
+
+/// The assets of a release: every file `SHA256SUMS` lists (checked against the file on disk),
+/// then `SHA256SUMS` itself.
+pub fn local_assets(dist: &Path, root: &Path) -> Result<Vec<LocalAsset>> {
+    let sums_path = dist.join(SUMS);
+    let shown = rel(root, &sums_path);
+    let text = std::fs::read_to_string(&sums_path).map_err(|e| {
+        anyhow!("cannot read {shown}: {e}; the build step writes it, run the whole publish again")
+    })?;
+    let mut assets = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let Some((hex, name)) = line.split_once("  ") else {
+            bail!(
+                "{shown} line {}: expected `<sha256>  <file>`, got {line:?}",
+                i + 1
+            );
+        };
+        let path = dist.join(name);
+        let actual = sha256::file_hex(&path).map_err(|e| {
+            anyhow!(
+                "{}: {e}; it is listed in {shown}, rebuild the distributions",
+                rel(root, &path)
+            )
+        })?;
+        if actual != hex {
+            bail!(
+                "{} changed after {shown} was written (sha256 {actual}, listed {hex}); rebuild the distributions",
+                rel(root, &path)
+            );
+        }
+        let size = std::fs::metadata(&path)?.len();
+        assets.push(LocalAsset {
+            name: name.to_string(),
+            path,
+            sha256: actual,
+            size,
+        });
+    }
+    let extra: Vec<String> = dist_files(dist)?
+        .into_iter()
+        .map(|(n, _)| n)
+        .filter(|n| !assets.iter().any(|a| &a.name == n))
+        .collect();
+    if !extra.is_empty() {
+        bail!(
+            "{} has files {shown} does not list ({}); rebuild so that {SUMS} is written again",
+            rel(root, dist),
+            extra.join(", ")
+        );
+    }
+    if assets.is_empty() {
+        bail!("{shown} lists no files; the python build step makes the distributions");
+    }
+    assets.push(LocalAsset {
+        name: SUMS.to_string(),
+        sha256: sha256::digest_hex(text.as_bytes()),
+        size: text.len() as u64,
+        path: sums_path,
+    });
+    Ok(assets)
+}
+
+/// The name GitHub stores an uploaded asset under: characters other than `A-Za-z0-9._+-`
+/// become `.`, leading and trailing dots are dropped.
+pub fn github_asset_name(name: &str) -> String {
+    let s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._+-".contains(c) {
+                c
+            } else {
+                '.'
+            }
+        })
+        .collect();
+    s.trim_matches('.').to_string()
+}
+
+/// How a release's asset compares to the local file.
+#[derive(Debug, PartialEq, Eq)]
+enum Match {
+    Absent,
+    /// Same content; the text is the evidence (`sha256 …` or `size …`).
+    Same(String),
+    /// Another content, or a broken upload; the text says what differs.
+    Differs(String),
+}
+
+fn compare(release: &Json, local: &LocalAsset) -> Match {
+    let want = github_asset_name(&local.name);
+    let Some(remote) = release
+        .get("assets")
+        .and_then(Json::as_array)
+        .and_then(|a| a.iter().find(|x| str_of(x, "name") == want))
+    else {
+        return Match::Absent;
+    };
+    let state = str_of(remote, "state");
+    if !state.is_empty() && state != "uploaded" {
+        return Match::Differs(format!("a broken upload (state {state})"));
+    }
+    match remote.get("digest").and_then(Json::as_str) {
+        Some(d) => {
+            let got = d.strip_prefix("sha256:").unwrap_or(d);
+            if got == local.sha256 {
+                Match::Same(format!("sha256 {}", &got[..got.len().min(12)]))
+            } else {
+                Match::Differs(format!("{d}, the local file has sha256:{}", local.sha256))
+            }
+        }
+        None => {
+            let size = remote.get("size").and_then(Json::as_u64).unwrap_or(0);
+            if size == local.size {
+                Match::Same(format!("size {size} (GitHub gave no digest)"))
+            } else {
+                Match::Differs(format!(
+                    "{size} bytes, the local file has {} (GitHub gave no digest)",
+                    local.size
+                ))
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Actions
+
+/// Writes `SHA256SUMS` next to the distributions.
+#[derive(Debug)]
+pub struct WriteSums {
+    pub dir: PathBuf,
+    pub display: String,
+}
+
+impl Action for WriteSums {
+    fn header(&self) -> String {
+        format!("write {}/{SUMS}", self.display)
+    }
+    fn detail(&self) -> Option<String> {
+        Some(format!(
+            "sha256 of every distribution in {}, as `<sha256>  <file>`",
+            self.display
+        ))
+    }
+    fn execute(&self, _cx: &mut RunContext) -> Result<Done> {
+        let files = dist_files(&self.dir)?;
+        if files.is_empty() {
+            bail!(
+                "no distributions in {}: the python build step makes them; build them first",
+                self.display
+            );
+        }
+        let text = sums_text(&files)?;
+        let path = self.dir.join(SUMS);
+        if std::fs::read_to_string(&path).is_ok_and(|t| t == text) {
+            return Ok(Done::Skipped(format!(
+                "{SUMS} already lists these {} file(s) with these digests",
+                files.len()
+            )));
+        }
+        crate::exec::write_atomic(&path, &text)
+            .with_context(|| format!("cannot write {}/{SUMS}", self.display))?;
+        Ok(Done::Ran(text.trim_end().to_string()))
+    }
+    fn json(&self) -> Json {
+        json!({"path": format!("{}/{SUMS}", self.display)})
+    }
+}
+
+/// Writes the release notes to `target/slipway/release/<tag>.md`.
+#[derive(Debug)]
+pub struct WriteNotes {
+    pub path: PathBuf,
+    pub display: String,
+    pub notes: String,
+}
+
+impl Action for WriteNotes {
+    fn header(&self) -> String {
+        format!("write release notes {}", self.display)
+    }
+    fn detail(&self) -> Option<String> {
+        Some(self.notes.trim_end().to_string())
+    }
+    fn execute(&self, _cx: &mut RunContext) -> Result<Done> {
+        if std::fs::read_to_string(&self.path).is_ok_and(|t| t == self.notes) {
+            return Ok(Done::Skipped(format!("{} is up to date", self.display)));
+        }
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        crate::exec::write_atomic(&self.path, &self.notes)
+            .with_context(|| format!("cannot write {}", self.display))?;
+        Ok(Done::Ran(String::new()))
+    }
+    fn json(&self) -> Json {
+        json!({"path": self.display, "notes": self.notes})
+    }
+}
+
+/// Creates the (published) release for the tag, unless it exists.
+#[derive(Debug)]
+pub struct CreateRelease {
+    pub gh: Gh,
+    pub tag: String,
+    pub name: String,
+    pub body: String,
+    pub prerelease: bool,
+    /// `make_latest` for a stable release: "false" for a hotfix of an older line.
+    pub make_latest: Option<&'static str>,
+    /// Where the JSON request body is written (`gh api --input`).
+    pub body_file: PathBuf,
+}
+
+impl CreateRelease {
+    fn request(&self) -> Json {
+        let mut body = json!({
+            "tag_name": self.tag,
+            "name": self.name,
+            "body": self.body,
+            "draft": false,
+            "prerelease": self.prerelease,
+        });
+        if let Some(latest) = self.make_latest {
+            body["make_latest"] = json!(latest);
+        }
+        body
+    }
+    fn lookup(&self) -> Process {
+        self.gh.api([self.gh.release_by_tag_path(&self.tag)])
+    }
+    fn create(&self) -> Process {
+        self.gh.api([
+            "-X".to_string(),
+            "POST".into(),
+            format!("repos/{}/releases", self.gh.repo),
+            "--input".into(),
+            rel(&self.gh.cwd, &self.body_file),
+        ])
+    }
+}
+
+fn evidence(rel: &Json) -> String {
+    let id = rel.get("id").and_then(Json::as_u64).unwrap_or(0);
+    let when = str_of(rel, "published_at");
+    let mut s = format!(
+        "release {} already exists (id {id}",
+        str_of(rel, "html_url")
+    );
+    if !when.is_empty() {
+        s.push_str(&format!(", published {when}"));
+    }
+    s.push(')');
+    s
+}
+
+impl Action for CreateRelease {
+    fn header(&self) -> String {
+        format!(
+            "create GitHub release {} in {}{}",
+            self.tag,
+            self.gh.repo,
+            if self.prerelease {
+                " (pre-release)"
+            } else {
+                ""
+            }
+        )
+    }
+    fn detail(&self) -> Option<String> {
+        Some(format!(
+            "{}\nonly when GitHub answers 404:\n{}\n  with {}",
+            shown(&self.lookup()),
+            shown(&self.create()),
+            serde_json::to_string(&json!({
+                "tag_name": self.tag,
+                "name": self.name,
+                "body": format!("<{} bytes of release notes>", self.body.len()),
+                "draft": false,
+                "prerelease": self.prerelease,
+                "make_latest": self.make_latest,
+            }))
+            .unwrap_or_default()
+        ))
+    }
+    fn execute(&self, cx: &mut RunContext) -> Result<Done> {
+        if let Some(rel) = release_by_tag(&self.gh, &self.tag)? {
+            cx.set("github.release_url", str_of(&rel, "html_url"));
+            return Ok(Done::Skipped(evidence(&rel)));
+        }
+        if let Some(dir) = self.body_file.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        let body = serde_json::to_string_pretty(&self.request())?;
+        crate::exec::write_atomic(&self.body_file, &body)
+            .with_context(|| format!("cannot write {}", self.body_file.display()))?;
+        let p = self.create();
+        let r = api(&p)?;
+        match r.status {
+            201 => {
+                let url = str_of(&r.body, "html_url").to_string();
+                let id = r.body.get("id").and_then(Json::as_u64).unwrap_or(0);
+                cx.set("github.release_url", url.clone());
+                Ok(Done::Ran(format!("created release {url} (id {id})")))
+            }
+            422 if gh_message(&r.body).contains("already_exists") => bail!(
+                "GitHub already has a release for {} in {} that is not visible by tag (a draft?): \
+                 publish or delete it in the web UI, then run again",
+                self.tag,
+                self.gh.repo
+            ),
+            _ => Err(unexpected(&p, &r)),
+        }
+    }
+    fn json(&self) -> Json {
+        json!({
+            "repo": self.gh.repo,
+            "tag": self.tag,
+            "lookup": shown(&self.lookup()),
+            "create": shown(&self.create()),
+            "request": self.request(),
+        })
+    }
+}
+
+/// Uploads the assets the release lacks; refuses when one differs.
+#[derive(Debug)]
+pub struct UploadAssets {
+    pub gh: Gh,
+    pub tag: String,
+    pub dist: PathBuf,
+    pub root: PathBuf,
+}
+
+impl UploadAssets {
+    fn upload(&self, upload_url: &str, a: &LocalAsset) -> Process {
+        let base = upload_url.split('{').next().unwrap_or(upload_url);
+        self.gh.api([
+            "-X".to_string(),
+            "POST".into(),
+            format!("{base}?name={}", encode(&a.name)),
+            "--input".into(),
+            rel(&self.gh.cwd, &a.path),
+            "-H".into(),
+            "Content-Type: application/octet-stream".into(),
+        ])
+    }
+}
+
+impl Action for UploadAssets {
+    fn header(&self) -> String {
+        format!("upload release assets to {} in {}", self.tag, self.gh.repo)
+    }
+    fn detail(&self) -> Option<String> {
+        Some(format!(
+            "{}\nfor each file of {}/{SUMS} and {SUMS} itself: skip it when the release has it with \
+             the same sha256, refuse when it has another one, else\n\
+             gh api --include -X POST '<upload_url>?name=<file>' --input <file> -H 'Content-Type: application/octet-stream'",
+            shown(&self.gh.api([self.gh.release_by_tag_path(&self.tag)])),
+            rel(&self.root, &self.dist)
+        ))
+    }
+    fn execute(&self, cx: &mut RunContext) -> Result<Done> {
+        let assets = local_assets(&self.dist, &self.root)?;
+        let Some(release) = release_by_tag(&self.gh, &self.tag)? else {
+            bail!(
+                "there is no published release for {} in {}: the create step makes it; run the publish again",
+                self.tag,
+                self.gh.repo
+            );
+        };
+        let url = str_of(&release, "html_url").to_string();
+        cx.set("github.release_url", url.clone());
+        let mut same = Vec::new();
+        let mut missing = Vec::new();
+        let mut conflicts = Vec::new();
+        for a in &assets {
+            match compare(&release, a) {
+                Match::Absent => missing.push(a),
+                Match::Same(why) => same.push(format!("{} ({why})", a.name)),
+                Match::Differs(why) => conflicts.push(format!("{}: the release has {why}", a.name)),
+            }
+        }
+        if !conflicts.is_empty() {
+            bail!(
+                "release {url} already has different asset(s), nothing was uploaded:\n  {}\n\
+                 GitHub does not replace an asset silently: delete it in the web UI and run again \
+                 if the local file is right, or release a new version",
+                conflicts.join("\n  ")
+            );
+        }
+        if missing.is_empty() {
+            return Ok(Done::Skipped(format!(
+                "release {url} has all {} assets with the same content: {}",
+                assets.len(),
+                same.join(", ")
+            )));
+        }
+        let upload_url = str_of(&release, "upload_url");
+        if upload_url.is_empty() {
+            bail!("GitHub gave no upload_url for release {url}");
+        }
+        let mut uploaded = Vec::new();
+        for a in missing {
+            let p = self.upload(upload_url, a);
+            let r = api(&p).with_context(|| {
+                format!(
+                    "uploading {} failed after {} upload(s); run again: what is there is kept",
+                    a.name,
+                    uploaded.len()
+                )
+            })?;
+            if r.status != 201 {
+                return Err(unexpected(&p, &r).context(format!(
+                    "uploading {} failed after {} upload(s); run again: what is there is kept",
+                    a.name,
+                    uploaded.len()
+                )));
+            }
+            if let Some(d) = r.body.get("digest").and_then(Json::as_str) {
+                if d.strip_prefix("sha256:").unwrap_or(d) != a.sha256 {
+                    bail!(
+                        "GitHub stored {} with {d}, not sha256:{}: delete it in the web UI and run again",
+                        a.name,
+                        a.sha256
+                    );
+                }
+            }
+            uploaded.push(a.name.clone());
+        }
+        let mut msg = format!("uploaded {}", uploaded.join(", "));
+        if !same.is_empty() {
+            msg.push_str(&format!("; already there: {}", same.join(", ")));
+        }
+        Ok(Done::Ran(msg))
+    }
+    fn json(&self) -> Json {
+        json!({
+            "repo": self.gh.repo,
+            "tag": self.tag,
+            "dist": rel(&self.root, &self.dist),
+            "lookup": shown(&self.gh.api([self.gh.release_by_tag_path(&self.tag)])),
+        })
+    }
+}
+
+/// Reads the release back: published, the right pre-release flag, every asset with its digest.
+#[derive(Debug)]
+pub struct VerifyRelease {
+    pub gh: Gh,
+    pub tag: String,
+    pub prerelease: bool,
+    pub dist: PathBuf,
+    pub root: PathBuf,
+}
+
+impl Action for VerifyRelease {
+    fn header(&self) -> String {
+        format!("verify GitHub release {} in {}", self.tag, self.gh.repo)
+    }
+    fn detail(&self) -> Option<String> {
+        Some(format!(
+            "{}\nchecks: published (not a draft), prerelease = {}, every file of {}/{SUMS} and {SUMS} \
+             itself attached with the same sha256",
+            shown(&self.gh.api([self.gh.release_by_tag_path(&self.tag)])),
+            self.prerelease,
+            rel(&self.root, &self.dist)
+        ))
+    }
+    fn execute(&self, _cx: &mut RunContext) -> Result<Done> {
+        let assets = local_assets(&self.dist, &self.root)?;
+        let Some(release) = release_by_tag(&self.gh, &self.tag)? else {
+            bail!(
+                "there is no published release for {} in {}; run the publish again",
+                self.tag,
+                self.gh.repo
+            );
+        };
+        let url = str_of(&release, "html_url");
+        let mut wrong = Vec::new();
+        if release.get("draft").and_then(Json::as_bool) != Some(false) {
+            wrong.push("it is a draft: publish it in the web UI".to_string());
+        }
+        let pre = release.get("prerelease").and_then(Json::as_bool);
+        if pre != Some(self.prerelease) {
+            wrong.push(format!(
+                "it is {}marked as a pre-release: {} the box in the web UI",
+                if pre == Some(true) { "" } else { "not " },
+                if self.prerelease { "tick" } else { "untick" }
+            ));
+        }
+        if str_of(&release, "tag_name") != self.tag {
+            wrong.push(format!("its tag is {:?}", str_of(&release, "tag_name")));
+        }
+        let mut by_size = 0;
+        for a in &assets {
+            match compare(&release, a) {
+                Match::Absent => wrong.push(format!("asset {} is missing: run the publish again", a.name)),
+                Match::Differs(why) => wrong.push(format!(
+                    "asset {} differs: the release has {why}; delete it in the web UI and run the publish again",
+                    a.name
+                )),
+                Match::Same(why) => {
+                    if why.starts_with("size") {
+                        by_size += 1;
+                    }
+                }
+            }
+        }
+        if !wrong.is_empty() {
+            bail!(
+                "release {url} is not what was built:\n  {}",
+                wrong.join("\n  ")
+            );
+        }
+        let how = if by_size == 0 {
+            "sha256".to_string()
+        } else {
+            format!("sha256 ({by_size} by size only: GitHub gave no digest)")
+        };
+        Ok(Done::Ran(format!(
+            "release {url}: {} assets verified by {how}",
+            assets.len()
+        )))
+    }
+    fn json(&self) -> Json {
+        json!({
+            "repo": self.gh.repo,
+            "tag": self.tag,
+            "prerelease": self.prerelease,
+            "lookup": shown(&self.gh.api([self.gh.release_by_tag_path(&self.tag)])),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn asset_names_and_encoding() {
+        assert_eq!(
+            github_asset_name("acme_app-1.3.0.tar.gz"),
+            "acme_app-1.3.0.tar.gz"
+        );
+        assert_eq!(github_asset_name("a b~c.whl"), "a.b.c.whl");
+        assert_eq!(github_asset_name(".hidden."), "hidden");
+        assert_eq!(
+            encode("acme_app-1.3.0+b.1.tar.gz"),
+            "acme_app-1.3.0%2Bb.1.tar.gz"
+        );
+        assert_eq!(encode("v1.3.0-rc.1"), "v1.3.0-rc.1");
+    }
+
+    fn asset(sha: &str, size: u64) -> LocalAsset {
+        LocalAsset {
+            name: "a.whl".into(),
+            path: "/x/a.whl".into(),
+            sha256: sha.into(),
+            size,
+        }
+    }
+
+    #[test]
+    fn remote_assets_compare_by_digest_else_size() {
+        let rel = json!({"assets": [
+            {"name": "a.whl", "state": "uploaded", "size": 3, "digest": "sha256:abc"},
+        ]});
+        assert!(matches!(compare(&rel, &asset("abc", 3)), Match::Same(_)));
+        assert!(matches!(compare(&rel, &asset("abd", 3)), Match::Differs(_)));
+        assert_eq!(
+            compare(&json!({"assets": []}), &asset("abc", 3)),
+            Match::Absent
+        );
+        let no_digest = json!({"assets": [{"name": "a.whl", "size": 3, "digest": null}]});
+        assert!(
+            matches!(compare(&no_digest, &asset("x", 3)), Match::Same(w) if w.starts_with("size"))
+        );
+        assert!(matches!(
+            compare(&no_digest, &asset("x", 4)),
+            Match::Differs(_)
+        ));
+        let open =
+            json!({"assets": [{"name": "a.whl", "state": "open", "size": 0, "digest": null}]});
+        assert!(
+            matches!(compare(&open, &asset("x", 0)), Match::Differs(w) if w.contains("broken"))
+        );
+    }
+
+    #[test]
+    fn the_token_goes_to_env_as_a_secret_and_never_plain() {
+        let cfg = Config {
+            github_repo: Some("acme/app".into()),
+            ..Config::defaults("/r".into())
+        };
+        let env = vec![
+            (
+                "GITHUB_TOKEN".to_string(),
+                "ghs_unit-test-token".to_string(),
+            ),
+            ("GH_HOST".to_string(), "github.localhost".to_string()),
+            ("GH_ENTERPRISE_TOKEN".to_string(), "other".to_string()),
+            ("UNRELATED".to_string(), "x".to_string()),
+            (
+                "PATH".to_string(),
+                std::env::var("PATH").unwrap_or_default(),
+            ),
+        ];
+        let Ok(gh) = Gh::resolve(&cfg, &env) else {
+            // No gh on this machine: the problem list says so; nothing more to check here.
+            return;
+        };
+        assert_eq!(
+            gh.env[0],
+            ("GH_TOKEN".into(), Val::Secret("ghs_unit-test-token".into()))
+        );
+        assert!(gh
+            .env
+            .iter()
+            .all(|(k, _)| k != "GH_ENTERPRISE_TOKEN" && k != "UNRELATED"));
+        let p = gh.api(["repos/acme/app"]);
+        assert!(!p.args.iter().any(|a| a.contains("unit-test-token")));
+        assert!(!format!("{p:?}").contains("unit-test-token"));
+        assert!(!shown(&p).contains("unit-test-token"));
+    }
+}
