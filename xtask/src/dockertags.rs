@@ -82,6 +82,11 @@ impl TagPolicy {
     }
 }
 
+/// The exact, never-moving tag of a release (`v1.3.0-rc.1`).
+pub fn exact_tag(prefix: &str, v: &Version) -> String {
+    format!("{prefix}{}", docker_tag(v))
+}
+
 /// The tags for releasing `v`, given every existing release version (may include `v` itself).
 pub fn plan(
     v: &Version,
@@ -91,7 +96,7 @@ pub fn plan(
 ) -> Vec<PlannedTag> {
     let p = &policy.prefix;
     let mut tags = vec![PlannedTag {
-        tag: format!("{p}{}", docker_tag(v)),
+        tag: exact_tag(p, v),
         kind: TagKind::Exact,
     }];
     if !v.pre.is_empty() {

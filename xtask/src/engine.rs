@@ -28,7 +28,9 @@ pub fn docker_host() -> Option<String> {
     if let Some(h) = std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty()) {
         return Some(h);
     }
-    Path::new(SOCKET).exists().then(|| format!("unix://{SOCKET}"))
+    Path::new(SOCKET)
+        .exists()
+        .then(|| format!("unix://{SOCKET}"))
 }
 
 /// The docker client program.

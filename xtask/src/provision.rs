@@ -33,7 +33,10 @@ fn installed(pkg: &str) -> bool {
 }
 
 fn is_root() -> bool {
-    Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
 /// `apt-get install` of the packages that are missing.
@@ -50,12 +53,21 @@ impl Action for Apt {
         Some("apt-get -o DPkg::Lock::Timeout=900 update -qq && apt-get install -y -qq --no-install-recommends <missing>".into())
     }
     fn execute(&self, cx: &mut RunContext) -> Result<Done> {
-        let missing: Vec<&str> = self.packages.iter().copied().filter(|p| !installed(p)).collect();
+        let missing: Vec<&str> = self
+            .packages
+            .iter()
+            .copied()
+            .filter(|p| !installed(p))
+            .collect();
         if missing.is_empty() {
             return Ok(Done::Skipped("all installed".into()));
         }
         if !is_root() {
-            bail!("missing Debian packages: {}; install them as root: apt-get install {}", missing.join(" "), missing.join(" "));
+            bail!(
+                "missing Debian packages: {}; install them as root: apt-get install {}",
+                missing.join(" "),
+                missing.join(" ")
+            );
         }
         let apt = |args: &[&str]| {
             Process::new("apt-get", cx.root)
@@ -64,8 +76,11 @@ impl Action for Apt {
                 .env("DEBIAN_FRONTEND", Val::Plain("noninteractive".into()))
         };
         crate::exec::run_captured(&apt(&["update", "-qq"])).context("apt-get update")?;
-        crate::exec::run_captured(&apt(&["install", "-y", "-qq", "--no-install-recommends"]).args(missing.iter().copied()))
-            .context("apt-get install")?;
+        crate::exec::run_captured(
+            &apt(&["install", "-y", "-qq", "--no-install-recommends"])
+                .args(missing.iter().copied()),
+        )
+        .context("apt-get install")?;
         Ok(Done::Ran(format!("installed {}", missing.join(" "))))
     }
 }
@@ -77,7 +92,12 @@ pub struct Dockerd;
 
 impl Dockerd {
     fn process(root: &Path) -> Process {
-        let storage = if std::fs::read_to_string("/proc/filesystems").is_ok_and(|f| f.contains("overlay")) { "overlay2" } else { "vfs" };
+        let storage =
+            if std::fs::read_to_string("/proc/filesystems").is_ok_and(|f| f.contains("overlay")) {
+                "overlay2"
+            } else {
+                "vfs"
+            };
         Process::new("/usr/sbin/dockerd", root).args([
             "--host",
             &format!("unix://{}", engine::SOCKET),
@@ -105,11 +125,18 @@ impl Action for Dockerd {
         format!("docker daemon on unix://{}", engine::SOCKET)
     }
     fn detail(&self) -> Option<String> {
-        Some(format!("{}  (if none answers; log {})", Dockerd::process(Path::new("/")).command_line(), engine::LOG))
+        Some(format!(
+            "{}  (if none answers; log {})",
+            Dockerd::process(Path::new("/")).command_line(),
+            engine::LOG
+        ))
     }
     fn execute(&self, cx: &mut RunContext) -> Result<Done> {
         if std::env::var("DOCKER_HOST").is_ok_and(|h| !h.is_empty()) && engine::is_up() {
-            return Ok(Done::Skipped(format!("DOCKER_HOST={} answers", std::env::var("DOCKER_HOST").unwrap_or_default())));
+            return Ok(Done::Skipped(format!(
+                "DOCKER_HOST={} answers",
+                std::env::var("DOCKER_HOST").unwrap_or_default()
+            )));
         }
         let sock_host = format!("unix://{}", engine::SOCKET);
         let up = || {
@@ -122,7 +149,9 @@ impl Action for Dockerd {
                 .is_ok_and(|s| s.success())
         };
         if up() {
-            return Ok(Done::Skipped("a daemon already answers on the socket".into()));
+            return Ok(Done::Skipped(
+                "a daemon already answers on the socket".into(),
+            ));
         }
         if !Path::new("/usr/sbin/dockerd").exists() {
             bail!("/usr/sbin/dockerd is missing: apt-get install docker.io");
@@ -132,9 +161,15 @@ impl Action for Dockerd {
         std::fs::write("/run/slipway/daemon.json", "{}\n")?;
         let _ = std::fs::remove_file(engine::SOCKET);
         let p = Dockerd::process(cx.root);
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(engine::LOG)?;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(engine::LOG)?;
         let mut cmd = Command::new(&p.program);
-        cmd.args(&p.args).stdin(std::process::Stdio::null()).stdout(log.try_clone()?).stderr(log);
+        cmd.args(&p.args)
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log);
         #[cfg(unix)]
         {
             use std::os::unix::process::CommandExt;
@@ -146,7 +181,10 @@ impl Action for Dockerd {
         crate::services::wait_until("dockerd", Duration::from_secs(60), up).with_context(|| {
             let log = std::fs::read_to_string(engine::LOG).unwrap_or_default();
             let tail: Vec<&str> = log.lines().rev().take(10).collect();
-            format!("dockerd log:\n{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n"))
+            format!(
+                "dockerd log:\n{}",
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            )
         })?;
         cx.set("dockerd.started", pid.to_string());
         Ok(Done::Ran(format!("started dockerd (pid {pid})")))
@@ -167,10 +205,13 @@ impl BaseImage {
 }
 
 fn sources_file() -> &'static str {
-    ["/etc/apt/sources.list.d/debian.sources", "/etc/apt/sources.list"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .unwrap_or("/etc/apt/sources.list")
+    [
+        "/etc/apt/sources.list.d/debian.sources",
+        "/etc/apt/sources.list",
+    ]
+    .into_iter()
+    .find(|p| Path::new(p).exists())
+    .unwrap_or("/etc/apt/sources.list")
 }
 
 impl Action for BaseImage {
@@ -186,12 +227,20 @@ impl Action for BaseImage {
     }
     fn execute(&self, cx: &mut RunContext) -> Result<Done> {
         let docker = || engine::docker(cx.root, None);
-        if crate::exec::run_captured(&docker().args(["image", "inspect", "--format", "{{.Id}}", &self.tag])).is_ok() {
+        if crate::exec::run_captured(
+            &docker().args(["image", "inspect", "--format", "{{.Id}}", &self.tag]),
+        )
+        .is_ok()
+        {
             return Ok(Done::Skipped("present in the engine".into()));
         }
         let cache = self.cache();
         if cache.exists() {
-            crate::exec::run_captured(&docker().args(["load", "-q", "-i"]).args([cache.display().to_string()]))?;
+            crate::exec::run_captured(
+                &docker()
+                    .args(["load", "-q", "-i"])
+                    .args([cache.display().to_string()]),
+            )?;
             return Ok(Done::Ran(format!("loaded from {}", cache.display())));
         }
         std::fs::create_dir_all(engine::CACHE)?;
@@ -206,20 +255,38 @@ impl Action for BaseImage {
                     "--dpkgopt=path-include=/usr/share/doc/*/copyright",
                     "--dpkgopt=path-exclude=/usr/share/locale/*",
                 ])
-                .args(["bookworm".to_string(), tmp.display().to_string(), sources_file().to_string()])
+                .args([
+                    "bookworm".to_string(),
+                    tmp.display().to_string(),
+                    sources_file().to_string(),
+                ])
                 .stdin(Val::Plain(String::new()));
-            crate::exec::run_captured(&mm).context("mmdebstrap (building the base image's root file system)")?;
+            crate::exec::run_captured(&mm)
+                .context("mmdebstrap (building the base image's root file system)")?;
             std::fs::rename(&tmp, &rootfs)?;
         }
         crate::exec::run_captured(
             &docker()
-                .args(["import", "-c", "CMD [\"python3\"]", "-c", "ENV LANG=C.UTF-8"])
+                .args([
+                    "import",
+                    "-c",
+                    "CMD [\"python3\"]",
+                    "-c",
+                    "ENV LANG=C.UTF-8",
+                ])
                 .args([rootfs.display().to_string(), self.tag.clone()]),
         )?;
         let tmp = cache.with_extension("tmp");
-        crate::exec::run_captured(&docker().args(["save", "-o"]).args([tmp.display().to_string(), self.tag.clone()]))?;
+        crate::exec::run_captured(
+            &docker()
+                .args(["save", "-o"])
+                .args([tmp.display().to_string(), self.tag.clone()]),
+        )?;
         std::fs::rename(&tmp, &cache)?;
-        Ok(Done::Ran(format!("built with mmdebstrap and cached in {}", cache.display())))
+        Ok(Done::Ran(format!(
+            "built with mmdebstrap and cached in {}",
+            cache.display()
+        )))
     }
 }
 
@@ -243,12 +310,24 @@ impl Action for EnsureVenv {
 /// The provisioning plan.
 pub fn plan(root: &Path, tools: &Path) -> Plan {
     let mut plan = Plan::default();
-    plan.push(Step::Action(Box::new(Apt { packages: PACKAGES.to_vec() })));
+    plan.push(Step::Action(Box::new(Apt {
+        packages: PACKAGES.to_vec(),
+    })));
     plan.push(Step::Action(Box::new(Dockerd)));
-    plan.push(Step::Action(Box::new(BaseImage { tag: engine::BASE_IMAGE.into() })));
+    plan.push(Step::Action(Box::new(BaseImage {
+        tag: engine::BASE_IMAGE.into(),
+    })));
     let _ = root;
-    plan.push(Step::Action(Box::new(EnsureVenv(Venv::in_dir(tools, "python-tools", crate::target_pypi::TOOL_REQUIREMENTS)))));
-    plan.push(Step::Action(Box::new(EnsureVenv(Venv::in_dir(tools, "pypiserver", crate::target_pypi::SERVER_REQUIREMENTS)))));
+    plan.push(Step::Action(Box::new(EnsureVenv(Venv::in_dir(
+        tools,
+        "python-tools",
+        crate::target_pypi::TOOL_REQUIREMENTS,
+    )))));
+    plan.push(Step::Action(Box::new(EnsureVenv(Venv::in_dir(
+        tools,
+        "pypiserver",
+        crate::target_pypi::SERVER_REQUIREMENTS,
+    )))));
     plan
 }
 
@@ -257,7 +336,10 @@ pub fn stop_started(values: &std::collections::BTreeMap<String, String>) {
     if let Some(pid) = values.get("dockerd.started") {
         let _ = Command::new("kill").args(["-TERM", pid]).status();
         let _ = crate::services::wait_until("dockerd to stop", Duration::from_secs(20), || {
-            !Command::new("kill").args(["-0", pid]).status().is_ok_and(|s| s.success())
+            !Command::new("kill")
+                .args(["-0", pid])
+                .status()
+                .is_ok_and(|s| s.success())
         });
     }
 }

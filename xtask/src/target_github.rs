@@ -28,7 +28,7 @@ use crate::cmd::release_notes;
 use crate::config::Config;
 use crate::plan::{Action, Done, Process, RunContext, Step, Val};
 use crate::publish::{Facts, Gathered, TargetPlan};
-use crate::{dockertags, sha256, template, ui, Problems};
+use crate::{sha256, template, ui, Problems};
 
 /// The checksum file uploaded with the distributions.
 pub const SUMS: &str = "SHA256SUMS";
@@ -601,23 +601,9 @@ pub fn notes(facts: &Facts) -> Result<String, String> {
             cfg.changelog
         ));
     }
-    let mut vars = release_notes::variables(cfg, Some(&v.to_string()))
+    // The docker pull lines come from the same repositories and exact tag the docker target pushes.
+    let vars = release_notes::variables(cfg, Some(&v.to_string()))
         .map_err(|e| format!("release notes for {v}: {e:#}"))?;
-    if let Some(docker) = &cfg.docker {
-        let policy = dockertags::TagPolicy::from_kinds(&cfg.tag_prefix, &[])
-            .expect("no moving kinds is a valid policy");
-        let exact = dockertags::plan(v, &[], "", &policy)
-            .into_iter()
-            .next()
-            .map(|t| t.tag)
-            .expect("the exact tag is always planned");
-        let pulls: Vec<String> = docker
-            .repositories()
-            .iter()
-            .map(|r| format!("docker pull {r}:{exact}"))
-            .collect();
-        vars.insert("docker_pull", pulls.join("\n"));
-    }
     template::render(release_notes::DEFAULT, &vars).map_err(|e| format!("release notes: {e}"))
 }
 

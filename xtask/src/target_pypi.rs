@@ -96,7 +96,10 @@ impl Venv {
     /// Directly under `tools` (provisioning and tests choose the place).
     pub fn in_dir(tools: &Path, name: &str, requirements: &'static str) -> Venv {
         let hash = &sha256::digest_hex(requirements.as_bytes())[..12];
-        Venv { dir: tools.join(format!("{name}-{hash}")), requirements }
+        Venv {
+            dir: tools.join(format!("{name}-{hash}")),
+            requirements,
+        }
     }
     pub fn tools(work: &Path) -> Venv {
         Venv::new(work, "python-tools", TOOL_REQUIREMENTS)

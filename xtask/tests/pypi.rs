@@ -30,9 +30,19 @@ fn setup(version: &str) -> Option<Setup> {
         return None;
     }
     let tools = tools_dir();
-    let server = Venv::in_dir(&tools, "pypiserver", xtask::target_pypi::SERVER_REQUIREMENTS);
+    let server = Venv::in_dir(
+        &tools,
+        "pypiserver",
+        xtask::target_pypi::SERVER_REQUIREMENTS,
+    );
     server.ensure(Path::new("/")).expect("pypiserver venv");
-    Venv::in_dir(&tools, "python-tools", xtask::target_pypi::TOOL_REQUIREMENTS).ensure(Path::new("/")).expect("tool venv");
+    Venv::in_dir(
+        &tools,
+        "python-tools",
+        xtask::target_pypi::TOOL_REQUIREMENTS,
+    )
+    .ensure(Path::new("/"))
+    .expect("tool venv");
     let index_dir = tempfile::tempdir().unwrap();
     let index =
         PackageIndex::start(&server.dir, index_dir.path(), USER, PASSWORD).expect("pypiserver");

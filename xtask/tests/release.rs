@@ -399,7 +399,7 @@ fn release_notes_templates() {
     assert!(
         default
             .stdout
-            .contains("pip install acme-app==2.0.0\ndocker pull ghcr.io/acme/app:2.0.0\n"),
+            .contains("pip install acme-app==2.0.0\ndocker pull ghcr.io/acme/app:v2.0.0\n"),
         "{}",
         default.stdout
     );

@@ -26,21 +26,39 @@ pub fn checks(root: &Path) -> Plan {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     for args in [
         &["fmt", "--all", "--", "--check"][..],
-        &["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"],
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ],
     ] {
-        plan.push(Step::Run(Process::new(&cargo, root).args(args.iter().copied()).streaming()));
+        plan.push(Step::Run(
+            Process::new(&cargo, root)
+                .args(args.iter().copied())
+                .streaming(),
+        ));
     }
-    let host = crate::engine::docker_host().unwrap_or_else(|| format!("unix://{}", crate::engine::SOCKET));
+    let host =
+        crate::engine::docker_host().unwrap_or_else(|| format!("unix://{}", crate::engine::SOCKET));
     let test = Process::new(&cargo, root)
         .args(["test", "--workspace", "--locked"])
         .env("SLIPWAY_REQUIRE_SERVICES", Val::Plain("1".into()))
-        .env("SLIPWAY_TOOLS_DIR", Val::Plain(tools_dir(root).display().to_string()))
+        .env(
+            "SLIPWAY_TOOLS_DIR",
+            Val::Plain(tools_dir(root).display().to_string()),
+        )
         .env("DOCKER_HOST", Val::Plain(host))
         .streaming();
     plan.push(Step::Run(test));
     // The reference service's own tests (stdlib unittest: nothing to install).
     plan.push(Step::Run(
-        Process::new("python3", root).args(["-m", "unittest", "discover", "-s", "tests"]).streaming(),
+        Process::new("python3", root)
+            .args(["-m", "unittest", "discover", "-s", "tests"])
+            .streaming(),
     ));
     plan
 }
@@ -62,7 +80,11 @@ pub fn run(global: &Global, dry_run: bool, ui: &Ui) -> Result<u8> {
     crate::provision::stop_started(&provisioned.values);
     let outcome = result?;
     let total: std::time::Duration = provisioned.timings.iter().chain(&outcome.timings).sum();
-    ui.line(&format!("{} ci passed in {}", ui.paint(Style::Green, "ok:"), crate::ui::human_duration(total)));
+    ui.line(&format!(
+        "{} ci passed in {}",
+        ui.paint(Style::Green, "ok:"),
+        crate::ui::human_duration(total)
+    ));
     Ok(0)
 }
 

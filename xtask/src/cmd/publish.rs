@@ -136,22 +136,27 @@ pub struct Assembled {
     pub stages: Vec<&'static str>,
 }
 
+/// Builds run in dependency order (the wheel first: the image installs it, SHA256SUMS lists it);
+/// publishing runs least reversible last (registries, then the index, then the GitHub release).
 pub fn assemble(targets: Vec<(Target, TargetPlan)>) -> Assembled {
-    let order = [Target::Docker, Target::Pypi, Target::Github];
+    let build_order = [Target::Pypi, Target::Docker, Target::Github];
+    let publish_order = [Target::Docker, Target::Pypi, Target::Github];
     let mut plan = Plan::default();
     let mut stages = Vec::new();
-    let mut sorted: Vec<(Target, TargetPlan)> = targets;
-    sorted.sort_by_key(|(t, _)| order.iter().position(|o| o == t));
-    let mut publish: Vec<Step> = Vec::new();
+    let mut by_build: Vec<(Target, TargetPlan)> = targets;
+    by_build.sort_by_key(|(t, _)| build_order.iter().position(|o| o == t));
+    let mut publish: Vec<(Target, Vec<Step>)> = Vec::new();
     let mut verify: Vec<Step> = Vec::new();
-    for (_, tp) in sorted {
+    for (t, tp) in by_build {
         for s in tp.build {
             plan.push(s);
             stages.push("build");
         }
-        publish.extend(tp.publish);
+        publish.push((t, tp.publish));
         verify.extend(tp.verify);
     }
+    publish.sort_by_key(|(t, _)| publish_order.iter().position(|o| o == t));
+    let publish: Vec<Step> = publish.into_iter().flat_map(|(_, steps)| steps).collect();
     for s in publish {
         plan.push(s);
         stages.push("publish");
@@ -190,7 +195,8 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
         }
         let gathered = match t {
             Target::Pypi => crate::target_pypi::gather(&facts, &mut problems)?,
-            Target::Docker | Target::Github => {
+            Target::Github => crate::target_github::gather(&facts, &mut problems)?,
+            Target::Docker => {
                 if o.only.contains(&t) {
                     problems.failure(format!(
                         "the {} target is not available in this build of slipway",
@@ -209,6 +215,12 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
             "--skip-ci-check: NOT checking that the `{}` workflow passed for {} — emergency use only",
             cfg.release_workflow, facts.tag
         ));
+    } else {
+        crate::target_github::ci_check(
+            &facts,
+            &crate::target_github::process_gh_env(),
+            &mut problems,
+        )?;
     }
     problems.check("publish-prod")?;
 

@@ -130,7 +130,14 @@ pub fn variables(cfg: &Config, version_arg: Option<&str>) -> Result<Vars> {
     let repo = crate::cmd::changelog::repo_url(cfg);
     let pyproject = std::fs::read_to_string(cfg.path(&cfg.pyproject)).unwrap_or_default();
     let package = crate::pyproject::project_name(&pyproject).unwrap_or_default();
-    let image = cfg.images.first().cloned().unwrap_or_default();
+    // The repositories the image is published to (the docker target's registries, else
+    // `images`), with the exact tag the docker target pushes.
+    let repos: Vec<String> = match &cfg.docker {
+        Some(d) => d.repositories(),
+        None => cfg.images.clone(),
+    };
+    let image = repos.first().cloned().unwrap_or_default();
+    let exact_tag = crate::dockertags::exact_tag(&cfg.tag_prefix, &v);
 
     let (breaking, without_breaking) = split_breaking(&body);
     let migration: Vec<String> = range
@@ -172,11 +179,11 @@ pub fn variables(cfg: &Config, version_arg: Option<&str>) -> Result<Vars> {
     vars.insert("image", image.clone());
     vars.insert(
         "docker_pull",
-        if image.is_empty() {
-            String::new()
-        } else {
-            format!("docker pull {image}:{}", version::docker_tag(&v))
-        },
+        repos
+            .iter()
+            .map(|r| format!("docker pull {r}:{exact_tag}"))
+            .collect::<Vec<_>>()
+            .join("\n"),
     );
     vars.insert("repository", repo.clone().unwrap_or_default());
     vars.insert(
