@@ -20,6 +20,7 @@ const KEYS: &[&str] = &[
     "pyproject",
     "compose",
     "images",
+    "webhooks",
 ];
 /// Sub-tables owned by later stages (docker, python, github); accepted here.
 const SUBTABLES: &[&str] = &["docker", "python", "github"];
@@ -40,6 +41,8 @@ pub struct Config {
     pub changelog_other: bool,
     /// Web URL of the repository for commit/issue links; else `github.repo`, else the remote's URL.
     pub repository: Option<String>,
+    /// Generic webhooks (JSON POST) told about failed (and, with --notify, successful) publishes.
+    pub webhooks: Vec<String>,
     /// `[workspace.metadata.release.github] repo = "owner/name"`.
     pub github_repo: Option<String>,
     /// `[workspace.metadata.release.github] release-workflow`: must be green for the tag.
@@ -115,6 +118,7 @@ impl Config {
             remote: "origin".into(),
             changelog_other: true,
             repository: None,
+            webhooks: Vec::new(),
             github_repo: None,
             release_workflow: "release.yml".into(),
             python: PythonConfig::default(),
@@ -194,6 +198,7 @@ pub fn parse(root: &Path, text: &str) -> Result<Config, Vec<String>> {
             check_rel_path as fn(&str) -> Result<(), String>,
         ),
         ("images", &mut cfg.images, check_image),
+        ("webhooks", &mut cfg.webhooks, check_web_url),
     ] {
         if let Some(item) = table.get(key) {
             match string_array(item) {

@@ -5,6 +5,7 @@
 //! (`main.rs`) only calls [`run_main`]. Integration tests and `rehearse` share its service
 //! starters.
 
+pub mod alerts;
 pub mod changegen;
 pub mod changelog;
 pub mod cli;

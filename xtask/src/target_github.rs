@@ -77,6 +77,19 @@ pub fn process_gh_env() -> Vec<(String, String)> {
             out.push((name.to_string(), v.to_string_lossy().into_owned()));
         }
     }
+    // A proxy for gh alone (the local GitHub stand-in in tests and `rehearse`): given to gh
+    // processes only, so builds and uploads keep talking to their hosts directly.
+    if let Some(proxy) = std::env::var("SLIPWAY_GH_PROXY")
+        .ok()
+        .filter(|p| !p.is_empty())
+    {
+        out.retain(|(k, _)| !k.to_ascii_lowercase().ends_with("_proxy"));
+        for k in ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"] {
+            out.push((k.to_string(), proxy.clone()));
+        }
+        out.push(("NO_PROXY".into(), String::new()));
+        out.push(("no_proxy".into(), String::new()));
+    }
     out
 }
 

@@ -13,6 +13,11 @@ pub fn register_secret(value: &str) {
     if value.len() >= 3 {
         let mut s = SECRETS.lock().unwrap_or_else(|e| e.into_inner());
         if !s.iter().any(|v| v == value) {
+            if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") && !cfg!(test) {
+                // The runner masks it in the job log too, whatever prints it.
+                let mut out = std::io::stdout();
+                let _ = writeln!(out, "::add-mask::{value}");
+            }
             s.push(value.to_string());
             // Longest first, so a secret containing another is masked whole.
             s.sort_by_key(|v| std::cmp::Reverse(v.len()));

@@ -274,7 +274,26 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
         ));
     });
     let ok = result.is_ok();
-    journal.event(json!({"event": "end", "status": if ok { "success" } else { "failure" }, "duration_ms": started.elapsed().as_millis() as u64}));
+    let took = started.elapsed();
+    journal.event(json!({"event": "end", "status": if ok { "success" } else { "failure" }, "duration_ms": took.as_millis() as u64}));
+    // Alerts: on failure, and on success with --notify. They never hide the outcome.
+    if !ok || o.notify {
+        let failed = records.iter().find(|r| r.2 == "failed");
+        let alert = crate::alerts::Alert {
+            success: ok,
+            package: facts.package.clone(),
+            version: facts.version.to_string(),
+            tag: facts.tag.clone(),
+            stage: failed
+                .or(records.last())
+                .map(|r| stages[r.0].to_string())
+                .unwrap_or_else(|| "build".into()),
+            error: failed.map(|r| format!("{}: {}", r.1, r.3)),
+            duration: took,
+        };
+        crate::alerts::send(&alert, &crate::alerts::hooks(&cfg.webhooks), ui);
+    }
+    step_summary(&facts, &stages, &records, ok, took);
     let report = report_json(&facts, &stages, &records, ok, started.elapsed());
     let report_path = facts
         .work
@@ -302,6 +321,48 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
             .display()
     ));
     Ok(0)
+}
+
+/// In GitHub Actions, a markdown summary appended to `$GITHUB_STEP_SUMMARY`.
+fn step_summary(
+    facts: &Facts,
+    stages: &[&'static str],
+    records: &[(usize, String, String, String, Duration)],
+    ok: bool,
+    took: Duration,
+) {
+    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") else {
+        return;
+    };
+    let mut md = format!(
+        "## {} publish-prod {} {}\n\n{} in {}\n\n| stage | step | status | time |\n| --- | --- | --- | --- |\n",
+        if ok { "✅" } else { "❌" },
+        facts.package,
+        facts.tag,
+        if ok { "published" } else { "failed" },
+        ui::human_duration(took)
+    );
+    for r in records {
+        let status = if r.2 == "skipped" {
+            format!("skipped: {}", r.3.replace('|', "\\|"))
+        } else {
+            r.2.clone()
+        };
+        md.push_str(&format!(
+            "| {} | {} | {} | {} |\n",
+            stages[r.0],
+            r.1.replace('|', "\\|"),
+            status,
+            ui::human_duration(r.4)
+        ));
+    }
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        let _ = f.write_all(ui::redact(&md).as_bytes());
+    }
 }
 
 /// The JSON report (schema `slipway.publish-report/1`, documented in the README).

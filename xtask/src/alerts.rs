@@ -1,0 +1,173 @@
+//! Alerts after a publish: on failure (and with `--notify` on success), a POST to
+//! `SLACK_WEBHOOK` in Slack's message format and to every configured generic webhook as JSON.
+//! Webhook URLs carry tokens: they are registered as secrets. A webhook that fails is reported as
+//! a warning and never hides the real outcome.
+
+use std::time::Duration;
+
+use serde_json::{json, Value as Json};
+
+use crate::ui::{self, Ui};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alert {
+    pub success: bool,
+    pub package: String,
+    pub version: String,
+    pub tag: String,
+    /// The stage that failed (or the last one run).
+    pub stage: String,
+    /// The failing step and its error, masked.
+    pub error: Option<String>,
+    pub duration: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Hook {
+    Slack(String),
+    Json(String),
+}
+
+/// `SLACK_WEBHOOK` from the environment plus the configured `webhooks`.
+pub fn hooks(configured: &[String]) -> Vec<Hook> {
+    let mut out = Vec::new();
+    if let Some(url) = crate::publish::secret_env("SLACK_WEBHOOK") {
+        out.push(Hook::Slack(url));
+    }
+    for url in configured {
+        ui::register_secret(url);
+        out.push(Hook::Json(url.clone()));
+    }
+    out
+}
+
+pub fn slack_payload(a: &Alert) -> Json {
+    let head = if a.success {
+        format!(
+            ":white_check_mark: {} {} published in {}",
+            a.package,
+            a.tag,
+            ui::human_duration(a.duration)
+        )
+    } else {
+        format!(
+            ":x: publishing {} {} failed at {} after {}",
+            a.package,
+            a.tag,
+            a.stage,
+            ui::human_duration(a.duration)
+        )
+    };
+    let mut text = head.clone();
+    if let Some(e) = &a.error {
+        text.push_str(&format!("\n```{}```", ui::redact(e)));
+    }
+    json!({
+        "text": ui::redact(&text),
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": ui::redact(&text)}}],
+    })
+}
+
+pub fn json_payload(a: &Alert) -> Json {
+    json!({
+        "event": "slipway.publish",
+        "status": if a.success { "success" } else { "failure" },
+        "package": a.package,
+        "version": a.version,
+        "tag": a.tag,
+        "stage": a.stage,
+        "error": a.error.as_ref().map(|e| ui::redact(e)),
+        "duration_ms": a.duration.as_millis() as u64,
+    })
+}
+
+/// Sends the alert to every hook; failures become warnings.
+pub fn send(alert: &Alert, hooks: &[Hook], ui: &Ui) {
+    for hook in hooks {
+        let (url, body) = match hook {
+            Hook::Slack(u) => (u, slack_payload(alert)),
+            Hook::Json(u) => (u, json_payload(alert)),
+        };
+        let host = url
+            .split("://")
+            .nth(1)
+            .unwrap_or("")
+            .split('/')
+            .next()
+            .unwrap_or("");
+        let mut cfg = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(10)));
+        if crate::registry::is_loopback(host) {
+            cfg = cfg.proxy(None);
+        }
+        let agent: ureq::Agent = cfg.build().into();
+        let shown = ui::redact(url);
+        match agent
+            .post(url)
+            .header("Content-Type", "application/json")
+            .send(ui::redact(&body.to_string()))
+        {
+            Ok(r) if r.status().is_success() => ui.note(&format!("alert sent to {shown}")),
+            Ok(r) => ui.warn(&format!(
+                "the alert webhook {shown} answered HTTP {}; the release outcome above stands",
+                r.status().as_u16()
+            )),
+            Err(e) => ui.warn(&format!(
+                "the alert webhook {shown} failed: {}; the release outcome above stands",
+                ui::redact(&e.to_string())
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alert() -> Alert {
+        Alert {
+            success: false,
+            package: "acme-app".into(),
+            version: "1.3.0".into(),
+            tag: "v1.3.0".into(),
+            stage: "publish".into(),
+            error: Some("upload to https://x failed".into()),
+            duration: Duration::from_millis(1500),
+        }
+    }
+
+    #[test]
+    fn payloads() {
+        let s = slack_payload(&alert());
+        assert_eq!(
+            s["text"],
+            ":x: publishing acme-app v1.3.0 failed at publish after 1.5 s\n```upload to https://x failed```"
+        );
+        assert_eq!(s["blocks"][0]["text"]["type"], "mrkdwn");
+        let j = json_payload(&alert());
+        assert_eq!(j["status"], "failure");
+        assert_eq!(j["stage"], "publish");
+        assert_eq!(j["duration_ms"], 1500);
+        let ok = Alert {
+            success: true,
+            error: None,
+            ..alert()
+        };
+        assert!(slack_payload(&ok)["text"]
+            .as_str()
+            .unwrap()
+            .starts_with(":white_check_mark: acme-app v1.3.0 published"));
+    }
+
+    #[test]
+    fn payloads_are_masked() {
+        ui::register_secret("tok-ALERT-9911");
+        let a = Alert {
+            error: Some("denied for tok-ALERT-9911".into()),
+            ..alert()
+        };
+        assert!(!slack_payload(&a).to_string().contains("tok-ALERT-9911"));
+        assert!(!json_payload(&a).to_string().contains("tok-ALERT-9911"));
+    }
+}

@@ -1,0 +1,560 @@
+//! `publish-prod` end to end in a sandbox: a temp repository, a real package index (pypiserver),
+//! the real `gh` against the GitHub stand-in (every request checked against GitHub's REST
+//! contract), a local webhook receiver. Dry run == real run; failures injected, then re-runs
+//! complete with an identical end state; refusals before anything is published; secrets appear
+//! nowhere (output, files, argv of every spawned process).
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use common::*;
+use xtask::github_standin::Standin;
+use xtask::services::PackageIndex;
+use xtask::target_pypi::{Venv, SERVER_REQUIREMENTS, TOOL_REQUIREMENTS};
+
+const INDEX_USER: &str = "uploader";
+const INDEX_PASSWORD: &str = "pw-ORCA-5521-secret";
+const GH_SECRET: &str = "ghs-TOKEN-8f0c2a-secret";
+const SLACK_PATH: &str = "/hooks/T0-SLACKSECRET-77";
+
+/// A tiny HTTP receiver for webhooks: records every POST body, answers 200.
+struct Receiver {
+    url: String,
+    bodies: Arc<Mutex<Vec<String>>>,
+}
+
+impl Receiver {
+    fn start() -> Receiver {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let bodies = Arc::new(Mutex::new(Vec::new()));
+        let store = bodies.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let mut reader = BufReader::new(stream);
+                let mut len = 0usize;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        len = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; len];
+                let _ = reader.read_exact(&mut body);
+                store
+                    .lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&body).into_owned());
+                let _ = reader.get_mut().write_all(
+                    b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+                );
+            }
+        });
+        Receiver { url, bodies }
+    }
+}
+
+struct Sandbox {
+    repo: Repo,
+    index: PackageIndex,
+    index_dir: tempfile::TempDir,
+    standin: Standin,
+    gh_config: tempfile::TempDir,
+    receiver: Receiver,
+    tools: PathBuf,
+}
+
+fn sandbox(version: &str) -> Option<Sandbox> {
+    let gh = std::process::Command::new("gh")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !require("gh (Debian package)", gh) {
+        return None;
+    }
+    let tools = tools_dir();
+    let server = Venv::in_dir(&tools, "pypiserver", SERVER_REQUIREMENTS);
+    server.ensure(Path::new("/")).expect("pypiserver venv");
+    Venv::in_dir(&tools, "python-tools", TOOL_REQUIREMENTS)
+        .ensure(Path::new("/"))
+        .expect("tool venv");
+    let index_dir = tempfile::tempdir().unwrap();
+    let index = PackageIndex::start(
+        &Venv::in_dir(&tools, "pypiserver", SERVER_REQUIREMENTS).dir,
+        index_dir.path(),
+        INDEX_USER,
+        INDEX_PASSWORD,
+    )
+    .unwrap();
+    let standin =
+        Standin::start(&xtask::github_standin::default_spec_path().expect("the GitHub contract"))
+            .unwrap();
+    standin.seed_repo("acme", "app");
+    let receiver = Receiver::start();
+
+    let v = semver::Version::parse(version).unwrap();
+    let pep440 = xtask::version::pep440(&v);
+    let mut files = payload_files();
+    for (name, content) in files.iter_mut() {
+        if name == "pyproject.toml" {
+            *content = content.replace("version = \"0.1.0\"", &format!("version = \"{pep440}\""));
+        }
+    }
+    files.push((
+        "Cargo.toml".into(),
+        format!(
+            "[workspace]\nmembers = []\n\n[workspace.metadata.release]\nwebhooks = [\"{}/generic\"]\n\n\
+             [workspace.metadata.release.python]\nrepository-url = \"{}\"\nindex-url = \"{}\"\n\n\
+             [workspace.metadata.release.github]\nrepo = \"acme/app\"\nrelease-workflow = \"release.yml\"\n",
+            receiver.url,
+            index.url,
+            index.simple_url()
+        ),
+    ));
+    files.push(("CHANGELOG.md".into(), format!("# Changelog\n\n## [Unreleased]\n\n## [{version}] - 2026-11-21\n\n### Added\n\n- The first thing.\n")));
+    files.push((".gitignore".into(), "/target\n/build\n*.egg-info/\n".into()));
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let repo = Repo::new(&refs);
+    repo.git(&["tag", "-a", &format!("v{version}"), "-m", "release"]);
+    seed_ci(&standin, &repo, &format!("v{version}"), "success");
+    Some(Sandbox {
+        repo,
+        index,
+        index_dir,
+        standin,
+        gh_config: tempfile::tempdir().unwrap(),
+        receiver,
+        tools,
+    })
+}
+
+/// A completed run of the release workflow on `tag`, for the commit the tag points at.
+fn seed_ci(standin: &Standin, repo: &Repo, tag: &str, conclusion: &str) {
+    let sha = repo
+        .git(&["rev-parse", &format!("{tag}^{{commit}}")])
+        .trim()
+        .to_string();
+    standin
+        .seed_run_with(&xtask::github_standin::RunSeed {
+            owner: "acme".into(),
+            repo: "app".into(),
+            workflow: "release.yml".into(),
+            branch: tag.into(),
+            conclusion: Some(conclusion.into()),
+            status: None,
+            head_sha: Some(sha),
+            event: Some("push".into()),
+        })
+        .unwrap();
+}
+
+impl Sandbox {
+    fn command(&self, args: &[&str]) -> std::process::Command {
+        let mut c = hermetic(BIN, self.repo.path());
+        for (k, v) in self.standin.gh_env(self.gh_config.path()) {
+            // The proxy is for gh alone: slipway hands SLIPWAY_GH_PROXY to gh processes only.
+            if k.to_ascii_lowercase().ends_with("_proxy") {
+                continue;
+            }
+            c.env(k, v);
+        }
+        c.args(args)
+            .env("SLIPWAY_GH_PROXY", self.standin.url())
+            .env("GH_TOKEN", GH_SECRET)
+            .env("GH_ENTERPRISE_TOKEN", GH_SECRET)
+            .env("SLIPWAY_TOOLS_DIR", &self.tools)
+            .env("TWINE_USERNAME", INDEX_USER)
+            .env("TWINE_PASSWORD", INDEX_PASSWORD)
+            .env(
+                "SLACK_WEBHOOK",
+                format!("{}{SLACK_PATH}", self.receiver.url),
+            )
+            .env("NO_COLOR", "1")
+            .env_remove("PYPI_TOKEN")
+            .env_remove("GITHUB_TOKEN");
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        let out = self.command(args).output().unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(out.stdout).unwrap(),
+            stderr: String::from_utf8(out.stderr).unwrap(),
+        }
+    }
+
+    fn publish(&self) -> Run {
+        self.run(&["publish-prod", "--only", "pypi,github", "--json"])
+    }
+
+    fn index_files(&self) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(self.index.dir.join("packages"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Releases and their assets (name + digest) as the stand-in holds them.
+    fn releases(&self) -> Vec<(String, Vec<String>)> {
+        let state = self.standin.state();
+        let repo = state["repos"]
+            .as_array()
+            .and_then(|rs| rs.iter().find(|r| r["full_name"] == "acme/app"))
+            .cloned()
+            .unwrap_or_default();
+        let mut out = Vec::new();
+        for r in repo["releases"].as_array().cloned().unwrap_or_default() {
+            let mut assets: Vec<String> = r["assets"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .map(|a| {
+                    format!(
+                        "{} {}",
+                        a["name"].as_str().unwrap_or(""),
+                        a["digest"].as_str().unwrap_or("")
+                    )
+                })
+                .collect();
+            assets.sort();
+            out.push((r["tag_name"].as_str().unwrap_or("").to_string(), assets));
+        }
+        out
+    }
+}
+
+fn executed_steps(report: &serde_json::Value) -> Vec<String> {
+    report["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| {
+            s["steps"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|st| st["step"].as_str().unwrap().to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn full_publish_dry_run_equals_real_run_then_rerun_skips() {
+    let Some(sb) = sandbox("1.3.0") else { return };
+    let dry = sb.run(&[
+        "publish-prod",
+        "--only",
+        "pypi,github",
+        "--dry-run",
+        "--json",
+    ]);
+    assert_eq!(dry.code, 0, "{}", dry.all());
+    let dry: serde_json::Value = serde_json::from_str(&dry.stdout).unwrap();
+    let planned: Vec<String> = dry["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["header"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        sb.index_files().is_empty() && sb.releases().is_empty(),
+        "the dry run published nothing"
+    );
+
+    let real = sb.publish();
+    assert_eq!(real.code, 0, "{}", real.all());
+    let report: serde_json::Value = serde_json::from_str(&real.stdout).unwrap();
+    assert_eq!(report["status"], "success");
+    assert_eq!(
+        executed_steps(&report),
+        planned,
+        "the real run executed exactly the dry-run plan"
+    );
+
+    assert_eq!(
+        sb.index_files(),
+        [
+            "slipway_demo-1.3.0-py3-none-any.whl",
+            "slipway_demo-1.3.0.tar.gz"
+        ]
+    );
+    let releases = sb.releases();
+    assert_eq!(releases.len(), 1, "{releases:?}");
+    assert_eq!(releases[0].0, "v1.3.0");
+    assert_eq!(
+        releases[0].1.len(),
+        3,
+        "two dists and SHA256SUMS: {releases:?}"
+    );
+    sb.standin.ensure_no_violations().unwrap();
+    assert!(
+        real.stderr
+            .contains("pip install slipway-demo==1.3.0 → importlib.metadata.version = 1.3.0"),
+        "{}",
+        real.stderr
+    );
+
+    // Re-run: everything is there; every publish step skips with its evidence.
+    let again = sb.publish();
+    assert_eq!(again.code, 0, "{}", again.all());
+    let report: serde_json::Value = serde_json::from_str(&again.stdout).unwrap();
+    let publish = report["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "publish")
+        .unwrap();
+    for step in publish["steps"].as_array().unwrap() {
+        assert_eq!(step["status"], "skipped", "{step}");
+    }
+    assert_eq!(sb.releases(), releases, "nothing duplicated");
+    sb.standin.ensure_no_violations().unwrap();
+}
+
+#[test]
+fn failures_at_each_publish_step_then_rerun_completes_identically() {
+    let Some(mut sb) = sandbox("1.4.0-rc.1") else {
+        return;
+    };
+    // 1. The index is down: the run stops at the upload; alerts go out; nothing else published.
+    let port = sb
+        .index
+        .url
+        .trim_end_matches('/')
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse::<u16>()
+        .unwrap();
+    sb.index.stop();
+    let r = sb.publish();
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(r.stderr.contains("is unreachable"), "{}", r.stderr);
+    assert!(
+        sb.releases().is_empty(),
+        "the GitHub release comes after the index"
+    );
+    let bodies = sb.receiver.bodies.lock().unwrap().clone();
+    assert_eq!(bodies.len(), 2, "slack + generic webhook: {bodies:?}");
+    assert!(
+        bodies
+            .iter()
+            .any(|b| b.contains("\"blocks\"") && b.contains("failed at publish")),
+        "{bodies:?}"
+    );
+    assert!(
+        bodies
+            .iter()
+            .any(|b| b.contains("\"event\":\"slipway.publish\"")
+                && b.contains("\"status\":\"failure\"")),
+        "{bodies:?}"
+    );
+
+    // Fix the cause (the index is back on the same port with the same data), then:
+    // 2. the release API fails once with 500.
+    let venv = Venv::in_dir(&sb.tools, "pypiserver", SERVER_REQUIREMENTS).dir;
+    sb.index = PackageIndex::start_on(&venv, sb.index_dir.path(), INDEX_USER, INDEX_PASSWORD, port)
+        .unwrap();
+    sb.standin
+        .fail_next("POST", "/repos/{owner}/{repo}/releases", 500, 1)
+        .unwrap();
+    let r = sb.publish();
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert_eq!(sb.index_files().len(), 2, "the index step completed");
+    assert!(sb.releases().is_empty());
+
+    // 3. An asset upload fails once.
+    sb.standin
+        .fail_next(
+            "POST",
+            "/repos/{owner}/{repo}/releases/{release_id}/assets",
+            500,
+            1,
+        )
+        .unwrap();
+    let r = sb.publish();
+    assert_eq!(r.code, 1, "{}", r.all());
+
+    // The final re-run completes: same end state as a clean run, nothing duplicated.
+    let r = sb.publish();
+    assert_eq!(r.code, 0, "{}", r.all());
+    let releases = sb.releases();
+    assert_eq!(releases.len(), 1, "{releases:?}");
+    assert_eq!(releases[0].1.len(), 3, "{releases:?}");
+    assert_eq!(
+        sb.index_files(),
+        [
+            "slipway_demo-1.4.0rc1-py3-none-any.whl",
+            "slipway_demo-1.4.0rc1.tar.gz"
+        ]
+    );
+    let report: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let pypi_upload = executed_steps(&report)
+        .into_iter()
+        .find(|s| s.starts_with("upload to"))
+        .unwrap();
+    assert!(
+        r.stderr.contains("skipped:"),
+        "the index step was skipped with evidence: {pypi_upload}\n{}",
+        r.stderr
+    );
+    let state = sb.standin.state();
+    assert_eq!(state["repos"][0]["releases"][0]["prerelease"], true);
+    sb.standin.ensure_no_violations().unwrap();
+}
+
+#[test]
+fn refusals_before_anything_is_published() {
+    let Some(sb) = sandbox("2.0.0") else { return };
+    let nothing_published = |sb: &Sandbox| sb.index_files().is_empty() && sb.releases().is_empty();
+
+    // Missing token.
+    let out = sb
+        .command(&["publish-prod", "--only", "pypi,github"])
+        .env_remove("GH_TOKEN")
+        .env_remove("GH_ENTERPRISE_TOKEN")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("GH_TOKEN"), "{err}");
+    assert!(nothing_published(&sb));
+
+    // CI not green for the tag.
+    seed_ci(&sb.standin, &sb.repo, "v2.0.0", "failure");
+    let r = sb.publish();
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.stderr.contains("CI has not passed for v2.0.0") || r.stderr.contains("concluded failure"),
+        "{}",
+        r.stderr
+    );
+    assert!(nothing_published(&sb));
+    seed_ci(&sb.standin, &sb.repo, "v2.0.0", "success");
+
+    // A placeholder in the changelog section.
+    sb.repo.write("CHANGELOG.md", "# Changelog\n\n## [2.0.0] - 2026-11-21\n\n### Added\n\n- _TODO: describe this change (placeholder inserted by slipway)_\n");
+    sb.repo.git(&["commit", "-q", "-am", "placeholder"]);
+    sb.repo.git(&["tag", "-f", "-a", "v2.0.0", "-m", "moved"]);
+    seed_ci(&sb.standin, &sb.repo, "v2.0.0", "success");
+    let r = sb.publish();
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(r.stderr.contains("placeholders"), "{}", r.stderr);
+    assert!(nothing_published(&sb));
+
+    // Tag not at HEAD.
+    sb.repo.commit("chore: after the tag");
+    let r = sb.publish();
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(r.stderr.contains("HEAD has no release tag"), "{}", r.stderr);
+
+    // A wrong index password fails at the upload: the GitHub release (published after the
+    // index) is not created.
+    sb.repo
+        .git(&["tag", "-f", "-a", "v2.0.0", "-m", "moved again"]);
+    sb.repo.write(
+        "CHANGELOG.md",
+        "# Changelog\n\n## [2.0.0] - 2026-11-21\n\n### Added\n\n- Real entry.\n",
+    );
+    sb.repo.git(&["commit", "-q", "-am", "entries"]);
+    sb.repo
+        .git(&["tag", "-f", "-a", "v2.0.0", "-m", "moved again"]);
+    seed_ci(&sb.standin, &sb.repo, "v2.0.0", "success");
+    let out = sb
+        .command(&["publish-prod", "--only", "pypi,github"])
+        .env("TWINE_PASSWORD", "WRONG-pw-112358")
+        .output()
+        .unwrap();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("refused the credentials"), "{all}");
+    assert!(!all.contains("WRONG-pw-112358"));
+    assert!(nothing_published(&sb));
+}
+
+#[test]
+fn secrets_appear_nowhere_not_even_in_argv() {
+    let Some(sb) = sandbox("3.1.0") else { return };
+    let strace = xtask::services::which("strace");
+    if !require("strace (Debian package)", strace.is_some()) {
+        return;
+    }
+    let log = sb.repo.path().join("../strace.log");
+    let mut cmd = sb.command(&["publish-prod", "--only", "pypi,github"]);
+    let program = cmd.get_program().to_os_string();
+    let args: Vec<std::ffi::OsString> = cmd.get_args().map(|a| a.to_os_string()).collect();
+    let mut traced = std::process::Command::new(strace.unwrap());
+    traced
+        .args(["-f", "-qq", "-s", "65536", "-e", "trace=execve", "-o"])
+        .arg(&log)
+        .arg(program)
+        .args(args);
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => traced.env(k, v),
+            None => traced.env_remove(k),
+        };
+    }
+    traced.current_dir(sb.repo.path());
+    let out = traced.output().unwrap();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{all}");
+    let execs = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        execs.lines().filter(|l| l.contains("execve(")).count() > 10,
+        "strace saw the spawned processes"
+    );
+    for secret in [INDEX_PASSWORD, GH_SECRET, SLACK_PATH] {
+        assert!(!all.contains(secret), "{secret} in the output");
+        for line in execs.lines().filter(|l| l.contains("execve(")) {
+            // argv is the second argument; the environment (where secrets belong) comes after it.
+            let argv = line.split("], ").next().unwrap_or(line);
+            assert!(!argv.contains(secret), "{secret} in argv: {argv}");
+        }
+        for file in files_under(sb.repo.path()) {
+            let text =
+                String::from_utf8_lossy(&std::fs::read(&file).unwrap_or_default()).into_owned();
+            assert!(!text.contains(secret), "{secret} in {}", file.display());
+        }
+    }
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.file_name().is_some_and(|n| n == ".git") {
+                continue;
+            }
+            if p.is_dir() {
+                out.extend(files_under(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
