@@ -498,7 +498,7 @@ fn secrets_appear_nowhere_not_even_in_argv() {
         return;
     }
     let log = sb.repo.path().join("../strace.log");
-    let mut cmd = sb.command(&["publish-prod", "--only", "pypi,github"]);
+    let cmd = sb.command(&["publish-prod", "--only", "pypi,github"]);
     let program = cmd.get_program().to_os_string();
     let args: Vec<std::ffi::OsString> = cmd.get_args().map(|a| a.to_os_string()).collect();
     let mut traced = std::process::Command::new(strace.unwrap());
