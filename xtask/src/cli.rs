@@ -17,10 +17,12 @@ USAGE:
     cargo xtask [-C <dir>] <command> [options]
 
 COMMANDS:
+    rehearse                                 the whole release, for real, against local services
     release <major|minor|patch|auto|X.Y.Z>   bump, generated changelog, commit, tag, atomic push
     bump-version <X.Y.Z|major|minor|patch|auto>  set the version in every managed file, commit and tag
     check-versions                           check that every managed file carries the same version
     publish-prod                             publish the release tagged at HEAD: image, dists, GitHub release
+    verify [<version>]                       check a published version everywhere it was published
     changelog                                the changelog generated from Conventional Commits
     release-notes [<version>]                the notes of one version, from its CHANGELOG section
     ci                                       provision, format check, clippy -D warnings, all tests
@@ -107,6 +109,23 @@ Installs and starts what the end-to-end tests and `rehearse` need: Debian packag
 docker-registry, gh, mmdebstrap…), a Docker daemon on a private socket with no bridge network,
 the local base image (built once, cached with docker save), the Python venvs. Idempotent: every
 step says whether it acted or skipped.";
+
+const REHEARSE_HELP: &str = "\
+cargo xtask rehearse [--keep] [--version <X.Y.Z|major|minor|patch|auto>]
+
+The whole release, for real, against local services: in a throwaway clone (your work tree is
+never touched) with a bare git remote, two local container registries (one with auth), a local
+package index and the local GitHub stand-in, it runs `release`, `docker-validate`,
+`publish-prod` and `verify` exactly as production would, then prints what was published where
+and how long each stage took, and tears everything down (`--keep` leaves it running).
+Prerequisites are provisioned as `cargo xtask ci` does. --version defaults to patch.";
+
+const VERIFY_HELP: &str = "\
+cargo xtask verify [<version>]
+
+Checks a published version (default: the release tagged at HEAD) against the configured targets:
+every tag and digest on every registry, the index's files by sha256 plus an install smoke test,
+the GitHub release and its assets. Exit 0 only when everything is there and consistent.";
 
 const CHECK_HELP: &str = "\
 cargo xtask check-versions [--json]
@@ -289,6 +308,46 @@ pub fn run(args: Vec<OsString>, ui: &Ui) -> Result<u8> {
                 }
             }
             cmd::ci::provision(&global, dry_run, ui)
+        }
+        "rehearse" => {
+            let mut o = cmd::rehearse::Options { keep: false, version: "patch".into() };
+            while let Some(arg) = p.next()? {
+                match arg {
+                    Long("keep") => o.keep = true,
+                    Long("version") => o.version = p.value()?.string()?,
+                    Short('h') | Long("help") => return help(REHEARSE_HELP),
+                    other => return Err(unexpected(other, "rehearse")),
+                }
+            }
+            cmd::rehearse::run(&global, &o, ui)
+        }
+        "verify" => {
+            let mut version: Option<String> = None;
+            while let Some(arg) = p.next()? {
+                match arg {
+                    Short('h') | Long("help") => return help(VERIFY_HELP),
+                    Value(v) if version.is_none() => version = Some(v.string()?),
+                    other => return Err(unexpected(other, "verify")),
+                }
+            }
+            cmd::verify::run(&global, version.as_deref(), ui)
+        }
+        "github-standin" => {
+            // Hidden: the local GitHub API stand-in `rehearse` runs (and tests use in-process).
+            let mut listen = "127.0.0.1:0".to_string();
+            let mut spec: Option<PathBuf> = None;
+            while let Some(arg) = p.next()? {
+                match arg {
+                    Long("listen") => listen = p.value()?.string()?,
+                    Long("spec") => spec = Some(p.value()?.into()),
+                    other => return Err(unexpected(other, "github-standin")),
+                }
+            }
+            let spec = spec.or_else(crate::github_standin::default_spec_path).ok_or_else(|| {
+                usage("no GitHub API description found; pass --spec <openapi-subset.json>")
+            })?;
+            crate::github_standin::serve_forever(&listen, &spec)?;
+            Ok(0)
         }
         "help" => {
             println!("{HELP}");

@@ -183,7 +183,28 @@ fn run(sh: &Shell, p: &Process) -> Result<()> {
     run_output(sh, p).map(|_| ())
 }
 
+/// Wall time spent waiting for child processes (docker, python, git, gh…), for the benchmark
+/// that separates the tool's own time from the tools it drives.
+static CHILD_NANOS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Adds a child process's wall time to the total.
+pub fn count_child(took: Duration) {
+    CHILD_NANOS.fetch_add(took.as_nanos() as u64, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Total wall time spent in child processes so far.
+pub fn child_time() -> Duration {
+    Duration::from_nanos(CHILD_NANOS.load(std::sync::atomic::Ordering::Relaxed))
+}
+
 fn run_output(sh: &Shell, p: &Process) -> Result<String> {
+    let started = Instant::now();
+    let result = run_output_inner(sh, p);
+    count_child(started.elapsed());
+    result
+}
+
+fn run_output_inner(sh: &Shell, p: &Process) -> Result<String> {
     let _dir = sh.push_dir(&p.cwd);
     let mut cmd = sh.cmd(&p.program).args(&p.args).quiet();
     for k in &p.env_remove {

@@ -43,7 +43,9 @@ pub mod cmd {
     pub mod check_versions;
     pub mod ci;
     pub mod publish;
+    pub mod rehearse;
     pub mod release_notes;
+    pub mod verify;
 }
 
 use std::fmt;
@@ -135,7 +137,14 @@ pub fn run_main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     let json = args.iter().any(|a| a == "--json");
     let ui = ui::Ui::detect(json);
-    match cli::run(args, &ui) {
+    let result = cli::run(args, &ui);
+    // For `rehearse`'s accounting: how long this process waited for the tools it drives.
+    if let Some(path) = std::env::var_os("SLIPWAY_CHILD_TIME_FILE") {
+        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+            let _ = std::io::Write::write_all(&mut f, format!("{}\n", exec::child_time().as_nanos()).as_bytes());
+        }
+    }
+    match result {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
             if let Some(refusal) = err.downcast_ref::<Refusal>() {

@@ -65,6 +65,9 @@ passlib==1.7.4
 pypiserver==2.4.2
 ";
 
+/// zizmor, the GitHub Actions auditor `cargo xtask ci` runs on the workflows.
+pub const ZIZMOR_REQUIREMENTS: &str = "zizmor==1.32.0\n";
+
 /// Variables that would point pip elsewhere than the index being verified.
 const PIP_REDIRECTS: &[&str] = &[
     "PIP_FIND_LINKS",
@@ -736,8 +739,20 @@ impl Action for Verify {
         ))
     }
     fn execute(&self, _cx: &mut RunContext) -> Result<Done> {
-        let local = local_dists(&self.outdir)?;
+        // Without a local build (verifying from another machine), the index's own files of this
+        // version are checked: listed, with a sha256, and installable.
+        let local = if self.outdir.join(".slipway-build.json").exists() { local_dists(&self.outdir)? } else { Vec::new() };
         let listed = index_files(&self.index_url, &self.package)?;
+        let prefix = format!("{}-{}", file_stem(&self.package), self.pep440);
+        let of_version: Vec<&IndexFile> = listed.iter().filter(|f| f.filename.starts_with(&prefix)).collect();
+        if of_version.is_empty() {
+            bail!("{} lists no file of {} {}", self.index_url, self.package, self.pep440);
+        }
+        if local.is_empty() {
+            if let Some(f) = of_version.iter().find(|f| f.sha256.is_none()) {
+                bail!("{} lists {} without a sha256", self.index_url, f.filename);
+            }
+        }
         for (name, _, sha) in &local {
             match listed.iter().find(|f| &f.filename == name) {
                 Some(f) if f.sha256.as_deref() == Some(sha.as_str()) => {}
@@ -760,7 +775,7 @@ impl Action for Verify {
                     .args(["-m", "venv"])
                     .args([venv.display().to_string()]),
             )?;
-            let wheel = local.iter().any(|(n, _, _)| n.ends_with(".whl"));
+            let wheel = of_version.iter().any(|f| f.filename.ends_with(".whl"));
             crate::exec::run_captured(&self.install(&venv, wheel))
                 .context("installing from the index")?;
             let script = format!(
@@ -786,7 +801,7 @@ impl Action for Verify {
         Ok(Done::Ran(format!(
             "{} lists {} file(s) with matching sha256; pip install {}=={} → importlib.metadata.version = {installed}",
             self.index_url,
-            local.len(),
+            of_version.len(),
             self.package,
             self.pep440
         )))

@@ -54,6 +54,13 @@ pub fn checks(root: &Path) -> Plan {
         .env("DOCKER_HOST", Val::Plain(host))
         .streaming();
     plan.push(Step::Run(test));
+    // The workflows: zizmor (offline: no GitHub API) must report no findings.
+    let zizmor = crate::target_pypi::Venv::in_dir(&tools_dir(root), "zizmor", crate::target_pypi::ZIZMOR_REQUIREMENTS);
+    plan.push(Step::Run(
+        Process::new(&zizmor.dir.join("bin/zizmor").display().to_string(), root)
+            .args(["--offline", "--no-progress", ".github/workflows/"])
+            .streaming(),
+    ));
     // The reference service's own tests (stdlib unittest: nothing to install).
     plan.push(Step::Run(
         Process::new("python3", root)

@@ -72,11 +72,25 @@ impl Options {
 
 /// The release facts for HEAD; problems are recorded, `None` when they cannot be had.
 pub fn gather_facts(cfg: &Config, problems: &mut Problems) -> Result<Option<Facts>> {
+    gather_facts_for(cfg, None, problems)
+}
+
+/// The release facts for `version` (its tag must exist) or, without one, for the release tagged
+/// at HEAD (whose managed files must agree with it).
+pub fn gather_facts_for(cfg: &Config, wanted: Option<&Version>, problems: &mut Problems) -> Result<Option<Facts>> {
+    if let Some(v) = wanted {
+        let tag = version::git_tag(&cfg.tag_prefix, v);
+        if !git::tag_exists(&cfg.root, &tag)? {
+            problems.failure(format!("there is no tag {tag}: which version was released? (`git tag -l '{}*'`)", cfg.tag_prefix));
+            return Ok(None);
+        }
+    }
     let tags: Vec<Version> = git::tags_at_head(&cfg.root)?
         .iter()
         .filter_map(|t| history::release_version(&cfg.tag_prefix, t))
         .collect();
-    let Some(version) = tags.into_iter().max() else {
+    let at_head = wanted.is_none();
+    let Some(version) = wanted.cloned().or_else(|| tags.into_iter().max()) else {
         problems.failure(format!(
             "HEAD has no release tag ({}X.Y.Z): publish-prod publishes the version tagged at HEAD; run \
              `cargo xtask release`, or check out the release tag",
@@ -85,7 +99,8 @@ pub fn gather_facts(cfg: &Config, problems: &mut Problems) -> Result<Option<Fact
         return Ok(None);
     };
     let tag = version::git_tag(&cfg.tag_prefix, &version);
-    if let Some(m) = managed::load(cfg, problems) {
+    let managed = if at_head { managed::load(cfg, problems) } else { None };
+    if let Some(m) = managed {
         let readings = m.readings();
         if readings.iter().any(|r| r.version != version) {
             problems.failure(format!(
@@ -95,10 +110,8 @@ pub fn gather_facts(cfg: &Config, problems: &mut Problems) -> Result<Option<Fact
         }
     }
     let sh = git::shell(&cfg.root)?;
-    let head = xshell::cmd!(sh, "git log -1 --format=%H%x00%ct")
-        .quiet()
-        .read()
-        .context("reading HEAD")?;
+    let rev = format!("{tag}^{{commit}}");
+    let head = xshell::cmd!(sh, "git log -1 --format=%H%x00%ct {rev}").quiet().read().context("reading the tagged commit")?;
     let (commit, time) = head.split_once('\0').unwrap_or((&head, "0"));
     let released = history::release_tag_names(&cfg.root, &cfg.tag_prefix)?
         .into_iter()
@@ -215,12 +228,15 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
             "--skip-ci-check: NOT checking that the `{}` workflow passed for {} — emergency use only",
             cfg.release_workflow, facts.tag
         ));
+    } else if inside_release_workflow(&cfg.release_workflow) {
+        // Running as a job of the release workflow itself: its run on this tag is the one in
+        // progress, and the jobs this one `needs:` are what gate it.
+        ui.note(&format!(
+            "running inside {} for {}: the jobs this one needs gate it (no separate CI check)",
+            cfg.release_workflow, facts.tag
+        ));
     } else {
-        crate::target_github::ci_check(
-            &facts,
-            &crate::target_github::process_gh_env(),
-            &mut problems,
-        )?;
+        crate::target_github::ci_check(&facts, &crate::target_github::process_gh_env(), &mut problems)?;
     }
     problems.check("publish-prod")?;
 
@@ -321,6 +337,12 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
             .display()
     ));
     Ok(0)
+}
+
+/// In GitHub Actions, is this a job of the release workflow (`GITHUB_WORKFLOW_REF` names it)?
+pub fn inside_release_workflow(workflow: &str) -> bool {
+    std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
+        && std::env::var("GITHUB_WORKFLOW_REF").is_ok_and(|r| r.contains(&format!("/.github/workflows/{workflow}@")))
 }
 
 /// In GitHub Actions, a markdown summary appended to `$GITHUB_STEP_SUMMARY`.

@@ -1,0 +1,49 @@
+//! `cargo xtask verify [<version>]`: post-release verification of a published version against the
+//! configured targets — the same checks `publish-prod` ends with: every tag and digest (and arch)
+//! on every registry, the index's files by sha256 plus an install smoke test, the GitHub release
+//! and its assets. Exit 0 only when everything is there and consistent.
+
+use anyhow::Result;
+
+use crate::cli::Global;
+use crate::plan::Plan;
+use crate::ui::{Style, Ui};
+use crate::{config, git, version, Problems};
+
+pub fn run(global: &Global, version_arg: Option<&str>, ui: &Ui) -> Result<u8> {
+    let root = git::toplevel(&global.dir)?;
+    let mut problems = Problems::default();
+    let cfg = match config::load(&root) {
+        Ok(c) => c,
+        Err(errors) => {
+            errors.into_iter().for_each(|e| problems.invalid(e));
+            return problems.check("verify").map(|()| 0);
+        }
+    };
+    let wanted = match version_arg {
+        Some(s) => {
+            let s = s.strip_prefix(cfg.tag_prefix.as_str()).unwrap_or(s);
+            Some(
+                version::parse_semver(s)
+                    .or_else(|_| version::parse_pep440(s))
+                    .map_err(|e| crate::usage(format!("invalid version `{s}`: {e}")))?,
+            )
+        }
+        None => None,
+    };
+    let Some(facts) = crate::cmd::publish::gather_facts_for(&cfg, wanted.as_ref(), &mut problems)? else {
+        return problems.check("verify").map(|()| 0);
+    };
+    let mut plan = Plan::default();
+    plan.push(crate::target_pypi::verify_step(&facts));
+    if crate::target_github::repo(&cfg).is_some() {
+        for step in crate::target_github::verify_steps(&facts, &crate::target_github::process_gh_env(), &mut problems) {
+            plan.push(step);
+        }
+    }
+    problems.check("verify")?;
+    ui.heading(&format!("verify {} {}", facts.package, facts.tag));
+    crate::exec::execute(&plan, ui, &cfg.root)?;
+    ui.line(&format!("{} {} is published and consistent everywhere", ui.paint(Style::Green, "ok:"), facts.tag));
+    Ok(0)
+}
