@@ -140,8 +140,15 @@ pub fn run_main() -> ExitCode {
     let result = cli::run(args, &ui);
     // For `rehearse`'s accounting: how long this process waited for the tools it drives.
     if let Some(path) = std::env::var_os("SLIPWAY_CHILD_TIME_FILE") {
-        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
-            let _ = std::io::Write::write_all(&mut f, format!("{}\n", exec::child_time().as_nanos()).as_bytes());
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            let _ = std::io::Write::write_all(
+                &mut f,
+                format!("{}\n", exec::child_time().as_nanos()).as_bytes(),
+            );
         }
     }
     match result {

@@ -325,8 +325,16 @@ pub fn plan(root: &Path, tools: &Path) -> Plan {
         "python-tools",
         crate::target_pypi::TOOL_REQUIREMENTS,
     )))));
-    plan.push(Step::Action(Box::new(EnsureVenv(Venv::in_dir(tools, "pypiserver", crate::target_pypi::SERVER_REQUIREMENTS)))));
-    plan.push(Step::Action(Box::new(EnsureVenv(Venv::in_dir(tools, "zizmor", crate::target_pypi::ZIZMOR_REQUIREMENTS)))));
+    plan.push(Step::Action(Box::new(EnsureVenv(Venv::in_dir(
+        tools,
+        "pypiserver",
+        crate::target_pypi::SERVER_REQUIREMENTS,
+    )))));
+    plan.push(Step::Action(Box::new(EnsureVenv(Venv::in_dir(
+        tools,
+        "zizmor",
+        crate::target_pypi::ZIZMOR_REQUIREMENTS,
+    )))));
     plan
 }
 

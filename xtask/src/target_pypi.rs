@@ -741,12 +741,24 @@ impl Action for Verify {
     fn execute(&self, _cx: &mut RunContext) -> Result<Done> {
         // Without a local build (verifying from another machine), the index's own files of this
         // version are checked: listed, with a sha256, and installable.
-        let local = if self.outdir.join(".slipway-build.json").exists() { local_dists(&self.outdir)? } else { Vec::new() };
+        let local = if self.outdir.join(".slipway-build.json").exists() {
+            local_dists(&self.outdir)?
+        } else {
+            Vec::new()
+        };
         let listed = index_files(&self.index_url, &self.package)?;
         let prefix = format!("{}-{}", file_stem(&self.package), self.pep440);
-        let of_version: Vec<&IndexFile> = listed.iter().filter(|f| f.filename.starts_with(&prefix)).collect();
+        let of_version: Vec<&IndexFile> = listed
+            .iter()
+            .filter(|f| f.filename.starts_with(&prefix))
+            .collect();
         if of_version.is_empty() {
-            bail!("{} lists no file of {} {}", self.index_url, self.package, self.pep440);
+            bail!(
+                "{} lists no file of {} {}",
+                self.index_url,
+                self.package,
+                self.pep440
+            );
         }
         if local.is_empty() {
             if let Some(f) = of_version.iter().find(|f| f.sha256.is_none()) {

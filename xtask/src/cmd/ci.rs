@@ -55,11 +55,22 @@ pub fn checks(root: &Path) -> Plan {
         .streaming();
     plan.push(Step::Run(test));
     // The workflows: zizmor (offline: no GitHub API) must report no findings.
-    let zizmor = crate::target_pypi::Venv::in_dir(&tools_dir(root), "zizmor", crate::target_pypi::ZIZMOR_REQUIREMENTS);
+    let zizmor = crate::target_pypi::Venv::in_dir(
+        &tools_dir(root),
+        "zizmor",
+        crate::target_pypi::ZIZMOR_REQUIREMENTS,
+    );
     plan.push(Step::Run(
         Process::new(&zizmor.dir.join("bin/zizmor").display().to_string(), root)
             .args(["--offline", "--no-progress", ".github/workflows/"])
             .streaming(),
+    ));
+    // The whole release, rehearsed against local services (the README's main command).
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "xtask".into());
+    plan.push(Step::Run(
+        Process::new(&exe, root).args(["rehearse"]).streaming(),
     ));
     // The reference service's own tests (stdlib unittest: nothing to install).
     plan.push(Step::Run(

@@ -77,11 +77,18 @@ pub fn gather_facts(cfg: &Config, problems: &mut Problems) -> Result<Option<Fact
 
 /// The release facts for `version` (its tag must exist) or, without one, for the release tagged
 /// at HEAD (whose managed files must agree with it).
-pub fn gather_facts_for(cfg: &Config, wanted: Option<&Version>, problems: &mut Problems) -> Result<Option<Facts>> {
+pub fn gather_facts_for(
+    cfg: &Config,
+    wanted: Option<&Version>,
+    problems: &mut Problems,
+) -> Result<Option<Facts>> {
     if let Some(v) = wanted {
         let tag = version::git_tag(&cfg.tag_prefix, v);
         if !git::tag_exists(&cfg.root, &tag)? {
-            problems.failure(format!("there is no tag {tag}: which version was released? (`git tag -l '{}*'`)", cfg.tag_prefix));
+            problems.failure(format!(
+                "there is no tag {tag}: which version was released? (`git tag -l '{}*'`)",
+                cfg.tag_prefix
+            ));
             return Ok(None);
         }
     }
@@ -99,7 +106,11 @@ pub fn gather_facts_for(cfg: &Config, wanted: Option<&Version>, problems: &mut P
         return Ok(None);
     };
     let tag = version::git_tag(&cfg.tag_prefix, &version);
-    let managed = if at_head { managed::load(cfg, problems) } else { None };
+    let managed = if at_head {
+        managed::load(cfg, problems)
+    } else {
+        None
+    };
     if let Some(m) = managed {
         let readings = m.readings();
         if readings.iter().any(|r| r.version != version) {
@@ -111,7 +122,10 @@ pub fn gather_facts_for(cfg: &Config, wanted: Option<&Version>, problems: &mut P
     }
     let sh = git::shell(&cfg.root)?;
     let rev = format!("{tag}^{{commit}}");
-    let head = xshell::cmd!(sh, "git log -1 --format=%H%x00%ct {rev}").quiet().read().context("reading the tagged commit")?;
+    let head = xshell::cmd!(sh, "git log -1 --format=%H%x00%ct {rev}")
+        .quiet()
+        .read()
+        .context("reading the tagged commit")?;
     let (commit, time) = head.split_once('\0').unwrap_or((&head, "0"));
     let released = history::release_tag_names(&cfg.root, &cfg.tag_prefix)?
         .into_iter()
@@ -236,7 +250,11 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
             cfg.release_workflow, facts.tag
         ));
     } else {
-        crate::target_github::ci_check(&facts, &crate::target_github::process_gh_env(), &mut problems)?;
+        crate::target_github::ci_check(
+            &facts,
+            &crate::target_github::process_gh_env(),
+            &mut problems,
+        )?;
     }
     problems.check("publish-prod")?;
 
@@ -342,7 +360,8 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
 /// In GitHub Actions, is this a job of the release workflow (`GITHUB_WORKFLOW_REF` names it)?
 pub fn inside_release_workflow(workflow: &str) -> bool {
     std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
-        && std::env::var("GITHUB_WORKFLOW_REF").is_ok_and(|r| r.contains(&format!("/.github/workflows/{workflow}@")))
+        && std::env::var("GITHUB_WORKFLOW_REF")
+            .is_ok_and(|r| r.contains(&format!("/.github/workflows/{workflow}@")))
 }
 
 /// In GitHub Actions, a markdown summary appended to `$GITHUB_STEP_SUMMARY`.

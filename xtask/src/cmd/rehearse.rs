@@ -29,11 +29,30 @@ pub struct Options {
 
 /// Variables of the user's environment that could reach real services; never passed to a stage.
 const STRIPPED: &[&str] = &[
-    "GH_TOKEN", "GITHUB_TOKEN", "GH_ENTERPRISE_TOKEN", "GH_HOST", "GH_CONFIG_DIR", "PYPI_TOKEN",
-    "TWINE_USERNAME", "TWINE_PASSWORD", "TWINE_REPOSITORY_URL", "DOCKER_USERNAME", "DOCKER_PASSWORD",
-    "DOCKER_CONFIG", "SLACK_WEBHOOK", "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy",
-    "ALL_PROXY", "all_proxy", "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "ACTIONS_ID_TOKEN_REQUEST_URL",
-    "ACTIONS_ID_TOKEN_REQUEST_TOKEN", "SLIPWAY_GH_PROXY",
+    "GH_TOKEN",
+    "GITHUB_TOKEN",
+    "GH_ENTERPRISE_TOKEN",
+    "GH_HOST",
+    "GH_CONFIG_DIR",
+    "PYPI_TOKEN",
+    "TWINE_USERNAME",
+    "TWINE_PASSWORD",
+    "TWINE_REPOSITORY_URL",
+    "DOCKER_USERNAME",
+    "DOCKER_PASSWORD",
+    "DOCKER_CONFIG",
+    "SLACK_WEBHOOK",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "GITHUB_ACTIONS",
+    "GITHUB_STEP_SUMMARY",
+    "ACTIONS_ID_TOKEN_REQUEST_URL",
+    "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+    "SLIPWAY_GH_PROXY",
 ];
 
 struct Stage {
@@ -44,7 +63,10 @@ struct Stage {
 
 /// A random-enough secret for the rehearsal's own credentials.
 fn secret(label: &str) -> String {
-    let n = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let n = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
     let s = format!("rehearsal-{label}-{:x}{:x}", n, std::process::id());
     ui::register_secret(&s);
     s
@@ -66,29 +88,59 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
     let _dockerd = StartedDockerd(provisioned.values.get("dockerd.started").cloned(), o.keep);
 
     // 1. The sandbox: a bare remote and a clone of HEAD (the user's tree is never touched).
-    let stamp = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let sandbox = crate::publish::work_dir(&cfg).join("rehearsals").join(format!("{stamp}-{}", std::process::id()));
+    let stamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let sandbox = crate::publish::work_dir(&cfg)
+        .join("rehearsals")
+        .join(format!("{stamp}-{}", std::process::id()));
     std::fs::create_dir_all(&sandbox)?;
     let status = git::status(&root)?;
     if !status.changed.is_empty() {
-        ui.warn(&format!("uncommitted changes are not part of the rehearsal (it clones HEAD): {}", status.changed.join(", ")));
+        ui.warn(&format!(
+            "uncommitted changes are not part of the rehearsal (it clones HEAD): {}",
+            status.changed.join(", ")
+        ));
     }
     let remote = sandbox.join("remote.git");
     let clone = sandbox.join("repo");
     let t = Instant::now();
-    run_quiet(Command::new("git").args(["init", "-q", "--bare", "-b", &cfg.branch]).arg(&remote))?;
-    run_quiet(Command::new("git").args(["clone", "-q", "--no-local"]).arg(&root).arg(&clone))?;
+    run_quiet(
+        Command::new("git")
+            .args(["init", "-q", "--bare", "-b", &cfg.branch])
+            .arg(&remote),
+    )?;
+    run_quiet(
+        Command::new("git")
+            .args(["clone", "-q", "--no-local"])
+            .arg(&root)
+            .arg(&clone),
+    )?;
     let in_clone = |args: &[&str]| -> Result<String> {
-        let out = Command::new("git").current_dir(&clone).args(args).output()?;
+        let out = Command::new("git")
+            .current_dir(&clone)
+            .args(args)
+            .output()?;
         if !out.status.success() {
-            bail!("git {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+            bail!(
+                "git {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     };
     in_clone(&["switch", "-q", "-C", &cfg.branch])?;
     in_clone(&["remote", "set-url", "origin", &remote.display().to_string()])?;
-    for (k, v) in [("user.name", "slipway rehearsal"), ("user.email", "rehearsal@slipway.invalid")] {
-        if in_clone(&["config", "--get", k]).map(|s| s.trim().is_empty()).unwrap_or(true) {
+    for (k, v) in [
+        ("user.name", "slipway rehearsal"),
+        ("user.email", "rehearsal@slipway.invalid"),
+    ] {
+        if in_clone(&["config", "--get", k])
+            .map(|s| s.trim().is_empty())
+            .unwrap_or(true)
+        {
             in_clone(&["config", k, v])?;
         }
     }
@@ -97,18 +149,37 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
     let registry_user = "rehearsal";
     let registry_password = secret("registry");
     let plain = Registry::start(&sandbox.join("registry-plain"), None)?;
-    let auth = Registry::start(&sandbox.join("registry-auth"), Some((registry_user, &registry_password)))?;
+    let auth = Registry::start(
+        &sandbox.join("registry-auth"),
+        Some((registry_user, &registry_password)),
+    )?;
     let index_password = secret("index");
     let server = Venv::in_dir(&tools, "pypiserver", SERVER_REQUIREMENTS);
     server.ensure(&root)?;
-    let index = PackageIndex::start(&server.dir, &sandbox.join("index"), "rehearsal", &index_password)?;
+    let index = PackageIndex::start(
+        &server.dir,
+        &sandbox.join("index"),
+        "rehearsal",
+        &index_password,
+    )?;
     let (standin_url, standin) = start_standin(&sandbox)?;
     let services_took = t.elapsed();
 
     // 3. The clone's targets rewritten to the local services, committed there.
     let github_repo = crate::target_github::repo(&cfg).unwrap_or_else(|| "rehearsal/app".into());
-    rewrite_targets(&clone.join("Cargo.toml"), &plain.addr, &auth.addr, &index, &github_repo)?;
-    in_clone(&["commit", "-q", "-am", "chore: rehearsal targets (local services)"])?;
+    rewrite_targets(
+        &clone.join("Cargo.toml"),
+        &plain.addr,
+        &auth.addr,
+        &index,
+        &github_repo,
+    )?;
+    in_clone(&[
+        "commit",
+        "-q",
+        "-am",
+        "chore: rehearsal targets (local services)",
+    ])?;
     in_clone(&["push", "-q", "origin", &cfg.branch])?;
     let (owner, name) = github_repo.split_once('/').expect("owner/name");
     control(&standin_url, "repos", json!({"owner": owner, "repo": name}))?;
@@ -128,16 +199,26 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
         ("TWINE_PASSWORD", index_password.clone()),
         ("DOCKER_USERNAME", registry_user.into()),
         ("DOCKER_PASSWORD", registry_password.clone()),
-        ("SLIPWAY_TOOLS_DIR", crate::publish::work_dir(&cfg).join("tools").display().to_string()),
+        ("SLIPWAY_TOOLS_DIR", tools.display().to_string()),
         ("SLIPWAY_CHILD_TIME_FILE", child_times.display().to_string()),
-        ("DOCKER_HOST", engine::docker_host().unwrap_or_else(|| format!("unix://{}", engine::SOCKET))),
+        (
+            "DOCKER_HOST",
+            engine::docker_host().unwrap_or_else(|| format!("unix://{}", engine::SOCKET)),
+        ),
     ];
 
     // 4. The stages, exactly as production runs them.
     let exe = std::env::current_exe().context("locating the slipway binary")?;
-    let mut stages = vec![Stage { name: "services", took: services_took, ok: true }];
+    let mut stages = vec![Stage {
+        name: "services",
+        took: services_took,
+        ok: true,
+    }];
     let stage = |name: &'static str, args: &[&str], stages: &mut Vec<Stage>| -> Result<()> {
-        ui.heading(&format!("rehearse: {name} — cargo xtask {}", args.join(" ")));
+        ui.heading(&format!(
+            "rehearse: {name} — cargo xtask {}",
+            args.join(" ")
+        ));
         let t = Instant::now();
         let mut cmd = Command::new(&exe);
         cmd.arg("-C").arg(&clone).args(args).current_dir(&clone);
@@ -147,22 +228,37 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
         for (k, v) in &env {
             cmd.env(k, v);
         }
-        let status = cmd.status().with_context(|| format!("running the {name} stage"))?;
-        stages.push(Stage { name, took: t.elapsed(), ok: status.success() });
+        let status = cmd
+            .status()
+            .with_context(|| format!("running the {name} stage"))?;
+        stages.push(Stage {
+            name,
+            took: t.elapsed(),
+            ok: status.success(),
+        });
         if !status.success() {
-            bail!("the rehearsal's {name} stage failed (see above); the sandbox is kept at {}", sandbox.display());
+            bail!(
+                "the rehearsal's {name} stage failed (see above); the sandbox is kept at {}",
+                sandbox.display()
+            );
         }
         Ok(())
     };
     let result = (|| -> Result<()> {
         stage("release", &["release", &o.version], &mut stages)?;
-        let tag = in_clone(&["describe", "--tags", "--exact-match", "HEAD"])?.trim().to_string();
+        let tag = in_clone(&["describe", "--tags", "--exact-match", "HEAD"])?
+            .trim()
+            .to_string();
         let sha = in_clone(&["rev-parse", "HEAD"])?.trim().to_string();
         // The release workflow's CI run for the tag, as GitHub would report it after it passed.
-        control(&standin_url, "runs", json!({
-            "owner": owner, "repo": name, "workflow": cfg.release_workflow, "branch": tag,
-            "conclusion": "success", "head_sha": sha, "event": "push",
-        }))?;
+        control(
+            &standin_url,
+            "runs",
+            json!({
+                "owner": owner, "repo": name, "workflow": cfg.release_workflow, "branch": tag,
+                "conclusion": "success", "head_sha": sha, "event": "push",
+            }),
+        )?;
         if cfg.docker.is_some() {
             stage("docker-validate", &["docker-validate"], &mut stages)?;
         }
@@ -174,7 +270,9 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
 
     // 5. The report.
     let clone_cfg = config::load(&clone).map_err(|e| anyhow!("{}", e.join("; ")))?;
-    let report_path = crate::publish::work_dir(&cfg).join("reports").join(format!("rehearsal-{stamp}.json"));
+    let report_path = crate::publish::work_dir(&cfg)
+        .join("reports")
+        .join(format!("rehearsal-{stamp}.json"));
     let published = published(&clone, &clone_cfg);
     let floor: Duration = std::fs::read_to_string(&child_times)
         .unwrap_or_default()
@@ -200,7 +298,10 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
     if let Some(dir) = report_path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    std::fs::write(&report_path, ui::redact(&serde_json::to_string_pretty(&report)?))?;
+    std::fs::write(
+        &report_path,
+        ui::redact(&serde_json::to_string_pretty(&report)?),
+    )?;
     print_report(ui, &stages, total, floor, &report, &report_path);
 
     // 6. Teardown, or how to look around.
@@ -247,7 +348,11 @@ fn run_quiet(cmd: &mut Command) -> Result<()> {
     let out = cmd.output()?;
     crate::exec::count_child(started.elapsed());
     if !out.status.success() {
-        bail!("{:?} failed: {}", cmd.get_program(), String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "{:?} failed: {}",
+            cmd.get_program(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     Ok(())
 }
@@ -255,38 +360,65 @@ fn run_quiet(cmd: &mut Command) -> Result<()> {
 /// Starts `xtask github-standin` as a subprocess (so `--keep` can leave it running).
 fn start_standin(sandbox: &Path) -> Result<(String, Daemon)> {
     let exe = std::env::current_exe()?;
-    let spec = crate::github_standin::default_spec_path().ok_or_else(|| anyhow!("no GitHub API description (xtask/github/openapi-subset.json) found"))?;
+    let spec = crate::github_standin::default_spec_path().ok_or_else(|| {
+        anyhow!("no GitHub API description (xtask/github/openapi-subset.json) found")
+    })?;
     let port = crate::services::free_port()?;
     let mut cmd = Command::new(exe);
-    cmd.args(["github-standin", "--listen", &format!("127.0.0.1:{port}"), "--spec"]).arg(&spec);
+    cmd.args([
+        "github-standin",
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+        "--spec",
+    ])
+    .arg(&spec);
     let url = format!("http://127.0.0.1:{port}");
     let health = format!("{url}/_standin/health");
-    let daemon = Daemon::start("github-standin", cmd, &sandbox.join("github-standin.log"), Duration::from_secs(20), || {
-        crate::services::http_status(&health) == Some(200)
-    })?;
+    let daemon = Daemon::start(
+        "github-standin",
+        cmd,
+        &sandbox.join("github-standin.log"),
+        Duration::from_secs(20),
+        || crate::services::http_status(&health) == Some(200),
+    )?;
     Ok((url, daemon))
 }
 
 /// POST to the stand-in's control API.
 fn control(url: &str, what: &str, body: Json) -> Result<()> {
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).proxy(None).build().into();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .proxy(None)
+        .build()
+        .into();
     let resp = agent
         .post(&format!("{url}/_standin/{what}"))
         .header("Content-Type", "application/json")
         .send(body.to_string())
         .map_err(|e| anyhow!("the GitHub stand-in: {e}"))?;
     if !resp.status().is_success() {
-        bail!("the GitHub stand-in refused /_standin/{what}: HTTP {}", resp.status().as_u16());
+        bail!(
+            "the GitHub stand-in refused /_standin/{what}: HTTP {}",
+            resp.status().as_u16()
+        );
     }
     Ok(())
 }
 
 /// Points the clone's release configuration at the local services.
-fn rewrite_targets(path: &Path, plain: &str, auth: &str, index: &PackageIndex, github_repo: &str) -> Result<()> {
+fn rewrite_targets(
+    path: &Path,
+    plain: &str,
+    auth: &str,
+    index: &PackageIndex,
+    github_repo: &str,
+) -> Result<()> {
     let text = std::fs::read_to_string(path)?;
     let mut doc: toml_edit::DocumentMut = text.parse().context("the clone's Cargo.toml")?;
     let release = doc["workspace"]["metadata"]["release"].or_insert(toml_edit::table());
-    let table = release.as_table_mut().ok_or_else(|| anyhow!("[workspace.metadata.release] is not a table"))?;
+    let table = release
+        .as_table_mut()
+        .ok_or_else(|| anyhow!("[workspace.metadata.release] is not a table"))?;
     table.set_implicit(false);
     table.remove("webhooks"); // never call real webhooks from a rehearsal
     let python = table.entry("python").or_insert(toml_edit::table());
@@ -335,11 +467,26 @@ fn published(clone: &Path, cfg: &config::Config) -> Json {
     Json::Array(out)
 }
 
-fn print_report(ui: &Ui, stages: &[Stage], total: Duration, floor: Duration, report: &Json, path: &Path) {
+fn print_report(
+    ui: &Ui,
+    stages: &[Stage],
+    total: Duration,
+    floor: Duration,
+    report: &Json,
+    path: &Path,
+) {
     ui.heading("rehearsal report");
     for s in stages {
-        let mark = if s.ok { ui.paint(Style::Green, "✓") } else { ui.paint(Style::Red, "✗") };
-        ui.line(&format!("  {mark} {:<16} {:>9}", s.name, ui::human_duration(s.took)));
+        let mark = if s.ok {
+            ui.paint(Style::Green, "✓")
+        } else {
+            ui.paint(Style::Red, "✗")
+        };
+        ui.line(&format!(
+            "  {mark} {:<16} {:>9}",
+            s.name,
+            ui::human_duration(s.took)
+        ));
     }
     let tool = total.saturating_sub(floor);
     ui.line(&format!(
@@ -351,7 +498,12 @@ fn print_report(ui: &Ui, stages: &[Stage], total: Duration, floor: Duration, rep
     ));
     for p in report["published"].as_array().cloned().unwrap_or_default() {
         let detail = p["detail"].as_str().unwrap_or("");
-        ui.line(&format!("  {} {}: {}", p["stage"].as_str().unwrap_or(""), p["step"].as_str().unwrap_or(""), p["status"].as_str().unwrap_or("")));
+        ui.line(&format!(
+            "  {} {}: {}",
+            p["stage"].as_str().unwrap_or(""),
+            p["step"].as_str().unwrap_or(""),
+            p["status"].as_str().unwrap_or("")
+        ));
         for l in detail.lines().filter(|l| !l.trim().is_empty()) {
             ui.line(&format!("      {l}"));
         }

@@ -31,19 +31,28 @@ pub fn run(global: &Global, version_arg: Option<&str>, ui: &Ui) -> Result<u8> {
         }
         None => None,
     };
-    let Some(facts) = crate::cmd::publish::gather_facts_for(&cfg, wanted.as_ref(), &mut problems)? else {
+    let Some(facts) = crate::cmd::publish::gather_facts_for(&cfg, wanted.as_ref(), &mut problems)?
+    else {
         return problems.check("verify").map(|()| 0);
     };
     let mut plan = Plan::default();
     plan.push(crate::target_pypi::verify_step(&facts));
     if crate::target_github::repo(&cfg).is_some() {
-        for step in crate::target_github::verify_steps(&facts, &crate::target_github::process_gh_env(), &mut problems) {
+        for step in crate::target_github::verify_steps(
+            &facts,
+            &crate::target_github::process_gh_env(),
+            &mut problems,
+        ) {
             plan.push(step);
         }
     }
     problems.check("verify")?;
     ui.heading(&format!("verify {} {}", facts.package, facts.tag));
     crate::exec::execute(&plan, ui, &cfg.root)?;
-    ui.line(&format!("{} {} is published and consistent everywhere", ui.paint(Style::Green, "ok:"), facts.tag));
+    ui.line(&format!(
+        "{} {} is published and consistent everywhere",
+        ui.paint(Style::Green, "ok:"),
+        facts.tag
+    ));
     Ok(0)
 }
