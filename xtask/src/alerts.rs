@@ -88,20 +88,7 @@ pub fn send(alert: &Alert, hooks: &[Hook], ui: &Ui) {
             Hook::Slack(u) => (u, slack_payload(alert)),
             Hook::Json(u) => (u, json_payload(alert)),
         };
-        let host = url
-            .split("://")
-            .nth(1)
-            .unwrap_or("")
-            .split('/')
-            .next()
-            .unwrap_or("");
-        let mut cfg = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(10)));
-        if crate::registry::is_loopback(host) {
-            cfg = cfg.proxy(None);
-        }
-        let agent: ureq::Agent = cfg.build().into();
+        let agent = crate::net::agent(url, Duration::from_secs(10));
         let shown = ui::redact(url);
         match agent
             .post(url)

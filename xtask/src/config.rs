@@ -145,6 +145,16 @@ pub fn load(root: &Path) -> Result<Config, Vec<String>> {
     parse(root, &text)
 }
 
+/// [`load`], or a refusal (exit 2) that lists every configuration problem, for command `what`.
+pub fn load_or_refuse(root: &Path, what: &str) -> anyhow::Result<Config> {
+    load(root).map_err(|errors| {
+        let mut p = crate::Problems::default();
+        errors.into_iter().for_each(|e| p.invalid(e));
+        p.check(what)
+            .expect_err("load failed with at least one error")
+    })
+}
+
 pub fn parse(root: &Path, text: &str) -> Result<Config, Vec<String>> {
     let doc = toml_edit::Document::parse(text)
         .map_err(|e| vec![format!("{FILE}: {}", crate::pyproject::toml_error(&e))])?;

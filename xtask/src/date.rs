@@ -2,8 +2,26 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// `YYYY-MM-DD` for a Unix timestamp (UTC), by the days-from-civil inverse (Howard Hinnant).
+/// `YYYY-MM-DD` for a Unix timestamp (UTC).
 pub fn ymd(epoch_secs: i64) -> String {
+    let (y, m, d) = civil(epoch_secs);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// RFC 3339 UTC (`2024-01-31T12:00:00Z`) for a Unix timestamp.
+pub fn rfc3339(epoch_secs: i64) -> String {
+    let (y, m, d) = civil(epoch_secs);
+    let rem = epoch_secs.rem_euclid(86_400);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+/// (year, month, day) of a Unix timestamp (UTC), by the days-from-civil inverse (Howard Hinnant).
+fn civil(epoch_secs: i64) -> (i64, i64, i64) {
     let days = epoch_secs.div_euclid(86_400);
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
@@ -14,7 +32,7 @@ pub fn ymd(epoch_secs: i64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
+    (y, m, d)
 }
 
 /// The release date: `SOURCE_DATE_EPOCH` when set (must be an integer), else now.
@@ -51,6 +69,7 @@ mod tests {
             assert_eq!(ymd(*t), *want, "{t}");
         }
         assert_eq!(release_date(Some("86400")).unwrap(), "1970-01-02");
+        assert_eq!(rfc3339(1_709_208_245), "2024-02-29T12:04:05Z");
         assert!(release_date(Some("yesterday"))
             .unwrap_err()
             .contains("SOURCE_DATE_EPOCH"));

@@ -21,6 +21,7 @@ pub mod git;
 pub mod github_standin;
 pub mod history;
 pub mod managed;
+pub mod net;
 pub mod openapi;
 pub mod plan;
 pub mod provision;

@@ -39,13 +39,11 @@ pub fn tcp_open(addr: &str) -> bool {
 
 /// The HTTP status of a GET, without any proxy (loopback only); None when nothing answers.
 pub fn http_status(url: &str) -> Option<u16> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .proxy(None)
-        .timeout_global(Some(Duration::from_secs(5)))
-        .build()
-        .into();
-    agent.get(url).call().ok().map(|r| r.status().as_u16())
+    crate::net::agent(url, Duration::from_secs(5))
+        .get(url)
+        .call()
+        .ok()
+        .map(|r| r.status().as_u16())
 }
 
 /// A background process we started; stopped (SIGTERM, then SIGKILL) when dropped.

@@ -314,24 +314,6 @@ pub fn parse_simple_json(body: &str) -> Result<Vec<IndexFile>> {
         .unwrap_or_default())
 }
 
-fn agent_for(url: &str) -> ureq::Agent {
-    let mut cfg = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(std::time::Duration::from_secs(30)))
-        .user_agent("slipway");
-    let host = url
-        .split("://")
-        .nth(1)
-        .unwrap_or("")
-        .split('/')
-        .next()
-        .unwrap_or("");
-    if crate::registry::is_loopback(host) {
-        cfg = cfg.proxy(None);
-    }
-    cfg.build().into()
-}
-
 /// The files the index lists for `package` (empty when it has none); prefers PEP 691 JSON.
 pub fn index_files(index_url: &str, package: &str) -> Result<Vec<IndexFile>> {
     let url = format!(
@@ -339,7 +321,7 @@ pub fn index_files(index_url: &str, package: &str) -> Result<Vec<IndexFile>> {
         index_url.trim_end_matches('/'),
         normalize(package)
     );
-    let mut resp = agent_for(&url)
+    let mut resp = crate::net::agent(&url, std::time::Duration::from_secs(30))
         .get(&url)
         .header("Accept", "application/vnd.pypi.simple.v1+json, text/html;q=0.1")
         .call()

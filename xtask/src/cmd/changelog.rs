@@ -13,7 +13,7 @@ use crate::cli::Global;
 use crate::config::{self, Config};
 use crate::history::{self, Tag};
 use crate::ui::Ui;
-use crate::{git, usage, Problems};
+use crate::{git, usage};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -108,14 +108,7 @@ pub fn collect_range(
 
 pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
     let root = git::toplevel(&global.dir)?;
-    let cfg = match config::load(&root) {
-        Ok(c) => c,
-        Err(errors) => {
-            let mut p = Problems::default();
-            errors.into_iter().for_each(|e| p.invalid(e));
-            return p.check("changelog").map(|()| 0);
-        }
-    };
+    let cfg = config::load_or_refuse(&root, "changelog")?;
     let format = Format::parse(o.format.as_deref().unwrap_or("md"))?;
     if o.all && o.from.is_some() {
         return Err(usage(

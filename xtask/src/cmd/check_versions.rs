@@ -11,15 +11,7 @@ use crate::{config, git, version, Problems};
 pub fn run(global: &Global, json_out: bool, ui: &Ui) -> Result<u8> {
     let root = git::toplevel(&global.dir)?;
     let mut problems = Problems::default();
-    let cfg = match config::load(&root) {
-        Ok(c) => c,
-        Err(errors) => {
-            for e in errors {
-                problems.invalid(e);
-            }
-            return problems.check("check-versions").map(|()| 0);
-        }
-    };
+    let cfg = config::load_or_refuse(&root, "check-versions")?;
     let managed = managed::load(&cfg, &mut problems);
     problems.check("check-versions")?;
     let m = managed.expect("no problems implies the files were read");

@@ -198,13 +198,7 @@ pub fn assemble(targets: Vec<(Target, TargetPlan)>) -> Assembled {
 pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
     let root = git::toplevel(&global.dir)?;
     let mut problems = Problems::default();
-    let cfg = match config::load(&root) {
-        Ok(c) => c,
-        Err(errors) => {
-            errors.into_iter().for_each(|e| problems.invalid(e));
-            return problems.check("publish-prod").map(|()| 0);
-        }
-    };
+    let cfg = config::load_or_refuse(&root, "publish-prod")?;
     let Some(facts) = gather_facts(&cfg, &mut problems)? else {
         return problems.check("publish-prod").map(|()| 0);
     };

@@ -74,11 +74,7 @@ fn secret(label: &str) -> String {
 
 pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
     let root = git::toplevel(&global.dir)?;
-    let cfg = config::load(&root).map_err(|errors| {
-        let mut p = crate::Problems::default();
-        errors.into_iter().for_each(|e| p.invalid(e));
-        p.check("rehearse").unwrap_err()
-    })?;
+    let cfg = config::load_or_refuse(&root, "rehearse")?;
     let started = Instant::now();
     let tools = crate::cmd::ci::tools_dir(&root);
 
@@ -386,12 +382,7 @@ fn start_standin(sandbox: &Path) -> Result<(String, Daemon)> {
 
 /// POST to the stand-in's control API.
 fn control(url: &str, what: &str, body: Json) -> Result<()> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .proxy(None)
-        .build()
-        .into();
-    let resp = agent
+    let resp = crate::net::agent(url, Duration::from_secs(10))
         .post(&format!("{url}/_standin/{what}"))
         .header("Content-Type", "application/json")
         .send(body.to_string())

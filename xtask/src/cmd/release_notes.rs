@@ -10,7 +10,7 @@ use crate::config::{self, Config};
 use crate::history::{self, Tag};
 use crate::template::{self, Vars};
 use crate::ui::Ui;
-use crate::{git, usage, version, Problems};
+use crate::{git, usage, version};
 
 pub const DEFAULT: &str = "{{body}}\n\n## Install\n\n```sh\n{{pip_install}}\n{{#docker_pull}}{{docker_pull}}\n{{/docker_pull}}```\n";
 pub const MINIMAL: &str = "{{bullets}}\n";
@@ -31,11 +31,7 @@ pub fn run(
     ui: &Ui,
 ) -> Result<u8> {
     let root = git::toplevel(&global.dir)?;
-    let cfg = config::load(&root).map_err(|errors| {
-        let mut p = Problems::default();
-        errors.into_iter().for_each(|e| p.invalid(e));
-        p.check("release-notes").unwrap_err()
-    })?;
+    let cfg = config::load_or_refuse(&root, "release-notes")?;
     let template = match template_arg.unwrap_or("default") {
         "default" => DEFAULT.to_string(),
         "minimal" => MINIMAL.to_string(),

@@ -13,13 +13,7 @@ use crate::{config, git, version, Problems};
 pub fn run(global: &Global, version_arg: Option<&str>, ui: &Ui) -> Result<u8> {
     let root = git::toplevel(&global.dir)?;
     let mut problems = Problems::default();
-    let cfg = match config::load(&root) {
-        Ok(c) => c,
-        Err(errors) => {
-            errors.into_iter().for_each(|e| problems.invalid(e));
-            return problems.check("verify").map(|()| 0);
-        }
-    };
+    let cfg = config::load_or_refuse(&root, "verify")?;
     let wanted = match version_arg {
         Some(s) => {
             let s = s.strip_prefix(cfg.tag_prefix.as_str()).unwrap_or(s);

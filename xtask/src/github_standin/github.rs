@@ -889,18 +889,9 @@ fn find_workflow<'a>(r: &'a Repo, key: &str) -> Option<&'a Workflow> {
     }
 }
 
+/// GitHub's rule for asset names (shared with the publishing side).
 pub fn sanitize_asset_name(name: &str) -> String {
-    let mapped: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "._+-".contains(c) {
-                c
-            } else {
-                '.'
-            }
-        })
-        .collect();
-    mapped.trim_matches('.').to_string()
+    crate::target_github::github_asset_name(name)
 }
 
 /// UTC now as RFC 3339 (`2024-01-31T12:00:00Z`).
@@ -913,24 +904,7 @@ pub fn now() -> String {
 }
 
 pub fn rfc3339(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    )
+    crate::date::rfc3339(secs as i64)
 }
 
 fn node_id(prefix: &str, id: u64) -> String {
