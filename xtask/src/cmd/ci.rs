@@ -42,17 +42,18 @@ pub fn checks(root: &Path) -> Plan {
                 .streaming(),
         ));
     }
-    let host =
-        crate::engine::docker_host().unwrap_or_else(|| format!("unix://{}", crate::engine::SOCKET));
-    let test = Process::new(&cargo, root)
+    let mut test = Process::new(&cargo, root)
         .args(["test", "--workspace", "--locked"])
         .env("SLIPWAY_REQUIRE_SERVICES", Val::Plain("1".into()))
         .env(
             "SLIPWAY_TOOLS_DIR",
             Val::Plain(tools_dir(root).display().to_string()),
         )
-        .env("DOCKER_HOST", Val::Plain(host))
         .streaming();
+    // The engine provisioning found or started (none: docker's default socket).
+    if let Some(host) = crate::engine::docker_host() {
+        test = test.env("DOCKER_HOST", Val::Plain(host));
+    }
     plan.push(Step::Run(test));
     // The workflows: zizmor (offline: no GitHub API) must report no findings.
     let zizmor = crate::target_pypi::Venv::in_dir(
@@ -84,15 +85,16 @@ pub fn checks(root: &Path) -> Plan {
 pub fn run(global: &Global, dry_run: bool, ui: &Ui) -> Result<u8> {
     let root = git::toplevel(&global.dir)?;
     let provision = crate::provision::plan(&root, &tools_dir(&root));
-    let checks = checks(&root);
     if dry_run {
         ui.heading("ci — dry run: provision, then the checks");
         provision.render(ui, &root);
-        checks.render(ui, &root);
+        checks(&root).render(ui, &root);
         return Ok(0);
     }
     ui.heading("ci: provision");
     let provisioned = crate::exec::execute(&provision, ui, &root)?;
+    // Planned after provisioning: the checks use the engine it found or started.
+    let checks = checks(&root);
     ui.heading("ci: checks");
     let result = crate::exec::execute(&checks, ui, &root);
     crate::provision::stop_started(&provisioned.values);

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Benchmark (issue 7): `cargo xtask rehearse` end to end with the base image cached. The
+# rehearsal prints each stage's duration, the time spent inside docker/python/git/gh (the floor:
+# the sum over child processes, so work done in parallel — registries pushed concurrently —
+# counts once per process) and the share spent in the tool itself; its JSON report is under
+# target/slipway/reports/rehearsal-*.json.
+#
+#   bash bench/rehearse.sh        (provisions first, like `cargo xtask ci`)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --quiet --package xtask
+start=$(date +%s.%N)
+target/debug/xtask rehearse | tail -n 40
+end=$(date +%s.%N)
+report=$(ls -t target/slipway/reports/rehearsal-*.json | head -n 1)
+python3 - "$report" "$start" "$end" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+wall = float(sys.argv[3]) - float(sys.argv[2])
+print("stages:", ", ".join(f"{s['name']} {s['duration_ms'] / 1000:.1f} s" for s in r["stages"]))
+floor = r["time_in_tools_ms"] / 1000
+print(f"wall {wall:.1f} s; in docker/python/git/gh {floor:.1f} s; tool itself {(r['duration_ms'] / 1000 - floor):.1f} s "
+      f"({100 * (r['duration_ms'] / 1000 - floor) / (r['duration_ms'] / 1000):.1f}%)")
+PY
