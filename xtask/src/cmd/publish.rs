@@ -338,6 +338,13 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
         ui::print_json(&report);
     }
     result?;
+    // The summary: what each verification proved, with the URLs.
+    ui.heading(&format!("published {} {}:", facts.package, facts.tag));
+    for r in records.iter().filter(|r| stages[r.0] == "verify") {
+        for line in r.3.lines().filter(|l| !l.trim().is_empty()) {
+            ui.line(&format!("  {line}"));
+        }
+    }
     ui.line(&format!(
         "{} published {} in {} — report: {}",
         ui.paint(Style::Green, "done:"),
