@@ -23,6 +23,7 @@ COMMANDS:
     check-versions                           check that every managed file carries the same version
     publish-prod                             publish the release tagged at HEAD: image, dists, GitHub release
     verify [<version>]                       check a published version everywhere it was published
+    docker-validate                          build the image from the release's wheel and prove it healthy
     changelog                                the changelog generated from Conventional Commits
     release-notes [<version>]                the notes of one version, from its CHANGELOG section
     ci                                       provision, format check, clippy -D warnings, all tests
@@ -101,6 +102,22 @@ OPTIONS:
     --skip-ci-check   emergency: do not require the release workflow to have passed for the tag
     --json            print the report as JSON on stdout
     --notify          also send the webhooks on success";
+
+const DOCKER_VALIDATE_HELP: &str = "\
+cargo xtask docker-validate [--version V] [--platform P] [--dry-run]
+
+Builds the wheel (once per commit) and the image from it, once per platform (`docker build
+--network none`, base images only from the engine: nothing is pulled), runs it in a container
+with no network (`docker run --rm --init --network none --pull=never`), waits until its
+HEALTHCHECK says healthy within health.timeout-s (or, without one, until the health path answers
+200), then requires GET <health.path> = {\"status\": \"healthy\"} and GET /version = the PEP 440
+version, probing from inside the container. The container is always removed, also on failure,
+timeout or Ctrl-C. Exit 0 only when healthy. Configured in [workspace.metadata.release.docker].
+
+OPTIONS:
+    --version V     the version to validate (default: the release tag at HEAD, else pyproject's)
+    --platform P    validate this platform only (default: every configured platform)
+    --dry-run       print the plan; build and run nothing";
 
 const PROVISION_HELP: &str = "\
 cargo xtask provision [--dry-run]
@@ -248,6 +265,19 @@ pub fn run(args: Vec<OsString>, ui: &Ui) -> Result<u8> {
             }
             cmd::publish::run(&global, &o, ui)
         }
+        "docker-validate" => {
+            let mut o = cmd::docker_validate::Options::default();
+            while let Some(arg) = p.next()? {
+                match arg {
+                    Long("version") => o.version = Some(p.value()?.string()?),
+                    Long("platform") => o.platform = Some(p.value()?.string()?),
+                    Long("dry-run") => o.dry_run = true,
+                    Short('h') | Long("help") => return help(DOCKER_VALIDATE_HELP),
+                    other => return Err(unexpected(other, "docker-validate")),
+                }
+            }
+            cmd::docker_validate::run(&global, &o, ui)
+        }
         "changelog" => {
             let mut o = cmd::changelog::Options::default();
             while let Some(arg) = p.next()? {
@@ -354,7 +384,7 @@ pub fn run(args: Vec<OsString>, ui: &Ui) -> Result<u8> {
             Ok(0)
         }
         other => Err(usage(format!(
-            "unknown command `{other}`; commands: release, bump-version, check-versions, publish-prod, changelog, release-notes, ci (see `cargo xtask --help`)"
+            "unknown command `{other}`; commands: release, bump-version, check-versions, publish-prod, docker-validate, changelog, release-notes, ci (see `cargo xtask --help`)"
         ))),
     }
 }

@@ -33,8 +33,15 @@ pub fn docker_host() -> Option<String> {
         .then(|| format!("unix://{SOCKET}"))
 }
 
-/// The docker client program.
+/// The docker client program: `SLIPWAY_DOCKER` when set (another client, or a wrapper that
+/// times every call, as `bench/docker.sh` does), else Debian's, else `docker` on PATH.
 pub fn client() -> String {
+    if let Some(c) = std::env::var("SLIPWAY_DOCKER")
+        .ok()
+        .filter(|c| !c.is_empty())
+    {
+        return c;
+    }
     if Path::new("/usr/bin/docker").exists() {
         "/usr/bin/docker".into()
     } else {

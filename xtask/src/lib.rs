@@ -30,6 +30,7 @@ pub mod pyproject;
 pub mod registry;
 pub mod services;
 pub mod sha256;
+pub mod target_docker;
 pub mod target_github;
 pub mod target_pypi;
 pub mod template;
@@ -43,6 +44,7 @@ pub mod cmd {
     pub mod changelog;
     pub mod check_versions;
     pub mod ci;
+    pub mod docker_validate;
     pub mod publish;
     pub mod rehearse;
     pub mod release_notes;

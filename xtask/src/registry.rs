@@ -161,6 +161,37 @@ impl Client {
         }
     }
 
+    /// What `<path>:<reference>` resolves to, with the manifest itself (to read an image
+    /// manifest's `config.digest`, the image ID); `None` when the tag does not exist.
+    pub fn manifest_json(
+        &mut self,
+        path: &str,
+        reference: &str,
+    ) -> Result<Option<(Manifest, Json)>> {
+        let url = format!("{}/v2/{path}/manifests/{reference}", self.base);
+        let mut resp = self.send("GET", &url, path)?;
+        match resp.status().as_u16() {
+            200 => {}
+            404 => return Ok(None),
+            code => bail!("{url}: unexpected HTTP {code} from the registry"),
+        }
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(|s| s.split(';').next().unwrap_or(s).trim().to_string())
+        };
+        let digest = header("docker-content-digest")
+            .ok_or_else(|| anyhow!("{url}: the registry sent no Docker-Content-Digest header"))?;
+        let media_type = header("content-type").unwrap_or_default();
+        let body = resp
+            .body_mut()
+            .read_to_string()
+            .context("reading the manifest")?;
+        let json: Json = serde_json::from_str(&body).with_context(|| format!("{url}: not JSON"))?;
+        Ok(Some((Manifest { digest, media_type }, json)))
+    }
+
     /// The platforms of an index (manifest list), in the registry's order.
     pub fn platforms(&mut self, path: &str, reference: &str) -> Result<Vec<PlatformManifest>> {
         let url = format!("{}/v2/{path}/manifests/{reference}", self.base);

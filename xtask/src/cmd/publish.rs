@@ -218,13 +218,15 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
             Target::Pypi => crate::target_pypi::gather(&facts, &mut problems)?,
             Target::Github => crate::target_github::gather(&facts, &mut problems)?,
             Target::Docker => {
-                if o.only.contains(&t) {
+                let gathered = crate::target_docker::gather(&facts, &mut problems)?;
+                if gathered.is_none() && o.only.contains(&t) {
                     problems.failure(format!(
-                        "the {} target is not available in this build of slipway",
-                        t.name()
+                        "--only docker, but {} has no [workspace.metadata.release.docker] table: add one \
+                         (image = \"acme/app\", registries = [\"ghcr.io\"])",
+                        config::FILE
                     ));
                 }
-                None
+                gathered
             }
         };
         if let Some(tp) = gathered {
