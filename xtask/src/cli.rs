@@ -107,7 +107,8 @@ const DOCKER_VALIDATE_HELP: &str = "\
 cargo xtask docker-validate [--version V] [--platform P] [--dry-run]
 
 Builds the wheel (once per commit) and the image from it, once per platform (`docker build
---network none`, base images only from the engine: nothing is pulled), runs it in a container
+--network none`; a base named by the build-args must be in the engine, the Dockerfile's own
+default base is pulled visibly when absent), runs it in a container
 with no network (`docker run --rm --init --network none --pull=never`), waits until its
 HEALTHCHECK says healthy within health.timeout-s (or, without one, until the health path answers
 200), then requires GET <health.path> = {\"status\": \"healthy\"} and GET /version = the PEP 440

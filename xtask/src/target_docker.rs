@@ -2,11 +2,13 @@
 //! container with no network, push every planned tag to every registry (registries in parallel,
 //! every tag checked against the registry first), and verify through the registry API.
 //!
-//! - **Never pulls.** `docker build` gets `--pull=false` (its `--pull` is a boolean "always
-//!   pull"; there is no `never`), and every image the Dockerfile's `FROM` lines name (ARGs
-//!   resolved with the configured build-args, per platform) must already be in the engine with
-//!   the right platform — otherwise it is a problem reported before anything runs. `docker run`
-//!   gets `--pull=never`. Builds and containers get `--network none`.
+//! - **No hidden pulls.** `docker build` gets `--pull=false` (its `--pull` is a boolean "always
+//!   pull"; there is no `never`). The Dockerfile's `FROM` lines are resolved (ARGs from the
+//!   configured build-args, per platform): a base named by a build-arg must already be in the
+//!   engine with the right platform — otherwise a problem reported before anything runs; the
+//!   Dockerfile's own default bases are pulled, for the platform, as a visible part of the build
+//!   step when the engine lacks them. `docker run` gets `--pull=never`. Builds and containers
+//!   get `--network none`.
 //! - **Identity is the image ID.** An image manifest's `config.digest` is the image ID, whatever
 //!   the layer compression: a tag "already holds this build" when its config digest is the image
 //!   ID that was built (per platform for an index). The manifest digest that docker pushed is
@@ -133,6 +135,19 @@ pub fn substitute_platform(value: &str, platform: &str) -> String {
 /// (build-args) and the `ARG` defaults declared before the first `FROM`. `scratch` and earlier
 /// stage names are left out. Errors name the line.
 pub fn from_images(dockerfile: &str, args: &[(String, String)]) -> Result<Vec<String>, String> {
+    Ok(from_images_by_source(dockerfile, args)?
+        .into_iter()
+        .map(|(image, _)| image)
+        .collect())
+}
+
+/// [`from_images`], each with whether a configured build-arg names it (`FROM ${BASE_IMAGE}` with
+/// BASE_IMAGE given): those must be in the engine; the others (the Dockerfile's own defaults)
+/// are pulled, as a visible part of the build step, when absent.
+pub fn from_images_by_source(
+    dockerfile: &str,
+    args: &[(String, String)],
+) -> Result<Vec<(String, bool)>, String> {
     let mut logical: Vec<(usize, String)> = Vec::new();
     let mut current = String::new();
     let mut start = 0;
@@ -162,6 +177,7 @@ pub fn from_images(dockerfile: &str, args: &[(String, String)]) -> Result<Vec<St
         logical.push((start, current));
     }
     let mut vars: BTreeMap<String, String> = BTreeMap::new();
+    let mut from_args: Vec<String> = Vec::new();
     let mut seen_from = false;
     let mut stages: Vec<String> = Vec::new();
     let mut images = Vec::new();
@@ -176,6 +192,9 @@ pub fn from_images(dockerfile: &str, args: &[(String, String)]) -> Result<Vec<St
                         None => (decl, None),
                     };
                     let given = args.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+                    if given.is_some() {
+                        from_args.push(name.to_string());
+                    }
                     if let Some(v) = given.or(default) {
                         vars.insert(name.to_string(), v);
                     }
@@ -187,6 +206,7 @@ pub fn from_images(dockerfile: &str, args: &[(String, String)]) -> Result<Vec<St
                 let Some(image) = rest.first() else {
                     return Err(format!("line {line_no}: FROM without an image"));
                 };
+                let configured = var_names(image).iter().any(|n| from_args.contains(n));
                 let image = expand(image, &vars)
                     .map_err(|v| format!("line {line_no}: FROM {image}: ${v} has no value (give it as a build-arg, or a default in `ARG {v}=…` before the first FROM)"))?;
                 if rest.len() >= 3 && rest[1].eq_ignore_ascii_case("as") {
@@ -195,15 +215,28 @@ pub fn from_images(dockerfile: &str, args: &[(String, String)]) -> Result<Vec<St
                 if image != "scratch"
                     && !stages[..stages.len().saturating_sub(usize::from(rest.len() >= 3))]
                         .contains(&image.to_ascii_lowercase())
-                    && !images.contains(&image)
+                    && !images.iter().any(|(i, _)| *i == image)
                 {
-                    images.push(image);
+                    images.push((image, configured));
                 }
             }
             _ => {}
         }
     }
     Ok(images)
+}
+
+/// The variables a word refers to (`$A`, `${B}`, `${C:-x}`).
+fn var_names(s: &str) -> Vec<String> {
+    s.split('$')
+        .skip(1)
+        .map(|part| {
+            part.trim_start_matches('{')
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect()
+        })
+        .collect()
 }
 
 /// `$VAR`, `${VAR}`, `${VAR:-default}`; Err(name) when a variable has no value.
@@ -443,8 +476,8 @@ fn local_platform(spec: &ImageSpec, image: &str) -> Option<String> {
         .map(|s| s.trim().to_string())
 }
 
-/// The docker client, a daemon that answers, the Dockerfile and its base images (present in the
-/// engine, for the right platform), qemu for foreign platforms.
+/// The docker client, a daemon that answers, the Dockerfile and the base images its build-args
+/// name (present in the engine, for the right platform), qemu for foreign platforms.
 pub fn check(spec: &ImageSpec, problems: &mut Problems) {
     let client = engine::client();
     if crate::services::which(&client).is_none() {
@@ -498,7 +531,7 @@ pub fn check(spec: &ImageSpec, problems: &mut Problems) {
                 ));
             }
         }
-        let images = match from_images(&dockerfile, &spec.args_for(platform)) {
+        let images = match from_images_by_source(&dockerfile, &spec.args_for(platform)) {
             Ok(i) => i,
             Err(e) => {
                 push_once(
@@ -508,10 +541,13 @@ pub fn check(spec: &ImageSpec, problems: &mut Problems) {
                 continue;
             }
         };
-        for image in images {
+        for (image, configured) in images {
+            if !configured {
+                continue; // the Dockerfile's own base: pulled by the build step when absent
+            }
             match local_platform(spec, &image) {
                 None => push_once(problems, format!(
-                    "the base image {image} ({platform}) is not in the Docker engine, and slipway never pulls: {}",
+                    "the base image {image} ({platform}), named by the build-args, is not in the Docker engine: {}",
                     base_image_fix(&image, platform)
                 )),
                 Some(have) if !same_platform(&have, platform) => push_once(problems, format!(
@@ -650,11 +686,53 @@ fn base64_decode(s: &str) -> Option<Vec<u8>> {
 #[derive(Debug)]
 pub struct BuildImage {
     pub spec: ImageSpec,
+    /// (platform, image) of the Dockerfile's own bases (not named by build-args): pulled for
+    /// that platform when the engine lacks them.
+    pub pulls: Vec<(String, String)>,
 }
 
 const BUILD_RECORD: &str = "builds.json";
 
 impl BuildImage {
+    pub fn new(spec: &ImageSpec) -> BuildImage {
+        let dockerfile = std::fs::read_to_string(&spec.dockerfile).unwrap_or_default();
+        let mut pulls = Vec::new();
+        for p in &spec.platforms {
+            for (image, configured) in
+                from_images_by_source(&dockerfile, &spec.args_for(p)).unwrap_or_default()
+            {
+                if !configured {
+                    pulls.push((p.clone(), image));
+                }
+            }
+        }
+        BuildImage {
+            spec: spec.clone(),
+            pulls,
+        }
+    }
+
+    fn pull_process(&self, platform: &str, image: &str) -> Process {
+        self.spec
+            .docker()
+            .args(["pull", "--platform", platform, image])
+    }
+
+    /// Pulls the Dockerfile's own bases for `platform` that the engine lacks (or has for another
+    /// platform); returns what it pulled.
+    fn pull_bases(&self, platform: &str) -> Result<Vec<String>> {
+        let mut pulled = Vec::new();
+        for (p, image) in self.pulls.iter().filter(|(p, _)| p == platform) {
+            if local_platform(&self.spec, image).is_some_and(|have| same_platform(&have, p)) {
+                continue;
+            }
+            crate::exec::run_captured(&self.pull_process(p, image))
+                .with_context(|| format!("pulling the base image {image} for {p}"))?;
+            pulled.push(format!("pulled {image} ({p})"));
+        }
+        Ok(pulled)
+    }
+
     fn record_path(&self) -> PathBuf {
         self.spec.work.join("docker").join(BUILD_RECORD)
     }
@@ -697,10 +775,15 @@ impl BuildImage {
 impl Action for BuildImage {
     fn header(&self) -> String {
         format!(
-            "build image {}:{} for {} (no network, no pull)",
+            "build image {}:{} for {} ({})",
             self.spec.image,
             self.spec.exact_tag,
-            self.spec.platforms.join(", ")
+            self.spec.platforms.join(", "),
+            if self.pulls.is_empty() {
+                "no network, no pull"
+            } else {
+                "no network; the Dockerfile's own base is pulled when absent"
+            }
         )
     }
     fn detail(&self) -> Option<String> {
@@ -710,6 +793,12 @@ impl Action for BuildImage {
             .iter()
             .map(|p| self.spec.build_process(p).command_line())
             .collect();
+        for (p, image) in &self.pulls {
+            lines.push(format!(
+                "first, if the engine lacks {image} for {p}: {}",
+                self.pull_process(p, image).command_line()
+            ));
+        }
         lines.push(format!(
             "skipped when this commit's build (same Dockerfile, args, wheel) is recorded in {} and still in the engine",
             rel(&self.spec.root, &self.record_path())
@@ -721,6 +810,7 @@ impl Action for BuildImage {
         let mut records = self.records();
         let mut built = Vec::new();
         let mut reused = Vec::new();
+        let mut pulled: Vec<String> = Vec::new();
         for platform in &self.spec.platforms {
             let key = self.key(platform)?;
             let earlier = records
@@ -747,6 +837,7 @@ impl Action for BuildImage {
                     continue;
                 }
             }
+            pulled.extend(self.pull_bases(platform)?);
             let iid = self.spec.iidfile(platform);
             let _ = std::fs::remove_file(&iid);
             crate::exec::run_captured(&self.spec.build_process(platform))
@@ -777,6 +868,9 @@ impl Action for BuildImage {
             )));
         }
         let mut what = format!("built {}", built.join(", "));
+        if !pulled.is_empty() {
+            what = format!("{}; {what}", pulled.join(", "));
+        }
         if !reused.is_empty() {
             what.push_str(&format!("; built earlier: {}", reused.join(", ")));
         }
@@ -911,6 +1005,7 @@ impl Validate {
             child: Some(child),
             watchdog: None,
             removed: false,
+            started: (Instant::now(), crate::exec::child_time()),
         };
         guard.watchdog = watchdog(&s.docker(), &name).ok();
         let started = Instant::now();
@@ -1146,6 +1241,9 @@ struct Container {
     child: Option<Child>,
     watchdog: Option<Child>,
     removed: bool,
+    /// When `docker run` started, and the child time counted by then: its wall time, less the
+    /// docker calls made meanwhile (counted already), is time spent waiting for docker.
+    started: (Instant, Duration),
 }
 
 impl Container {
@@ -1167,6 +1265,8 @@ impl Container {
                     Ok(None) => std::thread::sleep(Duration::from_millis(20)),
                 }
             }
+            let meanwhile = crate::exec::child_time().saturating_sub(self.started.1);
+            crate::exec::count_child(self.started.0.elapsed().saturating_sub(meanwhile));
         }
         if let Some(mut w) = self.watchdog.take() {
             // Its job is done: kill it before it reads EOF (no second `docker rm`).
@@ -1910,21 +2010,35 @@ impl Action for Verify {
         ))
     }
     fn execute(&self, cx: &mut RunContext) -> Result<Done> {
-        let images: BTreeMap<String, String> = self
+        // The built images: from this run, else this commit's recorded build (`cargo xtask
+        // verify` after the fact); without either, the identity checks are left out.
+        let images: Option<BTreeMap<String, String>> = self
             .spec
             .platforms
             .iter()
-            .map(|p| Ok((p.clone(), cx.get(&image_key(p))?.to_string())))
-            .collect::<Result<_>>()?;
+            .map(|p| {
+                let id = cx
+                    .values
+                    .get(&image_key(p))
+                    .cloned()
+                    .or_else(|| recorded_image(&self.spec, p))?;
+                Some((p.clone(), id))
+            })
+            .collect();
         let mut lines = Vec::new();
         for r in &self.registries {
-            let expected = cx.get(&digest_key(r))?.to_string();
             let full = format!("{}/{}", r.trim_end_matches('/'), self.spec.image);
             let path = Repo::parse(&full).path;
             let host = Repo::parse(&full).registry;
             let creds = registry_credentials(&host, &self.credentials);
             let mut client =
                 registry::Client::new(&host, creds.as_ref().map(|(u, p)| (u.as_str(), p.as_str())));
+            let exact = read_remote(&mut client, &path, &self.spec.exact_tag)?;
+            let expected = match (cx.values.get(&digest_key(r)), exact.digest()) {
+                (Some(pushed), _) => pushed.clone(),
+                (None, Some(d)) => d.to_string(),
+                (None, None) => bail!("{full}:{} is missing on the registry", self.spec.exact_tag),
+            };
             for t in &self.tags {
                 let remote = read_remote(&mut client, &path, &t.tag)?;
                 match remote.digest() {
@@ -1935,9 +2049,12 @@ impl Action for Verify {
                     ),
                     Some(_) => {}
                 }
-                let holds = match (&remote, self.spec.multi()) {
-                    (Remote::Image { config, .. }, false) => Some(config) == images.values().next(),
-                    (r @ Remote::Index { .. }, true) => r.index_holds(&images),
+                let holds = match (&remote, self.spec.multi(), &images) {
+                    (_, _, None) => true,
+                    (Remote::Image { config, .. }, false, Some(images)) => {
+                        Some(config) == images.values().next()
+                    }
+                    (r @ Remote::Index { .. }, true, Some(images)) => r.index_holds(images),
                     _ => false,
                 };
                 if !holds {
@@ -1956,9 +2073,8 @@ impl Action for Verify {
                     .join(", ")
             );
             if self.spec.multi() {
-                let index = read_remote(&mut client, &path, &self.spec.exact_tag)?;
-                let Remote::Index { children, .. } = &index else {
-                    bail!("{full}:{} is not an index: {index:?}", self.spec.exact_tag);
+                let Remote::Index { children, .. } = &exact else {
+                    bail!("{full}:{} is not an index: {exact:?}", self.spec.exact_tag);
                 };
                 for p in &self.spec.platforms {
                     let tag = self.spec.arch_tag(p);
@@ -1966,29 +2082,77 @@ impl Action for Verify {
                         .iter()
                         .find(|(cp, _, _)| same_platform(cp, p))
                         .map(|(_, d, _)| d.as_str());
+                    let built = images.as_ref().map(|i| i[p].as_str());
                     match read_remote(&mut client, &path, &tag)? {
                         Remote::Image { digest, config }
-                            if config == images[p] && listed == Some(digest.as_str()) =>
+                            if built.is_none_or(|b| b == config)
+                                && listed == Some(digest.as_str()) =>
                         {
-                            what.push_str(&format!("\n  {p}: {digest} (in the index and as {tag}; image {config})"));
+                            what.push_str(&format!(
+                                "\n  {p}: {digest} (in the index and as {tag}; image {config})"
+                            ));
                         }
                         other => bail!(
                             "{full}:{tag} does not hold the {p} image {} that the index lists ({}): {other:?}",
-                            images[p],
+                            built.unwrap_or("(no local build)"),
                             listed.unwrap_or("not listed")
                         ),
                     }
                 }
             } else {
-                what.push_str(&format!(
-                    " (image {})",
-                    images.values().next().cloned().unwrap_or_default()
-                ));
+                match &images {
+                    Some(i) => what.push_str(&format!(
+                        " (image {})",
+                        i.values().next().cloned().unwrap_or_default()
+                    )),
+                    None => what.push_str(&format!(
+                        " (no local build of {} to compare the image with)",
+                        &self.spec.commit[..self.spec.commit.len().min(7)]
+                    )),
+                }
             }
             lines.push(what);
         }
         Ok(Done::Ran(lines.join("\n")))
     }
+}
+
+/// The image a recorded build of this commit made for `platform` (still in the engine).
+fn recorded_image(spec: &ImageSpec, platform: &str) -> Option<String> {
+    let text = std::fs::read_to_string(spec.work.join("docker").join(BUILD_RECORD)).ok()?;
+    let json: Json = serde_json::from_str(&text).ok()?;
+    json.as_object()?
+        .values()
+        .filter(|r| r["commit"] == spec.commit.as_str() && r["platform"] == platform)
+        .filter_map(|r| r["image"].as_str())
+        .find(|id| local_platform(spec, id).is_some())
+        .map(str::to_string)
+}
+
+/// The docker verification alone (`cargo xtask verify`); None when no image is published.
+pub fn verify_step(facts: &Facts, problems: &mut Problems) -> Option<Step> {
+    let docker = facts.cfg.docker.clone()?;
+    let credentials = credentials_from_env(problems);
+    // Only the names and tags matter here (the build context is not used).
+    let spec = ImageSpec::new(
+        facts,
+        &docker,
+        docker.platforms.clone(),
+        &mut Problems::default(),
+    );
+    let tags = match planned_tags(facts, &docker) {
+        Ok(t) => t,
+        Err(e) => {
+            problems.invalid(format!("[workspace.metadata.release.docker] tags: {e}"));
+            return None;
+        }
+    };
+    Some(Step::Action(Box::new(Verify {
+        spec,
+        registries: docker.registries.clone(),
+        tags,
+        credentials,
+    })))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2258,7 +2422,7 @@ pub fn wheel_steps(facts: &Facts, ensure_venv: bool) -> Vec<Step> {
 /// Build + validate (docker-validate, and the build stage of publish-prod).
 pub fn image_steps(spec: &ImageSpec) -> Vec<Step> {
     vec![
-        Step::Action(Box::new(BuildImage { spec: spec.clone() })),
+        Step::Action(Box::new(BuildImage::new(spec))),
         Step::Action(Box::new(Validate { spec: spec.clone() })),
     ]
 }
@@ -2353,6 +2517,20 @@ mod tests {
             from_images("from ${B:-debian:12}\n", &[]).unwrap(),
             ["debian:12"]
         );
+    }
+
+    #[test]
+    fn bases_named_by_build_args_are_told_apart() {
+        let df = "ARG BASE_IMAGE=python:3.12-slim\nARG TOOLS=golang:1.22\nFROM ${TOOLS} AS tools\nFROM $BASE_IMAGE\nFROM debian:12\n";
+        assert_eq!(
+            from_images_by_source(df, &args(&[("BASE_IMAGE", "local:py")])).unwrap(),
+            [
+                ("golang:1.22".to_string(), false),
+                ("local:py".to_string(), true),
+                ("debian:12".to_string(), false)
+            ]
+        );
+        assert_eq!(var_names("${A}-$B_1:${C:-x}"), ["A", "B_1", "C"]);
     }
 
     #[test]

@@ -762,7 +762,7 @@ fn problems_are_reported_together_before_anything_runs() {
         r.stderr
     );
     assert!(
-        r.stderr.contains("the base image slipway-missing:none (linux/amd64) is not in the Docker engine, and slipway never pulls"),
+        r.stderr.contains("the base image slipway-missing:none (linux/amd64), named by the build-args, is not in the Docker engine"),
         "{}",
         r.stderr
     );

@@ -30,6 +30,9 @@ pub fn run(global: &Global, version_arg: Option<&str>, ui: &Ui) -> Result<u8> {
         return problems.check("verify").map(|()| 0);
     };
     let mut plan = Plan::default();
+    if let Some(step) = crate::target_docker::verify_step(&facts, &mut problems) {
+        plan.push(step);
+    }
     plan.push(crate::target_pypi::verify_step(&facts));
     if crate::target_github::repo(&cfg).is_some() {
         for step in crate::target_github::verify_steps(
