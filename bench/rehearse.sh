@@ -19,6 +19,9 @@ r = json.load(open(sys.argv[1]))
 wall = float(sys.argv[3]) - float(sys.argv[2])
 print("stages:", ", ".join(f"{s['name']} {s['duration_ms'] / 1000:.1f} s" for s in r["stages"]))
 floor = r["time_in_tools_ms"] / 1000
-print(f"wall {wall:.1f} s; in docker/python/git/gh {floor:.1f} s; tool itself {(r['duration_ms'] / 1000 - floor):.1f} s "
-      f"({100 * (r['duration_ms'] / 1000 - floor) / (r['duration_ms'] / 1000):.1f}%)")
+busy = r["time_tools_busy_ms"] / 1000
+own = r["tool_own_ms"] / 1000
+total = r["duration_ms"] / 1000
+print(f"wall {wall:.1f} s (rehearsal {total:.1f} s); floor = sum over docker/python/git/gh processes {floor:.1f} s; "
+      f"busy (at least one running) {busy:.1f} s; the tool itself {own:.2f} s ({100 * own / total:.1f}%)")
 PY

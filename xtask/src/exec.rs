@@ -183,18 +183,57 @@ fn run(sh: &Shell, p: &Process) -> Result<()> {
     run_output(sh, p).map(|_| ())
 }
 
-/// Wall time spent waiting for child processes (docker, python, git, gh…), for the benchmark
-/// that separates the tool's own time from the tools it drives.
-static CHILD_NANOS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+/// When child processes (docker, python, git, gh…) ran, for the benchmark that separates the
+/// tool's own time from the tools it drives.
+static CHILD_SPANS: std::sync::Mutex<Vec<(Instant, Instant)>> = std::sync::Mutex::new(Vec::new());
 
-/// Adds a child process's wall time to the total.
-pub fn count_child(took: Duration) {
-    CHILD_NANOS.fetch_add(took.as_nanos() as u64, std::sync::atomic::Ordering::Relaxed);
+/// Records that a child process ran from `start` to `end`.
+pub fn count_child_span(start: Instant, end: Instant) {
+    CHILD_SPANS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push((start, end));
 }
 
-/// Total wall time spent in child processes so far.
+/// Records a child process that ran for `took`, ending now.
+pub fn count_child(took: Duration) {
+    let end = Instant::now();
+    count_child_span(end.checked_sub(took).unwrap_or(end), end);
+}
+
+/// The sum of the child processes' wall times (parallel ones each count).
 pub fn child_time() -> Duration {
-    Duration::from_nanos(CHILD_NANOS.load(std::sync::atomic::Ordering::Relaxed))
+    CHILD_SPANS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .map(|(s, e)| e.duration_since(*s))
+        .sum()
+}
+
+/// How long at least one child process was running (the union of their spans).
+pub fn child_busy() -> Duration {
+    let mut spans = CHILD_SPANS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    spans.sort();
+    let mut busy = Duration::ZERO;
+    let mut current: Option<(Instant, Instant)> = None;
+    for (s, e) in spans {
+        match current {
+            Some((cs, ce)) if s <= ce => current = Some((cs, ce.max(e))),
+            Some((cs, ce)) => {
+                busy += ce.duration_since(cs);
+                current = Some((s, e));
+            }
+            None => current = Some((s, e)),
+        }
+    }
+    if let Some((cs, ce)) = current {
+        busy += ce.duration_since(cs);
+    }
+    busy
 }
 
 fn run_output(sh: &Shell, p: &Process) -> Result<String> {

@@ -150,7 +150,12 @@ pub fn run_main() -> ExitCode {
         {
             let _ = std::io::Write::write_all(
                 &mut f,
-                format!("{}\n", exec::child_time().as_nanos()).as_bytes(),
+                format!(
+                    "{} {}\n",
+                    exec::child_time().as_nanos(),
+                    exec::child_busy().as_nanos()
+                )
+                .as_bytes(),
             );
         }
     }

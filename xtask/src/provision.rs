@@ -238,12 +238,21 @@ impl Action for BaseImage {
     }
     fn execute(&self, cx: &mut RunContext) -> Result<Done> {
         let docker = || engine::docker(cx.root, None);
-        if crate::exec::run_captured(
-            &docker().args(["image", "inspect", "--format", "{{.Id}}", &self.tag]),
-        )
-        .is_ok()
-        {
-            return Ok(Done::Skipped("present in the engine".into()));
+        // Also under its per-architecture name (`…-amd64`), so build args can name the base of
+        // every platform as `slipway-base:bookworm-python-${TARGETARCH}`.
+        let alias = format!("{}-amd64", self.tag);
+        let has = |t: &str| {
+            crate::exec::run_captured(
+                &docker().args(["image", "inspect", "--format", "{{.Id}}", t]),
+            )
+            .is_ok()
+        };
+        if has(&self.tag) {
+            if has(&alias) {
+                return Ok(Done::Skipped("present in the engine".into()));
+            }
+            crate::exec::run_captured(&docker().args(["tag", &self.tag, &alias]))?;
+            return Ok(Done::Ran(format!("present; tagged {alias}")));
         }
         let cache = self.cache();
         if cache.exists() {
@@ -252,6 +261,7 @@ impl Action for BaseImage {
                     .args(["load", "-q", "-i"])
                     .args([cache.display().to_string()]),
             )?;
+            crate::exec::run_captured(&docker().args(["tag", &self.tag, &alias]))?;
             return Ok(Done::Ran(format!("loaded from {}", cache.display())));
         }
         std::fs::create_dir_all(engine::CACHE)?;
@@ -294,6 +304,7 @@ impl Action for BaseImage {
                 .args([tmp.display().to_string(), self.tag.clone()]),
         )?;
         std::fs::rename(&tmp, &cache)?;
+        crate::exec::run_captured(&docker().args(["tag", &self.tag, &alias]))?;
         Ok(Done::Ran(format!(
             "built with mmdebstrap and cached in {}",
             cache.display()

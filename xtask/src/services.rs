@@ -89,6 +89,8 @@ impl Daemon {
         let started = Instant::now();
         loop {
             if ready() {
+                // Waiting for a service to come up is time spent in that service.
+                crate::exec::count_child_span(started, Instant::now());
                 return Ok(d);
             }
             if let Some(status) = d.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {

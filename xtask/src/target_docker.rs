@@ -1265,8 +1265,8 @@ impl Container {
                     Ok(None) => std::thread::sleep(Duration::from_millis(20)),
                 }
             }
-            let meanwhile = crate::exec::child_time().saturating_sub(self.started.1);
-            crate::exec::count_child(self.started.0.elapsed().saturating_sub(meanwhile));
+            // The container's whole life; overlapping `docker exec` probes are merged by the union.
+            crate::exec::count_child_span(self.started.0, Instant::now());
         }
         if let Some(mut w) = self.watchdog.take() {
             // Its job is done: kill it before it reads EOF (no second `docker rm`).

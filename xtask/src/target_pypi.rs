@@ -348,10 +348,21 @@ pub fn index_files(index_url: &str, package: &str) -> Result<Vec<IndexFile>> {
 }
 
 /// Credentials for the upload: a token, a user/password pair, or GitHub's trusted publishing.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub enum Credentials {
     Password { user: String, password: String },
     TrustedPublishing,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Credentials::Password { user, .. } => {
+                write!(f, "Password {{ user: {user:?}, password: *** }}")
+            }
+            Credentials::TrustedPublishing => f.write_str("TrustedPublishing"),
+        }
+    }
 }
 
 impl Credentials {

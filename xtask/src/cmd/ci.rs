@@ -84,6 +84,11 @@ pub fn checks(root: &Path) -> Plan {
 
 pub fn run(global: &Global, dry_run: bool, ui: &Ui) -> Result<u8> {
     let root = git::toplevel(&global.dir)?;
+    // CI proves multi-arch too: qemu binfmt and the arm64 base are provisioned, and the
+    // two-architecture test is required (set before any thread exists; inherited by the steps).
+    if std::env::var_os("SLIPWAY_ARM64").is_none() {
+        std::env::set_var("SLIPWAY_ARM64", "1");
+    }
     let provision = crate::provision::plan(&root, &tools_dir(&root));
     if dry_run {
         ui.heading("ci — dry run: provision, then the checks");

@@ -270,19 +270,27 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
         .join("reports")
         .join(format!("rehearsal-{stamp}.json"));
     let published = published(&clone, &clone_cfg);
-    let floor: Duration = std::fs::read_to_string(&child_times)
+    // Per stage process: "sum busy" (nanoseconds). The floor is the sum over all child
+    // processes (parallel ones each count); the tool's own time is the wall time during which no
+    // child process ran at all (stages run one after another, so their busy times add up).
+    let (stage_sum, stage_busy) = std::fs::read_to_string(&child_times)
         .unwrap_or_default()
         .lines()
-        .filter_map(|l| l.trim().parse::<u64>().ok())
-        .map(Duration::from_nanos)
-        .sum::<Duration>()
-        + provisioned.timings.iter().sum::<Duration>();
+        .filter_map(|l| {
+            let mut it = l.split_whitespace().map(|n| n.parse::<u64>().ok());
+            Some((it.next()??, it.next()??))
+        })
+        .fold((0u64, 0u64), |(s, b), (s2, b2)| (s + s2, b + b2));
+    let floor = Duration::from_nanos(stage_sum) + crate::exec::child_time();
+    let busy = Duration::from_nanos(stage_busy) + crate::exec::child_busy();
     let report = json!({
         "schema": "slipway.rehearsal-report/1",
         "status": if result.is_ok() { "success" } else { "failure" },
         "duration_ms": total.as_millis() as u64,
         "stages": stages.iter().map(|s| json!({"name": s.name, "ok": s.ok, "duration_ms": s.took.as_millis() as u64})).collect::<Vec<_>>(),
         "time_in_tools_ms": floor.as_millis() as u64,
+        "time_tools_busy_ms": busy.as_millis() as u64,
+        "tool_own_ms": total.saturating_sub(busy).as_millis() as u64,
         "services": {
             "git_remote": remote.display().to_string(),
             "registries": [plain.addr, auth.addr],
@@ -298,7 +306,7 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
         &report_path,
         ui::redact(&serde_json::to_string_pretty(&report)?),
     )?;
-    print_report(ui, &stages, total, floor, &report, &report_path);
+    print_report(ui, &stages, total, floor, busy, &report, &report_path);
 
     // 6. Teardown, or how to look around.
     if o.keep {
@@ -463,6 +471,7 @@ fn print_report(
     stages: &[Stage],
     total: Duration,
     floor: Duration,
+    busy: Duration,
     report: &Json,
     path: &Path,
 ) {
@@ -479,11 +488,12 @@ fn print_report(
             ui::human_duration(s.took)
         ));
     }
-    let tool = total.saturating_sub(floor);
+    let tool = total.saturating_sub(busy);
     ui.line(&format!(
-        "  total {} — inside docker/python/git/gh {} (sum over processes, parallel work counted once per process); the tool itself ≈ {} ({:.1}%)",
+        "  total {} — inside docker/python/git/gh {} summed over processes (the floor; parallel work counts once per process), busy {}; the tool itself {} ({:.1}%)",
         ui::human_duration(total),
         ui::human_duration(floor),
+        ui::human_duration(busy),
         ui::human_duration(tool),
         100.0 * tool.as_secs_f64() / total.as_secs_f64().max(0.001)
     ));
