@@ -43,7 +43,7 @@ pub fn checks(root: &Path) -> Plan {
         ));
     }
     let mut test = Process::new(&cargo, root)
-        .args(["test", "--workspace", "--locked"])
+        .args(["test", "--workspace", "--locked", "--no-fail-fast"])
         .env("SLIPWAY_REQUIRE_SERVICES", Val::Plain("1".into()))
         .env(
             "SLIPWAY_TOOLS_DIR",
