@@ -984,9 +984,20 @@ mod tests {
         // location rule itself is tested through in_dir.)
         let a = Venv::in_dir(Path::new("/w/tools"), "python-tools", TOOL_REQUIREMENTS);
         assert!(a.dir.starts_with("/w/tools"));
-        assert!(a.dir.file_name().unwrap().to_string_lossy().starts_with("python-tools-"));
-        assert_ne!(Venv::in_dir(Path::new("/w/tools"), "pypiserver", SERVER_REQUIREMENTS).dir, a.dir);
+        assert!(a
+            .dir
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("python-tools-"));
+        assert_ne!(
+            Venv::in_dir(Path::new("/w/tools"), "pypiserver", SERVER_REQUIREMENTS).dir,
+            a.dir
+        );
         // The name carries a hash of the pins: new pins, a new venv.
-        assert_ne!(Venv::in_dir(Path::new("/w"), "x", "a==1\n").dir, Venv::in_dir(Path::new("/w"), "x", "a==2\n").dir);
+        assert_ne!(
+            Venv::in_dir(Path::new("/w"), "x", "a==1\n").dir,
+            Venv::in_dir(Path::new("/w"), "x", "a==2\n").dir
+        );
     }
 }
