@@ -201,6 +201,14 @@ pub fn count_child(took: Duration) {
     count_child_span(end.checked_sub(took).unwrap_or(end), end);
 }
 
+/// Runs `f` (which waits for a child process or a service's answer) and records its span.
+pub fn timed<T>(f: impl FnOnce() -> T) -> T {
+    let start = Instant::now();
+    let out = f();
+    count_child_span(start, Instant::now());
+    out
+}
+
 /// The sum of the child processes' wall times (parallel ones each count).
 pub fn child_time() -> Duration {
     CHILD_SPANS

@@ -30,11 +30,13 @@ pub fn toplevel(dir: &Path) -> Result<PathBuf> {
         }
     }
     let sh = shell(dir)?;
-    let out = cmd!(sh, "git rev-parse --show-toplevel")
-        .quiet()
-        .ignore_status()
-        .output()
-        .context("cannot run `git`; slipway needs git on PATH")?;
+    let out = crate::exec::timed(|| {
+        cmd!(sh, "git rev-parse --show-toplevel")
+            .quiet()
+            .ignore_status()
+            .output()
+    })
+    .context("cannot run `git`; slipway needs git on PATH")?;
     if !out.status.success() {
         return Err(crate::usage(format!(
             "{} is not inside a git repository; run slipway in your project's checkout, or pass -C <dir>",
@@ -59,12 +61,14 @@ pub struct Status {
 
 pub fn status(root: &Path) -> Result<Status> {
     let sh = shell(root)?;
-    let out = cmd!(
-        sh,
-        "git status --porcelain=v2 --branch --untracked-files=no -z"
-    )
-    .quiet()
-    .read()
+    let out = crate::exec::timed(|| {
+        cmd!(
+            sh,
+            "git status --porcelain=v2 --branch --untracked-files=no -z"
+        )
+        .quiet()
+        .read()
+    })
     .context("cannot read `git status`")?;
     Ok(parse_status(&out))
 }
@@ -96,20 +100,24 @@ pub fn parse_status(out: &str) -> Status {
 pub fn tag_exists(root: &Path, tag: &str) -> Result<bool> {
     let sh = shell(root)?;
     let refname = format!("refs/tags/{tag}");
-    let out = cmd!(sh, "git rev-parse -q --verify {refname}")
-        .quiet()
-        .ignore_status()
-        .output()?;
+    let out = crate::exec::timed(|| {
+        cmd!(sh, "git rev-parse -q --verify {refname}")
+            .quiet()
+            .ignore_status()
+            .output()
+    })?;
     Ok(out.status.success())
 }
 
 /// Tags that point at HEAD.
 pub fn tags_at_head(root: &Path) -> Result<Vec<String>> {
     let sh = shell(root)?;
-    let out = cmd!(sh, "git tag --points-at HEAD")
-        .quiet()
-        .ignore_status()
-        .output()?;
+    let out = crate::exec::timed(|| {
+        cmd!(sh, "git tag --points-at HEAD")
+            .quiet()
+            .ignore_status()
+            .output()
+    })?;
     Ok(String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(str::to_string)
@@ -119,10 +127,12 @@ pub fn tags_at_head(root: &Path) -> Result<Vec<String>> {
 /// The URL of a remote, or None when it does not exist.
 pub fn remote_url(root: &Path, remote: &str) -> Result<Option<String>> {
     let sh = shell(root)?;
-    let out = cmd!(sh, "git remote get-url {remote}")
-        .quiet()
-        .ignore_status()
-        .output()?;
+    let out = crate::exec::timed(|| {
+        cmd!(sh, "git remote get-url {remote}")
+            .quiet()
+            .ignore_status()
+            .output()
+    })?;
     Ok(out
         .status
         .success()
@@ -133,10 +143,12 @@ pub fn remote_url(root: &Path, remote: &str) -> Result<Option<String>> {
 /// remote without changing any local ref.
 pub fn ls_remote(root: &Path, remote: &str, refs: &[String]) -> Result<Vec<(String, String)>> {
     let sh = shell(root)?;
-    let out = cmd!(sh, "git ls-remote --quiet {remote} {refs...}")
-        .quiet()
-        .ignore_status()
-        .output()?;
+    let out = crate::exec::timed(|| {
+        cmd!(sh, "git ls-remote --quiet {remote} {refs...}")
+            .quiet()
+            .ignore_status()
+            .output()
+    })?;
     if !out.status.success() {
         bail!(
             "cannot read the remote `{remote}`: {}",
@@ -157,10 +169,12 @@ pub fn ls_remote(root: &Path, remote: &str, refs: &[String]) -> Result<Vec<(Stri
 /// Is `ancestor` an ancestor of (or equal to) `of`? False when `ancestor` is not known locally.
 pub fn is_ancestor(root: &Path, ancestor: &str, of: &str) -> Result<bool> {
     let sh = shell(root)?;
-    let out = cmd!(sh, "git merge-base --is-ancestor {ancestor} {of}")
-        .quiet()
-        .ignore_status()
-        .output()?;
+    let out = crate::exec::timed(|| {
+        cmd!(sh, "git merge-base --is-ancestor {ancestor} {of}")
+            .quiet()
+            .ignore_status()
+            .output()
+    })?;
     Ok(out.status.success())
 }
 

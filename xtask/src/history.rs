@@ -39,10 +39,12 @@ pub fn release_tags(root: &Path, prefix: &str) -> Result<Vec<Tag>> {
     let format =
         "--format=%(refname:strip=2)%00%(objectname)%00%(*objectname)%00%(creatordate:short)";
     let pattern = format!("refs/tags/{prefix}*");
-    let out = cmd!(sh, "git for-each-ref {format} {pattern}")
-        .quiet()
-        .read()
-        .context("cannot list tags")?;
+    let out = crate::exec::timed(|| {
+        cmd!(sh, "git for-each-ref {format} {pattern}")
+            .quiet()
+            .read()
+    })
+    .context("cannot list tags")?;
     let mut tags: Vec<Tag> = out
         .lines()
         .filter_map(|l| parse_tag_line(prefix, l))
@@ -56,10 +58,12 @@ pub fn release_tags(root: &Path, prefix: &str) -> Result<Vec<Tag>> {
 pub fn release_tag_names(root: &Path, prefix: &str) -> Result<Vec<Tag>> {
     let sh = shell(root)?;
     let pattern = format!("refs/tags/{prefix}*");
-    let out = cmd!(sh, "git for-each-ref --format=%(refname:strip=2) {pattern}")
-        .quiet()
-        .read()
-        .context("cannot list tags")?;
+    let out = crate::exec::timed(|| {
+        cmd!(sh, "git for-each-ref --format=%(refname:strip=2) {pattern}")
+            .quiet()
+            .read()
+    })
+    .context("cannot list tags")?;
     let mut tags: Vec<Tag> = out
         .lines()
         .filter_map(|name| {
@@ -118,12 +122,14 @@ pub fn last_release(
     }
     let sh = shell(root)?;
     let merged = format!("--merged={to}");
-    let names = cmd!(
-        sh,
-        "git for-each-ref --format=%(refname:strip=2) {merged} refs/tags"
-    )
-    .quiet()
-    .read()?;
+    let names = crate::exec::timed(|| {
+        cmd!(
+            sh,
+            "git for-each-ref --format=%(refname:strip=2) {merged} refs/tags"
+        )
+        .quiet()
+        .read()
+    })?;
     let names: std::collections::HashSet<&str> = names.lines().collect();
     Ok(candidates
         .into_iter()
@@ -155,6 +161,7 @@ pub fn walk(
     let order: Vec<&str> = if topo { vec!["--topo-order"] } else { vec![] };
     let format = "--format=%H%x1f%P%x1f%an%x1f%ae%x1f%as%x1f%B";
     let cmd = cmd!(sh, "git log -z --no-color {order...} {format} {revs...} --").quiet();
+    let walk_started = std::time::Instant::now();
     let mut child = std::process::Command::from(cmd)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -195,6 +202,7 @@ pub fn walk(
         let _ = e.read_to_string(&mut stderr);
     }
     let status = child.wait()?;
+    crate::exec::count_child_span(walk_started, std::time::Instant::now());
     if !status.success() {
         bail!("`git log {}` failed: {}", revs.join(" "), stderr.trim());
     }
@@ -234,11 +242,13 @@ pub fn tags_by_commit(tags: &[Tag]) -> HashMap<&str, Vec<&Tag>> {
 pub fn remote_web_url(root: &Path, remote: &str) -> Option<String> {
     let sh = shell(root).ok()?;
     let key = format!("remote.{remote}.url");
-    let url = cmd!(sh, "git config --get {key}")
-        .quiet()
-        .ignore_status()
-        .read()
-        .ok()?;
+    let url = crate::exec::timed(|| {
+        cmd!(sh, "git config --get {key}")
+            .quiet()
+            .ignore_status()
+            .read()
+    })
+    .ok()?;
     web_url(url.trim())
 }
 

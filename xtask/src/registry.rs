@@ -234,7 +234,7 @@ impl Client {
 
     fn request(&self, method: &str, url: &str) -> Result<ureq::http::Response<ureq::Body>> {
         let accept = MANIFEST_TYPES.join(", ");
-        let result = match method {
+        let result = crate::exec::timed(|| match method {
             "HEAD" => {
                 let mut r = self.agent.head(url).header("Accept", &accept);
                 if let Some(a) = &self.auth {
@@ -249,7 +249,7 @@ impl Client {
                 }
                 r.call()
             }
-        };
+        });
         result.map_err(|e| {
             anyhow!(
                 "registry {} is unreachable ({url}): {}; is it running, and is the address right?",

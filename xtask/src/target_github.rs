@@ -267,7 +267,7 @@ fn run(p: &Process) -> Result<Captured> {
     for (k, v) in &p.env {
         cmd.env(k, v.reveal());
     }
-    let out = cmd.output().map_err(|e| {
+    let out = crate::exec::timed(|| cmd.output()).map_err(|e| {
         anyhow!(
             "cannot run `{}`: {} (is it installed and on PATH?)",
             p.program,

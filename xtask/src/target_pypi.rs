@@ -321,10 +321,10 @@ pub fn index_files(index_url: &str, package: &str) -> Result<Vec<IndexFile>> {
         index_url.trim_end_matches('/'),
         normalize(package)
     );
-    let mut resp = crate::net::agent(&url, std::time::Duration::from_secs(30))
+    let mut resp = crate::exec::timed(|| crate::net::agent(&url, std::time::Duration::from_secs(30))
         .get(&url)
         .header("Accept", "application/vnd.pypi.simple.v1+json, text/html;q=0.1")
-        .call()
+        .call())
         .map_err(|e| anyhow!("the package index {index_url} is unreachable ({url}): {e}; is it up, and is `index-url` right?"))?;
     match resp.status().as_u16() {
         200 => {}
@@ -815,9 +815,11 @@ impl Action for Verify {
 
 /// python3 present and new enough for the pinned tools (twine 7 needs 3.10).
 pub fn check_python(problems: &mut Problems) {
-    let out = std::process::Command::new("python3")
-        .args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
-        .output();
+    let out = crate::exec::timed(|| {
+        std::process::Command::new("python3")
+            .args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
+            .output()
+    });
     match out {
         Ok(o) if o.status.success() => {
             let v = String::from_utf8_lossy(&o.stdout).trim().to_string();
