@@ -53,7 +53,24 @@ measure() { # prints "seconds peakKB" for a command, output discarded
   tail -n 1 "$WORK/time.txt"
 }
 
-printf '%-8s %-28s %-28s %-8s %s\n' commits "git log (s, peak KB)" "changelog --all (s, KB)" ratio "since-last-tag median"
+# slipway's own peak RSS (VmHWM of its process alone; GNU time's %M is the largest process of the
+# tree, which for `--all` is the `git log --topo-order` child).
+own_peak() {
+  python3 - "$@" <<'PY'
+import re, subprocess, sys, time
+p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
+peak = 0
+while p.poll() is None:
+    try:
+        peak = max(peak, int(re.search(r"VmHWM:\s+(\d+)", open(f"/proc/{p.pid}/status").read()).group(1)))
+    except Exception:
+        pass
+    time.sleep(0.002)
+print(peak)
+PY
+}
+
+printf '%-8s %-28s %-28s %-8s %-14s %s\n' commits "git log (s, peak KB)" "changelog --all (s, KB)" ratio "own peak KB" "since-last-tag median"
 for n in $SIZES; do
   dir=$(make_repo "$n")
   # Two commits after the last tag, as in a normal working day.
@@ -62,8 +79,9 @@ for n in $SIZES; do
   read -r glt glm < <(measure git -C "$dir" log -z --no-color --topo-order '--format=%H%x1f%P%x1f%an%x1f%ae%x1f%as%x1f%B' HEAD)
   read -r clt clm < <(measure "$BIN" -C "$dir" changelog --all --format md)
   ratio=$(python3 -c "print(f'{$clt / max($glt, 0.001):.2f}x')")
+  own=$(own_peak "$BIN" -C "$dir" changelog --all --format md)
   since=$(cd "$dir" && hyperfine -N --style none --warmup 5 --runs 50 --export-json "$WORK/s.json" "$BIN changelog" > /dev/null 2>&1 \
     && python3 -c "import json;print(f\"{json.load(open('$WORK/s.json'))['results'][0]['median']*1000:.2f} ms\")" \
     || echo "n/a (hyperfine missing)")
-  printf '%-8s %-28s %-28s %-8s %s\n' "$n" "$glt s, $glm KB" "$clt s, $clm KB" "$ratio" "$since"
+  printf '%-8s %-28s %-28s %-8s %-14s %s\n' "$n" "$glt s, $glm KB" "$clt s, $clm KB" "$ratio" "$own" "$since"
 done
