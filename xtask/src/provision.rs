@@ -215,6 +215,27 @@ impl BaseImage {
     }
 }
 
+/// A minimal Debian bookworm root file system with python3, from the machine's apt sources, as
+/// a tarball at `out` (`arch`: a foreign one, through qemu binfmt).
+pub fn mmdebstrap(root: &Path, arch: Option<&str>, out: &Path) -> Process {
+    Process::new("mmdebstrap", root)
+        .args(arch.map(|a| format!("--arch={a}")))
+        .args(["--variant=minbase", "--mode=root", "--include=python3"])
+        .args([
+            "--dpkgopt=path-exclude=/usr/share/man/*",
+            "--dpkgopt=path-exclude=/usr/share/doc/*",
+            "--dpkgopt=path-include=/usr/share/doc/*/copyright",
+            "--dpkgopt=path-exclude=/usr/share/locale/*",
+        ])
+        .args([
+            "bookworm".to_string(),
+            out.display().to_string(),
+            sources_file().to_string(),
+        ])
+        // mmdebstrap reads sources from stdin when stdin is not a terminal: give it none.
+        .stdin(Val::Plain(String::new()))
+}
+
 fn sources_file() -> &'static str {
     [
         "/etc/apt/sources.list.d/debian.sources",
@@ -268,20 +289,7 @@ impl Action for BaseImage {
         let rootfs = Path::new(engine::CACHE).join("rootfs-bookworm-amd64.tar");
         if !rootfs.exists() {
             let tmp = rootfs.with_extension("tmp.tar");
-            let mm = Process::new("mmdebstrap", cx.root)
-                .args(["--variant=minbase", "--mode=root", "--include=python3"])
-                .args([
-                    "--dpkgopt=path-exclude=/usr/share/man/*",
-                    "--dpkgopt=path-exclude=/usr/share/doc/*",
-                    "--dpkgopt=path-include=/usr/share/doc/*/copyright",
-                    "--dpkgopt=path-exclude=/usr/share/locale/*",
-                ])
-                .args([
-                    "bookworm".to_string(),
-                    tmp.display().to_string(),
-                    sources_file().to_string(),
-                ])
-                .stdin(Val::Plain(String::new()));
+            let mm = mmdebstrap(cx.root, None, &tmp);
             crate::exec::run_captured(&mm)
                 .context("mmdebstrap (building the base image's root file system)")?;
             std::fs::rename(&tmp, &rootfs)?;

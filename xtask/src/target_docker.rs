@@ -2317,28 +2317,7 @@ impl ForeignBase {
         let rootfs = Path::new(engine::CACHE).join(format!("rootfs-bookworm-{arch}.tar"));
         if !rootfs.exists() {
             let tmp = rootfs.with_extension("tmp.tar");
-            let sources = [
-                "/etc/apt/sources.list.d/debian.sources",
-                "/etc/apt/sources.list",
-            ]
-            .into_iter()
-            .find(|p| Path::new(p).exists())
-            .unwrap_or("/etc/apt/sources.list");
-            let mm = Process::new("mmdebstrap", root)
-                .args([format!("--arch={arch}")])
-                .args(["--variant=minbase", "--mode=root", "--include=python3"])
-                .args([
-                    "--dpkgopt=path-exclude=/usr/share/man/*",
-                    "--dpkgopt=path-exclude=/usr/share/doc/*",
-                    "--dpkgopt=path-include=/usr/share/doc/*/copyright",
-                    "--dpkgopt=path-exclude=/usr/share/locale/*",
-                ])
-                .args([
-                    "bookworm".to_string(),
-                    tmp.display().to_string(),
-                    sources.to_string(),
-                ])
-                .stdin(Val::Plain(String::new()));
+            let mm = crate::provision::mmdebstrap(root, Some(arch), &tmp);
             crate::exec::run_captured(&mm)
                 .context("mmdebstrap (the foreign base image's root file system)")?;
             std::fs::rename(&tmp, &rootfs)?;

@@ -3,13 +3,13 @@
 //! build stage of `publish-prod --only docker`, alone. Exit 0 only when every platform's
 //! container was healthy and reported the release's version; no container is left behind.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use semver::Version;
 
 use crate::cli::Global;
 use crate::config;
 use crate::plan::Plan;
-use crate::publish::{self, Facts};
+use crate::publish::Facts;
 use crate::target_docker::{self, ImageSpec};
 use crate::ui::{Style, Ui};
 use crate::{git, history, version, Problems};
@@ -70,40 +70,7 @@ fn facts(
             }
         }
     };
-    let sh = git::shell(&cfg.root)?;
-    let head = xshell::cmd!(sh, "git log -1 --format=%H%x00%ct")
-        .quiet()
-        .read()
-        .context("reading HEAD")?;
-    let (commit, time) = head.split_once('\0').unwrap_or((&head, "0"));
-    let released = history::release_tag_names(&cfg.root, &cfg.tag_prefix)?
-        .into_iter()
-        .map(|t| t.version)
-        .collect();
-    let pyproject = std::fs::read_to_string(cfg.path(&cfg.pyproject)).unwrap_or_default();
-    let package = cfg
-        .python
-        .package
-        .clone()
-        .or_else(|| crate::pyproject::project_name(&pyproject))
-        .unwrap_or_default();
-    if package.is_empty() {
-        problems.invalid(format!(
-            "{} has no [project].name; set it, or `package` in [workspace.metadata.release.python]",
-            cfg.pyproject
-        ));
-    }
-    Ok(Some(Facts {
-        cfg: cfg.clone(),
-        tag: version::git_tag(&cfg.tag_prefix, &version),
-        version,
-        short: commit[..commit.len().min(7)].to_string(),
-        commit: commit.to_string(),
-        commit_time: time.trim().parse().unwrap_or(0),
-        released,
-        package,
-        work: publish::work_dir(cfg),
-    }))
+    crate::cmd::publish::facts_at(cfg, version, "HEAD", problems).map(Some)
 }
 
 pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {

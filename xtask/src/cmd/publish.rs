@@ -120,12 +120,24 @@ pub fn gather_facts_for(
             ));
         }
     }
-    let sh = git::shell(&cfg.root)?;
     let rev = format!("{tag}^{{commit}}");
-    let head = xshell::cmd!(sh, "git log -1 --format=%H%x00%ct {rev}")
-        .quiet()
-        .read()
-        .context("reading the tagged commit")?;
+    facts_at(cfg, version, &rev, problems).map(Some)
+}
+
+/// The facts of releasing `version` from the commit `rev` names (its tag, or HEAD).
+pub fn facts_at(
+    cfg: &Config,
+    version: Version,
+    rev: &str,
+    problems: &mut Problems,
+) -> Result<Facts> {
+    let sh = git::shell(&cfg.root)?;
+    let head = crate::exec::timed(|| {
+        xshell::cmd!(sh, "git log -1 --format=%H%x00%ct {rev}")
+            .quiet()
+            .read()
+    })
+    .with_context(|| format!("reading {rev}"))?;
     let (commit, time) = head.split_once('\0').unwrap_or((&head, "0"));
     let released = history::release_tag_names(&cfg.root, &cfg.tag_prefix)?
         .into_iter()
@@ -144,17 +156,17 @@ pub fn gather_facts_for(
             cfg.pyproject
         ));
     }
-    Ok(Some(Facts {
+    Ok(Facts {
         cfg: cfg.clone(),
+        tag: version::git_tag(&cfg.tag_prefix, &version),
         version,
-        tag,
         short: commit[..commit.len().min(7)].to_string(),
         commit: commit.to_string(),
         commit_time: time.trim().parse().unwrap_or(0),
         released,
         package,
         work: publish::work_dir(cfg),
-    }))
+    })
 }
 
 /// The steps of every selected target, in publishing order, with each step's stage name.
