@@ -301,7 +301,7 @@ fn assert_no_secret(r: &Run, repo: &Repo, secret: &str) {
         !r.all().contains(secret),
         "the password leaked into the output"
     );
-    for f in walk(&repo.path().join("target/slipway")) {
+    for f in files_under(&repo.path().join("target/slipway")) {
         let text = String::from_utf8_lossy(&std::fs::read(&f).unwrap_or_default()).into_owned();
         assert!(
             !text.contains(secret),
@@ -315,21 +315,6 @@ fn assert_no_secret(r: &Run, repo: &Repo, secret: &str) {
             f.display()
         );
     }
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk(&p));
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
 }
 
 fn tags_line(short: &str) -> String {

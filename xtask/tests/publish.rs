@@ -99,17 +99,9 @@ fn sandbox(version: &str) -> Option<Sandbox> {
     standin.seed_repo("acme", "app");
     let receiver = Receiver::start();
 
-    let v = semver::Version::parse(version).unwrap();
-    let pep440 = xtask::version::pep440(&v);
-    let mut files = payload_files();
-    for (name, content) in files.iter_mut() {
-        if name == "pyproject.toml" {
-            *content = content.replace("version = \"0.1.0\"", &format!("version = \"{pep440}\""));
-        }
-    }
-    files.push((
-        "Cargo.toml".into(),
-        format!(
+    let repo = payload_repo(
+        version,
+        &format!(
             "[workspace]\nmembers = []\n\n[workspace.metadata.release]\nwebhooks = [\"{}/generic\"]\n\n\
              [workspace.metadata.release.python]\nrepository-url = \"{}\"\nindex-url = \"{}\"\n\n\
              [workspace.metadata.release.github]\nrepo = \"acme/app\"\nrelease-workflow = \"release.yml\"\n",
@@ -117,15 +109,7 @@ fn sandbox(version: &str) -> Option<Sandbox> {
             index.url,
             index.simple_url()
         ),
-    ));
-    files.push(("CHANGELOG.md".into(), format!("# Changelog\n\n## [Unreleased]\n\n## [{version}] - 2026-11-21\n\n### Added\n\n- The first thing.\n")));
-    files.push((".gitignore".into(), "/target\n/build\n*.egg-info/\n".into()));
-    let refs: Vec<(&str, &str)> = files
-        .iter()
-        .map(|(a, b)| (a.as_str(), b.as_str()))
-        .collect();
-    let repo = Repo::new(&refs);
-    repo.git(&["tag", "-a", &format!("v{version}"), "-m", "release"]);
+    );
     seed_ci(&standin, &repo, &format!("v{version}"), "success");
     Some(Sandbox {
         repo,
@@ -539,22 +523,4 @@ fn secrets_appear_nowhere_not_even_in_argv() {
             assert!(!text.contains(secret), "{secret} in {}", file.display());
         }
     }
-}
-
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.file_name().is_some_and(|n| n == ".git") {
-                continue;
-            }
-            if p.is_dir() {
-                out.extend(files_under(&p));
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
 }

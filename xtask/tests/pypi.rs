@@ -47,29 +47,14 @@ fn setup(version: &str) -> Option<Setup> {
     let index =
         PackageIndex::start(&server.dir, index_dir.path(), USER, PASSWORD).expect("pypiserver");
 
-    let pep440 = xtask::version::pep440(&semver::Version::parse(version).unwrap());
-    let mut files: Vec<(String, String)> = payload_files();
-    for (name, content) in files.iter_mut() {
-        if name == "pyproject.toml" {
-            *content = content.replace("version = \"0.1.0\"", &format!("version = \"{pep440}\""));
-        }
-    }
-    files.push((
-        "Cargo.toml".into(),
-        format!(
+    let repo = payload_repo(
+        version,
+        &format!(
             "[workspace]\nmembers = []\n\n[workspace.metadata.release]\n\n[workspace.metadata.release.python]\nrepository-url = \"{}\"\nindex-url = \"{}\"\n",
             index.url,
             index.simple_url()
         ),
-    ));
-    files.push(("CHANGELOG.md".into(), format!("# Changelog\n\n## [Unreleased]\n\n## [{version}] - 2026-11-21\n\n### Added\n\n- Things.\n")));
-    files.push((".gitignore".into(), "/target\n/build\n*.egg-info/\n".into()));
-    let refs: Vec<(&str, &str)> = files
-        .iter()
-        .map(|(a, b)| (a.as_str(), b.as_str()))
-        .collect();
-    let repo = Repo::new(&refs);
-    repo.git(&["tag", "-a", &format!("v{version}"), "-m", "release"]);
+    );
     Some(Setup {
         repo,
         index,
@@ -108,7 +93,7 @@ fn assert_no_secret(r: &Run, s: &Setup) {
         !r.all().contains(PASSWORD),
         "the password leaked into the output"
     );
-    for entry in walk(&s.repo.path().join("target/slipway")) {
+    for entry in files_under(&s.repo.path().join("target/slipway")) {
         let text = std::fs::read(&entry).unwrap_or_default();
         assert!(
             !String::from_utf8_lossy(&text).contains(PASSWORD),
@@ -116,21 +101,6 @@ fn assert_no_secret(r: &Run, s: &Setup) {
             entry.display()
         );
     }
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk(&p));
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
 }
 
 #[test]

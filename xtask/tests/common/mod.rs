@@ -295,3 +295,44 @@ pub fn payload_files() -> Vec<(String, String)> {
     }
     out
 }
+
+/// Every file below `dir` (recursively), `.git` left out.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.file_name().is_some_and(|n| n == ".git") {
+                continue;
+            }
+            if p.is_dir() {
+                out.extend(files_under(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// A repository with the reference payload at `version` (pyproject in PEP 440), the given
+/// `Cargo.toml`, a CHANGELOG with a section for the version, tagged `v<version>`.
+pub fn payload_repo(version: &str, cargo_toml: &str) -> Repo {
+    let pep440 = xtask::version::pep440(&semver::Version::parse(version).unwrap());
+    let mut files = payload_files();
+    for (name, content) in files.iter_mut() {
+        if name == "pyproject.toml" {
+            *content = content.replace("version = \"0.1.0\"", &format!("version = \"{pep440}\""));
+        }
+    }
+    files.push(("Cargo.toml".into(), cargo_toml.into()));
+    files.push(("CHANGELOG.md".into(), format!("# Changelog\n\n## [Unreleased]\n\n## [{version}] - 2026-11-21\n\n### Added\n\n- The first thing.\n")));
+    files.push((".gitignore".into(), "/target\n/build\n*.egg-info/\n".into()));
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let repo = Repo::new(&refs);
+    repo.git(&["tag", "-a", &format!("v{version}"), "-m", "release"]);
+    repo
+}
