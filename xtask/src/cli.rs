@@ -7,7 +7,7 @@ use anyhow::Result;
 use lexopt::prelude::*;
 
 use crate::cmd;
-use crate::ui::Ui;
+use crate::run::ui::Ui;
 use crate::usage;
 
 const HELP: &str = "\
@@ -240,9 +240,9 @@ pub fn run(args: Vec<OsString>, ui: &Ui) -> Result<u8> {
             o.spec = spec.ok_or_else(|| {
                 usage("release needs the version: major, minor, patch, auto or X.Y.Z (e.g. `cargo xtask release auto`)")
             })?;
-            let root = crate::git::toplevel(&global.dir)?;
+            let root = crate::facts::git::toplevel(&global.dir)?;
             if push {
-                let remote = crate::config::load(&root).map(|c| c.remote).unwrap_or_else(|_| "origin".into());
+                let remote = crate::facts::config::load(&root).map(|c| c.remote).unwrap_or_else(|_| "origin".into());
                 o.push = Some(remote);
             }
             cmd::bump::run(&global, &o, ui)
@@ -374,10 +374,10 @@ pub fn run(args: Vec<OsString>, ui: &Ui) -> Result<u8> {
                     other => return Err(unexpected(other, "github-standin")),
                 }
             }
-            let spec = spec.or_else(crate::github_standin::default_spec_path).ok_or_else(|| {
+            let spec = spec.or_else(crate::rig::standin::default_spec_path).ok_or_else(|| {
                 usage("no GitHub API description found; pass --spec <openapi-subset.json>")
             })?;
-            crate::github_standin::serve_forever(&listen, &spec)?;
+            crate::rig::standin::serve_forever(&listen, &spec)?;
             Ok(0)
         }
         "help" => {

@@ -5,51 +5,13 @@
 //! (`main.rs`) only calls [`run_main`]. Integration tests and `rehearse` share its service
 //! starters.
 
-pub mod alerts;
-pub mod changegen;
-pub mod changelog;
 pub mod cli;
-pub mod compose;
-pub mod config;
-pub mod conventional;
-pub mod date;
-pub mod dockertags;
-pub mod edit;
-pub mod engine;
-pub mod exec;
-pub mod git;
-pub mod github_standin;
-pub mod history;
-pub mod managed;
-pub mod net;
-pub mod openapi;
-pub mod plan;
-pub mod provision;
-pub mod publish;
-pub mod pyproject;
-pub mod registry;
-pub mod services;
-pub mod sha256;
-pub mod target_docker;
-pub mod target_github;
-pub mod target_pypi;
-pub mod template;
-#[cfg(test)]
-mod testutil;
-pub mod ui;
-pub mod version;
-
-pub mod cmd {
-    pub mod bump;
-    pub mod changelog;
-    pub mod check_versions;
-    pub mod ci;
-    pub mod docker_validate;
-    pub mod publish;
-    pub mod rehearse;
-    pub mod release_notes;
-    pub mod verify;
-}
+pub mod cmd;
+pub mod core;
+pub mod facts;
+pub mod rig;
+pub mod run;
+pub mod targets;
 
 use std::fmt;
 use std::process::ExitCode;
@@ -139,7 +101,7 @@ pub fn usage(msg: impl Into<String>) -> anyhow::Error {
 pub fn run_main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     let json = args.iter().any(|a| a == "--json");
-    let ui = ui::Ui::detect(json);
+    let ui = run::ui::Ui::detect(json);
     let result = cli::run(args, &ui);
     // For `rehearse`'s accounting: how long this process waited for the tools it drives.
     if let Some(path) = std::env::var_os("SLIPWAY_CHILD_TIME_FILE") {
@@ -152,8 +114,8 @@ pub fn run_main() -> ExitCode {
                 &mut f,
                 format!(
                     "{} {}\n",
-                    exec::child_time().as_nanos(),
-                    exec::child_busy().as_nanos()
+                    run::exec::child_time().as_nanos(),
+                    run::exec::child_busy().as_nanos()
                 )
                 .as_bytes(),
             );

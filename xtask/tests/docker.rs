@@ -11,17 +11,17 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-use xtask::registry::Client;
-use xtask::services::Registry;
-use xtask::target_docker::{read_remote, Remote};
+use xtask::rig::services::Registry;
+use xtask::targets::docker::registry::Client;
+use xtask::targets::docker::{read_remote, Remote};
 
 const USER: &str = "pusher";
 const PASSWORD: &str = "pw-DOCKER-9c1e77-secret";
 const BASE: &str = "slipway-base:bookworm-python";
 
 fn docker() -> Command {
-    let mut c = Command::new(xtask::engine::client());
-    if let Some(h) = xtask::engine::docker_host() {
+    let mut c = Command::new(xtask::targets::docker::engine::client());
+    if let Some(h) = xtask::targets::docker::engine::docker_host() {
         c.env("DOCKER_HOST", h);
     }
     // Never the user's ~/.docker.
@@ -53,20 +53,20 @@ fn has_image(image: &str) -> bool {
 fn services() -> bool {
     if !require(
         "a Docker engine with the base image (cargo xtask provision)",
-        xtask::engine::is_up() && has_image(BASE),
+        xtask::targets::docker::engine::is_up() && has_image(BASE),
     ) {
         return false;
     }
     if !require(
         "docker-registry",
-        Path::new(xtask::services::REGISTRY_BIN).exists(),
+        Path::new(xtask::rig::services::REGISTRY_BIN).exists(),
     ) {
         return false;
     }
-    xtask::target_pypi::Venv::in_dir(
+    xtask::targets::pypi::Venv::in_dir(
         &tools_dir(),
         "python-tools",
-        xtask::target_pypi::TOOL_REQUIREMENTS,
+        xtask::targets::pypi::TOOL_REQUIREMENTS,
     )
     .ensure(Path::new("/"))
     .expect("tool venv");
@@ -77,7 +77,7 @@ fn services() -> bool {
 /// committed and tagged; `patch` edits the files first.
 fn fixture(version: &str, docker_toml: &str, patch: impl Fn(&mut Vec<(String, String)>)) -> Repo {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let pep440 = xtask::version::pep440(&semver::Version::parse(version).unwrap());
+    let pep440 = xtask::core::version::pep440(&semver::Version::parse(version).unwrap());
     let mut files = payload_files();
     for (name, content) in files.iter_mut() {
         if name == "pyproject.toml" {
@@ -230,7 +230,7 @@ fn push_other_image(target: &str, content: &str) -> String {
     );
     let out = docker_ok(&["push", target]);
     let tag = target.rsplit(':').next().unwrap();
-    xtask::target_docker::pushed_digest(&out, tag).expect("push digest")
+    xtask::targets::docker::pushed_digest(&out, tag).expect("push digest")
 }
 
 /// Removes the local `<addr>/…` names that pushing to a test registry leaves in the engine (the
@@ -308,7 +308,7 @@ fn assert_no_secret(r: &Run, repo: &Repo, secret: &str) {
             "the password leaked into {}",
             f.display()
         );
-        let b64 = xtask::registry::base64(format!("{USER}:{secret}").as_bytes());
+        let b64 = xtask::targets::docker::registry::base64(format!("{USER}:{secret}").as_bytes());
         assert!(
             !text.contains(&b64),
             "a docker login was left in {}",
@@ -783,7 +783,7 @@ fn two_architectures_make_one_index() {
     let arm_base = format!("{BASE}-arm64");
     let binfmt = std::fs::read_to_string("/proc/sys/fs/binfmt_misc/qemu-aarch64")
         .is_ok_and(|s| s.starts_with("enabled"));
-    let ready = xtask::engine::is_up()
+    let ready = xtask::targets::docker::engine::is_up()
         && has_image(&arm_base)
         && has_image(&format!("{BASE}-amd64"))
         && binfmt;
@@ -839,7 +839,7 @@ fn two_architectures_make_one_index() {
     ] {
         let child = children
             .iter()
-            .find(|(p, _, _)| xtask::target_docker::same_platform(p, platform))
+            .find(|(p, _, _)| xtask::targets::docker::same_platform(p, platform))
             .unwrap_or_else(|| panic!("{platform} missing from {children:?}"));
         assert_eq!(&child.2, id, "{platform}");
         assert_eq!(remote(&reg, tag).digest(), Some(child.1.as_str()), "{tag}");

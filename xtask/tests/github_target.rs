@@ -12,13 +12,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use serde_json::{json, Value as Json};
-use xtask::exec::{self, Outcome};
-use xtask::github_standin::{RunSeed, Standin};
-use xtask::plan::{Done, Plan, Step};
-use xtask::publish::{Facts, TargetPlan};
-use xtask::target_github::{self as gt, SUMS};
-use xtask::ui::Ui;
-use xtask::{config, version, Problems};
+use xtask::rig::standin::{RunSeed, Standin};
+use xtask::run::exec::{self, Outcome};
+use xtask::run::plan::{Done, Plan, Step};
+use xtask::run::ui::Ui;
+use xtask::targets::github::{self as gt, SUMS};
+use xtask::targets::publish::{Facts, TargetPlan};
+use xtask::{core::version, facts::config, Problems};
 
 use common::Repo;
 
@@ -120,7 +120,7 @@ fn world_with(v: &str, body: &str) -> World {
     let sdist: Vec<u8> = (0..40_000u32).map(|i| (i * 7 % 251) as u8).collect();
     std::fs::write(dist.join(format!("acme_app-{pep}.tar.gz")), sdist).unwrap();
 
-    let spec = xtask::github_standin::default_spec_path().expect("the GitHub API description");
+    let spec = xtask::rig::standin::default_spec_path().expect("the GitHub API description");
     let standin = Standin::start(&spec).unwrap();
     standin.seed_repo("acme", "app");
     let tmp = tempfile::tempdir().unwrap();
@@ -343,7 +343,10 @@ fn publishes_a_release_with_assets_then_a_rerun_skips_everything() {
     );
     for l in sums.lines() {
         let (hex, name) = l.split_once("  ").unwrap();
-        assert_eq!(hex, xtask::sha256::file_hex(&dist.join(name)).unwrap());
+        assert_eq!(
+            hex,
+            xtask::core::sha256::file_hex(&dist.join(name)).unwrap()
+        );
     }
 
     // The release: published, not a pre-release, the notes, three assets with their bytes.

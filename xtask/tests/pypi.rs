@@ -6,8 +6,8 @@ mod common;
 use std::path::Path;
 
 use common::*;
-use xtask::services::PackageIndex;
-use xtask::target_pypi::Venv;
+use xtask::rig::services::PackageIndex;
+use xtask::targets::pypi::Venv;
 
 const USER: &str = "uploader";
 const PASSWORD: &str = "pw-ZETA-7f3a91-secret";
@@ -33,13 +33,13 @@ fn setup(version: &str) -> Option<Setup> {
     let server = Venv::in_dir(
         &tools,
         "pypiserver",
-        xtask::target_pypi::SERVER_REQUIREMENTS,
+        xtask::targets::pypi::SERVER_REQUIREMENTS,
     );
     server.ensure(Path::new("/")).expect("pypiserver venv");
     Venv::in_dir(
         &tools,
         "python-tools",
-        xtask::target_pypi::TOOL_REQUIREMENTS,
+        xtask::targets::pypi::TOOL_REQUIREMENTS,
     )
     .ensure(Path::new("/"))
     .expect("tool venv");

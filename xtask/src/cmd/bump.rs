@@ -5,12 +5,12 @@ use semver::Version;
 use serde_json::json;
 
 use crate::cli::Global;
-use crate::config::{self, Config};
-use crate::managed::{self, Managed};
-use crate::plan::{FileEdit, Plan, Process, Step};
-use crate::ui::{Style, Ui};
-use crate::version::{self, BumpSpec};
-use crate::{changelog, compose, date, git, pyproject, Problems};
+use crate::core::version::{self, BumpSpec};
+use crate::facts::config::{self, Config};
+use crate::facts::managed::{self, Managed};
+use crate::run::plan::{FileEdit, Plan, Process, Step};
+use crate::run::ui::{Style, Ui};
+use crate::{core::changelog, core::compose, core::date, core::pyproject, facts::git, Problems};
 
 #[derive(Debug, Default, Clone)]
 pub struct Options {
@@ -58,7 +58,7 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
     );
     if o.dry_run {
         if o.json {
-            crate::ui::print_json(&result_json(&p, true, None));
+            crate::run::ui::print_json(&result_json(&p, true, None));
             return Ok(0);
         }
         let what = if o.push.is_some() {
@@ -78,9 +78,9 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
         "bump-version"
     };
     ui.heading(&format!("{what} {summary}"));
-    let outcome = crate::exec::execute(&p.plan, ui, &p.cfg.root)?;
+    let outcome = crate::run::exec::execute(&p.plan, ui, &p.cfg.root)?;
     if o.json {
-        crate::ui::print_json(&result_json(&p, false, Some(&outcome.executed)));
+        crate::run::ui::print_json(&result_json(&p, false, Some(&outcome.executed)));
     }
     if let Some(remote) = &o.push {
         ui.line(&format!(

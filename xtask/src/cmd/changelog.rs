@@ -8,12 +8,12 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use semver::Version;
 
-use crate::changegen::{self, Collector, Release, Style};
 use crate::cli::Global;
-use crate::config::{self, Config};
-use crate::history::{self, Tag};
-use crate::ui::Ui;
-use crate::{git, usage};
+use crate::core::changegen::{self, Collector, Release, Style};
+use crate::facts::config::{self, Config};
+use crate::facts::history::{self, Tag};
+use crate::run::ui::Ui;
+use crate::{facts::git, usage};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -303,7 +303,7 @@ impl<'a> Writer<'a> {
     }
 
     fn put(&mut self, s: &str) -> Result<()> {
-        match self.out.write_all(crate::ui::redact(s).as_bytes()) {
+        match self.out.write_all(crate::run::ui::redact(s).as_bytes()) {
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
             r => r.context("writing the changelog"),
         }
@@ -311,9 +311,9 @@ impl<'a> Writer<'a> {
 }
 
 /// The level `auto` picks: breaking → major (minor while 0.x), feat → minor, fix/perf → patch.
-pub fn auto_level(r: &Release, current: &Version) -> Option<crate::version::BumpSpec> {
-    use crate::conventional::Bump;
-    use crate::version::BumpSpec;
+pub fn auto_level(r: &Release, current: &Version) -> Option<crate::core::version::BumpSpec> {
+    use crate::core::conventional::Bump;
+    use crate::core::version::BumpSpec;
     let max = r
         .entries
         .iter()
@@ -333,13 +333,13 @@ pub fn auto_level(r: &Release, current: &Version) -> Option<crate::version::Bump
 pub fn generated_groups(
     r: &Release,
     style: &Style,
-) -> Vec<(&'static str, Vec<crate::changelog::GenEntry>)> {
+) -> Vec<(&'static str, Vec<crate::core::changelog::GenEntry>)> {
     changegen::sections(r, style)
         .into_iter()
         .map(|(title, entries)| {
             let list = entries
                 .into_iter()
-                .map(|e| crate::changelog::GenEntry {
+                .map(|e| crate::core::changelog::GenEntry {
                     text: changegen::bullet(e, style),
                     short_hash: e.short().to_string(),
                     subject: e.commit.subject.clone(),

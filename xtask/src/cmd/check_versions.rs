@@ -4,9 +4,9 @@ use anyhow::Result;
 use serde_json::json;
 
 use crate::cli::Global;
-use crate::managed::{self, Reading};
-use crate::ui::{Style, Ui};
-use crate::{config, git, version, Problems};
+use crate::facts::managed::{self, Reading};
+use crate::run::ui::{Style, Ui};
+use crate::{core::version, facts::config, facts::git, Problems};
 
 pub fn run(global: &Global, json_out: bool, ui: &Ui) -> Result<u8> {
     let root = git::toplevel(&global.dir)?;
@@ -41,7 +41,7 @@ pub fn run(global: &Global, json_out: bool, ui: &Ui) -> Result<u8> {
             "readings": managed::readings_json(&readings),
             "notes": m.notes(),
         });
-        crate::ui::print_json(&out);
+        crate::run::ui::print_json(&out);
     } else {
         for n in m.notes() {
             ui.note(&n);

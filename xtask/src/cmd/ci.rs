@@ -9,9 +9,9 @@ use std::path::Path;
 use anyhow::Result;
 
 use crate::cli::Global;
-use crate::git;
-use crate::plan::{Plan, Process, Step, Val};
-use crate::ui::{Style, Ui};
+use crate::facts::git;
+use crate::run::plan::{Plan, Process, Step, Val};
+use crate::run::ui::{Style, Ui};
 
 /// Where `ci` keeps the shared tool venvs: `target/slipway-test-tools`.
 pub fn tools_dir(root: &Path) -> std::path::PathBuf {
@@ -51,15 +51,15 @@ pub fn checks(root: &Path) -> Plan {
         )
         .streaming();
     // The engine provisioning found or started (none: docker's default socket).
-    if let Some(host) = crate::engine::docker_host() {
+    if let Some(host) = crate::targets::docker::engine::docker_host() {
         test = test.env("DOCKER_HOST", Val::Plain(host));
     }
     plan.push(Step::Run(test));
     // The workflows: zizmor (offline: no GitHub API) must report no findings.
-    let zizmor = crate::target_pypi::Venv::in_dir(
+    let zizmor = crate::targets::pypi::Venv::in_dir(
         &tools_dir(root),
         "zizmor",
-        crate::target_pypi::ZIZMOR_REQUIREMENTS,
+        crate::targets::pypi::ZIZMOR_REQUIREMENTS,
     );
     plan.push(Step::Run(
         Process::new(&zizmor.dir.join("bin/zizmor").display().to_string(), root)
@@ -89,7 +89,7 @@ pub fn run(global: &Global, dry_run: bool, ui: &Ui) -> Result<u8> {
     if std::env::var_os("SLIPWAY_ARM64").is_none() {
         std::env::set_var("SLIPWAY_ARM64", "1");
     }
-    let provision = crate::provision::plan(&root, &tools_dir(&root));
+    let provision = crate::rig::provision::plan(&root, &tools_dir(&root));
     if dry_run {
         ui.heading("ci — dry run: provision, then the checks");
         provision.render(ui, &root);
@@ -97,18 +97,18 @@ pub fn run(global: &Global, dry_run: bool, ui: &Ui) -> Result<u8> {
         return Ok(0);
     }
     ui.heading("ci: provision");
-    let provisioned = crate::exec::execute(&provision, ui, &root)?;
+    let provisioned = crate::run::exec::execute(&provision, ui, &root)?;
     // Planned after provisioning: the checks use the engine it found or started.
     let checks = checks(&root);
     ui.heading("ci: checks");
-    let result = crate::exec::execute(&checks, ui, &root);
-    crate::provision::stop_started(&provisioned.values);
+    let result = crate::run::exec::execute(&checks, ui, &root);
+    crate::rig::provision::stop_started(&provisioned.values);
     let outcome = result?;
     let total: std::time::Duration = provisioned.timings.iter().chain(&outcome.timings).sum();
     ui.line(&format!(
         "{} ci passed in {}",
         ui.paint(Style::Green, "ok:"),
-        crate::ui::human_duration(total)
+        crate::run::ui::human_duration(total)
     ));
     Ok(0)
 }
@@ -116,18 +116,18 @@ pub fn run(global: &Global, dry_run: bool, ui: &Ui) -> Result<u8> {
 /// `cargo xtask provision [--dry-run]`: the provisioning plan alone (leaves the daemon running).
 pub fn provision(global: &Global, dry_run: bool, ui: &Ui) -> Result<u8> {
     let root = git::toplevel(&global.dir)?;
-    let plan = crate::provision::plan(&root, &tools_dir(&root));
+    let plan = crate::rig::provision::plan(&root, &tools_dir(&root));
     if dry_run {
         ui.heading("provision — dry run");
         plan.render(ui, &root);
         return Ok(0);
     }
-    crate::exec::execute(&plan, ui, &root)?;
+    crate::run::exec::execute(&plan, ui, &root)?;
     ui.line(&format!(
         "{} provisioned; the Docker daemon listens on {} (export DOCKER_HOST=unix://{} to use it by hand)",
         ui.paint(Style::Green, "ok:"),
-        crate::engine::SOCKET,
-        crate::engine::SOCKET
+        crate::targets::docker::engine::SOCKET,
+        crate::targets::docker::engine::SOCKET
     ));
     Ok(0)
 }

@@ -7,12 +7,12 @@ use anyhow::Result;
 use semver::Version;
 
 use crate::cli::Global;
-use crate::config;
-use crate::plan::Plan;
-use crate::publish::Facts;
-use crate::target_docker::{self, ImageSpec};
-use crate::ui::{Style, Ui};
-use crate::{git, history, version, Problems};
+use crate::facts::config;
+use crate::run::plan::Plan;
+use crate::run::ui::{Style, Ui};
+use crate::targets::docker::{self, ImageSpec};
+use crate::targets::publish::Facts;
+use crate::{core::version, facts::git, facts::history, Problems};
 
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -53,7 +53,7 @@ fn facts(
                 .filter_map(|t| history::release_version(&cfg.tag_prefix, t))
                 .max();
             let text = std::fs::read_to_string(cfg.path(&cfg.pyproject)).unwrap_or_default();
-            let from_pyproject = crate::pyproject::find_versions(&text)
+            let from_pyproject = crate::core::pyproject::find_versions(&text)
                 .ok()
                 .and_then(|v| v.into_iter().next())
                 .map(|v| v.version);
@@ -88,7 +88,7 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
             "{} has no [workspace.metadata.release.docker] table: add one, e.g. image = \"acme/app\" and \
              build-args = {{ BASE_IMAGE = \"{}\" }}",
             config::FILE,
-            crate::engine::BASE_IMAGE
+            crate::targets::docker::engine::BASE_IMAGE
         ));
         return problems.check("docker-validate").map(|()| 0);
     };
@@ -100,8 +100,8 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
         None => docker.platforms.clone(),
     };
     let spec = ImageSpec::new(&facts, &docker, platforms, &mut problems);
-    target_docker::check(&spec, &mut problems);
-    crate::target_pypi::check_python(&mut problems);
+    docker::check(&spec, &mut problems);
+    crate::targets::pypi::check_python(&mut problems);
     problems.check("docker-validate")?;
 
     let status = git::status(&cfg.root)?;
@@ -114,9 +114,9 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
         ));
     }
     let mut plan = Plan::default();
-    for s in target_docker::wheel_steps(&facts, false)
+    for s in docker::wheel_steps(&facts, false)
         .into_iter()
-        .chain(target_docker::image_steps(&spec))
+        .chain(docker::image_steps(&spec))
     {
         plan.push(s);
     }
@@ -133,14 +133,14 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
     }
     ui.heading(&title);
     let started = std::time::Instant::now();
-    let outcome = crate::exec::execute(&plan, ui, &cfg.root)?;
+    let outcome = crate::run::exec::execute(&plan, ui, &cfg.root)?;
     let images: Vec<String> = spec
         .platforms
         .iter()
         .filter_map(|p| {
             outcome
                 .values
-                .get(&target_docker::image_key(p))
+                .get(&docker::image_key(p))
                 .map(|id| format!("{p} {id}"))
         })
         .collect();
@@ -151,7 +151,7 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
         spec.exact_tag,
         spec.pep440,
         images.join(", "),
-        crate::ui::human_duration(started.elapsed())
+        crate::run::ui::human_duration(started.elapsed())
     ));
     Ok(0)
 }

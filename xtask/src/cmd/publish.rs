@@ -18,12 +18,12 @@ use semver::Version;
 use serde_json::json;
 
 use crate::cli::Global;
-use crate::config::{self, Config};
-use crate::exec::StepRecord;
-use crate::plan::{Done, Plan, Step};
-use crate::publish::{self, Facts, TargetPlan};
-use crate::ui::{Style, Ui};
-use crate::{git, history, managed, ui, version, Problems};
+use crate::facts::config::{self, Config};
+use crate::run::exec::StepRecord;
+use crate::run::plan::{Done, Plan, Step};
+use crate::run::ui::{Style, Ui};
+use crate::targets::publish::{self, Facts, TargetPlan};
+use crate::{core::version, facts::git, facts::history, facts::managed, run::ui, Problems};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
@@ -132,7 +132,7 @@ pub fn facts_at(
     problems: &mut Problems,
 ) -> Result<Facts> {
     let sh = git::shell(&cfg.root)?;
-    let head = crate::exec::timed(|| {
+    let head = crate::run::exec::timed(|| {
         xshell::cmd!(sh, "git log -1 --format=%H%x00%ct {rev}")
             .quiet()
             .read()
@@ -148,7 +148,7 @@ pub fn facts_at(
         .python
         .package
         .clone()
-        .or_else(|| crate::pyproject::project_name(&pyproject))
+        .or_else(|| crate::core::pyproject::project_name(&pyproject))
         .unwrap_or_default();
     if package.is_empty() {
         problems.invalid(format!(
@@ -227,10 +227,10 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
             continue;
         }
         let gathered = match t {
-            Target::Pypi => crate::target_pypi::gather(&facts, &mut problems)?,
-            Target::Github => crate::target_github::gather(&facts, &mut problems)?,
+            Target::Pypi => crate::targets::pypi::gather(&facts, &mut problems)?,
+            Target::Github => crate::targets::github::gather(&facts, &mut problems)?,
             Target::Docker => {
-                let gathered = crate::target_docker::gather(&facts, &mut problems)?;
+                let gathered = crate::targets::docker::gather(&facts, &mut problems)?;
                 if gathered.is_none() && o.only.contains(&t) {
                     problems.failure(format!(
                         "--only docker, but {} has no [workspace.metadata.release.docker] table: add one \
@@ -258,9 +258,9 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
             cfg.release_workflow, facts.tag
         ));
     } else {
-        crate::target_github::ci_check(
+        crate::targets::github::ci_check(
             &facts,
-            &crate::target_github::process_gh_env(),
+            &crate::targets::github::process_gh_env(),
             &mut problems,
         )?;
     }
@@ -297,7 +297,7 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
     );
     let started = Instant::now();
     let mut records: Vec<(usize, String, String, String, Duration)> = Vec::new();
-    let result = crate::exec::execute_with(&plan, ui, &cfg.root, &mut |r: &StepRecord| {
+    let result = crate::run::exec::execute_with(&plan, ui, &cfg.root, &mut |r: &StepRecord| {
         let (status, detail) = match &r.result {
             Ok(Done::Ran(what)) => ("done", what.clone()),
             Ok(Done::Skipped(why)) => ("skipped", why.clone()),
@@ -321,7 +321,7 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
     // Alerts: on failure, and on success with --notify. They never hide the outcome.
     if !ok || o.notify {
         let failed = records.iter().find(|r| r.2 == "failed");
-        let alert = crate::alerts::Alert {
+        let alert = crate::targets::notices::Alert {
             success: ok,
             package: facts.package.clone(),
             version: facts.version.to_string(),
@@ -333,7 +333,7 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
             error: failed.map(|r| format!("{}: {}", r.1, r.3)),
             duration: took,
         };
-        crate::alerts::send(&alert, &crate::alerts::hooks(&cfg.webhooks), ui);
+        crate::targets::notices::send(&alert, &crate::targets::notices::hooks(&cfg.webhooks), ui);
     }
     step_summary(&facts, &stages, &records, ok, took);
     let report = report_json(&facts, &stages, &records, ok, started.elapsed());
@@ -344,7 +344,7 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
     if let Some(dir) = report_path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    crate::exec::write_atomic(
+    crate::run::exec::write_atomic(
         &report_path,
         &ui::redact(&serde_json::to_string_pretty(&report)?),
     )?;

@@ -15,10 +15,10 @@ use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{json, Value as Json};
 
 use crate::cli::Global;
-use crate::services::{Daemon, PackageIndex, Registry};
-use crate::target_pypi::{Venv, SERVER_REQUIREMENTS};
-use crate::ui::{self, Style, Ui};
-use crate::{config, engine, git};
+use crate::rig::services::{Daemon, PackageIndex, Registry};
+use crate::run::ui::{self, Style, Ui};
+use crate::targets::pypi::{Venv, SERVER_REQUIREMENTS};
+use crate::{facts::config, facts::git, targets::docker::engine};
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -80,7 +80,8 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
 
     // 0. Prerequisites, as `cargo xtask ci` provisions them (idempotent).
     ui.heading("rehearse: prerequisites");
-    let provisioned = crate::exec::execute(&crate::provision::plan(&root, &tools), ui, &root)?;
+    let provisioned =
+        crate::run::exec::execute(&crate::rig::provision::plan(&root, &tools), ui, &root)?;
     let _dockerd = StartedDockerd(provisioned.values.get("dockerd.started").cloned(), o.keep);
 
     // 1. The sandbox: a bare remote and a clone of HEAD (the user's tree is never touched).
@@ -88,7 +89,7 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let sandbox = crate::publish::work_dir(&cfg)
+    let sandbox = crate::targets::publish::work_dir(&cfg)
         .join("rehearsals")
         .join(format!("{stamp}-{}", std::process::id()));
     std::fs::create_dir_all(&sandbox)?;
@@ -162,7 +163,7 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
     let services_took = t.elapsed();
 
     // 3. The clone's targets rewritten to the local services, committed there.
-    let github_repo = crate::target_github::repo(&cfg).unwrap_or_else(|| "rehearsal/app".into());
+    let github_repo = crate::targets::github::repo(&cfg).unwrap_or_else(|| "rehearsal/app".into());
     rewrite_targets(
         &clone.join("Cargo.toml"),
         &plain.addr,
@@ -266,7 +267,7 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
 
     // 5. The report.
     let clone_cfg = config::load(&clone).map_err(|e| anyhow!("{}", e.join("; ")))?;
-    let report_path = crate::publish::work_dir(&cfg)
+    let report_path = crate::targets::publish::work_dir(&cfg)
         .join("reports")
         .join(format!("rehearsal-{stamp}.json"));
     let published = published(&clone, &clone_cfg);
@@ -281,8 +282,8 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
             Some((it.next()??, it.next()??))
         })
         .fold((0u64, 0u64), |(s, b), (s2, b2)| (s + s2, b + b2));
-    let floor = Duration::from_nanos(stage_sum) + crate::exec::child_time();
-    let busy = Duration::from_nanos(stage_busy) + crate::exec::child_busy();
+    let floor = Duration::from_nanos(stage_sum) + crate::run::exec::child_time();
+    let busy = Duration::from_nanos(stage_busy) + crate::run::exec::child_busy();
     let report = json!({
         "schema": "slipway.rehearsal-report/1",
         "status": if result.is_ok() { "success" } else { "failure" },
@@ -342,7 +343,7 @@ impl Drop for StartedDockerd {
         if let (Some(pid), false) = (&self.0, self.1) {
             let mut values = std::collections::BTreeMap::new();
             values.insert("dockerd.started".to_string(), pid.clone());
-            crate::provision::stop_started(&values);
+            crate::rig::provision::stop_started(&values);
         }
     }
 }
@@ -350,7 +351,7 @@ impl Drop for StartedDockerd {
 fn run_quiet(cmd: &mut Command) -> Result<()> {
     let started = Instant::now();
     let out = cmd.output()?;
-    crate::exec::count_child(started.elapsed());
+    crate::run::exec::count_child(started.elapsed());
     if !out.status.success() {
         bail!(
             "{:?} failed: {}",
@@ -364,10 +365,10 @@ fn run_quiet(cmd: &mut Command) -> Result<()> {
 /// Starts `xtask github-standin` as a subprocess (so `--keep` can leave it running).
 fn start_standin(sandbox: &Path) -> Result<(String, Daemon)> {
     let exe = std::env::current_exe()?;
-    let spec = crate::github_standin::default_spec_path().ok_or_else(|| {
+    let spec = crate::rig::standin::default_spec_path().ok_or_else(|| {
         anyhow!("no GitHub API description (xtask/github/openapi-subset.json) found")
     })?;
-    let port = crate::services::free_port()?;
+    let port = crate::rig::services::free_port()?;
     let mut cmd = Command::new(exe);
     cmd.args([
         "github-standin",
@@ -383,14 +384,14 @@ fn start_standin(sandbox: &Path) -> Result<(String, Daemon)> {
         cmd,
         &sandbox.join("github-standin.log"),
         Duration::from_secs(20),
-        || crate::services::http_status(&health) == Some(200),
+        || crate::rig::services::http_status(&health) == Some(200),
     )?;
     Ok((url, daemon))
 }
 
 /// POST to the stand-in's control API.
 fn control(url: &str, what: &str, body: Json) -> Result<()> {
-    let resp = crate::net::agent(url, Duration::from_secs(10))
+    let resp = crate::run::net::agent(url, Duration::from_secs(10))
         .post(&format!("{url}/_standin/{what}"))
         .header("Content-Type", "application/json")
         .send(body.to_string())
@@ -445,7 +446,7 @@ fn rewrite_targets(
 
 /// What the publish report says was published (steps' details), for the rehearsal report.
 fn published(clone: &Path, cfg: &config::Config) -> Json {
-    let reports = crate::publish::work_dir(cfg).join("reports");
+    let reports = crate::targets::publish::work_dir(cfg).join("reports");
     let _ = clone;
     let mut out = Vec::new();
     if let Ok(rd) = std::fs::read_dir(&reports) {

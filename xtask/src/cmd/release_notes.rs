@@ -4,13 +4,13 @@
 use anyhow::{Context, Result};
 use semver::Version;
 
-use crate::changelog::Changelog;
 use crate::cli::Global;
-use crate::config::{self, Config};
-use crate::history::{self, Tag};
-use crate::template::{self, Vars};
-use crate::ui::Ui;
-use crate::{git, usage, version};
+use crate::core::changelog::Changelog;
+use crate::core::template::{self, Vars};
+use crate::facts::config::{self, Config};
+use crate::facts::history::{self, Tag};
+use crate::run::ui::Ui;
+use crate::{core::version, facts::git, usage};
 
 pub const DEFAULT: &str = "{{body}}\n\n## Install\n\n```sh\n{{pip_install}}\n{{#docker_pull}}{{docker_pull}}\n{{/docker_pull}}```\n";
 pub const MINIMAL: &str = "{{bullets}}\n";
@@ -125,7 +125,7 @@ pub fn variables(cfg: &Config, version_arg: Option<&str>) -> Result<Vars> {
     .context("reading the commits of this release")?;
     let repo = crate::cmd::changelog::repo_url(cfg);
     let pyproject = std::fs::read_to_string(cfg.path(&cfg.pyproject)).unwrap_or_default();
-    let package = crate::pyproject::project_name(&pyproject).unwrap_or_default();
+    let package = crate::core::pyproject::project_name(&pyproject).unwrap_or_default();
     // The repositories the image is published to (the docker target's registries, else
     // `images`), with the exact tag the docker target pushes.
     let repos: Vec<String> = match &cfg.docker {
@@ -133,7 +133,7 @@ pub fn variables(cfg: &Config, version_arg: Option<&str>) -> Result<Vars> {
         None => cfg.images.clone(),
     };
     let image = repos.first().cloned().unwrap_or_default();
-    let exact_tag = crate::dockertags::exact_tag(&cfg.tag_prefix, &v);
+    let exact_tag = crate::core::dockertags::exact_tag(&cfg.tag_prefix, &v);
 
     let (breaking, without_breaking) = split_breaking(&body);
     let migration: Vec<String> = range
@@ -232,7 +232,7 @@ pub fn split_breaking(body: &str) -> (String, String) {
         if let Some(title) = line.strip_prefix("### ") {
             in_breaking = title
                 .trim()
-                .eq_ignore_ascii_case(crate::changegen::BREAKING);
+                .eq_ignore_ascii_case(crate::core::changegen::BREAKING);
             if in_breaking {
                 continue;
             }

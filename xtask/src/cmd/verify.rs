@@ -6,9 +6,9 @@
 use anyhow::Result;
 
 use crate::cli::Global;
-use crate::plan::Plan;
-use crate::ui::{Style, Ui};
-use crate::{config, git, version, Problems};
+use crate::run::plan::Plan;
+use crate::run::ui::{Style, Ui};
+use crate::{core::version, facts::config, facts::git, Problems};
 
 pub fn run(global: &Global, version_arg: Option<&str>, ui: &Ui) -> Result<u8> {
     let root = git::toplevel(&global.dir)?;
@@ -30,14 +30,14 @@ pub fn run(global: &Global, version_arg: Option<&str>, ui: &Ui) -> Result<u8> {
         return problems.check("verify").map(|()| 0);
     };
     let mut plan = Plan::default();
-    if let Some(step) = crate::target_docker::verify_step(&facts, &mut problems) {
+    if let Some(step) = crate::targets::docker::verify_step(&facts, &mut problems) {
         plan.push(step);
     }
-    plan.push(crate::target_pypi::verify_step(&facts));
-    if crate::target_github::repo(&cfg).is_some() {
-        for step in crate::target_github::verify_steps(
+    plan.push(crate::targets::pypi::verify_step(&facts));
+    if crate::targets::github::repo(&cfg).is_some() {
+        for step in crate::targets::github::verify_steps(
             &facts,
-            &crate::target_github::process_gh_env(),
+            &crate::targets::github::process_gh_env(),
             &mut problems,
         ) {
             plan.push(step);
@@ -45,7 +45,7 @@ pub fn run(global: &Global, version_arg: Option<&str>, ui: &Ui) -> Result<u8> {
     }
     problems.check("verify")?;
     ui.heading(&format!("verify {} {}", facts.package, facts.tag));
-    crate::exec::execute(&plan, ui, &cfg.root)?;
+    crate::run::exec::execute(&plan, ui, &cfg.root)?;
     ui.line(&format!(
         "{} {} is published and consistent everywhere",
         ui.paint(Style::Green, "ok:"),

@@ -318,7 +318,7 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
 /// A repository with the reference payload at `version` (pyproject in PEP 440), the given
 /// `Cargo.toml`, a CHANGELOG with a section for the version, tagged `v<version>`.
 pub fn payload_repo(version: &str, cargo_toml: &str) -> Repo {
-    let pep440 = xtask::version::pep440(&semver::Version::parse(version).unwrap());
+    let pep440 = xtask::core::version::pep440(&semver::Version::parse(version).unwrap());
     let mut files = payload_files();
     for (name, content) in files.iter_mut() {
         if name == "pyproject.toml" {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value as Json};
 
-use crate::ui::{self, Ui};
+use crate::run::ui::{self, Ui};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Alert {
@@ -31,7 +31,7 @@ pub enum Hook {
 /// `SLACK_WEBHOOK` from the environment plus the configured `webhooks`.
 pub fn hooks(configured: &[String]) -> Vec<Hook> {
     let mut out = Vec::new();
-    if let Some(url) = crate::publish::secret_env("SLACK_WEBHOOK") {
+    if let Some(url) = crate::targets::publish::secret_env("SLACK_WEBHOOK") {
         out.push(Hook::Slack(url));
     }
     for url in configured {
@@ -88,7 +88,7 @@ pub fn send(alert: &Alert, hooks: &[Hook], ui: &Ui) {
             Hook::Slack(u) => (u, slack_payload(alert)),
             Hook::Json(u) => (u, json_payload(alert)),
         };
-        let agent = crate::net::agent(url, Duration::from_secs(10));
+        let agent = crate::run::net::agent(url, Duration::from_secs(10));
         let shown = ui::redact(url);
         match agent
             .post(url)

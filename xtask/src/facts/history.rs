@@ -12,7 +12,7 @@ use anyhow::{bail, Context, Result};
 use semver::Version;
 use xshell::cmd;
 
-use crate::git::shell;
+use crate::facts::git::shell;
 
 /// A release tag: `<tag-prefix><semver>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,7 +39,7 @@ pub fn release_tags(root: &Path, prefix: &str) -> Result<Vec<Tag>> {
     let format =
         "--format=%(refname:strip=2)%00%(objectname)%00%(*objectname)%00%(creatordate:short)";
     let pattern = format!("refs/tags/{prefix}*");
-    let out = crate::exec::timed(|| {
+    let out = crate::run::exec::timed(|| {
         cmd!(sh, "git for-each-ref {format} {pattern}")
             .quiet()
             .read()
@@ -58,7 +58,7 @@ pub fn release_tags(root: &Path, prefix: &str) -> Result<Vec<Tag>> {
 pub fn release_tag_names(root: &Path, prefix: &str) -> Result<Vec<Tag>> {
     let sh = shell(root)?;
     let pattern = format!("refs/tags/{prefix}*");
-    let out = crate::exec::timed(|| {
+    let out = crate::run::exec::timed(|| {
         cmd!(sh, "git for-each-ref --format=%(refname:strip=2) {pattern}")
             .quiet()
             .read()
@@ -113,7 +113,7 @@ pub fn last_release(
         |t: &&Tag| (!stable_only || t.version.pre.is_empty()) && Some(t.name.as_str()) != exclude;
     let candidates: Vec<&Tag> = tags.iter().filter(wanted).collect();
     for t in candidates.iter().take(8) {
-        if crate::git::is_ancestor(root, &t.commit, to)? {
+        if crate::facts::git::is_ancestor(root, &t.commit, to)? {
             return Ok(Some((*t).clone()));
         }
     }
@@ -122,7 +122,7 @@ pub fn last_release(
     }
     let sh = shell(root)?;
     let merged = format!("--merged={to}");
-    let names = crate::exec::timed(|| {
+    let names = crate::run::exec::timed(|| {
         cmd!(
             sh,
             "git for-each-ref --format=%(refname:strip=2) {merged} refs/tags"
@@ -202,7 +202,7 @@ pub fn walk(
         let _ = e.read_to_string(&mut stderr);
     }
     let status = child.wait()?;
-    crate::exec::count_child_span(walk_started, std::time::Instant::now());
+    crate::run::exec::count_child_span(walk_started, std::time::Instant::now());
     if !status.success() {
         bail!("`git log {}` failed: {}", revs.join(" "), stderr.trim());
     }
@@ -242,7 +242,7 @@ pub fn tags_by_commit(tags: &[Tag]) -> HashMap<&str, Vec<&Tag>> {
 pub fn remote_web_url(root: &Path, remote: &str) -> Option<String> {
     let sh = shell(root).ok()?;
     let key = format!("remote.{remote}.url");
-    let url = crate::exec::timed(|| {
+    let url = crate::run::exec::timed(|| {
         cmd!(sh, "git config --get {key}")
             .quiet()
             .ignore_status()

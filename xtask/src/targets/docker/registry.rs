@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::Value as Json;
 
-use crate::ui;
+use crate::run::ui;
 
 /// Media types a tag may resolve to; sent as `Accept` so the registry returns the stored manifest
 /// (without it, some registries convert and the digest differs).
@@ -234,7 +234,7 @@ impl Client {
 
     fn request(&self, method: &str, url: &str) -> Result<ureq::http::Response<ureq::Body>> {
         let accept = MANIFEST_TYPES.join(", ");
-        let result = crate::exec::timed(|| match method {
+        let result = crate::run::exec::timed(|| match method {
             "HEAD" => {
                 let mut r = self.agent.head(url).header("Accept", &accept);
                 if let Some(a) = &self.auth {

@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use semver::Version;
 use serde_json::{json, Value as Json};
 
-use crate::changelog::Changelog;
-use crate::compose::{self, UseKind};
-use crate::config::Config;
-use crate::pyproject::{self, PyVersion};
+use crate::core::changelog::Changelog;
+use crate::core::compose::{self, UseKind};
+use crate::core::pyproject::{self, PyVersion};
+use crate::facts::config::Config;
 use crate::Problems;
 
 pub struct PyFile {

@@ -6,7 +6,7 @@
 //! interpolation (`${VAR:-default}`, `$$`, …) is resolved with a map back to source bytes, so a
 //! tag that sits inside a default (`${APP_TAG:-1.2.3}`) is still edited in place.
 //!
-//! [`set_version`] only ever replaces the bytes of a tag ([`crate::edit::splice`]), then scans the
+//! [`set_version`] only ever replaces the bytes of a tag ([`crate::core::edit::splice`]), then scans the
 //! result again and refuses to return anything that does not show the new version at every
 //! versioned use.
 //!
@@ -22,8 +22,8 @@ use std::ops::Range;
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 use semver::Version;
 
-use crate::edit::{splice, Replacement};
-use crate::version::{docker_tag, parse_docker_tag};
+use crate::core::edit::{splice, Replacement};
+use crate::core::version::{docker_tag, parse_docker_tag};
 
 /// One reference to an own image in a compose file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -397,7 +397,7 @@ struct Offsets {
     len: usize,
     /// Character index → byte offset; `None` for ASCII sources (identity).
     table: Option<Vec<usize>>,
-    /// Byte offsets of every `\n`, for line numbers (as [`crate::edit::line_of`] counts them).
+    /// Byte offsets of every `\n`, for line numbers (as [`crate::core::edit::line_of`] counts them).
     newlines: Vec<usize>,
 }
 
@@ -853,7 +853,7 @@ fn commented_lines(src: &str, images: &[String]) -> Vec<(usize, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::edit::line_of;
+    use crate::core::edit::line_of;
 
     fn v(s: &str) -> Version {
         Version::parse(s).unwrap()

@@ -12,8 +12,8 @@ use std::collections::HashMap;
 use semver::Version;
 use serde_json::{json, Value as Json};
 
-use crate::conventional::{self, Commit, Kind};
-use crate::history::RawCommit;
+use crate::core::conventional::{self, Commit, Kind};
+use crate::facts::history::RawCommit;
 
 pub const BREAKING: &str = "Breaking changes";
 /// Section titles in output order.

@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
-use crate::engine;
-use crate::plan::{Action, Done, Plan, Process, RunContext, Step, Val};
-use crate::target_pypi::Venv;
+use crate::run::plan::{Action, Done, Plan, Process, RunContext, Step, Val};
+use crate::targets::docker::engine;
+use crate::targets::pypi::Venv;
 
 /// Debian packages the services need.
 pub const PACKAGES: &[&str] = &[
@@ -87,8 +87,8 @@ impl Action for Apt {
                 .args(args.iter().copied())
                 .env("DEBIAN_FRONTEND", Val::Plain("noninteractive".into()))
         };
-        crate::exec::run_captured(&apt(&["update", "-qq"])).context("apt-get update")?;
-        crate::exec::run_captured(
+        crate::run::exec::run_captured(&apt(&["update", "-qq"])).context("apt-get update")?;
+        crate::run::exec::run_captured(
             &apt(&["install", "-y", "-qq", "--no-install-recommends"])
                 .args(missing.iter().copied()),
         )
@@ -189,14 +189,16 @@ impl Action for Dockerd {
         let child = cmd.spawn().context("starting dockerd")?;
         let pid = child.id();
         std::mem::forget(child); // it outlives this step; `ci` stops it at the end
-        crate::services::wait_until("dockerd", Duration::from_secs(60), up).with_context(|| {
-            let log = std::fs::read_to_string(engine::LOG).unwrap_or_default();
-            let tail: Vec<&str> = log.lines().rev().take(10).collect();
-            format!(
-                "dockerd log:\n{}",
-                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-            )
-        })?;
+        crate::rig::services::wait_until("dockerd", Duration::from_secs(60), up).with_context(
+            || {
+                let log = std::fs::read_to_string(engine::LOG).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(10).collect();
+                format!(
+                    "dockerd log:\n{}",
+                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                )
+            },
+        )?;
         cx.set("dockerd.started", pid.to_string());
         Ok(Done::Ran(format!("started dockerd (pid {pid})")))
     }
@@ -263,7 +265,7 @@ impl Action for BaseImage {
         // every platform as `slipway-base:bookworm-python-${TARGETARCH}`.
         let alias = format!("{}-amd64", self.tag);
         let has = |t: &str| {
-            crate::exec::run_captured(
+            crate::run::exec::run_captured(
                 &docker().args(["image", "inspect", "--format", "{{.Id}}", t]),
             )
             .is_ok()
@@ -272,17 +274,17 @@ impl Action for BaseImage {
             if has(&alias) {
                 return Ok(Done::Skipped("present in the engine".into()));
             }
-            crate::exec::run_captured(&docker().args(["tag", &self.tag, &alias]))?;
+            crate::run::exec::run_captured(&docker().args(["tag", &self.tag, &alias]))?;
             return Ok(Done::Ran(format!("present; tagged {alias}")));
         }
         let cache = self.cache();
         if cache.exists() {
-            crate::exec::run_captured(
+            crate::run::exec::run_captured(
                 &docker()
                     .args(["load", "-q", "-i"])
                     .args([cache.display().to_string()]),
             )?;
-            crate::exec::run_captured(&docker().args(["tag", &self.tag, &alias]))?;
+            crate::run::exec::run_captured(&docker().args(["tag", &self.tag, &alias]))?;
             return Ok(Done::Ran(format!("loaded from {}", cache.display())));
         }
         std::fs::create_dir_all(engine::CACHE)?;
@@ -290,11 +292,11 @@ impl Action for BaseImage {
         if !rootfs.exists() {
             let tmp = rootfs.with_extension("tmp.tar");
             let mm = mmdebstrap(cx.root, None, &tmp);
-            crate::exec::run_captured(&mm)
+            crate::run::exec::run_captured(&mm)
                 .context("mmdebstrap (building the base image's root file system)")?;
             std::fs::rename(&tmp, &rootfs)?;
         }
-        crate::exec::run_captured(
+        crate::run::exec::run_captured(
             &docker()
                 .args([
                     "import",
@@ -306,13 +308,13 @@ impl Action for BaseImage {
                 .args([rootfs.display().to_string(), self.tag.clone()]),
         )?;
         let tmp = cache.with_extension("tmp");
-        crate::exec::run_captured(
+        crate::run::exec::run_captured(
             &docker()
                 .args(["save", "-o"])
                 .args([tmp.display().to_string(), self.tag.clone()]),
         )?;
         std::fs::rename(&tmp, &cache)?;
-        crate::exec::run_captured(&docker().args(["tag", &self.tag, &alias]))?;
+        crate::run::exec::run_captured(&docker().args(["tag", &self.tag, &alias]))?;
         Ok(Done::Ran(format!(
             "built with mmdebstrap and cached in {}",
             cache.display()
@@ -349,28 +351,30 @@ pub fn plan(root: &Path, tools: &Path) -> Plan {
     })));
     if std::env::var("SLIPWAY_ARM64").is_ok_and(|v| v == "1") {
         // Opt-in: qemu for arm64 (machine-wide) and the arm64 base image (~3 min to build once).
-        plan.push(Step::Action(Box::new(crate::target_docker::Binfmt {
+        plan.push(Step::Action(Box::new(crate::targets::docker::Binfmt {
             entry: "qemu-aarch64",
         })));
-        plan.push(Step::Action(Box::new(crate::target_docker::ForeignBase {
-            platform: "linux/arm64".into(),
-        })));
+        plan.push(Step::Action(Box::new(
+            crate::targets::docker::ForeignBase {
+                platform: "linux/arm64".into(),
+            },
+        )));
     }
     let _ = root;
     plan.push(Step::Action(Box::new(EnsureVenv(Venv::in_dir(
         tools,
         "python-tools",
-        crate::target_pypi::TOOL_REQUIREMENTS,
+        crate::targets::pypi::TOOL_REQUIREMENTS,
     )))));
     plan.push(Step::Action(Box::new(EnsureVenv(Venv::in_dir(
         tools,
         "pypiserver",
-        crate::target_pypi::SERVER_REQUIREMENTS,
+        crate::targets::pypi::SERVER_REQUIREMENTS,
     )))));
     plan.push(Step::Action(Box::new(EnsureVenv(Venv::in_dir(
         tools,
         "zizmor",
-        crate::target_pypi::ZIZMOR_REQUIREMENTS,
+        crate::targets::pypi::ZIZMOR_REQUIREMENTS,
     )))));
     plan
 }
@@ -379,11 +383,12 @@ pub fn plan(root: &Path, tools: &Path) -> Plan {
 pub fn stop_started(values: &std::collections::BTreeMap<String, String>) {
     if let Some(pid) = values.get("dockerd.started") {
         let _ = Command::new("kill").args(["-TERM", pid]).status();
-        let _ = crate::services::wait_until("dockerd to stop", Duration::from_secs(20), || {
-            !Command::new("kill")
-                .args(["-0", pid])
-                .status()
-                .is_ok_and(|s| s.success())
-        });
+        let _ =
+            crate::rig::services::wait_until("dockerd to stop", Duration::from_secs(20), || {
+                !Command::new("kill")
+                    .args(["-0", pid])
+                    .status()
+                    .is_ok_and(|s| s.success())
+            });
     }
 }

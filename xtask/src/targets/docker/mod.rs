@@ -18,6 +18,9 @@
 //!   it while the engine still has it, so a publish that failed half-way pushes the same image.
 //! - **Containers never outlive validation.** See [`Validate`].
 
+pub mod engine;
+pub mod registry;
+
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -27,13 +30,12 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{json, Value as Json};
 
-use crate::config::{DockerConfig, HealthConfig};
-use crate::dockertags::{self, PlannedTag, TagKind, TagPolicy};
-use crate::engine;
-use crate::plan::{Action, Done, Process, RunContext, Step, Val};
-use crate::publish::{Facts, Gathered, TargetPlan};
-use crate::registry::{self, Repo};
+use crate::core::dockertags::{self, PlannedTag, TagKind, TagPolicy};
+use crate::facts::config::{DockerConfig, HealthConfig};
+use crate::run::plan::{Action, Done, Process, RunContext, Step, Val};
+use crate::targets::publish::{Facts, Gathered, TargetPlan};
 use crate::Problems;
+use registry::Repo;
 
 /// Label on every validation container; its value is the pid of the slipway process that owns it.
 pub const VALIDATE_LABEL: &str = "slipway.validate";
@@ -446,7 +448,7 @@ pub fn rfc3339(epoch: i64) -> String {
     let secs = epoch.rem_euclid(86_400);
     format!(
         "{}T{:02}:{:02}:{:02}Z",
-        crate::date::ymd(epoch),
+        crate::core::date::ymd(epoch),
         secs / 3600,
         secs / 60 % 60,
         secs % 60
@@ -471,7 +473,7 @@ fn local_platform(spec: &ImageSpec, image: &str) -> Option<String> {
         "{{.Os}}/{{.Architecture}}{{with .Variant}}/{{.}}{{end}}",
         image,
     ]);
-    crate::exec::run_captured(&p)
+    crate::run::exec::run_captured(&p)
         .ok()
         .map(|s| s.trim().to_string())
 }
@@ -480,7 +482,7 @@ fn local_platform(spec: &ImageSpec, image: &str) -> Option<String> {
 /// name (present in the engine, for the right platform), qemu for foreign platforms.
 pub fn check(spec: &ImageSpec, problems: &mut Problems) {
     let client = engine::client();
-    if crate::services::which(&client).is_none() {
+    if crate::rig::services::which(&client).is_none() {
         push_once(
             problems,
             format!(
@@ -598,7 +600,7 @@ pub fn credentials_from_env(problems: &mut Problems) -> Option<Login> {
     let user = std::env::var("DOCKER_USERNAME")
         .ok()
         .filter(|u| !u.is_empty());
-    let password = crate::publish::secret_env("DOCKER_PASSWORD");
+    let password = crate::targets::publish::secret_env("DOCKER_PASSWORD");
     match (user, password) {
         (Some(user), Some(p)) => Some(Login {
             user,
@@ -649,14 +651,14 @@ pub fn registry_credentials(registry: &str, env: &Option<Login>) -> Option<(Stri
         let out = child.wait_with_output().ok()?;
         let j: Json = serde_json::from_slice(&out.stdout).ok()?;
         let (u, s) = (j["Username"].as_str()?, j["Secret"].as_str()?);
-        crate::ui::register_secret(s);
+        crate::run::ui::register_secret(s);
         return Some((u.to_string(), s.to_string()));
     }
     let auth = cfg["auths"][registry]["auth"].as_str()?;
     let decoded = String::from_utf8(base64_decode(auth)?).ok()?;
     let (u, p) = decoded.split_once(':')?;
-    crate::ui::register_secret(p);
-    crate::ui::register_secret(auth);
+    crate::run::ui::register_secret(p);
+    crate::run::ui::register_secret(auth);
     Some((u.to_string(), p.to_string()))
 }
 
@@ -726,7 +728,7 @@ impl BuildImage {
             if local_platform(&self.spec, image).is_some_and(|have| same_platform(&have, p)) {
                 continue;
             }
-            crate::exec::run_captured(&self.pull_process(p, image))
+            crate::run::exec::run_captured(&self.pull_process(p, image))
                 .with_context(|| format!("pulling the base image {image} for {p}"))?;
             pulled.push(format!("pulled {image} ({p})"));
         }
@@ -742,7 +744,7 @@ impl BuildImage {
         let s = &self.spec;
         let dockerfile = std::fs::read(&s.dockerfile)
             .with_context(|| format!("cannot read {}", s.dockerfile.display()))?;
-        let wheels: Vec<String> = crate::target_pypi::local_dists(&s.dist_dir)?
+        let wheels: Vec<String> = crate::targets::pypi::local_dists(&s.dist_dir)?
             .into_iter()
             .filter(|(n, _, _)| n.ends_with(".whl"))
             .map(|(n, _, sha)| format!("{n}={sha}"))
@@ -755,12 +757,12 @@ impl BuildImage {
         }
         let text = json!({
             "commit": s.commit, "platform": platform,
-            "dockerfile": crate::sha256::digest_hex(&dockerfile),
+            "dockerfile": crate::core::sha256::digest_hex(&dockerfile),
             "args": s.args_for(platform), "labels": s.labels, "wheels": wheels,
             "context": s.context, "tag": s.local_name(platform),
         })
         .to_string();
-        Ok(crate::sha256::digest_hex(text.as_bytes()))
+        Ok(crate::core::sha256::digest_hex(text.as_bytes()))
     }
 
     fn records(&self) -> serde_json::Map<String, Json> {
@@ -818,7 +820,7 @@ impl Action for BuildImage {
                 .and_then(|r| r["image"].as_str())
                 .map(str::to_string);
             if let Some(id) = earlier {
-                let present = crate::exec::run_captured(
+                let present = crate::run::exec::run_captured(
                     &self
                         .spec
                         .docker()
@@ -827,7 +829,7 @@ impl Action for BuildImage {
                 .is_ok_and(|out| out.trim() == id);
                 if present {
                     // Keep the local name on the image (a later build may have taken it).
-                    let _ = crate::exec::run_captured(&self.spec.docker().args([
+                    let _ = crate::run::exec::run_captured(&self.spec.docker().args([
                         "tag",
                         &id,
                         &self.spec.local_name(platform),
@@ -840,7 +842,7 @@ impl Action for BuildImage {
             pulled.extend(self.pull_bases(platform)?);
             let iid = self.spec.iidfile(platform);
             let _ = std::fs::remove_file(&iid);
-            crate::exec::run_captured(&self.spec.build_process(platform))
+            crate::run::exec::run_captured(&self.spec.build_process(platform))
                 .with_context(|| format!("docker build for {platform}"))?;
             let id = std::fs::read_to_string(&iid)
                 .with_context(|| format!("docker build wrote no image ID to {}", iid.display()))?
@@ -850,7 +852,7 @@ impl Action for BuildImage {
                 key,
                 json!({"image": id, "platform": platform, "commit": self.spec.commit, "name": self.spec.local_name(platform)}),
             );
-            crate::exec::write_atomic(
+            crate::run::exec::write_atomic(
                 &self.record_path(),
                 &serde_json::to_string_pretty(&Json::Object(records.clone()))?,
             )?;
@@ -943,7 +945,7 @@ impl Validate {
 
     /// Removes validation containers left by slipway processes that no longer exist.
     fn sweep(&self) -> Vec<String> {
-        let list = crate::exec::run_captured(&self.spec.docker().args([
+        let list = crate::run::exec::run_captured(&self.spec.docker().args([
             "ps",
             "-a",
             "--filter",
@@ -963,7 +965,8 @@ impl Validate {
                 && pid.chars().all(|c| c.is_ascii_digit())
                 && Path::new("/proc").join(pid).exists();
             if !alive
-                && crate::exec::run_captured(&self.spec.docker().args(["rm", "-f", name])).is_ok()
+                && crate::run::exec::run_captured(&self.spec.docker().args(["rm", "-f", name]))
+                    .is_ok()
             {
                 removed.push(name.to_string());
             }
@@ -978,7 +981,7 @@ impl Validate {
         let dir = s.work.join("docker");
         std::fs::create_dir_all(&dir)?;
         let log = dir.join(format!("validate-{pid}-{index}.log"));
-        let healthcheck = crate::exec::run_captured(&s.docker().args([
+        let healthcheck = crate::run::exec::run_captured(&s.docker().args([
             "image",
             "inspect",
             "--format",
@@ -1005,7 +1008,7 @@ impl Validate {
             child: Some(child),
             watchdog: None,
             removed: false,
-            started: (Instant::now(), crate::exec::child_time()),
+            started: (Instant::now(), crate::run::exec::child_time()),
         };
         guard.watchdog = watchdog(&s.docker(), &name).ok();
         let started = Instant::now();
@@ -1045,7 +1048,7 @@ impl Validate {
                     describe_exit(status)
                 );
             }
-            let state = crate::exec::run_captured(&s.docker().args([
+            let state = crate::run::exec::run_captured(&s.docker().args([
                 "inspect",
                 "--format",
                 "{{json .State}}",
@@ -1140,7 +1143,7 @@ impl Validate {
     }
 
     fn probe(&self, name: &str, paths: &[&str]) -> Result<BTreeMap<String, (u16, String)>> {
-        let out = crate::exec::run_captured(&self.probe_process(name, paths, PROBE)).context(
+        let out = crate::run::exec::run_captured(&self.probe_process(name, paths, PROBE)).context(
             "probing inside the container (the probe runs python3 in the image; an image without python3 \
              cannot be validated)",
         )?;
@@ -1251,7 +1254,7 @@ impl Container {
         if std::mem::replace(&mut self.removed, true) {
             return;
         }
-        let _ = crate::exec::run_captured(&self.docker.clone().args(["rm", "-f", &self.name]));
+        let _ = crate::run::exec::run_captured(&self.docker.clone().args(["rm", "-f", &self.name]));
         if let Some(mut child) = self.child.take() {
             let deadline = Instant::now() + Duration::from_secs(10);
             loop {
@@ -1266,7 +1269,7 @@ impl Container {
                 }
             }
             // The container's whole life; overlapping `docker exec` probes are merged by the union.
-            crate::exec::count_child_span(self.started.0, Instant::now());
+            crate::run::exec::count_child_span(self.started.0, Instant::now());
         }
         if let Some(mut w) = self.watchdog.take() {
             // Its job is done: kill it before it reads EOF (no second `docker rm`).
@@ -1323,7 +1326,7 @@ fn command(p: &Process) -> Command {
 fn tail(path: &Path, n: usize) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
-    crate::ui::redact(&lines[lines.len().saturating_sub(n)..].join("\n"))
+    crate::run::ui::redact(&lines[lines.len().saturating_sub(n)..].join("\n"))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1539,7 +1542,7 @@ impl Push {
         images: &BTreeMap<String, String>,
     ) -> Result<(Observed, Vec<String>)> {
         if let Some(login) = self.login_process(registry) {
-            if let Err(e) = crate::exec::run_captured(&login) {
+            if let Err(e) = crate::run::exec::run_captured(&login) {
                 let text = format!("{e:#}");
                 let user = self
                     .credentials
@@ -1628,8 +1631,8 @@ impl Push {
     }
 
     fn push_tag(&self, image: &str, target: &str, tag: &str) -> Result<String> {
-        crate::exec::run_captured(&self.docker().args(["tag", image, target]))?;
-        let out = crate::exec::run_captured(&self.docker().args(["push", target]))
+        crate::run::exec::run_captured(&self.docker().args(["tag", image, target]))?;
+        let out = crate::run::exec::run_captured(&self.docker().args(["push", target]))
             .map_err(|e| push_error(e, target))?;
         pushed_digest(&out, tag)
             .ok_or_else(|| anyhow!("`docker push {target}` printed no digest:\n{}", out.trim()))
@@ -1658,11 +1661,11 @@ impl Push {
     fn push_index(&self, registry: &str, tag: &str, children: &[String]) -> Result<String> {
         let target = format!("{}:{tag}", self.repo(registry));
         // A list left by an interrupted run would make `create` refuse.
-        let _ = crate::exec::run_captured(&self.docker().args(["manifest", "rm", &target]));
+        let _ = crate::run::exec::run_captured(&self.docker().args(["manifest", "rm", &target]));
         let procs = self.manifest_processes(registry, tag, children);
-        crate::exec::run_captured(&procs[0])
+        crate::run::exec::run_captured(&procs[0])
             .with_context(|| format!("docker manifest create {target}"))?;
-        let out = crate::exec::run_captured(&procs[1]).map_err(|e| push_error(e, &target))?;
+        let out = crate::run::exec::run_captured(&procs[1]).map_err(|e| push_error(e, &target))?;
         manifest_push_digest(&out).ok_or_else(|| {
             anyhow!(
                 "`docker manifest push {target}` printed no digest:\n{}",
@@ -1737,7 +1740,7 @@ impl Push {
     fn logout(&self, registry: &str) {
         if self.credentials.is_some() {
             let host = Repo::parse(&self.repo(registry)).registry;
-            let _ = crate::exec::run_captured(&self.docker().args(["logout", &host]));
+            let _ = crate::run::exec::run_captured(&self.docker().args(["logout", &host]));
         }
     }
 }
@@ -1949,7 +1952,9 @@ impl Action for Push {
                     ));
                     cx.set(&digest_key(&r), digest);
                 }
-                Err(e) => failures.push(format!("{}: {}", self.repo(&r), crate::ui::redact(&e))),
+                Err(e) => {
+                    failures.push(format!("{}: {}", self.repo(&r), crate::run::ui::redact(&e)))
+                }
             }
         }
         if !failures.is_empty() {
@@ -2191,7 +2196,7 @@ impl Action for Binfmt {
             )));
         }
         if !dir.join("status").exists() {
-            crate::exec::run_captured(&Process::new("mount", cx.root).args([
+            crate::run::exec::run_captured(&Process::new("mount", cx.root).args([
                 "-t",
                 "binfmt_misc",
                 "binfmt_misc",
@@ -2199,7 +2204,7 @@ impl Action for Binfmt {
             ]))
             .context("mounting binfmt_misc (needs root)")?;
         }
-        crate::exec::run_captured(
+        crate::run::exec::run_captured(
             &Process::new("update-binfmts", cx.root).args(["--enable", self.entry]),
         )
         .context("update-binfmts (apt-get install qemu-user-static binfmt-support)")?;
@@ -2261,7 +2266,7 @@ impl Action for ForeignBase {
             platform_slug(&native_platform())
         );
         let have = |image: &str| {
-            crate::exec::run_captured(&docker().args([
+            crate::run::exec::run_captured(&docker().args([
                 "image",
                 "inspect",
                 "--format",
@@ -2273,7 +2278,11 @@ impl Action for ForeignBase {
         };
         let mut did = Vec::new();
         if have(&native_alias).is_none() && have(engine::BASE_IMAGE).is_some() {
-            crate::exec::run_captured(&docker().args(["tag", engine::BASE_IMAGE, &native_alias]))?;
+            crate::run::exec::run_captured(&docker().args([
+                "tag",
+                engine::BASE_IMAGE,
+                &native_alias,
+            ]))?;
             did.push(format!("tagged {} as {native_alias}", engine::BASE_IMAGE));
         }
         let tag = self.tag();
@@ -2282,7 +2291,7 @@ impl Action for ForeignBase {
             _ => {
                 let cache = self.cache();
                 if cache.exists() {
-                    crate::exec::run_captured(
+                    crate::run::exec::run_captured(
                         &docker()
                             .args(["load", "-q", "-i"])
                             .args([cache.display().to_string()]),
@@ -2317,8 +2326,8 @@ impl ForeignBase {
         let rootfs = Path::new(engine::CACHE).join(format!("rootfs-bookworm-{arch}.tar"));
         if !rootfs.exists() {
             let tmp = rootfs.with_extension("tmp.tar");
-            let mm = crate::provision::mmdebstrap(root, Some(arch), &tmp);
-            crate::exec::run_captured(&mm)
+            let mm = crate::rig::provision::mmdebstrap(root, Some(arch), &tmp);
+            crate::run::exec::run_captured(&mm)
                 .context("mmdebstrap (the foreign base image's root file system)")?;
             std::fs::rename(&tmp, &rootfs)?;
         }
@@ -2331,7 +2340,7 @@ impl ForeignBase {
                 dir.join("Dockerfile"),
                 "FROM scratch\nADD rootfs.tar /\nENV LANG=C.UTF-8\nCMD [\"python3\"]\n",
             )?;
-            crate::exec::run_captured(
+            crate::run::exec::run_captured(
                 &Self::docker(root)
                     .env("DOCKER_BUILDKIT", Val::Plain("1".into()))
                     .args([
@@ -2346,7 +2355,7 @@ impl ForeignBase {
                     .args([dir.display().to_string()]),
             )?;
             let tmp = cache.with_extension("tmp");
-            crate::exec::run_captured(
+            crate::run::exec::run_captured(
                 &Self::docker(root)
                     .args(["save", "-o"])
                     .args([tmp.display().to_string(), tag.to_string()]),
@@ -2378,19 +2387,19 @@ fn tempdir_in(parent: &Path) -> Result<PathBuf> {
 /// (skipped when recorded). `ensure_venv`: an action that checks at run time (when the Python
 /// target's steps may already have made it) instead of the venv's plain steps.
 pub fn wheel_steps(facts: &Facts, ensure_venv: bool) -> Vec<Step> {
-    let venv = crate::target_pypi::Venv::tools(&facts.work);
+    let venv = crate::targets::pypi::Venv::tools(&facts.work);
     let mut steps = if ensure_venv {
-        vec![Step::Action(Box::new(crate::provision::EnsureVenv(
+        vec![Step::Action(Box::new(crate::rig::provision::EnsureVenv(
             venv.clone(),
         )))]
     } else {
         venv.steps(&facts.cfg.root)
     };
-    steps.push(Step::Action(Box::new(crate::target_pypi::Build {
+    steps.push(Step::Action(Box::new(crate::targets::pypi::Build {
         python: venv.python(),
         root: facts.cfg.root.clone(),
         outdir: facts.dist_dir(),
-        stem: crate::target_pypi::file_stem(&facts.package),
+        stem: crate::targets::pypi::file_stem(&facts.package),
         pep440: facts.pep440(),
         epoch: facts.commit_time,
         commit: facts.commit.clone(),
@@ -2426,7 +2435,7 @@ pub fn gather(facts: &Facts, problems: &mut Problems) -> Gathered {
     let spec = ImageSpec::new(facts, &docker, docker.platforms.clone(), problems);
     check(&spec, problems);
     let before = problems.list.len();
-    crate::target_pypi::check_python(problems);
+    crate::targets::pypi::check_python(problems);
     let added: Vec<String> = problems.list.drain(before..).collect();
     for p in added {
         push_once(problems, p);
@@ -2596,7 +2605,7 @@ mod tests {
         assert_eq!(rfc3339(1795219200 + 3661), "2026-11-21T01:01:01Z");
         assert_eq!(base64_decode("dXNlcjpwYXNz").unwrap(), b"user:pass");
         assert_eq!(
-            base64_decode(&crate::registry::base64(b"ab:c")).unwrap(),
+            base64_decode(&crate::targets::docker::registry::base64(b"ab:c")).unwrap(),
             b"ab:c"
         );
     }

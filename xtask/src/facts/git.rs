@@ -30,7 +30,7 @@ pub fn toplevel(dir: &Path) -> Result<PathBuf> {
         }
     }
     let sh = shell(dir)?;
-    let out = crate::exec::timed(|| {
+    let out = crate::run::exec::timed(|| {
         cmd!(sh, "git rev-parse --show-toplevel")
             .quiet()
             .ignore_status()
@@ -61,7 +61,7 @@ pub struct Status {
 
 pub fn status(root: &Path) -> Result<Status> {
     let sh = shell(root)?;
-    let out = crate::exec::timed(|| {
+    let out = crate::run::exec::timed(|| {
         cmd!(
             sh,
             "git status --porcelain=v2 --branch --untracked-files=no -z"
@@ -100,7 +100,7 @@ pub fn parse_status(out: &str) -> Status {
 pub fn tag_exists(root: &Path, tag: &str) -> Result<bool> {
     let sh = shell(root)?;
     let refname = format!("refs/tags/{tag}");
-    let out = crate::exec::timed(|| {
+    let out = crate::run::exec::timed(|| {
         cmd!(sh, "git rev-parse -q --verify {refname}")
             .quiet()
             .ignore_status()
@@ -112,7 +112,7 @@ pub fn tag_exists(root: &Path, tag: &str) -> Result<bool> {
 /// Tags that point at HEAD.
 pub fn tags_at_head(root: &Path) -> Result<Vec<String>> {
     let sh = shell(root)?;
-    let out = crate::exec::timed(|| {
+    let out = crate::run::exec::timed(|| {
         cmd!(sh, "git tag --points-at HEAD")
             .quiet()
             .ignore_status()
@@ -127,7 +127,7 @@ pub fn tags_at_head(root: &Path) -> Result<Vec<String>> {
 /// The URL of a remote, or None when it does not exist.
 pub fn remote_url(root: &Path, remote: &str) -> Result<Option<String>> {
     let sh = shell(root)?;
-    let out = crate::exec::timed(|| {
+    let out = crate::run::exec::timed(|| {
         cmd!(sh, "git remote get-url {remote}")
             .quiet()
             .ignore_status()
@@ -143,7 +143,7 @@ pub fn remote_url(root: &Path, remote: &str) -> Result<Option<String>> {
 /// remote without changing any local ref.
 pub fn ls_remote(root: &Path, remote: &str, refs: &[String]) -> Result<Vec<(String, String)>> {
     let sh = shell(root)?;
-    let out = crate::exec::timed(|| {
+    let out = crate::run::exec::timed(|| {
         cmd!(sh, "git ls-remote --quiet {remote} {refs...}")
             .quiet()
             .ignore_status()
@@ -169,7 +169,7 @@ pub fn ls_remote(root: &Path, remote: &str, refs: &[String]) -> Result<Vec<(Stri
 /// Is `ancestor` an ancestor of (or equal to) `of`? False when `ancestor` is not known locally.
 pub fn is_ancestor(root: &Path, ancestor: &str, of: &str) -> Result<bool> {
     let sh = shell(root)?;
-    let out = crate::exec::timed(|| {
+    let out = crate::run::exec::timed(|| {
         cmd!(sh, "git merge-base --is-ancestor {ancestor} {of}")
             .quiet()
             .ignore_status()

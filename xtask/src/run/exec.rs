@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context, Result};
 use xshell::Shell;
 
-use crate::plan::{Done, FileEdit, Plan, Process, RunContext, Step};
-use crate::ui::{self, Ui};
+use crate::run::plan::{Done, FileEdit, Plan, Process, RunContext, Step};
+use crate::run::ui::{self, Ui};
 
 /// What a run did, for reports and tests.
 #[derive(Debug, Default)]
@@ -316,7 +316,7 @@ fn exit_status(status: &std::process::ExitStatus) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::FileEdit;
+    use crate::run::plan::FileEdit;
 
     fn edit(dir: &Path, name: &str, before: &str, after: &str) -> FileEdit {
         let path = dir.join(name);

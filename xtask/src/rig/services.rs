@@ -39,7 +39,7 @@ pub fn tcp_open(addr: &str) -> bool {
 
 /// The HTTP status of a GET, without any proxy (loopback only); None when nothing answers.
 pub fn http_status(url: &str) -> Option<u16> {
-    crate::net::agent(url, Duration::from_secs(5))
+    crate::run::net::agent(url, Duration::from_secs(5))
         .get(url)
         .call()
         .ok()
@@ -90,7 +90,7 @@ impl Daemon {
         loop {
             if ready() {
                 // Waiting for a service to come up is time spent in that service.
-                crate::exec::count_child_span(started, Instant::now());
+                crate::run::exec::count_child_span(started, Instant::now());
                 return Ok(d);
             }
             if let Some(status) = d.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
@@ -210,7 +210,7 @@ impl Registry {
             dir.join("data").display()
         );
         if let Some((user, password)) = credentials {
-            crate::ui::register_secret(password);
+            crate::run::ui::register_secret(password);
             std::fs::write(
                 dir.join("htpasswd"),
                 bcrypt_htpasswd(user, password)? + "\n",
@@ -292,7 +292,7 @@ impl PackageIndex {
                 server.display()
             );
         }
-        crate::ui::register_secret(password);
+        crate::run::ui::register_secret(password);
         std::fs::create_dir_all(dir.join("packages"))?;
         std::fs::write(
             dir.join("htpasswd"),

@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use anyhow::Result;
 use semver::Version;
 
-use crate::config::Config;
-use crate::plan::Step;
+use crate::facts::config::Config;
+use crate::run::plan::Step;
 
 /// What every target knows about the release being published.
 #[derive(Debug, Clone)]
@@ -37,7 +37,7 @@ pub struct Facts {
 
 impl Facts {
     pub fn pep440(&self) -> String {
-        crate::version::pep440(&self.version)
+        crate::core::version::pep440(&self.version)
     }
 
     /// Where the Python distributions of this version are built: `target/slipway/dist/<pep440>/`.
@@ -75,7 +75,7 @@ pub fn work_dir(cfg: &Config) -> PathBuf {
 /// A secret from the environment, registered for redaction; empty values count as missing.
 pub fn secret_env(name: &str) -> Option<String> {
     let v = std::env::var(name).ok().filter(|v| !v.is_empty())?;
-    crate::ui::register_secret(&v);
+    crate::run::ui::register_secret(&v);
     Some(v)
 }
 

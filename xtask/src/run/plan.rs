@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value as Json};
 
-use crate::ui::{self, Style, Ui};
+use crate::run::ui::{self, Style, Ui};
 
 #[derive(Debug, Default)]
 pub struct Plan {
@@ -183,7 +183,7 @@ impl Process {
     }
     pub fn env(mut self, key: &str, value: Val) -> Process {
         if let Val::Secret(s) = &value {
-            crate::ui::register_secret(s);
+            crate::run::ui::register_secret(s);
         }
         self.env.push((key.to_string(), value));
         self

@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use crate::plan::{Action, Done, Process, RunContext, Step, Val};
-use crate::publish::{Facts, Gathered, TargetPlan};
-use crate::sha256;
+use crate::core::sha256;
+use crate::run::plan::{Action, Done, Process, RunContext, Step, Val};
+use crate::targets::publish::{Facts, Gathered, TargetPlan};
 use crate::Problems;
 
 /// The tool venv's requirements: build and twine, with every dependency pinned
@@ -184,10 +184,10 @@ impl Venv {
         for step in self.steps(root) {
             match step {
                 Step::Run(p) => {
-                    crate::exec::run_captured(&p)?;
+                    crate::run::exec::run_captured(&p)?;
                 }
                 Step::Action(a) => {
-                    let ui = crate::ui::Ui::plain();
+                    let ui = crate::run::ui::Ui::plain();
                     let mut cx = RunContext {
                         ui: &ui,
                         root,
@@ -221,7 +221,7 @@ impl Action for WriteFile {
         if let Some(dir) = self.path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        crate::exec::write_atomic(&self.path, &self.content)?;
+        crate::run::exec::write_atomic(&self.path, &self.content)?;
         Ok(Done::Ran(String::new()))
     }
 }
@@ -321,7 +321,7 @@ pub fn index_files(index_url: &str, package: &str) -> Result<Vec<IndexFile>> {
         index_url.trim_end_matches('/'),
         normalize(package)
     );
-    let mut resp = crate::exec::timed(|| crate::net::agent(&url, std::time::Duration::from_secs(30))
+    let mut resp = crate::run::exec::timed(|| crate::run::net::agent(&url, std::time::Duration::from_secs(30))
         .get(&url)
         .header("Accept", "application/vnd.pypi.simple.v1+json, text/html;q=0.1")
         .call())
@@ -367,7 +367,7 @@ impl std::fmt::Debug for Credentials {
 
 impl Credentials {
     pub fn from_env(repository_url: &str) -> Option<Credentials> {
-        if let Some(token) = crate::publish::secret_env("PYPI_TOKEN") {
+        if let Some(token) = crate::targets::publish::secret_env("PYPI_TOKEN") {
             return Some(Credentials::Password {
                 user: "__token__".into(),
                 password: token,
@@ -376,14 +376,16 @@ impl Credentials {
         let user = std::env::var("TWINE_USERNAME")
             .ok()
             .filter(|u| !u.is_empty());
-        let password = crate::publish::secret_env("TWINE_PASSWORD");
+        let password = crate::targets::publish::secret_env("TWINE_PASSWORD");
         match (user, password) {
             (Some(user), Some(password)) => Some(Credentials::Password { user, password }),
             (None, Some(password)) => Some(Credentials::Password {
                 user: "__token__".into(),
                 password,
             }),
-            _ if crate::publish::github_oidc_available() && is_public_pypi(repository_url) => {
+            _ if crate::targets::publish::github_oidc_available()
+                && is_public_pypi(repository_url) =>
+            {
                 Some(Credentials::TrustedPublishing)
             }
             _ => None,
@@ -519,7 +521,8 @@ impl Action for Build {
                 .with_context(|| format!("cannot clear {}", self.outdir.display()))?;
         }
         std::fs::create_dir_all(&self.outdir)?;
-        crate::exec::run_captured(&self.process()).context("building the Python distributions")?;
+        crate::run::exec::run_captured(&self.process())
+            .context("building the Python distributions")?;
         let files = local_dists(&self.outdir)?;
         let names: Vec<String> = files.iter().map(|(n, _, _)| n.clone()).collect();
         check_dist_names(&names, &self.stem, &self.pep440).map_err(|e| anyhow!("{e}"))?;
@@ -559,7 +562,7 @@ impl Action for Check {
         let p = twine(&self.python, &self.root)
             .args(["check", "--strict"])
             .args(files);
-        crate::exec::run_captured(&p).context("twine check")?;
+        crate::run::exec::run_captured(&p).context("twine check")?;
         Ok(Done::Ran(String::new()))
     }
 }
@@ -646,7 +649,7 @@ impl Action for Upload {
             )));
         }
         let p = self.process(missing.clone());
-        if let Err(e) = crate::exec::run_captured(&p) {
+        if let Err(e) = crate::run::exec::run_captured(&p) {
             let text = format!("{e:#}");
             if text.contains("403") || text.contains("401") {
                 bail!("{} refused the credentials (HTTP 401/403): check PYPI_TOKEN, or TWINE_USERNAME/TWINE_PASSWORD", self.repository_url);
@@ -775,19 +778,19 @@ impl Action for Verify {
             .join(format!("verify-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&venv);
         let result = (|| -> Result<String> {
-            crate::exec::run_captured(
+            crate::run::exec::run_captured(
                 &Process::new("python3", &self.root)
                     .args(["-m", "venv"])
                     .args([venv.display().to_string()]),
             )?;
             let wheel = of_version.iter().any(|f| f.filename.ends_with(".whl"));
-            crate::exec::run_captured(&self.install(&venv, wheel))
+            crate::run::exec::run_captured(&self.install(&venv, wheel))
                 .context("installing from the index")?;
             let script = format!(
                 "import importlib.metadata as m; print(m.version({:?}))",
                 self.package
             );
-            let out = crate::exec::run_captured(
+            let out = crate::run::exec::run_captured(
                 &Process::new(&venv.join("bin/python").display().to_string(), &self.root)
                     .args(["-c", &script]),
             )?;
@@ -815,7 +818,7 @@ impl Action for Verify {
 
 /// python3 present and new enough for the pinned tools (twine 7 needs 3.10).
 pub fn check_python(problems: &mut Problems) {
-    let out = crate::exec::timed(|| {
+    let out = crate::run::exec::timed(|| {
         std::process::Command::new("python3")
             .args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
             .output()

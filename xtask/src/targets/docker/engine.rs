@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::plan::{Process, Val};
+use crate::run::plan::{Process, Val};
 
 /// Socket of the daemon `cargo xtask provision` starts.
 pub const SOCKET: &str = "/run/slipway/docker.sock";

@@ -23,12 +23,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{json, Value as Json};
 
-use crate::changelog::{self, Changelog};
 use crate::cmd::release_notes;
-use crate::config::Config;
-use crate::plan::{Action, Done, Process, RunContext, Step, Val};
-use crate::publish::{Facts, Gathered, TargetPlan};
-use crate::{sha256, template, ui, Problems};
+use crate::core::changelog::{self, Changelog};
+use crate::facts::config::Config;
+use crate::run::plan::{Action, Done, Process, RunContext, Step, Val};
+use crate::targets::publish::{Facts, Gathered, TargetPlan};
+use crate::{core::sha256, core::template, run::ui, Problems};
 
 /// The checksum file uploaded with the distributions.
 pub const SUMS: &str = "SHA256SUMS";
@@ -68,7 +68,7 @@ const TOKEN_LIKE: &[&str] = &[
 pub fn process_gh_env() -> Vec<(String, String)> {
     let mut out = Vec::new();
     for name in TOKEN_VARS {
-        if let Some(v) = crate::publish::secret_env(name) {
+        if let Some(v) = crate::targets::publish::secret_env(name) {
             out.push((name.to_string(), v));
         }
     }
@@ -99,7 +99,7 @@ pub fn repo(cfg: &Config) -> Option<String> {
     if let Some(r) = &cfg.github_repo {
         return Some(r.clone());
     }
-    let url = crate::history::remote_web_url(&cfg.root, &cfg.remote)?;
+    let url = crate::facts::history::remote_web_url(&cfg.root, &cfg.remote)?;
     let path = url.strip_prefix("https://github.com/")?;
     let mut parts = path.split('/').filter(|s| !s.is_empty());
     let (owner, name) = (parts.next()?, parts.next()?);
@@ -155,7 +155,7 @@ impl Gh {
             problems.push(format!(
                 "no GitHub repository: set [workspace.metadata.release.github] repo = \"owner/name\" in {} \
                  (the `{}` remote is not a github.com URL)",
-                crate::config::FILE,
+                crate::facts::config::FILE,
                 cfg.remote
             ));
         }
@@ -267,7 +267,7 @@ fn run(p: &Process) -> Result<Captured> {
     for (k, v) in &p.env {
         cmd.env(k, v.reveal());
     }
-    let out = crate::exec::timed(|| cmd.output()).map_err(|e| {
+    let out = crate::run::exec::timed(|| cmd.output()).map_err(|e| {
         anyhow!(
             "cannot run `{}`: {} (is it installed and on PATH?)",
             p.program,
@@ -824,7 +824,7 @@ impl Action for WriteSums {
                 files.len()
             )));
         }
-        crate::exec::write_atomic(&path, &text)
+        crate::run::exec::write_atomic(&path, &text)
             .with_context(|| format!("cannot write {}/{SUMS}", self.display))?;
         Ok(Done::Ran(text.trim_end().to_string()))
     }
@@ -856,7 +856,7 @@ impl Action for WriteNotes {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
         }
-        crate::exec::write_atomic(&self.path, &self.notes)
+        crate::run::exec::write_atomic(&self.path, &self.notes)
             .with_context(|| format!("cannot write {}", self.display))?;
         Ok(Done::Ran(String::new()))
     }
@@ -960,7 +960,7 @@ impl Action for CreateRelease {
                 .with_context(|| format!("cannot create {}", dir.display()))?;
         }
         let body = serde_json::to_string_pretty(&self.request())?;
-        crate::exec::write_atomic(&self.body_file, &body)
+        crate::run::exec::write_atomic(&self.body_file, &body)
             .with_context(|| format!("cannot write {}", self.body_file.display()))?;
         let p = self.create();
         let r = api(&p)?;

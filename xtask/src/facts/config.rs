@@ -156,8 +156,12 @@ pub fn load_or_refuse(root: &Path, what: &str) -> anyhow::Result<Config> {
 }
 
 pub fn parse(root: &Path, text: &str) -> Result<Config, Vec<String>> {
-    let doc = toml_edit::Document::parse(text)
-        .map_err(|e| vec![format!("{FILE}: {}", crate::pyproject::toml_error(&e))])?;
+    let doc = toml_edit::Document::parse(text).map_err(|e| {
+        vec![format!(
+            "{FILE}: {}",
+            crate::core::pyproject::toml_error(&e)
+        )]
+    })?;
     let mut cfg = Config::defaults(root.into());
     let Some(item) = doc
         .as_table()
@@ -445,12 +449,12 @@ fn parse_docker(s: &mut Sub) -> Option<DockerConfig> {
         }
     }
     let tags = s.strings("tags").unwrap_or_else(|| {
-        crate::dockertags::MOVING_KINDS
+        crate::core::dockertags::MOVING_KINDS
             .iter()
             .map(|k| k.to_string())
             .collect()
     });
-    if let Err(why) = crate::dockertags::TagPolicy::from_kinds("v", &tags) {
+    if let Err(why) = crate::core::dockertags::TagPolicy::from_kinds("v", &tags) {
         s.err("tags", &why);
     }
     Some(DockerConfig {

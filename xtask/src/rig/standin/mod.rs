@@ -1,6 +1,6 @@
 //! A local stand-in for the GitHub REST API, for tests and `rehearse`: the real `gh` CLI talks
 //! to it, and every request is checked against GitHub's published API description (an OpenAPI
-//! subset, see [`crate::openapi`]). Anything outside the contract is recorded as a violation and
+//! subset, see [`crate::rig::openapi`]). Anything outside the contract is recorded as a violation and
 //! answered the way GitHub would (404 for an unknown operation or a bad path parameter, 422 for
 //! a bad query parameter or body, 400 for a body that is not JSON); every response the stand-in
 //! sends is itself checked against the response schema, and a mismatch is recorded as a
@@ -57,7 +57,7 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{json, Value as Json};
 
-use crate::openapi::{self, Problem, Spec};
+use crate::rig::openapi::{self, Problem, Spec};
 pub use github::RunSeed;
 use github::{Call, Reply, World};
 use http::{ReadError, Response};

@@ -19,7 +19,7 @@ pub fn agent(url: &str, timeout: Duration) -> ureq::Agent {
         .http_status_as_error(false)
         .timeout_global(Some(timeout))
         .user_agent("slipway");
-    if crate::registry::is_loopback(host_of(url)) {
+    if crate::targets::docker::registry::is_loopback(host_of(url)) {
         cfg = cfg.proxy(None);
     }
     cfg.build().into()

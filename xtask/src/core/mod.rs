@@ -1,0 +1,19 @@
+//! The pure core: version math and renderings, the file editors, the changelog model,
+//! conventional commits, the generated changelog, the tag plan, templates, digests and dates.
+//!
+//! Nothing here touches the world: no process, no network, no filesystem. Everything is a
+//! function of its arguments, tested with tables and properties next to the code.
+
+pub mod changegen;
+pub mod changelog;
+pub mod compose;
+pub mod conventional;
+pub mod date;
+pub mod dockertags;
+pub mod edit;
+pub mod pyproject;
+pub mod sha256;
+pub mod template;
+#[cfg(test)]
+pub mod testutil;
+pub mod version;

@@ -1,0 +1,7 @@
+//! Read-only facts: git, the history of tags and commits, the configuration, the managed files.
+//! Gatherers read the world and never change it.
+
+pub mod config;
+pub mod git;
+pub mod history;
+pub mod managed;
