@@ -3,5 +3,6 @@
 
 pub mod openapi;
 pub mod provision;
+pub mod qemu;
 pub mod services;
 pub mod standin;

@@ -351,14 +351,12 @@ pub fn plan(root: &Path, tools: &Path) -> Plan {
     })));
     if std::env::var("SLIPWAY_ARM64").is_ok_and(|v| v == "1") {
         // Opt-in: qemu for arm64 (machine-wide) and the arm64 base image (~3 min to build once).
-        plan.push(Step::Action(Box::new(crate::targets::docker::Binfmt {
+        plan.push(Step::Action(Box::new(crate::rig::qemu::Binfmt {
             entry: "qemu-aarch64",
         })));
-        plan.push(Step::Action(Box::new(
-            crate::targets::docker::ForeignBase {
-                platform: "linux/arm64".into(),
-            },
-        )));
+        plan.push(Step::Action(Box::new(crate::rig::qemu::ForeignBase {
+            platform: "linux/arm64".into(),
+        })));
     }
     let _ = root;
     plan.push(Step::Action(Box::new(EnsureVenv(Venv::in_dir(

@@ -1,0 +1,463 @@
+//! Validate the image: a container with no network, health probed inside it, always removed.
+
+use super::*;
+use crate::run::plan::{Action, Done, Process, RunContext};
+use anyhow::{anyhow, bail, Context, Result};
+use serde_json::Value as Json;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The probe run inside the container: GET each path on 127.0.0.1:<port>, print
+/// `{path: [status, body]}` as JSON (status 0: no answer).
+pub(crate) const PROBE: &str = "import json, sys, urllib.request, urllib.error
+out = {}
+for p in sys.argv[2:]:
+    try:
+        r = urllib.request.urlopen('http://127.0.0.1:%s%s' % (sys.argv[1], p), timeout=5)
+        out[p] = [r.status, r.read().decode('utf-8', 'replace')]
+    except urllib.error.HTTPError as e:
+        out[p] = [e.code, e.read().decode('utf-8', 'replace')]
+    except Exception as e:
+        out[p] = [0, '%s: %s' % (type(e).__name__, e)]
+print(json.dumps(out))";
+
+/// Runs the built image (every platform) in a container with no network and checks it:
+/// the HEALTHCHECK reports healthy (or, without one, the health path answers 200) within
+/// `health.timeout-s`, `GET <health.path>` is `{"status": "healthy"}` and `GET /version` is the
+/// PEP 440 version; the probes run inside the container (`docker exec … python3`), nothing is
+/// published.
+///
+/// The container never outlives the check: `docker run --rm --init` runs attached as a child
+/// (a Ctrl-C reaches the docker client in the same process group, which proxies it to the
+/// container, and `--rm` removes it); every exit path runs `docker rm -f`; a watchdog in its
+/// own process group removes it when this process dies in any way (its stdin pipe closes); and
+/// stale `slipway.validate` containers whose process is gone are swept first.
+#[derive(Debug)]
+pub struct Validate {
+    pub spec: ImageSpec,
+}
+
+impl Validate {
+    pub(crate) fn run_process(
+        &self,
+        name: &str,
+        platform: &str,
+        image: &str,
+        pid: &str,
+    ) -> Process {
+        self.spec.docker().args([
+            "run",
+            "--rm",
+            "--init",
+            "--network",
+            "none",
+            "--pull=never",
+            "--platform",
+            platform,
+            "--name",
+            name,
+            "--label",
+            &format!("{VALIDATE_LABEL}={pid}"),
+            image,
+        ])
+    }
+
+    pub(crate) fn probe_process(&self, name: &str, paths: &[&str], script: &str) -> Process {
+        self.spec
+            .docker()
+            .args(["exec", name, "python3", "-c", script])
+            .args([self.spec.health.port.to_string()])
+            .args(paths.iter().copied())
+    }
+
+    /// Removes validation containers left by slipway processes that no longer exist.
+    pub(crate) fn sweep(&self) -> Vec<String> {
+        let list = crate::run::exec::run_captured(&self.spec.docker().args([
+            "ps",
+            "-a",
+            "--filter",
+            &format!("label={VALIDATE_LABEL}"),
+            "--format",
+            &format!("{{{{.Names}}}} {{{{.Label \"{VALIDATE_LABEL}\"}}}}"),
+        ]))
+        .unwrap_or_default();
+        let me = std::process::id().to_string();
+        let mut removed = Vec::new();
+        for line in list.lines() {
+            let Some((name, pid)) = line.split_once(' ') else {
+                continue;
+            };
+            let alive = pid != me
+                && !pid.is_empty()
+                && pid.chars().all(|c| c.is_ascii_digit())
+                && Path::new("/proc").join(pid).exists();
+            if !alive
+                && crate::run::exec::run_captured(&self.spec.docker().args(["rm", "-f", name]))
+                    .is_ok()
+            {
+                removed.push(name.to_string());
+            }
+        }
+        removed
+    }
+
+    pub(crate) fn validate_one(&self, index: usize, platform: &str, image: &str) -> Result<String> {
+        let s = &self.spec;
+        let pid = std::process::id();
+        let name = format!("slipway-validate-{pid}-{index}");
+        let dir = s.work.join("docker");
+        std::fs::create_dir_all(&dir)?;
+        let log = dir.join(format!("validate-{pid}-{index}.log"));
+        let healthcheck = crate::run::exec::run_captured(&s.docker().args([
+            "image",
+            "inspect",
+            "--format",
+            "{{json .Config.Healthcheck}}",
+            image,
+        ]))
+        .context("reading the image's HEALTHCHECK")?;
+        let healthcheck: Json = serde_json::from_str(healthcheck.trim()).unwrap_or(Json::Null);
+        let has_healthcheck = healthcheck["Test"]
+            .as_array()
+            .is_some_and(|t| !t.is_empty() && t[0] != "NONE");
+
+        let out = std::fs::File::create(&log)?;
+        let mut run = command(&self.run_process(&name, platform, image, &pid.to_string()));
+        run.stdin(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out);
+        let child = run
+            .spawn()
+            .with_context(|| format!("cannot run `{}`", engine::client()))?;
+        let mut guard = Container {
+            name: name.clone(),
+            docker: s.docker(),
+            child: Some(child),
+            watchdog: None,
+            removed: false,
+            started: (Instant::now(), crate::run::exec::child_time()),
+        };
+        guard.watchdog = watchdog(&s.docker(), &name).ok();
+        let started = Instant::now();
+        let result = self.wait_and_probe(&mut guard, has_healthcheck, started);
+        guard.remove();
+        match result {
+            Ok(line) => Ok(format!("{platform}: {line}")),
+            Err(e) => {
+                let tail = tail(&log, 15);
+                let shown = if tail.trim().is_empty() {
+                    "(the container printed nothing)".to_string()
+                } else {
+                    tail
+                };
+                Err(anyhow!(
+                    "{platform}: {e:#}\nlast lines of the container's log ({}):\n{shown}",
+                    rel(&s.root, &log)
+                ))
+            }
+        }
+    }
+
+    pub(crate) fn wait_and_probe(
+        &self,
+        c: &mut Container,
+        has_healthcheck: bool,
+        started: Instant,
+    ) -> Result<String> {
+        let s = &self.spec;
+        let timeout = Duration::from_secs(s.health.timeout_s);
+        let path = s.health.path.as_str();
+        let mut last = String::new();
+        loop {
+            if let Some(status) = c.child.as_mut().and_then(|ch| ch.try_wait().ok().flatten()) {
+                bail!(
+                    "the container stopped ({}) before it became healthy",
+                    describe_exit(status)
+                );
+            }
+            let state = crate::run::exec::run_captured(&s.docker().args([
+                "inspect",
+                "--format",
+                "{{json .State}}",
+                &c.name,
+            ]))
+            .ok()
+            .and_then(|t| serde_json::from_str::<Json>(t.trim()).ok());
+            if let Some(state) = &state {
+                if has_healthcheck {
+                    let health = &state["Health"];
+                    if let Some(out) = health["Log"]
+                        .as_array()
+                        .and_then(|l| l.last())
+                        .and_then(|e| e["Output"].as_str())
+                    {
+                        last = out.trim().to_string();
+                    }
+                    match health["Status"].as_str() {
+                        Some("healthy") => break,
+                        Some("unhealthy") => bail!(
+                            "the image's HEALTHCHECK reports unhealthy after {:.1} s (last check: {})",
+                            started.elapsed().as_secs_f64(),
+                            if last.is_empty() { "no output" } else { &last }
+                        ),
+                        _ => {}
+                    }
+                } else if state["Running"].as_bool() == Some(true) {
+                    if let Ok(r) = self.probe(&c.name, &[path]) {
+                        let (code, body) = &r[path];
+                        if *code == 200 {
+                            break;
+                        }
+                        last = format!("GET {path} → {}", show_answer(*code, body));
+                    }
+                }
+            }
+            if started.elapsed() > timeout {
+                let status = state
+                    .as_ref()
+                    .and_then(|s| s["Health"]["Status"].as_str().map(str::to_string))
+                    .unwrap_or_else(|| "no HEALTHCHECK".into());
+                bail!(
+                    "not healthy within {} s (health.timeout-s): {}; last check: {}",
+                    s.health.timeout_s,
+                    if has_healthcheck {
+                        format!("the HEALTHCHECK still says `{status}`")
+                    } else {
+                        format!("the image has no HEALTHCHECK and GET {path} never answered 200")
+                    },
+                    if last.is_empty() {
+                        "no output".to_string()
+                    } else {
+                        last
+                    }
+                );
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        let became = started.elapsed();
+        let answers = self.probe(&c.name, &[path, "/version"])?;
+        let (code, body) = &answers[path];
+        let healthy = *code == 200
+            && serde_json::from_str::<Json>(body).is_ok_and(|j| j["status"] == "healthy");
+        if !healthy {
+            bail!(
+                "GET {path} answered {}, expected 200 {{\"status\": \"healthy\"}}",
+                show_answer(*code, body)
+            );
+        }
+        let (vcode, vbody) = &answers["/version"];
+        let version = serde_json::from_str::<Json>(vbody)
+            .ok()
+            .and_then(|j| j["version"].as_str().map(str::to_string));
+        match version {
+            Some(v) if *vcode == 200 && v == s.pep440 => {}
+            Some(v) if *vcode == 200 => bail!(
+                "GET /version says {v}, but this release is {}: the image does not run the wheel of this release",
+                s.pep440
+            ),
+            _ => bail!(
+                "GET /version answered {}, expected 200 {{\"version\": \"{}\"}}",
+                show_answer(*vcode, vbody),
+                s.pep440
+            ),
+        }
+        Ok(format!(
+            "healthy after {:.1} s; GET {path} → {}; GET /version → {}",
+            became.as_secs_f64(),
+            body.trim(),
+            s.pep440
+        ))
+    }
+
+    pub(crate) fn probe(
+        &self,
+        name: &str,
+        paths: &[&str],
+    ) -> Result<BTreeMap<String, (u16, String)>> {
+        let out = crate::run::exec::run_captured(&self.probe_process(name, paths, PROBE)).context(
+            "probing inside the container (the probe runs python3 in the image; an image without python3 \
+             cannot be validated)",
+        )?;
+        let json: Json = serde_json::from_str(out.trim())
+            .with_context(|| format!("the probe printed no JSON: {}", out.trim()))?;
+        let mut map = BTreeMap::new();
+        for p in paths {
+            let entry = &json[*p];
+            map.insert(
+                p.to_string(),
+                (
+                    entry[0].as_u64().unwrap_or(0) as u16,
+                    entry[1].as_str().unwrap_or("").to_string(),
+                ),
+            );
+        }
+        Ok(map)
+    }
+}
+
+pub(crate) fn show_answer(code: u16, body: &str) -> String {
+    let body: String = body.trim().chars().take(200).collect();
+    if code == 0 {
+        format!("nothing ({body})")
+    } else {
+        format!("{code} {body}")
+    }
+}
+
+pub(crate) fn describe_exit(status: std::process::ExitStatus) -> String {
+    match status.code() {
+        Some(c) => format!("docker run exited with status {c}"),
+        None => "docker run was killed by a signal".into(),
+    }
+}
+
+impl Action for Validate {
+    fn header(&self) -> String {
+        format!(
+            "validate {}:{} in a container without network: healthy within {} s, GET {} and GET /version = {}",
+            self.spec.image,
+            self.spec.exact_tag,
+            self.spec.health.timeout_s,
+            self.spec.health.path,
+            self.spec.pep440
+        )
+    }
+    fn detail(&self) -> Option<String> {
+        let name = "slipway-validate-<pid>-<n>";
+        let mut lines: Vec<String> = self
+            .spec
+            .platforms
+            .iter()
+            .map(|p| {
+                self.run_process(name, p, &format!("<image built for {p}>"), "<pid>")
+                    .command_line()
+            })
+            .collect();
+        lines.push(format!(
+            "wait for the HEALTHCHECK to say healthy (without one: poll GET {}), then inside the container:",
+            self.spec.health.path
+        ));
+        lines.push(
+            self.probe_process(
+                name,
+                &[&self.spec.health.path, "/version"],
+                "<GET each path on 127.0.0.1:port, print {path: [status, body]}>",
+            )
+            .command_line(),
+        );
+        lines.push(format!(
+            "always: {}",
+            self.spec.docker().args(["rm", "-f", name]).command_line()
+        ));
+        Some(lines.join("\n"))
+    }
+    fn execute(&self, cx: &mut RunContext) -> Result<Done> {
+        let swept = self.sweep();
+        let mut lines = Vec::new();
+        if !swept.is_empty() {
+            lines.push(format!(
+                "removed stale validation containers: {}",
+                swept.join(", ")
+            ));
+        }
+        for (i, platform) in self.spec.platforms.iter().enumerate() {
+            let image = cx.get(&image_key(platform))?.to_string();
+            lines.push(self.validate_one(i, platform, &image)?);
+        }
+        Ok(Done::Ran(lines.join("\n")))
+    }
+}
+
+/// A running validation container: removed (and its `docker run` reaped) on every path.
+pub(crate) struct Container {
+    pub(crate) name: String,
+    pub(crate) docker: Process,
+    pub(crate) child: Option<Child>,
+    pub(crate) watchdog: Option<Child>,
+    pub(crate) removed: bool,
+    /// When `docker run` started, and the child time counted by then: its wall time, less the
+    /// docker calls made meanwhile (counted already), is time spent waiting for docker.
+    pub(crate) started: (Instant, Duration),
+}
+
+impl Container {
+    pub(crate) fn remove(&mut self) {
+        if std::mem::replace(&mut self.removed, true) {
+            return;
+        }
+        let _ = crate::run::exec::run_captured(&self.docker.clone().args(["rm", "-f", &self.name]));
+        if let Some(mut child) = self.child.take() {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                match child.try_wait() {
+                    Ok(Some(_)) | Err(_) => break,
+                    Ok(None) if Instant::now() > deadline => {
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        break;
+                    }
+                    Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+            // The container's whole life; overlapping `docker exec` probes are merged by the union.
+            crate::run::exec::count_child_span(self.started.0, Instant::now());
+        }
+        if let Some(mut w) = self.watchdog.take() {
+            // Its job is done: kill it before it reads EOF (no second `docker rm`).
+            let _ = w.kill();
+            let _ = w.wait();
+        }
+    }
+}
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        self.remove();
+    }
+}
+
+/// `sh -c 'read _; docker rm -f NAME'` in its own process group, holding our end of its stdin:
+/// when this process ends in any way (Ctrl-C, SIGTERM, SIGKILL), the pipe closes and it removes
+/// the container.
+pub(crate) fn watchdog(docker: &Process, name: &str) -> Result<Child> {
+    let mut cmd = Command::new("sh");
+    cmd.args([
+        "-c",
+        "read _ ; exec \"$0\" rm -f \"$1\" >/dev/null 2>&1",
+        &docker.program,
+        name,
+    ]);
+    for (k, v) in &docker.env {
+        cmd.env(k, v.reveal());
+    }
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        cmd.process_group(0);
+    }
+    Ok(cmd.spawn()?)
+}
+
+/// A [`Process`] as a `std::process::Command` (for children we supervise ourselves).
+pub(crate) fn command(p: &Process) -> Command {
+    let mut c = Command::new(&p.program);
+    c.args(&p.args).current_dir(&p.cwd);
+    for k in &p.env_remove {
+        c.env_remove(k);
+    }
+    for (k, v) in &p.env {
+        c.env(k, v.reveal());
+    }
+    c
+}
+
+pub(crate) fn tail(path: &Path, n: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    crate::run::ui::redact(&lines[lines.len().saturating_sub(n)..].join("\n"))
+}

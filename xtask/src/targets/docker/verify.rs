@@ -1,0 +1,184 @@
+//! Verify through the registry API that every tag resolves to the pushed digest.
+
+use super::*;
+use crate::core::dockertags::PlannedTag;
+use crate::run::plan::{Action, Done, RunContext, Step};
+use crate::targets::publish::Facts;
+use crate::Problems;
+use anyhow::{bail, Result};
+use registry::Repo;
+use serde_json::Value as Json;
+use std::collections::BTreeMap;
+
+/// Through the registry HTTP API: every planned tag on every registry resolves to the digest
+/// that was pushed, whose config is the built image (per platform for an index).
+#[derive(Debug)]
+pub struct Verify {
+    pub spec: ImageSpec,
+    pub registries: Vec<String>,
+    pub tags: Vec<PlannedTag>,
+    pub credentials: Option<Login>,
+}
+
+impl Action for Verify {
+    fn header(&self) -> String {
+        format!(
+            "verify {} tag(s) of {} on {} through the registry API",
+            self.tags.len(),
+            self.spec.image,
+            self.registries.join(", ")
+        )
+    }
+    fn detail(&self) -> Option<String> {
+        Some(format!(
+            "HEAD/GET /v2/{}/manifests/<tag> (Accept: {}): every tag = the pushed digest; its config digest = the built image ID{}",
+            self.spec.image,
+            registry::MANIFEST_TYPES.join(", "),
+            if self.spec.multi() { "; the index lists every platform with its own image" } else { "" }
+        ))
+    }
+    fn execute(&self, cx: &mut RunContext) -> Result<Done> {
+        // The built images: from this run, else this commit's recorded build (`cargo xtask
+        // verify` after the fact); without either, the identity checks are left out.
+        let images: Option<BTreeMap<String, String>> = self
+            .spec
+            .platforms
+            .iter()
+            .map(|p| {
+                let id = cx
+                    .values
+                    .get(&image_key(p))
+                    .cloned()
+                    .or_else(|| recorded_image(&self.spec, p))?;
+                Some((p.clone(), id))
+            })
+            .collect();
+        let mut lines = Vec::new();
+        for r in &self.registries {
+            let full = format!("{}/{}", r.trim_end_matches('/'), self.spec.image);
+            let path = Repo::parse(&full).path;
+            let host = Repo::parse(&full).registry;
+            let creds = registry_credentials(&host, &self.credentials);
+            let mut client =
+                registry::Client::new(&host, creds.as_ref().map(|(u, p)| (u.as_str(), p.as_str())));
+            let exact = read_remote(&mut client, &path, &self.spec.exact_tag)?;
+            let expected = match (cx.values.get(&digest_key(r)), exact.digest()) {
+                (Some(pushed), _) => pushed.clone(),
+                (None, Some(d)) => d.to_string(),
+                (None, None) => bail!("{full}:{} is missing on the registry", self.spec.exact_tag),
+            };
+            for t in &self.tags {
+                let remote = read_remote(&mut client, &path, &t.tag)?;
+                match remote.digest() {
+                    None => bail!("{full}:{} is missing on the registry", t.tag),
+                    Some(d) if d != expected => bail!(
+                        "{full}:{} resolves to {d}, but {expected} was pushed",
+                        t.tag
+                    ),
+                    Some(_) => {}
+                }
+                let holds = match (&remote, self.spec.multi(), &images) {
+                    (_, _, None) => true,
+                    (Remote::Image { config, .. }, false, Some(images)) => {
+                        Some(config) == images.values().next()
+                    }
+                    (r @ Remote::Index { .. }, true, Some(images)) => r.index_holds(images),
+                    _ => false,
+                };
+                if !holds {
+                    bail!(
+                        "{full}:{} ({expected}) does not hold the built image: {remote:?}",
+                        t.tag
+                    );
+                }
+            }
+            let mut what = format!(
+                "{full}: {} → {expected}",
+                self.tags
+                    .iter()
+                    .map(|t| t.tag.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            if self.spec.multi() {
+                let Remote::Index { children, .. } = &exact else {
+                    bail!("{full}:{} is not an index: {exact:?}", self.spec.exact_tag);
+                };
+                for p in &self.spec.platforms {
+                    let tag = self.spec.arch_tag(p);
+                    let listed = children
+                        .iter()
+                        .find(|(cp, _, _)| same_platform(cp, p))
+                        .map(|(_, d, _)| d.as_str());
+                    let built = images.as_ref().map(|i| i[p].as_str());
+                    match read_remote(&mut client, &path, &tag)? {
+                        Remote::Image { digest, config }
+                            if built.is_none_or(|b| b == config)
+                                && listed == Some(digest.as_str()) =>
+                        {
+                            what.push_str(&format!(
+                                "\n  {p}: {digest} (in the index and as {tag}; image {config})"
+                            ));
+                        }
+                        other => bail!(
+                            "{full}:{tag} does not hold the {p} image {} that the index lists ({}): {other:?}",
+                            built.unwrap_or("(no local build)"),
+                            listed.unwrap_or("not listed")
+                        ),
+                    }
+                }
+            } else {
+                match &images {
+                    Some(i) => what.push_str(&format!(
+                        " (image {})",
+                        i.values().next().cloned().unwrap_or_default()
+                    )),
+                    None => what.push_str(&format!(
+                        " (no local build of {} to compare the image with)",
+                        &self.spec.commit[..self.spec.commit.len().min(7)]
+                    )),
+                }
+            }
+            lines.push(what);
+        }
+        Ok(Done::Ran(lines.join("\n")))
+    }
+}
+
+/// The image a recorded build of this commit made for `platform` (still in the engine).
+pub(crate) fn recorded_image(spec: &ImageSpec, platform: &str) -> Option<String> {
+    let text = std::fs::read_to_string(spec.work.join("docker").join(BUILD_RECORD)).ok()?;
+    let json: Json = serde_json::from_str(&text).ok()?;
+    json.as_object()?
+        .values()
+        .filter(|r| r["commit"] == spec.commit.as_str() && r["platform"] == platform)
+        .filter_map(|r| r["image"].as_str())
+        .find(|id| local_platform(spec, id).is_some())
+        .map(str::to_string)
+}
+
+/// The docker verification alone (`cargo xtask verify`); None when no image is published.
+pub fn verify_step(facts: &Facts, problems: &mut Problems) -> Option<Step> {
+    let docker = facts.cfg.docker.clone()?;
+    let credentials = credentials_from_env(problems);
+    // Only the names and tags matter here (the build context is not used).
+    let spec = ImageSpec::new(
+        facts,
+        &docker,
+        docker.platforms.clone(),
+        &mut Problems::default(),
+    );
+    let tags = match planned_tags(facts, &docker) {
+        Ok(t) => t,
+        Err(e) => {
+            problems.invalid(format!("[workspace.metadata.release.docker] tags: {e}"));
+            return None;
+        }
+    };
+    Some(Step::Action(Box::new(Verify {
+        spec,
+        registries: docker.registries.clone(),
+        tags,
+        credentials,
+    })))
+}
