@@ -214,9 +214,9 @@ pub fn prepare(root: std::path::PathBuf, o: &Options) -> Result<Prepared> {
         // What changed since the last release (any, pre-releases included) decides `auto`.
         let mut since = None;
         if auto || o.generate {
-            let (prev, rel) = crate::cmd::changelog::since_last_release(&cfg, false)?;
+            let (prev, rel) = crate::facts::commits::since_last_release(&cfg, false)?;
             if auto {
-                match crate::cmd::changelog::auto_level(&rel, &cur) {
+                match crate::core::changegen::auto_level(&rel, &cur) {
                     Some(level) => spec = Some(level),
                     None => problems.failure(format!(
                         "no releasable commits since {} (only {}); nothing to release — use an explicit \
@@ -253,12 +253,12 @@ pub fn prepare(root: std::path::PathBuf, o: &Options) -> Result<Prepared> {
             // A stable release lists everything since the previous stable release.
             let rel =
                 if n.pre.is_empty() && prev.as_ref().is_some_and(|t| !t.version.pre.is_empty()) {
-                    crate::cmd::changelog::since_last_release(&cfg, true)?.1
+                    crate::facts::commits::since_last_release(&cfg, true)?.1
                 } else {
                     rel
                 };
-            let style = crate::cmd::changelog::style(&cfg);
-            generated = crate::cmd::changelog::generated_groups(&rel, &style);
+            let style = crate::facts::commits::style(&cfg);
+            generated = crate::core::changegen::generated_groups(&rel, &style);
         }
         if let Some(n) = &new {
             if let Some(s) = m.changelog.parsed.section(n) {

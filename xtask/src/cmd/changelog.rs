@@ -6,10 +6,10 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use semver::Version;
 
 use crate::cli::Global;
 use crate::core::changegen::{self, Collector, Release, Style};
+use crate::facts::commits::{collect_range, style};
 use crate::facts::config::{self, Config};
 use crate::facts::history::{self, Tag};
 use crate::run::ui::Ui;
@@ -40,70 +40,6 @@ pub struct Options {
     pub all: bool,
     pub format: Option<String>,
     pub output: Option<String>,
-}
-
-/// The style of generated entries for this repository: links when its web URL is known.
-pub fn style(cfg: &Config) -> Style {
-    Style {
-        include_other: cfg.changelog_other,
-        repo_url: repo_url(cfg),
-    }
-}
-
-/// The repository's web URL: `repository`, else `github.repo`, else the remote's URL.
-pub fn repo_url(cfg: &Config) -> Option<String> {
-    cfg.repository
-        .clone()
-        .or_else(|| {
-            cfg.github_repo
-                .as_ref()
-                .map(|r| format!("https://github.com/{r}"))
-        })
-        .or_else(|| history::remote_web_url(&cfg.root, &cfg.remote))
-}
-
-/// Commits after the previous release tag (reachable from HEAD) up to HEAD. For a stable target,
-/// the range starts at the previous *stable* release.
-pub fn since_last_release(cfg: &Config, stable_target: bool) -> Result<(Option<Tag>, Release)> {
-    let tags = history::release_tag_names(&cfg.root, &cfg.tag_prefix)?;
-    let prev = history::last_release(&cfg.root, &tags, "HEAD", None, stable_target)?;
-    let release = collect_range(
-        &cfg.root,
-        prev.as_ref().map(|t| t.name.as_str()),
-        "HEAD",
-        None,
-    )?;
-    Ok((prev, release))
-}
-
-/// One range, collected into a single release.
-pub fn collect_range(
-    root: &Path,
-    from: Option<&str>,
-    to: &str,
-    version: Option<(&Tag, Option<&Tag>)>,
-) -> Result<Release> {
-    let revs = match from {
-        Some(f) => vec![format!("{f}..{to}")],
-        None => vec![to.to_string()],
-    };
-    let mut c = match version {
-        Some((t, _)) => Collector::new(
-            Some(t.version.clone()),
-            Some(t.name.clone()),
-            Some(t.date.clone()),
-        ),
-        None => Collector::new(None, None, None),
-    };
-    history::walk(root, &revs, false, |raw| {
-        c.push(raw);
-        Ok(true)
-    })?;
-    let mut r = c.finish();
-    if let Some((_, prev)) = version {
-        r.previous_tag = prev.map(|p| p.name.clone());
-    }
-    Ok(r)
 }
 
 pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
@@ -308,44 +244,4 @@ impl<'a> Writer<'a> {
             r => r.context("writing the changelog"),
         }
     }
-}
-
-/// The level `auto` picks: breaking → major (minor while 0.x), feat → minor, fix/perf → patch.
-pub fn auto_level(r: &Release, current: &Version) -> Option<crate::core::version::BumpSpec> {
-    use crate::core::conventional::Bump;
-    use crate::core::version::BumpSpec;
-    let max = r
-        .entries
-        .iter()
-        .map(|e| e.commit.bump())
-        .max()
-        .unwrap_or(Bump::None);
-    match max {
-        Bump::Major if current.major == 0 => Some(BumpSpec::Minor),
-        Bump::Major => Some(BumpSpec::Major),
-        Bump::Minor => Some(BumpSpec::Minor),
-        Bump::Patch => Some(BumpSpec::Patch),
-        Bump::None => None,
-    }
-}
-
-/// The generated entries of a release as changelog bullets, grouped by section.
-pub fn generated_groups(
-    r: &Release,
-    style: &Style,
-) -> Vec<(&'static str, Vec<crate::core::changelog::GenEntry>)> {
-    changegen::sections(r, style)
-        .into_iter()
-        .map(|(title, entries)| {
-            let list = entries
-                .into_iter()
-                .map(|e| crate::core::changelog::GenEntry {
-                    text: changegen::bullet(e, style),
-                    short_hash: e.short().to_string(),
-                    subject: e.commit.subject.clone(),
-                })
-                .collect();
-            (title, list)
-        })
-        .collect()
 }

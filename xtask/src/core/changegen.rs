@@ -13,9 +13,20 @@ use semver::Version;
 use serde_json::{json, Value as Json};
 
 use crate::core::conventional::{self, Commit, Kind};
-use crate::facts::history::RawCommit;
 
 pub const BREAKING: &str = "Breaking changes";
+/// One commit as read from git.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawCommit {
+    pub hash: String,
+    pub parents: usize,
+    pub author: String,
+    pub email: String,
+    /// Author date, YYYY-MM-DD.
+    pub date: String,
+    pub message: String,
+}
+
 /// Section titles in output order.
 pub const SECTIONS: &[&str] = &[BREAKING, "Added", "Changed", "Fixed", "Other"];
 
@@ -307,6 +318,46 @@ pub fn render_html(r: &Release, style: &Style, out: &mut String) {
         out.push_str("</ul>\n");
     }
     out.push_str("</section>\n");
+}
+
+/// The level `auto` picks: breaking → major (minor while 0.x), feat → minor, fix/perf → patch.
+pub fn auto_level(r: &Release, current: &Version) -> Option<crate::core::version::BumpSpec> {
+    use crate::core::conventional::Bump;
+    use crate::core::version::BumpSpec;
+    let max = r
+        .entries
+        .iter()
+        .map(|e| e.commit.bump())
+        .max()
+        .unwrap_or(Bump::None);
+    match max {
+        Bump::Major if current.major == 0 => Some(BumpSpec::Minor),
+        Bump::Major => Some(BumpSpec::Major),
+        Bump::Minor => Some(BumpSpec::Minor),
+        Bump::Patch => Some(BumpSpec::Patch),
+        Bump::None => None,
+    }
+}
+
+/// The generated entries of a release as changelog bullets, grouped by section.
+pub fn generated_groups(
+    r: &Release,
+    style: &Style,
+) -> Vec<(&'static str, Vec<crate::core::changelog::GenEntry>)> {
+    sections(r, style)
+        .into_iter()
+        .map(|(title, entries)| {
+            let list = entries
+                .into_iter()
+                .map(|e| crate::core::changelog::GenEntry {
+                    text: bullet(e, style),
+                    short_hash: e.short().to_string(),
+                    subject: e.commit.subject.clone(),
+                })
+                .collect();
+            (title, list)
+        })
+        .collect()
 }
 
 #[cfg(test)]

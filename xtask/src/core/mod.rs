@@ -11,6 +11,7 @@ pub mod conventional;
 pub mod date;
 pub mod dockertags;
 pub mod edit;
+pub mod notes;
 pub mod pyproject;
 pub mod sha256;
 pub mod template;

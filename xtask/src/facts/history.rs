@@ -3,6 +3,7 @@
 //! History is read with ONE `git log` process whose output is consumed record by record
 //! (NUL-separated), so memory stays flat in the number of commits.
 
+pub use crate::core::changegen::RawCommit;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -135,18 +136,6 @@ pub fn last_release(
         .into_iter()
         .find(|t| names.contains(t.name.as_str()))
         .cloned())
-}
-
-/// One commit as read from git.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RawCommit {
-    pub hash: String,
-    pub parents: usize,
-    pub author: String,
-    pub email: String,
-    /// Author date, YYYY-MM-DD.
-    pub date: String,
-    pub message: String,
 }
 
 /// Streams `git log <revs>` (newest first; `topo` for `--topo-order`) into `f`, one commit at a

@@ -1,7 +1,9 @@
 //! Read-only facts: git, the history of tags and commits, the configuration, the managed files.
 //! Gatherers read the world and never change it.
 
+pub mod commits;
 pub mod config;
 pub mod git;
 pub mod history;
 pub mod managed;
+pub mod notes;

@@ -13,13 +13,25 @@ pub fn host_of(url: &str) -> &str {
         .unwrap_or("")
 }
 
+/// Is this registry on the loopback interface (spoken to over plain HTTP)?
+pub fn is_loopback(registry: &str) -> bool {
+    let host = registry.rsplit_once(':').map_or(registry, |(h, p)| {
+        if p.chars().all(|c| c.is_ascii_digit()) {
+            h
+        } else {
+            registry
+        }
+    });
+    host == "localhost" || host.starts_with("127.") || host == "[::1]"
+}
+
 /// An agent for requests to `url`.
 pub fn agent(url: &str, timeout: Duration) -> ureq::Agent {
     let mut cfg = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(timeout))
         .user_agent("slipway");
-    if crate::targets::docker::registry::is_loopback(host_of(url)) {
+    if is_loopback(host_of(url)) {
         cfg = cfg.proxy(None);
     }
     cfg.build().into()

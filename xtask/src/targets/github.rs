@@ -23,9 +23,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{json, Value as Json};
 
-use crate::cmd::release_notes;
 use crate::core::changelog::{self, Changelog};
 use crate::facts::config::Config;
+use crate::facts::notes as release_notes;
 use crate::run::plan::{Action, Done, Process, RunContext, Step, Val};
 use crate::targets::publish::{Facts, Gathered, TargetPlan};
 use crate::{core::sha256, core::template, run::ui, Problems};
@@ -617,7 +617,7 @@ pub fn notes(facts: &Facts) -> Result<String, String> {
     // The docker pull lines come from the same repositories and exact tag the docker target pushes.
     let vars = release_notes::variables(cfg, Some(&v.to_string()))
         .map_err(|e| format!("release notes for {v}: {e:#}"))?;
-    template::render(release_notes::DEFAULT, &vars).map_err(|e| format!("release notes: {e}"))
+    template::render(crate::core::notes::DEFAULT, &vars).map_err(|e| format!("release notes: {e}"))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,6 +1,11 @@
 //! Build the image once per commit, recorded so a re-run reuses it.
 
-use super::*;
+use super::check::local_platform;
+use super::check::rel;
+use super::dockerfile::from_images_by_source;
+use super::platform::same_platform;
+use super::spec::image_key;
+use super::spec::ImageSpec;
 use crate::run::plan::{Action, Done, Process, RunContext};
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value as Json};

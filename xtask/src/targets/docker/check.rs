@@ -1,6 +1,11 @@
 //! Problems found before anything runs: engine, bases, credentials.
 
-use super::*;
+use super::dockerfile::from_images_by_source;
+use super::engine;
+use super::platform::binfmt_entry;
+use super::platform::native_platform;
+use super::platform::same_platform;
+use super::spec::ImageSpec;
 use crate::run::plan::Val;
 use crate::Problems;
 use serde_json::Value as Json;

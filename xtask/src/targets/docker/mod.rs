@@ -21,28 +21,9 @@
 pub mod engine;
 pub mod registry;
 
-use anyhow::Result;
-
-use crate::core::dockertags::{self, PlannedTag, TagPolicy};
-use crate::facts::config::DockerConfig;
 use crate::run::plan::Step;
 use crate::targets::publish::{Facts, Gathered, TargetPlan};
 use crate::Problems;
-
-/// Label on every validation container; its value is the pid of the slipway process that owns it.
-pub const VALIDATE_LABEL: &str = "slipway.validate";
-/// Label carrying the PEP 440 rendering of the version (next to the OCI labels).
-pub const PEP440_LABEL: &str = "dev.slipway.version.pep440";
-
-/// The RunContext key of the image ID built for `platform`.
-pub fn image_key(platform: &str) -> String {
-    format!("docker.image.{platform}")
-}
-
-/// The RunContext key of the manifest digest every tag on `registry` must resolve to.
-pub fn digest_key(registry: &str) -> String {
-    format!("docker.digest.{registry}")
-}
 
 mod build;
 mod check;
@@ -97,17 +78,6 @@ pub fn image_steps(spec: &ImageSpec) -> Vec<Step> {
         Step::Action(Box::new(BuildImage::new(spec))),
         Step::Action(Box::new(Validate { spec: spec.clone() })),
     ]
-}
-
-/// The tags this release gets.
-pub fn planned_tags(facts: &Facts, docker: &DockerConfig) -> Result<Vec<PlannedTag>, String> {
-    let policy = TagPolicy::from_kinds(&facts.cfg.tag_prefix, &docker.tags)?;
-    Ok(dockertags::plan(
-        &facts.version,
-        &facts.released,
-        &facts.short,
-        &policy,
-    ))
 }
 
 /// The Docker target of `publish-prod`; `None` when the project publishes no image.

@@ -1,6 +1,17 @@
 //! Push every planned tag to every registry (registries in parallel), each checked first; the multi-arch index is assembled from the pushed per-platform digests.
 
-use super::*;
+use super::check::registry_credentials;
+use super::check::Login;
+use super::engine;
+use super::platform::platform_slug;
+use super::registry;
+use super::remote::manifest_push_digest;
+use super::remote::pushed_digest;
+use super::remote::read_remote;
+use super::remote::Remote;
+use super::spec::digest_key;
+use super::spec::image_key;
+use super::spec::ImageSpec;
 use crate::core::dockertags::{PlannedTag, TagKind};
 use crate::run::plan::{Action, Done, Process, RunContext};
 use anyhow::{anyhow, bail, Context, Result};
@@ -104,7 +115,7 @@ impl Push {
     }
 
     pub(crate) fn insecure(registry: &str) -> Option<&'static str> {
-        registry::is_loopback(registry.split('/').next().unwrap_or(registry))
+        crate::run::net::is_loopback(registry.split('/').next().unwrap_or(registry))
             .then_some("--insecure")
     }
 

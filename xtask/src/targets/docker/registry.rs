@@ -5,6 +5,7 @@
 //! Loopback registries (localhost, 127.0.0.0/8, [::1]) are spoken to over plain HTTP, as docker
 //! itself does; everything else over HTTPS.
 
+use crate::run::net::is_loopback;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -56,18 +57,6 @@ impl Repo {
             format!("{}/{}", self.registry, self.path)
         }
     }
-}
-
-/// Is this registry on the loopback interface (spoken to over plain HTTP)?
-pub fn is_loopback(registry: &str) -> bool {
-    let host = registry.rsplit_once(':').map_or(registry, |(h, p)| {
-        if p.chars().all(|c| c.is_ascii_digit()) {
-            h
-        } else {
-            registry
-        }
-    });
-    host == "localhost" || host.starts_with("127.") || host == "[::1]"
 }
 
 /// The base URL of a registry's API.

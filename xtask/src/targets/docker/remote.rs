@@ -1,6 +1,7 @@
 //! What a registry holds for a tag, read through the registry API.
 
-use super::*;
+use super::platform::same_platform;
+use super::registry;
 use anyhow::Result;
 use std::collections::BTreeMap;
 

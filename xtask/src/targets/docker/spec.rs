@@ -1,7 +1,10 @@
 //! The image of a release: what is built, from which wheel, with which labels and build-args.
 
-use super::*;
-use crate::core::dockertags::{self};
+use super::engine;
+use super::platform::platform_parts;
+use super::platform::platform_slug;
+use super::platform::substitute_platform;
+use crate::core::dockertags::{self, PlannedTag, TagPolicy};
 use crate::facts::config::{DockerConfig, HealthConfig};
 use crate::run::plan::{Process, Val};
 use crate::targets::publish::Facts;
@@ -78,7 +81,7 @@ impl ImageSpec {
                 rfc3339(facts.commit_time),
             ),
         ];
-        if let Some(url) = crate::cmd::changelog::repo_url(cfg) {
+        if let Some(url) = crate::facts::commits::repo_url(cfg) {
             labels.push(("org.opencontainers.image.source".into(), url));
         }
         if !facts.package.is_empty() {
@@ -184,4 +187,30 @@ pub fn rfc3339(epoch: i64) -> String {
         secs / 60 % 60,
         secs % 60
     )
+}
+
+/// Label on every validation container; its value is the pid of the slipway process that owns it.
+pub const VALIDATE_LABEL: &str = "slipway.validate";
+/// Label carrying the PEP 440 rendering of the version (next to the OCI labels).
+pub const PEP440_LABEL: &str = "dev.slipway.version.pep440";
+
+/// The RunContext key of the image ID built for `platform`.
+pub fn image_key(platform: &str) -> String {
+    format!("docker.image.{platform}")
+}
+
+/// The RunContext key of the manifest digest every tag on `registry` must resolve to.
+pub fn digest_key(registry: &str) -> String {
+    format!("docker.digest.{registry}")
+}
+
+/// The tags this release gets.
+pub fn planned_tags(facts: &Facts, docker: &DockerConfig) -> Result<Vec<PlannedTag>, String> {
+    let policy = TagPolicy::from_kinds(&facts.cfg.tag_prefix, &docker.tags)?;
+    Ok(dockertags::plan(
+        &facts.version,
+        &facts.released,
+        &facts.short,
+        &policy,
+    ))
 }

@@ -1,6 +1,10 @@
 //! Validate the image: a container with no network, health probed inside it, always removed.
 
-use super::*;
+use super::check::rel;
+use super::engine;
+use super::spec::image_key;
+use super::spec::ImageSpec;
+use super::spec::VALIDATE_LABEL;
 use crate::run::plan::{Action, Done, Process, RunContext};
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::Value as Json;

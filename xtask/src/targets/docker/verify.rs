@@ -1,6 +1,18 @@
 //! Verify through the registry API that every tag resolves to the pushed digest.
 
-use super::*;
+use super::build::BUILD_RECORD;
+use super::check::credentials_from_env;
+use super::check::local_platform;
+use super::check::registry_credentials;
+use super::check::Login;
+use super::platform::same_platform;
+use super::registry;
+use super::remote::read_remote;
+use super::remote::Remote;
+use super::spec::digest_key;
+use super::spec::image_key;
+use super::spec::planned_tags;
+use super::spec::ImageSpec;
 use crate::core::dockertags::PlannedTag;
 use crate::run::plan::{Action, Done, RunContext, Step};
 use crate::targets::publish::Facts;
