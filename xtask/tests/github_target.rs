@@ -345,7 +345,7 @@ fn publishes_a_release_with_assets_then_a_rerun_skips_everything() {
         let (hex, name) = l.split_once("  ").unwrap();
         assert_eq!(
             hex,
-            xtask::core::sha256::file_hex(&dist.join(name)).unwrap()
+            xtask::facts::files::file_hex(&dist.join(name)).unwrap()
         );
     }
 

@@ -258,7 +258,7 @@ pub fn prepare(root: std::path::PathBuf, o: &Options) -> Result<Prepared> {
                     rel
                 };
             let style = crate::facts::commits::style(&cfg);
-            generated = crate::core::changegen::generated_groups(&rel, &style);
+            generated = crate::core::changelog::generated_groups(&rel, &style);
         }
         if let Some(n) = &new {
             if let Some(s) = m.changelog.parsed.section(n) {

@@ -339,27 +339,6 @@ pub fn auto_level(r: &Release, current: &Version) -> Option<crate::core::version
     }
 }
 
-/// The generated entries of a release as changelog bullets, grouped by section.
-pub fn generated_groups(
-    r: &Release,
-    style: &Style,
-) -> Vec<(&'static str, Vec<crate::core::changelog::GenEntry>)> {
-    sections(r, style)
-        .into_iter()
-        .map(|(title, entries)| {
-            let list = entries
-                .into_iter()
-                .map(|e| crate::core::changelog::GenEntry {
-                    text: bullet(e, style),
-                    short_hash: e.short().to_string(),
-                    subject: e.commit.subject.clone(),
-                })
-                .collect();
-            (title, list)
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

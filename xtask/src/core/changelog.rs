@@ -878,6 +878,27 @@ fn read_title(title: &str) -> Result<Title, String> {
     Ok(Title::Version(v, date))
 }
 
+/// The generated entries of a release as changelog bullets, grouped by section.
+pub fn generated_groups(
+    r: &crate::core::changegen::Release,
+    style: &crate::core::changegen::Style,
+) -> Vec<(&'static str, Vec<GenEntry>)> {
+    crate::core::changegen::sections(r, style)
+        .into_iter()
+        .map(|(title, entries)| {
+            let list = entries
+                .into_iter()
+                .map(|e| GenEntry {
+                    text: crate::core::changegen::bullet(e, style),
+                    short_hash: e.short().to_string(),
+                    subject: e.commit.subject.clone(),
+                })
+                .collect();
+            (title, list)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,8 +1,5 @@
 //! SHA-256 (FIPS 180-4), for artifact hashes: index verification and `SHA256SUMS`.
 
-use std::io::Read;
-use std::path::Path;
-
 const K: [u32; 64] = [
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
     0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
@@ -125,21 +122,6 @@ pub fn digest_hex(data: &[u8]) -> String {
     let mut h = Sha256::default();
     h.update(data);
     hex(&h.finish())
-}
-
-/// The sha256 of a file, streamed.
-pub fn file_hex(path: &Path) -> std::io::Result<String> {
-    let mut f = std::fs::File::open(path)?;
-    let mut h = Sha256::default();
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(hex(&h.finish()))
 }
 
 #[cfg(test)]

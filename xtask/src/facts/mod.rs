@@ -3,6 +3,7 @@
 
 pub mod commits;
 pub mod config;
+pub mod files;
 pub mod git;
 pub mod history;
 pub mod managed;

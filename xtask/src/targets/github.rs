@@ -658,8 +658,8 @@ fn dist_files(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
 fn sums_text(files: &[(String, PathBuf)]) -> Result<String> {
     let mut s = String::new();
     for (name, path) in files {
-        let hex =
-            sha256::file_hex(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let hex = crate::facts::files::file_hex(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
         s.push_str(&format!("{hex}  {name}\n"));
     }
     Ok(s)
@@ -682,7 +682,7 @@ pub fn local_assets(dist: &Path, root: &Path) -> Result<Vec<LocalAsset>> {
             );
         };
         let path = dist.join(name);
-        let actual = sha256::file_hex(&path).map_err(|e| {
+        let actual = crate::facts::files::file_hex(&path).map_err(|e| {
             anyhow!(
                 "{}: {e}; it is listed in {shown}, rebuild the distributions",
                 rel(root, &path)

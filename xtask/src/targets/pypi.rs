@@ -409,7 +409,7 @@ pub fn local_dists(dir: &Path) -> Result<Vec<(String, PathBuf, String)>> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         if name.ends_with(".whl") || name.ends_with(".tar.gz") {
-            let sha = sha256::file_hex(&p)?;
+            let sha = crate::facts::files::file_hex(&p)?;
             out.push((name, p, sha));
         }
     }
