@@ -10,7 +10,7 @@ use crate::facts::config::{self, Config};
 use crate::facts::managed::{self, Managed};
 use crate::run::plan::{FileEdit, Plan, Process, Step};
 use crate::run::ui::{Style, Ui};
-use crate::{core::changelog, core::compose, core::date, core::pyproject, facts::git, Problems};
+use crate::{core::changelog, core::date, facts::git, Problems};
 
 #[derive(Debug, Default, Clone)]
 pub struct Options {
@@ -317,51 +317,13 @@ pub fn compute_edits(
     date: &str,
     generated: &[(&str, Vec<changelog::GenEntry>)],
 ) -> Result<(Vec<FileEdit>, Vec<String>)> {
-    // (display, path, before, after) of every managed file; unchanged ones are dropped below.
-    let mut changes: Vec<(&str, &std::path::Path, &str, String)> = Vec::new();
-    let mut notes = Vec::new();
-    let py = &m.pyproject;
-    let py_after = pyproject::set_version(&py.text, &py.versions, &version::pep440(new))
-        .map_err(|e| anyhow::anyhow!("{}: {e}", py.rel))?;
-    changes.push((&py.rel, &py.path, &py.text, py_after));
-    for f in &m.compose {
-        let after = compose::set_version(&f.text, &f.scan, new)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", f.rel))?;
-        changes.push((&f.rel, &f.path, &f.text, after));
-    }
-    let c = &m.changelog;
-    let (with_entries, added) = if generated.iter().any(|(_, l)| !l.is_empty()) {
-        changelog::add_unreleased_entries(&c.text, generated)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", c.rel))?
-    } else {
-        (c.text.clone(), 0)
-    };
-    if added > 0 {
-        notes.push(format!(
-            "{}: added {added} generated entr{} under [Unreleased]",
-            c.rel,
-            if added == 1 { "y" } else { "ies" }
-        ));
-    }
-    let parsed = if added > 0 {
-        changelog::Changelog::parse(&with_entries)
-            .map_err(|e| anyhow::anyhow!("{}: internal error: {e}", c.rel))?
-    } else {
-        c.parsed.clone()
-    };
-    // (Its errors already name the file.)
-    let release =
-        changelog::release_parsed(&with_entries, &parsed, new, &cfg.tag_prefix, date, &c.rel)
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-    notes.extend(release.notes);
-    changes.push((&c.rel, &c.path, &c.text, release.new_src));
-    // A file whose content does not change is not part of the plan.
-    let edits = changes
-        .into_iter()
-        .filter(|(_, _, before, after)| before != after)
-        .map(|(rel, path, before, after)| FileEdit::new(rel, path, before.to_string(), after))
-        .collect();
-    Ok((edits, notes))
+    m.edits(&managed::Bump {
+        new,
+        tag_prefix: &cfg.tag_prefix,
+        date,
+        generated,
+    })
+    .map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// The plan: edits, `git add`, `git commit`, `git tag`, and for `release` the atomic push.

@@ -1,15 +1,21 @@
 //! The managed files (pyproject, compose files, changelog), read and parsed once, and every place
 //! in them that states a version ("readings").
+//!
+//! Every kind of file is one [`VersionFile`]: what it states (readings, notes) and its content at
+//! a new version (the pure editor of its kind, in `core/`). A new kind of file is its editor in
+//! `core/`, one `impl VersionFile` here and its line in [`Managed::files`] and [`load`].
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use semver::Version;
 use serde_json::{json, Value as Json};
 
-use crate::core::changelog::Changelog;
+use crate::core::changelog::{self, Changelog};
 use crate::core::compose::{self, UseKind};
 use crate::core::pyproject::{self, PyVersion};
+use crate::core::version::pep440;
 use crate::facts::config::Config;
+use crate::run::plan::FileEdit;
 use crate::Problems;
 
 pub struct PyFile {
@@ -31,6 +37,33 @@ pub struct ChangelogFile {
     pub path: PathBuf,
     pub text: String,
     pub parsed: Changelog,
+}
+
+/// What a file needs to know to state a new version.
+pub struct Bump<'a> {
+    pub new: &'a Version,
+    pub tag_prefix: &'a str,
+    /// The release date (YYYY-MM-DD).
+    pub date: &'a str,
+    /// Changelog entries generated from the commits, by section.
+    pub generated: &'a [(&'a str, Vec<crate::core::changelog::GenEntry>)],
+}
+
+/// One managed file of any kind.
+pub trait VersionFile {
+    /// The path shown to the user (relative to the repository root).
+    fn rel(&self) -> &str;
+    fn path(&self) -> &Path;
+    /// The content as read.
+    fn text(&self) -> &str;
+    /// Every place in it that states a version.
+    fn readings(&self) -> Vec<Reading>;
+    /// What the user should know about places found but not edited.
+    fn notes(&self) -> Vec<String> {
+        Vec::new()
+    }
+    /// The content at the new version, and notes about the edit. Errors name the file.
+    fn bumped(&self, bump: &Bump) -> Result<(String, Vec<String>), String>;
 }
 
 pub struct Managed {
@@ -131,77 +164,192 @@ pub fn load(cfg: &Config, problems: &mut Problems) -> Option<Managed> {
     })
 }
 
-impl Managed {
-    /// Every stated version, pyproject first.
-    pub fn readings(&self) -> Vec<Reading> {
-        let mut out: Vec<Reading> = self
-            .pyproject
-            .versions
+impl VersionFile for PyFile {
+    fn rel(&self) -> &str {
+        &self.rel
+    }
+    fn path(&self) -> &Path {
+        &self.path
+    }
+    fn text(&self) -> &str {
+        &self.text
+    }
+    fn readings(&self) -> Vec<Reading> {
+        self.versions
             .iter()
             .map(|v| Reading {
-                file: self.pyproject.rel.clone(),
+                file: self.rel.clone(),
                 line: v.line,
                 location: v.location.to_string(),
                 value: v.raw.clone(),
                 version: v.version.clone(),
             })
-            .collect();
-        for f in &self.compose {
-            for u in &f.scan.uses {
-                if let UseKind::Versioned { version, .. } = &u.kind {
-                    out.push(Reading {
-                        file: f.rel.clone(),
-                        line: u.line,
-                        location: image_location(&u.service),
-                        value: u.image.clone(),
-                        version: version.clone(),
-                    });
-                }
-            }
-        }
-        if let Some(s) = self.changelog.parsed.newest_version() {
-            if let Some(v) = &s.version {
+            .collect()
+    }
+    fn bumped(&self, bump: &Bump) -> Result<(String, Vec<String>), String> {
+        let after = pyproject::set_version(&self.text, &self.versions, &pep440(bump.new))
+            .map_err(|e| format!("{}: {e}", self.rel))?;
+        Ok((after, Vec::new()))
+    }
+}
+
+impl VersionFile for ComposeFile {
+    fn rel(&self) -> &str {
+        &self.rel
+    }
+    fn path(&self) -> &Path {
+        &self.path
+    }
+    fn text(&self) -> &str {
+        &self.text
+    }
+    fn readings(&self) -> Vec<Reading> {
+        let mut out = Vec::new();
+        for u in &self.scan.uses {
+            if let UseKind::Versioned { version, .. } = &u.kind {
                 out.push(Reading {
-                    file: self.changelog.rel.clone(),
-                    line: s.heading_line,
-                    location: "newest release heading".into(),
-                    value: format!("## {}", s.title),
-                    version: v.clone(),
+                    file: self.rel.clone(),
+                    line: u.line,
+                    location: image_location(&u.service),
+                    value: u.image.clone(),
+                    version: version.clone(),
                 });
             }
         }
         out
     }
+    fn notes(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        for u in &self.scan.uses {
+            let loc = format!("{}:{} {}", self.rel, u.line, image_location(&u.service));
+            match &u.kind {
+                UseKind::Versioned { .. } => {}
+                UseKind::Floating { tag } if tag.is_empty() => notes.push(format!(
+                    "{loc} = {} has no tag (implicit `latest`); left as is",
+                    u.image
+                )),
+                UseKind::Floating { tag } => notes.push(format!(
+                    "{loc} = {} uses the floating tag `{tag}`; left as is",
+                    u.image
+                )),
+                UseKind::Unmanaged { reason } => {
+                    notes.push(format!("{loc} = {}: {reason}; left as is", u.image))
+                }
+            }
+        }
+        for (line, text) in &self.scan.commented {
+            notes.push(format!(
+                "{}:{line} is a commented-out own image ({text}); left as is",
+                self.rel
+            ));
+        }
+        notes
+    }
+    fn bumped(&self, bump: &Bump) -> Result<(String, Vec<String>), String> {
+        let after = compose::set_version(&self.text, &self.scan, bump.new)
+            .map_err(|e| format!("{}: {e}", self.rel))?;
+        Ok((after, Vec::new()))
+    }
+}
+
+impl VersionFile for ChangelogFile {
+    fn rel(&self) -> &str {
+        &self.rel
+    }
+    fn path(&self) -> &Path {
+        &self.path
+    }
+    fn text(&self) -> &str {
+        &self.text
+    }
+    fn readings(&self) -> Vec<Reading> {
+        let Some(s) = self.parsed.newest_version() else {
+            return Vec::new();
+        };
+        let Some(v) = &s.version else {
+            return Vec::new();
+        };
+        vec![Reading {
+            file: self.rel.clone(),
+            line: s.heading_line,
+            location: "newest release heading".into(),
+            value: format!("## {}", s.title),
+            version: v.clone(),
+        }]
+    }
+    fn bumped(&self, bump: &Bump) -> Result<(String, Vec<String>), String> {
+        let mut notes = Vec::new();
+        let (with_entries, added) = if bump.generated.iter().any(|(_, l)| !l.is_empty()) {
+            changelog::add_unreleased_entries(&self.text, bump.generated)
+                .map_err(|e| format!("{}: {e}", self.rel))?
+        } else {
+            (self.text.clone(), 0)
+        };
+        if added > 0 {
+            notes.push(format!(
+                "{}: added {added} generated entr{} under [Unreleased]",
+                self.rel,
+                if added == 1 { "y" } else { "ies" }
+            ));
+        }
+        let parsed = if added > 0 {
+            Changelog::parse(&with_entries)
+                .map_err(|e| format!("{}: internal error: {e}", self.rel))?
+        } else {
+            self.parsed.clone()
+        };
+        // (Its errors already name the file.)
+        let release = changelog::release_parsed(
+            &with_entries,
+            &parsed,
+            bump.new,
+            bump.tag_prefix,
+            bump.date,
+            &self.rel,
+        )?;
+        notes.extend(release.notes);
+        Ok((release.new_src, notes))
+    }
+}
+
+impl Managed {
+    /// Every managed file, in the order readings and edits are shown: pyproject, the compose
+    /// files, the changelog.
+    pub fn files(&self) -> Vec<&dyn VersionFile> {
+        let mut out: Vec<&dyn VersionFile> = vec![&self.pyproject];
+        out.extend(self.compose.iter().map(|f| f as &dyn VersionFile));
+        out.push(&self.changelog);
+        out
+    }
+
+    /// Every stated version, pyproject first.
+    pub fn readings(&self) -> Vec<Reading> {
+        self.files().iter().flat_map(|f| f.readings()).collect()
+    }
 
     /// What the user should know about images that are found but not edited.
     pub fn notes(&self) -> Vec<String> {
+        self.files().iter().flat_map(|f| f.notes()).collect()
+    }
+
+    /// The edit of every file whose content changes at the new version, and notes about them.
+    pub fn edits(&self, bump: &Bump) -> Result<(Vec<FileEdit>, Vec<String>), String> {
+        let mut edits = Vec::new();
         let mut notes = Vec::new();
-        for f in &self.compose {
-            for u in &f.scan.uses {
-                let loc = format!("{}:{} {}", f.rel, u.line, image_location(&u.service));
-                match &u.kind {
-                    UseKind::Versioned { .. } => {}
-                    UseKind::Floating { tag } if tag.is_empty() => notes.push(format!(
-                        "{loc} = {} has no tag (implicit `latest`); left as is",
-                        u.image
-                    )),
-                    UseKind::Floating { tag } => notes.push(format!(
-                        "{loc} = {} uses the floating tag `{tag}`; left as is",
-                        u.image
-                    )),
-                    UseKind::Unmanaged { reason } => {
-                        notes.push(format!("{loc} = {}: {reason}; left as is", u.image))
-                    }
-                }
-            }
-            for (line, text) in &f.scan.commented {
-                notes.push(format!(
-                    "{}:{line} is a commented-out own image ({text}); left as is",
-                    f.rel
+        for f in self.files() {
+            let (after, n) = f.bumped(bump)?;
+            notes.extend(n);
+            // A file whose content does not change is not part of the plan.
+            if after != f.text() {
+                edits.push(FileEdit::new(
+                    f.rel(),
+                    f.path(),
+                    f.text().to_string(),
+                    after,
                 ));
             }
         }
-        notes
+        Ok((edits, notes))
     }
 }
 
