@@ -8,7 +8,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use semver::Version;
 
-use crate::cli::Global;
+use crate::cmd::Global;
 use crate::core::changegen::{self, Collector, Release, Style};
 use crate::facts::config::{self, Config};
 use crate::facts::history::{self, Tag};

@@ -4,7 +4,7 @@
 use anyhow::{Context, Result};
 use semver::Version;
 
-use crate::cli::Global;
+use crate::cmd::Global;
 use crate::core::changelog::Changelog;
 use crate::core::template::{self, Vars};
 use crate::facts::config::{self, Config};
