@@ -727,19 +727,21 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation> {
             })
         }
         "help" => {
-            let Some(name) = string(sub, "command") else {
-                return Ok(Invocation::Print(root.render_long_help().to_string()));
-            };
-            if root.find_subcommand(&name).is_none() {
-                return Err(unknown_command(&name, &root));
+            let name = string(sub, "command");
+            if let Some(name) = &name {
+                if root.find_subcommand(name).is_none() {
+                    return Err(unknown_command(name, &root));
+                }
             }
-            // As `<command> --help` renders it: the same usage line and text.
-            let mut again = command();
-            return match again.try_get_matches_from_mut([BIN, &name, "--help"]) {
+            // Exactly as `[<command>] --help` renders it.
+            let mut argv = vec![BIN.to_string()];
+            argv.extend(name);
+            argv.push("--help".into());
+            return match command().try_get_matches_from_mut(&argv) {
                 Err(e) if e.kind() == ErrorKind::DisplayHelp => {
                     Ok(Invocation::Print(e.render().to_string()))
                 }
-                _ => unreachable!("`{name} --help` displays help"),
+                _ => unreachable!("`{argv:?}` displays help"),
             };
         }
         "completions" => {
