@@ -1,407 +1,1119 @@
-//! Command-line parsing (lexopt: no macros, no compile-time cost) and dispatch.
+//! The command line: every command declared once with clap's builder API (no proc macros), parsed
+//! into plain values without any I/O, then dispatched to `cmd::*`.
+//!
+//! [`parse`] turns the arguments into an [`Invocation`]: text to print (help, version,
+//! completions) or a command with its options. [`run`] carries it out. Usage errors become a
+//! [`crate::Refusal`] with exit code 2 and one clear message (did-you-mean included).
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 
 use anyhow::Result;
-use lexopt::prelude::*;
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{value_parser, Arg, ArgAction, ArgMatches, Command};
 
-use crate::cmd;
+use crate::cmd::{self, bump::Push};
 use crate::run::ui::Ui;
 use crate::usage;
 
-const HELP: &str = "\
-slipway — one-command releases for a Python package and its Docker image
+/// How the tool is started (shown in usage lines and examples).
+pub const BIN: &str = "cargo xtask";
 
-USAGE:
-    cargo xtask [-C <dir>] <command> [options]
+/// The values `bump-version`, `release` and `rehearse --version` take besides X.Y.Z.
+const SPEC_WORDS: &[&str] = &["major", "minor", "patch", "auto"];
+/// The pre-release labels `--pre` takes.
+const PRE_LABELS: &[&str] = &["dev", "alpha", "beta", "rc"];
+/// The shells `completions` writes a script for.
+pub const SHELLS: &[&str] = &["bash", "zsh", "fish"];
 
-COMMANDS:
-    rehearse                                 the whole release, for real, against local services
-    release <major|minor|patch|auto|X.Y.Z>   bump, generated changelog, commit, tag, atomic push
-    bump-version <X.Y.Z|major|minor|patch|auto>  set the version in every managed file, commit and tag
-    check-versions                           check that every managed file carries the same version
-    publish-prod                             publish the release tagged at HEAD: image, dists, GitHub release
-    verify [<version>]                       check a published version everywhere it was published
-    docker-validate                          build the image from the release's wheel and prove it healthy
-    changelog                                the changelog generated from Conventional Commits
-    release-notes [<version>]                the notes of one version, from its CHANGELOG section
-    ci                                       provision, format check, clippy -D warnings, all tests
-    provision                                install/start what the end-to-end tests need (idempotent)
+/// What the command line asks for.
+#[derive(Debug)]
+pub enum Invocation {
+    /// Help, version or a completion script: printed to stdout as is, exit 0.
+    Print(String),
+    /// A command to run; `dir` is `-C <dir>` (None: the current directory).
+    Run { dir: Option<PathBuf>, command: Cmd },
+}
 
-GLOBAL OPTIONS:
-    -C <dir>       run as if started in <dir> (the repository is its git top level)
-    -h, --help     this help (also `cargo xtask <command> --help`)
+/// A command and its options, exactly as given (nothing read from disk yet).
+#[derive(Debug)]
+pub enum Cmd {
+    /// `bump-version` and `release` (which pushes).
+    Bump(cmd::bump::Options),
+    CheckVersions {
+        json: bool,
+    },
+    Publish(cmd::publish::Options),
+    Verify {
+        version: Option<String>,
+    },
+    DockerValidate(cmd::docker_validate::Options),
+    Changelog(cmd::changelog::Options),
+    ReleaseNotes {
+        version: Option<String>,
+        template: Option<String>,
+    },
+    Ci {
+        dry_run: bool,
+    },
+    Provision {
+        dry_run: bool,
+    },
+    Rehearse(cmd::rehearse::Options),
+    GithubStandin {
+        listen: String,
+        spec: Option<PathBuf>,
+    },
+}
 
-Exit codes: 0 success, 1 refused or failed, 2 invalid input. Nothing is changed when a command
-refuses. Set NO_COLOR to disable colour.";
+/// An "Examples:" section: 2–4 commands (`cargo xtask` is prepended unless the example names it,
+/// e.g. after environment variables), each with what it does.
+fn examples(list: &[(&str, &str)]) -> String {
+    debug_assert!((2..=4).contains(&list.len()), "2–4 examples per command");
+    let lines: Vec<String> = list
+        .iter()
+        .map(|(c, _)| {
+            if c.contains(BIN) {
+                c.to_string()
+            } else {
+                format!("{BIN} {c}")
+            }
+        })
+        .collect();
+    let width = lines.iter().map(|l| l.chars().count()).max().unwrap_or(0);
+    let mut out = String::from("Examples:");
+    for (line, (_, what)) in lines.iter().zip(list) {
+        out.push_str(&format!("\n  {line:<width$}  # {what}"));
+    }
+    out
+}
 
-const BUMP_HELP: &str = "\
-cargo xtask bump-version <X.Y.Z | major | minor | patch | auto> [options]
+fn flag(name: &'static str, help: &'static str) -> Arg {
+    Arg::new(name)
+        .long(name)
+        .action(ArgAction::SetTrue)
+        .help(help)
+}
 
-Sets the release version in pyproject.toml, the project's own image tags in the compose files and
-the CHANGELOG ([Unreleased] becomes the new section), then commits exactly those files and creates
-an annotated tag.
+fn opt(name: &'static str, value: &'static str, help: &'static str) -> Arg {
+    Arg::new(name)
+        .long(name)
+        .value_name(value)
+        .action(ArgAction::Set)
+        .help(help)
+}
 
-OPTIONS:
-    --pre <label>   make a pre-release: dev, alpha, beta or rc (1.2.3 minor --pre rc → 1.3.0-rc.1;
-                    again → 1.3.0-rc.2; `minor` alone then finishes it → 1.3.0)
-    --dry-run       print the plan (a diff per file and every git command) and change nothing
-    --no-commit     edit the files only (implies --no-tag)
-    --no-tag        commit but do not tag
-    --force         proceed although the managed files disagree on the current version
-    --generate-changelog
-                    add entries generated from Conventional Commits since the last release to
-                    the changelog (implied by `auto`, which also picks the level from them:
-                    breaking → major (minor while 0.x), feat → minor, fix/perf → patch)
-    --json          print the plan / result as JSON on stdout";
+fn json_flag(what: &'static str) -> Arg {
+    flag("json", what)
+}
 
-const RELEASE_HELP: &str = "\
-cargo xtask release <major | minor | patch | auto | X.Y.Z> [--pre <label>] [--dry-run] [--no-push]
+fn pre_arg() -> Arg {
+    opt(
+        "pre",
+        "label",
+        "a pre-release: dev, alpha, beta or rc (1.2.3 minor --pre rc → 1.3.0-rc.1;\n\
+         again → 1.3.0-rc.2; then `minor` alone → 1.3.0)",
+    )
+}
 
-Cuts a release: preflight (on `branch`, clean, not behind the remote, tag absent locally and on
-the remote), bump-version with changelog entries generated from Conventional Commits since the
-last release, commit, annotated tag, then `git push --atomic <remote> <branch> <tag>`, so branch
-and tag land together or not at all. If the push is rejected, the tag and the commit are undone
-and the files restored: the repository is as before. `auto` picks the level from the commits.
+fn spec_arg(help: &'static str) -> Arg {
+    Arg::new("spec")
+        .value_name("X.Y.Z|major|minor|patch|auto")
+        .help(help)
+}
 
-OPTIONS:
-    --pre <label>   pre-release: dev, alpha, beta or rc
-    --dry-run       print the diff and every command; change nothing
-    --no-push       stop after the tag (like bump-version with generated entries)
-    --force         proceed although the managed files disagree on the current version
-    --json          print the plan / result as JSON";
+const RELEASE_ABOUT: &str = "\
+Cuts a release: preflight (on `branch`, clean, not behind the remote, tag absent locally and
+on the remote), bump-version with changelog entries generated from Conventional Commits since
+the last release, commit, annotated tag, then `git push --atomic <remote> <branch> <tag>`, so
+branch and tag land together or not at all. If the push is rejected, the tag and the commit are
+undone and the files restored: the repository is as before. `auto` picks the level from the
+commits: breaking → major (minor while 0.x), feat → minor, fix/perf → patch. The remote is
+`remote` in [workspace.metadata.release] (default origin).";
 
-const CHANGELOG_HELP: &str = "\
-cargo xtask changelog [--from <ref>] [--to <ref>] [--all] [--format md|json|html] [-o FILE]
+const BUMP_VERSION_ABOUT: &str = "\
+Sets the release version in pyproject.toml, the project's own image tags in the compose files
+and the CHANGELOG ([Unreleased] becomes the new section), then commits exactly those files and
+creates an annotated tag. `auto` picks the level from the Conventional Commits since the last
+release (breaking → major (minor while 0.x), feat → minor, fix/perf → patch) and implies
+--generate-changelog.";
 
-Prints the changelog generated from Conventional Commits: by default the commits since the last
-release tag (or the release `--to` names); `--from` sets the start; `--all` gives every release
-tag in history. feat → Added, fix → Fixed, perf/refactor/revert → Changed, breaking → Breaking
-changes (first), non-conventional → Other (key `changelog-other`).";
+const CHECK_VERSIONS_ABOUT: &str = "\
+Exit 0 when pyproject.toml, the own image tags in the compose files and the newest CHANGELOG
+version heading agree (and equal the release tag at HEAD when HEAD is tagged); otherwise exit 1
+and print a table of file:line, location and value.";
 
-const NOTES_HELP: &str = "\
-cargo xtask release-notes [<version>] [--template default|minimal|detailed|breaking|<file>]
+const PUBLISH_PROD_ABOUT: &str = "\
+Publishes the version tagged at HEAD: builds every artifact once, publishes least reversible
+last (docker registries, the package index, the GitHub release), then verifies everything.
+Every publish step reads the real state first and skips what is already there, so a re-run
+after any failure completes what is missing. Credentials come from the environment only:
+PYPI_TOKEN (or TWINE_USERNAME/TWINE_PASSWORD), DOCKER_USERNAME/DOCKER_PASSWORD,
+GH_TOKEN/GITHUB_TOKEN.";
 
+const VERIFY_ABOUT: &str = "\
+Checks a published version (default: the release tagged at HEAD) against the configured
+targets: every tag and digest on every registry, the index's files by sha256 plus an install
+smoke test, the GitHub release and its assets. Exit 0 only when everything is there and
+consistent.";
+
+const DOCKER_VALIDATE_ABOUT: &str = "\
+Builds the wheel (once per commit) and the image from it, once per platform (`docker build
+--network none`; a base named by the build-args must be in the engine, the Dockerfile's own
+default base is pulled visibly when absent), runs it in a container with no network (`docker
+run --rm --init --network none --pull=never`), waits until its HEALTHCHECK says healthy within
+health.timeout-s (or, without one, until the health path answers 200), then requires
+GET <health.path> = {\"status\": \"healthy\"} and GET /version = the PEP 440 version, probing from
+inside the container. The container is always removed, also on failure, timeout or Ctrl-C.
+Exit 0 only when healthy. Configured in [workspace.metadata.release.docker].";
+
+const CHANGELOG_ABOUT: &str = "\
+Prints the changelog generated from Conventional Commits: by default the commits since the
+last release tag (or the release `--to` names); `--from` sets the start; `--all` gives every
+release tag in history. feat → Added, fix → Fixed, perf/refactor/revert → Changed, breaking →
+Breaking changes (first), non-conventional → Other (key `changelog-other`).";
+
+const RELEASE_NOTES_ABOUT: &str = "\
 Renders the notes of one version (default: the release tag at HEAD, else the newest CHANGELOG
 version) from its CHANGELOG section. A template file uses {{variable}} placeholders and
 {{#variable}}…{{/variable}} blocks shown only when the variable is not empty.";
 
-const PUBLISH_HELP: &str = "\
-cargo xtask publish-prod [--dry-run] [--only docker|pypi|github]... [--skip-ci-check] [--json] [--notify]
+const CI_ABOUT: &str = "\
+Everything CI runs, in order, stopping at the first failure:
+  1. provision (idempotent; each step says whether it acted or skipped): the Debian packages
+     (docker.io, docker-registry, gh, mmdebstrap…), a private Docker daemon on its own socket
+     with no bridge network, the local base images (built once, cached with docker save) and
+     the Python venvs of the test tools;
+  2. cargo fmt --all -- --check;
+  3. cargo clippy --workspace --all-targets --locked -- -D warnings;
+  4. cargo test --workspace: every test, with the services REQUIRED (a missing service fails
+     its test instead of skipping it);
+  5. zizmor (offline) on the workflows in .github/workflows/: no findings allowed;
+  6. a full rehearsal (`cargo xtask rehearse`): the whole release against local services;
+  7. the Python unit tests (python3 -m unittest discover -s tests).
+arm64 (qemu binfmt, the arm64 base image, the two-architecture test) is opt-in: set
+SLIPWAY_ARM64=1. A Docker daemon this run started is stopped at the end.";
 
-Publishes the version tagged at HEAD: builds every artifact once, publishes least reversible last
-(docker registries, the package index, the GitHub release), then verifies everything. Every
-publish step reads the real state first and skips what is already there, so a re-run after any
-failure completes what is missing. Credentials come from the environment only: PYPI_TOKEN (or
-TWINE_USERNAME/TWINE_PASSWORD), DOCKER_USERNAME/DOCKER_PASSWORD, GH_TOKEN/GITHUB_TOKEN.
+const PROVISION_ABOUT: &str = "\
+Installs and starts what the end-to-end tests and `rehearse` need: Debian packages
+(docker.io, docker-registry, gh, mmdebstrap…), a Docker daemon on a private socket with no
+bridge network, the local base image (built once, cached with docker save), the Python venvs.
+Idempotent: every step says whether it acted or skipped. The daemon is left running.";
 
-OPTIONS:
-    --dry-run         run every read and check, print the full plan, change nothing
-    --only <target>   publish only these targets (repeat, or docker,pypi)
-    --skip-ci-check   emergency: do not require the release workflow to have passed for the tag
-    --json            print the report as JSON on stdout
-    --notify          also send the webhooks on success";
-
-const DOCKER_VALIDATE_HELP: &str = "\
-cargo xtask docker-validate [--version V] [--platform P] [--dry-run]
-
-Builds the wheel (once per commit) and the image from it, once per platform (`docker build
---network none`; a base named by the build-args must be in the engine, the Dockerfile's own
-default base is pulled visibly when absent), runs it in a container
-with no network (`docker run --rm --init --network none --pull=never`), waits until its
-HEALTHCHECK says healthy within health.timeout-s (or, without one, until the health path answers
-200), then requires GET <health.path> = {\"status\": \"healthy\"} and GET /version = the PEP 440
-version, probing from inside the container. The container is always removed, also on failure,
-timeout or Ctrl-C. Exit 0 only when healthy. Configured in [workspace.metadata.release.docker].
-
-OPTIONS:
-    --version V     the version to validate (default: the release tag at HEAD, else pyproject's)
-    --platform P    validate this platform only (default: every configured platform)
-    --dry-run       print the plan; build and run nothing";
-
-const PROVISION_HELP: &str = "\
-cargo xtask provision [--dry-run]
-
-Installs and starts what the end-to-end tests and `rehearse` need: Debian packages (docker.io,
-docker-registry, gh, mmdebstrap…), a Docker daemon on a private socket with no bridge network,
-the local base image (built once, cached with docker save), the Python venvs. Idempotent: every
-step says whether it acted or skipped.";
-
-const REHEARSE_HELP: &str = "\
-cargo xtask rehearse [--keep] [--version <X.Y.Z|major|minor|patch|auto>]
-
+const REHEARSE_ABOUT: &str = "\
 The whole release, for real, against local services: in a throwaway clone (your work tree is
 never touched) with a bare git remote, two local container registries (one with auth), a local
 package index and the local GitHub stand-in, it runs `release`, `docker-validate`,
 `publish-prod` and `verify` exactly as production would, then prints what was published where
 and how long each stage took, and tears everything down (`--keep` leaves it running).
-Prerequisites are provisioned as `cargo xtask ci` does. --version defaults to patch.";
+Prerequisites are provisioned as `cargo xtask ci` does.";
 
-const VERIFY_HELP: &str = "\
-cargo xtask verify [<version>]
+const COMPLETIONS_ABOUT: &str = "\
+Prints a completion script for the tool's binary (`xtask`, as cargo builds it; `--bin-name`
+names another, e.g. a wrapper or an alias on PATH). Load it from your shell's startup file.";
 
-Checks a published version (default: the release tagged at HEAD) against the configured targets:
-every tag and digest on every registry, the index's files by sha256 plus an install smoke test,
-the GitHub release and its assets. Exit 0 only when everything is there and consistent.";
+/// A command's help: its full description (not the one-line `about` of the command list), then
+/// usage, arguments, options and the examples. (No `long_about`: that would turn on clap's long
+/// layout, every option on two lines.)
+const SUB_TEMPLATE: &str = "{before-help}{usage-heading} {usage}\n\n{all-args}{after-help}";
 
-const CHECK_HELP: &str = "\
-cargo xtask check-versions [--json]
-
-Exit 0 when pyproject.toml, the own image tags in the compose files and the newest CHANGELOG
-version heading agree (and equal the release tag at HEAD when HEAD is tagged); otherwise exit 1
-and print a table of file:line, location and value.";
-
-const CI_HELP: &str = "\
-cargo xtask ci [--dry-run]
-
-What CI runs: cargo fmt --check, cargo clippy -D warnings, and every test.";
-
-/// Options shared by every command.
-pub struct Global {
-    pub dir: PathBuf,
+/// The whole command tree: parsing, help, completions and the tests all read this one.
+pub fn command() -> Command {
+    Command::new("slipway")
+        .bin_name(BIN)
+        .version(env!("CARGO_PKG_VERSION"))
+        .about("slipway — one-command releases for a Python package and its Docker image")
+        .after_help(format!(
+            "Exit codes: 0 success, 1 refused or failed, 2 invalid input. Nothing is changed when a\n\
+             command refuses. Set NO_COLOR to disable colour. With --json, stdout carries exactly \
+             one\nJSON document, also on failure: {{\"error\": \"…\", \"problems\": […]}}.\n\n{}",
+            examples(&[
+                ("release auto --dry-run", "what the next release would do"),
+                ("release auto", "cut it: bump, changelog, commit, tag, push"),
+                ("-C ../app check-versions", "check another checkout"),
+                ("help release", "the help of one command"),
+            ])
+        ))
+        .subcommand_value_name("command")
+        .subcommand_help_heading("Commands")
+        .disable_help_flag(true)
+        .disable_version_flag(true)
+        .disable_help_subcommand(true)
+        .arg(
+            Arg::new("help")
+                .short('h')
+                .long("help")
+                .action(ArgAction::Help)
+                .global(true)
+                .display_order(1000)
+                .help("print this help (`help <command>`: a command's)"),
+        )
+        .arg(
+            Arg::new("version")
+                .short('V')
+                .long("version")
+                .action(ArgAction::Version)
+                .help("print the version: slipway X.Y.Z"),
+        )
+        .arg(
+            Arg::new("dir")
+                .short('C')
+                .value_name("dir")
+                .value_parser(value_parser!(PathBuf))
+                .action(ArgAction::Set)
+                .global(true)
+                .display_order(999)
+                .help("run as if started in <dir> (the repository is its git top level)"),
+        )
+        .subcommands([
+            rehearse(),
+            release(),
+            bump_version(),
+            check_versions(),
+            publish_prod(),
+            verify(),
+            docker_validate(),
+            changelog(),
+            release_notes(),
+            ci(),
+            provision(),
+            completions(),
+            help(),
+            github_standin(),
+        ])
 }
 
-pub fn run(args: Vec<OsString>, ui: &Ui) -> Result<u8> {
-    let mut p = lexopt::Parser::from_args(args);
-    let mut dir: Option<PathBuf> = None;
-    let mut command: Option<String> = None;
-    let mut rest: Vec<OsString> = Vec::new();
-    // Split: global options and the command name; everything after the command goes to it
-    // (except -C, accepted anywhere).
-    while let Some(arg) = p.next()? {
-        match arg {
-            Short('C') => dir = Some(p.value()?.into()),
-            Short('h') | Long("help") if command.is_none() => {
-                println!("{HELP}");
-                return Ok(0);
+fn help() -> Command {
+    Command::new("help")
+        .about("the help of a command, or this list")
+        .arg(
+            Arg::new("command")
+                .value_name("command")
+                .help("the command"),
+        )
+        .after_help(examples(&[
+            ("help", "the list of commands"),
+            ("help release", "everything about `release`"),
+        ]))
+}
+
+fn release() -> Command {
+    Command::new("release")
+        .about("bump, generated changelog, commit, tag, atomic push")
+        .before_help(RELEASE_ABOUT)
+        .help_template(SUB_TEMPLATE)
+        .arg(spec_arg("the new version, or the level to bump"))
+        .arg(pre_arg())
+        .arg(flag(
+            "dry-run",
+            "print the diff and every command; change nothing",
+        ))
+        .arg(flag(
+            "no-push",
+            "stop after the tag (like bump-version with generated entries)",
+        ))
+        .arg(flag(
+            "force",
+            "proceed although the managed files disagree on the version",
+        ))
+        .arg(json_flag("print the plan / result as JSON on stdout"))
+        .after_help(examples(&[
+            (
+                "release auto --dry-run",
+                "show the diff and every git command",
+            ),
+            (
+                "release auto",
+                "level from the commits since the last release",
+            ),
+            ("release minor --pre rc", "1.2.3 → 1.3.0-rc.1"),
+            ("release 2.0.0 --no-push", "commit and tag; push by hand"),
+        ]))
+}
+
+fn bump_version() -> Command {
+    Command::new("bump-version")
+        .about("set the version in every managed file, commit and tag")
+        .before_help(BUMP_VERSION_ABOUT)
+        .help_template(SUB_TEMPLATE)
+        .arg(spec_arg("the new version, or the level to bump"))
+        .arg(pre_arg())
+        .arg(flag(
+            "dry-run",
+            "print the plan (a diff per file, every git command); change nothing",
+        ))
+        .arg(flag("no-commit", "edit the files only (implies --no-tag)"))
+        .arg(flag("no-tag", "commit but do not tag"))
+        .arg(flag(
+            "force",
+            "proceed although the managed files disagree on the version",
+        ))
+        .arg(flag(
+            "generate-changelog",
+            "add entries generated from Conventional Commits since the last release\n\
+             to the changelog (implied by `auto`)",
+        ))
+        .arg(json_flag("print the plan / result as JSON on stdout"))
+        .after_help(examples(&[
+            (
+                "bump-version minor --dry-run",
+                "the diff per file, nothing changed",
+            ),
+            ("bump-version 1.4.0", "an exact version"),
+            ("bump-version patch --no-tag", "commit without tagging"),
+        ]))
+}
+
+fn check_versions() -> Command {
+    Command::new("check-versions")
+        .about("check that every managed file carries the same version")
+        .before_help(CHECK_VERSIONS_ABOUT)
+        .help_template(SUB_TEMPLATE)
+        .arg(json_flag("print the readings as JSON on stdout"))
+        .after_help(examples(&[
+            (
+                "check-versions",
+                "a table of every place a version is stated",
+            ),
+            ("check-versions --json", "the same, for scripts"),
+        ]))
+}
+
+fn publish_prod() -> Command {
+    Command::new("publish-prod")
+        .about("publish the release tagged at HEAD: image, dists, GitHub release")
+        .before_help(PUBLISH_PROD_ABOUT)
+        .help_template(SUB_TEMPLATE)
+        .arg(flag(
+            "dry-run",
+            "run every read and check, print the full plan, change nothing",
+        ))
+        .arg(
+            opt(
+                "only",
+                "target",
+                "publish only these targets: docker, pypi, github (repeat, or docker,pypi)",
+            )
+            .action(ArgAction::Append)
+            .value_delimiter(','),
+        )
+        .arg(flag(
+            "skip-ci-check",
+            "emergency: do not require the release workflow to have passed for the tag",
+        ))
+        .arg(json_flag("print the report as JSON on stdout"))
+        .arg(flag("notify", "also send the webhooks on success"))
+        .after_help(examples(&[
+            (
+                "publish-prod --dry-run",
+                "every read and check, the full plan",
+            ),
+            ("publish-prod", "publish what is missing, then verify"),
+            (
+                "publish-prod --only docker,pypi --json",
+                "two targets, a JSON report",
+            ),
+        ]))
+}
+
+fn verify() -> Command {
+    Command::new("verify")
+        .about("check a published version everywhere it was published")
+        .before_help(VERIFY_ABOUT)
+        .help_template(SUB_TEMPLATE)
+        .arg(
+            Arg::new("version")
+                .value_name("version")
+                .help("the version to check (default: the release tagged at HEAD)"),
+        )
+        .after_help(examples(&[
+            ("verify", "the release tagged at HEAD"),
+            ("verify 1.3.0", "an earlier release"),
+        ]))
+}
+
+fn docker_validate() -> Command {
+    Command::new("docker-validate")
+        .about("build the image from the release's wheel and prove it healthy")
+        .before_help(DOCKER_VALIDATE_ABOUT)
+        .help_template(SUB_TEMPLATE)
+        .arg(
+            Arg::new("image-version")
+                .long("version")
+                .value_name("V")
+                .action(ArgAction::Set)
+                .help(
+                    "the version to validate (default: the release tag at HEAD, else pyproject's)",
+                ),
+        )
+        .arg(opt(
+            "platform",
+            "P",
+            "validate this platform only (default: every configured platform)",
+        ))
+        .arg(flag("dry-run", "print the plan; build and run nothing"))
+        .after_help(examples(&[
+            ("docker-validate", "every configured platform"),
+            ("docker-validate --platform linux/arm64", "one platform"),
+            ("docker-validate --dry-run", "the plan only"),
+        ]))
+}
+
+fn changelog() -> Command {
+    Command::new("changelog")
+        .about("the changelog generated from Conventional Commits")
+        .before_help(CHANGELOG_ABOUT)
+        .help_template(SUB_TEMPLATE)
+        .arg(opt(
+            "from",
+            "ref",
+            "start after this ref (default: the last release tag)",
+        ))
+        .arg(opt("to", "ref", "end at this ref (default: HEAD)"))
+        .arg(flag("all", "every release tag in history"))
+        .arg(opt(
+            "format",
+            "md|json|html",
+            "the output format (default md)",
+        ))
+        .arg(
+            Arg::new("output")
+                .short('o')
+                .long("output")
+                .value_name("FILE")
+                .action(ArgAction::Set)
+                .help("write to FILE instead of stdout"),
+        )
+        .after_help(examples(&[
+            ("changelog", "what the next release would add"),
+            (
+                "changelog --all --format html -o changes.html",
+                "the whole history as HTML",
+            ),
+            (
+                "changelog --from v1.2.0 --to v1.3.0",
+                "one release's commits",
+            ),
+        ]))
+}
+
+fn release_notes() -> Command {
+    Command::new("release-notes")
+        .about("the notes of one version, from its CHANGELOG section")
+        .before_help(RELEASE_NOTES_ABOUT)
+        .help_template(SUB_TEMPLATE)
+        .arg(
+            Arg::new("version").value_name("version").help(
+                "the version (default: the release tag at HEAD, else the newest in CHANGELOG)",
+            ),
+        )
+        .arg(opt(
+            "template",
+            "default|minimal|detailed|breaking|<file>",
+            "a built-in template or a template file",
+        ))
+        .after_help(examples(&[
+            ("release-notes", "the notes of the release at HEAD"),
+            (
+                "release-notes 1.3.0 --template minimal",
+                "an older release, short",
+            ),
+            ("release-notes --template notes.tmpl", "your own template"),
+        ]))
+}
+
+fn ci() -> Command {
+    Command::new("ci")
+        .about("everything CI runs: provision, fmt, clippy, all tests, zizmor, rehearsal")
+        .before_help(CI_ABOUT)
+        .help_template(SUB_TEMPLATE)
+        .arg(flag(
+            "dry-run",
+            "print every step of the provisioning and of the checks; run nothing",
+        ))
+        .after_help(examples(&[
+            ("ci", "all of it, as CI does"),
+            ("ci --dry-run", "the steps only"),
+            (
+                "SLIPWAY_ARM64=1 cargo xtask ci",
+                "also prove arm64 under qemu",
+            ),
+        ]))
+}
+
+fn provision() -> Command {
+    Command::new("provision")
+        .about("install/start what the end-to-end tests need (idempotent)")
+        .before_help(PROVISION_ABOUT)
+        .help_template(SUB_TEMPLATE)
+        .arg(flag("dry-run", "print the steps; run nothing"))
+        .after_help(examples(&[
+            ("provision", "install and start what is missing"),
+            ("provision --dry-run", "the steps only"),
+        ]))
+}
+
+fn rehearse() -> Command {
+    Command::new("rehearse")
+        .about("the whole release, for real, against local services")
+        .before_help(REHEARSE_ABOUT)
+        .help_template(SUB_TEMPLATE)
+        .arg(flag("keep", "leave the services and the clone running"))
+        .arg(
+            Arg::new("rehearse-version")
+                .long("version")
+                .value_name("X.Y.Z|major|minor|patch|auto")
+                .action(ArgAction::Set)
+                .help("what `release` is given (default patch)"),
+        )
+        .after_help(examples(&[
+            ("rehearse", "a patch release, rehearsed"),
+            (
+                "rehearse --version auto --keep",
+                "level from the commits; keep it running",
+            ),
+        ]))
+}
+
+fn completions() -> Command {
+    Command::new("completions")
+        .about("print a shell completion script (bash, zsh, fish)")
+        .before_help(COMPLETIONS_ABOUT)
+        .help_template(SUB_TEMPLATE)
+        .arg(
+            Arg::new("shell")
+                .value_name("shell")
+                .required(true)
+                .help("bash, zsh or fish"),
+        )
+        .arg(opt(
+            "bin-name",
+            "name",
+            "the command the script completes (default xtask)",
+        ))
+        .after_help(examples(&[
+            (
+                "completions bash > ~/.local/share/bash-completion/completions/xtask",
+                "bash",
+            ),
+            (
+                "completions zsh > ~/.zfunc/_xtask",
+                "zsh (with ~/.zfunc in fpath)",
+            ),
+            (
+                "completions fish > ~/.config/fish/completions/xtask.fish",
+                "fish",
+            ),
+        ]))
+}
+
+fn github_standin() -> Command {
+    // Hidden: the local GitHub API stand-in `rehearse` runs (and tests use in-process).
+    Command::new("github-standin")
+        .hide(true)
+        .about("serve the local GitHub API stand-in")
+        .arg(opt(
+            "listen",
+            "addr",
+            "the address to listen on (default 127.0.0.1:0)",
+        ))
+        .arg(
+            opt("spec", "file", "the OpenAPI subset to serve").value_parser(value_parser!(PathBuf)),
+        )
+        .after_help(examples(&[
+            ("github-standin", "on a free port"),
+            ("github-standin --listen 127.0.0.1:8765", "on a given port"),
+        ]))
+}
+
+/// Parses the arguments (without the program name). Pure: reads no file, no git, no config.
+pub fn parse(args: Vec<OsString>) -> Result<Invocation> {
+    let mut root = command();
+    let mut argv = vec![OsString::from(BIN)];
+    argv.extend(args.iter().cloned());
+    let m = match root.try_get_matches_from_mut(argv) {
+        Ok(m) => m,
+        Err(e) => return clap_outcome(e, &root, &args),
+    };
+    let dir = m.get_one::<PathBuf>("dir").cloned();
+    let Some((name, sub)) = m.subcommand() else {
+        return Err(usage(format!(
+            "no command given; commands: {}\n\n{}",
+            command_names(&root).join(", "),
+            root.render_help()
+        )));
+    };
+    let command = match name {
+        "bump-version" => Cmd::Bump(cmd::bump::Options {
+            spec: spec(sub, "bump-version")?,
+            pre: pre(sub)?,
+            dry_run: sub.get_flag("dry-run"),
+            no_commit: sub.get_flag("no-commit"),
+            no_tag: sub.get_flag("no-tag"),
+            force: sub.get_flag("force"),
+            json: sub.get_flag("json"),
+            generate: sub.get_flag("generate-changelog"),
+            push: Push::No,
+        }),
+        "release" => Cmd::Bump(cmd::bump::Options {
+            spec: spec(sub, "release")?,
+            pre: pre(sub)?,
+            dry_run: sub.get_flag("dry-run"),
+            force: sub.get_flag("force"),
+            json: sub.get_flag("json"),
+            generate: true,
+            push: if sub.get_flag("no-push") {
+                Push::No
+            } else {
+                Push::ConfiguredRemote
+            },
+            ..Default::default()
+        }),
+        "check-versions" => Cmd::CheckVersions {
+            json: sub.get_flag("json"),
+        },
+        "publish-prod" => {
+            let mut only = Vec::new();
+            for t in strings(sub, "only") {
+                let t = t.trim();
+                choose(t, "--only <target>", &["docker", "pypi", "github"])?;
+                only.push(cmd::publish::Target::parse(t)?);
             }
-            Value(v) if command.is_none() => command = Some(v.string()?),
-            Value(v) => rest.push(v),
-            Short(c) => rest.push(format!("-{c}").into()),
-            Long(l) => {
-                let l = format!("--{l}");
-                match p.optional_value() {
-                    Some(v) => rest.push(format!("{l}={}", v.to_string_lossy()).into()),
-                    None => rest.push(l.into()),
+            Cmd::Publish(cmd::publish::Options {
+                dry_run: sub.get_flag("dry-run"),
+                only,
+                skip_ci_check: sub.get_flag("skip-ci-check"),
+                json: sub.get_flag("json"),
+                notify: sub.get_flag("notify"),
+            })
+        }
+        "verify" => Cmd::Verify {
+            version: string(sub, "version"),
+        },
+        "docker-validate" => Cmd::DockerValidate(cmd::docker_validate::Options {
+            version: string(sub, "image-version"),
+            platform: string(sub, "platform"),
+            dry_run: sub.get_flag("dry-run"),
+        }),
+        "changelog" => {
+            let format = string(sub, "format");
+            if let Some(f) = &format {
+                choose(f, "--format", &["md", "json", "html"])?;
+            }
+            Cmd::Changelog(cmd::changelog::Options {
+                from: string(sub, "from"),
+                to: string(sub, "to"),
+                all: sub.get_flag("all"),
+                format,
+                output: string(sub, "output"),
+            })
+        }
+        "release-notes" => Cmd::ReleaseNotes {
+            version: string(sub, "version"),
+            template: string(sub, "template"),
+        },
+        "ci" => Cmd::Ci {
+            dry_run: sub.get_flag("dry-run"),
+        },
+        "provision" => Cmd::Provision {
+            dry_run: sub.get_flag("dry-run"),
+        },
+        "rehearse" => {
+            let version = string(sub, "rehearse-version").unwrap_or_else(|| "patch".into());
+            check_spec(&version, "rehearse --version")?;
+            Cmd::Rehearse(cmd::rehearse::Options {
+                keep: sub.get_flag("keep"),
+                version,
+            })
+        }
+        "help" => {
+            let name = string(sub, "command");
+            if let Some(name) = &name {
+                if root.find_subcommand(name).is_none() {
+                    return Err(unknown_command(name, &root));
                 }
             }
+            // Exactly as `[<command>] --help` renders it.
+            let mut argv = vec![BIN.to_string()];
+            argv.extend(name);
+            argv.push("--help".into());
+            return match command().try_get_matches_from_mut(&argv) {
+                Err(e) if e.kind() == ErrorKind::DisplayHelp => {
+                    Ok(Invocation::Print(e.render().to_string()))
+                }
+                _ => unreachable!("`{argv:?}` displays help"),
+            };
+        }
+        "completions" => {
+            let shell = string(sub, "shell").unwrap_or_default();
+            let shell = choose(&shell, "<shell>", SHELLS)?;
+            let bin = string(sub, "bin-name").unwrap_or_else(|| "xtask".into());
+            return Ok(Invocation::Print(completion_script(shell, &bin)));
+        }
+        "github-standin" => Cmd::GithubStandin {
+            listen: string(sub, "listen").unwrap_or_else(|| "127.0.0.1:0".into()),
+            spec: sub.get_one::<PathBuf>("spec").cloned(),
+        },
+        other => unreachable!("command `{other}` is declared but not dispatched"),
+    };
+    Ok(Invocation::Run { dir, command })
+}
+
+/// Parses and runs the command line.
+pub fn run(args: Vec<OsString>, ui: &Ui) -> Result<u8> {
+    match parse(args)? {
+        Invocation::Print(text) => {
+            crate::run::ui::print_stdout(&text);
+            Ok(0)
+        }
+        Invocation::Run { dir, command } => {
+            let dir = match dir {
+                Some(d) => d,
+                None => std::env::current_dir()?,
+            };
+            dispatch(&cmd::Global { dir }, command, ui)
         }
     }
-    let dir = match dir {
-        Some(d) => d,
-        None => std::env::current_dir()?,
-    };
-    let global = Global { dir };
-    let Some(command) = command else {
-        println!("{HELP}");
-        return Err(usage("no command given; see the list above"));
-    };
-    let mut p = lexopt::Parser::from_args(rest);
-    match command.as_str() {
-        "bump-version" => {
-            let mut o = cmd::bump::Options::default();
-            let mut spec: Option<String> = None;
-            while let Some(arg) = p.next()? {
-                match arg {
-                    Long("pre") => o.pre = Some(p.value()?.string()?),
-                    Long("dry-run") => o.dry_run = true,
-                    Long("no-commit") => o.no_commit = true,
-                    Long("no-tag") => o.no_tag = true,
-                    Long("force") => o.force = true,
-                    Long("json") => o.json = true,
-                    Long("generate-changelog") => o.generate = true,
-                    Short('h') | Long("help") => return help(BUMP_HELP),
-                    Value(v) if spec.is_none() => spec = Some(v.string()?),
-                    other => return Err(unexpected(other, "bump-version")),
-                }
-            }
-            o.spec = spec.ok_or_else(|| {
-                usage("bump-version needs the new version: X.Y.Z, major, minor or patch (e.g. `cargo xtask bump-version minor`)")
-            })?;
-            cmd::bump::run(&global, &o, ui)
+}
+
+fn dispatch(global: &cmd::Global, command: Cmd, ui: &Ui) -> Result<u8> {
+    match command {
+        Cmd::Bump(o) => cmd::bump::run(global, &o, ui),
+        Cmd::CheckVersions { json } => cmd::check_versions::run(global, json, ui),
+        Cmd::Publish(o) => cmd::publish::run(global, &o, ui),
+        Cmd::Verify { version } => cmd::verify::run(global, version.as_deref(), ui),
+        Cmd::DockerValidate(o) => cmd::docker_validate::run(global, &o, ui),
+        Cmd::Changelog(o) => cmd::changelog::run(global, &o, ui),
+        Cmd::ReleaseNotes { version, template } => {
+            cmd::release_notes::run(global, version.as_deref(), template.as_deref(), ui)
         }
-        "release" => {
-            let mut o = cmd::bump::Options { generate: true, ..Default::default() };
-            let mut spec: Option<String> = None;
-            let mut push = true;
-            while let Some(arg) = p.next()? {
-                match arg {
-                    Long("pre") => o.pre = Some(p.value()?.string()?),
-                    Long("dry-run") => o.dry_run = true,
-                    Long("no-push") => push = false,
-                    Long("force") => o.force = true,
-                    Long("json") => o.json = true,
-                    Short('h') | Long("help") => return help(RELEASE_HELP),
-                    Value(v) if spec.is_none() => spec = Some(v.string()?),
-                    other => return Err(unexpected(other, "release")),
-                }
-            }
-            o.spec = spec.ok_or_else(|| {
-                usage("release needs the version: major, minor, patch, auto or X.Y.Z (e.g. `cargo xtask release auto`)")
-            })?;
-            let root = crate::facts::git::toplevel(&global.dir)?;
-            if push {
-                let remote = crate::facts::config::load(&root).map(|c| c.remote).unwrap_or_else(|_| "origin".into());
-                o.push = Some(remote);
-            }
-            cmd::bump::run(&global, &o, ui)
-        }
-        "publish-prod" => {
-            let mut o = cmd::publish::Options::default();
-            while let Some(arg) = p.next()? {
-                match arg {
-                    Long("dry-run") => o.dry_run = true,
-                    Long("only") => {
-                        for t in p.value()?.string()?.split(',') {
-                            o.only.push(cmd::publish::Target::parse(t.trim())?);
-                        }
-                    }
-                    Long("skip-ci-check") => o.skip_ci_check = true,
-                    Long("json") => o.json = true,
-                    Long("notify") => o.notify = true,
-                    Short('h') | Long("help") => return help(PUBLISH_HELP),
-                    other => return Err(unexpected(other, "publish-prod")),
-                }
-            }
-            cmd::publish::run(&global, &o, ui)
-        }
-        "docker-validate" => {
-            let mut o = cmd::docker_validate::Options::default();
-            while let Some(arg) = p.next()? {
-                match arg {
-                    Long("version") => o.version = Some(p.value()?.string()?),
-                    Long("platform") => o.platform = Some(p.value()?.string()?),
-                    Long("dry-run") => o.dry_run = true,
-                    Short('h') | Long("help") => return help(DOCKER_VALIDATE_HELP),
-                    other => return Err(unexpected(other, "docker-validate")),
-                }
-            }
-            cmd::docker_validate::run(&global, &o, ui)
-        }
-        "changelog" => {
-            let mut o = cmd::changelog::Options::default();
-            while let Some(arg) = p.next()? {
-                match arg {
-                    Long("from") => o.from = Some(p.value()?.string()?),
-                    Long("to") => o.to = Some(p.value()?.string()?),
-                    Long("all") => o.all = true,
-                    Long("format") => o.format = Some(p.value()?.string()?),
-                    Short('o') | Long("output") => o.output = Some(p.value()?.string()?),
-                    Short('h') | Long("help") => return help(CHANGELOG_HELP),
-                    other => return Err(unexpected(other, "changelog")),
-                }
-            }
-            cmd::changelog::run(&global, &o, ui)
-        }
-        "release-notes" => {
-            let mut version: Option<String> = None;
-            let mut template: Option<String> = None;
-            while let Some(arg) = p.next()? {
-                match arg {
-                    Long("template") => template = Some(p.value()?.string()?),
-                    Short('h') | Long("help") => return help(NOTES_HELP),
-                    Value(v) if version.is_none() => version = Some(v.string()?),
-                    other => return Err(unexpected(other, "release-notes")),
-                }
-            }
-            cmd::release_notes::run(&global, version.as_deref(), template.as_deref(), ui)
-        }
-        "check-versions" => {
-            let mut json = false;
-            while let Some(arg) = p.next()? {
-                match arg {
-                    Long("json") => json = true,
-                    Short('h') | Long("help") => return help(CHECK_HELP),
-                    other => return Err(unexpected(other, "check-versions")),
-                }
-            }
-            cmd::check_versions::run(&global, json, ui)
-        }
-        "ci" => {
-            let mut dry_run = false;
-            while let Some(arg) = p.next()? {
-                match arg {
-                    Long("dry-run") => dry_run = true,
-                    Short('h') | Long("help") => return help(CI_HELP),
-                    other => return Err(unexpected(other, "ci")),
-                }
-            }
-            cmd::ci::run(&global, dry_run, ui)
-        }
-        "provision" => {
-            let mut dry_run = false;
-            while let Some(arg) = p.next()? {
-                match arg {
-                    Long("dry-run") => dry_run = true,
-                    Short('h') | Long("help") => return help(PROVISION_HELP),
-                    other => return Err(unexpected(other, "provision")),
-                }
-            }
-            cmd::ci::provision(&global, dry_run, ui)
-        }
-        "rehearse" => {
-            let mut o = cmd::rehearse::Options { keep: false, version: "patch".into() };
-            while let Some(arg) = p.next()? {
-                match arg {
-                    Long("keep") => o.keep = true,
-                    Long("version") => o.version = p.value()?.string()?,
-                    Short('h') | Long("help") => return help(REHEARSE_HELP),
-                    other => return Err(unexpected(other, "rehearse")),
-                }
-            }
-            cmd::rehearse::run(&global, &o, ui)
-        }
-        "verify" => {
-            let mut version: Option<String> = None;
-            while let Some(arg) = p.next()? {
-                match arg {
-                    Short('h') | Long("help") => return help(VERIFY_HELP),
-                    Value(v) if version.is_none() => version = Some(v.string()?),
-                    other => return Err(unexpected(other, "verify")),
-                }
-            }
-            cmd::verify::run(&global, version.as_deref(), ui)
-        }
-        "github-standin" => {
-            // Hidden: the local GitHub API stand-in `rehearse` runs (and tests use in-process).
-            let mut listen = "127.0.0.1:0".to_string();
-            let mut spec: Option<PathBuf> = None;
-            while let Some(arg) = p.next()? {
-                match arg {
-                    Long("listen") => listen = p.value()?.string()?,
-                    Long("spec") => spec = Some(p.value()?.into()),
-                    other => return Err(unexpected(other, "github-standin")),
-                }
-            }
-            let spec = spec.or_else(crate::rig::standin::default_spec_path).ok_or_else(|| {
-                usage("no GitHub API description found; pass --spec <openapi-subset.json>")
-            })?;
+        Cmd::Ci { dry_run } => cmd::ci::run(global, dry_run, ui),
+        Cmd::Provision { dry_run } => cmd::ci::provision(global, dry_run, ui),
+        Cmd::Rehearse(o) => cmd::rehearse::run(global, &o, ui),
+        Cmd::GithubStandin { listen, spec } => {
+            let spec = spec
+                .or_else(crate::rig::standin::default_spec_path)
+                .ok_or_else(|| {
+                    usage("no GitHub API description found; pass --spec <openapi-subset.json>")
+                })?;
             crate::rig::standin::serve_forever(&listen, &spec)?;
             Ok(0)
         }
-        "help" => {
-            println!("{HELP}");
-            Ok(0)
-        }
-        other => Err(usage(format!(
-            "unknown command `{other}`; commands: release, bump-version, check-versions, publish-prod, docker-validate, changelog, release-notes, ci (see `cargo xtask --help`)"
+    }
+}
+
+fn string(m: &ArgMatches, id: &str) -> Option<String> {
+    m.get_one::<String>(id).cloned()
+}
+
+fn strings(m: &ArgMatches, id: &str) -> Vec<String> {
+    m.get_many::<String>(id)
+        .map(|v| v.cloned().collect())
+        .unwrap_or_default()
+}
+
+/// The version argument of `bump-version` / `release`: required, and a word must be one of
+/// [`SPEC_WORDS`] (a version-like value is checked against the files later, with the others).
+fn spec(m: &ArgMatches, command: &str) -> Result<String> {
+    let Some(s) = string(m, "spec") else {
+        return Err(usage(format!(
+            "{command} needs the new version: X.Y.Z, major, minor, patch or auto (e.g. `{BIN} \
+             {command} {}`)",
+            if command == "release" {
+                "auto"
+            } else {
+                "minor"
+            }
+        )));
+    };
+    check_spec(&s, command)?;
+    Ok(s)
+}
+
+fn check_spec(s: &str, what: &str) -> Result<()> {
+    let versionish = s
+        .strip_prefix('v')
+        .unwrap_or(s)
+        .starts_with(|c: char| c.is_ascii_digit());
+    if versionish || SPEC_WORDS.contains(&s) {
+        return Ok(());
+    }
+    Err(usage(format!(
+        "invalid version `{s}` for {what};{} valid values: X.Y.Z, {}",
+        did_you_mean(s, SPEC_WORDS),
+        SPEC_WORDS.join(", ")
+    )))
+}
+
+fn pre(m: &ArgMatches) -> Result<Option<String>> {
+    let Some(label) = string(m, "pre") else {
+        return Ok(None);
+    };
+    if !PRE_LABELS.contains(&label.as_str()) {
+        return Err(usage(format!(
+            "invalid pre-release label `{label}` for --pre;{} allowed labels: {}",
+            did_you_mean(&label, PRE_LABELS),
+            PRE_LABELS.join(", ")
+        )));
+    }
+    Ok(Some(label))
+}
+
+/// `value` when it is one of `valid`, else a usage error that suggests the nearest.
+fn choose<'a>(value: &str, what: &str, valid: &[&'a str]) -> Result<&'a str> {
+    match valid.iter().find(|v| **v == value) {
+        Some(v) => Ok(v),
+        None => Err(usage(format!(
+            "invalid value `{value}` for {what};{} valid values: {}",
+            did_you_mean(value, valid),
+            valid.join(", ")
         ))),
     }
 }
 
-fn help(text: &str) -> Result<u8> {
-    println!("{text}");
-    Ok(0)
+/// ` did you mean `x`?` for the nearest candidate if one is near enough, else `` (after a `;`).
+fn did_you_mean(input: &str, candidates: &[&str]) -> String {
+    nearest(input, candidates)
+        .map(|c| format!(" did you mean `{c}`?"))
+        .unwrap_or_default()
 }
 
-fn unexpected(arg: lexopt::Arg<'_>, command: &str) -> anyhow::Error {
-    let shown = match arg {
-        Short(c) => format!("-{c}"),
-        Long(l) => format!("--{l}"),
-        Value(v) => v.to_string_lossy().into_owned(),
-    };
+/// The candidate with the smallest edit distance, when that distance is small for its length.
+pub fn nearest<'a>(input: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|c| (edit_distance(input, c), *c))
+        .filter(|(d, c)| *d <= 2.max(c.chars().count() / 3) && *d < c.chars().count())
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Optimal string alignment distance (Levenshtein plus adjacent transpositions).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = v;
+        }
+    }
+    d[a.len()][b.len()]
+}
+
+/// The visible commands, in the order of `--help`.
+pub fn command_names(root: &Command) -> Vec<String> {
+    root.get_subcommands()
+        .filter(|c| !c.is_hide_set())
+        .map(|c| c.get_name().to_string())
+        .collect()
+}
+
+fn unknown_command(given: &str, root: &Command) -> anyhow::Error {
+    let names = command_names(root);
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     usage(format!(
-        "unexpected argument `{shown}` for {command}; see `cargo xtask {command} --help`"
+        "unknown command `{given}`;{} commands: {} (see `{BIN} --help`)",
+        did_you_mean(given, &refs),
+        names.join(", ")
     ))
+}
+
+/// Turns clap's outcome into ours: help and version are text to print; every usage error is one
+/// clear message with exit code 2.
+fn clap_outcome(e: clap::Error, root: &Command, args: &[OsString]) -> Result<Invocation> {
+    let context = |kind: ContextKind| -> Option<String> {
+        match e.get(kind)? {
+            ContextValue::String(s) => Some(s.clone()),
+            ContextValue::Strings(v) => Some(v.join(", ")),
+            other => Some(other.to_string()),
+        }
+    };
+    let subcommand = args
+        .iter()
+        .filter_map(|a| a.to_str())
+        .find(|a| root.find_subcommand(a).is_some());
+    let see = match subcommand {
+        Some(c) => format!("(see `{BIN} {c} --help`)"),
+        None => format!("(see `{BIN} --help`)"),
+    };
+    let msg = match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            return Ok(Invocation::Print(e.render().to_string()));
+        }
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            format!("a command is missing\n\n{}", e.render())
+        }
+        ErrorKind::InvalidSubcommand => {
+            let given = context(ContextKind::InvalidSubcommand).unwrap_or_default();
+            return Err(unknown_command(&given, root));
+        }
+        ErrorKind::UnknownArgument => {
+            let given = context(ContextKind::InvalidArg).unwrap_or_default();
+            let suggestion = context(ContextKind::SuggestedArg)
+                .map(|s| format!("; did you mean `{s}`?"))
+                .unwrap_or_default();
+            let at = subcommand.map(|c| format!(" for {c}")).unwrap_or_default();
+            format!("unexpected argument `{given}`{at}{suggestion} {see}")
+        }
+        _ => {
+            let rendered = e.render().to_string();
+            let first = rendered
+                .lines()
+                .next()
+                .unwrap_or("invalid arguments")
+                .trim_start_matches("error: ")
+                .replace('\'', "`");
+            format!("{first} {see}")
+        }
+    };
+    Err(usage(msg))
+}
+
+/// The completion script for `shell`, completing the command `bin`.
+pub fn completion_script(shell: &str, bin: &str) -> String {
+    use clap_complete::Shell;
+    let shell = match shell {
+        "bash" => Shell::Bash,
+        "zsh" => Shell::Zsh,
+        _ => Shell::Fish,
+    };
+    let mut cmd = command();
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut cmd, bin, &mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_ok(args: &[&str]) -> Invocation {
+        parse(args.iter().map(OsString::from).collect()).unwrap()
+    }
+
+    fn parse_err(args: &[&str]) -> String {
+        let e = parse(args.iter().map(OsString::from).collect()).unwrap_err();
+        let r = e.downcast_ref::<crate::Refusal>().expect("a usage error");
+        assert_eq!(r.code, crate::EXIT_INVALID);
+        r.to_string()
+    }
+
+    #[test]
+    fn the_tree_is_consistent() {
+        command().debug_assert();
+    }
+
+    #[test]
+    fn release_resolves_no_remote_while_parsing() {
+        // No repository here, no config: parsing must not need one.
+        match parse_ok(&["release", "minor", "-C", "/nonexistent"]) {
+            Invocation::Run {
+                dir,
+                command: Cmd::Bump(o),
+            } => {
+                assert_eq!(dir, Some(PathBuf::from("/nonexistent")));
+                assert_eq!(o.push, Push::ConfiguredRemote);
+                assert!(o.generate);
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse_ok(&["-C", "x", "release", "auto", "--no-push", "--pre=rc"]) {
+            Invocation::Run {
+                command: Cmd::Bump(o),
+                ..
+            } => {
+                assert_eq!(o.push, Push::No);
+                assert_eq!(o.pre.as_deref(), Some("rc"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn did_you_mean_for_values_and_commands() {
+        let e = parse_err(&["bump-version", "minr"]);
+        assert!(e.contains("did you mean `minor`?"), "{e}");
+        assert!(e.contains("X.Y.Z, major, minor, patch, auto"), "{e}");
+        let e = parse_err(&["relase"]);
+        assert!(
+            e.contains("unknown command `relase`; did you mean `release`?"),
+            "{e}"
+        );
+        for c in ["rehearse", "verify", "provision", "completions", "help"] {
+            assert!(e.contains(c), "{e}");
+        }
+        let e = parse_err(&["publish-prod", "--only", "docker,pypy"]);
+        assert!(e.contains("did you mean `pypi`?"), "{e}");
+        let e = parse_err(&["bump-version", "minor", "--pre", "rcc"]);
+        assert!(
+            e.contains("did you mean `rc`?") && e.contains("allowed labels: dev, alpha, beta, rc"),
+            "{e}"
+        );
+        let e = parse_err(&["bump-version", "minor", "--dry-rn"]);
+        assert!(
+            e.contains(
+                "unexpected argument `--dry-rn` for bump-version; did you mean `--dry-run`?"
+            ),
+            "{e}"
+        );
+        assert_eq!(nearest("xyzzy", SPEC_WORDS), None);
+    }
+
+    #[test]
+    fn only_is_repeatable_and_comma_separated() {
+        match parse_ok(&["publish-prod", "--only", "docker,pypi", "--only=github"]) {
+            Invocation::Run {
+                command: Cmd::Publish(o),
+                ..
+            } => assert_eq!(o.only.len(), 3),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_help_ends_with_two_to_four_examples() {
+        let mut root = command();
+        root.build();
+        for sub in root.get_subcommands_mut() {
+            let help = sub.render_long_help().to_string();
+            let tail = help.rsplit("Examples:").next().unwrap();
+            let n = tail
+                .lines()
+                .filter(|l| l.trim_start().starts_with(BIN) || l.contains(BIN))
+                .count();
+            assert!((2..=4).contains(&n), "{}: {help}", sub.get_name());
+            assert!(help.contains("Examples:"), "{}", sub.get_name());
+        }
+    }
+
+    #[test]
+    fn version_and_help_are_printed_not_errors() {
+        match parse_ok(&["--version"]) {
+            Invocation::Print(t) => {
+                assert_eq!(t.trim(), format!("slipway {}", env!("CARGO_PKG_VERSION")))
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse_ok(&["help", "bump-version"]) {
+            Invocation::Print(t) => assert!(
+                t.contains("bump-version") && t.contains("--no-commit"),
+                "{t}"
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
 }

@@ -4,7 +4,7 @@ use anyhow::Result;
 use semver::Version;
 use serde_json::json;
 
-use crate::cli::Global;
+use crate::cmd::Global;
 use crate::core::version::{self, BumpSpec};
 use crate::facts::config::{self, Config};
 use crate::facts::managed::{self, Managed};
@@ -24,8 +24,21 @@ pub struct Options {
     /// Generate changelog entries from Conventional Commits since the last release (implied by
     /// `auto`, always on for `release`).
     pub generate: bool,
-    /// `release`: push branch and tag atomically to this remote (the push seals the plan).
-    pub push: Option<String>,
+    /// `release`: push branch and tag atomically (the push seals the plan).
+    pub push: Push,
+}
+
+/// Whether (and where) `release` pushes; the remote is resolved when the config is read, not
+/// while parsing the command line.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub enum Push {
+    /// `bump-version`, `release --no-push`: commit and tag only.
+    #[default]
+    No,
+    /// `release`: to the configured `remote` (default `origin`).
+    ConfiguredRemote,
+    /// To this remote.
+    To(String),
 }
 
 /// Everything a bump needs to know, gathered read-only.
@@ -35,6 +48,8 @@ pub struct Prepared {
     pub new: Version,
     pub tag: String,
     pub plan: Plan,
+    /// The remote `release` pushes to (None: no push).
+    pub push: Option<String>,
     pub notes: Vec<String>,
     pub warnings: Vec<String>,
 }
@@ -61,7 +76,7 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
             crate::run::ui::print_json(&result_json(&p, true, None));
             return Ok(0);
         }
-        let what = if o.push.is_some() {
+        let what = if p.push.is_some() {
             "release"
         } else {
             "bump-version"
@@ -72,7 +87,7 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
         p.plan.render(ui, &p.cfg.root);
         return Ok(0);
     }
-    let what = if o.push.is_some() {
+    let what = if p.push.is_some() {
         "release"
     } else {
         "bump-version"
@@ -82,7 +97,7 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
     if o.json {
         crate::run::ui::print_json(&result_json(&p, false, Some(&outcome.executed)));
     }
-    if let Some(remote) = &o.push {
+    if let Some(remote) = &p.push {
         ui.line(&format!(
             "{} released {}: pushed {} and {} to {remote}",
             ui.paint(Style::Green, "done:"),
@@ -149,6 +164,11 @@ pub fn prepare(root: std::path::PathBuf, o: &Options) -> Result<Prepared> {
             }
             Config::defaults(root.clone())
         }
+    };
+    let push = match &o.push {
+        Push::No => None,
+        Push::ConfiguredRemote => Some(cfg.remote.clone()),
+        Push::To(remote) => Some(remote.clone()),
     };
     let auto = o.spec == "auto";
     let mut spec = if auto {
@@ -277,7 +297,7 @@ pub fn prepare(root: std::path::PathBuf, o: &Options) -> Result<Prepared> {
         notes.extend(m.notes());
         current = Some(cur);
     }
-    if let (Some(remote), Some(n)) = (&o.push, &new) {
+    if let (Some(remote), Some(n)) = (&push, &new) {
         remote_preflight(
             &cfg,
             remote,
@@ -285,7 +305,7 @@ pub fn prepare(root: std::path::PathBuf, o: &Options) -> Result<Prepared> {
             &mut problems,
         )?;
     }
-    problems.check(if o.push.is_some() {
+    problems.check(if push.is_some() {
         "release"
     } else {
         "bump-version"
@@ -297,13 +317,14 @@ pub fn prepare(root: std::path::PathBuf, o: &Options) -> Result<Prepared> {
     let (edits, edit_notes) = compute_edits(&m, &new, &cfg, &date, &generated)?;
     notes.extend(edit_notes);
     let tag = version::git_tag(&cfg.tag_prefix, &new);
-    let plan = build_plan(&cfg, &edits, &tag, commit, tag_it, o.push.as_deref());
+    let plan = build_plan(&cfg, &edits, &tag, commit, tag_it, push.as_deref());
     Ok(Prepared {
         cfg,
         current,
         new,
         tag,
         plan,
+        push,
         notes,
         warnings,
     })

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use crate::cli::Global;
+use crate::cmd::Global;
 use crate::core::changegen::{self, Collector, Release, Style};
 use crate::facts::commits::{collect_range, style};
 use crate::facts::config::{self, Config};

@@ -3,7 +3,7 @@
 use anyhow::Result;
 use serde_json::json;
 
-use crate::cli::Global;
+use crate::cmd::Global;
 use crate::facts::managed::{self, Reading};
 use crate::run::ui::{Style, Ui};
 use crate::{core::version, facts::config, facts::git, Problems};

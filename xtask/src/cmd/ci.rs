@@ -8,7 +8,7 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use crate::cli::Global;
+use crate::cmd::Global;
 use crate::facts::git;
 use crate::run::plan::{Plan, Process, Step, Val};
 use crate::run::ui::{Style, Ui};

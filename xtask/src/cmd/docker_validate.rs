@@ -6,7 +6,7 @@
 use anyhow::Result;
 use semver::Version;
 
-use crate::cli::Global;
+use crate::cmd::Global;
 use crate::facts::config;
 use crate::run::plan::Plan;
 use crate::run::ui::{Style, Ui};

@@ -17,7 +17,7 @@ use anyhow::{Context, Result};
 use semver::Version;
 use serde_json::json;
 
-use crate::cli::Global;
+use crate::cmd::Global;
 use crate::facts::config::{self, Config};
 use crate::run::exec::StepRecord;
 use crate::run::plan::{Done, Plan, Step};

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{json, Value as Json};
 
-use crate::cli::Global;
+use crate::cmd::Global;
 use crate::rig::services::{Daemon, PackageIndex, Registry};
 use crate::run::ui::{self, Style, Ui};
 use crate::targets::pypi::{Venv, SERVER_REQUIREMENTS};

@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 
-use crate::cli::Global;
+use crate::cmd::Global;
 use crate::core::notes::{BREAKING, DEFAULT, DETAILED, MINIMAL};
 use crate::facts::config::{self};
 use crate::facts::notes::render;

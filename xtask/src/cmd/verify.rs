@@ -5,7 +5,7 @@
 
 use anyhow::Result;
 
-use crate::cli::Global;
+use crate::cmd::Global;
 use crate::run::plan::Plan;
 use crate::run::ui::{Style, Ui};
 use crate::{core::version, facts::config, facts::git, Problems};

@@ -16,7 +16,7 @@ use crate::core::pyproject::{self, PyVersion};
 use crate::core::version::pep440;
 use crate::facts::config::Config;
 use crate::run::plan::FileEdit;
-use crate::Problems;
+use crate::{Place, Problems};
 
 pub struct PyFile {
     pub rel: String,
@@ -112,7 +112,10 @@ pub fn load(cfg: &Config, problems: &mut Problems) -> Option<Managed> {
                 versions,
             }),
             Err(e) => {
-                problems.invalid(format!("{}: {e}", cfg.pyproject));
+                problems.invalid_at(
+                    Place::file(&cfg.pyproject),
+                    format!("{}: {e}", cfg.pyproject),
+                );
                 None
             }
         }
@@ -125,7 +128,7 @@ pub fn load(cfg: &Config, problems: &mut Problems) -> Option<Managed> {
         match compose::scan(&text, &cfg.images) {
             Ok(scan) => {
                 if scan.uses.is_empty() && scan.commented.is_empty() {
-                    problems.invalid(format!(
+                    problems.invalid_at(Place::file(rel), format!(
                         "{rel}: no service uses an image from `images` ({}); fix `images` or `compose` in Cargo.toml",
                         cfg.images.join(", ")
                     ));
@@ -137,7 +140,7 @@ pub fn load(cfg: &Config, problems: &mut Problems) -> Option<Managed> {
                     scan,
                 });
             }
-            Err(e) => problems.invalid(format!("{rel}: {e}")),
+            Err(e) => problems.invalid_at(Place::file(rel), format!("{rel}: {e}")),
         }
     }
     let changelog = read(cfg, &cfg.changelog, "changelog", problems).and_then(|(path, text)| {
@@ -149,7 +152,10 @@ pub fn load(cfg: &Config, problems: &mut Problems) -> Option<Managed> {
                 parsed,
             }),
             Err(e) => {
-                problems.invalid(format!("{}: {e}", cfg.changelog));
+                problems.invalid_at(
+                    Place::file(&cfg.changelog),
+                    format!("{}: {e}", cfg.changelog),
+                );
                 None
             }
         }

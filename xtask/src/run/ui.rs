@@ -1,8 +1,14 @@
 //! Everything the tool prints goes through here: colour (honouring `NO_COLOR`), GitHub Actions
 //! folding and annotations, a live step list with timings, and redaction of registered secrets.
+//!
+//! Streams: stdout carries the command's output (with `--json`, exactly one JSON document and
+//! nothing else); GitHub Actions workflow commands (`::add-mask::`, `::group::`, `::endgroup::`,
+//! `::warning::`, `::error::`) always go to stderr, which the runner reads too. A closed pipe on
+//! either stream is ignored (`… | head` ends the output quietly, never a panic).
 
 use std::cell::Cell;
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -14,9 +20,9 @@ pub fn register_secret(value: &str) {
         let mut s = SECRETS.lock().unwrap_or_else(|e| e.into_inner());
         if !s.iter().any(|v| v == value) {
             if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") && !cfg!(test) {
-                // The runner masks it in the job log too, whatever prints it.
-                let mut out = std::io::stdout();
-                let _ = writeln!(out, "::add-mask::{value}");
+                // The runner masks it in the job log too, whatever prints it. On stderr: stdout
+                // may be a JSON document.
+                emit(&mut std::io::stderr(), &format!("::add-mask::{value}\n"));
             }
             s.push(value.to_string());
             // Longest first, so a secret containing another is masked whole.
@@ -143,20 +149,35 @@ impl Ui {
 
     pub fn warn(&self, text: &str) {
         if self.gha {
-            self.line(&format!("::warning::{}", gha_escape(text)));
+            self.workflow(&format!("::warning::{}", gha_escape(&redact(text))));
         } else {
             self.line(&format!("{} {text}", self.paint(Style::Yellow, "warning:")));
         }
     }
 
+    /// A GitHub Actions workflow command: always on stderr, never in stdout's document.
+    fn workflow(&self, text: &str) {
+        self.close_pending();
+        emit(&mut std::io::stderr(), &format!("{text}\n"));
+    }
+
     /// Errors always go to stderr.
     pub fn error(&self, text: &str) {
+        self.error_at(text, None);
+    }
+
+    /// An error about a place in a file: in GitHub Actions an annotation on that file and line.
+    pub fn error_at(&self, text: &str, place: Option<&crate::Place>) {
         self.close_pending();
         let text = redact(text);
         if self.gha {
-            eprintln!("::error::{}", gha_escape(&text));
+            let props = place.map(|p| p.annotation()).unwrap_or_default();
+            self.workflow(&format!("::error{props}::{}", gha_escape(&text)));
         } else {
-            eprintln!("{} {text}", self.paint(Style::Red, "error:"));
+            emit(
+                &mut std::io::stderr(),
+                &format!("{} {text}\n", self.paint(Style::Red, "error:")),
+            );
         }
     }
 
@@ -164,7 +185,7 @@ impl Ui {
     pub fn step_start(&self, n: usize, total: usize, header: &str) {
         let counter = format!("[{n}/{total}]");
         if self.gha {
-            self.line(&format!("::group::{counter} {header}"));
+            self.workflow(&redact(&format!("::group::{counter} {header}")));
         } else if self.tty {
             // Live: the line stays open and is replaced by the result line when the step ends,
             // unless something else is printed in between.
@@ -186,7 +207,7 @@ impl Ui {
 
     pub fn step_end(&self, n: usize, total: usize, header: &str, ok: bool, took: Duration) {
         if self.gha {
-            self.line("::endgroup::");
+            self.workflow("::endgroup::");
         }
         if self.pending.replace(false) {
             self.write("\r\x1b[2K");
@@ -212,7 +233,7 @@ impl Ui {
     /// A step that found nothing to do, with the evidence.
     pub fn step_skipped(&self, n: usize, total: usize, header: &str, why: &str, took: Duration) {
         if self.gha {
-            self.line("::endgroup::");
+            self.workflow("::endgroup::");
         }
         if self.pending.replace(false) {
             self.write("\r\x1b[2K");
@@ -251,10 +272,63 @@ fn emit(out: &mut dyn Write, text: &str) {
     }
 }
 
-/// Machine output: pretty JSON on stdout (secrets masked).
+static JSON_DEFERRED: AtomicBool = AtomicBool::new(false);
+static JSON_DOC: Mutex<Option<serde_json::Value>> = Mutex::new(None);
+
+/// Machine output: pretty JSON on stdout (secrets masked). Under [`defer_json`] it is kept
+/// instead, for [`finish_json`] to print as the one document of the run.
 pub fn print_json(value: &serde_json::Value) {
+    if JSON_DEFERRED.load(Ordering::SeqCst) {
+        *JSON_DOC.lock().unwrap_or_else(|e| e.into_inner()) = Some(value.clone());
+        return;
+    }
+    write_json(value);
+}
+
+fn write_json(value: &serde_json::Value) {
     let text = serde_json::to_string_pretty(value).unwrap_or_default();
     emit(&mut std::io::stdout(), &format!("{}\n", redact(&text)));
+}
+
+/// From now on [`print_json`] keeps its document for [`finish_json`] (`--json` runs: stdout
+/// carries exactly one document, also when the command fails after producing one).
+pub fn defer_json() {
+    JSON_DEFERRED.store(true, Ordering::SeqCst);
+}
+
+/// Prints the run's one JSON document. `failure`: the error summary and the problems, merged into
+/// the command's own document when it produced one (e.g. a failed publish's report), else alone:
+/// `{"error": "...", "problems": [...]}`.
+pub fn finish_json(failure: Option<(String, Vec<serde_json::Value>)>) {
+    let doc = JSON_DOC.lock().unwrap_or_else(|e| e.into_inner()).take();
+    let doc = match (doc, failure) {
+        (Some(doc), None) => doc,
+        (None, None) => return,
+        (doc, Some((error, problems))) => {
+            let mut obj = match doc {
+                Some(serde_json::Value::Object(o)) => o,
+                Some(other) => {
+                    let mut o = serde_json::Map::new();
+                    o.insert("result".into(), other);
+                    o
+                }
+                None => serde_json::Map::new(),
+            };
+            obj.insert("error".into(), serde_json::Value::String(error));
+            obj.insert("problems".into(), serde_json::Value::Array(problems));
+            serde_json::Value::Object(obj)
+        }
+    };
+    write_json(&doc);
+}
+
+/// Text on stdout as is (help, version, a completion script); a closed pipe ends it quietly.
+pub fn print_stdout(text: &str) {
+    let mut text = text.to_string();
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    emit(&mut std::io::stdout(), &text);
 }
 
 /// Escapes a message for a workflow command (`::error::…`).
