@@ -363,23 +363,6 @@ pub fn run(args: Vec<OsString>, ui: &Ui) -> Result<u8> {
             }
             cmd::verify::run(&global, version.as_deref(), ui)
         }
-        "github-standin" => {
-            // Hidden: the local GitHub API stand-in `rehearse` runs (and tests use in-process).
-            let mut listen = "127.0.0.1:0".to_string();
-            let mut spec: Option<PathBuf> = None;
-            while let Some(arg) = p.next()? {
-                match arg {
-                    Long("listen") => listen = p.value()?.string()?,
-                    Long("spec") => spec = Some(p.value()?.into()),
-                    other => return Err(unexpected(other, "github-standin")),
-                }
-            }
-            let spec = spec.or_else(crate::rig::standin::default_spec_path).ok_or_else(|| {
-                usage("no GitHub API description found; pass --spec <openapi-subset.json>")
-            })?;
-            crate::rig::standin::serve_forever(&listen, &spec)?;
-            Ok(0)
-        }
         "help" => {
             println!("{HELP}");
             Ok(0)

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use serde_json::{json, Value as Json};
-use xtask::rig::standin::{RunSeed, Standin};
+use slipway_rig::standin::{RunSeed, Standin};
 use xtask::run::exec::{self, Outcome};
 use xtask::run::plan::{Done, Plan, Step};
 use xtask::run::ui::Ui;
@@ -120,7 +120,7 @@ fn world_with(v: &str, body: &str) -> World {
     let sdist: Vec<u8> = (0..40_000u32).map(|i| (i * 7 % 251) as u8).collect();
     std::fs::write(dist.join(format!("acme_app-{pep}.tar.gz")), sdist).unwrap();
 
-    let spec = xtask::rig::standin::default_spec_path().expect("the GitHub API description");
+    let spec = slipway_rig::standin::default_spec_path().expect("the GitHub API description");
     let standin = Standin::start(&spec).unwrap();
     standin.seed_repo("acme", "app");
     let tmp = tempfile::tempdir().unwrap();

@@ -18,7 +18,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Map, Value as Json};
 
-use crate::core::sha256::digest_hex as sha256_hex;
+use xtask::core::sha256::digest_hex as sha256_hex;
 
 /// The host `gh` is pointed at (`GH_HOST`); the API is `api.<HOST>`, uploads `uploads.<HOST>`.
 pub const HOST: &str = "github.localhost";
@@ -891,7 +891,7 @@ fn find_workflow<'a>(r: &'a Repo, key: &str) -> Option<&'a Workflow> {
 
 /// GitHub's rule for asset names (shared with the publishing side).
 pub fn sanitize_asset_name(name: &str) -> String {
-    crate::targets::github::github_asset_name(name)
+    xtask::targets::github::github_asset_name(name)
 }
 
 /// UTC now as RFC 3339 (`2024-01-31T12:00:00Z`).
@@ -904,7 +904,7 @@ pub fn now() -> String {
 }
 
 pub fn rfc3339(secs: u64) -> String {
-    crate::core::date::rfc3339(secs as i64)
+    xtask::core::date::rfc3339(secs as i64)
 }
 
 fn node_id(prefix: &str, id: u64) -> String {

@@ -10,7 +10,7 @@ use serde_json::{json, Value as Json};
 
 use super::tests_support::spec_path;
 use super::*;
-use crate::core::sha256::digest_hex as sha256_hex;
+use xtask::core::sha256::digest_hex as sha256_hex;
 
 const API: &str = "http://api.github.localhost";
 const UPLOADS: &str = "http://uploads.github.localhost";
