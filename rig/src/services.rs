@@ -133,6 +133,7 @@ impl Daemon {
         };
         let _ = Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
+            .stderr(Stdio::null())
             .status();
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {

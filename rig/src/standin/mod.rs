@@ -59,8 +59,8 @@ use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{json, Value as Json};
 
 use crate::openapi::{self, Problem, Spec};
-pub use github::RunSeed;
 use github::{Call, Reply, World};
+pub use github::{RunSeed, NOT_YET_IMPLEMENTED};
 use http::{ReadError, Response};
 
 /// The token `gh` is given; any non-empty token is accepted.
