@@ -481,7 +481,10 @@ fn secrets_appear_nowhere_not_even_in_argv() {
     if !require("strace (Debian package)", strace.is_some()) {
         return;
     }
-    let log = sb.repo.path().join("../strace.log");
+    // A private temp dir: never a fixed path shared with other runs (and outside the repository,
+    // whose files are searched for secrets below).
+    let trace_dir = tempfile::tempdir().unwrap();
+    let log = trace_dir.path().join("strace.log");
     let cmd = sb.command(&["publish-prod", "--only", "pypi,github"]);
     let program = cmd.get_program().to_os_string();
     let args: Vec<std::ffi::OsString> = cmd.get_args().map(|a| a.to_os_string()).collect();

@@ -459,6 +459,18 @@ fn rehearse(global: &Global, o: &Options, dry_run: bool, ui: &Ui) -> Result<u8> 
     shared
         .passed
         .store(result.is_ok(), std::sync::atomic::Ordering::SeqCst);
+    // Read before the teardown removes the sandbox. Per stage process: "sum busy"
+    // (nanoseconds). The floor is the sum over all child
+    // processes (parallel ones each count); the tool's own time is the wall time during which no
+    // child process ran at all (stages run one after another, so their busy times add up).
+    let (stage_sum, stage_busy) = std::fs::read_to_string(&l.child_times)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| {
+            let mut it = line.split_whitespace().map(|n| n.parse::<u64>().ok());
+            Some((it.next()??, it.next()??))
+        })
+        .fold((0u64, 0u64), |(s, b), (s2, b2)| (s + s2, b + b2));
     let t = Instant::now();
     ui.heading("rehearse: teardown");
     let teardown = crate::run::exec::execute(&planned.teardown, ui, &root);
@@ -476,18 +488,6 @@ fn rehearse(global: &Global, o: &Options, dry_run: bool, ui: &Ui) -> Result<u8> 
         .join("reports")
         .join(format!("rehearsal-{}.json", l.stamp));
     let published = published(&l.reports);
-    // Per stage process: "sum busy" (nanoseconds). The floor is the sum over all child
-    // processes (parallel ones each count); the tool's own time is the wall time during which no
-    // child process ran at all (stages run one after another, so their busy times add up).
-    let (stage_sum, stage_busy) = std::fs::read_to_string(&l.child_times)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|line| {
-            let mut it = line.split_whitespace().map(|n| n.parse::<u64>().ok());
-            Some((it.next()??, it.next()??))
-        })
-        .fold((0u64, 0u64), |(s, b), (s2, b2)| (s + s2, b + b2));
-    let _ = std::fs::remove_file(&l.child_times);
     let floor = Duration::from_nanos(stage_sum) + crate::run::exec::child_time();
     let busy = Duration::from_nanos(stage_busy) + crate::run::exec::child_busy();
     let total = started.elapsed();
@@ -1064,6 +1064,72 @@ fn print_report(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_plan_builds_the_rig_first_and_names_the_ports_it_hands_the_services() {
+        let root = git::toplevel(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let cfg = config::load_or_refuse(&root, "rehearse").unwrap();
+        let o = Options {
+            keep: false,
+            version: "patch".into(),
+        };
+        let l = Layout::new(&root, &cfg).unwrap();
+        let planned = build(&root, &cfg, &o, &l, &Arc::new(Shared::default()));
+        let headers: Vec<String> = planned.plan.steps.iter().map(|s| s.header(&root)).collect();
+        assert_eq!(headers.len(), planned.stages.len());
+        assert!(
+            headers[0].contains("build --quiet --locked -p slipway-rig"),
+            "{headers:?}"
+        );
+        assert!(
+            headers[1].contains("slipway-rig provision --started"),
+            "{headers:?}"
+        );
+        let up = headers.iter().find(|h| h.contains(" up --state ")).unwrap();
+        assert!(
+            up.contains(&format!("--registry-port {}", l.ports[0])),
+            "{up}"
+        );
+        assert!(up.contains("SLIPWAY_RIG_REGISTRY_PASSWORD='***'"), "{up}");
+        assert!(
+            !up.contains("rehearsal-registry-"),
+            "a secret in the plan: {up}"
+        );
+        let rewrite = headers
+            .iter()
+            .find(|h| h.contains("point the clone"))
+            .unwrap();
+        assert!(
+            rewrite.contains(&l.registries[0]) && rewrite.contains(&l.index_url),
+            "{rewrite}"
+        );
+        let names = planned.stages.to_vec();
+        for stage in [
+            "prerequisites",
+            "sandbox",
+            "services",
+            "release",
+            "publish-prod",
+            "verify",
+        ] {
+            assert!(names.contains(&stage), "{stage}: {names:?}");
+        }
+        let teardown: Vec<String> = planned
+            .teardown
+            .steps
+            .iter()
+            .map(|s| s.header(&root))
+            .collect();
+        assert!(teardown[0].starts_with("stop the services"), "{teardown:?}");
+        assert!(
+            teardown.iter().any(|h| h.contains("stop-started")),
+            "{teardown:?}"
+        );
+        assert!(
+            teardown.last().unwrap().starts_with("remove the sandbox"),
+            "{teardown:?}"
+        );
+    }
 
     #[test]
     fn targets_point_at_the_local_services_and_webhooks_go() {

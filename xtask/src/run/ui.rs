@@ -58,6 +58,8 @@ pub struct Ui {
     pub json: bool,
     /// A live step line is open (printed without its newline) and will be rewritten at its end.
     pending: Cell<bool>,
+    /// Written with `print!`/`eprint!`, which a test harness captures (see [`Ui::captured`]).
+    captured: bool,
 }
 
 impl Ui {
@@ -78,6 +80,7 @@ impl Ui {
             gha,
             json,
             pending: Cell::new(false),
+            captured: false,
         }
     }
 
@@ -89,6 +92,16 @@ impl Ui {
             gha: false,
             json: false,
             pending: Cell::new(false),
+            captured: false,
+        }
+    }
+
+    /// Plain output that the test harness captures: for tests that execute plans in-process
+    /// (an expected failure's `✗` lines then stay out of the CI log unless the test fails).
+    pub fn captured() -> Ui {
+        Ui {
+            captured: true,
+            ..Ui::plain()
         }
     }
 
@@ -114,7 +127,13 @@ impl Ui {
     }
 
     fn write(&self, text: &str) {
-        if self.json {
+        if self.captured {
+            if self.json {
+                eprint!("{text}");
+            } else {
+                print!("{text}");
+            }
+        } else if self.json {
             emit(&mut std::io::stderr(), text);
         } else {
             emit(&mut std::io::stdout(), text);
@@ -130,6 +149,10 @@ impl Ui {
     /// The command's primary output (e.g. release notes) on stdout as is, secrets masked.
     pub fn raw(&self, text: &str) {
         self.close_pending();
+        if self.captured {
+            print!("{}", redact(text));
+            return;
+        }
         emit(&mut std::io::stdout(), &redact(text));
     }
 
