@@ -344,9 +344,13 @@ mod tests {
 
     #[test]
     fn free_ports_are_bindable() {
-        let p = free_port().unwrap();
-        assert!(p > 0);
-        assert!(TcpListener::bind(("127.0.0.1", p)).is_ok());
+        // A released port can be taken by a test running in parallel before we bind it again
+        // ("good enough on one machine"): one of a few tries must succeed.
+        let ok = (0..5).any(|_| {
+            let p = free_port().unwrap();
+            p > 0 && TcpListener::bind(("127.0.0.1", p)).is_ok()
+        });
+        assert!(ok, "no port from free_port() could be bound again");
     }
 
     #[test]
