@@ -426,6 +426,7 @@ pub fn stop_dockerd(pid: u32) -> Result<String> {
     }
     let _ = Command::new("kill")
         .args(["-TERM", &pid.to_string()])
+        .stderr(std::process::Stdio::null())
         .status();
     let exited = |own: &mut Option<std::process::Child>| match own {
         Some(child) => child.try_wait().ok().flatten().is_some(),
@@ -438,6 +439,7 @@ pub fn stop_dockerd(pid: u32) -> Result<String> {
     {
         let _ = Command::new("kill")
             .args(["-KILL", &pid.to_string()])
+            .stderr(std::process::Stdio::null())
             .status();
         if let Some(child) = own.as_mut() {
             let _ = child.wait();
@@ -479,6 +481,7 @@ mod tests {
         assert!(!has_exited(pid));
         let _ = Command::new("kill")
             .args(["-TERM", &pid.to_string()])
+            .stderr(std::process::Stdio::null())
             .status();
         // Not reaped yet: a zombie, which has exited.
         wait_for(|| has_exited(pid));

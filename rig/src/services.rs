@@ -388,6 +388,7 @@ mod tests {
         drop(d);
         let alive = Command::new("kill")
             .args(["-0", &pid.to_string()])
+            .stderr(std::process::Stdio::null())
             .status()
             .unwrap()
             .success();
