@@ -756,7 +756,11 @@ impl Action for StopServices {
         }
         let _ = child.kill();
         let _ = child.wait();
-        bail!("slipway-rig up did not stop within 30 s of its stdin closing; killed it")
+        // Not an error: the teardown goes on with the other steps.
+        Ok(Done::Ran(
+            "did not stop within 30 s of its stdin closing: killed it (its services may linger)"
+                .into(),
+        ))
     }
 }
 
@@ -775,6 +779,15 @@ impl Action for RemoveImages {
         )
     }
     fn execute(&self, _cx: &mut RunContext) -> Result<Done> {
+        // A teardown step: a failure is reported, and the teardown goes on.
+        Ok(self
+            .remove()
+            .unwrap_or_else(|e| Done::Ran(format!("could not remove them: {e:#}"))))
+    }
+}
+
+impl RemoveImages {
+    fn remove(&self) -> Result<Done> {
         // Made now, not with the plan: the engine is the one provisioning found or started.
         let docker = || engine::docker(&self.root, None);
         let listed = crate::run::exec::run_captured(&docker().args([
