@@ -517,6 +517,54 @@ mod tests {
         child.wait().unwrap();
     }
 
+    #[test]
+    fn a_dockerd_that_is_no_child_of_ours_is_stopped_promptly_from_its_started_file() {
+        // What `ci` and `rehearse` do: `slipway-rig provision` started dockerd and exited, so
+        // dockerd is someone else's child (init's, which may never reap it), and
+        // `slipway-rig stop-started` stops it. A program named dockerd that exits on SIGTERM.
+        let dir = tempfile::tempdir().unwrap();
+        let fake = dir.path().join("dockerd");
+        std::fs::copy("/bin/sleep", &fake).unwrap();
+        // setsid --fork: the forking parent exits at once, so the fake is not our child.
+        let status = Command::new("setsid")
+            .arg("--fork")
+            .arg(&fake)
+            .arg("60")
+            .stdin(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let mut pid = None;
+        wait_for(|| {
+            pid = std::fs::read_dir("/proc").unwrap().flatten().find_map(|e| {
+                let p: u32 = e.file_name().to_str()?.parse().ok()?;
+                let exe = std::fs::read_link(format!("/proc/{p}/exe")).ok()?;
+                (exe == fake).then_some(p)
+            });
+            pid.is_some()
+        });
+        let pid = pid.unwrap();
+        let started = dir.path().join("started.json");
+        std::fs::write(&started, format!("{{\"dockerd\": {pid}}}\n")).unwrap();
+        let t = std::time::Instant::now();
+        let said = stop_started_file(&started).unwrap();
+        assert!(
+            t.elapsed() < Duration::from_secs(2),
+            "{said} took {:?}",
+            t.elapsed()
+        );
+        assert!(
+            said.starts_with(&format!("stopped dockerd (pid {pid})")),
+            "{said}"
+        );
+        assert!(has_exited(pid));
+        assert!(!started.exists());
+        // Nothing recorded: nothing to do.
+        assert!(stop_started_file(&started)
+            .unwrap()
+            .contains("does not exist"));
+    }
+
     fn wait_for(mut f: impl FnMut() -> bool) {
         let t = std::time::Instant::now();
         while !f() {
