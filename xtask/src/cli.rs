@@ -59,10 +59,9 @@ pub enum Cmd {
     Provision {
         dry_run: bool,
     },
-    Rehearse(cmd::rehearse::Options),
-    GithubStandin {
-        listen: String,
-        spec: Option<PathBuf>,
+    Rehearse {
+        options: cmd::rehearse::Options,
+        dry_run: bool,
     },
 }
 
@@ -179,11 +178,12 @@ version) from its CHANGELOG section. A template file uses {{variable}} placehold
 {{#variable}}…{{/variable}} blocks shown only when the variable is not empty.";
 
 const CI_ABOUT: &str = "\
-Everything CI runs, in order, stopping at the first failure:
-  1. provision (idempotent; each step says whether it acted or skipped): the Debian packages
-     (docker.io, docker-registry, gh, mmdebstrap…), a private Docker daemon on its own socket
-     with no bridge network, the local base images (built once, cached with docker save) and
-     the Python venvs of the test tools;
+Everything CI runs, as one plan (`--dry-run` prints exactly it), stopping at the first failure:
+  1. build the rehearsal rig (cargo build -p slipway-rig) and run `slipway-rig provision`
+     (idempotent; each step says whether it acted or skipped): the Debian packages (docker.io,
+     docker-registry, gh, mmdebstrap…), a private Docker daemon on its own socket with no
+     bridge network, the local base images (built once, cached with docker save) and the
+     Python venvs of the test tools;
   2. cargo fmt --all -- --check;
   3. cargo clippy --workspace --all-targets --locked -- -D warnings;
   4. cargo test --workspace: every test, with the services REQUIRED (a missing service fails
@@ -191,14 +191,19 @@ Everything CI runs, in order, stopping at the first failure:
   5. zizmor (offline) on the workflows in .github/workflows/: no findings allowed;
   6. a full rehearsal (`cargo xtask rehearse`): the whole release against local services;
   7. the Python unit tests (python3 -m unittest discover -s tests).
-arm64 (qemu binfmt, the arm64 base image, the two-architecture test) is opt-in: set
-SLIPWAY_ARM64=1. A Docker daemon this run started is stopped at the end.";
+Then, whatever happened, a Docker daemon its provisioning started is stopped. Inner cargo calls
+get cargo's build variables cleared, so the next `cargo xtask` compiles nothing.
+arm64 is opt-in: only with SLIPWAY_ARM64=1 does provisioning enable qemu-aarch64 (machine-wide
+binfmt) and build the arm64 base image (about 2 minutes); the two-architecture test is then
+required instead of skipped.";
 
 const PROVISION_ABOUT: &str = "\
-Installs and starts what the end-to-end tests and `rehearse` need: Debian packages
-(docker.io, docker-registry, gh, mmdebstrap…), a Docker daemon on a private socket with no
-bridge network, the local base image (built once, cached with docker save), the Python venvs.
-Idempotent: every step says whether it acted or skipped. The daemon is left running.";
+Builds the rehearsal rig (cargo build -p slipway-rig) and runs `slipway-rig provision`: installs
+and starts what the end-to-end tests and `rehearse` need: Debian packages (docker.io,
+docker-registry, gh, mmdebstrap…), a Docker daemon on a private socket with no bridge network,
+the local base image (built once, cached with docker save), the Python venvs. Idempotent: every
+step says whether it acted or skipped. The daemon is left running. SLIPWAY_ARM64=1 adds
+qemu-aarch64 (machine-wide binfmt) and the arm64 base image.";
 
 const REHEARSE_ABOUT: &str = "\
 The whole release, for real, against local services: in a throwaway clone (your work tree is
@@ -279,7 +284,6 @@ pub fn command() -> Command {
             provision(),
             completions(),
             help(),
-            github_standin(),
         ])
 }
 
@@ -559,6 +563,10 @@ fn rehearse() -> Command {
         .before_help(REHEARSE_ABOUT)
         .help_template(SUB_TEMPLATE)
         .arg(flag("keep", "leave the services and the clone running"))
+        .arg(flag(
+            "dry-run",
+            "print the plan and its teardown; run nothing",
+        ))
         .arg(
             Arg::new("rehearse-version")
                 .long("version")
@@ -568,6 +576,10 @@ fn rehearse() -> Command {
         )
         .after_help(examples(&[
             ("rehearse", "a patch release, rehearsed"),
+            (
+                "rehearse --dry-run",
+                "every step it would run, and its teardown",
+            ),
             (
                 "rehearse --version auto --keep",
                 "level from the commits; keep it running",
@@ -604,25 +616,6 @@ fn completions() -> Command {
                 "completions fish > ~/.config/fish/completions/xtask.fish",
                 "fish",
             ),
-        ]))
-}
-
-fn github_standin() -> Command {
-    // Hidden: the local GitHub API stand-in `rehearse` runs (and tests use in-process).
-    Command::new("github-standin")
-        .hide(true)
-        .about("serve the local GitHub API stand-in")
-        .arg(opt(
-            "listen",
-            "addr",
-            "the address to listen on (default 127.0.0.1:0)",
-        ))
-        .arg(
-            opt("spec", "file", "the OpenAPI subset to serve").value_parser(value_parser!(PathBuf)),
-        )
-        .after_help(examples(&[
-            ("github-standin", "on a free port"),
-            ("github-standin --listen 127.0.0.1:8765", "on a given port"),
         ]))
 }
 
@@ -721,10 +714,13 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation> {
         "rehearse" => {
             let version = string(sub, "rehearse-version").unwrap_or_else(|| "patch".into());
             check_spec(&version, "rehearse --version")?;
-            Cmd::Rehearse(cmd::rehearse::Options {
-                keep: sub.get_flag("keep"),
-                version,
-            })
+            Cmd::Rehearse {
+                options: cmd::rehearse::Options {
+                    keep: sub.get_flag("keep"),
+                    version,
+                },
+                dry_run: sub.get_flag("dry-run"),
+            }
         }
         "help" => {
             let name = string(sub, "command");
@@ -750,10 +746,6 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation> {
             let bin = string(sub, "bin-name").unwrap_or_else(|| "xtask".into());
             return Ok(Invocation::Print(completion_script(shell, &bin)));
         }
-        "github-standin" => Cmd::GithubStandin {
-            listen: string(sub, "listen").unwrap_or_else(|| "127.0.0.1:0".into()),
-            spec: sub.get_one::<PathBuf>("spec").cloned(),
-        },
         other => unreachable!("command `{other}` is declared but not dispatched"),
     };
     Ok(Invocation::Run { dir, command })
@@ -789,16 +781,14 @@ fn dispatch(global: &cmd::Global, command: Cmd, ui: &Ui) -> Result<u8> {
         }
         Cmd::Ci { dry_run } => cmd::ci::run(global, dry_run, ui),
         Cmd::Provision { dry_run } => cmd::ci::provision(global, dry_run, ui),
-        Cmd::Rehearse(o) => cmd::rehearse::run(global, &o, ui),
-        Cmd::GithubStandin { listen, spec } => {
-            let spec = spec
-                .or_else(crate::rig::standin::default_spec_path)
-                .ok_or_else(|| {
-                    usage("no GitHub API description found; pass --spec <openapi-subset.json>")
-                })?;
-            crate::rig::standin::serve_forever(&listen, &spec)?;
-            Ok(0)
-        }
+        Cmd::Rehearse {
+            options,
+            dry_run: true,
+        } => cmd::rehearse::dry_run(global, &options, ui),
+        Cmd::Rehearse {
+            options,
+            dry_run: false,
+        } => cmd::rehearse::run(global, &options, ui),
     }
 }
 

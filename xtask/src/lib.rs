@@ -2,14 +2,13 @@
 //!
 //! Every command gathers facts read-only, builds a [`plan::Plan`], and hands it to the one
 //! executor; `--dry-run` renders the same plan instead. The library holds everything; the binary
-//! (`main.rs`) only calls [`run_main`]. Integration tests and `rehearse` share its service
-//! starters.
+//! (`main.rs`) only calls [`run_main`]. The rehearsal rig (local services, provisioning, the
+//! GitHub stand-in) is the separate `slipway-rig` crate, which this one never depends on.
 
 pub mod cli;
 pub mod cmd;
 pub mod core;
 pub mod facts;
-pub mod rig;
 pub mod run;
 pub mod targets;
 

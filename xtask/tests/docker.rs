@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-use xtask::rig::services::Registry;
+use slipway_rig::services::Registry;
 use xtask::targets::docker::registry::Client;
 use xtask::targets::docker::{read_remote, Remote};
 
@@ -59,7 +59,7 @@ fn services() -> bool {
     }
     if !require(
         "docker-registry",
-        Path::new(xtask::rig::services::REGISTRY_BIN).exists(),
+        Path::new(slipway_rig::services::REGISTRY_BIN).exists(),
     ) {
         return false;
     }

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use serde_json::{json, Value as Json};
-use xtask::rig::standin::{RunSeed, Standin};
+use slipway_rig::standin::{RunSeed, Standin};
 use xtask::run::exec::{self, Outcome};
 use xtask::run::plan::{Done, Plan, Step};
 use xtask::run::ui::Ui;
@@ -120,7 +120,7 @@ fn world_with(v: &str, body: &str) -> World {
     let sdist: Vec<u8> = (0..40_000u32).map(|i| (i * 7 % 251) as u8).collect();
     std::fs::write(dist.join(format!("acme_app-{pep}.tar.gz")), sdist).unwrap();
 
-    let spec = xtask::rig::standin::default_spec_path().expect("the GitHub API description");
+    let spec = slipway_rig::standin::default_spec_path().expect("the GitHub API description");
     let standin = Standin::start(&spec).unwrap();
     standin.seed_repo("acme", "app");
     let tmp = tempfile::tempdir().unwrap();
@@ -222,7 +222,7 @@ impl World {
             !json.contains(TOKEN),
             "the plan's JSON holds the token: {json}"
         );
-        exec::execute(&plan, &Ui::plain(), self.repo.path())
+        exec::execute(&plan, &Ui::captured(), self.repo.path())
     }
 
     fn writes(&self) -> Vec<String> {
@@ -611,7 +611,7 @@ fn a_pre_release_is_marked_and_verified_as_one() {
     steps.into_iter().for_each(|s| plan.push(s));
     let err = format!(
         "{:#}",
-        exec::execute(&plan, &Ui::plain(), w.repo.path()).unwrap_err()
+        exec::execute(&plan, &Ui::captured(), w.repo.path()).unwrap_err()
     );
     assert!(
         err.contains("is not what was built:\n  it is not marked as a pre-release: tick the box in the web UI"),
@@ -642,7 +642,7 @@ fn the_dry_run_plan_sends_nothing() {
             "verify GitHub release v1.3.0 in acme/app",
         ]
     );
-    let detail = plan.steps[2].detail(&Ui::plain()).unwrap();
+    let detail = plan.steps[2].detail(&Ui::captured()).unwrap();
     assert!(
         detail.contains("gh api --include repos/acme/app/releases/tags/v1.3.0"),
         "{detail}"
@@ -651,7 +651,7 @@ fn the_dry_run_plan_sends_nothing() {
         detail.contains("gh api --include -X POST repos/acme/app/releases --input"),
         "{detail}"
     );
-    plan.render(&Ui::plain(), w.repo.path());
+    plan.render(&Ui::captured(), w.repo.path());
     assert!(
         w.standin.requests().is_empty(),
         "{:#?}",

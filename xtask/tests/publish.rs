@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use common::*;
-use xtask::rig::services::PackageIndex;
-use xtask::rig::standin::Standin;
+use slipway_rig::services::PackageIndex;
+use slipway_rig::standin::Standin;
 use xtask::targets::pypi::{Venv, SERVER_REQUIREMENTS, TOOL_REQUIREMENTS};
 
 const INDEX_USER: &str = "uploader";
@@ -94,7 +94,7 @@ fn sandbox(version: &str) -> Option<Sandbox> {
     )
     .unwrap();
     let standin =
-        Standin::start(&xtask::rig::standin::default_spec_path().expect("the GitHub contract"))
+        Standin::start(&slipway_rig::standin::default_spec_path().expect("the GitHub contract"))
             .unwrap();
     standin.seed_repo("acme", "app");
     let receiver = Receiver::start();
@@ -129,7 +129,7 @@ fn seed_ci(standin: &Standin, repo: &Repo, tag: &str, conclusion: &str) {
         .trim()
         .to_string();
     standin
-        .seed_run_with(&xtask::rig::standin::RunSeed {
+        .seed_run_with(&slipway_rig::standin::RunSeed {
             owner: "acme".into(),
             repo: "app".into(),
             workflow: "release.yml".into(),
@@ -477,11 +477,14 @@ fn refusals_before_anything_is_published() {
 #[test]
 fn secrets_appear_nowhere_not_even_in_argv() {
     let Some(sb) = sandbox("3.1.0") else { return };
-    let strace = xtask::rig::services::which("strace");
+    let strace = slipway_rig::services::which("strace");
     if !require("strace (Debian package)", strace.is_some()) {
         return;
     }
-    let log = sb.repo.path().join("../strace.log");
+    // A private temp dir: never a fixed path shared with other runs (and outside the repository,
+    // whose files are searched for secrets below).
+    let trace_dir = tempfile::tempdir().unwrap();
+    let log = trace_dir.path().join("strace.log");
     let cmd = sb.command(&["publish-prod", "--only", "pypi,github"]);
     let program = cmd.get_program().to_os_string();
     let args: Vec<std::ffi::OsString> = cmd.get_args().map(|a| a.to_os_string()).collect();

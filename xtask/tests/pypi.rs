@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 
 use common::*;
-use xtask::rig::services::PackageIndex;
+use slipway_rig::services::PackageIndex;
 use xtask::targets::pypi::Venv;
 
 const USER: &str = "uploader";

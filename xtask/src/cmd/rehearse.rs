@@ -1,23 +1,30 @@
-//! `cargo xtask rehearse`: the whole release, for real, against local registries.
+//! `cargo xtask rehearse`: the whole release, for real, against local registries — as one plan.
 //!
 //! In a throwaway clone of the repository (the user's work tree is never touched) with a bare git
 //! remote, two local container registries (one with htpasswd auth), a local package index
 //! (pypiserver) and the local GitHub stand-in: `release`, `docker-validate`, `publish-prod`,
 //! then `verify` — the same commands production runs, with the clone's targets rewritten to the
-//! local services. Then a report of every stage, what was published where, and a teardown
-//! (`--keep` leaves everything running and says how to look at it).
+//! local services. The services are the rehearsal rig's: the plan builds it
+//! (`cargo build -p slipway-rig`), runs `slipway-rig provision`, and a supervised
+//! `slipway-rig up --state <file>` (ports chosen when the plan is made, so the plan names them)
+//! that stops and reaps every service when its stdin closes. Then a teardown that runs whatever
+//! happened (stop the services, remove the image tags the rehearsal created, copy the publish
+//! reports out of the sandbox, stop a Docker daemon the rehearsal started), a report of every
+//! stage, and the sandbox is removed (`--keep` leaves everything running and says how to look
+//! at it). `--dry-run` renders the plan and the teardown.
 
-use std::path::Path;
-use std::process::Command;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{json, Value as Json};
 
+use crate::cmd::ci;
 use crate::cmd::Global;
-use crate::rig::services::{Daemon, PackageIndex, Registry};
+use crate::run::plan::{Action, Done, Plan, Process, RunContext, Step, Val};
 use crate::run::ui::{self, Style, Ui};
-use crate::targets::pypi::{Venv, SERVER_REQUIREMENTS};
 use crate::{facts::config, facts::git, targets::docker::engine};
 
 #[derive(Debug, Clone)]
@@ -28,6 +35,7 @@ pub struct Options {
 }
 
 /// Variables of the user's environment that could reach real services; never passed to a stage.
+/// (`CARGO_TARGET_DIR` too: the clone keeps its build, journal and reports in its own `target/`.)
 const STRIPPED: &[&str] = &[
     "GH_TOKEN",
     "GITHUB_TOKEN",
@@ -53,7 +61,11 @@ const STRIPPED: &[&str] = &[
     "ACTIONS_ID_TOKEN_REQUEST_URL",
     "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
     "SLIPWAY_GH_PROXY",
+    "CARGO_TARGET_DIR",
 ];
+
+/// The user of the authenticated registry and of the package index (the rig's).
+const SERVICE_USER: &str = "rehearsal";
 
 struct Stage {
     name: &'static str,
@@ -72,27 +84,352 @@ fn secret(label: &str) -> String {
     s
 }
 
-pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
-    let root = git::toplevel(&global.dir)?;
-    let cfg = config::load_or_refuse(&root, "rehearse")?;
-    let started = Instant::now();
-    let tools = crate::cmd::ci::tools_dir(&root);
+fn free_port() -> Result<u16> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").context("no free port on 127.0.0.1")?;
+    Ok(l.local_addr()?.port())
+}
 
-    // 0. Prerequisites, as `cargo xtask ci` provisions them (idempotent).
-    ui.heading("rehearse: prerequisites");
-    let provisioned =
-        crate::run::exec::execute(&crate::rig::provision::plan(&root, &tools), ui, &root)?;
-    let _dockerd = StartedDockerd(provisioned.values.get("dockerd.started").cloned(), o.keep);
+/// Where everything of one rehearsal lives, and what the plan fixes up front.
+struct Layout {
+    stamp: u64,
+    sandbox: PathBuf,
+    remote: PathBuf,
+    clone: PathBuf,
+    /// What the rehearsal's provisioning started (`slipway-rig provision --started`).
+    started: PathBuf,
+    /// `slipway-rig up --state`: the services' addresses.
+    state: PathBuf,
+    child_times: PathBuf,
+    /// Where the publish reports are copied out of the sandbox.
+    reports: PathBuf,
+    registries: [String; 2],
+    index_url: String,
+    github_url: String,
+    ports: [u16; 4],
+}
+
+impl Layout {
+    fn new(root: &Path, cfg: &config::Config) -> Result<Layout> {
+        let stamp = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let sandbox = crate::targets::publish::work_dir(cfg)
+            .join("rehearsals")
+            .join(format!("{stamp}-{}", std::process::id()));
+        let ports = [free_port()?, free_port()?, free_port()?, free_port()?];
+        Ok(Layout {
+            stamp,
+            remote: sandbox.join("remote.git"),
+            clone: sandbox.join("repo"),
+            started: sandbox.join("provisioned.json"),
+            state: sandbox.join("services.json"),
+            child_times: sandbox.join("child-times.txt"),
+            reports: ci::target_dir(root)
+                .join("slipway/rehearsal")
+                .join(stamp.to_string()),
+            registries: [
+                format!("127.0.0.1:{}", ports[0]),
+                format!("127.0.0.1:{}", ports[1]),
+            ],
+            index_url: format!("http://127.0.0.1:{}/", ports[2]),
+            github_url: format!("http://127.0.0.1:{}", ports[3]),
+            ports,
+            sandbox,
+        })
+    }
+}
+
+/// What the plan's actions share while it runs: the supervised `slipway-rig up`.
+#[derive(Default)]
+struct Shared {
+    services: Mutex<Option<Child>>,
+    passed: std::sync::atomic::AtomicBool,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Shared")
+    }
+}
+
+struct Planned {
+    plan: Plan,
+    /// The stage of every step of `plan`.
+    stages: Vec<&'static str>,
+    teardown: Plan,
+}
+
+fn build(
+    root: &Path,
+    cfg: &config::Config,
+    o: &Options,
+    l: &Layout,
+    shared: &Arc<Shared>,
+) -> Planned {
+    let mut plan = Plan::default();
+    let mut stages = Vec::new();
+    let mut push = |stage: &'static str, step: Step| {
+        plan.push(step);
+        stages.push(stage);
+    };
+    let tools = ci::tools_dir(root);
+
+    // 0. Prerequisites: the rig, and what it provisions (idempotent).
+    push("prerequisites", ci::build_rig(root));
+    push(
+        "prerequisites",
+        Step::Run(
+            ci::rig(root)
+                .args(["provision", "--started"])
+                .args([l.started.display().to_string()])
+                .streaming(),
+        ),
+    );
 
     // 1. The sandbox: a bare remote and a clone of HEAD (the user's tree is never touched).
-    let stamp = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let sandbox = crate::targets::publish::work_dir(&cfg)
-        .join("rehearsals")
-        .join(format!("{stamp}-{}", std::process::id()));
-    std::fs::create_dir_all(&sandbox)?;
+    let git = |cwd: &Path| Process::new("git", cwd);
+    push(
+        "sandbox",
+        Step::Run(
+            git(root)
+                .args(["init", "-q", "--bare", "-b", &cfg.branch])
+                .args([l.remote.display().to_string()]),
+        ),
+    );
+    push(
+        "sandbox",
+        Step::Run(
+            git(root)
+                .args(["clone", "-q", "--no-local"])
+                .args([root.display().to_string(), l.clone.display().to_string()]),
+        ),
+    );
+    push(
+        "sandbox",
+        Step::Run(git(&l.clone).args(["switch", "-q", "-C", &cfg.branch])),
+    );
+    push(
+        "sandbox",
+        Step::Run(
+            git(&l.clone)
+                .args(["remote", "set-url", "origin"])
+                .args([l.remote.display().to_string()]),
+        ),
+    );
+    push(
+        "sandbox",
+        Step::Action(Box::new(GitIdentity {
+            clone: l.clone.clone(),
+        })),
+    );
+
+    // 2. The services, on loopback, supervised by the rig.
+    let registry_password = secret("registry");
+    let index_password = secret("index");
+    let mut up = ci::rig(root)
+        .args(["up", "--state"])
+        .args([l.state.display().to_string(), "--dir".into()])
+        .args([
+            l.sandbox.join("services").display().to_string(),
+            "--tools".into(),
+        ])
+        .args([tools.display().to_string()])
+        .args([
+            "--registry-port".to_string(),
+            l.ports[0].to_string(),
+            "--auth-registry-port".into(),
+            l.ports[1].to_string(),
+            "--index-port".into(),
+            l.ports[2].to_string(),
+            "--github-port".into(),
+            l.ports[3].to_string(),
+        ])
+        .env(
+            "SLIPWAY_RIG_REGISTRY_PASSWORD",
+            Val::Secret(registry_password.clone()),
+        )
+        .env(
+            "SLIPWAY_RIG_INDEX_PASSWORD",
+            Val::Secret(index_password.clone()),
+        );
+    if o.keep {
+        up = up.args(["--keep-running"]);
+    }
+    push(
+        "services",
+        Step::Action(Box::new(StartServices {
+            process: up,
+            state: l.state.clone(),
+            log: l.sandbox.join("services.log"),
+            keep: o.keep,
+            shared: shared.clone(),
+        })),
+    );
+    let github_repo = crate::targets::github::repo(cfg).unwrap_or_else(|| "rehearsal/app".into());
+    let (owner, name) = github_repo
+        .split_once('/')
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .unwrap_or_else(|| ("rehearsal".into(), "app".into()));
+    // 3. The clone's targets rewritten to the local services, committed and pushed there.
+    push(
+        "services",
+        Step::Action(Box::new(RewriteTargets {
+            clone: l.clone.clone(),
+            registries: l.registries.clone(),
+            index_url: l.index_url.clone(),
+            github_repo: github_repo.clone(),
+        })),
+    );
+    push(
+        "services",
+        Step::Run(git(&l.clone).args([
+            "commit",
+            "-q",
+            "-am",
+            "chore: rehearsal targets (local services)",
+        ])),
+    );
+    push(
+        "services",
+        Step::Run(git(&l.clone).args(["push", "-q", "origin", &cfg.branch])),
+    );
+    push(
+        "services",
+        Step::Action(Box::new(Control {
+            url: l.github_url.clone(),
+            what: "repos",
+            body: json!({"owner": owner, "repo": name}),
+        })),
+    );
+
+    // 4. The stages, exactly as production runs them.
+    let gh_token = secret("gh");
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "xtask".into());
+    let stage_process = |args: &[&str]| -> Process {
+        let mut p = Process::new(&exe, &l.clone)
+            .args(["-C".to_string(), l.clone.display().to_string()])
+            .args(args.iter().copied());
+        for k in STRIPPED {
+            p = p.env_removed(k);
+        }
+        p.env("SLIPWAY_GH_PROXY", Val::Plain(l.github_url.clone()))
+            .env("GH_HOST", Val::Plain("github.localhost".into()))
+            .env("GH_TOKEN", Val::Secret(gh_token.clone()))
+            .env(
+                "GH_CONFIG_DIR",
+                Val::Plain(l.sandbox.join("gh").display().to_string()),
+            )
+            .env("GH_PROMPT_DISABLED", Val::Plain("1".into()))
+            .env("GH_NO_UPDATE_NOTIFIER", Val::Plain("1".into()))
+            .env("TWINE_USERNAME", Val::Plain(SERVICE_USER.into()))
+            .env("TWINE_PASSWORD", Val::Secret(index_password.clone()))
+            .env("DOCKER_USERNAME", Val::Plain(SERVICE_USER.into()))
+            .env("DOCKER_PASSWORD", Val::Secret(registry_password.clone()))
+            .env("SLIPWAY_TOOLS_DIR", Val::Plain(tools.display().to_string()))
+            .env(
+                "SLIPWAY_CHILD_TIME_FILE",
+                Val::Plain(l.child_times.display().to_string()),
+            )
+    };
+    let mut stage = |name: &'static str, args: &[&str]| {
+        push(
+            name,
+            Step::Action(Box::new(StageRun {
+                name,
+                process: stage_process(args),
+                gh_config: l.sandbox.join("gh"),
+            })),
+        );
+    };
+    stage("release", &["release", &o.version]);
+    // The release workflow's CI run for the tag, as GitHub would report it after it passed.
+    push(
+        "release",
+        Step::Action(Box::new(SeedRun {
+            clone: l.clone.clone(),
+            url: l.github_url.clone(),
+            owner,
+            repo: name,
+            workflow: cfg.release_workflow.clone(),
+        })),
+    );
+    let mut stage = |name: &'static str, args: &[&str]| {
+        push(
+            name,
+            Step::Action(Box::new(StageRun {
+                name,
+                process: stage_process(args),
+                gh_config: l.sandbox.join("gh"),
+            })),
+        );
+    };
+    if cfg.docker.is_some() {
+        stage("docker-validate", &["docker-validate"]);
+    }
+    stage("publish-prod", &["publish-prod"]);
+    stage("verify", &["verify"]);
+
+    // The teardown: whatever happened (with --keep, only the reports are copied).
+    let mut teardown = Plan::default();
+    if !o.keep {
+        teardown.push(Step::Action(Box::new(StopServices {
+            shared: shared.clone(),
+        })));
+        if cfg.docker.is_some() {
+            teardown.push(Step::Action(Box::new(RemoveImages {
+                root: root.to_path_buf(),
+                registries: l.registries.clone(),
+            })));
+        }
+    }
+    teardown.push(Step::Action(Box::new(CopyReports {
+        from: l.clone.join("target/slipway/reports"),
+        to: l.reports.clone(),
+    })));
+    if !o.keep {
+        teardown.push(Step::Run(
+            ci::rig(root)
+                .args(["stop-started"])
+                .args([l.started.display().to_string()]),
+        ));
+        teardown.push(Step::Action(Box::new(RemoveSandbox {
+            sandbox: l.sandbox.clone(),
+            shared: shared.clone(),
+        })));
+    }
+    Planned {
+        plan,
+        stages,
+        teardown,
+    }
+}
+
+pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
+    rehearse(global, o, false, ui)
+}
+
+/// `cargo xtask rehearse --dry-run`: the plan and its teardown, rendered; nothing runs.
+pub fn dry_run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
+    rehearse(global, o, true, ui)
+}
+
+fn rehearse(global: &Global, o: &Options, dry_run: bool, ui: &Ui) -> Result<u8> {
+    let started = Instant::now();
+    let root = git::toplevel(&global.dir)?;
+    let cfg = config::load_or_refuse(&root, "rehearse")?;
+    let l = Layout::new(&root, &cfg)?;
+    let shared = Arc::new(Shared::default());
+    let planned = build(&root, &cfg, o, &l, &shared);
+    if dry_run {
+        ui.heading("rehearse — dry run");
+        planned.plan.render(ui, &root);
+        ui.heading("then, whatever happened (teardown)");
+        planned.teardown.render(ui, &root);
+        return Ok(0);
+    }
     let status = git::status(&root)?;
     if !status.changed.is_empty() {
         ui.warn(&format!(
@@ -100,190 +437,77 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
             status.changed.join(", ")
         ));
     }
-    let remote = sandbox.join("remote.git");
-    let clone = sandbox.join("repo");
-    let t = Instant::now();
-    run_quiet(
-        Command::new("git")
-            .args(["init", "-q", "--bare", "-b", &cfg.branch])
-            .arg(&remote),
-    )?;
-    run_quiet(
-        Command::new("git")
-            .args(["clone", "-q", "--no-local"])
-            .arg(&root)
-            .arg(&clone),
-    )?;
-    let in_clone = |args: &[&str]| -> Result<String> {
-        let out = Command::new("git")
-            .current_dir(&clone)
-            .args(args)
-            .output()?;
-        if !out.status.success() {
-            bail!(
-                "git {}: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    };
-    in_clone(&["switch", "-q", "-C", &cfg.branch])?;
-    in_clone(&["remote", "set-url", "origin", &remote.display().to_string()])?;
-    for (k, v) in [
-        ("user.name", "slipway rehearsal"),
-        ("user.email", "rehearsal@slipway.invalid"),
-    ] {
-        if in_clone(&["config", "--get", k])
-            .map(|s| s.trim().is_empty())
-            .unwrap_or(true)
-        {
-            in_clone(&["config", k, v])?;
-        }
-    }
+    std::fs::create_dir_all(&l.sandbox)?;
 
-    // 2. The services, on loopback.
-    let registry_user = "rehearsal";
-    let registry_password = secret("registry");
-    let plain = Registry::start(&sandbox.join("registry-plain"), None)?;
-    let auth = Registry::start(
-        &sandbox.join("registry-auth"),
-        Some((registry_user, &registry_password)),
-    )?;
-    let index_password = secret("index");
-    let server = Venv::in_dir(&tools, "pypiserver", SERVER_REQUIREMENTS);
-    server.ensure(&root)?;
-    let index = PackageIndex::start(
-        &server.dir,
-        &sandbox.join("index"),
-        "rehearsal",
-        &index_password,
-    )?;
-    let (standin_url, standin) = start_standin(&sandbox)?;
-    let services_took = t.elapsed();
-
-    // 3. The clone's targets rewritten to the local services, committed there.
-    let github_repo = crate::targets::github::repo(&cfg).unwrap_or_else(|| "rehearsal/app".into());
-    rewrite_targets(
-        &clone.join("Cargo.toml"),
-        &plain.addr,
-        &auth.addr,
-        &index,
-        &github_repo,
-    )?;
-    in_clone(&[
-        "commit",
-        "-q",
-        "-am",
-        "chore: rehearsal targets (local services)",
-    ])?;
-    in_clone(&["push", "-q", "origin", &cfg.branch])?;
-    let (owner, name) = github_repo.split_once('/').expect("owner/name");
-    control(&standin_url, "repos", json!({"owner": owner, "repo": name}))?;
-
-    let gh_token = secret("gh");
-    let gh_config = sandbox.join("gh");
-    std::fs::create_dir_all(&gh_config)?;
-    let child_times = sandbox.join("child-times.txt");
-    let env: Vec<(&str, String)> = vec![
-        ("SLIPWAY_GH_PROXY", standin_url.clone()),
-        ("GH_HOST", "github.localhost".into()),
-        ("GH_TOKEN", gh_token.clone()),
-        ("GH_CONFIG_DIR", gh_config.display().to_string()),
-        ("GH_PROMPT_DISABLED", "1".into()),
-        ("GH_NO_UPDATE_NOTIFIER", "1".into()),
-        ("TWINE_USERNAME", "rehearsal".into()),
-        ("TWINE_PASSWORD", index_password.clone()),
-        ("DOCKER_USERNAME", registry_user.into()),
-        ("DOCKER_PASSWORD", registry_password.clone()),
-        ("SLIPWAY_TOOLS_DIR", tools.display().to_string()),
-        ("SLIPWAY_CHILD_TIME_FILE", child_times.display().to_string()),
-        (
-            "DOCKER_HOST",
-            engine::docker_host().unwrap_or_else(|| format!("unix://{}", engine::SOCKET)),
-        ),
-    ];
-
-    // 4. The stages, exactly as production runs them.
-    let exe = std::env::current_exe().context("locating the slipway binary")?;
-    let mut stages = vec![Stage {
-        name: "services",
-        took: services_took,
-        ok: true,
-    }];
-    let stage = |name: &'static str, args: &[&str], stages: &mut Vec<Stage>| -> Result<()> {
-        ui.heading(&format!(
-            "rehearse: {name} — cargo xtask {}",
-            args.join(" ")
-        ));
-        let t = Instant::now();
-        let mut cmd = Command::new(&exe);
-        cmd.arg("-C").arg(&clone).args(args).current_dir(&clone);
-        for k in STRIPPED {
-            cmd.env_remove(k);
-        }
-        for (k, v) in &env {
-            cmd.env(k, v);
-        }
-        let status = cmd
-            .status()
-            .with_context(|| format!("running the {name} stage"))?;
-        stages.push(Stage {
-            name,
-            took: t.elapsed(),
-            ok: status.success(),
-        });
-        if !status.success() {
-            bail!(
-                "the rehearsal's {name} stage failed (see above); the sandbox is kept at {}",
-                sandbox.display()
-            );
-        }
-        Ok(())
-    };
-    let result = (|| -> Result<()> {
-        stage("release", &["release", &o.version], &mut stages)?;
-        let tag = in_clone(&["describe", "--tags", "--exact-match", "HEAD"])?
-            .trim()
-            .to_string();
-        let sha = in_clone(&["rev-parse", "HEAD"])?.trim().to_string();
-        // The release workflow's CI run for the tag, as GitHub would report it after it passed.
-        control(
-            &standin_url,
-            "runs",
-            json!({
-                "owner": owner, "repo": name, "workflow": cfg.release_workflow, "branch": tag,
-                "conclusion": "success", "head_sha": sha, "event": "push",
+    ui.heading("rehearse");
+    let mut stages: Vec<Stage> = Vec::new();
+    let result = crate::run::exec::execute_with(&planned.plan, ui, &root, &mut |r| {
+        let name = planned.stages[r.index];
+        let ok = r.result.is_ok();
+        match stages.last_mut() {
+            Some(s) if s.name == name => {
+                s.took += r.took;
+                s.ok &= ok;
+            }
+            _ => stages.push(Stage {
+                name,
+                took: r.took,
+                ok,
             }),
-        )?;
-        if cfg.docker.is_some() {
-            stage("docker-validate", &["docker-validate"], &mut stages)?;
         }
-        stage("publish-prod", &["publish-prod"], &mut stages)?;
-        stage("verify", &["verify"], &mut stages)?;
-        Ok(())
-    })();
-    let total = started.elapsed();
-
-    // 5. The report.
-    let clone_cfg = config::load(&clone).map_err(|e| anyhow!("{}", e.join("; ")))?;
-    let report_path = crate::targets::publish::work_dir(&cfg)
-        .join("reports")
-        .join(format!("rehearsal-{stamp}.json"));
-    let published = published(&clone, &clone_cfg);
-    // Per stage process: "sum busy" (nanoseconds). The floor is the sum over all child
+    });
+    shared
+        .passed
+        .store(result.is_ok(), std::sync::atomic::Ordering::SeqCst);
+    // Read before the teardown removes the sandbox. Per stage process: "sum busy"
+    // (nanoseconds). The floor is the sum over all child
     // processes (parallel ones each count); the tool's own time is the wall time during which no
     // child process ran at all (stages run one after another, so their busy times add up).
-    let (stage_sum, stage_busy) = std::fs::read_to_string(&child_times)
+    let (stage_sum, stage_busy) = std::fs::read_to_string(&l.child_times)
         .unwrap_or_default()
         .lines()
-        .filter_map(|l| {
-            let mut it = l.split_whitespace().map(|n| n.parse::<u64>().ok());
+        .filter_map(|line| {
+            let mut it = line.split_whitespace().map(|n| n.parse::<u64>().ok());
             Some((it.next()??, it.next()??))
         })
         .fold((0u64, 0u64), |(s, b), (s2, b2)| (s + s2, b + b2));
+    let t = Instant::now();
+    ui.heading("rehearse: teardown");
+    let teardown = crate::run::exec::execute(&planned.teardown, ui, &root);
+    stages.push(Stage {
+        name: "teardown",
+        took: t.elapsed(),
+        ok: teardown.is_ok(),
+    });
+    if let Err(e) = &teardown {
+        ui.warn(&format!("{e:#}"));
+    }
+
+    // 5. The report.
+    let report_path = crate::targets::publish::work_dir(&cfg)
+        .join("reports")
+        .join(format!("rehearsal-{}.json", l.stamp));
+    let published = published(&l.reports);
     let floor = Duration::from_nanos(stage_sum) + crate::run::exec::child_time();
     let busy = Duration::from_nanos(stage_busy) + crate::run::exec::child_busy();
+    let total = started.elapsed();
+    // Everything the stages do not cover (planning, the report): so that stages add up to total.
+    let counted: Duration = stages.iter().map(|s| s.took).sum();
+    stages.push(Stage {
+        name: "other",
+        took: total.saturating_sub(counted),
+        ok: true,
+    });
+    let copied: Vec<String> = std::fs::read_dir(&l.reports)
+        .map(|rd| {
+            let mut v: Vec<String> = rd
+                .flatten()
+                .map(|e| e.path().display().to_string())
+                .collect();
+            v.sort();
+            v
+        })
+        .unwrap_or_default();
     let report = json!({
         "schema": "slipway.rehearsal-report/1",
         "status": if result.is_ok() { "success" } else { "failure" },
@@ -293,11 +517,12 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
         "time_tools_busy_ms": busy.as_millis() as u64,
         "tool_own_ms": total.saturating_sub(busy).as_millis() as u64,
         "services": {
-            "git_remote": remote.display().to_string(),
-            "registries": [plain.addr, auth.addr],
-            "index": index.url,
-            "github": standin_url,
+            "git_remote": l.remote.display().to_string(),
+            "registries": l.registries,
+            "index": l.index_url,
+            "github": l.github_url,
         },
+        "publish_reports": copied,
         "published": published,
     });
     if let Some(dir) = report_path.parent() {
@@ -309,84 +534,397 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
     )?;
     print_report(ui, &stages, total, floor, busy, &report, &report_path);
 
-    // 6. Teardown, or how to look around.
     if o.keep {
-        std::mem::forget(plain);
-        std::mem::forget(auth);
-        std::mem::forget(index);
-        std::mem::forget(standin);
+        let pid = shared
+            .services
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .map(|c| c.id().to_string())
+            .unwrap_or_else(|| "?".into());
         ui.line(&format!(
-            "kept: sandbox {}\n  clone:      {}\n  git remote: {}\n  registries: http://{}/v2/_catalog (no auth), http://{}/v2/_catalog (user {registry_user})\n  index:      {}simple/\n  GitHub:     {standin_url}/_standin/state\n  stop them:  kill the processes listed in {}/pids",
-            sandbox.display(),
-            clone.display(),
-            remote.display(),
-            report["services"]["registries"][0].as_str().unwrap_or(""),
-            report["services"]["registries"][1].as_str().unwrap_or(""),
-            report["services"]["index"].as_str().unwrap_or(""),
-            sandbox.display()
+            "kept: sandbox {}\n  clone:      {}\n  git remote: {}\n  registries: http://{}/v2/_catalog (no auth), http://{}/v2/_catalog (user {SERVICE_USER})\n  index:      {}simple/\n  GitHub:     {}/_standin/state\n  stop them:  kill {pid}   (slipway-rig up; it stops and reaps every service)",
+            l.sandbox.display(),
+            l.clone.display(),
+            l.remote.display(),
+            l.registries[0],
+            l.registries[1],
+            l.index_url,
+            l.github_url,
         ));
-    } else {
-        drop((plain, auth, index, standin));
-        if result.is_ok() {
-            let _ = std::fs::remove_dir_all(&sandbox);
-        }
+    } else if result.is_err() {
+        ui.line(&format!("the sandbox is kept at {}", l.sandbox.display()));
     }
     result?;
     Ok(0)
 }
 
-/// Stops a Docker daemon the rehearsal started (unless `--keep`).
-struct StartedDockerd(Option<String>, bool);
+/// A stage: `cargo xtask <command>` in the clone, output relayed, with the rehearsal's
+/// environment. Run outside the executor's child accounting: the stage's own process reports
+/// how long it waited for the tools it drives (`SLIPWAY_CHILD_TIME_FILE`).
+#[derive(Debug)]
+struct StageRun {
+    name: &'static str,
+    process: Process,
+    gh_config: PathBuf,
+}
 
-impl Drop for StartedDockerd {
-    fn drop(&mut self) {
-        if let (Some(pid), false) = (&self.0, self.1) {
-            let mut values = std::collections::BTreeMap::new();
-            values.insert("dockerd.started".to_string(), pid.clone());
-            crate::rig::provision::stop_started(&values);
+impl Action for StageRun {
+    fn header(&self) -> String {
+        format!("{}: run {}", self.name, self.process.command_line())
+    }
+    fn execute(&self, _cx: &mut RunContext) -> Result<Done> {
+        std::fs::create_dir_all(&self.gh_config)?;
+        let p = &self.process;
+        let mut cmd = Command::new(&p.program);
+        cmd.args(&p.args).current_dir(&p.cwd);
+        for k in &p.env_remove {
+            cmd.env_remove(k);
+        }
+        for (k, v) in &p.env {
+            cmd.env(k, v.reveal());
+        }
+        let status = cmd
+            .status()
+            .with_context(|| format!("running the {} stage", self.name))?;
+        if !status.success() {
+            bail!("the rehearsal's {} stage failed (see above)", self.name);
+        }
+        Ok(Done::Ran(String::new()))
+    }
+}
+
+/// A commit identity in the clone, only where none is configured (the user's is kept).
+#[derive(Debug)]
+struct GitIdentity {
+    clone: PathBuf,
+}
+
+impl Action for GitIdentity {
+    fn header(&self) -> String {
+        "git identity in the clone: user.name \"slipway rehearsal\", user.email rehearsal@slipway.invalid (only where none is configured)".into()
+    }
+    fn execute(&self, cx: &mut RunContext) -> Result<Done> {
+        let mut set = Vec::new();
+        for (k, v) in [
+            ("user.name", "slipway rehearsal"),
+            ("user.email", "rehearsal@slipway.invalid"),
+        ] {
+            let current = crate::run::exec::run_captured(
+                &Process::new("git", &self.clone).args(["config", "--get", k]),
+            )
+            .unwrap_or_default();
+            if current.trim().is_empty() {
+                crate::run::exec::run_captured(
+                    &Process::new("git", &self.clone).args(["config", k, v]),
+                )?;
+                set.push(k);
+            }
+        }
+        let _ = cx;
+        if set.is_empty() {
+            Ok(Done::Skipped("an identity is configured".into()))
+        } else {
+            Ok(Done::Ran(format!("set {}", set.join(", "))))
         }
     }
 }
 
-fn run_quiet(cmd: &mut Command) -> Result<()> {
-    let started = Instant::now();
-    let out = cmd.output()?;
-    crate::run::exec::count_child(started.elapsed());
-    if !out.status.success() {
-        bail!(
-            "{:?} failed: {}",
-            cmd.get_program(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(())
+/// Starts the supervised `slipway-rig up` and waits for its state file.
+#[derive(Debug)]
+struct StartServices {
+    process: Process,
+    state: PathBuf,
+    log: PathBuf,
+    keep: bool,
+    shared: Arc<Shared>,
 }
 
-/// Starts `xtask github-standin` as a subprocess (so `--keep` can leave it running).
-fn start_standin(sandbox: &Path) -> Result<(String, Daemon)> {
-    let exe = std::env::current_exe()?;
-    let spec = crate::rig::standin::default_spec_path().ok_or_else(|| {
-        anyhow!("no GitHub API description (xtask/github/openapi-subset.json) found")
-    })?;
-    let port = crate::rig::services::free_port()?;
-    let mut cmd = Command::new(exe);
-    cmd.args([
-        "github-standin",
-        "--listen",
-        &format!("127.0.0.1:{port}"),
-        "--spec",
-    ])
-    .arg(&spec);
-    let url = format!("http://127.0.0.1:{port}");
-    let health = format!("{url}/_standin/health");
-    let daemon = Daemon::start(
-        "github-standin",
-        cmd,
-        &sandbox.join("github-standin.log"),
-        Duration::from_secs(20),
-        || crate::rig::services::http_status(&health) == Some(200),
-    )?;
-    Ok((url, daemon))
+impl Action for StartServices {
+    fn header(&self) -> String {
+        format!(
+            "services: run {}  (supervised: stops and reaps them when its stdin closes)",
+            self.process.command_line()
+        )
+    }
+    fn detail(&self) -> Option<String> {
+        Some(format!(
+            "docker-registry ×2 (one with htpasswd auth), pypiserver, the GitHub stand-in; waits for {}; log {}",
+            self.state.display(),
+            self.log.display()
+        ))
+    }
+    fn execute(&self, _cx: &mut RunContext) -> Result<Done> {
+        let p = &self.process;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .with_context(|| format!("opening {}", self.log.display()))?;
+        let mut cmd = Command::new(&p.program);
+        cmd.args(&p.args)
+            .current_dir(&p.cwd)
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            // Its stdin is its lifeline: closed by the teardown (or when this process dies).
+            .stdin(if self.keep {
+                Stdio::null()
+            } else {
+                Stdio::piped()
+            });
+        for (k, v) in &p.env {
+            cmd.env(k, v.reveal());
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::process::CommandExt;
+            cmd.process_group(0); // a Ctrl-C meant for a stage does not hit it; stdin does
+        }
+        let _ = std::fs::remove_file(&self.state);
+        let started = Instant::now();
+        let mut child = cmd.spawn().context("starting slipway-rig up")?;
+        let tail = |log: &Path| {
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            lines[lines.len().saturating_sub(15)..].join("\n")
+        };
+        loop {
+            if self.state.is_file() {
+                break;
+            }
+            if let Some(status) = child.try_wait()? {
+                bail!(
+                    "slipway-rig up exited with {status} before the services were up; its log ({}):\n{}",
+                    self.log.display(),
+                    ui::redact(&tail(&self.log))
+                );
+            }
+            if started.elapsed() > Duration::from_secs(180) {
+                drop(child.stdin.take());
+                let _ = child.wait();
+                bail!(
+                    "the services were not up after 180 s; log ({}):\n{}",
+                    self.log.display(),
+                    ui::redact(&tail(&self.log))
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // Waiting for services to come up is time spent in those services.
+        crate::run::exec::count_child_span(started, Instant::now());
+        let pid = child.id();
+        *self
+            .shared
+            .services
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(child);
+        Ok(Done::Ran(format!("up (pid {pid})")))
+    }
+}
+
+/// Closes `slipway-rig up`'s stdin and waits until it has stopped (and reaped) every service.
+#[derive(Debug)]
+struct StopServices {
+    shared: Arc<Shared>,
+}
+
+impl Action for StopServices {
+    fn header(&self) -> String {
+        "stop the services: close slipway-rig up's stdin, wait for it (it stops and reaps each)"
+            .into()
+    }
+    fn execute(&self, _cx: &mut RunContext) -> Result<Done> {
+        let Some(mut child) = self
+            .shared
+            .services
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        else {
+            return Ok(Done::Skipped("they were not started".into()));
+        };
+        drop(child.stdin.take());
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(30) {
+            if let Some(status) = child.try_wait()? {
+                return Ok(Done::Ran(format!(
+                    "stopped ({status}) in {}",
+                    ui::human_duration(t.elapsed())
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        // Not an error: the teardown goes on with the other steps.
+        Ok(Done::Ran(
+            "did not stop within 30 s of its stdin closing: killed it (its services may linger)"
+                .into(),
+        ))
+    }
+}
+
+/// Removes exactly the image tags the rehearsal created: those under its own registries.
+#[derive(Debug)]
+struct RemoveImages {
+    root: PathBuf,
+    registries: [String; 2],
+}
+
+impl Action for RemoveImages {
+    fn header(&self) -> String {
+        format!(
+            "remove the image tags under {} and {} from the engine (docker image ls, docker image rm)",
+            self.registries[0], self.registries[1]
+        )
+    }
+    fn execute(&self, _cx: &mut RunContext) -> Result<Done> {
+        // A teardown step: a failure is reported, and the teardown goes on.
+        Ok(self
+            .remove()
+            .unwrap_or_else(|e| Done::Ran(format!("could not remove them: {e:#}"))))
+    }
+}
+
+impl RemoveImages {
+    fn remove(&self) -> Result<Done> {
+        // Made now, not with the plan: the engine is the one provisioning found or started.
+        let docker = || engine::docker(&self.root, None);
+        let listed = crate::run::exec::run_captured(&docker().args([
+            "image",
+            "ls",
+            "--format",
+            "{{.Repository}}:{{.Tag}}",
+        ]))?;
+        let ours: Vec<String> = listed
+            .lines()
+            .map(str::trim)
+            .filter(|r| {
+                self.registries
+                    .iter()
+                    .any(|reg| r.starts_with(&format!("{reg}/")))
+            })
+            .map(String::from)
+            .collect();
+        if ours.is_empty() {
+            return Ok(Done::Skipped("the rehearsal left no image tags".into()));
+        }
+        crate::run::exec::run_captured(&docker().args(["image", "rm"]).args(ours.iter().cloned()))?;
+        Ok(Done::Ran(format!("removed {}", ours.join(" "))))
+    }
+}
+
+/// Copies the publish reports out of the sandbox (which is removed).
+#[derive(Debug)]
+struct CopyReports {
+    from: PathBuf,
+    to: PathBuf,
+}
+
+impl Action for CopyReports {
+    fn header(&self) -> String {
+        format!(
+            "copy the publish reports out of the sandbox to {}",
+            self.to.display()
+        )
+    }
+    fn execute(&self, _cx: &mut RunContext) -> Result<Done> {
+        let Ok(rd) = std::fs::read_dir(&self.from) else {
+            return Ok(Done::Skipped("no publish report was written".into()));
+        };
+        std::fs::create_dir_all(&self.to)?;
+        let mut n = 0;
+        for e in rd.flatten() {
+            if e.path().is_file() {
+                std::fs::copy(e.path(), self.to.join(e.file_name()))?;
+                n += 1;
+            }
+        }
+        Ok(Done::Ran(format!("{n} file(s)")))
+    }
+}
+
+/// Removes the sandbox when the rehearsal passed (a failed one is kept to look at).
+#[derive(Debug)]
+struct RemoveSandbox {
+    sandbox: PathBuf,
+    shared: Arc<Shared>,
+}
+
+impl Action for RemoveSandbox {
+    fn header(&self) -> String {
+        format!(
+            "remove the sandbox {} (kept when the rehearsal failed)",
+            self.sandbox.display()
+        )
+    }
+    fn execute(&self, _cx: &mut RunContext) -> Result<Done> {
+        if !self.shared.passed.load(std::sync::atomic::Ordering::SeqCst) {
+            return Ok(Done::Skipped("the rehearsal failed: kept".into()));
+        }
+        std::fs::remove_dir_all(&self.sandbox)
+            .with_context(|| format!("removing {}", self.sandbox.display()))?;
+        Ok(Done::Ran(String::new()))
+    }
+}
+
+/// Seeds the stand-in with a passed CI run of the release workflow for the tag at HEAD.
+#[derive(Debug)]
+struct SeedRun {
+    clone: PathBuf,
+    url: String,
+    owner: String,
+    repo: String,
+    workflow: String,
+}
+
+impl Action for SeedRun {
+    fn header(&self) -> String {
+        format!(
+            "GitHub stand-in: a passed {} run for the new tag (POST {}/_standin/runs)",
+            self.workflow, self.url
+        )
+    }
+    fn execute(&self, _cx: &mut RunContext) -> Result<Done> {
+        let git = |args: &[&str]| {
+            crate::run::exec::run_captured(
+                &Process::new("git", &self.clone).args(args.iter().copied()),
+            )
+            .map(|s| s.trim().to_string())
+        };
+        let tag = git(&["describe", "--tags", "--exact-match", "HEAD"])?;
+        let sha = git(&["rev-parse", "HEAD"])?;
+        control(
+            &self.url,
+            "runs",
+            json!({
+                "owner": self.owner, "repo": self.repo, "workflow": self.workflow, "branch": tag,
+                "conclusion": "success", "head_sha": sha, "event": "push",
+            }),
+        )?;
+        Ok(Done::Ran(format!("{tag} at {sha}")))
+    }
+}
+
+/// POST to the stand-in's control API, as a step.
+#[derive(Debug)]
+struct Control {
+    url: String,
+    what: &'static str,
+    body: Json,
+}
+
+impl Action for Control {
+    fn header(&self) -> String {
+        format!(
+            "GitHub stand-in: POST {}/_standin/{} {}",
+            self.url, self.what, self.body
+        )
+    }
+    fn execute(&self, _cx: &mut RunContext) -> Result<Done> {
+        control(&self.url, self.what, self.body.clone())?;
+        Ok(Done::Ran(String::new()))
+    }
 }
 
 /// POST to the stand-in's control API.
@@ -406,14 +944,30 @@ fn control(url: &str, what: &str, body: Json) -> Result<()> {
 }
 
 /// Points the clone's release configuration at the local services.
-fn rewrite_targets(
-    path: &Path,
-    plain: &str,
-    auth: &str,
-    index: &PackageIndex,
-    github_repo: &str,
-) -> Result<()> {
-    let text = std::fs::read_to_string(path)?;
+#[derive(Debug)]
+struct RewriteTargets {
+    clone: PathBuf,
+    registries: [String; 2],
+    index_url: String,
+    github_repo: String,
+}
+
+impl Action for RewriteTargets {
+    fn header(&self) -> String {
+        format!(
+            "point the clone's Cargo.toml at the local services: registries {} {}, index {}, GitHub {} (webhooks removed)",
+            self.registries[0], self.registries[1], self.index_url, self.github_repo
+        )
+    }
+    fn execute(&self, _cx: &mut RunContext) -> Result<Done> {
+        let path = self.clone.join("Cargo.toml");
+        let text = std::fs::read_to_string(&path)?;
+        std::fs::write(&path, rewrite_targets(&text, self)?)?;
+        Ok(Done::Ran(String::new()))
+    }
+}
+
+fn rewrite_targets(text: &str, t: &RewriteTargets) -> Result<String> {
     let mut doc: toml_edit::DocumentMut = text.parse().context("the clone's Cargo.toml")?;
     let release = doc["workspace"]["metadata"]["release"].or_insert(toml_edit::table());
     let table = release
@@ -422,14 +976,15 @@ fn rewrite_targets(
     table.set_implicit(false);
     table.remove("webhooks"); // never call real webhooks from a rehearsal
     let python = table.entry("python").or_insert(toml_edit::table());
-    python["repository-url"] = toml_edit::value(index.url.clone());
-    python["index-url"] = toml_edit::value(index.simple_url());
+    python["repository-url"] = toml_edit::value(t.index_url.clone());
+    python["index-url"] = toml_edit::value(format!("{}simple/", t.index_url));
     let github = table.entry("github").or_insert(toml_edit::table());
-    github["repo"] = toml_edit::value(github_repo);
+    github["repo"] = toml_edit::value(t.github_repo.clone());
     if let Some(docker) = table.get_mut("docker").and_then(|d| d.as_table_mut()) {
         let mut regs = toml_edit::Array::new();
-        regs.push(plain);
-        regs.push(auth);
+        for r in &t.registries {
+            regs.push(r.as_str());
+        }
         docker["registries"] = toml_edit::value(regs);
         let mut args = toml_edit::InlineTable::new();
         if let Some(existing) = docker.get("build-args").and_then(|a| a.as_inline_table()) {
@@ -440,18 +995,17 @@ fn rewrite_targets(
         args.insert("BASE_IMAGE", engine::BASE_IMAGE.into());
         docker["build-args"] = toml_edit::value(args);
     }
-    std::fs::write(path, doc.to_string())?;
-    Ok(())
+    Ok(doc.to_string())
 }
 
-/// What the publish report says was published (steps' details), for the rehearsal report.
-fn published(clone: &Path, cfg: &config::Config) -> Json {
-    let reports = crate::targets::publish::work_dir(cfg).join("reports");
-    let _ = clone;
+/// What the publish reports say was published (steps' details), for the rehearsal report.
+fn published(reports: &Path) -> Json {
     let mut out = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(&reports) {
-        for e in rd.flatten() {
-            if let Ok(text) = std::fs::read_to_string(e.path()) {
+    if let Ok(rd) = std::fs::read_dir(reports) {
+        let mut paths: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
+        paths.sort();
+        for p in paths {
+            if let Ok(text) = std::fs::read_to_string(&p) {
                 if let Ok(j) = serde_json::from_str::<Json>(&text) {
                     for stage in j["stages"].as_array().cloned().unwrap_or_default() {
                         for s in stage["steps"].as_array().cloned().unwrap_or_default() {
@@ -491,7 +1045,7 @@ fn print_report(
     }
     let tool = total.saturating_sub(busy);
     ui.line(&format!(
-        "  total {} — inside docker/python/git/gh {} summed over processes (the floor; parallel work counts once per process), busy {}; the tool itself {} ({:.1}%)",
+        "  total {} (the stages above add up to it) — inside docker/python/git/gh {} summed over processes (the floor; parallel work counts once per process), busy {}; the tool itself {} ({:.1}%)",
         ui::human_duration(total),
         ui::human_duration(floor),
         ui::human_duration(busy),
@@ -510,5 +1064,112 @@ fn print_report(
             ui.line(&format!("      {l}"));
         }
     }
+    for p in report["publish_reports"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+    {
+        ui.line(&format!("  publish report: {}", p.as_str().unwrap_or("")));
+    }
     ui.line(&format!("  report: {}", path.display()));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_plan_builds_the_rig_first_and_names_the_ports_it_hands_the_services() {
+        let root = git::toplevel(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let cfg = config::load_or_refuse(&root, "rehearse").unwrap();
+        let o = Options {
+            keep: false,
+            version: "patch".into(),
+        };
+        let l = Layout::new(&root, &cfg).unwrap();
+        let planned = build(&root, &cfg, &o, &l, &Arc::new(Shared::default()));
+        let headers: Vec<String> = planned.plan.steps.iter().map(|s| s.header(&root)).collect();
+        assert_eq!(headers.len(), planned.stages.len());
+        assert!(
+            headers[0].contains("build --quiet --locked -p slipway-rig"),
+            "{headers:?}"
+        );
+        assert!(
+            headers[1].contains("slipway-rig provision --started"),
+            "{headers:?}"
+        );
+        let up = headers.iter().find(|h| h.contains(" up --state ")).unwrap();
+        assert!(
+            up.contains(&format!("--registry-port {}", l.ports[0])),
+            "{up}"
+        );
+        assert!(up.contains("SLIPWAY_RIG_REGISTRY_PASSWORD='***'"), "{up}");
+        assert!(
+            !up.contains("rehearsal-registry-"),
+            "a secret in the plan: {up}"
+        );
+        let rewrite = headers
+            .iter()
+            .find(|h| h.contains("point the clone"))
+            .unwrap();
+        assert!(
+            rewrite.contains(&l.registries[0]) && rewrite.contains(&l.index_url),
+            "{rewrite}"
+        );
+        let names = planned.stages.to_vec();
+        for stage in [
+            "prerequisites",
+            "sandbox",
+            "services",
+            "release",
+            "publish-prod",
+            "verify",
+        ] {
+            assert!(names.contains(&stage), "{stage}: {names:?}");
+        }
+        let teardown: Vec<String> = planned
+            .teardown
+            .steps
+            .iter()
+            .map(|s| s.header(&root))
+            .collect();
+        assert!(teardown[0].starts_with("stop the services"), "{teardown:?}");
+        assert!(
+            teardown.iter().any(|h| h.contains("stop-started")),
+            "{teardown:?}"
+        );
+        assert!(
+            teardown.last().unwrap().starts_with("remove the sandbox"),
+            "{teardown:?}"
+        );
+    }
+
+    #[test]
+    fn targets_point_at_the_local_services_and_webhooks_go() {
+        let t = RewriteTargets {
+            clone: PathBuf::new(),
+            registries: ["127.0.0.1:1".into(), "127.0.0.1:2".into()],
+            index_url: "http://127.0.0.1:3/".into(),
+            github_repo: "acme/app".into(),
+        };
+        let out = rewrite_targets(
+            "[workspace.metadata.release]\nwebhooks = [\"https://hooks.example/x\"]\n\n[workspace.metadata.release.docker]\nimage = \"acme/app\"\nregistries = [\"ghcr.io\"]\nbuild-args = { A = \"1\" }\n",
+            &t,
+        )
+        .unwrap();
+        assert!(!out.contains("hooks.example"), "{out}");
+        assert!(
+            out.contains("registries = [\"127.0.0.1:1\", \"127.0.0.1:2\"]"),
+            "{out}"
+        );
+        assert!(
+            out.contains("index-url = \"http://127.0.0.1:3/simple/\""),
+            "{out}"
+        );
+        assert!(
+            out.contains("BASE_IMAGE = \"slipway-base:bookworm-python\""),
+            "{out}"
+        );
+        assert!(out.contains("A = \"1\""), "{out}");
+    }
 }

@@ -313,6 +313,20 @@ fn exit_status(status: &std::process::ExitStatus) -> String {
         .map_or("a signal".to_string(), |c| format!("status {c}"))
 }
 
+/// `which`, without a crate.
+pub fn which(program: &str) -> Option<std::path::PathBuf> {
+    if program.contains('/') {
+        return Path::new(program)
+            .exists()
+            .then(|| std::path::PathBuf::from(program));
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(program))
+            .find(|p| p.is_file())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

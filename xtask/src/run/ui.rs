@@ -64,6 +64,8 @@ pub struct Ui {
     pub json: bool,
     /// A live step line is open (printed without its newline) and will be rewritten at its end.
     pending: Cell<bool>,
+    /// Written with `print!`/`eprint!`, which a test harness captures (see [`Ui::captured`]).
+    captured: bool,
 }
 
 impl Ui {
@@ -84,6 +86,7 @@ impl Ui {
             gha,
             json,
             pending: Cell::new(false),
+            captured: false,
         }
     }
 
@@ -95,6 +98,16 @@ impl Ui {
             gha: false,
             json: false,
             pending: Cell::new(false),
+            captured: false,
+        }
+    }
+
+    /// Plain output that the test harness captures: for tests that execute plans in-process
+    /// (an expected failure's `✗` lines then stay out of the CI log unless the test fails).
+    pub fn captured() -> Ui {
+        Ui {
+            captured: true,
+            ..Ui::plain()
         }
     }
 
@@ -120,7 +133,13 @@ impl Ui {
     }
 
     fn write(&self, text: &str) {
-        if self.json {
+        if self.captured {
+            if self.json {
+                eprint!("{text}");
+            } else {
+                print!("{text}");
+            }
+        } else if self.json {
             emit(&mut std::io::stderr(), text);
         } else {
             emit(&mut std::io::stdout(), text);
@@ -136,6 +155,10 @@ impl Ui {
     /// The command's primary output (e.g. release notes) on stdout as is, secrets masked.
     pub fn raw(&self, text: &str) {
         self.close_pending();
+        if self.captured {
+            print!("{}", redact(text));
+            return;
+        }
         emit(&mut std::io::stdout(), &redact(text));
     }
 

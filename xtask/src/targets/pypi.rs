@@ -899,6 +899,28 @@ pub fn verify_step(facts: &Facts) -> Step {
     }))
 }
 
+/// A pinned venv (tools, package index).
+#[derive(Debug)]
+pub struct EnsureVenv(pub Venv);
+
+impl crate::run::plan::Action for EnsureVenv {
+    fn header(&self) -> String {
+        format!("python venv {}", self.0.dir.display())
+    }
+    fn execute(
+        &self,
+        cx: &mut crate::run::plan::RunContext,
+    ) -> anyhow::Result<crate::run::plan::Done> {
+        if self.0.is_ready() {
+            return Ok(crate::run::plan::Done::Skipped("ready".into()));
+        }
+        self.0.ensure(cx.root)?;
+        Ok(crate::run::plan::Done::Ran(
+            "created with pinned requirements".into(),
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

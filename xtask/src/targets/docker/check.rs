@@ -37,7 +37,7 @@ pub(crate) fn local_platform(spec: &ImageSpec, image: &str) -> Option<String> {
 /// name (present in the engine, for the right platform), qemu for foreign platforms.
 pub fn check(spec: &ImageSpec, problems: &mut Problems) {
     let client = engine::client();
-    if crate::rig::services::which(&client).is_none() {
+    if crate::run::exec::which(&client).is_none() {
         push_once(
             problems,
             format!(

@@ -54,7 +54,7 @@ pub use verify::*;
 pub fn wheel_steps(facts: &Facts, ensure_venv: bool) -> Vec<Step> {
     let venv = crate::targets::pypi::Venv::tools(&facts.work);
     let mut steps = if ensure_venv {
-        vec![Step::Action(Box::new(crate::rig::provision::EnsureVenv(
+        vec![Step::Action(Box::new(crate::targets::pypi::EnsureVenv(
             venv.clone(),
         )))]
     } else {

@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use crate::run::plan::{Action, Done, Process, RunContext, Val};
-use crate::targets::docker::engine;
-use crate::targets::docker::{native_platform, platform_parts, platform_slug, same_platform};
+use xtask::run::plan::{Action, Done, Process, RunContext, Val};
+use xtask::targets::docker::engine;
+use xtask::targets::docker::{native_platform, platform_parts, platform_slug, same_platform};
 
 /// qemu binfmt for a foreign architecture (machine-wide): mounts binfmt_misc if needed, then
 /// `update-binfmts --enable <entry>`. The F flag makes the interpreter usable in containers.
@@ -42,7 +42,7 @@ impl Action for Binfmt {
             )));
         }
         if !dir.join("status").exists() {
-            crate::run::exec::run_captured(&Process::new("mount", cx.root).args([
+            xtask::run::exec::run_captured(&Process::new("mount", cx.root).args([
                 "-t",
                 "binfmt_misc",
                 "binfmt_misc",
@@ -50,7 +50,7 @@ impl Action for Binfmt {
             ]))
             .context("mounting binfmt_misc (needs root)")?;
         }
-        crate::run::exec::run_captured(
+        xtask::run::exec::run_captured(
             &Process::new("update-binfmts", cx.root).args(["--enable", self.entry]),
         )
         .context("update-binfmts (apt-get install qemu-user-static binfmt-support)")?;
@@ -112,7 +112,7 @@ impl Action for ForeignBase {
             platform_slug(&native_platform())
         );
         let have = |image: &str| {
-            crate::run::exec::run_captured(&docker().args([
+            xtask::run::exec::run_captured(&docker().args([
                 "image",
                 "inspect",
                 "--format",
@@ -124,7 +124,7 @@ impl Action for ForeignBase {
         };
         let mut did = Vec::new();
         if have(&native_alias).is_none() && have(engine::BASE_IMAGE).is_some() {
-            crate::run::exec::run_captured(&docker().args([
+            xtask::run::exec::run_captured(&docker().args([
                 "tag",
                 engine::BASE_IMAGE,
                 &native_alias,
@@ -137,7 +137,7 @@ impl Action for ForeignBase {
             _ => {
                 let cache = self.cache();
                 if cache.exists() {
-                    crate::run::exec::run_captured(
+                    xtask::run::exec::run_captured(
                         &docker()
                             .args(["load", "-q", "-i"])
                             .args([cache.display().to_string()]),
@@ -172,8 +172,8 @@ impl ForeignBase {
         let rootfs = Path::new(engine::CACHE).join(format!("rootfs-bookworm-{arch}.tar"));
         if !rootfs.exists() {
             let tmp = rootfs.with_extension("tmp.tar");
-            let mm = crate::rig::provision::mmdebstrap(root, Some(arch), &tmp);
-            crate::run::exec::run_captured(&mm)
+            let mm = crate::provision::mmdebstrap(root, Some(arch), &tmp);
+            xtask::run::exec::run_captured(&mm)
                 .context("mmdebstrap (the foreign base image's root file system)")?;
             std::fs::rename(&tmp, &rootfs)?;
         }
@@ -186,7 +186,7 @@ impl ForeignBase {
                 dir.join("Dockerfile"),
                 "FROM scratch\nADD rootfs.tar /\nENV LANG=C.UTF-8\nCMD [\"python3\"]\n",
             )?;
-            crate::run::exec::run_captured(
+            xtask::run::exec::run_captured(
                 &Self::docker(root)
                     .env("DOCKER_BUILDKIT", Val::Plain("1".into()))
                     .args([
@@ -201,7 +201,7 @@ impl ForeignBase {
                     .args([dir.display().to_string()]),
             )?;
             let tmp = cache.with_extension("tmp");
-            crate::run::exec::run_captured(
+            xtask::run::exec::run_captured(
                 &Self::docker(root)
                     .args(["save", "-o"])
                     .args([tmp.display().to_string(), tag.to_string()]),

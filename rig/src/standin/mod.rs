@@ -1,6 +1,6 @@
 //! A local stand-in for the GitHub REST API, for tests and `rehearse`: the real `gh` CLI talks
 //! to it, and every request is checked against GitHub's published API description (an OpenAPI
-//! subset, see [`crate::rig::openapi`]). Anything outside the contract is recorded as a violation and
+//! subset, see [`crate::openapi`]). Anything outside the contract is recorded as a violation and
 //! answered the way GitHub would (404 for an unknown operation or a bad path parameter, 422 for
 //! a bad query parameter or body, 400 for a body that is not JSON); every response the stand-in
 //! sends is itself checked against the response schema, and a mismatch is recorded as a
@@ -39,7 +39,8 @@
 //!
 //! [`Standin`] offers the same from Rust. Behaviour of the GitHub operations: see `github.rs`.
 
-// The Rust API serves the tests and `rehearse` (which runs it as `xtask github-standin`).
+// The Rust API serves the tests and `slipway-rig up` (which `rehearse` runs); `slipway-rig
+// github-standin` serves it alone.
 
 mod github;
 mod http;
@@ -57,9 +58,9 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{json, Value as Json};
 
-use crate::rig::openapi::{self, Problem, Spec};
-pub use github::RunSeed;
+use crate::openapi::{self, Problem, Spec};
 use github::{Call, Reply, World};
+pub use github::{RunSeed, NOT_YET_IMPLEMENTED};
 use http::{ReadError, Response};
 
 /// The token `gh` is given; any non-empty token is accepted.
@@ -708,21 +709,19 @@ fn target_of(req: &http::Request) -> String {
     }
 }
 
-/// Where the GitHub API description is looked for: `$GITHUB_OPENAPI_SUBSET`, else
-/// `github/openapi-subset.json` next to the xtask crate or at the repository root.
+/// Where the GitHub API description is looked for: `$GITHUB_OPENAPI_SUBSET`, else the copy
+/// vendored in this crate (`rig/github/openapi-subset.json`; a test keeps it identical to
+/// `../shared/github/` when that is beside the checkout).
 pub fn default_spec_path() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os(SPEC_ENV) {
         return Some(PathBuf::from(p));
     }
-    // The contract beside the checkout (`../shared/github/`, where CI puts it) is the authority;
-    // the copy vendored in `xtask/github/` serves repositories that adopt slipway without it.
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    [
-        manifest.join("../../shared/github/openapi-subset.json"),
-        manifest.join("github/openapi-subset.json"),
-    ]
-    .into_iter()
-    .find(|p| p.is_file())
+    Some(vendored_spec_path()).filter(|p| p.is_file())
+}
+
+/// The contract vendored in this crate.
+pub fn vendored_spec_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("github/openapi-subset.json")
 }
 
 /// Names the API description to use instead of the default locations.
@@ -734,15 +733,15 @@ mod vendored {
     fn vendored_contract_matches_shared() {
         let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let shared = manifest.join("../../shared/github/openapi-subset.json");
-        let vendored = manifest.join("github/openapi-subset.json");
+        let vendored = super::vendored_spec_path();
         assert!(
             vendored.is_file(),
-            "xtask/github/openapi-subset.json is missing"
+            "rig/github/openapi-subset.json is missing"
         );
         if shared.is_file() {
             assert!(
                 std::fs::read(&shared).unwrap() == std::fs::read(&vendored).unwrap(),
-                "xtask/github/openapi-subset.json differs from ../shared/github: copy it again"
+                "rig/github/openapi-subset.json differs from ../shared/github: copy it again"
             );
         } else {
             eprintln!(
@@ -757,16 +756,13 @@ mod vendored {
 pub mod tests_support {
     use std::path::PathBuf;
 
-    /// [`super::default_spec_path`], else the shared copy this module was developed against.
+    /// [`super::default_spec_path`].
     pub fn spec_path() -> PathBuf {
-        let shared = PathBuf::from("/work/shared/github/openapi-subset.json");
-        super::default_spec_path()
-            .or_else(|| shared.is_file().then_some(shared))
-            .unwrap_or_else(|| {
-                panic!(
-                    "GitHub API description not found: set {} or add github/openapi-subset.json",
-                    super::SPEC_ENV
-                )
-            })
+        super::default_spec_path().unwrap_or_else(|| {
+            panic!(
+                "GitHub API description not found: set {} or add github/openapi-subset.json",
+                super::SPEC_ENV
+            )
+        })
     }
 }

@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
-use crate::run::plan::{Action, Done, Plan, Process, RunContext, Step, Val};
-use crate::targets::docker::engine;
-use crate::targets::pypi::Venv;
+use xtask::run::plan::{Action, Done, Plan, Process, RunContext, Step, Val};
+use xtask::targets::docker::engine;
+use xtask::targets::pypi::Venv;
 
 /// Debian packages the services need.
 pub const PACKAGES: &[&str] = &[
@@ -87,8 +87,8 @@ impl Action for Apt {
                 .args(args.iter().copied())
                 .env("DEBIAN_FRONTEND", Val::Plain("noninteractive".into()))
         };
-        crate::run::exec::run_captured(&apt(&["update", "-qq"])).context("apt-get update")?;
-        crate::run::exec::run_captured(
+        xtask::run::exec::run_captured(&apt(&["update", "-qq"])).context("apt-get update")?;
+        xtask::run::exec::run_captured(
             &apt(&["install", "-y", "-qq", "--no-install-recommends"])
                 .args(missing.iter().copied()),
         )
@@ -188,17 +188,20 @@ impl Action for Dockerd {
         }
         let child = cmd.spawn().context("starting dockerd")?;
         let pid = child.id();
-        std::mem::forget(child); // it outlives this step; `ci` stops it at the end
-        crate::rig::services::wait_until("dockerd", Duration::from_secs(60), up).with_context(
-            || {
-                let log = std::fs::read_to_string(engine::LOG).unwrap_or_default();
-                let tail: Vec<&str> = log.lines().rev().take(10).collect();
-                format!(
-                    "dockerd log:\n{}",
-                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-                )
-            },
-        )?;
+        // It outlives this step (`ci` and `rehearse` stop it at the end). The handle is kept so
+        // that a stop in this process reaps it instead of waiting on a zombie.
+        STARTED
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(child);
+        crate::services::wait_until("dockerd", Duration::from_secs(60), up).with_context(|| {
+            let log = std::fs::read_to_string(engine::LOG).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(10).collect();
+            format!(
+                "dockerd log:\n{}",
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            )
+        })?;
         cx.set("dockerd.started", pid.to_string());
         Ok(Done::Ran(format!("started dockerd (pid {pid})")))
     }
@@ -265,7 +268,7 @@ impl Action for BaseImage {
         // every platform as `slipway-base:bookworm-python-${TARGETARCH}`.
         let alias = format!("{}-amd64", self.tag);
         let has = |t: &str| {
-            crate::run::exec::run_captured(
+            xtask::run::exec::run_captured(
                 &docker().args(["image", "inspect", "--format", "{{.Id}}", t]),
             )
             .is_ok()
@@ -274,17 +277,17 @@ impl Action for BaseImage {
             if has(&alias) {
                 return Ok(Done::Skipped("present in the engine".into()));
             }
-            crate::run::exec::run_captured(&docker().args(["tag", &self.tag, &alias]))?;
+            xtask::run::exec::run_captured(&docker().args(["tag", &self.tag, &alias]))?;
             return Ok(Done::Ran(format!("present; tagged {alias}")));
         }
         let cache = self.cache();
         if cache.exists() {
-            crate::run::exec::run_captured(
+            xtask::run::exec::run_captured(
                 &docker()
                     .args(["load", "-q", "-i"])
                     .args([cache.display().to_string()]),
             )?;
-            crate::run::exec::run_captured(&docker().args(["tag", &self.tag, &alias]))?;
+            xtask::run::exec::run_captured(&docker().args(["tag", &self.tag, &alias]))?;
             return Ok(Done::Ran(format!("loaded from {}", cache.display())));
         }
         std::fs::create_dir_all(engine::CACHE)?;
@@ -292,11 +295,11 @@ impl Action for BaseImage {
         if !rootfs.exists() {
             let tmp = rootfs.with_extension("tmp.tar");
             let mm = mmdebstrap(cx.root, None, &tmp);
-            crate::run::exec::run_captured(&mm)
+            xtask::run::exec::run_captured(&mm)
                 .context("mmdebstrap (building the base image's root file system)")?;
             std::fs::rename(&tmp, &rootfs)?;
         }
-        crate::run::exec::run_captured(
+        xtask::run::exec::run_captured(
             &docker()
                 .args([
                     "import",
@@ -308,34 +311,17 @@ impl Action for BaseImage {
                 .args([rootfs.display().to_string(), self.tag.clone()]),
         )?;
         let tmp = cache.with_extension("tmp");
-        crate::run::exec::run_captured(
+        xtask::run::exec::run_captured(
             &docker()
                 .args(["save", "-o"])
                 .args([tmp.display().to_string(), self.tag.clone()]),
         )?;
         std::fs::rename(&tmp, &cache)?;
-        crate::run::exec::run_captured(&docker().args(["tag", &self.tag, &alias]))?;
+        xtask::run::exec::run_captured(&docker().args(["tag", &self.tag, &alias]))?;
         Ok(Done::Ran(format!(
             "built with mmdebstrap and cached in {}",
             cache.display()
         )))
-    }
-}
-
-/// A pinned venv (tools, package index).
-#[derive(Debug)]
-pub struct EnsureVenv(pub Venv);
-
-impl Action for EnsureVenv {
-    fn header(&self) -> String {
-        format!("python venv {}", self.0.dir.display())
-    }
-    fn execute(&self, cx: &mut RunContext) -> Result<Done> {
-        if self.0.is_ready() {
-            return Ok(Done::Skipped("ready".into()));
-        }
-        self.0.ensure(cx.root)?;
-        Ok(Done::Ran("created with pinned requirements".into()))
     }
 }
 
@@ -351,42 +337,239 @@ pub fn plan(root: &Path, tools: &Path) -> Plan {
     })));
     if std::env::var("SLIPWAY_ARM64").is_ok_and(|v| v == "1") {
         // Opt-in: qemu for arm64 (machine-wide) and the arm64 base image (~3 min to build once).
-        plan.push(Step::Action(Box::new(crate::rig::qemu::Binfmt {
+        plan.push(Step::Action(Box::new(crate::qemu::Binfmt {
             entry: "qemu-aarch64",
         })));
-        plan.push(Step::Action(Box::new(crate::rig::qemu::ForeignBase {
+        plan.push(Step::Action(Box::new(crate::qemu::ForeignBase {
             platform: "linux/arm64".into(),
         })));
     }
     let _ = root;
-    plan.push(Step::Action(Box::new(EnsureVenv(Venv::in_dir(
-        tools,
-        "python-tools",
-        crate::targets::pypi::TOOL_REQUIREMENTS,
-    )))));
-    plan.push(Step::Action(Box::new(EnsureVenv(Venv::in_dir(
-        tools,
-        "pypiserver",
-        crate::targets::pypi::SERVER_REQUIREMENTS,
-    )))));
-    plan.push(Step::Action(Box::new(EnsureVenv(Venv::in_dir(
-        tools,
-        "zizmor",
-        crate::targets::pypi::ZIZMOR_REQUIREMENTS,
-    )))));
+    plan.push(Step::Action(Box::new(xtask::targets::pypi::EnsureVenv(
+        Venv::in_dir(
+            tools,
+            "python-tools",
+            xtask::targets::pypi::TOOL_REQUIREMENTS,
+        ),
+    ))));
+    plan.push(Step::Action(Box::new(xtask::targets::pypi::EnsureVenv(
+        Venv::in_dir(
+            tools,
+            "pypiserver",
+            xtask::targets::pypi::SERVER_REQUIREMENTS,
+        ),
+    ))));
+    plan.push(Step::Action(Box::new(xtask::targets::pypi::EnsureVenv(
+        Venv::in_dir(tools, "zizmor", xtask::targets::pypi::ZIZMOR_REQUIREMENTS),
+    ))));
     plan
 }
 
+/// Daemons this process started (their handles, so that stopping one also reaps it).
+static STARTED: std::sync::Mutex<Vec<std::process::Child>> = std::sync::Mutex::new(Vec::new());
+
+/// What a provisioning run started, as `slipway-rig provision --started <file>` records it:
+/// `{"dockerd": <pid> | null}`.
+pub fn started_json(values: &std::collections::BTreeMap<String, String>) -> serde_json::Value {
+    let pid = values
+        .get("dockerd.started")
+        .and_then(|p| p.parse::<u32>().ok());
+    serde_json::json!({ "dockerd": pid })
+}
+
 /// Stops a daemon this run started (pid recorded by [`Dockerd`]).
-pub fn stop_started(values: &std::collections::BTreeMap<String, String>) {
-    if let Some(pid) = values.get("dockerd.started") {
-        let _ = Command::new("kill").args(["-TERM", pid]).status();
-        let _ =
-            crate::rig::services::wait_until("dockerd to stop", Duration::from_secs(20), || {
-                !Command::new("kill")
-                    .args(["-0", pid])
-                    .status()
-                    .is_ok_and(|s| s.success())
+pub fn stop_started(values: &std::collections::BTreeMap<String, String>) -> Result<Option<String>> {
+    match values
+        .get("dockerd.started")
+        .and_then(|p| p.parse::<u32>().ok())
+    {
+        Some(pid) => stop_dockerd(pid).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Stops what a `--started` file records; says what it did.
+pub fn stop_started_file(path: &Path) -> Result<String> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(format!(
+                "{} does not exist: nothing was started",
+                path.display()
+            ))
+        }
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let json: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let said = match json["dockerd"].as_u64() {
+        Some(pid) => stop_dockerd(pid as u32)?,
+        None => "provisioning started no Docker daemon: nothing to stop".into(),
+    };
+    let _ = std::fs::remove_file(path);
+    Ok(said)
+}
+
+/// SIGTERM to the dockerd with this pid (when it still is one), then waits until it has exited:
+/// reaped when this process started it, else until `/proc` no longer lists it or lists it as a
+/// zombie (it has exited; reaping it is its parent's business). SIGKILL after 20 s.
+pub fn stop_dockerd(pid: u32) -> Result<String> {
+    let started = std::time::Instant::now();
+    let mut own = {
+        let mut list = STARTED.lock().unwrap_or_else(|e| e.into_inner());
+        list.iter()
+            .position(|c| c.id() == pid)
+            .map(|i| list.remove(i))
+    };
+    if own.is_none() && !is_dockerd(pid) {
+        return Ok(format!("pid {pid} is no dockerd any more: nothing to stop"));
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .stderr(std::process::Stdio::null())
+        .status();
+    let exited = |own: &mut Option<std::process::Child>| match own {
+        Some(child) => child.try_wait().ok().flatten().is_some(),
+        None => has_exited(pid),
+    };
+    if crate::services::wait_until("dockerd to stop", Duration::from_secs(20), || {
+        exited(&mut own)
+    })
+    .is_err()
+    {
+        let _ = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .stderr(std::process::Stdio::null())
+            .status();
+        if let Some(child) = own.as_mut() {
+            let _ = child.wait();
+        }
+        bail!("dockerd (pid {pid}) did not stop within 20 s of SIGTERM; killed it");
+    }
+    Ok(format!(
+        "stopped dockerd (pid {pid}) in {}",
+        xtask::run::ui::human_duration(started.elapsed())
+    ))
+}
+
+/// Is `pid` a running dockerd (not a zombie, not another program that reused the pid)?
+fn is_dockerd(pid: u32) -> bool {
+    !has_exited(pid)
+        && std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "dockerd")
+}
+
+/// The process is gone, or a zombie: it has exited either way.
+pub fn has_exited(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // `pid (comm) S …`: the state follows the last `)` (comm may contain one).
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state == "Z" || state == "X"),
+        Err(_) => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_zombie_counts_as_exited_and_a_reaped_child_too() {
+        let mut child = Command::new("sleep").arg("60").spawn().unwrap();
+        let pid = child.id();
+        assert!(!has_exited(pid));
+        let _ = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .stderr(std::process::Stdio::null())
+            .status();
+        // Not reaped yet: a zombie, which has exited.
+        wait_for(|| has_exited(pid));
+        child.wait().unwrap();
+        assert!(has_exited(pid));
+    }
+
+    #[test]
+    fn stopping_an_own_daemon_reaps_it_promptly() {
+        // A stand-in for dockerd that exits on SIGTERM at once: the stop must not wait on the
+        // zombie (it used to take 20 s).
+        let child = Command::new("sleep").arg("60").spawn().unwrap();
+        let pid = child.id();
+        STARTED.lock().unwrap().push(child);
+        let t = std::time::Instant::now();
+        let said = stop_dockerd(pid).unwrap();
+        assert!(
+            t.elapsed() < Duration::from_secs(2),
+            "{said} took {:?}",
+            t.elapsed()
+        );
+        assert!(has_exited(pid));
+        assert!(STARTED.lock().unwrap().iter().all(|c| c.id() != pid));
+    }
+
+    #[test]
+    fn a_pid_that_is_no_dockerd_is_left_alone() {
+        let mut child = Command::new("sleep").arg("60").spawn().unwrap();
+        let said = stop_dockerd(child.id()).unwrap();
+        assert!(said.contains("no dockerd"), "{said}");
+        assert!(child.try_wait().unwrap().is_none(), "it was not signalled");
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    #[test]
+    fn a_dockerd_that_is_no_child_of_ours_is_stopped_promptly_from_its_started_file() {
+        // What `ci` and `rehearse` do: `slipway-rig provision` started dockerd and exited, so
+        // dockerd is someone else's child (init's, which may never reap it), and
+        // `slipway-rig stop-started` stops it. A program named dockerd that exits on SIGTERM.
+        let dir = tempfile::tempdir().unwrap();
+        let fake = dir.path().join("dockerd");
+        std::fs::copy("/bin/sleep", &fake).unwrap();
+        // setsid --fork: the forking parent exits at once, so the fake is not our child.
+        let status = Command::new("setsid")
+            .arg("--fork")
+            .arg(&fake)
+            .arg("60")
+            .stdin(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let mut pid = None;
+        wait_for(|| {
+            pid = std::fs::read_dir("/proc").unwrap().flatten().find_map(|e| {
+                let p: u32 = e.file_name().to_str()?.parse().ok()?;
+                let exe = std::fs::read_link(format!("/proc/{p}/exe")).ok()?;
+                (exe == fake).then_some(p)
             });
+            pid.is_some()
+        });
+        let pid = pid.unwrap();
+        let started = dir.path().join("started.json");
+        std::fs::write(&started, format!("{{\"dockerd\": {pid}}}\n")).unwrap();
+        let t = std::time::Instant::now();
+        let said = stop_started_file(&started).unwrap();
+        assert!(
+            t.elapsed() < Duration::from_secs(2),
+            "{said} took {:?}",
+            t.elapsed()
+        );
+        assert!(
+            said.starts_with(&format!("stopped dockerd (pid {pid})")),
+            "{said}"
+        );
+        assert!(has_exited(pid));
+        assert!(!started.exists());
+        // Nothing recorded: nothing to do.
+        assert!(stop_started_file(&started)
+            .unwrap()
+            .contains("does not exist"));
+    }
+
+    fn wait_for(mut f: impl FnMut() -> bool) {
+        let t = std::time::Instant::now();
+        while !f() {
+            assert!(t.elapsed() < Duration::from_secs(5), "timed out");
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 }
