@@ -378,6 +378,32 @@ fn github_actions_annotations_carry_the_place() {
         "{}",
         r.stderr
     );
+
+    // Drift: an annotation on the line that differs.
+    let repo = Repo::new(&[
+        ("Cargo.toml", CARGO_TOML),
+        ("pyproject.toml", PYPROJECT),
+        (
+            "docker-compose.yml",
+            &COMPOSE.replace("app:v1.2.3", "app:v1.2.2"),
+        ),
+        ("CHANGELOG.md", CHANGELOG),
+    ]);
+    let out = hermetic(BIN, repo.path())
+        .args(["check-versions"])
+        .env("GITHUB_ACTIONS", "true")
+        .output()
+        .unwrap();
+    let r = run_output(out);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.stderr
+            .contains("::error file=docker-compose.yml,line=3::")
+            && r.stderr.contains("ghcr.io/acme/app:v1.2.2"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stdout.contains("::"), "{}", r.stdout);
 }
 
 #[test]

@@ -6,7 +6,7 @@ use serde_json::json;
 use crate::cmd::Global;
 use crate::facts::managed::{self, Reading};
 use crate::run::ui::{Style, Ui};
-use crate::{core::version, facts::config, facts::git, Problems};
+use crate::{core::version, facts::config, facts::git, Place, Problems};
 
 pub fn run(global: &Global, json_out: bool, ui: &Ui) -> Result<u8> {
     let root = git::toplevel(&global.dir)?;
@@ -60,6 +60,22 @@ pub fn run(global: &Global, json_out: bool, ui: &Ui) -> Result<u8> {
                 readings[0].file,
                 table.trim_end()
             ));
+            // In GitHub Actions, also an annotation on every line that differs.
+            if ui.gha {
+                let first = &readings[0];
+                for r in readings
+                    .iter()
+                    .filter(|r| r.version != first.version && r.line > 0)
+                {
+                    ui.error_at(
+                        &format!(
+                            "{} states {}, but {} states {}",
+                            r.location, r.value, first.file, first.version
+                        ),
+                        Some(&Place::file(&r.file).line(r.line)),
+                    );
+                }
+            }
         }
     }
     Ok(if ok { 0 } else { crate::EXIT_FAILURE })
