@@ -12,6 +12,10 @@ use crate::run::plan::{FileEdit, Plan, Process, Step};
 use crate::run::ui::{Style, Ui};
 use crate::{core::changelog, core::date, facts::git, Problems};
 
+mod checks;
+pub mod intent;
+mod resume;
+
 #[derive(Debug, Default, Clone)]
 pub struct Options {
     pub spec: String,
@@ -26,6 +30,12 @@ pub struct Options {
     pub generate: bool,
     /// `release`: push branch and tag atomically to this remote (the push seals the plan).
     pub push: Option<String>,
+    /// `--abort`: undo an interrupted bump, restoring the state recorded before it (no spec
+    /// needed).
+    pub abort: bool,
+    /// `--allow-placeholders`: tag a release whose changelog section only has the
+    /// `_TODO: describe this change…_` placeholders (an empty `[Unreleased]`).
+    pub allow_placeholders: bool,
 }
 
 /// Everything a bump needs to know, gathered read-only.
@@ -41,6 +51,12 @@ pub struct Prepared {
 
 pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
     let root = git::toplevel(&global.dir)?;
+    if o.abort {
+        return resume::abort(&root, o, ui);
+    }
+    if let Some(pending) = intent::Intent::load(&root)? {
+        return resume::resume(&root, o, ui, pending);
+    }
     let p = prepare(root, o)?;
     for w in &p.warnings {
         ui.warn(w);
@@ -78,7 +94,7 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
         "bump-version"
     };
     ui.heading(&format!("{what} {summary}"));
-    let outcome = crate::run::exec::execute(&p.plan, ui, &p.cfg.root)?;
+    let outcome = resume::execute_recorded(&p, o, what, ui)?;
     if o.json {
         crate::run::ui::print_json(&result_json(&p, false, Some(&outcome.executed)));
     }
@@ -190,6 +206,9 @@ pub fn prepare(root: std::path::PathBuf, o: &Options) -> Result<Prepared> {
         ));
     }
     if commit {
+        if let Some(p) = intent::index_lock_problem(&cfg.root) {
+            problems.failure(p);
+        }
         match &status.branch {
             Some(b) if *b == cfg.branch => {}
             Some(b) => problems.failure(format!(
@@ -272,6 +291,10 @@ pub fn prepare(root: std::path::PathBuf, o: &Options) -> Result<Prepared> {
                 problems.failure(format!(
                     "tag {tag} already exists; choose another version, or delete the tag if it was a mistake (`git tag -d {tag}`)"
                 ));
+            } else if tag_it {
+                if let Some(p) = checks::tag_blocked(&cfg.root, &tag)? {
+                    problems.failure(p);
+                }
             }
         }
         notes.extend(m.notes());
@@ -295,6 +318,15 @@ pub fn prepare(root: std::path::PathBuf, o: &Options) -> Result<Prepared> {
     };
 
     let (edits, edit_notes) = compute_edits(&m, &new, &cfg, &date, &generated)?;
+    if let Some(p) = checks::placeholders(&edits, &m.changelog.rel, &new, o) {
+        let mut problems = Problems::default();
+        problems.failure(p);
+        problems.check(if o.push.is_some() {
+            "release"
+        } else {
+            "bump-version"
+        })?;
+    }
     notes.extend(edit_notes);
     let tag = version::git_tag(&cfg.tag_prefix, &new);
     let plan = build_plan(&cfg, &edits, &tag, commit, tag_it, o.push.as_deref());
@@ -328,9 +360,9 @@ pub fn compute_edits(
 
 /// The plan: edits, `git add`, `git commit`, `git tag`, and for `release` the atomic push.
 ///
-/// Without a push, the commit seals the plan (a failing `git tag` leaves the commit). With a push,
-/// the push seals it: if the remote rejects it, the tag, the commit, the staging and the edits
-/// are undone in reverse order, and the repository is exactly as before.
+/// Nothing is sealed before the last step: if any step fails (a `git tag` blocked by a ref, a
+/// push the remote rejects), the tag, the commit, the staging and the edits are undone in reverse
+/// order, and the repository is exactly as before. With a push, the push seals the plan.
 pub fn build_plan(
     cfg: &Config,
     edits: &[FileEdit],
@@ -363,16 +395,14 @@ pub fn build_plan(
             "--",
         ])
         .args(files);
-    plan.push(Step::Run(match push {
-        None => commit_step.sealing(),
-        Some(_) => commit_step.undone_by(git().args(["reset", "-q", "--soft", "HEAD~1"])),
-    }));
+    plan.push(Step::Run(
+        commit_step.undone_by(git().args(["reset", "-q", "--soft", "HEAD~1"])),
+    ));
     if tag_it {
         let tag_step = git().args(["tag", "-a", tag, "-m", &format!("Release {tag}")]);
-        plan.push(Step::Run(match push {
-            None => tag_step,
-            Some(_) => tag_step.undone_by(git().args(["tag", "-d", tag])),
-        }));
+        plan.push(Step::Run(
+            tag_step.undone_by(git().args(["tag", "-d", tag])),
+        ));
     }
     if let Some(remote) = push {
         plan.push(Step::Run(
