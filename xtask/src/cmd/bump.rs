@@ -12,6 +12,7 @@ use crate::run::plan::{FileEdit, Plan, Process, Step};
 use crate::run::ui::{Style, Ui};
 use crate::{core::changelog, core::date, facts::git, Problems};
 
+mod base;
 mod checks;
 pub mod intent;
 mod resume;
@@ -232,8 +233,23 @@ pub fn prepare(root: std::path::PathBuf, o: &Options) -> Result<Prepared> {
         let cur = m.pyproject.versions[0].version.clone();
         // What changed since the last release (any, pre-releases included) decides `auto`.
         let mut since = None;
+        let mut base_commit = None;
         if auto || o.generate {
-            let (prev, rel) = crate::facts::commits::since_last_release(&cfg, false)?;
+            let (prev, mut rel) = crate::facts::commits::since_last_release(&cfg, false)?;
+            let newest = m
+                .changelog
+                .parsed
+                .newest_version()
+                .and_then(|s| s.version.clone());
+            match base::decide(&cfg, newest.as_ref(), prev.as_ref())? {
+                base::Base::Tagged => {}
+                base::Base::Commit { sha, warning } => {
+                    warnings.push(warning);
+                    rel = base::since_commit(&cfg, &sha)?;
+                    base_commit = Some(sha);
+                }
+                base::Base::Refuse(p) => problems.failure(p),
+            }
             if auto {
                 match crate::core::changegen::auto_level(&rel, &cur) {
                     Some(level) => spec = Some(level),
@@ -270,12 +286,13 @@ pub fn prepare(root: std::path::PathBuf, o: &Options) -> Result<Prepared> {
         }
         if let (Some(n), Some((prev, rel))) = (&new, since) {
             // A stable release lists everything since the previous stable release.
-            let rel =
-                if n.pre.is_empty() && prev.as_ref().is_some_and(|t| !t.version.pre.is_empty()) {
-                    crate::facts::commits::since_last_release(&cfg, true)?.1
-                } else {
-                    rel
-                };
+            let rel = if base_commit.is_some() {
+                rel
+            } else if n.pre.is_empty() && prev.as_ref().is_some_and(|t| !t.version.pre.is_empty()) {
+                crate::facts::commits::since_last_release(&cfg, true)?.1
+            } else {
+                rel
+            };
             let style = crate::facts::commits::style(&cfg);
             generated = crate::core::changelog::generated_groups(&rel, &style);
         }
@@ -433,8 +450,16 @@ pub fn remote_preflight(
     let refs = match git::ls_remote(&cfg.root, remote, &[branch_ref.clone(), tag_ref.clone()]) {
         Ok(r) => r,
         Err(e) => {
+            // The first line says what went wrong; git's other lines follow it.
+            let msg = e.to_string();
+            let (first, rest) = msg.split_once('\n').unwrap_or((&msg, ""));
+            let rest = if rest.is_empty() {
+                String::new()
+            } else {
+                format!("\ngit said:\n  {}", rest.replace('\n', "\n  "))
+            };
             problems.failure(format!(
-                "{e} ({url}); check the URL and your access, then run again"
+                "{first} ({url}); check the URL and your access, then run again{rest}"
             ));
             return Ok(());
         }
