@@ -1,0 +1,574 @@
+//! The release intent end to end: kills at random instants and re-runs of the same command,
+//! `--abort`, a tag blocked by a ref, placeholders, a missing base tag, git errors quoted whole.
+//!
+//! `--abort` and `--allow-placeholders` are `cmd::bump::Options` fields; until the command line
+//! wires them, those cases call the library in-process (with the same hermetic git environment).
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// The standard fixture with a changelog of several MB (10 000 older sections).
+fn big_fixture() -> Repo {
+    let mut cl = CHANGELOG
+        .split("[Unreleased]: ")
+        .next()
+        .unwrap()
+        .to_string();
+    for minor in (0..100).rev() {
+        for patch in (0..100).rev() {
+            cl.push_str(&format!(
+                "## [0.{minor}.{patch}] - 2025-01-01\n\n### Fixed\n\n- A fix in 0.{minor}.{patch}: {}\n\n",
+                "words ".repeat(45)
+            ));
+        }
+    }
+    assert!(cl.len() > 3_000_000, "{}", cl.len());
+    Repo::new(&[
+        ("Cargo.toml", CARGO_TOML),
+        ("pyproject.toml", PYPROJECT),
+        ("docker-compose.yml", COMPOSE),
+        ("CHANGELOG.md", &cl),
+    ])
+}
+
+fn spawn(repo: &Repo, args: &[&str]) -> std::process::Child {
+    use std::os::unix::process::CommandExt;
+    hermetic(BIN, repo.path())
+        .args(args)
+        .env("SOURCE_DATE_EPOCH", EPOCH)
+        .env("NO_COLOR", "1")
+        .env_remove("GITHUB_ACTIONS")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap()
+}
+
+fn kill(target: &str) -> bool {
+    Command::new("kill")
+        .args(["-KILL", "--", target])
+        .stderr(Stdio::null())
+        .status()
+        .unwrap()
+        .success()
+}
+
+/// Waits until no process of the group `pgid` is left (an orphaned git child finishing).
+fn wait_group_gone(pgid: u32) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        let alive = Command::new("kill")
+            .args(["-0", "--", &format!("-{pgid}")])
+            .stderr(Stdio::null())
+            .status()
+            .unwrap()
+            .success();
+        if !alive {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("process group {pgid} still alive after 20 s");
+}
+
+/// What an uninterrupted run leaves: files, HEAD, the tag object, the number of commits.
+#[derive(Debug, PartialEq, Eq)]
+struct End {
+    files: Vec<(String, Vec<u8>)>,
+    head: String,
+    tag: Option<String>,
+    tag_commit: Option<String>,
+    commits: String,
+    status: String,
+    intent: bool,
+}
+
+fn end_state(repo: &Repo, tag: &str) -> End {
+    let mut files: Vec<(String, Vec<u8>)> = files_under(repo.path())
+        .into_iter()
+        .map(|p| {
+            (
+                p.strip_prefix(repo.path()).unwrap().display().to_string(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect();
+    files.sort();
+    let rev = |r: &str| {
+        let out = git_cmd(repo.path())
+            .args(["rev-parse", "-q", "--verify", r])
+            .output()
+            .unwrap();
+        out.status
+            .success()
+            .then(|| String::from_utf8(out.stdout).unwrap())
+    };
+    End {
+        files,
+        head: repo.git(&["rev-parse", "HEAD"]),
+        tag: rev(&format!("refs/tags/{tag}")),
+        tag_commit: rev(&format!("refs/tags/{tag}^{{commit}}")),
+        commits: repo.git(&["rev-list", "--count", "--all"]),
+        status: repo.git(&["status", "--porcelain", "--untracked-files=all"]),
+        intent: repo.path().join(".git/slipway/intent.json").exists(),
+    }
+}
+
+fn temp_files_in_tree(repo: &Repo) -> Vec<String> {
+    files_under(repo.path())
+        .into_iter()
+        .map(|p| p.display().to_string())
+        .filter(|p| p.contains(".slipway-") || p.ends_with(".tmp"))
+        .collect()
+}
+
+/// A small PRNG (xorshift64*), seeded from the clock or SLIPWAY_KILL_SEED.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+}
+
+#[test]
+fn kill_anywhere_then_the_same_command_finishes_the_job() {
+    let kills: usize = std::env::var("SLIPWAY_KILLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(40);
+    let seed: u64 = std::env::var("SLIPWAY_KILL_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+                | 1
+        });
+    eprintln!("kill test: {kills} kills, SLIPWAY_KILL_SEED={seed}");
+    let mut rng = Rng(seed);
+
+    // The uninterrupted run, and how long it takes.
+    let reference = big_fixture();
+    let untouched = end_state(&reference, "v1.3.0");
+    let t = Instant::now();
+    let r = reference.run(&["bump-version", "minor"]);
+    let took = t.elapsed();
+    assert_eq!(r.code, 0, "{}", r.all());
+    let want = end_state(&reference, "v1.3.0");
+    assert_eq!(want.tag_commit.as_deref(), Some(want.head.as_str()));
+    assert!(!want.intent);
+
+    let (mut before_write, mut resumed, mut finished) = (0, 0, 0);
+    for i in 0..kills {
+        let repo = big_fixture();
+        let window = took.as_micros() as u64 * 12 / 10;
+        let delay = Duration::from_micros(rng.next() % window.max(1));
+        let group = i % 2 == 0;
+        let mut child = spawn(&repo, &["bump-version", "minor"]);
+        let pid = child.id();
+        std::thread::sleep(delay);
+        if group {
+            kill(&format!("-{pid}"));
+        } else {
+            kill(&pid.to_string());
+        }
+        let status = child.wait().unwrap();
+        // Orphaned git children finish (or were killed with the group) before the re-run.
+        wait_group_gone(pid);
+        let what = format!(
+            "kill {i} after {delay:?} ({})",
+            if group { "group" } else { "process" }
+        );
+        assert_eq!(temp_files_in_tree(&repo), Vec::<String>::new(), "{what}");
+        let now = end_state(&repo, "v1.3.0");
+        if now == want {
+            // It finished before the kill.
+            finished += 1;
+            continue;
+        }
+        assert!(
+            status.code().is_none() || status.success(),
+            "{what}: exit {status}"
+        );
+        if now == untouched {
+            before_write += 1;
+        } else {
+            resumed += 1;
+        }
+        let r = repo.run(&["bump-version", "minor"]);
+        assert_eq!(r.code, 0, "{what}: the re-run failed:\n{}", r.all());
+        if now != untouched {
+            assert!(
+                r.stdout
+                    .contains("resuming the interrupted bump to 1.3.0 (")
+                    || r.stdout.contains("1.2.3 → 1.3.0"),
+                "{what}: {}",
+                r.stdout
+            );
+        }
+        let end = end_state(&repo, "v1.3.0");
+        assert_eq!(end, want, "{what}: not the state of an uninterrupted run");
+        assert_eq!(temp_files_in_tree(&repo), Vec::<String>::new(), "{what}");
+    }
+    eprintln!(
+        "kill test: {before_write} untouched, {resumed} resumed, {finished} finished before the kill"
+    );
+}
+
+/// Sets the hermetic git environment for in-process runs (every test sets the same values).
+fn hermetic_env() {
+    for (k, v) in [
+        ("GIT_CONFIG_GLOBAL", "/dev/null"),
+        ("GIT_CONFIG_NOSYSTEM", "1"),
+        ("GIT_AUTHOR_NAME", "Test"),
+        ("GIT_AUTHOR_EMAIL", "test@example.com"),
+        ("GIT_COMMITTER_NAME", "Test"),
+        ("GIT_COMMITTER_EMAIL", "test@example.com"),
+        ("GIT_AUTHOR_DATE", "2026-11-20T12:00:00Z"),
+        ("GIT_COMMITTER_DATE", "2026-11-20T12:00:00Z"),
+        ("SOURCE_DATE_EPOCH", EPOCH),
+    ] {
+        std::env::set_var(k, v);
+    }
+}
+
+fn in_process(dir: &Path, o: xtask::cmd::bump::Options) -> anyhow::Result<u8> {
+    hermetic_env();
+    let global = xtask::cli::Global {
+        dir: dir.to_path_buf(),
+    };
+    xtask::cmd::bump::run(&global, &o, &xtask::run::ui::Ui::plain())
+}
+
+fn abort(dir: &Path) -> anyhow::Result<u8> {
+    in_process(
+        dir,
+        xtask::cmd::bump::Options {
+            abort: true,
+            ..Default::default()
+        },
+    )
+}
+
+/// Kills the bump after the commit, before the tag: a post-commit hook kills slipway (the
+/// parent of `git commit`).
+fn killed_after_commit() -> Repo {
+    let repo = fixture();
+    kill_after_commit(&repo);
+    repo
+}
+
+fn kill_after_commit(repo: &Repo) {
+    let hook = repo.path().join(".git/hooks/post-commit");
+    // git runs the hook as a child of `git commit`, a child of slipway: kill slipway.
+    std::fs::write(
+        &hook,
+        "#!/bin/sh\nslipway=$(ps -o ppid= -p $PPID | tr -d ' ')\nkill -KILL $slipway\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let r = repo.run(&["bump-version", "minor"]);
+    assert_ne!(r.code, 0, "{}", r.all());
+    std::fs::remove_file(&hook).unwrap();
+    // `git commit` itself finishes after its hook.
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        repo.git(&["log", "-1", "--format=%s"]),
+        "chore(release): bump version to v1.3.0\n"
+    );
+    assert_eq!(repo.git(&["tag", "-l"]), "");
+}
+
+#[test]
+fn a_kill_between_commit_and_tag_is_resumed_never_bumped_twice() {
+    let repo = killed_after_commit();
+    let commit = repo.git(&["rev-parse", "HEAD"]);
+    let short = &commit[..7];
+
+    // Every other command refuses with the sentence and both ways out.
+    for args in [
+        &["check-versions"][..],
+        &["bump-version", "patch"],
+        &["release", "minor"],
+    ] {
+        let r = repo.run(args);
+        assert_eq!(r.code, 1, "{args:?}: {}", r.all());
+        for want in [
+            format!("a bump to 1.3.0 was interrupted (commit {short} done, tag missing)"),
+            "cargo xtask bump-version minor".to_string(),
+            "cargo xtask bump-version --abort".to_string(),
+        ] {
+            assert!(r.stderr.contains(&want), "{args:?}: {}", r.stderr);
+        }
+    }
+
+    // The dry run says what it would do; the same command finishes: the tag on that commit.
+    let r = repo.run(&["bump-version", "minor", "--dry-run"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(
+        r.stdout
+            .contains("run git tag -a v1.3.0 -m 'Release v1.3.0' "),
+        "{}",
+        r.stdout
+    );
+    let r = repo.run(&["bump-version", "minor"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(
+        r.stdout.contains(&format!(
+            "resuming the interrupted bump to 1.3.0 (commit {short} done, tag missing)"
+        )),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(repo.git(&["rev-parse", "HEAD"]), commit);
+    assert_eq!(repo.git(&["rev-parse", "v1.3.0^{commit}"]), commit);
+    assert_eq!(repo.git(&["rev-list", "--count", "HEAD"]), "2\n");
+    assert!(repo.read("pyproject.toml").contains("version = \"1.3.0\""));
+    assert!(!repo.path().join(".git/slipway/intent.json").exists());
+    assert_eq!(repo.run(&["check-versions"]).code, 0);
+    // And then it is an ordinary repository again: the next bump is 1.4.0 (refused only for
+    // its empty [Unreleased]).
+    let r = repo.run(&["bump-version", "minor", "--dry-run"]);
+    assert!(r.stderr.contains("the 1.4.0 section"), "{}", r.all());
+    assert!(!r.stderr.contains("interrupted"), "{}", r.all());
+}
+
+#[test]
+fn abort_restores_the_recorded_state_byte_exact() {
+    // After the commit (files, commit, staging): everything undone.
+    let repo = fixture();
+    let before = repo.snapshot();
+    kill_after_commit(&repo);
+    assert_eq!(abort(repo.path()).unwrap(), 0);
+    assert_eq!(repo.snapshot(), before);
+    assert!(!repo.path().join(".git/slipway/intent.json").exists());
+    // Nothing left to abort.
+    assert_eq!(abort(repo.path()).unwrap(), 0);
+
+    // Half-written files (one at the new version, the others not), no commit.
+    let repo = big_fixture();
+    let before = repo.snapshot();
+    let mut child = spawn(&repo, &["bump-version", "minor"]);
+    let pid = child.id();
+    // Kill as soon as pyproject.toml is written (the first edit).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !repo.read("pyproject.toml").contains("1.3.0") {
+        assert!(
+            Instant::now() < deadline,
+            "the bump never wrote pyproject.toml"
+        );
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    kill(&format!("-{pid}"));
+    let _ = child.wait();
+    wait_group_gone(pid);
+    if repo.path().join(".git/slipway/intent.json").exists() {
+        let r = repo.run(&["check-versions"]);
+        assert_eq!(r.code, 1, "{}", r.all());
+        assert!(r.stderr.contains("was interrupted"), "{}", r.stderr);
+        assert_eq!(abort(repo.path()).unwrap(), 0);
+    }
+    assert_eq!(repo.snapshot(), before);
+
+    // A file edited by hand since: abort refuses and touches nothing.
+    let repo = killed_after_commit();
+    repo.write("pyproject.toml", "edited by hand\n");
+    let snap = repo.snapshot();
+    let err = format!("{:#}", abort(repo.path()).unwrap_err());
+    assert!(err.contains("pyproject.toml is neither as before"), "{err}");
+    assert_eq!(repo.snapshot(), snap);
+}
+
+#[test]
+fn a_tag_blocked_by_a_ref_rolls_the_commit_back_and_the_dry_run_sees_it() {
+    let repo = fixture();
+    // refs/tags/v1.3.0/x blocks refs/tags/v1.3.0.
+    repo.git(&["tag", "v1.3.0/x"]);
+    let before = repo.snapshot();
+
+    let dry = repo.run(&["bump-version", "minor", "--dry-run"]);
+    assert_eq!(dry.code, 1, "{}", dry.all());
+    assert!(
+        dry.stderr
+            .contains("tag v1.3.0 cannot be created: the ref refs/tags/v1.3.0/x blocks it"),
+        "{}",
+        dry.stderr
+    );
+    assert!(
+        dry.stderr.contains("git update-ref -d refs/tags/v1.3.0/x"),
+        "{}",
+        dry.stderr
+    );
+
+    // The real run refuses the same way, before any write.
+    let r = repo.run(&["bump-version", "minor"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert_eq!(repo.snapshot(), before);
+
+    // When `git tag` fails after the commit anyway (the ref appears after the preflight, here
+    // from a post-commit hook), the commit is rolled back too, and the message says so.
+    repo.git(&["update-ref", "-d", "refs/tags/v1.3.0/x"]);
+    let before = repo.snapshot();
+    let hook = repo.path().join(".git/hooks/post-commit");
+    std::fs::write(&hook, "#!/bin/sh\ngit tag v1.3.0/x HEAD~1\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let r = repo.run(&["bump-version", "minor"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    let err = r.all();
+    assert!(err.contains("run git tag -a v1.3.0"), "{err}");
+    assert!(err.contains("the release commit"), "{err}");
+    assert!(err.contains("was undone too"), "{err}");
+    assert!(err.contains("restored 3 file(s)"), "{err}");
+    std::fs::remove_file(&hook).unwrap();
+    repo.git(&["update-ref", "-d", "refs/tags/v1.3.0/x"]);
+    assert_eq!(
+        repo.snapshot(),
+        before,
+        "commit, staging and files are as before"
+    );
+    assert!(!repo.path().join(".git/slipway/intent.json").exists());
+}
+
+#[test]
+fn an_empty_unreleased_is_refused_unless_placeholders_are_allowed() {
+    let empty = CHANGELOG.replace("### Added\n\n- A feature.\n\n", "");
+    let repo = Repo::new(&[
+        ("Cargo.toml", CARGO_TOML),
+        ("pyproject.toml", PYPROJECT),
+        ("docker-compose.yml", COMPOSE),
+        ("CHANGELOG.md", &empty),
+    ]);
+    let before = repo.snapshot();
+    let r = repo.run(&["bump-version", "minor"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    for want in [
+        "[Unreleased] is empty",
+        "_TODO: describe this change…_",
+        "fill [Unreleased]",
+        "`cargo xtask release`",
+        "--generate-changelog",
+        "--allow-placeholders",
+    ] {
+        assert!(r.stderr.contains(want), "missing {want:?}: {}", r.stderr);
+    }
+    assert_eq!(repo.snapshot(), before);
+
+    // Generated entries fill it: no placeholders, no refusal.
+    repo.commit("feat: a generated entry");
+    let r = repo.run(&[
+        "bump-version",
+        "minor",
+        "--generate-changelog",
+        "--no-commit",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(!repo.read("CHANGELOG.md").contains("_TODO"));
+    repo.git(&["checkout", "-q", "--", "."]);
+
+    // --allow-placeholders tags them anyway (said loudly).
+    let code = in_process(
+        repo.path(),
+        xtask::cmd::bump::Options {
+            spec: "minor".into(),
+            allow_placeholders: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(code, 0);
+    assert!(repo
+        .read("CHANGELOG.md")
+        .contains("_TODO: describe this change"));
+    assert!(repo.git_ok(&["rev-parse", "refs/tags/v1.3.0"]));
+}
+
+#[test]
+fn a_missing_base_tag_is_said_and_the_range_starts_at_the_version_commit() {
+    // The changelog names 1.2.3, no tag v1.2.3: history before the version commit is old.
+    let repo = Repo::new(&[("README.md", "old\n")]);
+    repo.commit("feat: an old feature, released in 1.2.3 already");
+    repo.write("Cargo.toml", CARGO_TOML);
+    repo.write("pyproject.toml", PYPROJECT);
+    repo.write("docker-compose.yml", COMPOSE);
+    repo.write("CHANGELOG.md", CHANGELOG);
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-q", "-m", "chore(release): 1.2.3"]);
+    let version_commit = repo.git(&["rev-parse", "--short=7", "HEAD"]);
+    repo.commit("fix: the new fix");
+    let r = repo.run(&["bump-version", "auto", "--no-commit"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let out = r.all();
+    assert!(
+        out.contains("names 1.2.3 as the newest release, but there is no tag v1.2.3"),
+        "{out}"
+    );
+    assert!(out.contains(version_commit.trim()), "{out}");
+    assert!(
+        out.contains("1.2.3 → 1.2.4"),
+        "auto sees only the fix: {out}"
+    );
+    let cl = repo.read("CHANGELOG.md");
+    assert!(cl.contains("- the new fix ("), "{cl}");
+    assert!(!cl.contains("an old feature"), "{cl}");
+
+    // No commit states the version: refused, with the fix.
+    let repo = Repo::new(&[
+        ("Cargo.toml", CARGO_TOML),
+        ("pyproject.toml", &PYPROJECT.replace("1.2.3", "1.2.2")),
+        ("docker-compose.yml", COMPOSE),
+        ("CHANGELOG.md", CHANGELOG),
+    ]);
+    repo.write("pyproject.toml", PYPROJECT);
+    let r = repo.run(&[
+        "bump-version",
+        "patch",
+        "--generate-changelog",
+        "--no-commit",
+        "--force",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.stderr
+            .contains("there is no tag v1.2.3 and no commit of pyproject.toml states 1.2.3"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("git tag -a v1.2.3 <commit>"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn a_missing_remote_is_quoted_from_the_line_that_says_what_went_wrong() {
+    let repo = fixture();
+    repo.git(&["remote", "add", "origin", "/nonexistent/remote.git"]);
+    let r = repo.run(&["release", "minor", "--dry-run"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.stderr.contains(
+            "cannot read the remote `origin`: fatal: '/nonexistent/remote.git' does not appear to be a git repository"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !r.stderr.contains("`origin`: and the repository exists"),
+        "{}",
+        r.stderr
+    );
+}
