@@ -156,28 +156,70 @@ fn kill_anywhere_then_the_same_command_finishes_the_job() {
                 | 1
         });
     eprintln!("kill test: {kills} kills, SLIPWAY_KILL_SEED={seed}");
-    let mut rng = Rng(seed);
 
-    // The uninterrupted run, and how long it takes.
-    let reference = big_fixture();
+    // The fixture, copied for every kill; the uninterrupted run, when its intent appears (its
+    // first write) and how long it takes: kills are spread from a little before the first write
+    // to a little after the end.
+    let template = big_fixture();
+    let copy = || {
+        let repo = Repo {
+            dir: tempfile::tempdir().unwrap(),
+            remote: None,
+        };
+        let ok = Command::new("cp")
+            .arg("-a")
+            .arg(format!("{}/.", template.path().display()))
+            .arg(repo.path())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+        repo
+    };
+    let reference = copy();
     let untouched = end_state(&reference, "v1.3.0");
     let t = Instant::now();
-    let r = reference.run(&["bump-version", "minor"]);
+    let mut child = spawn(&reference, &["bump-version", "minor"]);
+    let intent = reference.path().join(".git/slipway/intent.json");
+    let mut first_write = None;
+    while child.try_wait().unwrap().is_none() {
+        if first_write.is_none() && intent.exists() {
+            first_write = Some(t.elapsed());
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
     let took = t.elapsed();
-    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(child.wait().unwrap().success());
+    let first_write = first_write.unwrap_or(took / 2);
+    eprintln!(
+        "kill test: the uninterrupted run writes first after {first_write:?}, ends after {took:?}"
+    );
     let want = end_state(&reference, "v1.3.0");
     assert_eq!(want.tag_commit.as_deref(), Some(want.head.as_str()));
     assert!(!want.intent);
 
-    let (mut before_write, mut resumed, mut finished) = (0, 0, 0);
-    for i in 0..kills {
-        let repo = big_fixture();
-        let window = took.as_micros() as u64 * 12 / 10;
-        let delay = Duration::from_micros(rng.next() % window.max(1));
+    // Each kill: 0 = the tree was untouched, 1 = resumed, 2 = it had finished.
+    let one = |i: usize, rng: &mut Rng| -> usize {
+        let repo = copy();
         let group = i % 2 == 0;
         let mut child = spawn(&repo, &["bump-version", "minor"]);
         let pid = child.id();
-        std::thread::sleep(delay);
+        // One kill in 8 lands before the first write; the others after it, anywhere up to a
+        // little after the reference run's end.
+        let delay = if i % 8 == 7 {
+            let d = Duration::from_micros(rng.next() % (first_write.as_micros() as u64).max(1));
+            std::thread::sleep(d);
+            d
+        } else {
+            let intent = repo.path().join(".git/slipway/intent.json");
+            while !intent.exists() && child.try_wait().unwrap().is_none() {
+                std::thread::sleep(Duration::from_micros(100));
+            }
+            let rest = took.saturating_sub(first_write).as_micros() as u64 * 11 / 10;
+            let d = Duration::from_micros(rng.next() % rest.max(1));
+            std::thread::sleep(d);
+            d
+        };
         if group {
             kill(&format!("-{pid}"));
         } else {
@@ -187,25 +229,24 @@ fn kill_anywhere_then_the_same_command_finishes_the_job() {
         // Orphaned git children finish (or were killed with the group) before the re-run.
         wait_group_gone(pid);
         let what = format!(
-            "kill {i} after {delay:?} ({})",
+            "kill {i} {delay:?} after {} ({})",
+            if i % 8 == 7 {
+                "the start"
+            } else {
+                "the first write"
+            },
             if group { "group" } else { "process" }
         );
         assert_eq!(temp_files_in_tree(&repo), Vec::<String>::new(), "{what}");
         let now = end_state(&repo, "v1.3.0");
         if now == want {
             // It finished before the kill.
-            finished += 1;
-            continue;
+            return 2;
         }
         assert!(
             status.code().is_none() || status.success(),
             "{what}: exit {status}"
         );
-        if now == untouched {
-            before_write += 1;
-        } else {
-            resumed += 1;
-        }
         let r = repo.run(&["bump-version", "minor"]);
         assert_eq!(r.code, 0, "{what}: the re-run failed:\n{}", r.all());
         if now != untouched {
@@ -220,7 +261,32 @@ fn kill_anywhere_then_the_same_command_finishes_the_job() {
         let end = end_state(&repo, "v1.3.0");
         assert_eq!(end, want, "{what}: not the state of an uninterrupted run");
         assert_eq!(temp_files_in_tree(&repo), Vec::<String>::new(), "{what}");
-    }
+        usize::from(now != untouched)
+    };
+    // Two workers: most of a run is waiting for fsync and git.
+    let mut counts = [0usize; 3];
+    std::thread::scope(|s| {
+        let workers: Vec<_> = (0..2u64)
+            .map(|w| {
+                let one = &one;
+                s.spawn(move || {
+                    let mut rng = Rng(seed ^ (w + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+                    let mut c = [0usize; 3];
+                    for i in (w as usize..kills).step_by(2) {
+                        c[one(i, &mut rng)] += 1;
+                    }
+                    c
+                })
+            })
+            .collect();
+        for w in workers {
+            let c = w.join().unwrap();
+            for k in 0..3 {
+                counts[k] += c[k];
+            }
+        }
+    });
+    let [before_write, resumed, finished] = counts;
     eprintln!(
         "kill test: {before_write} untouched, {resumed} resumed, {finished} finished before the kill"
     );

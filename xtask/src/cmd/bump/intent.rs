@@ -3,8 +3,9 @@
 //! command again) or undone (`bump-version --abort`) exactly.
 //!
 //! The intent records the old and new version, every edited file with the sha256 of its content
-//! before and after (both contents are kept as blobs beside the intent), the commit message, the
-//! tag and the push. What is done is never recorded: it is read from the real state (a file at
+//! before and after, the commit message, the
+//! tag and the push; the contents before and after are kept in the intent itself (one file,
+//! written atomically, so it is complete or absent). What is done is never recorded: it is read from the real state (a file at
 //! its after-hash is written, HEAD is the bump's commit on the recorded parent, the tag points at
 //! it, the remote has both), so the record cannot disagree with the repository.
 
@@ -48,6 +49,8 @@ pub struct Intent {
     pub tag: Option<String>,
     pub tag_message: Option<String>,
     pub push_remote: Option<String>,
+    /// Every before and after content, by its sha256.
+    pub contents: std::collections::BTreeMap<String, String>,
 }
 
 /// Where a step of the intent stands, read from the real state.
@@ -131,10 +134,6 @@ fn intent_path(root: &Path) -> Result<PathBuf> {
     Ok(dir(root)?.join("intent.json"))
 }
 
-fn blob_path(root: &Path, sha: &str) -> Result<PathBuf> {
-    Ok(dir(root)?.join("blobs").join(sha))
-}
-
 fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -195,27 +194,22 @@ impl Intent {
             tag,
             tag_message,
             push_remote,
+            contents: edits
+                .iter()
+                .flat_map(|e| [&e.before, &e.after])
+                .map(|c| (digest_hex(c.as_bytes()), c.clone()))
+                .collect(),
         })
     }
 
-    /// Writes the blobs, then the intent (atomically): an intent on disk always has its blobs.
-    /// Leftovers of an earlier killed run (blobs, temp files) are cleared first.
-    pub fn record(&self, root: &Path, edits: &[FileEdit]) -> Result<()> {
+    /// Writes the intent atomically (one file with the contents: complete or absent). Temp files
+    /// of earlier killed runs are cleared first.
+    pub fn record(&self, root: &Path) -> Result<()> {
         let dir = dir(root)?;
-        let _ = std::fs::remove_dir_all(dir.join("blobs"));
         clear_stale_temp_files(&dir.join("tmp"));
-        std::fs::create_dir_all(dir.join("blobs"))
+        std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
-        for e in edits {
-            for content in [&e.before, &e.after] {
-                let path = blob_path(root, &digest_hex(content.as_bytes()))?;
-                if !path.exists() {
-                    write_atomic(&path, content)
-                        .with_context(|| format!("cannot record {}", path.display()))?;
-                }
-            }
-        }
-        let text = serde_json::to_string_pretty(&self.to_json())?;
+        let text = serde_json::to_string(&self.to_json())?;
         write_atomic(&intent_path(root)?, &text).context("cannot record the release intent")
     }
 
@@ -238,7 +232,7 @@ impl Intent {
             .with_context(|| format!("{} is not a release intent", path.display()))
     }
 
-    /// Removes the intent, then its blobs.
+    /// Removes the intent.
     pub fn remove(root: &Path) -> Result<()> {
         let path = intent_path(root)?;
         match std::fs::remove_file(&path) {
@@ -246,7 +240,6 @@ impl Intent {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(e).with_context(|| format!("cannot remove {}", path.display())),
         }
-        let _ = std::fs::remove_dir_all(dir(root)?.join("blobs"));
         Ok(())
     }
 
@@ -273,6 +266,7 @@ impl Intent {
                 "remote": r,
                 "refs": [format!("refs/heads/{}", self.branch), format!("refs/tags/{}", self.tag.as_deref().unwrap_or(""))],
             })),
+            "contents": self.contents,
         })
     }
 
@@ -312,6 +306,14 @@ impl Intent {
             tag: v["tag"]["name"].as_str().map(str::to_string),
             tag_message: v["tag"]["message"].as_str().map(str::to_string),
             push_remote: v["push"]["remote"].as_str().map(str::to_string),
+            contents: v["contents"]
+                .as_object()
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                        .collect()
+                })
+                .unwrap_or_default(),
         })
     }
 
@@ -324,14 +326,14 @@ impl Intent {
         s
     }
 
-    fn blob(&self, root: &Path, sha: &str) -> Result<String> {
-        let path = blob_path(root, sha)?;
-        std::fs::read_to_string(&path).with_context(|| {
-            format!(
-                "the recorded content {} is missing; the intent cannot be resumed or aborted",
-                path.display()
-            )
-        })
+    fn blob(&self, _root: &Path, sha: &str) -> Result<String> {
+        match self.contents.get(sha) {
+            Some(c) if digest_hex(c.as_bytes()) == sha => Ok(c.clone()),
+            _ => bail!(
+                "the intent lacks the recorded content {}; it cannot be resumed or aborted",
+                short(sha)
+            ),
+        }
     }
 
     /// Reads where every step stands. `remote`: also ask the remote whether the push is done.
@@ -515,10 +517,17 @@ impl Intent {
             if !lock.exists() {
                 continue;
             }
-            // A git child of a killed run may still be finishing: give it a moment.
-            let deadline = std::time::Instant::now() + Duration::from_secs(3);
-            while lock.exists() && std::time::Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(50));
+            // A git child of a killed run may still be finishing: wait while a git process
+            // works in this repository (or, where that cannot be known, a few seconds).
+            let started = std::time::Instant::now();
+            while lock.exists() {
+                let waited = started.elapsed();
+                match live_git_in(root) {
+                    Some(true) if waited < Duration::from_secs(30) => {}
+                    None if waited < Duration::from_secs(3) => {}
+                    _ => break,
+                }
+                std::thread::sleep(Duration::from_millis(20));
             }
             let Ok(meta) = std::fs::metadata(&lock) else {
                 continue;
@@ -543,6 +552,32 @@ impl Intent {
         }
         Ok(removed)
     }
+}
+
+/// Is a git process running with its working directory in `root`? None where processes cannot be
+/// listed (no `/proc`).
+fn live_git_in(root: &Path) -> Option<bool> {
+    let rd = std::fs::read_dir("/proc").ok()?;
+    let root = std::fs::canonicalize(root).ok()?;
+    for e in rd.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        if !comm.trim().starts_with("git") {
+            continue;
+        }
+        if let Ok(cwd) = std::fs::read_link(format!("/proc/{pid}/cwd")) {
+            if cwd.starts_with(&root) {
+                return Some(true);
+            }
+        }
+    }
+    Some(false)
 }
 
 fn arg_after(args: &[String], flag: &str) -> Option<String> {
@@ -687,6 +722,7 @@ mod tests {
             tag: Some("v1.3.0-rc.1".into()),
             tag_message: Some("Release v1.3.0-rc.1".into()),
             push_remote: Some("origin".into()),
+            contents: [("c0ffee".to_string(), "text\r\n".to_string())].into(),
         };
         assert_eq!(Intent::from_json(&i.to_json()).unwrap(), i);
         assert_eq!(i.resume_command(), "cargo xtask release minor --pre rc");

@@ -47,7 +47,7 @@ pub fn execute_recorded(p: &Prepared, o: &Options, what: &str, ui: &Ui) -> Resul
         &edits,
         &p.plan,
     )?;
-    rec.record(root, &edits)?;
+    rec.record(root)?;
     run_under(root, &rec, &p.plan, ui)
 }
 
