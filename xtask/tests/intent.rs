@@ -638,3 +638,68 @@ fn a_missing_remote_is_quoted_from_the_line_that_says_what_went_wrong() {
         r.stderr
     );
 }
+
+#[test]
+fn a_release_killed_before_its_push_is_pushed_by_the_same_command() {
+    let repo = fixture().with_remote();
+    repo.git(&["tag", "-a", "v1.2.3", "-m", "Release v1.2.3"]);
+    repo.git(&["push", "-q", "origin", "v1.2.3"]);
+    repo.commit("feat: something");
+    // The pre-push hook runs under `git push`, a child of slipway: kill slipway there.
+    let hook = repo.path().join(".git/hooks/pre-push");
+    std::fs::write(
+        &hook,
+        "#!/bin/sh\nslipway=$(ps -o ppid= -p $PPID | tr -d ' ')\nkill -KILL $slipway\nexit 1\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let r = repo.run(&["release", "minor"]);
+    assert_ne!(r.code, 0, "{}", r.all());
+    std::fs::remove_file(&hook).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let commit = repo.git(&["rev-parse", "HEAD"]);
+    assert_eq!(repo.git(&["rev-parse", "v1.3.0^{commit}"]), commit);
+    assert!(!repo.remote_git(&["show-ref"]).contains("v1.3.0"));
+
+    let r = repo.run(&["release", "minor"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(
+        r.stdout.contains(&format!(
+            "resuming the interrupted bump to 1.3.0 (commit {} done, tag v1.3.0 done, push missing)",
+            &commit[..7]
+        )),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        repo.remote_git(&["rev-parse", "main", "v1.3.0^{commit}"]),
+        format!("{commit}{commit}")
+    );
+    assert!(!repo.path().join(".git/slipway/intent.json").exists());
+}
+
+#[test]
+fn a_stale_index_lock_is_reported_or_cleared_when_the_intent_explains_it() {
+    // No intent explains it: refused with the fix, nothing changed.
+    let repo = fixture();
+    std::fs::write(repo.path().join(".git/index.lock"), "").unwrap();
+    let before = repo.snapshot();
+    let r = repo.run(&["bump-version", "minor", "--dry-run"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(r.stderr.contains("rm .git/index.lock"), "{}", r.stderr);
+    assert_eq!(repo.snapshot(), before);
+
+    // Left by the interrupted bump's git step (newer than the intent): removed, then resumed.
+    let repo = killed_after_commit();
+    std::fs::write(repo.path().join(".git/index.lock"), "").unwrap();
+    let r = repo.run(&["bump-version", "minor"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(
+        r.all()
+            .contains("removed .git/index.lock, left by the interrupted git step"),
+        "{}",
+        r.all()
+    );
+    assert!(repo.git_ok(&["rev-parse", "refs/tags/v1.3.0"]));
+}
