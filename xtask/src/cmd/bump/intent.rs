@@ -232,9 +232,10 @@ impl Intent {
             .with_context(|| format!("{} is not a release intent", path.display()))
     }
 
-    /// Removes the intent.
+    /// Removes the intent (and temp files of killed writes).
     pub fn remove(root: &Path) -> Result<()> {
         let path = intent_path(root)?;
+        clear_stale_temp_files(&dir(root)?.join("tmp"));
         match std::fs::remove_file(&path) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -365,6 +366,13 @@ impl Intent {
             Some(message) => {
                 let parent = rev_parse(root, "HEAD^")?.unwrap_or_default();
                 if parent == self.head_before && head_message(root)?.trim_end() == message {
+                    // Its tree holds the files as after the bump (when they are written).
+                    if files.iter().all(|w| *w) && !tree_matches(root, &self.files)? {
+                        problems.push(format!(
+                            "HEAD {} is the bump's commit, but its files differ from the work tree's",
+                            short(&head)
+                        ));
+                    }
                     Mark::Done(head.clone())
                 } else {
                     problems.push(format!(
@@ -662,6 +670,19 @@ pub fn rev_parse(root: &Path, rev: &str) -> Result<Option<String>> {
         .status
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string()))
+}
+
+/// Do HEAD's versions of `files` equal the work tree's?
+fn tree_matches(root: &Path, files: &[IntentFile]) -> Result<bool> {
+    let sh = git::shell(root)?;
+    let paths: Vec<&str> = files.iter().map(|f| f.display.as_str()).collect();
+    let out = crate::run::exec::timed(|| {
+        cmd!(sh, "git diff --quiet HEAD -- {paths...}")
+            .quiet()
+            .ignore_status()
+            .output()
+    })?;
+    Ok(out.status.success())
 }
 
 fn head_message(root: &Path) -> Result<String> {
