@@ -320,6 +320,10 @@ fn release() -> Command {
             "force",
             "proceed although the managed files disagree on the version",
         ))
+        .arg(flag(
+            "allow-placeholders",
+            "tag a release whose changelog section only has the `_TODO_` placeholders",
+        ))
         .arg(json_flag("print the plan / result as JSON on stdout"))
         .after_help(examples(&[
             (
@@ -357,6 +361,14 @@ fn bump_version() -> Command {
             "add entries generated from Conventional Commits since the last release\n\
              to the changelog (implied by `auto`)",
         ))
+        .arg(flag(
+            "allow-placeholders",
+            "tag a release whose changelog section only has the `_TODO_` placeholders",
+        ))
+        .arg(flag(
+            "abort",
+            "undo an interrupted bump: restore the state recorded before it (no version needed)",
+        ))
         .arg(json_flag("print the plan / result as JSON on stdout"))
         .after_help(examples(&[
             (
@@ -365,6 +377,7 @@ fn bump_version() -> Command {
             ),
             ("bump-version 1.4.0", "an exact version"),
             ("bump-version patch --no-tag", "commit without tagging"),
+            ("bump-version --abort", "undo a bump that was interrupted"),
         ]))
 }
 
@@ -638,7 +651,13 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation> {
     };
     let command = match name {
         "bump-version" => Cmd::Bump(cmd::bump::Options {
-            spec: spec(sub, "bump-version")?,
+            spec: if sub.get_flag("abort") && string(sub, "spec").is_none() {
+                String::new()
+            } else {
+                spec(sub, "bump-version")?
+            },
+            abort: sub.get_flag("abort"),
+            allow_placeholders: sub.get_flag("allow-placeholders"),
             pre: pre(sub)?,
             dry_run: sub.get_flag("dry-run"),
             no_commit: sub.get_flag("no-commit"),
@@ -655,6 +674,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation> {
             force: sub.get_flag("force"),
             json: sub.get_flag("json"),
             generate: true,
+            allow_placeholders: sub.get_flag("allow-placeholders"),
             push: if sub.get_flag("no-push") {
                 Push::No
             } else {

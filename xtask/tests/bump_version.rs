@@ -157,16 +157,32 @@ fn pre_release_cycle_renders_each_target() {
         .contains("## [1.3.0-rc.1] - 2026-11-21"));
     assert!(repo.git_ok(&["rev-parse", "refs/tags/v1.3.0-rc.1"]));
 
-    // Again: rc.2 (the changelog's Unreleased is empty now: placeholders, said loudly).
+    // Again: rc.2. The changelog's Unreleased is empty now: its section would only carry
+    // placeholders, so the bump refuses (nothing changed) until [Unreleased] says what changed.
+    let before = repo.snapshot();
+    let r = repo.run(&["bump-version", "minor", "--pre", "rc"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(r.stderr.contains("placeholders"), "{}", r.stderr);
+    assert_eq!(repo.snapshot(), before);
+    let fill = |repo: &Repo, entry: &str| {
+        let cl = repo.read("CHANGELOG.md").replacen(
+            "## [Unreleased]\n\n",
+            &format!("## [Unreleased]\n\n### Fixed\n\n- {entry}\n\n"),
+            1,
+        );
+        repo.write("CHANGELOG.md", &cl);
+        repo.git(&["commit", "-q", "-am", "docs: changelog"]);
+    };
+    fill(&repo, "A fix in rc.2.");
     let r = repo.run(&["bump-version", "minor", "--pre", "rc"]);
     assert_eq!(r.code, 0, "{}", r.all());
     assert!(repo
         .read("pyproject.toml")
         .contains("version = \"1.3.0rc2\""));
-    assert!(r.all().contains("placeholder"), "{}", r.all());
     assert!(repo.git_ok(&["rev-parse", "refs/tags/v1.3.0-rc.2"]));
 
     // minor finishes the pre-release.
+    fill(&repo, "A fix in 1.3.0.");
     let r = repo.run(&["bump-version", "minor"]);
     assert_eq!(r.code, 0, "{}", r.all());
     assert!(repo.read("pyproject.toml").contains("version = \"1.3.0\""));

@@ -12,6 +12,11 @@ use crate::run::plan::{FileEdit, Plan, Process, Step};
 use crate::run::ui::{Style, Ui};
 use crate::{core::changelog, core::date, facts::git, Problems};
 
+mod base;
+mod checks;
+pub mod intent;
+mod resume;
+
 #[derive(Debug, Default, Clone)]
 pub struct Options {
     pub spec: String,
@@ -26,6 +31,12 @@ pub struct Options {
     pub generate: bool,
     /// `release`: push branch and tag atomically (the push seals the plan).
     pub push: Push,
+    /// `--abort`: undo an interrupted bump, restoring the state recorded before it (no spec
+    /// needed).
+    pub abort: bool,
+    /// `--allow-placeholders`: tag a release whose changelog section only has the
+    /// `_TODO: describe this change…_` placeholders (an empty `[Unreleased]`).
+    pub allow_placeholders: bool,
 }
 
 /// Whether (and where) `release` pushes; the remote is resolved when the config is read, not
@@ -39,6 +50,13 @@ pub enum Push {
     ConfiguredRemote,
     /// To this remote.
     To(String),
+}
+
+impl Push {
+    /// Does the command push?
+    pub fn pushes(&self) -> bool {
+        !matches!(self, Push::No)
+    }
 }
 
 /// Everything a bump needs to know, gathered read-only.
@@ -56,6 +74,12 @@ pub struct Prepared {
 
 pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
     let root = git::toplevel(&global.dir)?;
+    if o.abort {
+        return resume::abort(&root, o, ui);
+    }
+    if let Some(pending) = intent::Intent::load(&root)? {
+        return resume::resume(&root, o, ui, pending);
+    }
     let p = prepare(root, o)?;
     for w in &p.warnings {
         ui.warn(w);
@@ -93,7 +117,7 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
         "bump-version"
     };
     ui.heading(&format!("{what} {summary}"));
-    let outcome = crate::run::exec::execute(&p.plan, ui, &p.cfg.root)?;
+    let outcome = resume::execute_recorded(&p, o, what, ui)?;
     if o.json {
         crate::run::ui::print_json(&result_json(&p, false, Some(&outcome.executed)));
     }
@@ -210,6 +234,9 @@ pub fn prepare(root: std::path::PathBuf, o: &Options) -> Result<Prepared> {
         ));
     }
     if commit {
+        if let Some(p) = intent::index_lock_problem(&cfg.root) {
+            problems.failure(p);
+        }
         match &status.branch {
             Some(b) if *b == cfg.branch => {}
             Some(b) => problems.failure(format!(
@@ -233,8 +260,23 @@ pub fn prepare(root: std::path::PathBuf, o: &Options) -> Result<Prepared> {
         let cur = m.pyproject.versions[0].version.clone();
         // What changed since the last release (any, pre-releases included) decides `auto`.
         let mut since = None;
+        let mut base_commit = None;
         if auto || o.generate {
-            let (prev, rel) = crate::facts::commits::since_last_release(&cfg, false)?;
+            let (prev, mut rel) = crate::facts::commits::since_last_release(&cfg, false)?;
+            let newest = m
+                .changelog
+                .parsed
+                .newest_version()
+                .and_then(|s| s.version.clone());
+            match base::decide(&cfg, newest.as_ref(), prev.as_ref())? {
+                base::Base::Tagged => {}
+                base::Base::Commit { sha, warning } => {
+                    warnings.push(warning);
+                    rel = base::since_commit(&cfg, &sha)?;
+                    base_commit = Some(sha);
+                }
+                base::Base::Refuse(p) => problems.failure(p),
+            }
             if auto {
                 match crate::core::changegen::auto_level(&rel, &cur) {
                     Some(level) => spec = Some(level),
@@ -271,12 +313,13 @@ pub fn prepare(root: std::path::PathBuf, o: &Options) -> Result<Prepared> {
         }
         if let (Some(n), Some((prev, rel))) = (&new, since) {
             // A stable release lists everything since the previous stable release.
-            let rel =
-                if n.pre.is_empty() && prev.as_ref().is_some_and(|t| !t.version.pre.is_empty()) {
-                    crate::facts::commits::since_last_release(&cfg, true)?.1
-                } else {
-                    rel
-                };
+            let rel = if base_commit.is_some() {
+                rel
+            } else if n.pre.is_empty() && prev.as_ref().is_some_and(|t| !t.version.pre.is_empty()) {
+                crate::facts::commits::since_last_release(&cfg, true)?.1
+            } else {
+                rel
+            };
             let style = crate::facts::commits::style(&cfg);
             generated = crate::core::changelog::generated_groups(&rel, &style);
         }
@@ -292,6 +335,10 @@ pub fn prepare(root: std::path::PathBuf, o: &Options) -> Result<Prepared> {
                 problems.failure(format!(
                     "tag {tag} already exists; choose another version, or delete the tag if it was a mistake (`git tag -d {tag}`)"
                 ));
+            } else if tag_it {
+                if let Some(p) = checks::tag_blocked(&cfg.root, &tag)? {
+                    problems.failure(p);
+                }
             }
         }
         notes.extend(m.notes());
@@ -315,6 +362,15 @@ pub fn prepare(root: std::path::PathBuf, o: &Options) -> Result<Prepared> {
     };
 
     let (edits, edit_notes) = compute_edits(&m, &new, &cfg, &date, &generated)?;
+    if let Some(p) = checks::placeholders(&edits, &m.changelog.rel, &new, o) {
+        let mut problems = Problems::default();
+        problems.failure(p);
+        problems.check(if o.push.pushes() {
+            "release"
+        } else {
+            "bump-version"
+        })?;
+    }
     notes.extend(edit_notes);
     let tag = version::git_tag(&cfg.tag_prefix, &new);
     let plan = build_plan(&cfg, &edits, &tag, commit, tag_it, push.as_deref());
@@ -349,9 +405,9 @@ pub fn compute_edits(
 
 /// The plan: edits, `git add`, `git commit`, `git tag`, and for `release` the atomic push.
 ///
-/// Without a push, the commit seals the plan (a failing `git tag` leaves the commit). With a push,
-/// the push seals it: if the remote rejects it, the tag, the commit, the staging and the edits
-/// are undone in reverse order, and the repository is exactly as before.
+/// Nothing is sealed before the last step: if any step fails (a `git tag` blocked by a ref, a
+/// push the remote rejects), the tag, the commit, the staging and the edits are undone in reverse
+/// order, and the repository is exactly as before. With a push, the push seals the plan.
 pub fn build_plan(
     cfg: &Config,
     edits: &[FileEdit],
@@ -384,16 +440,14 @@ pub fn build_plan(
             "--",
         ])
         .args(files);
-    plan.push(Step::Run(match push {
-        None => commit_step.sealing(),
-        Some(_) => commit_step.undone_by(git().args(["reset", "-q", "--soft", "HEAD~1"])),
-    }));
+    plan.push(Step::Run(
+        commit_step.undone_by(git().args(["reset", "-q", "--soft", "HEAD~1"])),
+    ));
     if tag_it {
         let tag_step = git().args(["tag", "-a", tag, "-m", &format!("Release {tag}")]);
-        plan.push(Step::Run(match push {
-            None => tag_step,
-            Some(_) => tag_step.undone_by(git().args(["tag", "-d", tag])),
-        }));
+        plan.push(Step::Run(
+            tag_step.undone_by(git().args(["tag", "-d", tag])),
+        ));
     }
     if let Some(remote) = push {
         plan.push(Step::Run(
@@ -424,8 +478,16 @@ pub fn remote_preflight(
     let refs = match git::ls_remote(&cfg.root, remote, &[branch_ref.clone(), tag_ref.clone()]) {
         Ok(r) => r,
         Err(e) => {
+            // The first line says what went wrong; git's other lines follow it.
+            let msg = e.to_string();
+            let (first, rest) = msg.split_once('\n').unwrap_or((&msg, ""));
+            let rest = if rest.is_empty() {
+                String::new()
+            } else {
+                format!("\ngit said:\n  {}", rest.replace('\n', "\n  "))
+            };
             problems.failure(format!(
-                "{e} ({url}); check the URL and your access, then run again"
+                "{first} ({url}); check the URL and your access, then run again{rest}"
             ));
             return Ok(());
         }

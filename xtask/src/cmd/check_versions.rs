@@ -10,6 +10,7 @@ use crate::{core::version, facts::config, facts::git, Place, Problems};
 
 pub fn run(global: &Global, json_out: bool, ui: &Ui) -> Result<u8> {
     let root = git::toplevel(&global.dir)?;
+    crate::cmd::bump::intent::refuse_if_pending(&root, "check-versions")?;
     let mut problems = Problems::default();
     let cfg = config::load_or_refuse(&root, "check-versions")?;
     let managed = managed::load(&cfg, &mut problems);

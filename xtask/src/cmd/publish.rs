@@ -209,6 +209,7 @@ pub fn assemble(targets: Vec<(Target, TargetPlan)>) -> Assembled {
 
 pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
     let root = git::toplevel(&global.dir)?;
+    crate::cmd::bump::intent::refuse_if_pending(&root, "publish-prod")?;
     let mut problems = Problems::default();
     let cfg = config::load_or_refuse(&root, "publish-prod")?;
     let Some(facts) = gather_facts(&cfg, &mut problems)? else {

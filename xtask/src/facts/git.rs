@@ -152,11 +152,10 @@ pub fn ls_remote(root: &Path, remote: &str, refs: &[String]) -> Result<Vec<(Stri
     if !out.status.success() {
         bail!(
             "cannot read the remote `{remote}`: {}",
-            String::from_utf8_lossy(&out.stderr)
-                .trim()
-                .lines()
-                .last()
-                .unwrap_or("git ls-remote failed")
+            quote_error(
+                &String::from_utf8_lossy(&out.stderr),
+                "git ls-remote failed"
+            )
         );
     }
     Ok(String::from_utf8_lossy(&out.stdout)
@@ -164,6 +163,33 @@ pub fn ls_remote(root: &Path, remote: &str, refs: &[String]) -> Result<Vec<(Stri
         .filter_map(|l| l.split_once('\t'))
         .map(|(hash, name)| (name.to_string(), hash.to_string()))
         .collect())
+}
+
+/// Git's error output for a message: the first line that says what went wrong (`fatal:`,
+/// `error:`), then every other line, in order. Git's last lines are often hints ("Please make
+/// sure you have the correct access rights and the repository exists.") that read as the
+/// opposite of the cause when shown alone.
+pub fn quote_error(stderr: &str, fallback: &str) -> String {
+    let lines: Vec<&str> = stderr
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    let Some(first) = lines
+        .iter()
+        .position(|l| l.starts_with("fatal:") || l.starts_with("error:"))
+        .or((!lines.is_empty()).then_some(0))
+    else {
+        return fallback.to_string();
+    };
+    let mut out = lines[first].to_string();
+    for (i, l) in lines.iter().enumerate() {
+        if i != first {
+            out.push('\n');
+            out.push_str(l);
+        }
+    }
+    out
 }
 
 /// Is `ancestor` an ancestor of (or equal to) `of`? False when `ancestor` is not known locally.
@@ -193,5 +219,21 @@ mod tests {
         assert_eq!(st.changed, ["pyproject.toml", "new name.md"]);
         let st = parse_status("# branch.oid (initial)\0# branch.head (detached)\0");
         assert_eq!(st, Status::default());
+    }
+
+    #[test]
+    fn git_errors_lead_with_what_went_wrong() {
+        let stderr = "fatal: '/nope' does not appear to be a git repository\n\
+                      fatal: Could not read from remote repository.\n\n\
+                      Please make sure you have the correct access rights\n\
+                      and the repository exists.\n";
+        let q = quote_error(stderr, "x");
+        assert!(
+            q.starts_with("fatal: '/nope' does not appear to be a git repository\n"),
+            "{q}"
+        );
+        assert!(q.ends_with("and the repository exists."), "{q}");
+        assert_eq!(quote_error("hint: a\nerror: b\n", "x"), "error: b\nhint: a");
+        assert_eq!(quote_error("", "x"), "x");
     }
 }

@@ -146,10 +146,10 @@ fn rollback(sh: &Shell, applied: &[Undo]) -> Result<usize> {
     Ok(files)
 }
 
-/// Temp file in the same directory (same filesystem), same permissions, then rename.
+/// Temp file on the same filesystem (under `.git/slipway/tmp` in a git work tree, else the same
+/// directory), same permissions, then rename.
 pub fn write_atomic(path: &Path, content: &str) -> Result<()> {
-    let dir = path
-        .parent()
+    let dir = crate::run::atomic::temp_dir_for(path)
         .ok_or_else(|| anyhow!("{} has no parent directory", path.display()))?;
     let name = path
         .file_name()

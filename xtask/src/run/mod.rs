@@ -1,6 +1,7 @@
 //! Plan and execute: the typed [`plan::Plan`], the one executor, the one process boundary, the
 //! HTTP agent, and output (colour, GitHub Actions, secret masking).
 
+pub mod atomic;
 pub mod exec;
 pub mod net;
 pub mod plan;
