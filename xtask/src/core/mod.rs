@@ -12,6 +12,7 @@ pub mod date;
 pub mod dockertags;
 pub mod edit;
 pub mod notes;
+pub mod problems;
 pub mod pyproject;
 pub mod sha256;
 pub mod template;
