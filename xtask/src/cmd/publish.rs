@@ -131,14 +131,10 @@ pub fn facts_at(
     rev: &str,
     problems: &mut Problems,
 ) -> Result<Facts> {
-    let sh = git::shell(&cfg.root)?;
-    let head = crate::run::exec::timed(|| {
-        xshell::cmd!(sh, "git log -1 --format=%H%x00%ct {rev}")
-            .quiet()
-            .read()
-    })
-    .with_context(|| format!("reading {rev}"))?;
-    let (commit, time) = head.split_once('\0').unwrap_or((&head, "0"));
+    let head = git::git_read(&cfg.root, ["log", "-1", "--format=%H%x00%ct", rev])
+        .with_context(|| format!("reading {rev}"))?;
+    let head = head.trim_end();
+    let (commit, time) = head.split_once('\0').unwrap_or((head, "0"));
     let released = history::release_tag_names(&cfg.root, &cfg.tag_prefix)?
         .into_iter()
         .map(|t| t.version)

@@ -7,9 +7,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
-use xshell::Shell;
 
 use crate::run::plan::{Done, FileEdit, Plan, Process, RunContext, Step};
+use crate::run::process;
 use crate::run::ui::{self, Ui};
 
 /// What a run did, for reports and tests.
@@ -45,7 +45,6 @@ pub fn execute_with(
     root: &Path,
     on_step: &mut dyn FnMut(&StepRecord),
 ) -> Result<Outcome> {
-    let sh = Shell::new().context("cannot start a command shell")?;
     let total = plan.steps.len();
     let mut outcome = Outcome::default();
     // Effects not yet sealed, undone in reverse order if anything fails.
@@ -67,7 +66,7 @@ pub fn execute_with(
                 unsealed.push(Undo::Edit(e));
                 Done::Ran(String::new())
             }),
-            Step::Run(p) => run(&sh, p).map(|()| {
+            Step::Run(p) => run(p).map(|()| {
                 if p.seals {
                     unsealed.clear();
                 } else if let Some(undo) = &p.undo {
@@ -96,7 +95,7 @@ pub fn execute_with(
         });
         if let Err(err) = result {
             if !unsealed.is_empty() {
-                match rollback(&sh, &unsealed) {
+                match rollback(&unsealed) {
                     Ok(n) => ui.warn(&format!("restored {n} file(s) to their original content")),
                     Err(e) => ui.error(&format!("could not undo every earlier step: {e:#}")),
                 }
@@ -131,7 +130,7 @@ enum Undo<'a> {
 }
 
 /// Undoes unsealed effects, newest first. Returns how many files were restored.
-fn rollback(sh: &Shell, applied: &[Undo]) -> Result<usize> {
+fn rollback(applied: &[Undo]) -> Result<usize> {
     let mut files = 0;
     for u in applied.iter().rev() {
         match u {
@@ -140,7 +139,7 @@ fn rollback(sh: &Shell, applied: &[Undo]) -> Result<usize> {
                     .with_context(|| format!("restoring {}", e.display))?;
                 files += 1;
             }
-            Undo::Run(p) => run(sh, p).context("undoing an earlier step")?,
+            Undo::Run(p) => run(p).context("undoing an earlier step")?,
         }
     }
     Ok(files)
@@ -173,14 +172,18 @@ pub fn write_atomic(path: &Path, content: &str) -> Result<()> {
 }
 
 /// Runs a process to completion; its captured output is returned on success (and relayed, last
-/// lines, secrets masked, in the error on failure).
+/// lines, secrets masked, in the error on failure). See [`crate::run::process::captured`].
 pub fn run_captured(p: &Process) -> Result<String> {
-    let sh = Shell::new().context("cannot start a command shell")?;
-    run_output(&sh, p)
+    process::captured(p)
 }
 
-fn run(sh: &Shell, p: &Process) -> Result<()> {
-    run_output(sh, p).map(|_| ())
+/// A plan's process: streamed when it asks to be, else captured.
+fn run(p: &Process) -> Result<()> {
+    if p.stream {
+        process::streamed(p)
+    } else {
+        process::captured(p).map(|_| ())
+    }
 }
 
 /// When child processes (docker, python, git, gh…) ran, for the benchmark that separates the
@@ -244,75 +247,6 @@ pub fn child_busy() -> Duration {
     busy
 }
 
-fn run_output(sh: &Shell, p: &Process) -> Result<String> {
-    let started = Instant::now();
-    let result = run_output_inner(sh, p);
-    count_child(started.elapsed());
-    result
-}
-
-fn run_output_inner(sh: &Shell, p: &Process) -> Result<String> {
-    let _dir = sh.push_dir(&p.cwd);
-    let mut cmd = sh.cmd(&p.program).args(&p.args).quiet();
-    for k in &p.env_remove {
-        cmd = cmd.env_remove(k);
-    }
-    for (k, v) in &p.env {
-        cmd = cmd.env(k, v.reveal());
-    }
-    if let Some(stdin) = &p.stdin {
-        cmd = cmd.stdin(stdin.reveal());
-    }
-    if p.stream {
-        // Inherit stdout/stderr so long steps show their progress live.
-        let status = std::process::Command::from(cmd).status().map_err(|e| {
-            anyhow!(
-                "cannot run `{}`: {e} (is it installed and on PATH?)",
-                p.program
-            )
-        })?;
-        if !status.success() {
-            bail!("`{}` exited with {}", p.program, exit_status(&status));
-        }
-        return Ok(String::new());
-    }
-    let out = cmd.ignore_status().output().map_err(|e| {
-        anyhow!(
-            "cannot run `{}`: {} (is it installed and on PATH?)",
-            p.program,
-            ui::redact(&e.to_string())
-        )
-    })?;
-    if out.status.success() {
-        return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
-    }
-    // Relay the last lines the program printed (stdout, then stderr), secrets masked.
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let lines: Vec<&str> = stdout
-        .lines()
-        .chain(stderr.lines())
-        .filter(|l| !l.trim().is_empty())
-        .collect();
-    let tail = &lines[lines.len().saturating_sub(20)..];
-    let relayed = if tail.is_empty() {
-        String::new()
-    } else {
-        format!(":\n{}", ui::redact(&tail.join("\n")))
-    };
-    bail!(
-        "`{}` exited with {}{relayed}",
-        p.program,
-        exit_status(&out.status)
-    );
-}
-
-fn exit_status(status: &std::process::ExitStatus) -> String {
-    status
-        .code()
-        .map_or("a signal".to_string(), |c| format!("status {c}"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -353,9 +287,10 @@ mod tests {
         let mut plan = Plan::default();
         plan.push(Step::Edit(edit(root, "a.txt", "a1", "a2")));
         plan.push(Step::Run(Process::new("true", root).sealing()));
-        plan.push(Step::Run(
-            Process::new("sh", root).args(["-c", "echo boom >&2; exit 3"]),
-        ));
+        plan.push(Step::Run(Process::new("python3", root).args([
+            "-c",
+            "import sys; sys.stderr.write('boom\\n'); sys.exit(3)",
+        ])));
         let err = format!("{:#}", execute(&plan, &Ui::plain(), root).unwrap_err());
         assert!(err.contains("exited with status 3:\nboom"), "{err}");
         assert_eq!(std::fs::read_to_string(root.join("a.txt")).unwrap(), "a2");

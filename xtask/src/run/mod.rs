@@ -4,4 +4,5 @@
 pub mod exec;
 pub mod net;
 pub mod plan;
+pub mod process;
 pub mod ui;

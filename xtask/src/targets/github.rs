@@ -260,24 +260,11 @@ impl Captured {
 }
 
 fn run(p: &Process) -> Result<Captured> {
-    let mut cmd = std::process::Command::new(&p.program);
-    cmd.args(&p.args)
-        .current_dir(&p.cwd)
-        .stdin(std::process::Stdio::null());
-    for (k, v) in &p.env {
-        cmd.env(k, v.reveal());
-    }
-    let out = crate::run::exec::timed(|| cmd.output()).map_err(|e| {
-        anyhow!(
-            "cannot run `{}`: {} (is it installed and on PATH?)",
-            p.program,
-            ui::redact(&e.to_string())
-        )
-    })?;
+    let out = crate::run::process::output(p)?;
     Ok(Captured {
-        ok: out.status.success(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        ok: out.ok,
+        stdout: out.stdout,
+        stderr: out.stderr,
     })
 }
 

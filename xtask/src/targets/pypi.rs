@@ -818,14 +818,14 @@ impl Action for Verify {
 
 /// python3 present and new enough for the pinned tools (twine 7 needs 3.10).
 pub fn check_python(problems: &mut Problems) {
-    let out = crate::run::exec::timed(|| {
-        std::process::Command::new("python3")
-            .args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
-            .output()
-    });
+    let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
+    let out = crate::run::process::output(
+        &Process::new("python3", &cwd)
+            .args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"]),
+    );
     match out {
-        Ok(o) if o.status.success() => {
-            let v = String::from_utf8_lossy(&o.stdout).trim().to_string();
+        Ok(o) if o.ok => {
+            let v = o.stdout.trim().to_string();
             let (major, minor) = v.split_once('.').and_then(|(a, b)| Some((a.parse::<u32>().ok()?, b.parse::<u32>().ok()?))).unwrap_or((0, 0));
             if (major, minor) < (3, 10) {
                 problems.failure(format!("python3 is {v}; the Python tools need 3.10 or newer"));

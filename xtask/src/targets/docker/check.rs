@@ -6,12 +6,10 @@ use super::platform::binfmt_entry;
 use super::platform::native_platform;
 use super::platform::same_platform;
 use super::spec::ImageSpec;
-use crate::run::plan::Val;
+use crate::run::plan::{Process, Val};
 use crate::Problems;
 use serde_json::Value as Json;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 pub(crate) fn push_once(problems: &mut Problems, msg: String) {
     if !problems.list.contains(&msg) {
@@ -195,16 +193,12 @@ pub fn registry_credentials(registry: &str, env: &Option<Login>) -> Option<(Stri
         .as_str()
         .or_else(|| cfg["credsStore"].as_str());
     if let Some(helper) = helper {
-        let mut child = Command::new(format!("docker-credential-{helper}"))
-            .arg("get")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .ok()?;
-        child.stdin.take()?.write_all(registry.as_bytes()).ok()?;
-        let out = child.wait_with_output().ok()?;
-        let j: Json = serde_json::from_slice(&out.stdout).ok()?;
+        let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
+        let get = Process::new(&format!("docker-credential-{helper}"), &cwd)
+            .args(["get"])
+            .stdin(Val::Plain(registry.to_string()));
+        let out = crate::run::process::output(&get).ok()?;
+        let j: Json = serde_json::from_str(&out.stdout).ok()?;
         let (u, s) = (j["Username"].as_str()?, j["Secret"].as_str()?);
         crate::run::ui::register_secret(s);
         return Some((u.to_string(), s.to_string()));

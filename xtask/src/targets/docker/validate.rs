@@ -1,16 +1,15 @@
 //! Validate the image: a container with no network, health probed inside it, always removed.
 
 use super::check::rel;
-use super::engine;
 use super::spec::image_key;
 use super::spec::ImageSpec;
 use super::spec::VALIDATE_LABEL;
 use crate::run::plan::{Action, Done, Process, RunContext};
+use crate::run::process;
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The probe run inside the container: GET each path on 127.0.0.1:<port>, print
@@ -35,8 +34,9 @@ print(json.dumps(out))";
 ///
 /// The container never outlives the check: `docker run --rm --init` runs attached as a child
 /// (a Ctrl-C reaches the docker client in the same process group, which proxies it to the
-/// container, and `--rm` removes it); every exit path runs `docker rm -f`; a watchdog in its
-/// own process group removes it when this process dies in any way (its stdin pipe closes); and
+/// container, and `--rm` removes it); every exit path runs `docker rm -f`; a watchdog (this
+/// binary again, no shell, in its own process group: [`process::watchdog`]) removes it when this
+/// process dies in any way (its stdin pipe closes); and
 /// stale `slipway.validate` containers whose process is gone are swept first.
 #[derive(Debug)]
 pub struct Validate {
@@ -127,23 +127,18 @@ impl Validate {
             .as_array()
             .is_some_and(|t| !t.is_empty() && t[0] != "NONE");
 
-        let out = std::fs::File::create(&log)?;
-        let mut run = command(&self.run_process(&name, platform, image, &pid.to_string()));
-        run.stdin(Stdio::null())
-            .stdout(out.try_clone()?)
-            .stderr(out);
-        let child = run
-            .spawn()
-            .with_context(|| format!("cannot run `{}`", engine::client()))?;
+        let child = process::supervise(
+            &self.run_process(&name, platform, image, &pid.to_string()),
+            &log,
+        )?;
         let mut guard = Container {
             name: name.clone(),
             docker: s.docker(),
             child: Some(child),
             watchdog: None,
             removed: false,
-            started: (Instant::now(), crate::run::exec::child_time()),
         };
-        guard.watchdog = watchdog(&s.docker(), &name).ok();
+        guard.watchdog = process::watchdog(&guard.rm()).ok();
         let started = Instant::now();
         let result = self.wait_and_probe(&mut guard, has_healthcheck, started);
         guard.remove();
@@ -175,7 +170,7 @@ impl Validate {
         let path = s.health.path.as_str();
         let mut last = String::new();
         loop {
-            if let Some(status) = c.child.as_mut().and_then(|ch| ch.try_wait().ok().flatten()) {
+            if let Some(status) = c.child.as_ref().and_then(|ch| ch.exited()) {
                 bail!(
                     "the container stopped ({}) before it became healthy",
                     describe_exit(status)
@@ -310,8 +305,8 @@ pub(crate) fn show_answer(code: u16, body: &str) -> String {
     }
 }
 
-pub(crate) fn describe_exit(status: std::process::ExitStatus) -> String {
-    match status.code() {
+pub(crate) fn describe_exit(code: Option<i32>) -> String {
+    match code {
         Some(c) => format!("docker run exited with status {c}"),
         None => "docker run was killed by a signal".into(),
     }
@@ -378,41 +373,31 @@ impl Action for Validate {
 pub(crate) struct Container {
     pub(crate) name: String,
     pub(crate) docker: Process,
-    pub(crate) child: Option<Child>,
-    pub(crate) watchdog: Option<Child>,
+    /// `docker run`, supervised: reaped (killed if need be) when it is dropped.
+    pub(crate) child: Option<process::Supervised>,
+    /// Removes the container if this process dies before [`Container::remove`] runs.
+    pub(crate) watchdog: Option<process::Supervised>,
     pub(crate) removed: bool,
-    /// When `docker run` started, and the child time counted by then: its wall time, less the
-    /// docker calls made meanwhile (counted already), is time spent waiting for docker.
-    pub(crate) started: (Instant, Duration),
 }
 
 impl Container {
+    /// `docker rm -f NAME`.
+    pub(crate) fn rm(&self) -> Process {
+        self.docker.clone().args(["rm", "-f", &self.name])
+    }
+
     pub(crate) fn remove(&mut self) {
         if std::mem::replace(&mut self.removed, true) {
             return;
         }
-        let _ = crate::run::exec::run_captured(&self.docker.clone().args(["rm", "-f", &self.name]));
+        let _ = crate::run::exec::run_captured(&self.rm());
+        // `docker run --rm` ends once the container is gone; killed after 10 s. Its whole life
+        // counts as child time (overlapping `docker exec` probes are merged by the union).
         if let Some(mut child) = self.child.take() {
-            let deadline = Instant::now() + Duration::from_secs(10);
-            loop {
-                match child.try_wait() {
-                    Ok(Some(_)) | Err(_) => break,
-                    Ok(None) if Instant::now() > deadline => {
-                        let _ = child.kill();
-                        let _ = child.wait();
-                        break;
-                    }
-                    Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-                }
-            }
-            // The container's whole life; overlapping `docker exec` probes are merged by the union.
-            crate::run::exec::count_child_span(self.started.0, Instant::now());
+            child.stop(Duration::from_secs(10));
         }
-        if let Some(mut w) = self.watchdog.take() {
-            // Its job is done: kill it before it reads EOF (no second `docker rm`).
-            let _ = w.kill();
-            let _ = w.wait();
-        }
+        // Its job is done: disarm it before it reads EOF (no second `docker rm`).
+        self.watchdog.take();
     }
 }
 
@@ -420,44 +405,6 @@ impl Drop for Container {
     fn drop(&mut self) {
         self.remove();
     }
-}
-
-/// `sh -c 'read _; docker rm -f NAME'` in its own process group, holding our end of its stdin:
-/// when this process ends in any way (Ctrl-C, SIGTERM, SIGKILL), the pipe closes and it removes
-/// the container.
-pub(crate) fn watchdog(docker: &Process, name: &str) -> Result<Child> {
-    let mut cmd = Command::new("sh");
-    cmd.args([
-        "-c",
-        "read _ ; exec \"$0\" rm -f \"$1\" >/dev/null 2>&1",
-        &docker.program,
-        name,
-    ]);
-    for (k, v) in &docker.env {
-        cmd.env(k, v.reveal());
-    }
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::CommandExt;
-        cmd.process_group(0);
-    }
-    Ok(cmd.spawn()?)
-}
-
-/// A [`Process`] as a `std::process::Command` (for children we supervise ourselves).
-pub(crate) fn command(p: &Process) -> Command {
-    let mut c = Command::new(&p.program);
-    c.args(&p.args).current_dir(&p.cwd);
-    for k in &p.env_remove {
-        c.env_remove(k);
-    }
-    for (k, v) in &p.env {
-        c.env(k, v.reveal());
-    }
-    c
 }
 
 pub(crate) fn tail(path: &Path, n: usize) -> String {
