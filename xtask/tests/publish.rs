@@ -524,3 +524,48 @@ fn secrets_appear_nowhere_not_even_in_argv() {
         }
     }
 }
+
+#[test]
+fn dry_run_without_any_secret_shows_the_whole_plan_and_what_would_refuse() {
+    let Some(sb) = sandbox("1.6.0") else { return };
+    let with = sb.run(&["publish-prod", "--only", "pypi,github", "--dry-run"]);
+    assert_eq!(with.code, 0, "{}", with.all());
+    let mut c = sb.command(&["publish-prod", "--only", "pypi,github", "--dry-run"]);
+    for k in [
+        "TWINE_USERNAME",
+        "TWINE_PASSWORD",
+        "GH_TOKEN",
+        "GH_ENTERPRISE_TOKEN",
+    ] {
+        c.env_remove(k);
+    }
+    let out = c.output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    );
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    let steps = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter_map(|l| l.trim_start_matches("✗ ").strip_prefix('['))
+            .map(|l| l.split_once("] ").map_or(l, |(_, h)| h).to_string())
+            .collect()
+    };
+    assert_eq!(
+        steps(&stdout),
+        steps(&with.stdout),
+        "the same plan, with and without secrets:\n{stdout}"
+    );
+    for refusal in [
+        format!("✗ would refuse: no credentials for {}", sb.index.url),
+        "✗ would refuse: no GitHub token".to_string(),
+    ] {
+        assert!(stdout.contains(&refusal), "{refusal}:\n{stdout}");
+    }
+    assert!(
+        stderr.contains("publish-prod refused, nothing was changed")
+            && stderr.contains("no GitHub token"),
+        "{stderr}"
+    );
+    assert!(sb.index_files().is_empty() && sb.releases().is_empty());
+}

@@ -165,10 +165,24 @@ pub fn facts_at(
     })
 }
 
-/// The steps of every selected target, in publishing order, with each step's stage name.
+/// The steps of every selected target, in publishing order, with each step's stage name and
+/// target.
 pub struct Assembled {
     pub plan: Plan,
     pub stages: Vec<&'static str>,
+    pub owners: Vec<Target>,
+}
+
+impl Assembled {
+    /// Where a dry run shows a target's problems: under its first publish step (what a missing
+    /// credential or tool stops), else its first step.
+    fn step_of(&self, t: Target) -> Option<usize> {
+        let mine = |stage: Option<&str>| {
+            (0..self.owners.len())
+                .find(|&i| self.owners[i] == t && stage.is_none_or(|s| self.stages[i] == s))
+        };
+        mine(Some("publish")).or_else(|| mine(None))
+    }
 }
 
 /// Builds run in dependency order (the wheel first: the image installs it, SHA256SUMS lists it);
@@ -178,29 +192,46 @@ pub fn assemble(targets: Vec<(Target, TargetPlan)>) -> Assembled {
     let publish_order = [Target::Docker, Target::Pypi, Target::Github];
     let mut plan = Plan::default();
     let mut stages = Vec::new();
+    let mut owners = Vec::new();
     let mut by_build: Vec<(Target, TargetPlan)> = targets;
     by_build.sort_by_key(|(t, _)| build_order.iter().position(|o| o == t));
+    // The wheel the image installs is the Python target's build when that target is planned:
+    // built (and its tool venv made) once.
+    let python_planned = by_build.iter().any(|(t, _)| *t == Target::Pypi);
     let mut publish: Vec<(Target, Vec<Step>)> = Vec::new();
-    let mut verify: Vec<Step> = Vec::new();
+    let mut verify: Vec<(Target, Step)> = Vec::new();
     for (t, tp) in by_build {
-        for s in tp.build {
+        let inputs = if python_planned {
+            Vec::new()
+        } else {
+            tp.inputs
+        };
+        for s in inputs.into_iter().chain(tp.build) {
             plan.push(s);
             stages.push("build");
+            owners.push(t);
         }
         publish.push((t, tp.publish));
-        verify.extend(tp.verify);
+        verify.extend(tp.verify.into_iter().map(|s| (t, s)));
     }
     publish.sort_by_key(|(t, _)| publish_order.iter().position(|o| o == t));
-    let publish: Vec<Step> = publish.into_iter().flat_map(|(_, steps)| steps).collect();
-    for s in publish {
-        plan.push(s);
-        stages.push("publish");
+    for (t, steps) in publish {
+        for s in steps {
+            plan.push(s);
+            stages.push("publish");
+            owners.push(t);
+        }
     }
-    for s in verify {
+    for (t, s) in verify {
         plan.push(s);
         stages.push("verify");
+        owners.push(t);
     }
-    Assembled { plan, stages }
+    Assembled {
+        plan,
+        stages,
+        owners,
+    }
 }
 
 pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
@@ -218,10 +249,13 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
         ));
     }
     let mut targets = Vec::new();
+    // The problems each target's gather found (a dry run shows them on that target's steps).
+    let mut raised: Vec<(Target, std::ops::Range<usize>)> = Vec::new();
     for t in Target::ALL {
         if !o.wants(t) {
             continue;
         }
+        let before = problems.list.len();
         let gathered = match t {
             Target::Pypi => crate::targets::pypi::gather(&facts, &mut problems)?,
             Target::Github => crate::targets::github::gather(&facts, &mut problems)?,
@@ -237,6 +271,7 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
                 gathered
             }
         };
+        raised.push((t, before..problems.list.len()));
         if let Some(tp) = gathered {
             targets.push((t, tp));
         }
@@ -260,9 +295,27 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
             &mut problems,
         )?;
     }
-    problems.check("publish-prod")?;
+    if !o.dry_run && !problems.is_empty() {
+        return problems.check("publish-prod").map(|()| 0);
+    }
 
-    let Assembled { plan, stages } = assemble(targets);
+    let assembled = assemble(targets);
+    // A dry run shows the whole plan even when a real run would refuse (no credentials, no
+    // engine yet): each problem under the step of the target that raised it, then all of them.
+    let mut marks: std::collections::BTreeMap<usize, Vec<String>> = Default::default();
+    for (t, range) in &raised {
+        if let Some(i) = assembled.step_of(*t) {
+            marks
+                .entry(i)
+                .or_default()
+                .extend(problems.list[range.clone()].iter().cloned());
+        }
+    }
+    let Assembled {
+        plan,
+        stages,
+        owners: _,
+    } = assembled;
     let summary = format!(
         "{} {} ({} steps)",
         facts.package,
@@ -271,16 +324,23 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
     );
     if o.dry_run {
         if o.json {
-            ui::print_json(
-                &json!({"dry_run": true, "version": facts.version.to_string(), "tag": facts.tag, "steps": plan.to_json(&cfg.root)}),
-            );
+            ui::print_json(&json!({
+                "dry_run": true, "version": facts.version.to_string(), "tag": facts.tag,
+                "steps": plan.to_json_marked(&cfg.root, &marks),
+                "problems": problems.list,
+            }));
         } else {
+            let refused = if problems.is_empty() {
+                ""
+            } else {
+                " (a real run would refuse: see the problems below)"
+            };
             ui.heading(&format!(
-                "publish-prod {summary} — dry run, nothing will be changed"
+                "publish-prod {summary} — dry run, nothing will be changed{refused}"
             ));
-            plan.render(ui, &cfg.root);
+            plan.render_marked(ui, &cfg.root, &marks);
         }
-        return Ok(0);
+        return problems.check("publish-prod").map(|()| 0);
     }
     ui.heading(&format!("publish-prod {summary}"));
     let run_id = SystemTime::now()

@@ -2,6 +2,7 @@
 //! build a plan, and hand it to the one executor (`exec.rs`). `--dry-run` renders the very same
 //! plan with the very same renderer, so what it prints is what a real run executes.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value as Json};
@@ -233,13 +234,32 @@ impl Plan {
 
     /// Renders the whole plan (the dry-run view) with the same per-step renderer the executor uses.
     pub fn render(&self, ui: &Ui, root: &Path) {
+        self.render_marked(ui, root, &Default::default());
+    }
+
+    /// [`Plan::render`], with the problems that would make a real run refuse shown under the
+    /// steps they stop (`marks`: step index → problems).
+    pub fn render_marked(&self, ui: &Ui, root: &Path, marks: &BTreeMap<usize, Vec<String>>) {
         let total = self.steps.len();
         for (i, step) in self.steps.iter().enumerate() {
+            let refused = marks.get(&i).filter(|m| !m.is_empty());
+            let mark = if refused.is_some() {
+                format!("{} ", ui.paint(Style::Red, "✗"))
+            } else {
+                String::new()
+            };
             ui.line(&format!(
-                "{} {}",
+                "{mark}{} {}",
                 ui.paint(Style::Dim, &format!("[{}/{total}]", i + 1)),
                 step.header(root)
             ));
+            for problem in refused.into_iter().flatten() {
+                ui.detail(&format!(
+                    "{} {}",
+                    ui.paint(Style::Red, "✗ would refuse:"),
+                    problem.replace('\n', "\n  ")
+                ));
+            }
             if let Some(detail) = step.detail(ui) {
                 ui.detail(&detail);
             }
@@ -247,7 +267,25 @@ impl Plan {
     }
 
     pub fn to_json(&self, root: &Path) -> Json {
-        Json::Array(self.steps.iter().map(|s| s.to_json(root)).collect())
+        self.to_json_marked(root, &Default::default())
+    }
+
+    /// [`Plan::to_json`], each step with the problems that would make a real run refuse it
+    /// (`would_refuse`, when there are any).
+    pub fn to_json_marked(&self, root: &Path, marks: &BTreeMap<usize, Vec<String>>) -> Json {
+        Json::Array(
+            self.steps
+                .iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    let mut j = s.to_json(root);
+                    if let (Some(m), Some(obj)) = (marks.get(&i), j.as_object_mut()) {
+                        obj.insert("would_refuse".into(), json!(m));
+                    }
+                    j
+                })
+                .collect(),
+        )
     }
 }
 

@@ -184,6 +184,18 @@ impl Gh {
         })
     }
 
+    /// The `gh` a real run would use, for a plan that is only shown (a dry run that a real run
+    /// would refuse): the token, if missing, is the placeholder `<GH_TOKEN>`. None without a
+    /// repository.
+    pub fn preview(cfg: &Config, gh_env: &[(String, String)]) -> Option<Gh> {
+        Some(Gh {
+            repo: repo(cfg)?,
+            env: vec![("GH_TOKEN".to_string(), Val::Plain("<GH_TOKEN>".into()))],
+            cwd: cfg.root.clone(),
+        })
+        .map(|gh| Gh::resolve(cfg, gh_env).unwrap_or(gh))
+    }
+
     /// `gh <args>` with this environment.
     pub fn process<I: IntoIterator<Item = S>, S: Into<String>>(&self, args: I) -> Process {
         let mut p = Process::new("gh", &self.cwd).args(args);
@@ -461,12 +473,13 @@ pub fn gather_with(
     gh_env: &[(String, String)],
     problems: &mut Problems,
 ) -> Gathered {
-    let before = problems.list.len();
+    // With problems (no token, no gh), the plan is still made, with a placeholder token, so a
+    // dry run shows it; a real run refuses before any step runs.
     let gh = match Gh::resolve(&facts.cfg, gh_env) {
         Ok(gh) => Some(gh),
         Err(list) => {
             list.into_iter().for_each(|m| push_once(problems, m));
-            None
+            Gh::preview(&facts.cfg, gh_env)
         }
     };
     let notes = match notes(facts) {
@@ -479,9 +492,6 @@ pub fn gather_with(
     let (Some(gh), Some(notes)) = (gh, notes) else {
         return Ok(Some(TargetPlan::default()));
     };
-    if problems.list.len() > before {
-        return Ok(Some(TargetPlan::default()));
-    }
     let root = &facts.cfg.root;
     let dist = facts.dist_dir();
     let notes_path = release_dir(facts).join(format!("{}.md", file_safe(&facts.tag)));
@@ -492,6 +502,7 @@ pub fn gather_with(
         .filter(|v| v.pre.is_empty())
         .all(|v| v.cmp_precedence(&facts.version).is_le());
     let plan = TargetPlan {
+        inputs: Vec::new(),
         build: vec![
             Step::Action(Box::new(WriteSums {
                 dir: dist.clone(),

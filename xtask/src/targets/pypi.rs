@@ -585,7 +585,8 @@ pub struct Upload {
     pub package: String,
     pub repository_url: String,
     pub index_url: String,
-    pub credentials: Credentials,
+    /// None: none configured (a real run refuses; a dry run shows the plan).
+    pub credentials: Option<Credentials>,
 }
 
 impl Upload {
@@ -599,7 +600,7 @@ impl Upload {
                 &self.repository_url,
             ])
             .args(files);
-        if let Credentials::Password { user, password } = &self.credentials {
+        if let Some(Credentials::Password { user, password }) = &self.credentials {
             p = p
                 .env("TWINE_USERNAME", Val::Plain(user.clone()))
                 .env("TWINE_PASSWORD", Val::Secret(password.clone()));
@@ -868,9 +869,6 @@ pub fn gather(facts: &Facts, problems: &mut Problems) -> Gathered {
         root: cfg.root.clone(),
         outdir: outdir.clone(),
     })));
-    let Some(credentials) = credentials else {
-        return Ok(None);
-    };
     let publish = vec![Step::Action(Box::new(Upload {
         python,
         root: cfg.root.clone(),
@@ -881,6 +879,7 @@ pub fn gather(facts: &Facts, problems: &mut Problems) -> Gathered {
         credentials,
     }))];
     Ok(Some(TargetPlan {
+        inputs: Vec::new(),
         build,
         publish,
         verify: vec![verify_step(facts)],

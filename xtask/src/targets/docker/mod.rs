@@ -72,11 +72,17 @@ pub fn wheel_steps(facts: &Facts, ensure_venv: bool) -> Vec<Step> {
     steps
 }
 
-/// Build + validate (docker-validate, and the build stage of publish-prod).
-pub fn image_steps(spec: &ImageSpec) -> Vec<Step> {
+/// Build + validate (docker-validate, and the build stage of publish-prod). `reuse_validated`:
+/// an image that `docker-validate` validated already (same image ID, same health check) is not
+/// validated again (publish-prod right after docker-validate); docker-validate itself always
+/// validates.
+pub fn image_steps(spec: &ImageSpec, reuse_validated: bool) -> Vec<Step> {
     vec![
         Step::Action(Box::new(BuildImage::new(spec))),
-        Step::Action(Box::new(Validate { spec: spec.clone() })),
+        Step::Action(Box::new(Validate {
+            spec: spec.clone(),
+            reuse_validated,
+        })),
     ]
 }
 
@@ -101,8 +107,8 @@ pub fn gather(facts: &Facts, problems: &mut Problems) -> Gathered {
             Vec::new()
         }
     };
-    let mut build = wheel_steps(facts, true);
-    build.extend(image_steps(&spec));
+    let inputs = wheel_steps(facts, true);
+    let build = image_steps(&spec, true);
     let publish = vec![Step::Action(Box::new(Push {
         spec: spec.clone(),
         registries: docker.registries.clone(),
@@ -116,6 +122,7 @@ pub fn gather(facts: &Facts, problems: &mut Problems) -> Gathered {
         credentials,
     }))];
     Ok(Some(TargetPlan {
+        inputs,
         build,
         publish,
         verify,

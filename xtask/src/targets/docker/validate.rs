@@ -41,9 +41,37 @@ print(json.dumps(out))";
 #[derive(Debug)]
 pub struct Validate {
     pub spec: ImageSpec,
+    /// Skip an image validated earlier with the same health check (recorded in
+    /// `target/slipway/docker/validated.json` by every successful validation).
+    pub reuse_validated: bool,
 }
 
+pub(crate) const VALIDATED_RECORD: &str = "validated.json";
+
 impl Validate {
+    fn record_path(&self) -> std::path::PathBuf {
+        self.spec.work.join("docker").join(VALIDATED_RECORD)
+    }
+
+    /// What makes two validations the same: the image ID, the health check, the version.
+    fn key(&self, platform: &str, image: &str) -> String {
+        let h = &self.spec.health;
+        let text = serde_json::json!({
+            "image": image, "platform": platform, "pep440": self.spec.pep440,
+            "health": [h.path, h.port, h.timeout_s],
+        })
+        .to_string();
+        crate::core::sha256::digest_hex(text.as_bytes())
+    }
+
+    fn records(&self) -> serde_json::Map<String, Json> {
+        std::fs::read_to_string(self.record_path())
+            .ok()
+            .and_then(|t| serde_json::from_str::<Json>(&t).ok())
+            .and_then(|j| j.as_object().cloned())
+            .unwrap_or_default()
+    }
+
     pub(crate) fn run_process(
         &self,
         name: &str,
@@ -143,7 +171,7 @@ impl Validate {
         let result = self.wait_and_probe(&mut guard, has_healthcheck, started);
         guard.remove();
         match result {
-            Ok(line) => Ok(format!("{platform}: {line}")),
+            Ok(line) => Ok(line),
             Err(e) => {
                 let tail = tail(&log, 15);
                 let shown = if tail.trim().is_empty() {
@@ -350,6 +378,12 @@ impl Action for Validate {
             "always: {}",
             self.spec.docker().args(["rm", "-f", name]).command_line()
         ));
+        if self.reuse_validated {
+            lines.push(format!(
+                "skipped for an image validated earlier with the same health check (recorded in {})",
+                rel(&self.spec.root, &self.record_path())
+            ));
+        }
         Some(lines.join("\n"))
     }
     fn execute(&self, cx: &mut RunContext) -> Result<Done> {
@@ -361,9 +395,37 @@ impl Action for Validate {
                 swept.join(", ")
             ));
         }
+        let mut records = self.records();
+        let mut reused = Vec::new();
         for (i, platform) in self.spec.platforms.iter().enumerate() {
             let image = cx.get(&image_key(platform))?.to_string();
-            lines.push(self.validate_one(i, platform, &image)?);
+            let key = self.key(platform, &image);
+            if self.reuse_validated {
+                if let Some(line) = records.get(&key).and_then(|r| r["result"].as_str()) {
+                    reused.push(format!("{platform} {image}: {line}"));
+                    continue;
+                }
+            }
+            let line = self.validate_one(i, platform, &image)?;
+            records.insert(
+                key,
+                serde_json::json!({"image": image, "platform": platform, "result": line}),
+            );
+            std::fs::create_dir_all(self.spec.work.join("docker"))?;
+            crate::run::exec::write_atomic(
+                &self.record_path(),
+                &serde_json::to_string_pretty(&Json::Object(records.clone()))?,
+            )?;
+            lines.push(format!("{platform}: {line}"));
+        }
+        if lines.is_empty() && !reused.is_empty() {
+            return Ok(Done::Skipped(format!(
+                "validated earlier (docker-validate), same image and health check: {}",
+                reused.join("; ")
+            )));
+        }
+        if !reused.is_empty() {
+            lines.push(format!("validated earlier: {}", reused.join("; ")));
         }
         Ok(Done::Ran(lines.join("\n")))
     }
