@@ -35,6 +35,13 @@ pub trait Action: std::fmt::Debug + Send + Sync {
     fn detail(&self) -> Option<String> {
         None
     }
+    /// Every process this step may start when it runs (observing the real state, then acting),
+    /// as templates: `<name>` stands for a value known only then (`<venv>`, `<upload_url>`), and
+    /// an argument ending in `…>` for one or more arguments. The dry run lists them (`processes`
+    /// in its JSON); `execute` starts no other process.
+    fn planned(&self) -> Vec<Process> {
+        Vec::new()
+    }
     fn execute(&self, cx: &mut RunContext) -> anyhow::Result<Done>;
     /// Extra JSON describing the step (commands, URLs), secrets masked.
     fn json(&self) -> Json {
@@ -323,23 +330,34 @@ impl Step {
                 "path": e.display,
                 "diff": e.diff,
             }),
-            Step::Run(p) => json!({
-                "kind": "run",
-                "header": self.header(root),
-                "program": p.program,
-                "args": p.args.iter().map(|a| ui::redact(a)).collect::<Vec<_>>(),
-                "env": p.env.iter().map(|(k, v)| json!([k, v.shown()])).collect::<Vec<_>>(),
-                "cwd": p.cwd.strip_prefix(root).unwrap_or(&p.cwd).display().to_string(),
-                "stdin": p.stdin.as_ref().map(|s| s.shown().to_string()),
-            }),
+            Step::Run(p) => {
+                let mut j = process_json(p, root);
+                if let Some(obj) = j.as_object_mut() {
+                    obj.insert("kind".into(), json!("run"));
+                    obj.insert("header".into(), json!(self.header(root)));
+                }
+                j
+            }
             Step::Action(a) => json!({
                 "kind": "action",
                 "header": self.header(root),
                 "detail": a.detail().map(|d| ui::redact(&d)),
+                "processes": a.planned().iter().map(|p| process_json(p, root)).collect::<Vec<_>>(),
                 "data": a.json(),
             }),
         }
     }
+}
+
+/// A process as the JSON plan shows it (secrets masked).
+pub fn process_json(p: &Process, root: &Path) -> Json {
+    json!({
+        "program": p.program,
+        "args": p.args.iter().map(|a| ui::redact(a)).collect::<Vec<_>>(),
+        "env": p.env.iter().map(|(k, v)| json!([k, v.shown()])).collect::<Vec<_>>(),
+        "cwd": p.cwd.strip_prefix(root).unwrap_or(&p.cwd).display().to_string(),
+        "stdin": p.stdin.as_ref().map(|s| s.shown().to_string()),
+    })
 }
 
 /// A unified diff (3 lines of context).

@@ -948,6 +948,9 @@ impl Action for CreateRelease {
             .unwrap_or_default()
         ))
     }
+    fn planned(&self) -> Vec<Process> {
+        vec![self.lookup(), self.create()]
+    }
     fn execute(&self, cx: &mut RunContext) -> Result<Done> {
         if let Some(rel) = release_by_tag(&self.gh, &self.tag)? {
             cx.set("github.release_url", str_of(&rel, "html_url"));
@@ -1025,6 +1028,22 @@ impl Action for UploadAssets {
             shown(&self.gh.api([self.gh.release_by_tag_path(&self.tag)])),
             rel(&self.root, &self.dist)
         ))
+    }
+    fn planned(&self) -> Vec<Process> {
+        let file = LocalAsset {
+            name: "<file>".into(),
+            path: self.dist.join("<file>"),
+            sha256: String::new(),
+            size: 0,
+        };
+        let mut upload = self.upload("<upload_url>", &file);
+        for a in &mut upload.args {
+            *a = a.replace(&encode("<file>"), "<file>");
+        }
+        vec![
+            self.gh.api([self.gh.release_by_tag_path(&self.tag)]),
+            upload,
+        ]
     }
     fn execute(&self, cx: &mut RunContext) -> Result<Done> {
         let assets = local_assets(&self.dist, &self.root)?;
@@ -1132,6 +1151,9 @@ impl Action for VerifyRelease {
             self.prerelease,
             rel(&self.root, &self.dist)
         ))
+    }
+    fn planned(&self) -> Vec<Process> {
+        vec![self.gh.api([self.gh.release_by_tag_path(&self.tag)])]
     }
     fn execute(&self, _cx: &mut RunContext) -> Result<Done> {
         let assets = local_assets(&self.dist, &self.root)?;

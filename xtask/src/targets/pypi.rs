@@ -504,6 +504,9 @@ impl Action for Build {
             self.pep440
         ))
     }
+    fn planned(&self) -> Vec<Process> {
+        vec![self.process()]
+    }
     fn execute(&self, _cx: &mut RunContext) -> Result<Done> {
         if let Some(files) = self.earlier() {
             let short = &self.commit[..self.commit.len().min(7)];
@@ -554,16 +557,25 @@ impl Action for Check {
     fn header(&self) -> String {
         format!("twine check --strict {}/*", self.outdir.display())
     }
+    fn planned(&self) -> Vec<Process> {
+        vec![self.process(vec![format!("{}/<file…>", self.outdir.display())])]
+    }
     fn execute(&self, _cx: &mut RunContext) -> Result<Done> {
         let files: Vec<String> = local_dists(&self.outdir)?
             .into_iter()
             .map(|(_, p, _)| p.display().to_string())
             .collect();
-        let p = twine(&self.python, &self.root)
-            .args(["check", "--strict"])
-            .args(files);
+        let p = self.process(files);
         crate::run::exec::run_captured(&p).context("twine check")?;
         Ok(Done::Ran(String::new()))
+    }
+}
+
+impl Check {
+    fn process(&self, files: Vec<String>) -> Process {
+        twine(&self.python, &self.root)
+            .args(["check", "--strict"])
+            .args(files)
     }
 }
 
@@ -624,6 +636,9 @@ impl Action for Upload {
             self.process(vec![format!("{}/<missing files>", self.outdir.display())])
                 .command_line()
         ))
+    }
+    fn planned(&self) -> Vec<Process> {
+        vec![self.process(vec![format!("{}/<missing file…>", self.outdir.display())])]
     }
     fn execute(&self, _cx: &mut RunContext) -> Result<Done> {
         let local = local_dists(&self.outdir)?;
@@ -693,6 +708,22 @@ pub struct Verify {
 }
 
 impl Verify {
+    fn make_venv(&self, venv: &Path) -> Process {
+        Process::new("python3", &self.root)
+            .args(["-m", "venv"])
+            .args([venv.display().to_string()])
+    }
+
+    /// The version pip installed, from the venv's python.
+    fn installed_version(&self, venv: &Path) -> Process {
+        let script = format!(
+            "import importlib.metadata as m; print(m.version({:?}))",
+            self.package
+        );
+        Process::new(&venv.join("bin/python").display().to_string(), &self.root)
+            .args(["-c", &script])
+    }
+
     fn install(&self, venv: &Path, wheel: bool) -> Process {
         let mut p =
             Process::new(&venv.join("bin/python").display().to_string(), &self.root).args([
@@ -734,6 +765,14 @@ impl Action for Verify {
             self.package,
             self.pep440
         ))
+    }
+    fn planned(&self) -> Vec<Process> {
+        let venv = Path::new("<venv>");
+        vec![
+            self.make_venv(venv),
+            self.install(venv, true),
+            self.installed_version(venv),
+        ]
     }
     fn execute(&self, _cx: &mut RunContext) -> Result<Done> {
         // Without a local build (verifying from another machine), the index's own files of this
@@ -779,22 +818,11 @@ impl Action for Verify {
             .join(format!("verify-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&venv);
         let result = (|| -> Result<String> {
-            crate::run::exec::run_captured(
-                &Process::new("python3", &self.root)
-                    .args(["-m", "venv"])
-                    .args([venv.display().to_string()]),
-            )?;
+            crate::run::exec::run_captured(&self.make_venv(&venv))?;
             let wheel = of_version.iter().any(|f| f.filename.ends_with(".whl"));
             crate::run::exec::run_captured(&self.install(&venv, wheel))
                 .context("installing from the index")?;
-            let script = format!(
-                "import importlib.metadata as m; print(m.version({:?}))",
-                self.package
-            );
-            let out = crate::run::exec::run_captured(
-                &Process::new(&venv.join("bin/python").display().to_string(), &self.root)
-                    .args(["-c", &script]),
-            )?;
+            let out = crate::run::exec::run_captured(&self.installed_version(&venv))?;
             Ok(out.trim().to_string())
         })();
         let _ = std::fs::remove_dir_all(&venv);
