@@ -569,3 +569,60 @@ fn dry_run_without_any_secret_shows_the_whole_plan_and_what_would_refuse() {
     );
     assert!(sb.index_files().is_empty() && sb.releases().is_empty());
 }
+
+#[path = "common/trace.rs"]
+mod trace;
+
+/// Under strace: every process `publish-prod` starts, beyond the read-only observations its dry
+/// run makes too, is one its `--dry-run --json` plan listed (placeholders match run-time values).
+#[test]
+fn publish_starts_only_the_processes_its_dry_run_lists() {
+    if !trace::strace_works() {
+        eprintln!("SKIPPED: strace cannot trace here");
+        return;
+    }
+    let Some(sb) = sandbox("1.7.0") else { return };
+    let dry_dir = tempfile::tempdir().unwrap();
+    let (dry, observed) = trace::traced(
+        &sb.command(&[
+            "publish-prod",
+            "--only",
+            "pypi,github",
+            "--dry-run",
+            "--json",
+        ]),
+        dry_dir.path(),
+    );
+    assert!(
+        dry.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+    let plan: serde_json::Value = serde_json::from_slice(&dry.stdout).unwrap();
+    let planned = trace::planned(&plan["steps"]);
+
+    let real_dir = tempfile::tempdir().unwrap();
+    let (real, started) = trace::traced(
+        &sb.command(&["publish-prod", "--only", "pypi,github", "--json"]),
+        real_dir.path(),
+    );
+    assert!(
+        real.status.success(),
+        "{}",
+        String::from_utf8_lossy(&real.stderr)
+    );
+    let acted = trace::less(&started, &observed);
+    assert!(!acted.is_empty());
+    for argv in &acted {
+        assert!(
+            planned.iter().any(|t| trace::matches(t, argv)),
+            "started but not in the dry-run plan: {argv:?}\nplanned: {planned:#?}"
+        );
+    }
+    for t in &planned {
+        assert!(
+            acted.iter().any(|a| trace::matches(t, a)),
+            "planned but not started: {t:?}\nstarted: {acted:#?}"
+        );
+    }
+}
