@@ -854,3 +854,58 @@ fn two_architectures_make_one_index() {
         r.stdout
     );
 }
+
+#[path = "common/trace.rs"]
+mod trace;
+
+/// Under strace: every process the Docker target of `publish-prod` starts (build, validate,
+/// push), beyond the observations its dry run makes too, is one its `--dry-run --json` plan
+/// listed, placeholders (`<image-id>`, `<tag>`, `<pid>`…) standing for run-time values. (Some
+/// listed processes are conditional — a recorded build's reuse, a stale container's removal —
+/// so only this direction is exact.)
+#[test]
+fn docker_publish_starts_only_the_processes_its_dry_run_lists() {
+    if !services() || !trace::strace_works() {
+        eprintln!("SKIPPED: no services or strace cannot trace here");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let reg = Registry::start(dir.path(), None).unwrap();
+    let _untag = Untag(vec![reg.addr.clone()]);
+    let repo = fixture("3.1.0", &docker_table(&[&reg.addr], ""), |_| {});
+    let args = ["publish-prod", "--only", "docker", "--skip-ci-check"];
+    let dry_dir = tempfile::tempdir().unwrap();
+    let mut dry_args = args.to_vec();
+    dry_args.extend(["--dry-run", "--json"]);
+    let (dry, observed) = trace::traced(&command(&repo, &dry_args, &[]), dry_dir.path());
+    assert!(
+        dry.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+    let plan: serde_json::Value = serde_json::from_slice(&dry.stdout).unwrap();
+    let planned = trace::planned(&plan["steps"]);
+
+    let real_dir = tempfile::tempdir().unwrap();
+    let (real, started) = trace::traced(&command(&repo, &args, &[]), real_dir.path());
+    assert!(
+        real.status.success(),
+        "{}",
+        String::from_utf8_lossy(&real.stderr)
+    );
+    let acted = trace::less(&started, &observed);
+    for needle in [["build"], ["run"], ["push"]] {
+        assert!(
+            acted
+                .iter()
+                .any(|a| a.get(1).map(String::as_str) == Some(needle[0])),
+            "no docker {needle:?} traced: {acted:#?}"
+        );
+    }
+    for argv in &acted {
+        assert!(
+            planned.iter().any(|t| trace::matches(t, argv)),
+            "started but not in the dry-run plan: {argv:?}\nplanned: {planned:#?}"
+        );
+    }
+}

@@ -19,16 +19,20 @@ pub(crate) fn push_once(problems: &mut Problems, msg: String) {
 
 /// Reads `docker image inspect`: the platform of a local image, None when it is absent.
 pub(crate) fn local_platform(spec: &ImageSpec, image: &str) -> Option<String> {
-    let p = spec.docker().args([
+    crate::run::exec::run_captured(&local_platform_process(spec, image))
+        .ok()
+        .map(|s| s.trim().to_string())
+}
+
+/// `docker image inspect` for an image's platform.
+pub(crate) fn local_platform_process(spec: &ImageSpec, image: &str) -> Process {
+    spec.docker().args([
         "image",
         "inspect",
         "--format",
         "{{.Os}}/{{.Architecture}}{{with .Variant}}/{{.}}{{end}}",
         image,
-    ]);
-    crate::run::exec::run_captured(&p)
-        .ok()
-        .map(|s| s.trim().to_string())
+    ])
 }
 
 /// The docker client, a daemon that answers, the Dockerfile and the base images its build-args

@@ -104,17 +104,36 @@ impl Validate {
             .args(paths.iter().copied())
     }
 
-    /// Removes validation containers left by slipway processes that no longer exist.
-    pub(crate) fn sweep(&self) -> Vec<String> {
-        let list = crate::run::exec::run_captured(&self.spec.docker().args([
+    fn list_process(&self) -> Process {
+        self.spec.docker().args([
             "ps",
             "-a",
             "--filter",
             &format!("label={VALIDATE_LABEL}"),
             "--format",
             &format!("{{{{.Names}}}} {{{{.Label \"{VALIDATE_LABEL}\"}}}}"),
-        ]))
-        .unwrap_or_default();
+        ])
+    }
+
+    fn healthcheck_process(&self, image: &str) -> Process {
+        self.spec.docker().args([
+            "image",
+            "inspect",
+            "--format",
+            "{{json .Config.Healthcheck}}",
+            image,
+        ])
+    }
+
+    fn state_process(&self, name: &str) -> Process {
+        self.spec
+            .docker()
+            .args(["inspect", "--format", "{{json .State}}", name])
+    }
+
+    /// Removes validation containers left by slipway processes that no longer exist.
+    pub(crate) fn sweep(&self) -> Vec<String> {
+        let list = crate::run::exec::run_captured(&self.list_process()).unwrap_or_default();
         let me = std::process::id().to_string();
         let mut removed = Vec::new();
         for line in list.lines() {
@@ -142,14 +161,8 @@ impl Validate {
         let dir = s.work.join("docker");
         std::fs::create_dir_all(&dir)?;
         let log = dir.join(format!("validate-{pid}-{index}.log"));
-        let healthcheck = crate::run::exec::run_captured(&s.docker().args([
-            "image",
-            "inspect",
-            "--format",
-            "{{json .Config.Healthcheck}}",
-            image,
-        ]))
-        .context("reading the image's HEALTHCHECK")?;
+        let healthcheck = crate::run::exec::run_captured(&self.healthcheck_process(image))
+            .context("reading the image's HEALTHCHECK")?;
         let healthcheck: Json = serde_json::from_str(healthcheck.trim()).unwrap_or(Json::Null);
         let has_healthcheck = healthcheck["Test"]
             .as_array()
@@ -204,14 +217,9 @@ impl Validate {
                     describe_exit(status)
                 );
             }
-            let state = crate::run::exec::run_captured(&s.docker().args([
-                "inspect",
-                "--format",
-                "{{json .State}}",
-                &c.name,
-            ]))
-            .ok()
-            .and_then(|t| serde_json::from_str::<Json>(t.trim()).ok());
+            let state = crate::run::exec::run_captured(&self.state_process(&c.name))
+                .ok()
+                .and_then(|t| serde_json::from_str::<Json>(t.trim()).ok());
             if let Some(state) = &state {
                 if has_healthcheck {
                     let health = &state["Health"];
@@ -385,6 +393,22 @@ impl Action for Validate {
             ));
         }
         Some(lines.join("\n"))
+    }
+    fn planned(&self) -> Vec<Process> {
+        let name = "slipway-validate-<pid>-<n>";
+        let mut out = vec![
+            self.list_process(),
+            self.spec.docker().args(["rm", "-f", "<stale container>"]),
+        ];
+        for p in &self.spec.platforms {
+            out.push(self.healthcheck_process("<image-id>"));
+            out.push(self.run_process(name, p, "<image-id>", "<pid>"));
+            out.push(self.state_process(name));
+            out.push(self.probe_process(name, &[&self.spec.health.path], PROBE));
+            out.push(self.probe_process(name, &[&self.spec.health.path, "/version"], PROBE));
+            out.push(self.spec.docker().args(["rm", "-f", name]));
+        }
+        out
     }
     fn execute(&self, cx: &mut RunContext) -> Result<Done> {
         let swept = self.sweep();
