@@ -65,8 +65,13 @@ pub struct Options {
 }
 
 impl Options {
-    fn wants(&self, t: Target) -> bool {
-        self.only.is_empty() || self.only.contains(&t)
+    /// Is the target named `name` selected (all are without `--only`)?
+    fn wants(&self, name: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|t| t.name() == name)
+    }
+    /// Was it named explicitly with `--only`?
+    fn named(&self, name: &str) -> bool {
+        self.only.iter().any(|t| t.name() == name)
     }
 }
 
@@ -170,13 +175,14 @@ pub fn facts_at(
 pub struct Assembled {
     pub plan: Plan,
     pub stages: Vec<&'static str>,
-    pub owners: Vec<Target>,
+    /// The name of the target each step belongs to.
+    pub owners: Vec<&'static str>,
 }
 
 impl Assembled {
     /// Where a dry run shows a target's problems: under its first publish step (what a missing
     /// credential or tool stops), else its first step.
-    fn step_of(&self, t: Target) -> Option<usize> {
+    fn step_of(&self, t: &str) -> Option<usize> {
         let mine = |stage: Option<&str>| {
             (0..self.owners.len())
                 .find(|&i| self.owners[i] == t && stage.is_none_or(|s| self.stages[i] == s))
@@ -187,19 +193,17 @@ impl Assembled {
 
 /// Builds run in dependency order (the wheel first: the image installs it, SHA256SUMS lists it);
 /// publishing runs least reversible last (registries, then the index, then the GitHub release).
-pub fn assemble(targets: Vec<(Target, TargetPlan)>) -> Assembled {
-    let build_order = [Target::Pypi, Target::Docker, Target::Github];
-    let publish_order = [Target::Docker, Target::Pypi, Target::Github];
+pub fn assemble(targets: Vec<(&'static dyn crate::targets::Target, TargetPlan)>) -> Assembled {
     let mut plan = Plan::default();
     let mut stages = Vec::new();
     let mut owners = Vec::new();
-    let mut by_build: Vec<(Target, TargetPlan)> = targets;
-    by_build.sort_by_key(|(t, _)| build_order.iter().position(|o| o == t));
+    let mut by_build = targets;
+    by_build.sort_by_key(|(t, _)| t.build_rank());
     // The wheel the image installs is the Python target's build when that target is planned:
     // built (and its tool venv made) once.
-    let python_planned = by_build.iter().any(|(t, _)| *t == Target::Pypi);
-    let mut publish: Vec<(Target, Vec<Step>)> = Vec::new();
-    let mut verify: Vec<(Target, Step)> = Vec::new();
+    let python_planned = by_build.iter().any(|(t, _)| t.builds_the_wheel());
+    let mut publish: Vec<(&dyn crate::targets::Target, Vec<Step>)> = Vec::new();
+    let mut verify: Vec<(&'static str, Step)> = Vec::new();
     for (t, tp) in by_build {
         let inputs = if python_planned {
             Vec::new()
@@ -209,17 +213,17 @@ pub fn assemble(targets: Vec<(Target, TargetPlan)>) -> Assembled {
         for s in inputs.into_iter().chain(tp.build) {
             plan.push(s);
             stages.push("build");
-            owners.push(t);
+            owners.push(t.name());
         }
+        verify.extend(tp.verify.into_iter().map(|s| (t.name(), s)));
         publish.push((t, tp.publish));
-        verify.extend(tp.verify.into_iter().map(|s| (t, s)));
     }
-    publish.sort_by_key(|(t, _)| publish_order.iter().position(|o| o == t));
+    publish.sort_by_key(|(t, _)| t.publish_rank());
     for (t, steps) in publish {
         for s in steps {
             plan.push(s);
             stages.push("publish");
-            owners.push(t);
+            owners.push(t.name());
         }
     }
     for (t, s) in verify {
@@ -250,28 +254,19 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
     }
     let mut targets = Vec::new();
     // The problems each target's gather found (a dry run shows them on that target's steps).
-    let mut raised: Vec<(Target, std::ops::Range<usize>)> = Vec::new();
-    for t in Target::ALL {
-        if !o.wants(t) {
+    let mut raised: Vec<(&'static str, std::ops::Range<usize>)> = Vec::new();
+    for t in crate::targets::registered() {
+        if !o.wants(t.name()) {
             continue;
         }
         let before = problems.list.len();
-        let gathered = match t {
-            Target::Pypi => crate::targets::pypi::gather(&facts, &mut problems)?,
-            Target::Github => crate::targets::github::gather(&facts, &mut problems)?,
-            Target::Docker => {
-                let gathered = crate::targets::docker::gather(&facts, &mut problems)?;
-                if gathered.is_none() && o.only.contains(&t) {
-                    problems.failure(format!(
-                        "--only docker, but {} has no [workspace.metadata.release.docker] table: add one \
-                         (image = \"acme/app\", registries = [\"ghcr.io\"])",
-                        config::FILE
-                    ));
-                }
-                gathered
+        let gathered = t.gather(&facts, &mut problems)?;
+        if gathered.is_none() && o.named(t.name()) {
+            if let Some(msg) = t.unconfigured() {
+                problems.failure(msg);
             }
-        };
-        raised.push((t, before..problems.list.len()));
+        }
+        raised.push((t.name(), before..problems.list.len()));
         if let Some(tp) = gathered {
             targets.push((t, tp));
         }
@@ -304,7 +299,7 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
     // engine yet): each problem under the step of the target that raised it, then all of them.
     let mut marks: std::collections::BTreeMap<usize, Vec<String>> = Default::default();
     for (t, range) in &raised {
-        if let Some(i) = assembled.step_of(*t) {
+        if let Some(i) = assembled.step_of(t) {
             marks
                 .entry(i)
                 .or_default()

@@ -539,6 +539,30 @@ pub fn gather_with(
 
 /// The verification step alone (for a stand-alone `verify`), with gh configured from `gh_env`.
 /// Problems (no gh, no token, no repository) are pushed like [`gather_with`] does.
+/// The GitHub release target.
+pub struct Github;
+
+impl crate::targets::Target for Github {
+    fn name(&self) -> &'static str {
+        "github"
+    }
+    fn gather(&self, facts: &Facts, problems: &mut Problems) -> Gathered {
+        gather(facts, problems)
+    }
+    fn verify(&self, facts: &Facts, problems: &mut Problems) -> Vec<Step> {
+        if repo(&facts.cfg).is_none() {
+            return Vec::new();
+        }
+        verify_steps(facts, &process_gh_env(), problems)
+    }
+    fn build_rank(&self) -> u8 {
+        2
+    }
+    fn publish_rank(&self) -> u8 {
+        2
+    }
+}
+
 pub fn verify_steps(
     facts: &Facts,
     gh_env: &[(String, String)],

@@ -867,6 +867,30 @@ pub fn check_python(problems: &mut Problems) {
     }
 }
 
+/// The Python package target.
+pub struct Pypi;
+
+impl crate::targets::Target for Pypi {
+    fn name(&self) -> &'static str {
+        "pypi"
+    }
+    fn gather(&self, facts: &Facts, problems: &mut Problems) -> Gathered {
+        gather(facts, problems)
+    }
+    fn verify(&self, facts: &Facts, _problems: &mut Problems) -> Vec<Step> {
+        vec![verify_step(facts)]
+    }
+    fn build_rank(&self) -> u8 {
+        0
+    }
+    fn publish_rank(&self) -> u8 {
+        1
+    }
+    fn builds_the_wheel(&self) -> bool {
+        true
+    }
+}
+
 /// The Python target of `publish-prod`.
 pub fn gather(facts: &Facts, problems: &mut Problems) -> Gathered {
     let cfg = &facts.cfg;

@@ -48,6 +48,34 @@ pub use verify::*;
 // ---------------------------------------------------------------------------------------------
 // Plans
 
+/// The Docker image target.
+pub struct Docker;
+
+impl crate::targets::Target for Docker {
+    fn name(&self) -> &'static str {
+        "docker"
+    }
+    fn gather(&self, facts: &Facts, problems: &mut Problems) -> Gathered {
+        gather(facts, problems)
+    }
+    fn unconfigured(&self) -> Option<String> {
+        Some(format!(
+            "--only docker, but {} has no [workspace.metadata.release.docker] table: add one \
+             (image = \"acme/app\", registries = [\"ghcr.io\"])",
+            crate::facts::config::FILE
+        ))
+    }
+    fn verify(&self, facts: &Facts, problems: &mut Problems) -> Vec<Step> {
+        verify_step(facts, problems).into_iter().collect()
+    }
+    fn build_rank(&self) -> u8 {
+        1
+    }
+    fn publish_rank(&self) -> u8 {
+        0
+    }
+}
+
 /// The wheel the image installs: the pinned tool venv, then the Python build of this commit
 /// (skipped when recorded). `ensure_venv`: an action that checks at run time (when the Python
 /// target's steps may already have made it) instead of the venv's plain steps.
