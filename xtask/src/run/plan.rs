@@ -270,6 +270,15 @@ impl Plan {
             if let Some(detail) = step.detail(ui) {
                 ui.detail(&detail);
             }
+            if let Step::Action(a) = step {
+                let planned = a.planned();
+                if !planned.is_empty() {
+                    ui.detail(&ui.paint(Style::Dim, "runs (as needed; <…>: known when it runs):"));
+                    for p in planned {
+                        ui.detail(&format!("  $ {}", ui::redact(&p.command_line())));
+                    }
+                }
+            }
         }
     }
 
