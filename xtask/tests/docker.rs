@@ -909,3 +909,48 @@ fn docker_publish_starts_only_the_processes_its_dry_run_lists() {
         );
     }
 }
+
+/// SIGKILL to the tool alone mid-validation (no signal reaches `docker run`): its watchdog —
+/// the tool again, in its own process group, no shell — sees its pipe close and removes the
+/// container.
+#[test]
+fn sigkill_during_validation_the_watchdog_removes_the_container() {
+    if !services() {
+        return;
+    }
+    let repo = fixture("0.8.1", &docker_table(&["127.0.0.1:9"], ""), |_| {});
+    let mut child = command(&repo, &["docker-validate"], &[])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let start = Instant::now();
+    let running = |pid: u32| {
+        docker_ok(&[
+            "ps",
+            "--filter",
+            &format!("label=slipway.validate={pid}"),
+            "--filter",
+            "status=running",
+            "--format",
+            "{{.Names}}",
+        ])
+        .contains("slipway-validate")
+    };
+    while !running(pid) {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no container appeared"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "docker-validate ended early"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.kill().unwrap(); // SIGKILL, to this process only
+    let status = child.wait().unwrap();
+    assert!(!status.success());
+    assert_no_container(pid);
+}
