@@ -954,3 +954,40 @@ fn sigkill_during_validation_the_watchdog_removes_the_container() {
     assert!(!status.success());
     assert_no_container(pid);
 }
+
+/// Without an engine (and without credentials) the dry run still shows every step, marks the
+/// ones a real run would refuse, and exits 1 with the problems.
+#[test]
+fn dry_run_without_an_engine_shows_the_plan_and_what_would_refuse() {
+    let repo = fixture("0.9.0", &docker_table(&["127.0.0.1:9"], ""), |_| {});
+    let (_, r) = tool(
+        &repo,
+        &[
+            "publish-prod",
+            "--only",
+            "docker",
+            "--skip-ci-check",
+            "--dry-run",
+        ],
+        &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")],
+    );
+    assert_eq!(r.code, 1, "{}", r.all());
+    for needle in [
+        "build sdist + wheel 0.9.0",
+        "build image acme/app:v0.9.0",
+        "validate acme/app:v0.9.0",
+        "push v0.9.0",
+        "✗ would refuse: no Docker engine answers at unix:///nonexistent/docker.sock",
+    ] {
+        assert!(r.stdout.contains(needle), "{needle}:\n{}", r.stdout);
+    }
+    assert!(
+        r.stderr.contains("no Docker engine answers"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !repo.path().join("target/slipway/dist").exists(),
+        "something was built"
+    );
+}
