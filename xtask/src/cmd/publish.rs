@@ -549,3 +549,71 @@ impl Journal {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::plan::Process;
+    use std::path::Path;
+
+    fn run(name: &str) -> Step {
+        Step::Run(Process::new(name, Path::new("/r")))
+    }
+
+    fn headers(a: &Assembled) -> Vec<String> {
+        a.plan
+            .steps
+            .iter()
+            .zip(&a.stages)
+            .zip(&a.owners)
+            .map(|((s, stage), owner)| format!("{stage} {owner} {}", s.header(Path::new("/r"))))
+            .collect()
+    }
+
+    fn docker() -> TargetPlan {
+        TargetPlan {
+            inputs: vec![run("venv"), run("wheel")],
+            build: vec![run("image"), run("validate")],
+            publish: vec![run("push")],
+            verify: vec![run("verify-image")],
+        }
+    }
+
+    #[test]
+    fn builds_first_each_once_publish_least_reversible_last() {
+        let pypi = TargetPlan {
+            inputs: Vec::new(),
+            build: vec![run("venv"), run("sdist+wheel")],
+            publish: vec![run("upload")],
+            verify: vec![run("verify-index")],
+        };
+        let a = assemble(vec![
+            (&crate::targets::docker::Docker, docker()),
+            (&crate::targets::pypi::Pypi, pypi),
+        ]);
+        assert_eq!(
+            headers(&a),
+            [
+                "build pypi run venv",
+                "build pypi run sdist+wheel",
+                "build docker run image",
+                "build docker run validate",
+                "publish docker run push",
+                "publish pypi run upload",
+                "verify pypi run verify-index",
+                "verify docker run verify-image",
+            ]
+        );
+        assert_eq!(a.step_of("pypi"), Some(5));
+        // Without the Python target, the image's own inputs make the wheel.
+        let a = assemble(vec![(&crate::targets::docker::Docker, docker())]);
+        assert_eq!(
+            headers(&a)[..3],
+            [
+                "build docker run venv",
+                "build docker run wheel",
+                "build docker run image"
+            ]
+        );
+    }
+}

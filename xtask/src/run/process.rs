@@ -55,6 +55,27 @@ impl Output {
     }
 }
 
+/// Where `name` would be found on `path` (a `PATH` value): an executable file; a name with a
+/// `/` is taken as a path.
+pub fn find_program(name: &str, path: &str) -> Option<std::path::PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let ok = |p: &Path| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if name.contains('/') {
+        let p = std::path::PathBuf::from(name);
+        return ok(&p).then_some(p);
+    }
+    std::env::split_paths(path)
+        .map(|d| d.join(name))
+        .find(|p| ok(p))
+}
+
+/// Is `name` installed (on this process's `PATH`)?
+pub fn installed(name: &str) -> bool {
+    find_program(name, &std::env::var("PATH").unwrap_or_default()).is_some()
+}
+
 /// The error for a program that could not be started.
 fn not_started(p: &Process, e: &std::io::Error) -> anyhow::Error {
     if e.kind() == std::io::ErrorKind::NotFound {

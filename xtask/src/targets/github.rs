@@ -225,17 +225,7 @@ fn shown(p: &Process) -> String {
 }
 
 fn find_program(name: &str, path: &str) -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
-    let ok = |p: &Path| {
-        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    };
-    if name.contains('/') {
-        let p = PathBuf::from(name);
-        return ok(&p).then_some(p);
-    }
-    std::env::split_paths(path)
-        .map(|d| d.join(name))
-        .find(|p| ok(p))
+    crate::run::process::find_program(name, path)
 }
 
 /// Percent-encodes everything outside RFC 3986's unreserved characters.

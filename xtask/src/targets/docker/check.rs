@@ -39,7 +39,7 @@ pub(crate) fn local_platform_process(spec: &ImageSpec, image: &str) -> Process {
 /// name (present in the engine, for the right platform), qemu for foreign platforms.
 pub fn check(spec: &ImageSpec, problems: &mut Problems) {
     let client = engine::client();
-    if crate::rig::services::which(&client).is_none() {
+    if !crate::run::process::installed(&client) {
         push_once(
             problems,
             format!(

@@ -76,18 +76,13 @@ impl crate::targets::Target for Docker {
     }
 }
 
-/// The wheel the image installs: the pinned tool venv, then the Python build of this commit
-/// (skipped when recorded). `ensure_venv`: an action that checks at run time (when the Python
-/// target's steps may already have made it) instead of the venv's plain steps.
-pub fn wheel_steps(facts: &Facts, ensure_venv: bool) -> Vec<Step> {
+/// The wheel the image installs: the pinned tool venv (its steps only when it is not ready),
+/// then the Python build of this commit (skipped when recorded). In `publish-prod` these are
+/// planned only when the Python target is not (it builds the same wheel), so what the plan lists
+/// is what runs.
+pub fn wheel_steps(facts: &Facts) -> Vec<Step> {
     let venv = crate::targets::pypi::Venv::tools(&facts.work);
-    let mut steps = if ensure_venv {
-        vec![Step::Action(Box::new(crate::rig::provision::EnsureVenv(
-            venv.clone(),
-        )))]
-    } else {
-        venv.steps(&facts.cfg.root)
-    };
+    let mut steps = venv.steps(&facts.cfg.root);
     steps.push(Step::Action(Box::new(crate::targets::pypi::Build {
         python: venv.python(),
         root: facts.cfg.root.clone(),
@@ -135,7 +130,7 @@ pub fn gather(facts: &Facts, problems: &mut Problems) -> Gathered {
             Vec::new()
         }
     };
-    let inputs = wheel_steps(facts, true);
+    let inputs = wheel_steps(facts);
     let build = image_steps(&spec, true);
     let publish = vec![Step::Action(Box::new(Push {
         spec: spec.clone(),
