@@ -336,7 +336,7 @@ pub fn require_program(path: &str, install: &str) -> Result<()> {
     }
 }
 
-pub use xtask::run::exec::which;
+pub use xtask::run::process::which;
 
 #[cfg(test)]
 mod tests {

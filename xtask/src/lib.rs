@@ -19,6 +19,13 @@ pub use crate::core::problems::{usage, Place, Problems, Refusal, EXIT_FAILURE, E
 /// The command line entry point.
 pub fn run_main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    if args
+        .first()
+        .is_some_and(|a| a == run::process::WATCHDOG_ARG)
+    {
+        // A container watchdog this binary started (see `run::process::watchdog`): not a command.
+        return run::process::watchdog_main(&args[1..]);
+    }
     let json = args.iter().any(|a| a == "--json");
     let ui = run::ui::Ui::detect(json);
     if json {

@@ -854,3 +854,140 @@ fn two_architectures_make_one_index() {
         r.stdout
     );
 }
+
+#[path = "common/trace.rs"]
+mod trace;
+
+/// Under strace: every process the Docker target of `publish-prod` starts (build, validate,
+/// push), beyond the observations its dry run makes too, is one its `--dry-run --json` plan
+/// listed, placeholders (`<image-id>`, `<tag>`, `<pid>`…) standing for run-time values. (Some
+/// listed processes are conditional — a recorded build's reuse, a stale container's removal —
+/// so only this direction is exact.)
+#[test]
+fn docker_publish_starts_only_the_processes_its_dry_run_lists() {
+    if !services() || !trace::strace_works() {
+        eprintln!("SKIPPED: no services or strace cannot trace here");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let reg = Registry::start(dir.path(), None).unwrap();
+    let _untag = Untag(vec![reg.addr.clone()]);
+    let repo = fixture("3.1.0", &docker_table(&[&reg.addr], ""), |_| {});
+    let args = ["publish-prod", "--only", "docker", "--skip-ci-check"];
+    let dry_dir = tempfile::tempdir().unwrap();
+    let mut dry_args = args.to_vec();
+    dry_args.extend(["--dry-run", "--json"]);
+    let (dry, observed) = trace::traced(&command(&repo, &dry_args, &[]), dry_dir.path());
+    assert!(
+        dry.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+    let plan: serde_json::Value = serde_json::from_slice(&dry.stdout).unwrap();
+    let planned = trace::planned(&plan["steps"]);
+
+    let real_dir = tempfile::tempdir().unwrap();
+    let (real, started) = trace::traced(&command(&repo, &args, &[]), real_dir.path());
+    assert!(
+        real.status.success(),
+        "{}",
+        String::from_utf8_lossy(&real.stderr)
+    );
+    let acted = trace::less(&started, &observed);
+    for needle in [["build"], ["run"], ["push"]] {
+        assert!(
+            acted
+                .iter()
+                .any(|a| a.get(1).map(String::as_str) == Some(needle[0])),
+            "no docker {needle:?} traced: {acted:#?}"
+        );
+    }
+    for argv in &acted {
+        assert!(
+            planned.iter().any(|t| trace::matches(t, argv)),
+            "started but not in the dry-run plan: {argv:?}\nplanned: {planned:#?}"
+        );
+    }
+}
+
+/// SIGKILL to the tool alone mid-validation (no signal reaches `docker run`): its watchdog —
+/// the tool again, in its own process group, no shell — sees its pipe close and removes the
+/// container.
+#[test]
+fn sigkill_during_validation_the_watchdog_removes_the_container() {
+    if !services() {
+        return;
+    }
+    let repo = fixture("0.8.1", &docker_table(&["127.0.0.1:9"], ""), |_| {});
+    let mut child = command(&repo, &["docker-validate"], &[])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let start = Instant::now();
+    let running = |pid: u32| {
+        docker_ok(&[
+            "ps",
+            "--filter",
+            &format!("label=slipway.validate={pid}"),
+            "--filter",
+            "status=running",
+            "--format",
+            "{{.Names}}",
+        ])
+        .contains("slipway-validate")
+    };
+    while !running(pid) {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no container appeared"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "docker-validate ended early"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.kill().unwrap(); // SIGKILL, to this process only
+    let status = child.wait().unwrap();
+    assert!(!status.success());
+    assert_no_container(pid);
+}
+
+/// Without an engine (and without credentials) the dry run still shows every step, marks the
+/// ones a real run would refuse, and exits 1 with the problems.
+#[test]
+fn dry_run_without_an_engine_shows_the_plan_and_what_would_refuse() {
+    let repo = fixture("0.9.0", &docker_table(&["127.0.0.1:9"], ""), |_| {});
+    let (_, r) = tool(
+        &repo,
+        &[
+            "publish-prod",
+            "--only",
+            "docker",
+            "--skip-ci-check",
+            "--dry-run",
+        ],
+        &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")],
+    );
+    assert_eq!(r.code, 1, "{}", r.all());
+    for needle in [
+        "build sdist + wheel 0.9.0",
+        "build image acme/app:v0.9.0",
+        "validate acme/app:v0.9.0",
+        "push v0.9.0",
+        "✗ would refuse: no Docker engine answers at unix:///nonexistent/docker.sock",
+    ] {
+        assert!(r.stdout.contains(needle), "{needle}:\n{}", r.stdout);
+    }
+    assert!(
+        r.stderr.contains("no Docker engine answers"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !repo.path().join("target/slipway/dist").exists(),
+        "something was built"
+    );
+}

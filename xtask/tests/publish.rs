@@ -527,3 +527,105 @@ fn secrets_appear_nowhere_not_even_in_argv() {
         }
     }
 }
+
+#[test]
+fn dry_run_without_any_secret_shows_the_whole_plan_and_what_would_refuse() {
+    let Some(sb) = sandbox("1.6.0") else { return };
+    let with = sb.run(&["publish-prod", "--only", "pypi,github", "--dry-run"]);
+    assert_eq!(with.code, 0, "{}", with.all());
+    let mut c = sb.command(&["publish-prod", "--only", "pypi,github", "--dry-run"]);
+    for k in [
+        "TWINE_USERNAME",
+        "TWINE_PASSWORD",
+        "GH_TOKEN",
+        "GH_ENTERPRISE_TOKEN",
+    ] {
+        c.env_remove(k);
+    }
+    let out = c.output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    );
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    let steps = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter_map(|l| l.trim_start_matches("✗ ").strip_prefix('['))
+            .map(|l| l.split_once("] ").map_or(l, |(_, h)| h).to_string())
+            .collect()
+    };
+    assert_eq!(
+        steps(&stdout),
+        steps(&with.stdout),
+        "the same plan, with and without secrets:\n{stdout}"
+    );
+    for refusal in [
+        format!("✗ would refuse: no credentials for {}", sb.index.url),
+        "✗ would refuse: no GitHub token".to_string(),
+    ] {
+        assert!(stdout.contains(&refusal), "{refusal}:\n{stdout}");
+    }
+    assert!(
+        stderr.contains("publish-prod refused, nothing was changed")
+            && stderr.contains("no GitHub token"),
+        "{stderr}"
+    );
+    assert!(sb.index_files().is_empty() && sb.releases().is_empty());
+}
+
+#[path = "common/trace.rs"]
+mod trace;
+
+/// Under strace: every process `publish-prod` starts, beyond the read-only observations its dry
+/// run makes too, is one its `--dry-run --json` plan listed (placeholders match run-time values).
+#[test]
+fn publish_starts_only_the_processes_its_dry_run_lists() {
+    if !trace::strace_works() {
+        eprintln!("SKIPPED: strace cannot trace here");
+        return;
+    }
+    let Some(sb) = sandbox("1.7.0") else { return };
+    let dry_dir = tempfile::tempdir().unwrap();
+    let (dry, observed) = trace::traced(
+        &sb.command(&[
+            "publish-prod",
+            "--only",
+            "pypi,github",
+            "--dry-run",
+            "--json",
+        ]),
+        dry_dir.path(),
+    );
+    assert!(
+        dry.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+    let plan: serde_json::Value = serde_json::from_slice(&dry.stdout).unwrap();
+    let planned = trace::planned(&plan["steps"]);
+
+    let real_dir = tempfile::tempdir().unwrap();
+    let (real, started) = trace::traced(
+        &sb.command(&["publish-prod", "--only", "pypi,github", "--json"]),
+        real_dir.path(),
+    );
+    assert!(
+        real.status.success(),
+        "{}",
+        String::from_utf8_lossy(&real.stderr)
+    );
+    let acted = trace::less(&started, &observed);
+    assert!(!acted.is_empty());
+    for argv in &acted {
+        assert!(
+            planned.iter().any(|t| trace::matches(t, argv)),
+            "started but not in the dry-run plan: {argv:?}\nplanned: {planned:#?}"
+        );
+    }
+    for t in &planned {
+        assert!(
+            acted.iter().any(|a| trace::matches(t, a)),
+            "planned but not started: {t:?}\nstarted: {acted:#?}"
+        );
+    }
+}

@@ -500,3 +500,65 @@ fn changelog_html_and_output_file() {
     let bad = repo.run(&["changelog", "--format", "pdf"]);
     assert_eq!(bad.code, 2);
 }
+
+#[path = "common/trace.rs"]
+mod trace;
+
+/// Under strace: the processes `release` starts, beyond the read-only observations its dry run
+/// makes too, are exactly the ones its `--dry-run --json` plan lists.
+#[test]
+fn release_starts_exactly_the_processes_its_dry_run_lists() {
+    if !trace::strace_works() {
+        eprintln!("SKIPPED: strace cannot trace here");
+        return;
+    }
+    let repo = tagged().with_remote();
+    repo.git(&["push", "-q", "origin", "v1.2.3"]);
+    repo.commit("feat(cli): new flag");
+    let cmd = |args: &[&str]| {
+        let mut c = hermetic(BIN, repo.path());
+        c.args(args)
+            .env("SOURCE_DATE_EPOCH", EPOCH)
+            .env("NO_COLOR", "1")
+            .env_remove("GITHUB_ACTIONS")
+            .env_remove("CLICOLOR_FORCE");
+        c
+    };
+    let dry_dir = tempfile::tempdir().unwrap();
+    let (dry, observed) = trace::traced(
+        &cmd(&["release", "auto", "--dry-run", "--json"]),
+        dry_dir.path(),
+    );
+    assert!(
+        dry.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+    let plan: serde_json::Value = serde_json::from_slice(&dry.stdout).unwrap();
+    let planned = trace::planned(&plan["steps"]);
+    assert!(
+        planned.iter().any(|t| t[..2] == ["git", "push"]),
+        "{planned:?}"
+    );
+
+    let real_dir = tempfile::tempdir().unwrap();
+    let (real, started) = trace::traced(&cmd(&["release", "auto"]), real_dir.path());
+    assert!(
+        real.status.success(),
+        "{}",
+        String::from_utf8_lossy(&real.stderr)
+    );
+    let acted = trace::less(&started, &observed);
+    for argv in &acted {
+        assert!(
+            planned.iter().any(|t| trace::matches(t, argv)),
+            "started but not in the dry-run plan: {argv:?}\nplanned: {planned:#?}"
+        );
+    }
+    for t in &planned {
+        assert!(
+            acted.iter().any(|a| trace::matches(t, a)),
+            "planned but not started: {t:?}\nstarted: {acted:#?}"
+        );
+    }
+}

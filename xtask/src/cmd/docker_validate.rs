@@ -114,9 +114,9 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
         ));
     }
     let mut plan = Plan::default();
-    for s in docker::wheel_steps(&facts, false)
+    for s in docker::wheel_steps(&facts)
         .into_iter()
-        .chain(docker::image_steps(&spec))
+        .chain(docker::image_steps(&spec, false))
     {
         plan.push(s);
     }

@@ -65,8 +65,13 @@ pub struct Options {
 }
 
 impl Options {
-    fn wants(&self, t: Target) -> bool {
-        self.only.is_empty() || self.only.contains(&t)
+    /// Is the target named `name` selected (all are without `--only`)?
+    fn wants(&self, name: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|t| t.name() == name)
+    }
+    /// Was it named explicitly with `--only`?
+    fn named(&self, name: &str) -> bool {
+        self.only.iter().any(|t| t.name() == name)
     }
 }
 
@@ -131,14 +136,10 @@ pub fn facts_at(
     rev: &str,
     problems: &mut Problems,
 ) -> Result<Facts> {
-    let sh = git::shell(&cfg.root)?;
-    let head = crate::run::exec::timed(|| {
-        xshell::cmd!(sh, "git log -1 --format=%H%x00%ct {rev}")
-            .quiet()
-            .read()
-    })
-    .with_context(|| format!("reading {rev}"))?;
-    let (commit, time) = head.split_once('\0').unwrap_or((&head, "0"));
+    let head = git::git_read(&cfg.root, ["log", "-1", "--format=%H%x00%ct", rev])
+        .with_context(|| format!("reading {rev}"))?;
+    let head = head.trim_end();
+    let (commit, time) = head.split_once('\0').unwrap_or((head, "0"));
     let released = history::release_tag_names(&cfg.root, &cfg.tag_prefix)?
         .into_iter()
         .map(|t| t.version)
@@ -169,42 +170,72 @@ pub fn facts_at(
     })
 }
 
-/// The steps of every selected target, in publishing order, with each step's stage name.
+/// The steps of every selected target, in publishing order, with each step's stage name and
+/// target.
 pub struct Assembled {
     pub plan: Plan,
     pub stages: Vec<&'static str>,
+    /// The name of the target each step belongs to.
+    pub owners: Vec<&'static str>,
+}
+
+impl Assembled {
+    /// Where a dry run shows a target's problems: under its first publish step (what a missing
+    /// credential or tool stops), else its first step.
+    fn step_of(&self, t: &str) -> Option<usize> {
+        let mine = |stage: Option<&str>| {
+            (0..self.owners.len())
+                .find(|&i| self.owners[i] == t && stage.is_none_or(|s| self.stages[i] == s))
+        };
+        mine(Some("publish")).or_else(|| mine(None))
+    }
 }
 
 /// Builds run in dependency order (the wheel first: the image installs it, SHA256SUMS lists it);
 /// publishing runs least reversible last (registries, then the index, then the GitHub release).
-pub fn assemble(targets: Vec<(Target, TargetPlan)>) -> Assembled {
-    let build_order = [Target::Pypi, Target::Docker, Target::Github];
-    let publish_order = [Target::Docker, Target::Pypi, Target::Github];
+pub fn assemble(targets: Vec<(&'static dyn crate::targets::Target, TargetPlan)>) -> Assembled {
     let mut plan = Plan::default();
     let mut stages = Vec::new();
-    let mut by_build: Vec<(Target, TargetPlan)> = targets;
-    by_build.sort_by_key(|(t, _)| build_order.iter().position(|o| o == t));
-    let mut publish: Vec<(Target, Vec<Step>)> = Vec::new();
-    let mut verify: Vec<Step> = Vec::new();
+    let mut owners = Vec::new();
+    let mut by_build = targets;
+    by_build.sort_by_key(|(t, _)| t.build_rank());
+    // The wheel the image installs is the Python target's build when that target is planned:
+    // built (and its tool venv made) once.
+    let python_planned = by_build.iter().any(|(t, _)| t.builds_the_wheel());
+    let mut publish: Vec<(&dyn crate::targets::Target, Vec<Step>)> = Vec::new();
+    let mut verify: Vec<(&'static str, Step)> = Vec::new();
     for (t, tp) in by_build {
-        for s in tp.build {
+        let inputs = if python_planned {
+            Vec::new()
+        } else {
+            tp.inputs
+        };
+        for s in inputs.into_iter().chain(tp.build) {
             plan.push(s);
             stages.push("build");
+            owners.push(t.name());
         }
+        verify.extend(tp.verify.into_iter().map(|s| (t.name(), s)));
         publish.push((t, tp.publish));
-        verify.extend(tp.verify);
     }
-    publish.sort_by_key(|(t, _)| publish_order.iter().position(|o| o == t));
-    let publish: Vec<Step> = publish.into_iter().flat_map(|(_, steps)| steps).collect();
-    for s in publish {
-        plan.push(s);
-        stages.push("publish");
+    publish.sort_by_key(|(t, _)| t.publish_rank());
+    for (t, steps) in publish {
+        for s in steps {
+            plan.push(s);
+            stages.push("publish");
+            owners.push(t.name());
+        }
     }
-    for s in verify {
+    for (t, s) in verify {
         plan.push(s);
         stages.push("verify");
+        owners.push(t);
     }
-    Assembled { plan, stages }
+    Assembled {
+        plan,
+        stages,
+        owners,
+    }
 }
 
 pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
@@ -223,25 +254,20 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
         ));
     }
     let mut targets = Vec::new();
-    for t in Target::ALL {
-        if !o.wants(t) {
+    // The problems each target's gather found (a dry run shows them on that target's steps).
+    let mut raised: Vec<(&'static str, std::ops::Range<usize>)> = Vec::new();
+    for t in crate::targets::registered() {
+        if !o.wants(t.name()) {
             continue;
         }
-        let gathered = match t {
-            Target::Pypi => crate::targets::pypi::gather(&facts, &mut problems)?,
-            Target::Github => crate::targets::github::gather(&facts, &mut problems)?,
-            Target::Docker => {
-                let gathered = crate::targets::docker::gather(&facts, &mut problems)?;
-                if gathered.is_none() && o.only.contains(&t) {
-                    problems.failure(format!(
-                        "--only docker, but {} has no [workspace.metadata.release.docker] table: add one \
-                         (image = \"acme/app\", registries = [\"ghcr.io\"])",
-                        config::FILE
-                    ));
-                }
-                gathered
+        let before = problems.list.len();
+        let gathered = t.gather(&facts, &mut problems)?;
+        if gathered.is_none() && o.named(t.name()) {
+            if let Some(msg) = t.unconfigured() {
+                problems.failure(msg);
             }
-        };
+        }
+        raised.push((t.name(), before..problems.list.len()));
         if let Some(tp) = gathered {
             targets.push((t, tp));
         }
@@ -265,9 +291,27 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
             &mut problems,
         )?;
     }
-    problems.check("publish-prod")?;
+    if !o.dry_run && !problems.is_empty() {
+        return problems.check("publish-prod").map(|()| 0);
+    }
 
-    let Assembled { plan, stages } = assemble(targets);
+    let assembled = assemble(targets);
+    // A dry run shows the whole plan even when a real run would refuse (no credentials, no
+    // engine yet): each problem under the step of the target that raised it, then all of them.
+    let mut marks: std::collections::BTreeMap<usize, Vec<String>> = Default::default();
+    for (t, range) in &raised {
+        if let Some(i) = assembled.step_of(t) {
+            marks
+                .entry(i)
+                .or_default()
+                .extend(problems.list[range.clone()].iter().cloned());
+        }
+    }
+    let Assembled {
+        plan,
+        stages,
+        owners: _,
+    } = assembled;
     let summary = format!(
         "{} {} ({} steps)",
         facts.package,
@@ -276,16 +320,23 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
     );
     if o.dry_run {
         if o.json {
-            ui::print_json(
-                &json!({"dry_run": true, "version": facts.version.to_string(), "tag": facts.tag, "steps": plan.to_json(&cfg.root)}),
-            );
+            ui::print_json(&json!({
+                "dry_run": true, "version": facts.version.to_string(), "tag": facts.tag,
+                "steps": plan.to_json_marked(&cfg.root, &marks),
+                "problems": problems.list,
+            }));
         } else {
+            let refused = if problems.is_empty() {
+                ""
+            } else {
+                " (a real run would refuse: see the problems below)"
+            };
             ui.heading(&format!(
-                "publish-prod {summary} — dry run, nothing will be changed"
+                "publish-prod {summary} — dry run, nothing will be changed{refused}"
             ));
-            plan.render(ui, &cfg.root);
+            plan.render_marked(ui, &cfg.root, &marks);
         }
-        return Ok(0);
+        return problems.check("publish-prod").map(|()| 0);
     }
     ui.heading(&format!("publish-prod {summary}"));
     let run_id = SystemTime::now()
@@ -497,5 +548,73 @@ impl Journal {
         if let Some(f) = self.file.as_mut() {
             let _ = writeln!(f, "{}", ui::redact(&value.to_string()));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::plan::Process;
+    use std::path::Path;
+
+    fn run(name: &str) -> Step {
+        Step::Run(Process::new(name, Path::new("/r")))
+    }
+
+    fn headers(a: &Assembled) -> Vec<String> {
+        a.plan
+            .steps
+            .iter()
+            .zip(&a.stages)
+            .zip(&a.owners)
+            .map(|((s, stage), owner)| format!("{stage} {owner} {}", s.header(Path::new("/r"))))
+            .collect()
+    }
+
+    fn docker() -> TargetPlan {
+        TargetPlan {
+            inputs: vec![run("venv"), run("wheel")],
+            build: vec![run("image"), run("validate")],
+            publish: vec![run("push")],
+            verify: vec![run("verify-image")],
+        }
+    }
+
+    #[test]
+    fn builds_first_each_once_publish_least_reversible_last() {
+        let pypi = TargetPlan {
+            inputs: Vec::new(),
+            build: vec![run("venv"), run("sdist+wheel")],
+            publish: vec![run("upload")],
+            verify: vec![run("verify-index")],
+        };
+        let a = assemble(vec![
+            (&crate::targets::docker::Docker, docker()),
+            (&crate::targets::pypi::Pypi, pypi),
+        ]);
+        assert_eq!(
+            headers(&a),
+            [
+                "build pypi run venv",
+                "build pypi run sdist+wheel",
+                "build docker run image",
+                "build docker run validate",
+                "publish docker run push",
+                "publish pypi run upload",
+                "verify pypi run verify-index",
+                "verify docker run verify-image",
+            ]
+        );
+        assert_eq!(a.step_of("pypi"), Some(5));
+        // Without the Python target, the image's own inputs make the wheel.
+        let a = assemble(vec![(&crate::targets::docker::Docker, docker())]);
+        assert_eq!(
+            headers(&a)[..3],
+            [
+                "build docker run venv",
+                "build docker run wheel",
+                "build docker run image"
+            ]
+        );
     }
 }

@@ -14,7 +14,6 @@
 //! at it). `--dry-run` renders the plan and the teardown.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -143,7 +142,7 @@ impl Layout {
 /// What the plan's actions share while it runs: the supervised `slipway-rig up`.
 #[derive(Default)]
 struct Shared {
-    services: Mutex<Option<Child>>,
+    services: Mutex<Option<crate::run::process::Supervised>>,
     passed: std::sync::atomic::AtomicBool,
 }
 
@@ -262,7 +261,6 @@ fn build(
             process: up,
             state: l.state.clone(),
             log: l.sandbox.join("services.log"),
-            keep: o.keep,
             shared: shared.clone(),
         })),
     );
@@ -540,7 +538,8 @@ fn rehearse(global: &Global, o: &Options, dry_run: bool, ui: &Ui) -> Result<u8> 
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take()
-            .map(|c| c.id().to_string())
+            .and_then(|c| c.detach())
+            .map(|pid| pid.to_string())
             .unwrap_or_else(|| "?".into());
         ui.line(&format!(
             "kept: sandbox {}\n  clone:      {}\n  git remote: {}\n  registries: http://{}/v2/_catalog (no auth), http://{}/v2/_catalog (user {SERVICE_USER})\n  index:      {}simple/\n  GitHub:     {}/_standin/state\n  stop them:  kill {pid}   (slipway-rig up; it stops and reaps every service)",
@@ -575,21 +574,8 @@ impl Action for StageRun {
     }
     fn execute(&self, _cx: &mut RunContext) -> Result<Done> {
         std::fs::create_dir_all(&self.gh_config)?;
-        let p = &self.process;
-        let mut cmd = Command::new(&p.program);
-        cmd.args(&p.args).current_dir(&p.cwd);
-        for k in &p.env_remove {
-            cmd.env_remove(k);
-        }
-        for (k, v) in &p.env {
-            cmd.env(k, v.reveal());
-        }
-        let status = cmd
-            .status()
-            .with_context(|| format!("running the {} stage", self.name))?;
-        if !status.success() {
-            bail!("the rehearsal's {} stage failed (see above)", self.name);
-        }
+        crate::run::process::relayed(&self.process)
+            .with_context(|| format!("the rehearsal's {} stage failed (see above)", self.name))?;
         Ok(Done::Ran(String::new()))
     }
 }
@@ -636,7 +622,6 @@ struct StartServices {
     process: Process,
     state: PathBuf,
     log: PathBuf,
-    keep: bool,
     shared: Arc<Shared>,
 }
 
@@ -655,34 +640,12 @@ impl Action for StartServices {
         ))
     }
     fn execute(&self, _cx: &mut RunContext) -> Result<Done> {
-        let p = &self.process;
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .with_context(|| format!("opening {}", self.log.display()))?;
-        let mut cmd = Command::new(&p.program);
-        cmd.args(&p.args)
-            .current_dir(&p.cwd)
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            // Its stdin is its lifeline: closed by the teardown (or when this process dies).
-            .stdin(if self.keep {
-                Stdio::null()
-            } else {
-                Stdio::piped()
-            });
-        for (k, v) in &p.env {
-            cmd.env(k, v.reveal());
-        }
-        #[cfg(unix)]
-        {
-            use std::os::unix::process::CommandExt;
-            cmd.process_group(0); // a Ctrl-C meant for a stage does not hit it; stdin does
-        }
         let _ = std::fs::remove_file(&self.state);
         let started = Instant::now();
-        let mut child = cmd.spawn().context("starting slipway-rig up")?;
+        // Its stdin is its lifeline: closed by the teardown (or when this process dies); with
+        // --keep it was told to keep running.
+        let mut child = crate::run::process::supervise_with_lifeline(&self.process, &self.log)
+            .context("starting slipway-rig up")?;
         let tail = |log: &Path| {
             let text = std::fs::read_to_string(log).unwrap_or_default();
             let lines: Vec<&str> = text.lines().collect();
@@ -692,7 +655,8 @@ impl Action for StartServices {
             if self.state.is_file() {
                 break;
             }
-            if let Some(status) = child.try_wait()? {
+            if let Some(code) = child.exited() {
+                let status = code.map_or("a signal".to_string(), |c| format!("status {c}"));
                 bail!(
                     "slipway-rig up exited with {status} before the services were up; its log ({}):\n{}",
                     self.log.display(),
@@ -700,8 +664,7 @@ impl Action for StartServices {
                 );
             }
             if started.elapsed() > Duration::from_secs(180) {
-                drop(child.stdin.take());
-                let _ = child.wait();
+                child.close_stdin_and_wait(Duration::from_secs(10));
                 bail!(
                     "the services were not up after 180 s; log ({}):\n{}",
                     self.log.display(),
@@ -712,7 +675,7 @@ impl Action for StartServices {
         }
         // Waiting for services to come up is time spent in those services.
         crate::run::exec::count_child_span(started, Instant::now());
-        let pid = child.id();
+        let pid = child.pid().unwrap_or_default();
         *self
             .shared
             .services
@@ -743,19 +706,14 @@ impl Action for StopServices {
         else {
             return Ok(Done::Skipped("they were not started".into()));
         };
-        drop(child.stdin.take());
         let t = Instant::now();
-        while t.elapsed() < Duration::from_secs(30) {
-            if let Some(status) = child.try_wait()? {
-                return Ok(Done::Ran(format!(
-                    "stopped ({status}) in {}",
-                    ui::human_duration(t.elapsed())
-                )));
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        if let Some(code) = child.close_stdin_and_wait(Duration::from_secs(30)) {
+            let status = code.map_or("a signal".to_string(), |c| format!("status {c}"));
+            return Ok(Done::Ran(format!(
+                "stopped ({status}) in {}",
+                ui::human_duration(t.elapsed())
+            )));
         }
-        let _ = child.kill();
-        let _ = child.wait();
         // Not an error: the teardown goes on with the other steps.
         Ok(Done::Ran(
             "did not stop within 30 s of its stdin closing: killed it (its services may linger)"

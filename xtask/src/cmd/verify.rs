@@ -30,16 +30,8 @@ pub fn run(global: &Global, version_arg: Option<&str>, ui: &Ui) -> Result<u8> {
         return problems.check("verify").map(|()| 0);
     };
     let mut plan = Plan::default();
-    if let Some(step) = crate::targets::docker::verify_step(&facts, &mut problems) {
-        plan.push(step);
-    }
-    plan.push(crate::targets::pypi::verify_step(&facts));
-    if crate::targets::github::repo(&cfg).is_some() {
-        for step in crate::targets::github::verify_steps(
-            &facts,
-            &crate::targets::github::process_gh_env(),
-            &mut problems,
-        ) {
+    for t in crate::targets::registered() {
+        for step in t.verify(&facts, &mut problems) {
             plan.push(step);
         }
     }

@@ -3,12 +3,26 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use xshell::{cmd, Shell};
 
-pub fn shell(dir: &Path) -> Result<Shell> {
-    let sh = Shell::new().context("cannot start a command shell")?;
-    sh.change_dir(dir);
-    Ok(sh)
+use crate::run::plan::Process;
+use crate::run::process::{self, Output};
+
+/// A read-only `git` command in `dir`.
+pub fn git<I: IntoIterator<Item = S>, S: Into<String>>(dir: &Path, args: I) -> Process {
+    Process::new("git", dir).args(args)
+}
+
+/// Runs a read-only `git` command in `dir`, output captured, status not checked.
+pub fn git_output<I: IntoIterator<Item = S>, S: Into<String>>(
+    dir: &Path,
+    args: I,
+) -> Result<Output> {
+    process::output(&git(dir, args))
+}
+
+/// Runs a read-only `git` command in `dir` and returns its stdout (an error relays its stderr).
+pub fn git_read<I: IntoIterator<Item = S>, S: Into<String>>(dir: &Path, args: I) -> Result<String> {
+    process::captured(&git(dir, args))
 }
 
 /// The repository root: the git top level of `dir`.
@@ -29,23 +43,15 @@ pub fn toplevel(dir: &Path) -> Result<PathBuf> {
             return Ok(found.to_path_buf());
         }
     }
-    let sh = shell(dir)?;
-    let out = crate::run::exec::timed(|| {
-        cmd!(sh, "git rev-parse --show-toplevel")
-            .quiet()
-            .ignore_status()
-            .output()
-    })
-    .context("cannot run `git`; slipway needs git on PATH")?;
-    if !out.status.success() {
+    let out = git_output(dir, ["rev-parse", "--show-toplevel"])
+        .context("cannot run `git`; slipway needs git on PATH")?;
+    if !out.ok {
         return Err(crate::usage(format!(
             "{} is not inside a git repository; run slipway in your project's checkout, or pass -C <dir>",
             dir.display()
         )));
     }
-    Ok(PathBuf::from(
-        String::from_utf8_lossy(&out.stdout).trim_end_matches(['\n', '\r']),
-    ))
+    Ok(PathBuf::from(out.stdout.trim_end_matches(['\n', '\r'])))
 }
 
 /// Branch and cleanliness, from one `git status` call.
@@ -60,15 +66,16 @@ pub struct Status {
 }
 
 pub fn status(root: &Path) -> Result<Status> {
-    let sh = shell(root)?;
-    let out = crate::run::exec::timed(|| {
-        cmd!(
-            sh,
-            "git status --porcelain=v2 --branch --untracked-files=no -z"
-        )
-        .quiet()
-        .read()
-    })
+    let out = git_read(
+        root,
+        [
+            "status",
+            "--porcelain=v2",
+            "--branch",
+            "--untracked-files=no",
+            "-z",
+        ],
+    )
     .context("cannot read `git status`")?;
     Ok(parse_status(&out))
 }
@@ -98,67 +105,36 @@ pub fn parse_status(out: &str) -> Status {
 
 /// Does `refs/tags/<tag>` exist locally?
 pub fn tag_exists(root: &Path, tag: &str) -> Result<bool> {
-    let sh = shell(root)?;
     let refname = format!("refs/tags/{tag}");
-    let out = crate::run::exec::timed(|| {
-        cmd!(sh, "git rev-parse -q --verify {refname}")
-            .quiet()
-            .ignore_status()
-            .output()
-    })?;
-    Ok(out.status.success())
+    Ok(git_output(root, ["rev-parse", "-q", "--verify", &refname])?.ok)
 }
 
 /// Tags that point at HEAD.
 pub fn tags_at_head(root: &Path) -> Result<Vec<String>> {
-    let sh = shell(root)?;
-    let out = crate::run::exec::timed(|| {
-        cmd!(sh, "git tag --points-at HEAD")
-            .quiet()
-            .ignore_status()
-            .output()
-    })?;
-    Ok(String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect())
+    let out = git_output(root, ["tag", "--points-at", "HEAD"])?;
+    Ok(out.stdout.lines().map(str::to_string).collect())
 }
 
 /// The URL of a remote, or None when it does not exist.
 pub fn remote_url(root: &Path, remote: &str) -> Result<Option<String>> {
-    let sh = shell(root)?;
-    let out = crate::run::exec::timed(|| {
-        cmd!(sh, "git remote get-url {remote}")
-            .quiet()
-            .ignore_status()
-            .output()
-    })?;
-    Ok(out
-        .status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string()))
+    let out = git_output(root, ["remote", "get-url", remote])?;
+    Ok(out.ok.then(|| out.stdout.trim().to_string()))
 }
 
 /// `git ls-remote` for exact refs: (ref name, hash) pairs that exist on the remote. Reads the
 /// remote without changing any local ref.
 pub fn ls_remote(root: &Path, remote: &str, refs: &[String]) -> Result<Vec<(String, String)>> {
-    let sh = shell(root)?;
-    let out = crate::run::exec::timed(|| {
-        cmd!(sh, "git ls-remote --quiet {remote} {refs...}")
-            .quiet()
-            .ignore_status()
-            .output()
-    })?;
-    if !out.status.success() {
+    let mut args = vec!["ls-remote".to_string(), "--quiet".into(), remote.into()];
+    args.extend(refs.iter().cloned());
+    let out = git_output(root, args)?;
+    if !out.ok {
         bail!(
             "cannot read the remote `{remote}`: {}",
-            quote_error(
-                &String::from_utf8_lossy(&out.stderr),
-                "git ls-remote failed"
-            )
+            quote_error(&out.stderr, "git ls-remote failed")
         );
     }
-    Ok(String::from_utf8_lossy(&out.stdout)
+    Ok(out
+        .stdout
         .lines()
         .filter_map(|l| l.split_once('\t'))
         .map(|(hash, name)| (name.to_string(), hash.to_string()))
@@ -194,14 +170,7 @@ pub fn quote_error(stderr: &str, fallback: &str) -> String {
 
 /// Is `ancestor` an ancestor of (or equal to) `of`? False when `ancestor` is not known locally.
 pub fn is_ancestor(root: &Path, ancestor: &str, of: &str) -> Result<bool> {
-    let sh = shell(root)?;
-    let out = crate::run::exec::timed(|| {
-        cmd!(sh, "git merge-base --is-ancestor {ancestor} {of}")
-            .quiet()
-            .ignore_status()
-            .output()
-    })?;
-    Ok(out.status.success())
+    Ok(git_output(root, ["merge-base", "--is-ancestor", ancestor, of])?.ok)
 }
 
 #[cfg(test)]

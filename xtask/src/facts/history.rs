@@ -7,13 +7,11 @@ pub use crate::core::changegen::RawCommit;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::Stdio;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use semver::Version;
-use xshell::cmd;
 
-use crate::facts::git::shell;
+use crate::facts::git::{git, git_output, git_read};
 
 /// A release tag: `<tag-prefix><semver>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,16 +34,10 @@ pub fn release_version(prefix: &str, name: &str) -> Option<Version> {
 /// Release tags (`<prefix><semver>`), highest version first, with the commit each points at
 /// (peeled) and its date.
 pub fn release_tags(root: &Path, prefix: &str) -> Result<Vec<Tag>> {
-    let sh = shell(root)?;
     let format =
         "--format=%(refname:strip=2)%00%(objectname)%00%(*objectname)%00%(creatordate:short)";
     let pattern = format!("refs/tags/{prefix}*");
-    let out = crate::run::exec::timed(|| {
-        cmd!(sh, "git for-each-ref {format} {pattern}")
-            .quiet()
-            .read()
-    })
-    .context("cannot list tags")?;
+    let out = git_read(root, ["for-each-ref", format, &pattern]).context("cannot list tags")?;
     let mut tags: Vec<Tag> = out
         .lines()
         .filter_map(|l| parse_tag_line(prefix, l))
@@ -57,13 +49,11 @@ pub fn release_tags(root: &Path, prefix: &str) -> Result<Vec<Tag>> {
 /// Release tags by name only, highest first: the cheap listing for "since the last release"
 /// (no tag objects are read; `commit` holds the tag's ref, which git peels where it is used).
 pub fn release_tag_names(root: &Path, prefix: &str) -> Result<Vec<Tag>> {
-    let sh = shell(root)?;
     let pattern = format!("refs/tags/{prefix}*");
-    let out = crate::run::exec::timed(|| {
-        cmd!(sh, "git for-each-ref --format=%(refname:strip=2) {pattern}")
-            .quiet()
-            .read()
-    })
+    let out = git_read(
+        root,
+        ["for-each-ref", "--format=%(refname:strip=2)", &pattern],
+    )
     .context("cannot list tags")?;
     let mut tags: Vec<Tag> = out
         .lines()
@@ -121,16 +111,16 @@ pub fn last_release(
     if candidates.len() <= 8 {
         return Ok(None);
     }
-    let sh = shell(root)?;
     let merged = format!("--merged={to}");
-    let names = crate::run::exec::timed(|| {
-        cmd!(
-            sh,
-            "git for-each-ref --format=%(refname:strip=2) {merged} refs/tags"
-        )
-        .quiet()
-        .read()
-    })?;
+    let names = git_read(
+        root,
+        [
+            "for-each-ref",
+            "--format=%(refname:strip=2)",
+            &merged,
+            "refs/tags",
+        ],
+    )?;
     let names: std::collections::HashSet<&str> = names.lines().collect();
     Ok(candidates
         .into_iter()
@@ -146,18 +136,15 @@ pub fn walk(
     topo: bool,
     mut f: impl FnMut(RawCommit) -> Result<bool>,
 ) -> Result<()> {
-    let sh = shell(root)?;
-    let order: Vec<&str> = if topo { vec!["--topo-order"] } else { vec![] };
-    let format = "--format=%H%x1f%P%x1f%an%x1f%ae%x1f%as%x1f%B";
-    let cmd = cmd!(sh, "git log -z --no-color {order...} {format} {revs...} --").quiet();
-    let walk_started = std::time::Instant::now();
-    let mut child = std::process::Command::from(cmd)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .context("cannot run `git log`")?;
-    let stdout = child.stdout.take().expect("piped");
-    let mut reader = BufReader::with_capacity(64 * 1024, stdout);
+    let mut args = vec!["log", "-z", "--no-color"];
+    if topo {
+        args.push("--topo-order");
+    }
+    args.push("--format=%H%x1f%P%x1f%an%x1f%ae%x1f%as%x1f%B");
+    args.extend(revs.iter().map(String::as_str));
+    args.push("--");
+    let child = crate::run::process::reader(&git(root, args)).context("cannot run `git log`")?;
+    let mut reader = BufReader::with_capacity(64 * 1024, child);
     let mut buf = Vec::with_capacity(4096);
     let mut stopped = false;
     loop {
@@ -181,21 +168,13 @@ pub fn walk(
         }
     }
     if stopped {
-        let _ = child.kill();
-        let _ = child.wait();
+        // Dropping the reader kills and reaps `git log`.
         return Ok(());
     }
-    let mut stderr = String::new();
-    if let Some(mut e) = child.stderr.take() {
-        use std::io::Read;
-        let _ = e.read_to_string(&mut stderr);
-    }
-    let status = child.wait()?;
-    crate::run::exec::count_child_span(walk_started, std::time::Instant::now());
-    if !status.success() {
-        bail!("`git log {}` failed: {}", revs.join(" "), stderr.trim());
-    }
-    Ok(())
+    reader
+        .into_inner()
+        .finish()
+        .with_context(|| format!("`git log {}` failed", revs.join(" ")))
 }
 
 fn parse_record(record: &str) -> Option<RawCommit> {
@@ -229,15 +208,8 @@ pub fn tags_by_commit(tags: &[Tag]) -> HashMap<&str, Vec<&Tag>> {
 /// The web URL of the repository, from the `origin` (or given) remote: `git@github.com:o/r.git`,
 /// `https://github.com/o/r.git`, `ssh://git@host/o/r` → `https://host/o/r`. None for local paths.
 pub fn remote_web_url(root: &Path, remote: &str) -> Option<String> {
-    let sh = shell(root).ok()?;
     let key = format!("remote.{remote}.url");
-    let url = crate::run::exec::timed(|| {
-        cmd!(sh, "git config --get {key}")
-            .quiet()
-            .ignore_status()
-            .read()
-    })
-    .ok()?;
+    let url = git_output(root, ["config", "--get", &key]).ok()?.stdout;
     web_url(url.trim())
 }
 

@@ -2,14 +2,15 @@
 //! before running it, timing it, and rolling back file edits when a later step fails before the
 //! edits were sealed (committed).
 
+pub use crate::run::process::{child_busy, child_time, count_child, count_child_span, timed};
 use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
-use xshell::Shell;
 
 use crate::run::plan::{Done, FileEdit, Plan, Process, RunContext, Step};
+use crate::run::process;
 use crate::run::ui::{self, Ui};
 
 /// What a run did, for reports and tests.
@@ -45,7 +46,6 @@ pub fn execute_with(
     root: &Path,
     on_step: &mut dyn FnMut(&StepRecord),
 ) -> Result<Outcome> {
-    let sh = Shell::new().context("cannot start a command shell")?;
     let total = plan.steps.len();
     let mut outcome = Outcome::default();
     // Effects not yet sealed, undone in reverse order if anything fails.
@@ -67,7 +67,7 @@ pub fn execute_with(
                 unsealed.push(Undo::Edit(e));
                 Done::Ran(String::new())
             }),
-            Step::Run(p) => run(&sh, p).map(|()| {
+            Step::Run(p) => run(p).map(|()| {
                 if p.seals {
                     unsealed.clear();
                 } else if let Some(undo) = &p.undo {
@@ -96,7 +96,7 @@ pub fn execute_with(
         });
         if let Err(err) = result {
             if !unsealed.is_empty() {
-                match rollback(&sh, &unsealed) {
+                match rollback(&unsealed) {
                     Ok(n) => ui.warn(&format!("restored {n} file(s) to their original content")),
                     Err(e) => ui.error(&format!("could not undo every earlier step: {e:#}")),
                 }
@@ -131,7 +131,7 @@ enum Undo<'a> {
 }
 
 /// Undoes unsealed effects, newest first. Returns how many files were restored.
-fn rollback(sh: &Shell, applied: &[Undo]) -> Result<usize> {
+fn rollback(applied: &[Undo]) -> Result<usize> {
     let mut files = 0;
     for u in applied.iter().rev() {
         match u {
@@ -140,7 +140,7 @@ fn rollback(sh: &Shell, applied: &[Undo]) -> Result<usize> {
                     .with_context(|| format!("restoring {}", e.display))?;
                 files += 1;
             }
-            Undo::Run(p) => run(sh, p).context("undoing an earlier step")?,
+            Undo::Run(p) => run(p).context("undoing an earlier step")?,
         }
     }
     Ok(files)
@@ -173,158 +173,18 @@ pub fn write_atomic(path: &Path, content: &str) -> Result<()> {
 }
 
 /// Runs a process to completion; its captured output is returned on success (and relayed, last
-/// lines, secrets masked, in the error on failure).
+/// lines, secrets masked, in the error on failure). See [`crate::run::process::captured`].
 pub fn run_captured(p: &Process) -> Result<String> {
-    let sh = Shell::new().context("cannot start a command shell")?;
-    run_output(&sh, p)
+    process::captured(p)
 }
 
-fn run(sh: &Shell, p: &Process) -> Result<()> {
-    run_output(sh, p).map(|_| ())
-}
-
-/// When child processes (docker, python, git, gh…) ran, for the benchmark that separates the
-/// tool's own time from the tools it drives.
-static CHILD_SPANS: std::sync::Mutex<Vec<(Instant, Instant)>> = std::sync::Mutex::new(Vec::new());
-
-/// Records that a child process ran from `start` to `end`.
-pub fn count_child_span(start: Instant, end: Instant) {
-    CHILD_SPANS
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push((start, end));
-}
-
-/// Records a child process that ran for `took`, ending now.
-pub fn count_child(took: Duration) {
-    let end = Instant::now();
-    count_child_span(end.checked_sub(took).unwrap_or(end), end);
-}
-
-/// Runs `f` (which waits for a child process or a service's answer) and records its span.
-pub fn timed<T>(f: impl FnOnce() -> T) -> T {
-    let start = Instant::now();
-    let out = f();
-    count_child_span(start, Instant::now());
-    out
-}
-
-/// The sum of the child processes' wall times (parallel ones each count).
-pub fn child_time() -> Duration {
-    CHILD_SPANS
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .iter()
-        .map(|(s, e)| e.duration_since(*s))
-        .sum()
-}
-
-/// How long at least one child process was running (the union of their spans).
-pub fn child_busy() -> Duration {
-    let mut spans = CHILD_SPANS
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
-    spans.sort();
-    let mut busy = Duration::ZERO;
-    let mut current: Option<(Instant, Instant)> = None;
-    for (s, e) in spans {
-        match current {
-            Some((cs, ce)) if s <= ce => current = Some((cs, ce.max(e))),
-            Some((cs, ce)) => {
-                busy += ce.duration_since(cs);
-                current = Some((s, e));
-            }
-            None => current = Some((s, e)),
-        }
-    }
-    if let Some((cs, ce)) = current {
-        busy += ce.duration_since(cs);
-    }
-    busy
-}
-
-fn run_output(sh: &Shell, p: &Process) -> Result<String> {
-    let started = Instant::now();
-    let result = run_output_inner(sh, p);
-    count_child(started.elapsed());
-    result
-}
-
-fn run_output_inner(sh: &Shell, p: &Process) -> Result<String> {
-    let _dir = sh.push_dir(&p.cwd);
-    let mut cmd = sh.cmd(&p.program).args(&p.args).quiet();
-    for k in &p.env_remove {
-        cmd = cmd.env_remove(k);
-    }
-    for (k, v) in &p.env {
-        cmd = cmd.env(k, v.reveal());
-    }
-    if let Some(stdin) = &p.stdin {
-        cmd = cmd.stdin(stdin.reveal());
-    }
+/// A plan's process: streamed when it asks to be, else captured.
+fn run(p: &Process) -> Result<()> {
     if p.stream {
-        // Inherit stdout/stderr so long steps show their progress live.
-        let status = std::process::Command::from(cmd).status().map_err(|e| {
-            anyhow!(
-                "cannot run `{}`: {e} (is it installed and on PATH?)",
-                p.program
-            )
-        })?;
-        if !status.success() {
-            bail!("`{}` exited with {}", p.program, exit_status(&status));
-        }
-        return Ok(String::new());
-    }
-    let out = cmd.ignore_status().output().map_err(|e| {
-        anyhow!(
-            "cannot run `{}`: {} (is it installed and on PATH?)",
-            p.program,
-            ui::redact(&e.to_string())
-        )
-    })?;
-    if out.status.success() {
-        return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
-    }
-    // Relay the last lines the program printed (stdout, then stderr), secrets masked.
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let lines: Vec<&str> = stdout
-        .lines()
-        .chain(stderr.lines())
-        .filter(|l| !l.trim().is_empty())
-        .collect();
-    let tail = &lines[lines.len().saturating_sub(20)..];
-    let relayed = if tail.is_empty() {
-        String::new()
+        process::streamed(p)
     } else {
-        format!(":\n{}", ui::redact(&tail.join("\n")))
-    };
-    bail!(
-        "`{}` exited with {}{relayed}",
-        p.program,
-        exit_status(&out.status)
-    );
-}
-
-fn exit_status(status: &std::process::ExitStatus) -> String {
-    status
-        .code()
-        .map_or("a signal".to_string(), |c| format!("status {c}"))
-}
-
-/// `which`, without a crate.
-pub fn which(program: &str) -> Option<std::path::PathBuf> {
-    if program.contains('/') {
-        return Path::new(program)
-            .exists()
-            .then(|| std::path::PathBuf::from(program));
+        process::captured(p).map(|_| ())
     }
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join(program))
-            .find(|p| p.is_file())
-    })
 }
 
 #[cfg(test)]
@@ -367,9 +227,10 @@ mod tests {
         let mut plan = Plan::default();
         plan.push(Step::Edit(edit(root, "a.txt", "a1", "a2")));
         plan.push(Step::Run(Process::new("true", root).sealing()));
-        plan.push(Step::Run(
-            Process::new("sh", root).args(["-c", "echo boom >&2; exit 3"]),
-        ));
+        plan.push(Step::Run(Process::new("python3", root).args([
+            "-c",
+            "import sys; sys.stderr.write('boom\\n'); sys.exit(3)",
+        ])));
         let err = format!("{:#}", execute(&plan, &Ui::plain(), root).unwrap_err());
         assert!(err.contains("exited with status 3:\nboom"), "{err}");
         assert_eq!(std::fs::read_to_string(root.join("a.txt")).unwrap(), "a2");

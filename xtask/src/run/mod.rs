@@ -5,4 +5,5 @@ pub mod atomic;
 pub mod exec;
 pub mod net;
 pub mod plan;
+pub mod process;
 pub mod ui;

@@ -2,6 +2,7 @@
 //! build a plan, and hand it to the one executor (`exec.rs`). `--dry-run` renders the very same
 //! plan with the very same renderer, so what it prints is what a real run executes.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value as Json};
@@ -33,6 +34,13 @@ pub trait Action: std::fmt::Debug + Send + Sync {
     /// Lines under the header in the plan: the commands and requests it makes, what it checks.
     fn detail(&self) -> Option<String> {
         None
+    }
+    /// Every process this step may start when it runs (observing the real state, then acting),
+    /// as templates: `<name>` stands for a value known only then (`<venv>`, `<upload_url>`), and
+    /// an argument ending in `…>` for one or more arguments. The dry run lists them (`processes`
+    /// in its JSON); `execute` starts no other process.
+    fn planned(&self) -> Vec<Process> {
+        Vec::new()
     }
     fn execute(&self, cx: &mut RunContext) -> anyhow::Result<Done>;
     /// Extra JSON describing the step (commands, URLs), secrets masked.
@@ -233,21 +241,67 @@ impl Plan {
 
     /// Renders the whole plan (the dry-run view) with the same per-step renderer the executor uses.
     pub fn render(&self, ui: &Ui, root: &Path) {
+        self.render_marked(ui, root, &Default::default());
+    }
+
+    /// [`Plan::render`], with the problems that would make a real run refuse shown under the
+    /// steps they stop (`marks`: step index → problems).
+    pub fn render_marked(&self, ui: &Ui, root: &Path, marks: &BTreeMap<usize, Vec<String>>) {
         let total = self.steps.len();
         for (i, step) in self.steps.iter().enumerate() {
+            let refused = marks.get(&i).filter(|m| !m.is_empty());
+            let mark = if refused.is_some() {
+                format!("{} ", ui.paint(Style::Red, "✗"))
+            } else {
+                String::new()
+            };
             ui.line(&format!(
-                "{} {}",
+                "{mark}{} {}",
                 ui.paint(Style::Dim, &format!("[{}/{total}]", i + 1)),
                 step.header(root)
             ));
+            for problem in refused.into_iter().flatten() {
+                ui.detail(&format!(
+                    "{} {}",
+                    ui.paint(Style::Red, "✗ would refuse:"),
+                    problem.replace('\n', "\n  ")
+                ));
+            }
             if let Some(detail) = step.detail(ui) {
                 ui.detail(&detail);
+            }
+            if let Step::Action(a) = step {
+                let planned = a.planned();
+                if !planned.is_empty() {
+                    ui.detail(&ui.paint(Style::Dim, "runs (as needed; <…>: known when it runs):"));
+                    for p in planned {
+                        ui.detail(&format!("  $ {}", ui::redact(&p.command_line())));
+                    }
+                }
             }
         }
     }
 
     pub fn to_json(&self, root: &Path) -> Json {
-        Json::Array(self.steps.iter().map(|s| s.to_json(root)).collect())
+        self.to_json_marked(root, &Default::default())
+    }
+
+    /// [`Plan::to_json`], each step with the problems that would make a real run refuse it
+    /// (`would_refuse`, when there are any).
+    pub fn to_json_marked(&self, root: &Path, marks: &BTreeMap<usize, Vec<String>>) -> Json {
+        Json::Array(
+            self.steps
+                .iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    let mut j = s.to_json(root);
+                    if let (Some(m), Some(obj)) = (marks.get(&i), j.as_object_mut()) {
+                        obj.insert("would_refuse".into(), json!(m));
+                    }
+                    j
+                })
+                .collect(),
+        )
     }
 }
 
@@ -285,23 +339,34 @@ impl Step {
                 "path": e.display,
                 "diff": e.diff,
             }),
-            Step::Run(p) => json!({
-                "kind": "run",
-                "header": self.header(root),
-                "program": p.program,
-                "args": p.args.iter().map(|a| ui::redact(a)).collect::<Vec<_>>(),
-                "env": p.env.iter().map(|(k, v)| json!([k, v.shown()])).collect::<Vec<_>>(),
-                "cwd": p.cwd.strip_prefix(root).unwrap_or(&p.cwd).display().to_string(),
-                "stdin": p.stdin.as_ref().map(|s| s.shown().to_string()),
-            }),
+            Step::Run(p) => {
+                let mut j = process_json(p, root);
+                if let Some(obj) = j.as_object_mut() {
+                    obj.insert("kind".into(), json!("run"));
+                    obj.insert("header".into(), json!(self.header(root)));
+                }
+                j
+            }
             Step::Action(a) => json!({
                 "kind": "action",
                 "header": self.header(root),
                 "detail": a.detail().map(|d| ui::redact(&d)),
+                "processes": a.planned().iter().map(|p| process_json(p, root)).collect::<Vec<_>>(),
                 "data": a.json(),
             }),
         }
     }
+}
+
+/// A process as the JSON plan shows it (secrets masked).
+pub fn process_json(p: &Process, root: &Path) -> Json {
+    json!({
+        "program": p.program,
+        "args": p.args.iter().map(|a| ui::redact(a)).collect::<Vec<_>>(),
+        "env": p.env.iter().map(|(k, v)| json!([k, v.shown()])).collect::<Vec<_>>(),
+        "cwd": p.cwd.strip_prefix(root).unwrap_or(&p.cwd).display().to_string(),
+        "stdin": p.stdin.as_ref().map(|s| s.shown().to_string()),
+    })
 }
 
 /// A unified diff (3 lines of context).

@@ -184,6 +184,18 @@ impl Gh {
         })
     }
 
+    /// The `gh` a real run would use, for a plan that is only shown (a dry run that a real run
+    /// would refuse): the token, if missing, is the placeholder `<GH_TOKEN>`. None without a
+    /// repository.
+    pub fn preview(cfg: &Config, gh_env: &[(String, String)]) -> Option<Gh> {
+        Some(Gh {
+            repo: repo(cfg)?,
+            env: vec![("GH_TOKEN".to_string(), Val::Plain("<GH_TOKEN>".into()))],
+            cwd: cfg.root.clone(),
+        })
+        .map(|gh| Gh::resolve(cfg, gh_env).unwrap_or(gh))
+    }
+
     /// `gh <args>` with this environment.
     pub fn process<I: IntoIterator<Item = S>, S: Into<String>>(&self, args: I) -> Process {
         let mut p = Process::new("gh", &self.cwd).args(args);
@@ -213,17 +225,7 @@ fn shown(p: &Process) -> String {
 }
 
 fn find_program(name: &str, path: &str) -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
-    let ok = |p: &Path| {
-        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    };
-    if name.contains('/') {
-        let p = PathBuf::from(name);
-        return ok(&p).then_some(p);
-    }
-    std::env::split_paths(path)
-        .map(|d| d.join(name))
-        .find(|p| ok(p))
+    crate::run::process::find_program(name, path)
 }
 
 /// Percent-encodes everything outside RFC 3986's unreserved characters.
@@ -260,24 +262,11 @@ impl Captured {
 }
 
 fn run(p: &Process) -> Result<Captured> {
-    let mut cmd = std::process::Command::new(&p.program);
-    cmd.args(&p.args)
-        .current_dir(&p.cwd)
-        .stdin(std::process::Stdio::null());
-    for (k, v) in &p.env {
-        cmd.env(k, v.reveal());
-    }
-    let out = crate::run::exec::timed(|| cmd.output()).map_err(|e| {
-        anyhow!(
-            "cannot run `{}`: {} (is it installed and on PATH?)",
-            p.program,
-            ui::redact(&e.to_string())
-        )
-    })?;
+    let out = crate::run::process::output(p)?;
     Ok(Captured {
-        ok: out.status.success(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        ok: out.ok,
+        stdout: out.stdout,
+        stderr: out.stderr,
     })
 }
 
@@ -474,12 +463,13 @@ pub fn gather_with(
     gh_env: &[(String, String)],
     problems: &mut Problems,
 ) -> Gathered {
-    let before = problems.list.len();
+    // With problems (no token, no gh), the plan is still made, with a placeholder token, so a
+    // dry run shows it; a real run refuses before any step runs.
     let gh = match Gh::resolve(&facts.cfg, gh_env) {
         Ok(gh) => Some(gh),
         Err(list) => {
             list.into_iter().for_each(|m| push_once(problems, m));
-            None
+            Gh::preview(&facts.cfg, gh_env)
         }
     };
     let notes = match notes(facts) {
@@ -492,9 +482,6 @@ pub fn gather_with(
     let (Some(gh), Some(notes)) = (gh, notes) else {
         return Ok(Some(TargetPlan::default()));
     };
-    if problems.list.len() > before {
-        return Ok(Some(TargetPlan::default()));
-    }
     let root = &facts.cfg.root;
     let dist = facts.dist_dir();
     let notes_path = release_dir(facts).join(format!("{}.md", file_safe(&facts.tag)));
@@ -505,6 +492,7 @@ pub fn gather_with(
         .filter(|v| v.pre.is_empty())
         .all(|v| v.cmp_precedence(&facts.version).is_le());
     let plan = TargetPlan {
+        inputs: Vec::new(),
         build: vec![
             Step::Action(Box::new(WriteSums {
                 dir: dist.clone(),
@@ -541,6 +529,30 @@ pub fn gather_with(
 
 /// The verification step alone (for a stand-alone `verify`), with gh configured from `gh_env`.
 /// Problems (no gh, no token, no repository) are pushed like [`gather_with`] does.
+/// The GitHub release target.
+pub struct Github;
+
+impl crate::targets::Target for Github {
+    fn name(&self) -> &'static str {
+        "github"
+    }
+    fn gather(&self, facts: &Facts, problems: &mut Problems) -> Gathered {
+        gather(facts, problems)
+    }
+    fn verify(&self, facts: &Facts, problems: &mut Problems) -> Vec<Step> {
+        if repo(&facts.cfg).is_none() {
+            return Vec::new();
+        }
+        verify_steps(facts, &process_gh_env(), problems)
+    }
+    fn build_rank(&self) -> u8 {
+        2
+    }
+    fn publish_rank(&self) -> u8 {
+        2
+    }
+}
+
 pub fn verify_steps(
     facts: &Facts,
     gh_env: &[(String, String)],
@@ -950,6 +962,9 @@ impl Action for CreateRelease {
             .unwrap_or_default()
         ))
     }
+    fn planned(&self) -> Vec<Process> {
+        vec![self.lookup(), self.create()]
+    }
     fn execute(&self, cx: &mut RunContext) -> Result<Done> {
         if let Some(rel) = release_by_tag(&self.gh, &self.tag)? {
             cx.set("github.release_url", str_of(&rel, "html_url"));
@@ -1027,6 +1042,22 @@ impl Action for UploadAssets {
             shown(&self.gh.api([self.gh.release_by_tag_path(&self.tag)])),
             rel(&self.root, &self.dist)
         ))
+    }
+    fn planned(&self) -> Vec<Process> {
+        let file = LocalAsset {
+            name: "<file>".into(),
+            path: self.dist.join("<file>"),
+            sha256: String::new(),
+            size: 0,
+        };
+        let mut upload = self.upload("<upload_url>", &file);
+        for a in &mut upload.args {
+            *a = a.replace(&encode("<file>"), "<file>");
+        }
+        vec![
+            self.gh.api([self.gh.release_by_tag_path(&self.tag)]),
+            upload,
+        ]
     }
     fn execute(&self, cx: &mut RunContext) -> Result<Done> {
         let assets = local_assets(&self.dist, &self.root)?;
@@ -1134,6 +1165,9 @@ impl Action for VerifyRelease {
             self.prerelease,
             rel(&self.root, &self.dist)
         ))
+    }
+    fn planned(&self) -> Vec<Process> {
+        vec![self.gh.api([self.gh.release_by_tag_path(&self.tag)])]
     }
     fn execute(&self, _cx: &mut RunContext) -> Result<Done> {
         let assets = local_assets(&self.dist, &self.root)?;

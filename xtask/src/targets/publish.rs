@@ -49,6 +49,9 @@ impl Facts {
 /// One target's part of the publish plan.
 #[derive(Debug, Default)]
 pub struct TargetPlan {
+    /// Make an input this target needs that another target may already plan (the Docker image
+    /// installs the wheel the Python target builds): planned only when no other target does.
+    pub inputs: Vec<Step>,
     /// Build and validate the artifacts (reversible: nothing leaves the machine).
     pub build: Vec<Step>,
     /// Publish them; each step checks the real state first and skips what is already there.

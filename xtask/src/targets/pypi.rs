@@ -504,6 +504,9 @@ impl Action for Build {
             self.pep440
         ))
     }
+    fn planned(&self) -> Vec<Process> {
+        vec![self.process()]
+    }
     fn execute(&self, _cx: &mut RunContext) -> Result<Done> {
         if let Some(files) = self.earlier() {
             let short = &self.commit[..self.commit.len().min(7)];
@@ -554,16 +557,25 @@ impl Action for Check {
     fn header(&self) -> String {
         format!("twine check --strict {}/*", self.outdir.display())
     }
+    fn planned(&self) -> Vec<Process> {
+        vec![self.process(vec![format!("{}/<file…>", self.outdir.display())])]
+    }
     fn execute(&self, _cx: &mut RunContext) -> Result<Done> {
         let files: Vec<String> = local_dists(&self.outdir)?
             .into_iter()
             .map(|(_, p, _)| p.display().to_string())
             .collect();
-        let p = twine(&self.python, &self.root)
-            .args(["check", "--strict"])
-            .args(files);
+        let p = self.process(files);
         crate::run::exec::run_captured(&p).context("twine check")?;
         Ok(Done::Ran(String::new()))
+    }
+}
+
+impl Check {
+    fn process(&self, files: Vec<String>) -> Process {
+        twine(&self.python, &self.root)
+            .args(["check", "--strict"])
+            .args(files)
     }
 }
 
@@ -585,7 +597,8 @@ pub struct Upload {
     pub package: String,
     pub repository_url: String,
     pub index_url: String,
-    pub credentials: Credentials,
+    /// None: none configured (a real run refuses; a dry run shows the plan).
+    pub credentials: Option<Credentials>,
 }
 
 impl Upload {
@@ -599,7 +612,7 @@ impl Upload {
                 &self.repository_url,
             ])
             .args(files);
-        if let Credentials::Password { user, password } = &self.credentials {
+        if let Some(Credentials::Password { user, password }) = &self.credentials {
             p = p
                 .env("TWINE_USERNAME", Val::Plain(user.clone()))
                 .env("TWINE_PASSWORD", Val::Secret(password.clone()));
@@ -623,6 +636,9 @@ impl Action for Upload {
             self.process(vec![format!("{}/<missing files>", self.outdir.display())])
                 .command_line()
         ))
+    }
+    fn planned(&self) -> Vec<Process> {
+        vec![self.process(vec![format!("{}/<missing file…>", self.outdir.display())])]
     }
     fn execute(&self, _cx: &mut RunContext) -> Result<Done> {
         let local = local_dists(&self.outdir)?;
@@ -692,6 +708,22 @@ pub struct Verify {
 }
 
 impl Verify {
+    fn make_venv(&self, venv: &Path) -> Process {
+        Process::new("python3", &self.root)
+            .args(["-m", "venv"])
+            .args([venv.display().to_string()])
+    }
+
+    /// The version pip installed, from the venv's python.
+    fn installed_version(&self, venv: &Path) -> Process {
+        let script = format!(
+            "import importlib.metadata as m; print(m.version({:?}))",
+            self.package
+        );
+        Process::new(&venv.join("bin/python").display().to_string(), &self.root)
+            .args(["-c", &script])
+    }
+
     fn install(&self, venv: &Path, wheel: bool) -> Process {
         let mut p =
             Process::new(&venv.join("bin/python").display().to_string(), &self.root).args([
@@ -733,6 +765,14 @@ impl Action for Verify {
             self.package,
             self.pep440
         ))
+    }
+    fn planned(&self) -> Vec<Process> {
+        let venv = Path::new("<venv>");
+        vec![
+            self.make_venv(venv),
+            self.install(venv, true),
+            self.installed_version(venv),
+        ]
     }
     fn execute(&self, _cx: &mut RunContext) -> Result<Done> {
         // Without a local build (verifying from another machine), the index's own files of this
@@ -778,22 +818,11 @@ impl Action for Verify {
             .join(format!("verify-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&venv);
         let result = (|| -> Result<String> {
-            crate::run::exec::run_captured(
-                &Process::new("python3", &self.root)
-                    .args(["-m", "venv"])
-                    .args([venv.display().to_string()]),
-            )?;
+            crate::run::exec::run_captured(&self.make_venv(&venv))?;
             let wheel = of_version.iter().any(|f| f.filename.ends_with(".whl"));
             crate::run::exec::run_captured(&self.install(&venv, wheel))
                 .context("installing from the index")?;
-            let script = format!(
-                "import importlib.metadata as m; print(m.version({:?}))",
-                self.package
-            );
-            let out = crate::run::exec::run_captured(
-                &Process::new(&venv.join("bin/python").display().to_string(), &self.root)
-                    .args(["-c", &script]),
-            )?;
+            let out = crate::run::exec::run_captured(&self.installed_version(&venv))?;
             Ok(out.trim().to_string())
         })();
         let _ = std::fs::remove_dir_all(&venv);
@@ -818,14 +847,14 @@ impl Action for Verify {
 
 /// python3 present and new enough for the pinned tools (twine 7 needs 3.10).
 pub fn check_python(problems: &mut Problems) {
-    let out = crate::run::exec::timed(|| {
-        std::process::Command::new("python3")
-            .args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
-            .output()
-    });
+    let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
+    let out = crate::run::process::output(
+        &Process::new("python3", &cwd)
+            .args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"]),
+    );
     match out {
-        Ok(o) if o.status.success() => {
-            let v = String::from_utf8_lossy(&o.stdout).trim().to_string();
+        Ok(o) if o.ok => {
+            let v = o.stdout.trim().to_string();
             let (major, minor) = v.split_once('.').and_then(|(a, b)| Some((a.parse::<u32>().ok()?, b.parse::<u32>().ok()?))).unwrap_or((0, 0));
             if (major, minor) < (3, 10) {
                 problems.failure(format!("python3 is {v}; the Python tools need 3.10 or newer"));
@@ -835,6 +864,30 @@ pub fn check_python(problems: &mut Problems) {
             "python3 is not installed: slipway keeps build and twine in a venv it creates with python3 (3.10+); install it"
                 .to_string(),
         ),
+    }
+}
+
+/// The Python package target.
+pub struct Pypi;
+
+impl crate::targets::Target for Pypi {
+    fn name(&self) -> &'static str {
+        "pypi"
+    }
+    fn gather(&self, facts: &Facts, problems: &mut Problems) -> Gathered {
+        gather(facts, problems)
+    }
+    fn verify(&self, facts: &Facts, _problems: &mut Problems) -> Vec<Step> {
+        vec![verify_step(facts)]
+    }
+    fn build_rank(&self) -> u8 {
+        0
+    }
+    fn publish_rank(&self) -> u8 {
+        1
+    }
+    fn builds_the_wheel(&self) -> bool {
+        true
     }
 }
 
@@ -868,9 +921,6 @@ pub fn gather(facts: &Facts, problems: &mut Problems) -> Gathered {
         root: cfg.root.clone(),
         outdir: outdir.clone(),
     })));
-    let Some(credentials) = credentials else {
-        return Ok(None);
-    };
     let publish = vec![Step::Action(Box::new(Upload {
         python,
         root: cfg.root.clone(),
@@ -881,6 +931,7 @@ pub fn gather(facts: &Facts, problems: &mut Problems) -> Gathered {
         credentials,
     }))];
     Ok(Some(TargetPlan {
+        inputs: Vec::new(),
         build,
         publish,
         verify: vec![verify_step(facts)],

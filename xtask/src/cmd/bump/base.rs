@@ -4,7 +4,6 @@
 
 use anyhow::Result;
 use semver::Version;
-use xshell::cmd;
 
 use crate::core::changegen::Release;
 use crate::core::version;
@@ -37,16 +36,20 @@ pub fn decide(cfg: &Config, newest: Option<&Version>, prev: Option<&Tag>) -> Res
     let pep = version::pep440(v);
     let needle = format!("-S{pep}");
     let file = cfg.pyproject.clone();
-    let sh = git::shell(&cfg.root)?;
-    let out = crate::run::exec::timed(|| {
-        cmd!(sh, "git log -1 --format=%H {needle} -- {file}")
-            .quiet()
-            .ignore_status()
-            .output()
-    })?;
-    let sha = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let out = git::git_output(
+        &cfg.root,
+        [
+            "log",
+            "-1",
+            "--format=%H",
+            needle.as_str(),
+            "--",
+            file.as_str(),
+        ],
+    )?;
+    let sha = out.stdout.trim().to_string();
     let since = prev.map_or("the first commit".to_string(), |t| t.name.clone());
-    if !out.status.success() || sha.is_empty() {
+    if !out.ok || sha.is_empty() {
         return Ok(Base::Refuse(format!(
             "{} names {v} as the newest release, but there is no tag {tag} and no commit of {} states {pep}; \
              generated entries would start at {since} and repeat what {v} released. Create the tag on \

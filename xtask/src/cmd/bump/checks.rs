@@ -5,7 +5,6 @@ use std::path::Path;
 
 use anyhow::Result;
 use semver::Version;
-use xshell::cmd;
 
 use super::Options;
 use crate::core::changelog::PLACEHOLDER;
@@ -44,31 +43,20 @@ pub fn placeholders(
 /// A problem when git cannot create `refs/tags/<tag>`: an invalid name, or existing refs below
 /// `refs/tags/<tag>/` (a ref cannot be both a file and a directory).
 pub fn tag_blocked(root: &Path, tag: &str) -> Result<Option<String>> {
-    let sh = git::shell(root)?;
     let refname = format!("refs/tags/{tag}");
-    let valid = crate::run::exec::timed(|| {
-        cmd!(sh, "git check-ref-format {refname}")
-            .quiet()
-            .ignore_status()
-            .output()
-    })?;
-    if !valid.status.success() {
+    let valid = git::git_output(root, ["check-ref-format", refname.as_str()])?;
+    if !valid.ok {
         return Ok(Some(format!(
             "`{tag}` is not a valid tag name for git (`git check-ref-format {refname}` refuses it); \
              change `tag-prefix` or the version"
         )));
     }
     let below = format!("{refname}/");
-    let out = crate::run::exec::timed(|| {
-        cmd!(sh, "git for-each-ref --format=%(refname) {below}")
-            .quiet()
-            .ignore_status()
-            .output()
-    })?;
-    let blocking: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect();
+    let out = git::git_output(
+        root,
+        ["for-each-ref", "--format=%(refname)", below.as_str()],
+    )?;
+    let blocking: Vec<String> = out.stdout.lines().map(str::to_string).collect();
     Ok(blocking.first().map(|first| {
         format!(
             "tag {tag} cannot be created: the ref {first}{} blocks it (git cannot have \

@@ -14,7 +14,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value as Json};
-use xshell::cmd;
 
 use crate::core::sha256::digest_hex;
 use crate::facts::git;
@@ -659,36 +658,19 @@ impl Mark {
 
 /// `git rev-parse -q --verify <rev>`; None when it does not resolve.
 pub fn rev_parse(root: &Path, rev: &str) -> Result<Option<String>> {
-    let sh = git::shell(root)?;
-    let out = crate::run::exec::timed(|| {
-        cmd!(sh, "git rev-parse -q --verify {rev}")
-            .quiet()
-            .ignore_status()
-            .output()
-    })?;
-    Ok(out
-        .status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string()))
+    let out = git::git_output(root, ["rev-parse", "-q", "--verify", rev])?;
+    Ok(out.ok.then(|| out.stdout.trim().to_string()))
 }
 
 /// Do HEAD's versions of `files` equal the work tree's?
 fn tree_matches(root: &Path, files: &[IntentFile]) -> Result<bool> {
-    let sh = git::shell(root)?;
-    let paths: Vec<&str> = files.iter().map(|f| f.display.as_str()).collect();
-    let out = crate::run::exec::timed(|| {
-        cmd!(sh, "git diff --quiet HEAD -- {paths...}")
-            .quiet()
-            .ignore_status()
-            .output()
-    })?;
-    Ok(out.status.success())
+    let mut args = vec!["diff", "--quiet", "HEAD", "--"];
+    args.extend(files.iter().map(|f| f.display.as_str()));
+    Ok(git::git_output(root, args)?.ok)
 }
 
 fn head_message(root: &Path) -> Result<String> {
-    let sh = git::shell(root)?;
-    let out = crate::run::exec::timed(|| cmd!(sh, "git log -1 --format=%B HEAD").quiet().read())?;
-    Ok(out)
+    git::git_read(root, ["log", "-1", "--format=%B", "HEAD"])
 }
 
 /// The sentence every command says while an intent is pending, and the two ways out.

@@ -63,6 +63,18 @@ impl BuildImage {
         Ok(pulled)
     }
 
+    fn inspect_process(&self, id: &str) -> Process {
+        self.spec
+            .docker()
+            .args(["image", "inspect", "--format", "{{.Id}}", id])
+    }
+
+    fn tag_process(&self, platform: &str, id: &str) -> Process {
+        self.spec
+            .docker()
+            .args(["tag", id, &self.spec.local_name(platform)])
+    }
+
     pub(crate) fn record_path(&self) -> PathBuf {
         self.spec.work.join("docker").join(BUILD_RECORD)
     }
@@ -135,6 +147,20 @@ impl Action for BuildImage {
         ));
         Some(lines.join("\n"))
     }
+    fn planned(&self) -> Vec<Process> {
+        let mut out = Vec::new();
+        for platform in &self.spec.platforms {
+            // A recorded build still in the engine: reused, its local name put back on it.
+            out.push(self.inspect_process("<recorded image-id>"));
+            out.push(self.tag_process(platform, "<recorded image-id>"));
+            for (p, image) in self.pulls.iter().filter(|(p, _)| p == platform) {
+                out.push(super::check::local_platform_process(&self.spec, image));
+                out.push(self.pull_process(p, image));
+            }
+            out.push(self.spec.build_process(platform));
+        }
+        out
+    }
     fn execute(&self, cx: &mut RunContext) -> Result<Done> {
         std::fs::create_dir_all(self.spec.work.join("docker"))?;
         let mut records = self.records();
@@ -148,20 +174,11 @@ impl Action for BuildImage {
                 .and_then(|r| r["image"].as_str())
                 .map(str::to_string);
             if let Some(id) = earlier {
-                let present = crate::run::exec::run_captured(
-                    &self
-                        .spec
-                        .docker()
-                        .args(["image", "inspect", "--format", "{{.Id}}", &id]),
-                )
-                .is_ok_and(|out| out.trim() == id);
+                let present = crate::run::exec::run_captured(&self.inspect_process(&id))
+                    .is_ok_and(|out| out.trim() == id);
                 if present {
                     // Keep the local name on the image (a later build may have taken it).
-                    let _ = crate::run::exec::run_captured(&self.spec.docker().args([
-                        "tag",
-                        &id,
-                        &self.spec.local_name(platform),
-                    ]));
+                    let _ = crate::run::exec::run_captured(&self.tag_process(platform, &id));
                     reused.push(format!("{platform} {id}"));
                     cx.set(&image_key(platform), id);
                     continue;

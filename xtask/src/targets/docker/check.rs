@@ -6,12 +6,10 @@ use super::platform::binfmt_entry;
 use super::platform::native_platform;
 use super::platform::same_platform;
 use super::spec::ImageSpec;
-use crate::run::plan::Val;
+use crate::run::plan::{Process, Val};
 use crate::Problems;
 use serde_json::Value as Json;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 pub(crate) fn push_once(problems: &mut Problems, msg: String) {
     if !problems.list.contains(&msg) {
@@ -21,23 +19,27 @@ pub(crate) fn push_once(problems: &mut Problems, msg: String) {
 
 /// Reads `docker image inspect`: the platform of a local image, None when it is absent.
 pub(crate) fn local_platform(spec: &ImageSpec, image: &str) -> Option<String> {
-    let p = spec.docker().args([
+    crate::run::exec::run_captured(&local_platform_process(spec, image))
+        .ok()
+        .map(|s| s.trim().to_string())
+}
+
+/// `docker image inspect` for an image's platform.
+pub(crate) fn local_platform_process(spec: &ImageSpec, image: &str) -> Process {
+    spec.docker().args([
         "image",
         "inspect",
         "--format",
         "{{.Os}}/{{.Architecture}}{{with .Variant}}/{{.}}{{end}}",
         image,
-    ]);
-    crate::run::exec::run_captured(&p)
-        .ok()
-        .map(|s| s.trim().to_string())
+    ])
 }
 
 /// The docker client, a daemon that answers, the Dockerfile and the base images its build-args
 /// name (present in the engine, for the right platform), qemu for foreign platforms.
 pub fn check(spec: &ImageSpec, problems: &mut Problems) {
     let client = engine::client();
-    if crate::run::exec::which(&client).is_none() {
+    if !crate::run::process::installed(&client) {
         push_once(
             problems,
             format!(
@@ -195,16 +197,12 @@ pub fn registry_credentials(registry: &str, env: &Option<Login>) -> Option<(Stri
         .as_str()
         .or_else(|| cfg["credsStore"].as_str());
     if let Some(helper) = helper {
-        let mut child = Command::new(format!("docker-credential-{helper}"))
-            .arg("get")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .ok()?;
-        child.stdin.take()?.write_all(registry.as_bytes()).ok()?;
-        let out = child.wait_with_output().ok()?;
-        let j: Json = serde_json::from_slice(&out.stdout).ok()?;
+        let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
+        let get = Process::new(&format!("docker-credential-{helper}"), &cwd)
+            .args(["get"])
+            .stdin(Val::Plain(registry.to_string()));
+        let out = crate::run::process::output(&get).ok()?;
+        let j: Json = serde_json::from_str(&out.stdout).ok()?;
         let (u, s) = (j["Username"].as_str()?, j["Secret"].as_str()?);
         crate::run::ui::register_secret(s);
         return Some((u.to_string(), s.to_string()));

@@ -69,13 +69,10 @@ pub fn private_config(work: &Path) -> PathBuf {
 
 /// Does a daemon answer?
 pub fn is_up() -> bool {
-    let mut cmd = std::process::Command::new(client());
-    if let Some(h) = docker_host() {
-        cmd.env("DOCKER_HOST", h);
-    }
-    cmd.args(["info", "--format", "{{.ServerVersion}}"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+    let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
+    crate::run::process::succeeds(&docker(&cwd, None).args([
+        "info",
+        "--format",
+        "{{.ServerVersion}}",
+    ]))
 }

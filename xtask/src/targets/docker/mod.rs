@@ -48,18 +48,41 @@ pub use verify::*;
 // ---------------------------------------------------------------------------------------------
 // Plans
 
-/// The wheel the image installs: the pinned tool venv, then the Python build of this commit
-/// (skipped when recorded). `ensure_venv`: an action that checks at run time (when the Python
-/// target's steps may already have made it) instead of the venv's plain steps.
-pub fn wheel_steps(facts: &Facts, ensure_venv: bool) -> Vec<Step> {
+/// The Docker image target.
+pub struct Docker;
+
+impl crate::targets::Target for Docker {
+    fn name(&self) -> &'static str {
+        "docker"
+    }
+    fn gather(&self, facts: &Facts, problems: &mut Problems) -> Gathered {
+        gather(facts, problems)
+    }
+    fn unconfigured(&self) -> Option<String> {
+        Some(format!(
+            "--only docker, but {} has no [workspace.metadata.release.docker] table: add one \
+             (image = \"acme/app\", registries = [\"ghcr.io\"])",
+            crate::facts::config::FILE
+        ))
+    }
+    fn verify(&self, facts: &Facts, problems: &mut Problems) -> Vec<Step> {
+        verify_step(facts, problems).into_iter().collect()
+    }
+    fn build_rank(&self) -> u8 {
+        1
+    }
+    fn publish_rank(&self) -> u8 {
+        0
+    }
+}
+
+/// The wheel the image installs: the pinned tool venv (its steps only when it is not ready),
+/// then the Python build of this commit (skipped when recorded). In `publish-prod` these are
+/// planned only when the Python target is not (it builds the same wheel), so what the plan lists
+/// is what runs.
+pub fn wheel_steps(facts: &Facts) -> Vec<Step> {
     let venv = crate::targets::pypi::Venv::tools(&facts.work);
-    let mut steps = if ensure_venv {
-        vec![Step::Action(Box::new(crate::targets::pypi::EnsureVenv(
-            venv.clone(),
-        )))]
-    } else {
-        venv.steps(&facts.cfg.root)
-    };
+    let mut steps = venv.steps(&facts.cfg.root);
     steps.push(Step::Action(Box::new(crate::targets::pypi::Build {
         python: venv.python(),
         root: facts.cfg.root.clone(),
@@ -72,11 +95,17 @@ pub fn wheel_steps(facts: &Facts, ensure_venv: bool) -> Vec<Step> {
     steps
 }
 
-/// Build + validate (docker-validate, and the build stage of publish-prod).
-pub fn image_steps(spec: &ImageSpec) -> Vec<Step> {
+/// Build + validate (docker-validate, and the build stage of publish-prod). `reuse_validated`:
+/// an image that `docker-validate` validated already (same image ID, same health check) is not
+/// validated again (publish-prod right after docker-validate); docker-validate itself always
+/// validates.
+pub fn image_steps(spec: &ImageSpec, reuse_validated: bool) -> Vec<Step> {
     vec![
         Step::Action(Box::new(BuildImage::new(spec))),
-        Step::Action(Box::new(Validate { spec: spec.clone() })),
+        Step::Action(Box::new(Validate {
+            spec: spec.clone(),
+            reuse_validated,
+        })),
     ]
 }
 
@@ -101,8 +130,8 @@ pub fn gather(facts: &Facts, problems: &mut Problems) -> Gathered {
             Vec::new()
         }
     };
-    let mut build = wheel_steps(facts, true);
-    build.extend(image_steps(&spec));
+    let inputs = wheel_steps(facts);
+    let build = image_steps(&spec, true);
     let publish = vec![Step::Action(Box::new(Push {
         spec: spec.clone(),
         registries: docker.registries.clone(),
@@ -116,6 +145,7 @@ pub fn gather(facts: &Facts, problems: &mut Problems) -> Gathered {
         credentials,
     }))];
     Ok(Some(TargetPlan {
+        inputs,
         build,
         publish,
         verify,

@@ -457,6 +457,40 @@ impl Action for Push {
         }
         Some(lines.join("\n"))
     }
+    fn planned(&self) -> Vec<Process> {
+        let mut out = Vec::new();
+        for r in &self.registries {
+            out.extend(self.login_process(r));
+            let repo = self.repo(r);
+            if self.spec.multi() {
+                for p in &self.spec.platforms {
+                    let target = format!("{repo}:{}", self.spec.arch_tag(p));
+                    out.push(self.docker().args(["tag", "<image-id>", &target]));
+                    out.push(self.docker().args(["push", &target]));
+                }
+                out.push(
+                    self.docker()
+                        .args(["manifest", "rm", &format!("{repo}:<tag>")]),
+                );
+                let children: Vec<String> = self
+                    .spec
+                    .platforms
+                    .iter()
+                    .map(|p| format!("<digest {}>", platform_slug(p)))
+                    .collect();
+                out.extend(self.manifest_processes(r, "<tag>", &children));
+            } else {
+                let target = format!("{repo}:<tag>");
+                out.push(self.docker().args(["tag", "<image-id>", &target]));
+                out.push(self.docker().args(["push", &target]));
+            }
+            if self.credentials.is_some() {
+                let host = Repo::parse(&repo).registry;
+                out.push(self.docker().args(["logout", &host]));
+            }
+        }
+        out
+    }
     fn execute(&self, cx: &mut RunContext) -> Result<Done> {
         let images: BTreeMap<String, String> = self
             .spec

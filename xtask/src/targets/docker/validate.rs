@@ -1,16 +1,15 @@
 //! Validate the image: a container with no network, health probed inside it, always removed.
 
 use super::check::rel;
-use super::engine;
 use super::spec::image_key;
 use super::spec::ImageSpec;
 use super::spec::VALIDATE_LABEL;
 use crate::run::plan::{Action, Done, Process, RunContext};
+use crate::run::process;
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The probe run inside the container: GET each path on 127.0.0.1:<port>, print
@@ -35,15 +34,44 @@ print(json.dumps(out))";
 ///
 /// The container never outlives the check: `docker run --rm --init` runs attached as a child
 /// (a Ctrl-C reaches the docker client in the same process group, which proxies it to the
-/// container, and `--rm` removes it); every exit path runs `docker rm -f`; a watchdog in its
-/// own process group removes it when this process dies in any way (its stdin pipe closes); and
+/// container, and `--rm` removes it); every exit path runs `docker rm -f`; a watchdog (this
+/// binary again, no shell, in its own process group: [`process::watchdog`]) removes it when this
+/// process dies in any way (its stdin pipe closes); and
 /// stale `slipway.validate` containers whose process is gone are swept first.
 #[derive(Debug)]
 pub struct Validate {
     pub spec: ImageSpec,
+    /// Skip an image validated earlier with the same health check (recorded in
+    /// `target/slipway/docker/validated.json` by every successful validation).
+    pub reuse_validated: bool,
 }
 
+pub(crate) const VALIDATED_RECORD: &str = "validated.json";
+
 impl Validate {
+    fn record_path(&self) -> std::path::PathBuf {
+        self.spec.work.join("docker").join(VALIDATED_RECORD)
+    }
+
+    /// What makes two validations the same: the image ID, the health check, the version.
+    fn key(&self, platform: &str, image: &str) -> String {
+        let h = &self.spec.health;
+        let text = serde_json::json!({
+            "image": image, "platform": platform, "pep440": self.spec.pep440,
+            "health": [h.path, h.port, h.timeout_s],
+        })
+        .to_string();
+        crate::core::sha256::digest_hex(text.as_bytes())
+    }
+
+    fn records(&self) -> serde_json::Map<String, Json> {
+        std::fs::read_to_string(self.record_path())
+            .ok()
+            .and_then(|t| serde_json::from_str::<Json>(&t).ok())
+            .and_then(|j| j.as_object().cloned())
+            .unwrap_or_default()
+    }
+
     pub(crate) fn run_process(
         &self,
         name: &str,
@@ -76,17 +104,36 @@ impl Validate {
             .args(paths.iter().copied())
     }
 
-    /// Removes validation containers left by slipway processes that no longer exist.
-    pub(crate) fn sweep(&self) -> Vec<String> {
-        let list = crate::run::exec::run_captured(&self.spec.docker().args([
+    fn list_process(&self) -> Process {
+        self.spec.docker().args([
             "ps",
             "-a",
             "--filter",
             &format!("label={VALIDATE_LABEL}"),
             "--format",
             &format!("{{{{.Names}}}} {{{{.Label \"{VALIDATE_LABEL}\"}}}}"),
-        ]))
-        .unwrap_or_default();
+        ])
+    }
+
+    fn healthcheck_process(&self, image: &str) -> Process {
+        self.spec.docker().args([
+            "image",
+            "inspect",
+            "--format",
+            "{{json .Config.Healthcheck}}",
+            image,
+        ])
+    }
+
+    fn state_process(&self, name: &str) -> Process {
+        self.spec
+            .docker()
+            .args(["inspect", "--format", "{{json .State}}", name])
+    }
+
+    /// Removes validation containers left by slipway processes that no longer exist.
+    pub(crate) fn sweep(&self) -> Vec<String> {
+        let list = crate::run::exec::run_captured(&self.list_process()).unwrap_or_default();
         let me = std::process::id().to_string();
         let mut removed = Vec::new();
         for line in list.lines() {
@@ -114,41 +161,30 @@ impl Validate {
         let dir = s.work.join("docker");
         std::fs::create_dir_all(&dir)?;
         let log = dir.join(format!("validate-{pid}-{index}.log"));
-        let healthcheck = crate::run::exec::run_captured(&s.docker().args([
-            "image",
-            "inspect",
-            "--format",
-            "{{json .Config.Healthcheck}}",
-            image,
-        ]))
-        .context("reading the image's HEALTHCHECK")?;
+        let healthcheck = crate::run::exec::run_captured(&self.healthcheck_process(image))
+            .context("reading the image's HEALTHCHECK")?;
         let healthcheck: Json = serde_json::from_str(healthcheck.trim()).unwrap_or(Json::Null);
         let has_healthcheck = healthcheck["Test"]
             .as_array()
             .is_some_and(|t| !t.is_empty() && t[0] != "NONE");
 
-        let out = std::fs::File::create(&log)?;
-        let mut run = command(&self.run_process(&name, platform, image, &pid.to_string()));
-        run.stdin(Stdio::null())
-            .stdout(out.try_clone()?)
-            .stderr(out);
-        let child = run
-            .spawn()
-            .with_context(|| format!("cannot run `{}`", engine::client()))?;
+        let child = process::supervise(
+            &self.run_process(&name, platform, image, &pid.to_string()),
+            &log,
+        )?;
         let mut guard = Container {
             name: name.clone(),
             docker: s.docker(),
             child: Some(child),
             watchdog: None,
             removed: false,
-            started: (Instant::now(), crate::run::exec::child_time()),
         };
-        guard.watchdog = watchdog(&s.docker(), &name).ok();
+        guard.watchdog = process::watchdog(&guard.rm()).ok();
         let started = Instant::now();
         let result = self.wait_and_probe(&mut guard, has_healthcheck, started);
         guard.remove();
         match result {
-            Ok(line) => Ok(format!("{platform}: {line}")),
+            Ok(line) => Ok(line),
             Err(e) => {
                 let tail = tail(&log, 15);
                 let shown = if tail.trim().is_empty() {
@@ -175,20 +211,15 @@ impl Validate {
         let path = s.health.path.as_str();
         let mut last = String::new();
         loop {
-            if let Some(status) = c.child.as_mut().and_then(|ch| ch.try_wait().ok().flatten()) {
+            if let Some(status) = c.child.as_ref().and_then(|ch| ch.exited()) {
                 bail!(
                     "the container stopped ({}) before it became healthy",
                     describe_exit(status)
                 );
             }
-            let state = crate::run::exec::run_captured(&s.docker().args([
-                "inspect",
-                "--format",
-                "{{json .State}}",
-                &c.name,
-            ]))
-            .ok()
-            .and_then(|t| serde_json::from_str::<Json>(t.trim()).ok());
+            let state = crate::run::exec::run_captured(&self.state_process(&c.name))
+                .ok()
+                .and_then(|t| serde_json::from_str::<Json>(t.trim()).ok());
             if let Some(state) = &state {
                 if has_healthcheck {
                     let health = &state["Health"];
@@ -310,8 +341,8 @@ pub(crate) fn show_answer(code: u16, body: &str) -> String {
     }
 }
 
-pub(crate) fn describe_exit(status: std::process::ExitStatus) -> String {
-    match status.code() {
+pub(crate) fn describe_exit(code: Option<i32>) -> String {
+    match code {
         Some(c) => format!("docker run exited with status {c}"),
         None => "docker run was killed by a signal".into(),
     }
@@ -355,7 +386,29 @@ impl Action for Validate {
             "always: {}",
             self.spec.docker().args(["rm", "-f", name]).command_line()
         ));
+        if self.reuse_validated {
+            lines.push(format!(
+                "skipped for an image validated earlier with the same health check (recorded in {})",
+                rel(&self.spec.root, &self.record_path())
+            ));
+        }
         Some(lines.join("\n"))
+    }
+    fn planned(&self) -> Vec<Process> {
+        let name = "slipway-validate-<pid>-<n>";
+        let mut out = vec![
+            self.list_process(),
+            self.spec.docker().args(["rm", "-f", "<stale container>"]),
+        ];
+        for p in &self.spec.platforms {
+            out.push(self.healthcheck_process("<image-id>"));
+            out.push(self.run_process(name, p, "<image-id>", "<pid>"));
+            out.push(self.state_process(name));
+            out.push(self.probe_process(name, &[&self.spec.health.path], PROBE));
+            out.push(self.probe_process(name, &[&self.spec.health.path, "/version"], PROBE));
+            out.push(self.spec.docker().args(["rm", "-f", name]));
+        }
+        out
     }
     fn execute(&self, cx: &mut RunContext) -> Result<Done> {
         let swept = self.sweep();
@@ -366,9 +419,37 @@ impl Action for Validate {
                 swept.join(", ")
             ));
         }
+        let mut records = self.records();
+        let mut reused = Vec::new();
         for (i, platform) in self.spec.platforms.iter().enumerate() {
             let image = cx.get(&image_key(platform))?.to_string();
-            lines.push(self.validate_one(i, platform, &image)?);
+            let key = self.key(platform, &image);
+            if self.reuse_validated {
+                if let Some(line) = records.get(&key).and_then(|r| r["result"].as_str()) {
+                    reused.push(format!("{platform} {image}: {line}"));
+                    continue;
+                }
+            }
+            let line = self.validate_one(i, platform, &image)?;
+            records.insert(
+                key,
+                serde_json::json!({"image": image, "platform": platform, "result": line}),
+            );
+            std::fs::create_dir_all(self.spec.work.join("docker"))?;
+            crate::run::exec::write_atomic(
+                &self.record_path(),
+                &serde_json::to_string_pretty(&Json::Object(records.clone()))?,
+            )?;
+            lines.push(format!("{platform}: {line}"));
+        }
+        if lines.is_empty() && !reused.is_empty() {
+            return Ok(Done::Skipped(format!(
+                "validated earlier (docker-validate), same image and health check: {}",
+                reused.join("; ")
+            )));
+        }
+        if !reused.is_empty() {
+            lines.push(format!("validated earlier: {}", reused.join("; ")));
         }
         Ok(Done::Ran(lines.join("\n")))
     }
@@ -378,41 +459,31 @@ impl Action for Validate {
 pub(crate) struct Container {
     pub(crate) name: String,
     pub(crate) docker: Process,
-    pub(crate) child: Option<Child>,
-    pub(crate) watchdog: Option<Child>,
+    /// `docker run`, supervised: reaped (killed if need be) when it is dropped.
+    pub(crate) child: Option<process::Supervised>,
+    /// Removes the container if this process dies before [`Container::remove`] runs.
+    pub(crate) watchdog: Option<process::Supervised>,
     pub(crate) removed: bool,
-    /// When `docker run` started, and the child time counted by then: its wall time, less the
-    /// docker calls made meanwhile (counted already), is time spent waiting for docker.
-    pub(crate) started: (Instant, Duration),
 }
 
 impl Container {
+    /// `docker rm -f NAME`.
+    pub(crate) fn rm(&self) -> Process {
+        self.docker.clone().args(["rm", "-f", &self.name])
+    }
+
     pub(crate) fn remove(&mut self) {
         if std::mem::replace(&mut self.removed, true) {
             return;
         }
-        let _ = crate::run::exec::run_captured(&self.docker.clone().args(["rm", "-f", &self.name]));
+        let _ = crate::run::exec::run_captured(&self.rm());
+        // `docker run --rm` ends once the container is gone; killed after 10 s. Its whole life
+        // counts as child time (overlapping `docker exec` probes are merged by the union).
         if let Some(mut child) = self.child.take() {
-            let deadline = Instant::now() + Duration::from_secs(10);
-            loop {
-                match child.try_wait() {
-                    Ok(Some(_)) | Err(_) => break,
-                    Ok(None) if Instant::now() > deadline => {
-                        let _ = child.kill();
-                        let _ = child.wait();
-                        break;
-                    }
-                    Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-                }
-            }
-            // The container's whole life; overlapping `docker exec` probes are merged by the union.
-            crate::run::exec::count_child_span(self.started.0, Instant::now());
+            child.stop(Duration::from_secs(10));
         }
-        if let Some(mut w) = self.watchdog.take() {
-            // Its job is done: kill it before it reads EOF (no second `docker rm`).
-            let _ = w.kill();
-            let _ = w.wait();
-        }
+        // Its job is done: disarm it before it reads EOF (no second `docker rm`).
+        self.watchdog.take();
     }
 }
 
@@ -420,44 +491,6 @@ impl Drop for Container {
     fn drop(&mut self) {
         self.remove();
     }
-}
-
-/// `sh -c 'read _; docker rm -f NAME'` in its own process group, holding our end of its stdin:
-/// when this process ends in any way (Ctrl-C, SIGTERM, SIGKILL), the pipe closes and it removes
-/// the container.
-pub(crate) fn watchdog(docker: &Process, name: &str) -> Result<Child> {
-    let mut cmd = Command::new("sh");
-    cmd.args([
-        "-c",
-        "read _ ; exec \"$0\" rm -f \"$1\" >/dev/null 2>&1",
-        &docker.program,
-        name,
-    ]);
-    for (k, v) in &docker.env {
-        cmd.env(k, v.reveal());
-    }
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::CommandExt;
-        cmd.process_group(0);
-    }
-    Ok(cmd.spawn()?)
-}
-
-/// A [`Process`] as a `std::process::Command` (for children we supervise ourselves).
-pub(crate) fn command(p: &Process) -> Command {
-    let mut c = Command::new(&p.program);
-    c.args(&p.args).current_dir(&p.cwd);
-    for k in &p.env_remove {
-        c.env_remove(k);
-    }
-    for (k, v) in &p.env {
-        c.env(k, v.reveal());
-    }
-    c
 }
 
 pub(crate) fn tail(path: &Path, n: usize) -> String {

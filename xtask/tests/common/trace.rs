@@ -1,0 +1,295 @@
+//! Which programs a run of the tool started: the tool under `strace -f`, and the argv of each
+//! of its direct children (not their own children, not the tool's re-exec of itself), checked
+//! against the processes its `--dry-run --json` plan listed.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// Is strace usable here (ptrace may be forbidden in a container)?
+pub fn strace_works() -> bool {
+    Command::new("strace")
+        .args(["-qq", "-e", "trace=none", "true"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Runs `cmd` (the tool) under strace, the trace in `dir`; returns its output and the argv of
+/// every direct child, in order.
+pub fn traced(cmd: &Command, dir: &Path) -> (Output, Vec<Vec<String>>) {
+    let trace = dir.join("trace");
+    let mut s = Command::new("strace");
+    s.args(["-f", "-qq", "-s", "65536", "-e"])
+        .arg("trace=execve,clone,clone3,fork,vfork")
+        .arg("-o")
+        .arg(&trace)
+        .arg("--")
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    if let Some(d) = cmd.get_current_dir() {
+        s.current_dir(d);
+    }
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => s.env(k, v),
+            None => s.env_remove(k),
+        };
+    }
+    let out = s.output().unwrap();
+    let text = std::fs::read_to_string(&trace).unwrap();
+    if std::env::var_os("TRACE_DEBUG").is_some() {
+        eprintln!("{}", &text[..text.len().min(6000)]);
+    }
+    let exe = cmd.get_program().to_string_lossy().into_owned();
+    (out, direct_children(&text, &exe))
+}
+
+/// Parses `strace -f` output: the tool is the first pid and the threads it clones
+/// (`CLONE_THREAD`); its direct children are the other pids those clone; each child's argv is
+/// that of its first successful execve.
+pub fn direct_children(trace: &str, exe: &str) -> Vec<Vec<String>> {
+    let mut tool: HashSet<u32> = HashSet::new();
+    let mut children: Vec<u32> = Vec::new();
+    // pid → (the call in progress is a clone, with CLONE_THREAD)
+    let mut cloning: HashMap<u32, bool> = HashMap::new();
+    // pid → argv of its execve in progress
+    let mut execing: HashMap<u32, Vec<String>> = HashMap::new();
+    let mut argv_of: HashMap<u32, Vec<String>> = HashMap::new();
+    for line in trace.lines() {
+        let Some((pid, rest)) = line.split_once(' ') else {
+            continue;
+        };
+        let Ok(pid) = pid.trim().parse::<u32>() else {
+            continue;
+        };
+        if tool.is_empty() {
+            tool.insert(pid);
+        }
+        let rest = rest.trim_start();
+        let call = ["clone3(", "clone(", "vfork(", "fork("]
+            .iter()
+            .any(|c| rest.starts_with(c));
+        if call {
+            cloning.insert(pid, rest.contains("CLONE_THREAD"));
+        } else if let Some(args) = rest.strip_prefix("execve(") {
+            execing.insert(pid, parse_argv(args));
+        }
+        let resumed = rest.starts_with("<...");
+        if resumed || call || rest.starts_with("execve(") {
+            let Some(ret) = result(rest) else { continue };
+            if let Some(thread) = cloning.remove(&pid) {
+                if ret > 0 && tool.contains(&pid) {
+                    let child = ret as u32;
+                    if thread {
+                        tool.insert(child);
+                    } else {
+                        children.push(child);
+                    }
+                }
+            } else if let Some(argv) = execing.remove(&pid) {
+                if ret == 0 && !argv_of.contains_key(&pid) {
+                    argv_of.insert(pid, argv);
+                }
+            }
+        }
+    }
+    children
+        .iter()
+        .filter_map(|c| argv_of.get(c).cloned())
+        .filter(|argv| {
+            // The tool's own re-exec (its container watchdog).
+            argv.first().is_none_or(|p| p != exe)
+                && argv.get(1).is_none_or(|a| a != "__slipway-watchdog")
+        })
+        .collect()
+}
+
+/// The return value of a finished call (`… = 123` / `… = -1 ENOENT …`); None when unfinished.
+fn result(rest: &str) -> Option<i64> {
+    if rest.ends_with("<unfinished ...>") {
+        return None;
+    }
+    let (_, ret) = rest.rsplit_once(" = ")?;
+    ret.split_whitespace().next()?.parse().ok()
+}
+
+/// The argv array of `execve("path", ["a", "b"], …`.
+fn parse_argv(args: &str) -> Vec<String> {
+    let Some(start) = args.find(", [") else {
+        return Vec::new();
+    };
+    let mut chars = args[start + 3..].chars();
+    let mut argv = Vec::new();
+    loop {
+        match chars.next() {
+            Some('"') => {
+                let mut s = Vec::new();
+                while let Some(c) = chars.next() {
+                    match c {
+                        '"' => break,
+                        '\\' => match chars.next() {
+                            Some('n') => s.push(b'\n'),
+                            Some('t') => s.push(b'\t'),
+                            Some('r') => s.push(b'\r'),
+                            Some(d @ '0'..='7') => {
+                                let mut v = d.to_digit(8).unwrap();
+                                for _ in 0..2 {
+                                    let mut peek = chars.clone();
+                                    match peek.next().and_then(|c| c.to_digit(8)) {
+                                        Some(x) => {
+                                            v = v * 8 + x;
+                                            chars = peek;
+                                        }
+                                        None => break,
+                                    }
+                                }
+                                s.push(v as u8);
+                            }
+                            Some('x') => {
+                                let h: String = chars.by_ref().take(2).collect();
+                                s.push(u8::from_str_radix(&h, 16).unwrap_or(b'?'));
+                            }
+                            Some(o) => {
+                                let mut b = [0; 4];
+                                s.extend_from_slice(o.encode_utf8(&mut b).as_bytes());
+                            }
+                            None => break,
+                        },
+                        c => {
+                            let mut b = [0; 4];
+                            s.extend_from_slice(c.encode_utf8(&mut b).as_bytes());
+                        }
+                    }
+                }
+                argv.push(String::from_utf8_lossy(&s).into_owned());
+            }
+            Some(']') | None => break,
+            Some(_) => {}
+        }
+    }
+    argv
+}
+
+/// One process template of a plan: program + args, `<name>` placeholders.
+pub type Template = Vec<String>;
+
+/// The processes a `--dry-run --json` plan lists: `run` steps and every action's `processes`.
+pub fn planned(steps: &serde_json::Value) -> Vec<Template> {
+    let mut out = Vec::new();
+    let to_t = |p: &serde_json::Value| -> Template {
+        let mut t = vec![p["program"].as_str().unwrap_or("").to_string()];
+        t.extend(
+            p["args"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|a| a.as_str().unwrap_or("").to_string()),
+        );
+        t
+    };
+    for s in steps.as_array().into_iter().flatten() {
+        match s["kind"].as_str() {
+            Some("run") => out.push(to_t(s)),
+            Some("action") => out.extend(s["processes"].as_array().into_iter().flatten().map(to_t)),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Does `arg` match the template argument `t` (`<name>` matches any text)?
+fn glob(t: &str, arg: &str) -> bool {
+    let mut parts = Vec::new();
+    let mut rest = t;
+    while let Some(open) = rest.find('<') {
+        match rest[open..].find('>') {
+            Some(close) => {
+                parts.push(&rest[..open]);
+                rest = &rest[open + close + 1..];
+            }
+            None => break,
+        }
+    }
+    parts.push(rest);
+    if parts.len() == 1 {
+        return t == arg;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !arg.starts_with(first) || !arg[first.len()..].ends_with(last) {
+        return false;
+    }
+    let mut at = first.len();
+    let end = arg.len() - last.len();
+    for p in &parts[1..parts.len() - 1] {
+        match arg[at..end].find(p) {
+            Some(i) => at += i + p.len(),
+            None => return false,
+        }
+    }
+    at <= end
+}
+
+/// Does `argv` match the template (an argument ending in `…>` takes one or more arguments)?
+pub fn matches(t: &[String], argv: &[String]) -> bool {
+    match (t.split_first(), argv.split_first()) {
+        (None, None) => true,
+        (Some((ta, trest)), Some((a, rest))) => {
+            if ta.ends_with("…>") {
+                glob(ta, a) && (matches(trest, rest) || matches(t, rest))
+            } else {
+                glob(ta, a) && matches(trest, rest)
+            }
+        }
+        _ => false,
+    }
+}
+
+/// `real` less one occurrence of every argv in `observed` (what the dry run itself ran: the
+/// read-only observations both runs make).
+pub fn less(real: &[Vec<String>], observed: &[Vec<String>]) -> Vec<Vec<String>> {
+    let mut left: Vec<Option<&Vec<String>>> = observed.iter().map(Some).collect();
+    real.iter()
+        .filter(|argv| {
+            if let Some(slot) = left.iter_mut().find(|o| o.is_some_and(|o| o == *argv)) {
+                *slot = None;
+                false
+            } else {
+                true
+            }
+        })
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn parses_strace_lines_and_matches_templates() {
+    let trace = r#"100 execve("/x/xtask", ["/x/xtask", "release"], 0x7ffd /* 9 vars */) = 0
+100 clone3({flags=CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD|CLONE_SYSVSEM, child_tid=0x1}, 88) = 101
+101 clone3({flags=CLONE_VM|CLONE_VFORK|CLONE_CLEAR_SIGHAND, exit_signal=SIGCHLD, stack=0x1, stack_size=0x9000}, 88 <unfinished ...>
+102 execve("/usr/local/bin/git", ["git", "a b\"\n"], 0x1 /* 9 vars */) = -1 ENOENT (No such file or directory)
+102 execve("/usr/bin/git", ["git", "a b\"\n"], 0x1 /* 9 vars */ <unfinished ...>
+101 <... clone3 resumed>) = 102
+102 <... execve resumed>) = 0
+102 clone(child_stack=NULL, flags=CLONE_CHILD_CLEARTID|SIGCHLD, child_tidptr=0x1) = 103
+103 execve("/usr/bin/ssh", ["ssh", "host"], 0x1 /* 9 vars */) = 0
+100 vfork( <unfinished ...>
+104 execve("/x/xtask", ["/x/xtask", "__slipway-watchdog", "docker"], 0x1 /* 9 vars */) = 0
+100 <... vfork resumed>) = 104
+"#;
+    let argv = direct_children(trace, "/x/xtask");
+    assert_eq!(argv, vec![vec!["git".to_string(), "a b\"\n".to_string()]]);
+    let t = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert!(matches(
+        &t(&["p", "-m", "twine", "/d/<file…>"]),
+        &t(&["p", "-m", "twine", "/d/a.whl", "/d/b.tar.gz"])
+    ));
+    assert!(!matches(
+        &t(&["p", "/d/<file…>"]),
+        &t(&["p", "/d/a", "/e/b"])
+    ));
+    assert!(matches(
+        &t(&["<venv>/bin/python", "-c", "x"]),
+        &t(&["/w/tmp/verify-9/bin/python", "-c", "x"])
+    ));
+    assert!(!matches(&t(&["git", "push"]), &t(&["git", "push", "x"])));
+}
