@@ -580,6 +580,9 @@ fn rehearse() -> Command {
             "dry-run",
             "print the plan and its teardown; run nothing",
         ))
+        .arg(json_flag(
+            "with --dry-run: the plan and its teardown as JSON on stdout",
+        ))
         .arg(
             Arg::new("rehearse-version")
                 .long("version")
@@ -737,6 +740,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation> {
             Cmd::Rehearse {
                 options: cmd::rehearse::Options {
                     keep: sub.get_flag("keep"),
+                    json: sub.get_flag("json"),
                     version,
                 },
                 dry_run: sub.get_flag("dry-run"),

@@ -29,6 +29,8 @@ use crate::{facts::config, facts::git, targets::docker::engine};
 #[derive(Debug, Clone)]
 pub struct Options {
     pub keep: bool,
+    /// With `--dry-run`: the plan and its teardown as JSON on stdout.
+    pub json: bool,
     /// What `release` is given: X.Y.Z, major, minor, patch or auto.
     pub version: String,
 }
@@ -421,6 +423,13 @@ fn rehearse(global: &Global, o: &Options, dry_run: bool, ui: &Ui) -> Result<u8> 
     let l = Layout::new(&root, &cfg)?;
     let shared = Arc::new(Shared::default());
     let planned = build(&root, &cfg, o, &l, &shared);
+    if dry_run && o.json {
+        crate::run::ui::print_json(&serde_json::json!({
+            "steps": planned.plan.to_json(&root),
+            "teardown": planned.teardown.to_json(&root),
+        }));
+        return Ok(0);
+    }
     if dry_run {
         ui.heading("rehearse — dry run");
         planned.plan.render(ui, &root);
@@ -572,6 +581,9 @@ impl Action for StageRun {
     fn header(&self) -> String {
         format!("{}: run {}", self.name, self.process.command_line())
     }
+    fn planned(&self) -> Vec<Process> {
+        vec![self.process.clone()]
+    }
     fn execute(&self, _cx: &mut RunContext) -> Result<Done> {
         std::fs::create_dir_all(&self.gh_config)?;
         crate::run::process::relayed(&self.process)
@@ -579,6 +591,12 @@ impl Action for StageRun {
         Ok(Done::Ran(String::new()))
     }
 }
+
+/// The commit identity of the clone (where none is configured).
+const IDENTITY: [(&str, &str); 2] = [
+    ("user.name", "slipway rehearsal"),
+    ("user.email", "rehearsal@slipway.invalid"),
+];
 
 /// A commit identity in the clone, only where none is configured (the user's is kept).
 #[derive(Debug)]
@@ -590,12 +608,20 @@ impl Action for GitIdentity {
     fn header(&self) -> String {
         "git identity in the clone: user.name \"slipway rehearsal\", user.email rehearsal@slipway.invalid (only where none is configured)".into()
     }
+    fn planned(&self) -> Vec<Process> {
+        IDENTITY
+            .iter()
+            .flat_map(|(k, v)| {
+                [
+                    Process::new("git", &self.clone).args(["config", "--get", k]),
+                    Process::new("git", &self.clone).args(["config", k, v]),
+                ]
+            })
+            .collect()
+    }
     fn execute(&self, cx: &mut RunContext) -> Result<Done> {
         let mut set = Vec::new();
-        for (k, v) in [
-            ("user.name", "slipway rehearsal"),
-            ("user.email", "rehearsal@slipway.invalid"),
-        ] {
+        for (k, v) in IDENTITY {
             let current = crate::run::exec::run_captured(
                 &Process::new("git", &self.clone).args(["config", "--get", k]),
             )
@@ -631,6 +657,9 @@ impl Action for StartServices {
             "services: run {}  (supervised: stops and reaps them when its stdin closes)",
             self.process.command_line()
         )
+    }
+    fn planned(&self) -> Vec<Process> {
+        vec![self.process.clone()]
     }
     fn detail(&self) -> Option<String> {
         Some(format!(
@@ -736,6 +765,14 @@ impl Action for RemoveImages {
             self.registries[0], self.registries[1]
         )
     }
+    fn planned(&self) -> Vec<Process> {
+        let tags: Vec<String> = self
+            .registries
+            .iter()
+            .map(|r| format!("{r}/<image>:<tag…>"))
+            .collect();
+        vec![self.list(), self.rm(&tags[..1])]
+    }
     fn execute(&self, _cx: &mut RunContext) -> Result<Done> {
         // A teardown step: a failure is reported, and the teardown goes on.
         Ok(self
@@ -745,15 +782,23 @@ impl Action for RemoveImages {
 }
 
 impl RemoveImages {
-    fn remove(&self) -> Result<Done> {
-        // Made now, not with the plan: the engine is the one provisioning found or started.
-        let docker = || engine::docker(&self.root, None);
-        let listed = crate::run::exec::run_captured(&docker().args([
+    fn list(&self) -> Process {
+        engine::docker(&self.root, None).args([
             "image",
             "ls",
             "--format",
             "{{.Repository}}:{{.Tag}}",
-        ]))?;
+        ])
+    }
+
+    fn rm(&self, tags: &[String]) -> Process {
+        engine::docker(&self.root, None)
+            .args(["image", "rm"])
+            .args(tags.iter().cloned())
+    }
+
+    fn remove(&self) -> Result<Done> {
+        let listed = crate::run::exec::run_captured(&self.list())?;
         let ours: Vec<String> = listed
             .lines()
             .map(str::trim)
@@ -767,7 +812,7 @@ impl RemoveImages {
         if ours.is_empty() {
             return Ok(Done::Skipped("the rehearsal left no image tags".into()));
         }
-        crate::run::exec::run_captured(&docker().args(["image", "rm"]).args(ours.iter().cloned()))?;
+        crate::run::exec::run_captured(&self.rm(&ours))?;
         Ok(Done::Ran(format!("removed {}", ours.join(" "))))
     }
 }
@@ -1042,6 +1087,7 @@ mod tests {
         let cfg = config::load_or_refuse(&root, "rehearse").unwrap();
         let o = Options {
             keep: false,
+            json: false,
             version: "patch".into(),
         };
         let l = Layout::new(&root, &cfg).unwrap();

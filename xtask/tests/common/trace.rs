@@ -1,5 +1,5 @@
 //! Which programs a run of the tool started: the tool under `strace -f`, and the argv of each
-//! of its direct children (not their own children, not the tool's re-exec of itself), checked
+//! of its direct children (not their own children, not its container watchdog), checked
 //! against the processes its `--dry-run --json` plan listed.
 
 use std::collections::{HashMap, HashSet};
@@ -40,14 +40,13 @@ pub fn traced(cmd: &Command, dir: &Path) -> (Output, Vec<Vec<String>>) {
     if std::env::var_os("TRACE_DEBUG").is_some() {
         eprintln!("{}", &text[..text.len().min(6000)]);
     }
-    let exe = cmd.get_program().to_string_lossy().into_owned();
-    (out, direct_children(&text, &exe))
+    (out, direct_children(&text))
 }
 
 /// Parses `strace -f` output: the tool is the first pid and the threads it clones
 /// (`CLONE_THREAD`); its direct children are the other pids those clone; each child's argv is
 /// that of its first successful execve.
-pub fn direct_children(trace: &str, exe: &str) -> Vec<Vec<String>> {
+pub fn direct_children(trace: &str) -> Vec<Vec<String>> {
     let mut tool: HashSet<u32> = HashSet::new();
     let mut children: Vec<u32> = Vec::new();
     // pid → (the call in progress is a clone, with CLONE_THREAD)
@@ -97,9 +96,9 @@ pub fn direct_children(trace: &str, exe: &str) -> Vec<Vec<String>> {
         .iter()
         .filter_map(|c| argv_of.get(c).cloned())
         .filter(|argv| {
-            // The tool's own re-exec (its container watchdog).
-            argv.first().is_none_or(|p| p != exe)
-                && argv.get(1).is_none_or(|a| a != "__slipway-watchdog")
+            // The tool's own re-exec as its container watchdog (not a planned process; the
+            // stages `rehearse` runs are the tool too, and they are planned).
+            argv.get(1).is_none_or(|a| a != "__slipway-watchdog")
         })
         .collect()
 }
@@ -276,7 +275,7 @@ fn parses_strace_lines_and_matches_templates() {
 104 execve("/x/xtask", ["/x/xtask", "__slipway-watchdog", "docker"], 0x1 /* 9 vars */) = 0
 100 <... vfork resumed>) = 104
 "#;
-    let argv = direct_children(trace, "/x/xtask");
+    let argv = direct_children(trace);
     assert_eq!(argv, vec![vec!["git".to_string(), "a b\"\n".to_string()]]);
     let t = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     assert!(matches(

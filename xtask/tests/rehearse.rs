@@ -1,0 +1,144 @@
+//! `rehearse` under strace: every process it starts directly (the rig build, provisioning, git in
+//! the sandbox, the supervised services, the four stages, the teardown's docker calls) is one its
+//! `--dry-run --json` plan listed, and every listed one runs (except those that run only when
+//! needed, named below). Values that differ from one invocation to the next — the sandbox id, the
+//! ports, the report stamp — are placeholders on both sides.
+
+mod common;
+
+#[path = "common/trace.rs"]
+mod trace;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// Replaces the values a rehearsal chooses anew each time with named placeholders.
+fn normalize(args: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(args.len());
+    for (i, a) in args.iter().enumerate() {
+        let after_port_flag = i > 0 && args[i - 1].ends_with("-port");
+        if after_port_flag && !a.is_empty() && a.chars().all(|c| c.is_ascii_digit()) {
+            out.push("<port>".into());
+            continue;
+        }
+        let mut s = a.clone();
+        // `rehearsals/<secs>-<pid>` (the sandbox) and `rehearsal/<secs>` (the reports).
+        for marker in ["rehearsals/", "rehearsal/", "127.0.0.1:"] {
+            let mut from = 0;
+            while let Some(at) = s[from..].find(marker) {
+                let start = from + at + marker.len();
+                let end = s[start..]
+                    .find(|c: char| !(c.is_ascii_digit() || c == '-'))
+                    .map_or(s.len(), |e| start + e);
+                if end > start {
+                    let name = if marker == "127.0.0.1:" {
+                        "<port>"
+                    } else {
+                        "<id>"
+                    };
+                    s.replace_range(start..end, name);
+                }
+                from = start;
+            }
+        }
+        out.push(s);
+    }
+    out
+}
+
+/// Started only when needed: the clone's identity where none is configured; removing image tags
+/// when the rehearsal left some.
+fn conditional(t: &[String]) -> bool {
+    let has = |w: &str| t.iter().any(|a| a == w);
+    (t[0] == "git" && has("config") && !has("--get")) || has("rm")
+}
+
+#[test]
+fn rehearse_starts_only_the_processes_its_dry_run_lists() {
+    if !common::require("strace (ptrace allowed)", trace::strace_works()) {
+        return;
+    }
+    if !common::require(
+        "a Docker engine (cargo xtask provision)",
+        xtask::targets::docker::engine::is_up(),
+    ) {
+        return;
+    }
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let command = |args: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_xtask"));
+        c.arg("-C").arg(&root).args(args).env("NO_COLOR", "1");
+        c
+    };
+
+    let dry_dir = tempfile::tempdir().unwrap();
+    let (dry, observed) = trace::traced(
+        &command(&["rehearse", "--dry-run", "--json"]),
+        dry_dir.path(),
+    );
+    assert!(
+        dry.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+    let plan: serde_json::Value = serde_json::from_slice(&dry.stdout).unwrap();
+    let planned: Vec<Vec<String>> = trace::planned(&plan["steps"])
+        .into_iter()
+        .chain(trace::planned(&plan["teardown"]))
+        .map(|t| normalize(&t))
+        .collect();
+    assert!(planned.len() >= 15, "{planned:#?}");
+
+    let real_dir = tempfile::tempdir().unwrap();
+    let (real, started) = trace::traced(&command(&["rehearse"]), real_dir.path());
+    let stderr = String::from_utf8_lossy(&real.stderr);
+    assert!(
+        real.status.success(),
+        "the rehearsal failed:\n{}\n{}",
+        String::from_utf8_lossy(&real.stdout),
+        &stderr[stderr.len().saturating_sub(6000)..]
+    );
+    let acted: Vec<Vec<String>> = trace::less(&started, &observed)
+        .iter()
+        .map(|a| normalize(a))
+        .collect();
+    for argv in &acted {
+        assert!(
+            planned.iter().any(|t| trace::matches(t, argv)),
+            "started but not in the dry-run plan: {argv:?}\nplanned: {planned:#?}"
+        );
+    }
+    for t in planned.iter().filter(|t| !conditional(t)) {
+        assert!(
+            acted.iter().any(|a| trace::matches(t, a)),
+            "planned but not started: {t:?}\nstarted: {acted:#?}"
+        );
+    }
+    // The stages are the tool itself, run once each.
+    let stages = acted
+        .iter()
+        .filter(|a| a[0] == env!("CARGO_BIN_EXE_xtask"))
+        .count();
+    assert_eq!(stages, 4, "{acted:#?}");
+}
+
+#[test]
+fn normalizing_names_what_changes_between_runs() {
+    let v = |s: &[&str]| s.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        normalize(&v(&[
+            "up",
+            "--registry-port",
+            "35663",
+            "/t/rehearsals/1796166818-13638/services.json",
+            "127.0.0.1:45359/acme/app:v1",
+        ])),
+        v(&[
+            "up",
+            "--registry-port",
+            "<port>",
+            "/t/rehearsals/<id>/services.json",
+            "127.0.0.1:<port>/acme/app:v1",
+        ])
+    );
+}
