@@ -158,17 +158,28 @@ pub fn succeeds(p: &Process) -> bool {
 
 /// A duct expression for `p` (program, arguments, directory, environment; stdin from the plan).
 fn expression(p: &Process) -> duct::Expression {
-    let mut e = duct::cmd(&p.program, &p.args).dir(&p.cwd);
-    for k in &p.env_remove {
-        e = e.env_remove(k);
-    }
-    for (k, v) in &p.env {
-        e = e.env(k, v.reveal());
-    }
+    let e = without_stdin(p);
     match &p.stdin {
         Some(v) => e.stdin_bytes(v.reveal().as_bytes().to_vec()),
         None => e.stdin_null(),
     }
+}
+
+/// `p` as a duct expression with no stdin redirection yet (in duct the redirection nearest the
+/// command wins, so a caller that brings its own stdin starts from this).
+fn without_stdin(p: &Process) -> duct::Expression {
+    let mut e = duct::cmd(&p.program, &p.args).dir(&p.cwd);
+    // A variable both removed from the inherited environment and set is set (as with
+    // `std::process::Command`, where the later call wins; in duct the nearest one would).
+    for k in &p.env_remove {
+        if !p.env.iter().any(|(set, _)| set == k) {
+            e = e.env_remove(k);
+        }
+    }
+    for (k, v) in &p.env {
+        e = e.env(k, v.reveal());
+    }
+    e
 }
 
 /// Runs `p` with its stdout and stderr relayed live (long steps show their progress).
@@ -309,7 +320,7 @@ pub fn supervise_with_lifeline(p: &Process, log: &Path) -> Result<Supervised> {
         .open(log)
         .with_context(|| format!("cannot open {}", log.display()))?;
     let (read, write) = os_pipe::pipe().context("cannot create a pipe")?;
-    let handle = expression(p)
+    let handle = without_stdin(p)
         .stdin_file(read)
         .stdout_file(out.try_clone()?)
         .stderr_file(out)
@@ -581,5 +592,29 @@ mod tests {
         let mut s = supervise(&Process::new("true", dir.path()), &log).unwrap();
         s.stop(Duration::from_secs(5));
         assert_eq!(s.exited(), None, "reaped: no handle left");
+    }
+
+    #[test]
+    fn a_removed_variable_that_is_set_is_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = Process::new("printenv", dir.path())
+            .args(["SLIPWAY_T1"])
+            .env_removed("SLIPWAY_T1")
+            .env("SLIPWAY_T1", Val::Plain("ours".into()));
+        assert_eq!(captured(&p).unwrap().trim(), "ours");
+    }
+
+    #[test]
+    fn a_lifeline_child_runs_until_its_stdin_closes() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        // `cat` ends at EOF on its stdin: only our closing it ends it.
+        let mut s = supervise_with_lifeline(&Process::new("cat", dir.path()), &log).unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(s.exited(), None, "it must not see EOF before we close it");
+        assert_eq!(
+            s.close_stdin_and_wait(Duration::from_secs(5)),
+            Some(Some(0))
+        );
     }
 }
