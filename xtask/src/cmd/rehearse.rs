@@ -423,6 +423,14 @@ fn rehearse(global: &Global, o: &Options, dry_run: bool, ui: &Ui) -> Result<u8> 
     let l = Layout::new(&root, &cfg)?;
     let shared = Arc::new(Shared::default());
     let planned = build(&root, &cfg, o, &l, &shared);
+    // Said by the dry run too: the rehearsal clones HEAD.
+    let status = git::status(&root)?;
+    if !status.changed.is_empty() {
+        ui.warn(&format!(
+            "uncommitted changes are not part of the rehearsal (it clones HEAD): {}",
+            status.changed.join(", ")
+        ));
+    }
     if dry_run && o.json {
         crate::run::ui::print_json(&serde_json::json!({
             "steps": planned.plan.to_json(&root),
@@ -436,13 +444,6 @@ fn rehearse(global: &Global, o: &Options, dry_run: bool, ui: &Ui) -> Result<u8> 
         ui.heading("then, whatever happened (teardown)");
         planned.teardown.render(ui, &root);
         return Ok(0);
-    }
-    let status = git::status(&root)?;
-    if !status.changed.is_empty() {
-        ui.warn(&format!(
-            "uncommitted changes are not part of the rehearsal (it clones HEAD): {}",
-            status.changed.join(", ")
-        ));
     }
     std::fs::create_dir_all(&l.sandbox)?;
 
