@@ -882,6 +882,16 @@ struct SeedRun {
     workflow: String,
 }
 
+/// What [`SeedRun`] reads in the clone: the tag at HEAD and HEAD's commit.
+const SEED_TAG: &[&str] = &["describe", "--tags", "--exact-match", "HEAD"];
+const SEED_SHA: &[&str] = &["rev-parse", "HEAD"];
+
+impl SeedRun {
+    fn git(&self, args: &[&str]) -> Process {
+        Process::new("git", &self.clone).args(args.iter().copied())
+    }
+}
+
 impl Action for SeedRun {
     fn header(&self) -> String {
         format!(
@@ -889,15 +899,15 @@ impl Action for SeedRun {
             self.workflow, self.url
         )
     }
+    fn planned(&self) -> Vec<Process> {
+        vec![self.git(SEED_TAG), self.git(SEED_SHA)]
+    }
     fn execute(&self, _cx: &mut RunContext) -> Result<Done> {
-        let git = |args: &[&str]| {
-            crate::run::exec::run_captured(
-                &Process::new("git", &self.clone).args(args.iter().copied()),
-            )
-            .map(|s| s.trim().to_string())
+        let read = |args: &[&str]| {
+            crate::run::exec::run_captured(&self.git(args)).map(|s| s.trim().to_string())
         };
-        let tag = git(&["describe", "--tags", "--exact-match", "HEAD"])?;
-        let sha = git(&["rev-parse", "HEAD"])?;
+        let tag = read(SEED_TAG)?;
+        let sha = read(SEED_SHA)?;
         control(
             &self.url,
             "runs",
