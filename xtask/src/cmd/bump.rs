@@ -70,6 +70,8 @@ pub struct Prepared {
     pub push: Option<String>,
     pub notes: Vec<String>,
     pub warnings: Vec<String>,
+    /// HEAD before the bump (empty in a repository without commits): the intent records it.
+    pub head: String,
 }
 
 pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
@@ -374,6 +376,8 @@ pub fn prepare(root: std::path::PathBuf, o: &Options) -> Result<Prepared> {
     notes.extend(edit_notes);
     let tag = version::git_tag(&cfg.tag_prefix, &new);
     let plan = build_plan(&cfg, &edits, &tag, commit, tag_it, push.as_deref());
+    // Read here, by the dry run as well: HEAD is what a release intent starts from.
+    let head = intent::rev_parse(&cfg.root, "HEAD")?.unwrap_or_default();
     Ok(Prepared {
         cfg,
         current,
@@ -383,6 +387,7 @@ pub fn prepare(root: std::path::PathBuf, o: &Options) -> Result<Prepared> {
         push,
         notes,
         warnings,
+        head,
     })
 }
 

@@ -143,7 +143,6 @@ impl Intent {
     /// The intent of a bump about to run `edits` (and commit/tag/push as given).
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        root: &Path,
         command: &str,
         spec: &str,
         pre: Option<&str>,
@@ -152,8 +151,8 @@ impl Intent {
         branch: &str,
         edits: &[FileEdit],
         plan: &Plan,
+        head_before: String,
     ) -> Result<Intent> {
-        let head_before = rev_parse(root, "HEAD")?.unwrap_or_default();
         let mut commit_message = None;
         let mut tag = None;
         let mut tag_message = None;

@@ -37,7 +37,6 @@ pub fn execute_recorded(p: &Prepared, o: &Options, what: &str, ui: &Ui) -> Resul
         })
         .collect();
     let rec = Intent::new(
-        root,
         what,
         &o.spec,
         o.pre.as_deref(),
@@ -46,6 +45,7 @@ pub fn execute_recorded(p: &Prepared, o: &Options, what: &str, ui: &Ui) -> Resul
         &p.cfg.branch,
         &edits,
         &p.plan,
+        p.head.clone(),
     )?;
     rec.record(root)?;
     run_under(root, &rec, &p.plan, ui)
@@ -54,16 +54,25 @@ pub fn execute_recorded(p: &Prepared, o: &Options, what: &str, ui: &Ui) -> Resul
 /// Executes `plan` for `rec`; on failure, says what was undone (the commit too) and whether the
 /// bump is still pending.
 fn run_under(root: &Path, rec: &Intent, plan: &crate::run::plan::Plan, ui: &Ui) -> Result<Outcome> {
-    let mut commit_made: Option<String> = None;
+    let mut committed = false;
     let commit_index = plan
         .steps
         .iter()
         .position(|s| matches!(s, Step::Run(p) if p.args.first().is_some_and(|a| a == "commit")));
     let result = exec::execute_with(plan, ui, root, &mut |r| {
         if Some(r.index) == commit_index && r.result.is_ok() {
-            commit_made = intent::rev_parse(root, "HEAD").ok().flatten();
+            committed = true;
         }
     });
+    // Only on the failure path (a real run reads nothing its dry run did not list): the commit
+    // the rollback undid is the one HEAD left (`git reset --soft HEAD~1` moved HEAD once).
+    let commit_made = || {
+        if committed {
+            intent::rev_parse(root, "HEAD@{1}").ok().flatten()
+        } else {
+            None
+        }
+    };
     match result {
         Ok(outcome) => {
             Intent::remove(root)?;
@@ -74,7 +83,7 @@ fn run_under(root: &Path, rec: &Intent, plan: &crate::run::plan::Plan, ui: &Ui) 
             match state {
                 Ok(s) if s.is_untouched() => {
                     Intent::remove(root)?;
-                    let undone = match &commit_made {
+                    let undone = match &commit_made() {
                         Some(sha) => format!(
                             "; the release commit {} was undone too (git reset --soft HEAD~1), \
                              the repository is as before",
