@@ -25,6 +25,9 @@ pub const PACKAGES: &[&str] = &[
     "binfmt-support",
     // Tests trace every spawned argv with it to prove that no secret is ever passed there.
     "strace",
+    // The completion scripts `completions zsh|fish` prints are parsed by these shells in tests.
+    "zsh",
+    "fish",
 ];
 
 fn installed(pkg: &str) -> bool {
