@@ -63,3 +63,15 @@ for _ in range(runs):
 print(f"median {statistics.median(times):.2f} ms  mean {statistics.mean(times):.2f} ms  min {min(times):.2f} ms  max {max(times):.2f} ms (python timer)")
 PY
 fi
+
+# The sed floor: the same three files edited by one `sed -i` (no parsing, no checks, no git).
+echo "sed floor (sed -i on the same three files):"
+if command -v hyperfine >/dev/null; then
+  hyperfine --style basic -N --warmup 20 --runs "$RUNS" --prepare "$reset" \
+    --export-json "$FIX/s.json" "sed -i -e s/1\.2\.3/1.3.0/ pyproject.toml docker-compose.yml CHANGELOG.md" >/dev/null
+  python3 - "$FIX/s.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))["results"][0]
+print(f"median {r['median']*1000:.2f} ms  mean {r['mean']*1000:.2f} ms  min {r['min']*1000:.2f} ms  max {r['max']*1000:.2f} ms")
+PY
+fi

@@ -376,8 +376,13 @@ pub fn prepare(root: std::path::PathBuf, o: &Options) -> Result<Prepared> {
     notes.extend(edit_notes);
     let tag = version::git_tag(&cfg.tag_prefix, &new);
     let plan = build_plan(&cfg, &edits, &tag, commit, tag_it, push.as_deref());
-    // Read here, by the dry run as well: HEAD is what a release intent starts from.
-    let head = intent::rev_parse(&cfg.root, "HEAD")?.unwrap_or_default();
+    // Read here, by the dry run as well: HEAD is what a release intent's commit starts from
+    // (without a commit there is none to check, and no process to spend on it).
+    let head = if commit {
+        intent::rev_parse(&cfg.root, "HEAD")?.unwrap_or_default()
+    } else {
+        String::new()
+    };
     Ok(Prepared {
         cfg,
         current,
