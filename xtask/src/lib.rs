@@ -52,7 +52,10 @@ pub fn run_main() -> ExitCode {
     }
     let (code, failure) = match result {
         Ok(0) => (0, None),
-        Ok(code) => (code, Some(("the command failed".to_string(), Vec::new()))),
+        Ok(code) => (
+            code,
+            Some((format!("the command failed (exit code {code})"), Vec::new())),
+        ),
         Err(err) => {
             let (code, summary, problems) = report(&ui, &err);
             (code, Some((summary, problems)))

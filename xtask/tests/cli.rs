@@ -404,6 +404,18 @@ fn github_actions_annotations_carry_the_place() {
         r.stderr
     );
     assert!(!r.stdout.contains("::"), "{}", r.stdout);
+
+    // The same drift as a JSON document: the command's own fields plus error and problems.
+    let r = repo.run(&["check-versions", "--json"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    let doc = one_json_document(&r);
+    assert_eq!(doc["ok"], false, "{doc}");
+    assert_eq!(
+        doc["error"], "the managed files disagree on the version",
+        "{doc}"
+    );
+    assert_eq!(doc["problems"][0]["file"], "docker-compose.yml", "{doc}");
+    assert_eq!(doc["problems"][0]["line"], 3, "{doc}");
 }
 
 #[test]

@@ -42,6 +42,23 @@ pub fn run(global: &Global, json_out: bool, ui: &Ui) -> Result<u8> {
             "readings": managed::readings_json(&readings),
             "notes": m.notes(),
         });
+        let mut out = out;
+        if !ok {
+            // The failure document's fields (see `run_main`), with the lines that differ.
+            let first = &readings[0];
+            out["error"] = json!("the managed files disagree on the version");
+            out["problems"] = readings
+                .iter()
+                .filter(|r| r.version != first.version)
+                .map(|r| {
+                    json!({
+                        "message": format!("{} states {}, but {} states {}", r.location, r.value, first.file, first.version),
+                        "file": r.file,
+                        "line": r.line,
+                    })
+                })
+                .collect();
+        }
         crate::run::ui::print_json(&out);
     } else {
         for n in m.notes() {

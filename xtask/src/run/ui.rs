@@ -320,8 +320,8 @@ pub fn defer_json() {
 }
 
 /// Prints the run's one JSON document. `failure`: the error summary and the problems, merged into
-/// the command's own document when it produced one (e.g. a failed publish's report), else alone:
-/// `{"error": "...", "problems": [...]}`.
+/// the command's own document when it produced one (e.g. a failed publish's report; `error` and
+/// `problems` it set itself are kept), else alone: `{"error": "...", "problems": [...]}`.
 pub fn finish_json(failure: Option<(String, Vec<serde_json::Value>)>) {
     let doc = JSON_DOC.lock().unwrap_or_else(|e| e.into_inner()).take();
     let doc = match (doc, failure) {
@@ -337,8 +337,11 @@ pub fn finish_json(failure: Option<(String, Vec<serde_json::Value>)>) {
                 }
                 None => serde_json::Map::new(),
             };
-            obj.insert("error".into(), serde_json::Value::String(error));
-            obj.insert("problems".into(), serde_json::Value::Array(problems));
+            // A command that described its own failure keeps its words.
+            obj.entry("error")
+                .or_insert(serde_json::Value::String(error));
+            obj.entry("problems")
+                .or_insert(serde_json::Value::Array(problems));
             serde_json::Value::Object(obj)
         }
     };
