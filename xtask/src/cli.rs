@@ -10,7 +10,8 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
-use clap::{value_parser, Arg, ArgAction, ArgMatches, Command};
+// clap's command tree is `App` here: a `Command` in this crate is a child process (run::process).
+use clap::{value_parser, Arg, ArgAction, ArgMatches, Command as App};
 
 use crate::cmd::{self, bump::Push};
 use crate::run::ui::Ui;
@@ -223,8 +224,8 @@ names another, e.g. a wrapper or an alias on PATH). Load it from your shell's st
 const SUB_TEMPLATE: &str = "{before-help}{usage-heading} {usage}\n\n{all-args}{after-help}";
 
 /// The whole command tree: parsing, help, completions and the tests all read this one.
-pub fn command() -> Command {
-    Command::new("slipway")
+pub fn command() -> App {
+    App::new("slipway")
         .bin_name(BIN)
         .version(env!("CARGO_PKG_VERSION"))
         .about("slipway — one-command releases for a Python package and its Docker image")
@@ -287,8 +288,8 @@ pub fn command() -> Command {
         ])
 }
 
-fn help() -> Command {
-    Command::new("help")
+fn help() -> App {
+    App::new("help")
         .about("the help of a command, or this list")
         .arg(
             Arg::new("command")
@@ -301,8 +302,8 @@ fn help() -> Command {
         ]))
 }
 
-fn release() -> Command {
-    Command::new("release")
+fn release() -> App {
+    App::new("release")
         .about("bump, generated changelog, commit, tag, atomic push")
         .before_help(RELEASE_ABOUT)
         .help_template(SUB_TEMPLATE)
@@ -339,8 +340,8 @@ fn release() -> Command {
         ]))
 }
 
-fn bump_version() -> Command {
-    Command::new("bump-version")
+fn bump_version() -> App {
+    App::new("bump-version")
         .about("set the version in every managed file, commit and tag")
         .before_help(BUMP_VERSION_ABOUT)
         .help_template(SUB_TEMPLATE)
@@ -381,8 +382,8 @@ fn bump_version() -> Command {
         ]))
 }
 
-fn check_versions() -> Command {
-    Command::new("check-versions")
+fn check_versions() -> App {
+    App::new("check-versions")
         .about("check that every managed file carries the same version")
         .before_help(CHECK_VERSIONS_ABOUT)
         .help_template(SUB_TEMPLATE)
@@ -396,8 +397,8 @@ fn check_versions() -> Command {
         ]))
 }
 
-fn publish_prod() -> Command {
-    Command::new("publish-prod")
+fn publish_prod() -> App {
+    App::new("publish-prod")
         .about("publish the release tagged at HEAD: image, dists, GitHub release")
         .before_help(PUBLISH_PROD_ABOUT)
         .help_template(SUB_TEMPLATE)
@@ -433,8 +434,8 @@ fn publish_prod() -> Command {
         ]))
 }
 
-fn verify() -> Command {
-    Command::new("verify")
+fn verify() -> App {
+    App::new("verify")
         .about("check a published version everywhere it was published")
         .before_help(VERIFY_ABOUT)
         .help_template(SUB_TEMPLATE)
@@ -449,8 +450,8 @@ fn verify() -> Command {
         ]))
 }
 
-fn docker_validate() -> Command {
-    Command::new("docker-validate")
+fn docker_validate() -> App {
+    App::new("docker-validate")
         .about("build the image from the release's wheel and prove it healthy")
         .before_help(DOCKER_VALIDATE_ABOUT)
         .help_template(SUB_TEMPLATE)
@@ -476,8 +477,8 @@ fn docker_validate() -> Command {
         ]))
 }
 
-fn changelog() -> Command {
-    Command::new("changelog")
+fn changelog() -> App {
+    App::new("changelog")
         .about("the changelog generated from Conventional Commits")
         .before_help(CHANGELOG_ABOUT)
         .help_template(SUB_TEMPLATE)
@@ -514,8 +515,8 @@ fn changelog() -> Command {
         ]))
 }
 
-fn release_notes() -> Command {
-    Command::new("release-notes")
+fn release_notes() -> App {
+    App::new("release-notes")
         .about("the notes of one version, from its CHANGELOG section")
         .before_help(RELEASE_NOTES_ABOUT)
         .help_template(SUB_TEMPLATE)
@@ -539,8 +540,8 @@ fn release_notes() -> Command {
         ]))
 }
 
-fn ci() -> Command {
-    Command::new("ci")
+fn ci() -> App {
+    App::new("ci")
         .about("everything CI runs: provision, fmt, clippy, all tests, zizmor, rehearsal")
         .before_help(CI_ABOUT)
         .help_template(SUB_TEMPLATE)
@@ -558,8 +559,8 @@ fn ci() -> Command {
         ]))
 }
 
-fn provision() -> Command {
-    Command::new("provision")
+fn provision() -> App {
+    App::new("provision")
         .about("install/start what the end-to-end tests need (idempotent)")
         .before_help(PROVISION_ABOUT)
         .help_template(SUB_TEMPLATE)
@@ -570,8 +571,8 @@ fn provision() -> Command {
         ]))
 }
 
-fn rehearse() -> Command {
-    Command::new("rehearse")
+fn rehearse() -> App {
+    App::new("rehearse")
         .about("the whole release, for real, against local services")
         .before_help(REHEARSE_ABOUT)
         .help_template(SUB_TEMPLATE)
@@ -603,8 +604,8 @@ fn rehearse() -> Command {
         ]))
 }
 
-fn completions() -> Command {
-    Command::new("completions")
+fn completions() -> App {
+    App::new("completions")
         .about("print a shell completion script (bash, zsh, fish)")
         .before_help(COMPLETIONS_ABOUT)
         .help_template(SUB_TEMPLATE)
@@ -929,14 +930,14 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// The visible commands, in the order of `--help`.
-pub fn command_names(root: &Command) -> Vec<String> {
+pub fn command_names(root: &App) -> Vec<String> {
     root.get_subcommands()
         .filter(|c| !c.is_hide_set())
         .map(|c| c.get_name().to_string())
         .collect()
 }
 
-fn unknown_command(given: &str, root: &Command) -> anyhow::Error {
+fn unknown_command(given: &str, root: &App) -> anyhow::Error {
     let names = command_names(root);
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     usage(format!(
@@ -948,7 +949,7 @@ fn unknown_command(given: &str, root: &Command) -> anyhow::Error {
 
 /// Turns clap's outcome into ours: help and version are text to print; every usage error is one
 /// clear message with exit code 2.
-fn clap_outcome(e: clap::Error, root: &Command, args: &[OsString]) -> Result<Invocation> {
+fn clap_outcome(e: clap::Error, root: &App, args: &[OsString]) -> Result<Invocation> {
     let context = |kind: ContextKind| -> Option<String> {
         match e.get(kind)? {
             ContextValue::String(s) => Some(s.clone()),
