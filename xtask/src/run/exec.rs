@@ -159,7 +159,11 @@ pub fn write_atomic(path: &Path, content: &str) -> Result<()> {
     let result = (|| -> Result<()> {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(content.as_bytes())?;
-        f.sync_all()?;
+        // No fsync: the rename is atomic for every process that reads the file, and a killed
+        // slipway (kill -9) loses nothing the kernel already holds; the release intent under
+        // `.git/slipway/` lets the next run finish or abort. Surviving a power cut would need an
+        // fsync of the file and its directory on every write (about 1 ms each here, four writes
+        // a bump: most of its cost).
         if let Ok(meta) = std::fs::metadata(path) {
             std::fs::set_permissions(&tmp, meta.permissions())?;
         }
