@@ -20,3 +20,4 @@ pub mod template;
 #[cfg(test)]
 pub mod testutil;
 pub mod version;
+pub mod yaml;
