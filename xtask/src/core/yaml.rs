@@ -1060,7 +1060,12 @@ impl<'a> Parser<'a> {
                         return true;
                     }
                 }
-                b'\'' | b'"' => {
+                b'\'' | b'"'
+                    if matches!(
+                        self.b[i - 1],
+                        b'[' | b'{' | b',' | b':' | b' ' | b'\t' | b'\r' | b'\n'
+                    ) =>
+                {
                     i += 1;
                     while let Some(d) = self.at(i) {
                         if d == b'\\' && c == b'"' {
@@ -1344,6 +1349,196 @@ mod tests {
         for (src, want) in cases {
             let err = parse(src).unwrap_err().to_string();
             assert!(err.starts_with(want), "{src:?}: {err}");
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Property test: random documents, rendered in random styles, read back.
+
+    struct Rng(u64);
+
+    impl Rng {
+        fn below(&mut self, n: usize) -> usize {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 % n as u64) as usize
+        }
+    }
+
+    enum Node {
+        Scalar(String),
+        Map(Vec<(String, Node)>),
+        Seq(Vec<Node>),
+    }
+
+    fn gen(rng: &mut Rng, depth: usize) -> Node {
+        const WORDS: &[&str] = &[
+            "app",
+            "ghcr.io/acme/app:1.2.3",
+            "it's",
+            "a b",
+            "8080:80",
+            "ünï ☕",
+            "${TAG:-1.0.0}",
+            "x#y",
+            "-1",
+        ];
+        match if depth > 3 { 0 } else { rng.below(4) } {
+            0 | 1 => Node::Scalar(WORDS[rng.below(WORDS.len())].to_string()),
+            2 => Node::Map(
+                (0..1 + rng.below(3))
+                    .map(|i| (format!("k{i}"), gen(rng, depth + 1)))
+                    .collect(),
+            ),
+            _ => Node::Seq((0..1 + rng.below(3)).map(|_| gen(rng, depth + 1)).collect()),
+        }
+    }
+
+    /// A scalar in a random style: (source text, raw text its span must cover).
+    fn scalar(rng: &mut Rng, v: &str, flow: bool) -> String {
+        let plain_ok =
+            !v.contains(": ") && !v.starts_with('-') && !(flow && v.contains([',', '{', '}']));
+        match rng.below(3) {
+            0 if plain_ok => v.to_string(),
+            1 => format!("'{}'", v.replace('\'', "''")),
+            _ => format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"")),
+        }
+    }
+
+    fn render_block(rng: &mut Rng, n: &Node, indent: usize, out: &mut Vec<String>, prefix: String) {
+        let pad = " ".repeat(indent);
+        match n {
+            Node::Scalar(v) => {
+                let comment = if rng.below(4) == 0 { "  # note" } else { "" };
+                out.push(format!("{prefix}{}{comment}", scalar(rng, v, false)));
+            }
+            Node::Map(entries)
+                if rng.below(5) == 0
+                    && entries.iter().all(|(_, v)| matches!(v, Node::Scalar(_))) =>
+            {
+                let items: Vec<String> = entries
+                    .iter()
+                    .map(|(k, v)| match v {
+                        Node::Scalar(v) => format!("{k}: {}", scalar(rng, v, true)),
+                        _ => unreachable!(),
+                    })
+                    .collect();
+                let lead = if prefix.is_empty() {
+                    pad
+                } else {
+                    format!("{} ", prefix.trim_end())
+                };
+                out.push(format!("{lead}{{{}}}", items.join(", ")));
+            }
+            Node::Map(entries) => {
+                if !prefix.trim().is_empty() {
+                    out.push(prefix.trim_end().to_string());
+                }
+                for (k, v) in entries {
+                    if rng.below(6) == 0 {
+                        out.push(format!("{pad}# comment"));
+                    }
+                    match v {
+                        Node::Scalar(_) => {
+                            render_block(rng, v, indent + 2, out, format!("{pad}{k}: "))
+                        }
+                        _ => render_block(rng, v, indent + 2, out, format!("{pad}{k}:")),
+                    }
+                }
+            }
+            Node::Seq(items) => {
+                if !prefix.trim().is_empty() {
+                    out.push(prefix.trim_end().to_string());
+                }
+                for v in items {
+                    match v {
+                        Node::Scalar(_) => {
+                            render_block(rng, v, indent + 2, out, format!("{pad}- "))
+                        }
+                        _ => {
+                            out.push(format!("{pad}-"));
+                            render_block(rng, v, indent + 2, out, String::new());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn expected(n: &Node, out: &mut Vec<String>) {
+        match n {
+            Node::Scalar(v) => out.push(format!("{v:?}")),
+            Node::Map(es) => {
+                out.push("{".into());
+                for (k, v) in es {
+                    out.push(format!("{k:?}"));
+                    expected(v, out);
+                }
+                out.push("}".into());
+            }
+            Node::Seq(items) => {
+                out.push("[".into());
+                for v in items {
+                    expected(v, out);
+                }
+                out.push("]".into());
+            }
+        }
+    }
+
+    #[test]
+    fn property_random_documents_read_back_with_exact_spans() {
+        let mut rng = Rng(0x00C0_FFEE_1234_5678);
+        for case in 0..2000 {
+            let root = Node::Map(
+                (0..1 + rng.below(4))
+                    .map(|i| (format!("top{i}"), gen(&mut rng, 0)))
+                    .collect(),
+            );
+            let mut lines = Vec::new();
+            render_block(&mut rng, &root, 0, &mut lines, String::new());
+            let nl = if rng.below(3) == 0 { "\r\n" } else { "\n" };
+            let mut src = lines.join(nl);
+            if rng.below(5) != 0 {
+                src.push_str(nl);
+            }
+            let mut want = vec!["(".to_string()];
+            expected(&root, &mut want);
+            want.push(")".into());
+            let events = parse(&src).unwrap_or_else(|e| panic!("case {case}: {e}\n{src}"));
+            let got: Vec<String> = events
+                .iter()
+                .map(|e| match e {
+                    Event::DocumentStart => "(".to_string(),
+                    Event::DocumentEnd => ")".to_string(),
+                    Event::MappingStart => "{".to_string(),
+                    Event::MappingEnd => "}".to_string(),
+                    Event::SequenceStart => "[".to_string(),
+                    Event::SequenceEnd => "]".to_string(),
+                    Event::Alias => "*".to_string(),
+                    Event::Scalar(s) => format!("{:?}", s.value),
+                })
+                .collect();
+            assert_eq!(got, want, "case {case}:\n{src}");
+            for e in &events {
+                if let Event::Scalar(s) = e {
+                    let raw = &src[s.span.clone()];
+                    match s.style {
+                        Style::Plain => assert_eq!(raw, s.value, "case {case}"),
+                        Style::SingleQuoted => {
+                            assert_eq!(raw[1..raw.len() - 1].replace("''", "'"), s.value)
+                        }
+                        Style::DoubleQuoted => assert_eq!(
+                            raw[1..raw.len() - 1]
+                                .replace("\\\"", "\"")
+                                .replace("\\\\", "\\"),
+                            s.value
+                        ),
+                        _ => unreachable!(),
+                    }
+                }
+            }
         }
     }
 }
