@@ -246,7 +246,7 @@ fn changes<'a>(old: &[&'a str], new: &[&'a str]) -> (Vec<bool>, Vec<bool>) {
     let b = intern(new);
     let mut del = vec![false; a.len()];
     let mut ins = vec![false; b.len()];
-    let max = (a.len() + b.len() + 1) / 2 + 1;
+    let max = (a.len() + b.len()).div_ceil(2) + 1;
     let mut vf = V::new(max);
     let mut vb = V::new(max);
     conquer(
@@ -349,7 +349,7 @@ fn middle_snake(
     let odd = delta & 1 == 1;
     vf.set(1, 0);
     vb.set(1, 0);
-    let d_max = ((n + m + 1) / 2 + 1) as isize;
+    let d_max = ((n + m).div_ceil(2) + 1) as isize;
     for d in 0..d_max {
         for k in (-d..=d).rev().step_by(2) {
             let mut x = if k == -d || (k != d && vf.get(k - 1) < vf.get(k + 1)) {

@@ -297,8 +297,8 @@ impl<'a> Parser<'a> {
             match self.peek() {
                 Some(b'&' | b'!') => {
                     let start = self.pos;
-                    while !self.ws_or_end(self.pos)
-                        && !(self.peek().is_some_and(flow_indicator) && self.b[start] == b'&')
+                    while !(self.ws_or_end(self.pos)
+                        || self.peek().is_some_and(flow_indicator) && self.b[start] == b'&')
                     {
                         self.pos += 1;
                     }
@@ -1156,11 +1156,8 @@ impl<'a> Parser<'a> {
                 self.skip_blanks();
                 if self.eol(self.pos) && self.peek().is_some() {
                     let mut j = self.pos;
-                    loop {
-                        match self.at(j) {
-                            Some(b' ' | b'\t' | b'\r' | b'\n') => j += 1,
-                            _ => break,
-                        }
+                    while let Some(b' ' | b'\t' | b'\r' | b'\n') = self.at(j) {
+                        j += 1;
                     }
                     if self
                         .at(j)
@@ -1398,7 +1395,7 @@ mod tests {
     /// A scalar in a random style: (source text, raw text its span must cover).
     fn scalar(rng: &mut Rng, v: &str, flow: bool) -> String {
         let plain_ok =
-            !v.contains(": ") && !v.starts_with('-') && !(flow && v.contains([',', '{', '}']));
+            !(v.contains(": ") || v.starts_with('-') || flow && v.contains([',', '{', '}']));
         match rng.below(3) {
             0 if plain_ok => v.to_string(),
             1 => format!("'{}'", v.replace('\'', "''")),
