@@ -998,18 +998,327 @@ fn clap_outcome(e: clap::Error, root: &App, args: &[OsString]) -> Result<Invocat
     Err(usage(msg))
 }
 
-/// The completion script for `shell`, completing the command `bin`.
+/// The completion script for `shell`, completing the command `bin`: written from the command
+/// tree here (clap_complete cost seconds of every cold build for one command).
 pub fn completion_script(shell: &str, bin: &str) -> String {
-    use clap_complete::Shell;
-    let shell = match shell {
-        "bash" => Shell::Bash,
-        "zsh" => Shell::Zsh,
-        _ => Shell::Fish,
-    };
-    let mut cmd = command();
-    let mut out = Vec::new();
-    clap_complete::generate(shell, &mut cmd, bin, &mut out);
-    String::from_utf8_lossy(&out).into_owned()
+    let tree = Tree::of(&command());
+    match shell {
+        "bash" => tree.bash(bin),
+        "zsh" => tree.zsh(bin),
+        _ => tree.fish(bin),
+    }
+}
+
+/// What completion needs from the command tree.
+struct Tree {
+    /// The top level's options (globals included).
+    top: Vec<Opt>,
+    /// (name, about, options incl. globals, positional values)
+    subs: Vec<Sub>,
+}
+
+struct Sub {
+    name: String,
+    about: String,
+    opts: Vec<Opt>,
+    /// Words the positional arguments take, when the tree names them.
+    words: Vec<String>,
+}
+
+struct Opt {
+    short: Option<char>,
+    long: Option<String>,
+    help: String,
+    takes_value: bool,
+    /// The values it takes, when the tree names them.
+    values: Vec<String>,
+    /// `-C <dir>`: completes directories.
+    dir: bool,
+}
+
+impl Opt {
+    fn of(a: &Arg) -> Option<Opt> {
+        if a.is_positional() || a.is_hide_set() {
+            return None;
+        }
+        Some(Opt {
+            short: a.get_short(),
+            long: a.get_long().map(str::to_string),
+            help: first_line(a.get_help().map(|h| h.to_string()).unwrap_or_default()),
+            takes_value: a.get_action().takes_values(),
+            values: a
+                .get_possible_values()
+                .iter()
+                .filter(|v| !v.is_hide_set())
+                .map(|v| v.get_name().to_string())
+                .collect(),
+            dir: a.get_id() == "dir",
+        })
+        .map(|mut o| {
+            if o.values.is_empty() && o.long.as_deref() == Some("pre") {
+                o.values = PRE_LABELS.iter().map(|w| w.to_string()).collect();
+            }
+            o
+        })
+    }
+
+    fn spellings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        out.extend(self.short.map(|c| format!("-{c}")));
+        out.extend(self.long.as_ref().map(|l| format!("--{l}")));
+        out
+    }
+}
+
+fn first_line(s: String) -> String {
+    s.lines().next().unwrap_or_default().trim().to_string()
+}
+
+impl Tree {
+    fn of(app: &App) -> Tree {
+        let globals: Vec<&Arg> = app.get_arguments().filter(|a| a.is_global_set()).collect();
+        let top = app.get_arguments().filter_map(Opt::of).collect();
+        let subs = app
+            .get_subcommands()
+            .filter(|s| !s.is_hide_set())
+            .map(|s| {
+                let mut opts: Vec<Opt> = s.get_arguments().filter_map(Opt::of).collect();
+                opts.extend(globals.iter().copied().filter_map(Opt::of));
+                let mut words: Vec<String> = s
+                    .get_arguments()
+                    .filter(|a| a.is_positional())
+                    .flat_map(|a| a.get_possible_values())
+                    .map(|v| v.get_name().to_string())
+                    .collect();
+                match s.get_name() {
+                    "completions" => words.extend(SHELLS.iter().map(|w| w.to_string())),
+                    "bump-version" | "release" => {
+                        words.extend(SPEC_WORDS.iter().map(|w| w.to_string()))
+                    }
+                    "help" => words.extend(app.get_subcommands().map(|c| c.get_name().to_string())),
+                    _ => {}
+                }
+                Sub {
+                    name: s.get_name().to_string(),
+                    about: first_line(s.get_about().map(|h| h.to_string()).unwrap_or_default()),
+                    opts,
+                    words,
+                }
+            })
+            .collect();
+        Tree { top, subs }
+    }
+
+    fn bash(&self, bin: &str) -> String {
+        let func = format!("_{}", ident(bin));
+        let mut s = format!("# bash completion for {bin}\n{func}() {{\n");
+        s.push_str(
+            "    local cur=\"${COMP_WORDS[COMP_CWORD]}\" prev=\"${COMP_WORDS[COMP_CWORD-1]}\"\n",
+        );
+        s.push_str("    local cmd=\"\" i\n    for ((i = 1; i < COMP_CWORD; i++)); do\n");
+        s.push_str("        case \"${COMP_WORDS[i]}\" in\n");
+        let valued: Vec<String> = self
+            .top
+            .iter()
+            .chain(self.subs.iter().flat_map(|s| &s.opts))
+            .filter(|o| o.takes_value)
+            .flat_map(Opt::spellings)
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if !valued.is_empty() {
+            s.push_str(&format!("            {}) ((i++)) ;;\n", valued.join("|")));
+        }
+        s.push_str("            -*) ;;\n            *) cmd=\"${COMP_WORDS[i]}\"; break ;;\n");
+        s.push_str("        esac\n    done\n    local words\n    case \"$cmd\" in\n");
+        let mut top: Vec<String> = self.top.iter().flat_map(Opt::spellings).collect();
+        top.extend(self.subs.iter().map(|s| s.name.clone()));
+        s.push_str(&format!("        \"\") words=\"{}\" ;;\n", top.join(" ")));
+        for sub in &self.subs {
+            let mut w: Vec<String> = sub.opts.iter().flat_map(Opt::spellings).collect();
+            w.extend(sub.words.iter().cloned());
+            s.push_str(&format!(
+                "        {}) words=\"{}\" ;;\n",
+                sub.name,
+                w.join(" ")
+            ));
+        }
+        s.push_str("        *) words=\"\" ;;\n    esac\n    case \"$prev\" in\n");
+        let mut seen = std::collections::BTreeSet::new();
+        for o in self
+            .top
+            .iter()
+            .chain(self.subs.iter().flat_map(|s| &s.opts))
+        {
+            if !o.takes_value {
+                continue;
+            }
+            for sp in o.spellings() {
+                if !seen.insert(sp.clone()) {
+                    continue;
+                }
+                let reply = if o.dir {
+                    "COMPREPLY=($(compgen -d -- \"$cur\"))".to_string()
+                } else if o.values.is_empty() {
+                    "COMPREPLY=($(compgen -f -- \"$cur\"))".to_string()
+                } else {
+                    format!(
+                        "COMPREPLY=($(compgen -W \"{}\" -- \"$cur\"))",
+                        o.values.join(" ")
+                    )
+                };
+                s.push_str(&format!("        {sp}) {reply}; return 0 ;;\n"));
+            }
+        }
+        s.push_str("    esac\n    COMPREPLY=($(compgen -W \"$words\" -- \"$cur\"))\n}\n");
+        s.push_str(&format!(
+            "complete -F {func} -o bashdefault -o default {bin}\n"
+        ));
+        s
+    }
+
+    fn zsh(&self, bin: &str) -> String {
+        let func = format!("_{}", ident(bin));
+        let spec = |o: &Opt| -> Vec<String> {
+            let help = zsh_quote(&o.help);
+            let action = if !o.takes_value {
+                String::new()
+            } else if o.dir {
+                ":dir:_files -/".to_string()
+            } else if o.values.is_empty() {
+                ":value:_files".to_string()
+            } else {
+                format!(":value:({})", o.values.join(" "))
+            };
+            o.spellings()
+                .into_iter()
+                .map(|sp| {
+                    let eq = if o.takes_value && sp.starts_with("--") {
+                        "="
+                    } else {
+                        ""
+                    };
+                    format!("'{sp}{eq}[{help}]{action}'")
+                })
+                .collect()
+        };
+        let mut s = format!("#compdef {bin}\n\n{func}() {{\n    local context state state_descr line\n    typeset -A opt_args\n    local -a commands\n    commands=(\n");
+        for sub in &self.subs {
+            s.push_str(&format!(
+                "        '{}:{}'\n",
+                sub.name,
+                zsh_quote(&sub.about)
+            ));
+        }
+        s.push_str("    )\n    _arguments -C \\\n");
+        for o in &self.top {
+            for sp in spec(o) {
+                s.push_str(&format!("        {sp} \\\n"));
+            }
+        }
+        s.push_str("        '1: :->command' \\\n        '*:: :->args'\n");
+        s.push_str("    case $state in\n        command) _describe -t commands 'command' commands ;;\n        args)\n            case $line[1] in\n");
+        for sub in &self.subs {
+            s.push_str(&format!(
+                "                {})\n                    _arguments \\\n",
+                sub.name
+            ));
+            for o in &sub.opts {
+                for sp in spec(o) {
+                    s.push_str(&format!("                        {sp} \\\n"));
+                }
+            }
+            if sub.words.is_empty() {
+                s.push_str("                        '*: :_default'\n");
+            } else {
+                s.push_str(&format!(
+                    "                        '*: :({})'\n",
+                    sub.words.join(" ")
+                ));
+            }
+            s.push_str("                    ;;\n");
+        }
+        s.push_str("            esac\n            ;;\n    esac\n}\n\n");
+        s.push_str(&format!(
+            "if [ \"$funcstack[1]\" = \"{func}\" ]; then\n    {func} \"$@\"\nelse\n    compdef {func} {bin}\nfi\n"
+        ));
+        s
+    }
+
+    fn fish(&self, bin: &str) -> String {
+        let mut s = format!("# fish completion for {bin}\ncomplete -c {bin} -f\n");
+        let opt_line = |cond: &str, o: &Opt| -> String {
+            let mut l = format!("complete -c {bin}");
+            if !cond.is_empty() {
+                l.push_str(&format!(" -n {}", fish_quote(cond)));
+            }
+            if let Some(c) = o.short {
+                l.push_str(&format!(" -s {c}"));
+            }
+            if let Some(long) = &o.long {
+                l.push_str(&format!(" -l {long}"));
+            }
+            if o.takes_value {
+                l.push_str(" -r");
+                if o.dir {
+                    l.push_str(" -a '(__fish_complete_directories)'");
+                } else if o.values.is_empty() {
+                    l.push_str(" -F");
+                } else {
+                    l.push_str(&format!(" -a {}", fish_quote(&o.values.join(" "))));
+                }
+            }
+            if !o.help.is_empty() {
+                l.push_str(&format!(" -d {}", fish_quote(&o.help)));
+            }
+            l.push('\n');
+            l
+        };
+        for o in &self.top {
+            s.push_str(&opt_line("__fish_use_subcommand", o));
+        }
+        for sub in &self.subs {
+            s.push_str(&format!(
+                "complete -c {bin} -n __fish_use_subcommand -a {} -d {}\n",
+                sub.name,
+                fish_quote(&sub.about)
+            ));
+        }
+        for sub in &self.subs {
+            let cond = format!("__fish_seen_subcommand_from {}", sub.name);
+            for o in &sub.opts {
+                s.push_str(&opt_line(&cond, o));
+            }
+            if !sub.words.is_empty() {
+                s.push_str(&format!(
+                    "complete -c {bin} -n {} -a {}\n",
+                    fish_quote(&cond),
+                    fish_quote(&sub.words.join(" "))
+                ));
+            }
+        }
+        s
+    }
+}
+
+/// A shell function name for `bin`.
+fn ident(bin: &str) -> String {
+    bin.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
+}
+
+/// Text for a single-quoted zsh `_arguments`/`_describe` spec: no quote, brackets or colons.
+fn zsh_quote(s: &str) -> String {
+    s.replace('\'', "'\\''")
+        .replace('[', "\\[")
+        .replace(']', "\\]")
+        .replace(':', "\\:")
+}
+
+/// A fish single-quoted word.
+fn fish_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
 #[cfg(test)]

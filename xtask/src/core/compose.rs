@@ -1,6 +1,6 @@
 //! Docker Compose files: find the project's own images and move their version tags.
 //!
-//! [`scan`] walks the YAML event stream (saphyr-parser, with source spans) and looks at the
+//! [`scan`] walks the YAML event stream ([`crate::core::yaml`], with byte spans) and looks at the
 //! `image` value of every `services.<name>` mapping, and at every `image` key anywhere beneath a
 //! top-level `x-…` extension field (where anchors for `<<: *app` merges usually live). Compose
 //! interpolation (`${VAR:-default}`, `$$`, …) is resolved with a map back to source bytes, so a
@@ -10,20 +10,18 @@
 //! result again and refuses to return anything that does not show the new version at every
 //! versioned use.
 //!
-//! Positions: saphyr's `Marker::index()` counts *characters*; everything here converts to byte
-//! offsets first. Empirically (saphyr-parser 0.3), a scalar's span starts at its node properties
-//! (`&anchor`, `!tag`) if any, else at the first content character (the opening quote for quoted
-//! scalars). For plain scalars the span ends right after the content; for quoted scalars it may
-//! run on over trailing blanks and even a trailing comment, so the closing quote is found here by
-//! scanning the source, and the raw text is only trusted when it equals the parsed value.
+//! Positions: [`crate::core::yaml`] gives every scalar the byte range of its source text (a
+//! quoted scalar's from its opening quote); the raw text is only trusted when it equals the
+//! parsed value. YAML the reader does not understand is refused with its line and column, never
+//! guessed at.
 
 use std::ops::Range;
 
-use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 use semver::Version;
 
 use crate::core::edit::{splice, Replacement};
 use crate::core::version::{docker_tag, parse_docker_tag};
+use crate::core::yaml::{self, Event, Style};
 
 /// One reference to an own image in a compose file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,22 +64,13 @@ pub fn scan(src: &str, images: &[String]) -> Result<Scan, String> {
     let offsets = Offsets::new(src);
     let mut uses = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
-    for item in Parser::new_from_str(src) {
-        let (event, span) = item.map_err(|e| {
-            format!(
-                "invalid YAML at line {}, column {}: {}",
-                e.marker().line(),
-                e.marker().col() + 1,
-                e.info()
-            )
-        })?;
+    for event in yaml::parse(src).map_err(|e| e.to_string())? {
         match event {
-            Event::StreamEnd => break,
-            Event::DocumentStart(_) | Event::DocumentEnd => stack.clear(),
+            Event::DocumentStart | Event::DocumentEnd => stack.clear(),
             Event::MappingEnd | Event::SequenceEnd => {
                 stack.pop();
             }
-            Event::MappingStart(..) => {
+            Event::MappingStart => {
                 let ctx = match node_slot(&mut stack) {
                     Slot::Node(ctx) => ctx,
                     Slot::Image(_) => Ctx::Other,
@@ -91,24 +80,24 @@ pub fn scan(src: &str, images: &[String]) -> Result<Scan, String> {
                     key: KeyState::Expect,
                 });
             }
-            Event::SequenceStart(..) => {
+            Event::SequenceStart => {
                 let ctx = match node_slot(&mut stack) {
                     Slot::Node(Ctx::Ext(name)) => Ctx::Ext(name),
                     _ => Ctx::Other,
                 };
                 stack.push(Frame::Seq { ctx });
             }
-            Event::Alias(_) => {
+            Event::Alias => {
                 // An alias is not edited: its anchor's scalar is, where it is defined.
                 node_slot(&mut stack);
             }
-            Event::Scalar(value, style, _, _) => {
+            Event::Scalar(yaml::Scalar { value, style, span }) => {
                 if let Some(Frame::Map {
                     key: key @ KeyState::Expect,
                     ..
                 }) = stack.last_mut()
                 {
-                    *key = KeyState::Key(Some(value.into_owned()));
+                    *key = KeyState::Key(Some(value));
                     continue;
                 }
                 if let Slot::Image(service) = node_slot(&mut stack) {
@@ -117,7 +106,6 @@ pub fn scan(src: &str, images: &[String]) -> Result<Scan, String> {
                     }
                 }
             }
-            Event::Nothing | Event::StreamStart => {}
         }
     }
     Ok(Scan {
@@ -392,37 +380,21 @@ fn node_slot(stack: &mut [Frame]) -> Slot {
     }
 }
 
-/// Position conversions for one source text.
+/// Line numbers for one source text.
 struct Offsets {
-    len: usize,
-    /// Character index → byte offset; `None` for ASCII sources (identity).
-    table: Option<Vec<usize>>,
-    /// Byte offsets of every `\n`, for line numbers (as [`crate::core::edit::line_of`] counts them).
+    /// Byte offsets of every `\n` (as [`crate::core::edit::line_of`] counts them).
     newlines: Vec<usize>,
 }
 
 impl Offsets {
     fn new(src: &str) -> Offsets {
-        let table = (!src.is_ascii()).then(|| src.char_indices().map(|(i, _)| i).collect());
         let newlines = src
             .bytes()
             .enumerate()
             .filter(|(_, b)| *b == b'\n')
             .map(|(i, _)| i)
             .collect();
-        Offsets {
-            len: src.len(),
-            table,
-            newlines,
-        }
-    }
-
-    /// The byte offset of a saphyr `Marker::index()` (a character index).
-    fn byte(&self, char_index: usize) -> usize {
-        match &self.table {
-            None => char_index.min(self.len),
-            Some(t) => t.get(char_index).copied().unwrap_or(self.len),
-        }
+        Offsets { newlines }
     }
 
     /// 1-based line of a byte offset.
@@ -444,8 +416,8 @@ fn classify(
     src: &str,
     offsets: &Offsets,
     value: &str,
-    style: ScalarStyle,
-    span: Span,
+    style: Style,
+    span: Range<usize>,
     service: String,
     images: &[String],
 ) -> Option<ImageUse> {
@@ -455,8 +427,7 @@ fn classify(
     if !is_own_image(&image, images) {
         return None;
     }
-    let start = offsets.byte(span.start.index());
-    let end = offsets.byte(span.end.index()).max(start);
+    let (start, end) = (span.start, span.end.max(span.start));
     let located = locate(src, start, end, style, value);
     let line = offsets.line(*located.as_ref().unwrap_or(&start));
 
@@ -532,13 +503,7 @@ fn source_range(chars: &[(char, Prov)]) -> Option<Range<usize>> {
 /// The byte offset in `src` where the scalar's value starts, when the raw source text is exactly
 /// the value (so value offsets map to source offsets by adding it). Err = why not, as a noun
 /// phrase ("block scalar", …).
-fn locate(
-    src: &str,
-    start: usize,
-    end: usize,
-    style: ScalarStyle,
-    value: &str,
-) -> Result<usize, String> {
+fn locate(src: &str, start: usize, end: usize, style: Style, value: &str) -> Result<usize, String> {
     let bytes = src.as_bytes();
     let mut i = start;
     // Skip node properties (`&anchor`, `!tag`), blanks, line breaks and comments between them.
@@ -560,13 +525,13 @@ fn locate(
     }
     let unlocated = || "scalar whose source text could not be located".to_string();
     match style {
-        ScalarStyle::Plain => match src.get(i..end) {
+        Style::Plain => match src.get(i..end) {
             Some(raw) if raw == value => Ok(i),
             Some(raw) if raw.contains('\n') => Err("multi-line plain scalar".to_string()),
             _ => Err(unlocated()),
         },
-        ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => {
-            let quote = if matches!(style, ScalarStyle::SingleQuoted) {
+        Style::SingleQuoted | Style::DoubleQuoted => {
+            let quote = if matches!(style, Style::SingleQuoted) {
                 b'\''
             } else {
                 b'"'
@@ -596,7 +561,7 @@ fn locate(
                 None => Err(unlocated()),
             }
         }
-        _ => Err("block scalar (`|` or `>`)".to_string()),
+        Style::Literal | Style::Folded => Err("block scalar (`|` or `>`)".to_string()),
     }
 }
 

@@ -9,6 +9,7 @@ pub mod changelog;
 pub mod compose;
 pub mod conventional;
 pub mod date;
+pub mod diff;
 pub mod dockertags;
 pub mod edit;
 pub mod notes;
@@ -19,3 +20,4 @@ pub mod template;
 #[cfg(test)]
 pub mod testutil;
 pub mod version;
+pub mod yaml;

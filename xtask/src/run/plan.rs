@@ -371,12 +371,7 @@ pub fn process_json(p: &Process, root: &Path) -> Json {
 
 /// A unified diff (3 lines of context).
 pub fn unified_diff(name: &str, before: &str, after: &str) -> String {
-    similar::TextDiff::from_lines(before, after)
-        .unified_diff()
-        .context_radius(3)
-        .missing_newline_hint(true)
-        .header(&format!("a/{name}"), &format!("b/{name}"))
-        .to_string()
+    crate::core::diff::unified(&format!("a/{name}"), &format!("b/{name}"), before, after, 3)
 }
 
 /// A unified diff for people: coloured when the UI is, with the CR of CRLF lines made visible.
