@@ -61,6 +61,9 @@ pub struct PythonConfig {
     pub repository_url: String,
     /// The simple API that verification reads.
     pub index_url: String,
+    /// `index-fallback`: the index redirects projects it lacks to another host (pypiserver's
+    /// default); such a redirect then means "not listed". It is never followed either way.
+    pub index_fallback: bool,
 }
 
 impl Default for PythonConfig {
@@ -69,6 +72,7 @@ impl Default for PythonConfig {
             package: None,
             repository_url: "https://upload.pypi.org/legacy/".into(),
             index_url: "https://pypi.org/simple/".into(),
+            index_fallback: false,
         }
     }
 }
@@ -340,7 +344,13 @@ fn parse_github(s: &mut Sub, cfg: &mut Config) {
 }
 
 fn parse_python(s: &mut Sub, cfg: &mut Config) {
-    s.check_keys(&["package", "repository-url", "index-url"]);
+    s.check_keys(&["package", "repository-url", "index-url", "index-fallback"]);
+    if let Some(item) = s.table.get("index-fallback") {
+        match item.as_bool() {
+            Some(b) => cfg.python.index_fallback = b,
+            None => s.err("index-fallback", "must be true or false"),
+        }
+    }
     cfg.python.package = s.string("package");
     for (key, slot) in [
         ("repository-url", &mut cfg.python.repository_url),
@@ -614,6 +624,7 @@ tags = ["latest"]
 package = "acme-app"
 repository-url = "http://127.0.0.1:8081"
 index-url = "http://127.0.0.1:8081/simple"
+index-fallback = true
 [workspace.metadata.release.github]
 repo = "acme/app"
 release-workflow = "publish.yml"
@@ -642,6 +653,8 @@ release-workflow = "publish.yml"
         assert_eq!(d.dockerfile, "Dockerfile");
         assert_eq!(c.python.repository_url, "http://127.0.0.1:8081/");
         assert_eq!(c.python.index_url, "http://127.0.0.1:8081/simple/");
+        assert!(c.python.index_fallback);
+        assert!(!parse_ok("").python.index_fallback);
         assert_eq!(c.release_workflow, "publish.yml");
         assert_eq!(parse_ok("").docker, None);
         assert_eq!(parse_ok("").python.index_url, "https://pypi.org/simple/");
@@ -659,6 +672,7 @@ health = { port = 0, retries = 3 }
 tags = ["newest"]
 [workspace.metadata.release.python]
 index-url = "pypi.org"
+index-fallback = "yes"
 colour = "blue"
 "#,
         )
@@ -672,6 +686,7 @@ colour = "blue"
             "health has an unknown key `retries`",
             "tags unknown tag kind `newest`",
             "[workspace.metadata.release.python] index-url must be an http(s) URL",
+            "[workspace.metadata.release.python] index-fallback must be true or false",
             "unknown key `colour` in [workspace.metadata.release.python]",
         ] {
             assert!(all.contains(want), "missing {want:?} in\n{all}");
