@@ -28,6 +28,8 @@ pub const PACKAGES: &[&str] = &[
     // The completion scripts `completions zsh|fish` prints are parsed by these shells in tests.
     "zsh",
     "fish",
+    // A static busybox: the FROM scratch image (httpd + a wget HEALTHCHECK) of the docker tests.
+    "busybox-static",
 ];
 
 fn installed(pkg: &str) -> bool {

@@ -82,6 +82,9 @@ pub struct HealthConfig {
     pub path: String,
     pub port: u16,
     pub timeout_s: u64,
+    /// `probe-image`: the image the probe sidecar runs from when the image has no python3
+    /// (None: the local base image).
+    pub probe_image: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -427,6 +430,7 @@ fn parse_docker(s: &mut Sub) -> Option<DockerConfig> {
         path: "/health".into(),
         port: 8080,
         timeout_s: 60,
+        probe_image: None,
     };
     if let Some(item) = s.table.get("health") {
         match item.as_table_like() {
@@ -445,9 +449,15 @@ fn parse_docker(s: &mut Sub) -> Option<DockerConfig> {
                             Some(t) if t > 0 => health.timeout_s = t as u64,
                             _ => s.err("health", "timeout-s must be a positive number of seconds"),
                         },
+                        "probe-image" => match v.as_str() {
+                            Some(i) if !i.trim().is_empty() && !i.contains(char::is_whitespace) => {
+                                health.probe_image = Some(i.to_string())
+                            }
+                            _ => s.err("health", "probe-image must be an image name with python3, like \"slipway-base:bookworm-python\""),
+                        },
                         other => s.err(
                             "health",
-                            &format!("has an unknown key `{other}` (known: path, port, timeout-s)"),
+                            &format!("has an unknown key `{other}` (known: path, port, timeout-s, probe-image)"),
                         ),
                     }
                 }
@@ -618,7 +628,7 @@ image = "acme/app"
 registries = ["ghcr.io", "127.0.0.1:5000"]
 platforms = ["linux/amd64", "linux/arm64"]
 build-args = { BASE_IMAGE = "slipway-base:bookworm-python" }
-health = { path = "/healthz", port = 9000, timeout-s = 30 }
+health = { path = "/healthz", port = 9000, timeout-s = 30, probe-image = "acme/probe:1" }
 tags = ["latest"]
 [workspace.metadata.release.python]
 package = "acme-app"
@@ -647,7 +657,8 @@ release-workflow = "publish.yml"
             HealthConfig {
                 path: "/healthz".into(),
                 port: 9000,
-                timeout_s: 30
+                timeout_s: 30,
+                probe_image: Some("acme/probe:1".into())
             }
         );
         assert_eq!(d.dockerfile, "Dockerfile");
@@ -668,7 +679,7 @@ release-workflow = "publish.yml"
 [workspace.metadata.release.docker]
 registries = "ghcr.io"
 platforms = ["windows/amd64"]
-health = { port = 0, retries = 3 }
+health = { port = 0, retries = 3, probe-image = "" }
 tags = ["newest"]
 [workspace.metadata.release.python]
 index-url = "pypi.org"
@@ -684,6 +695,7 @@ colour = "blue"
             "platforms entry \"windows/amd64\" must look like linux/amd64",
             "health port must be 1..65535",
             "health has an unknown key `retries`",
+            "health probe-image must be an image name with python3",
             "tags unknown tag kind `newest`",
             "[workspace.metadata.release.python] index-url must be an http(s) URL",
             "[workspace.metadata.release.python] index-fallback must be true or false",
