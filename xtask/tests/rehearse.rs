@@ -142,3 +142,75 @@ fn normalizing_names_what_changes_between_runs() {
         ])
     );
 }
+
+/// A whole rehearsal with `env` set (and `removed` unset), from the repository; its output.
+fn rehearse_with(env: &[(&str, &std::ffi::OsStr)], removed: &[&str]) -> (bool, String) {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut c = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    c.arg("-C").arg(&root).arg("rehearse").env("NO_COLOR", "1");
+    for k in removed {
+        c.env_remove(k);
+    }
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out = c.output().unwrap();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), all)
+}
+
+/// The machine most users have: Docker already running at its default socket, no slipway
+/// daemon, and slipway's socket path holding a stale socket file (a daemon that died). The engine
+/// is chosen once — the first that answers a ping, not the first socket file that exists — and
+/// provisioning and every stage use it: the rehearsal passes.
+#[test]
+fn rehearse_uses_dockers_default_socket_when_slipways_is_a_stale_file() {
+    use xtask::targets::docker::engine;
+    if !common::require("a Docker engine (cargo xtask provision)", engine::is_up()) {
+        return;
+    }
+    let Some(_default) = common::default_socket() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let stale = common::stale_socket(dir.path());
+    let env = [(engine::SOCKET_ENV, stale.as_os_str())];
+    let default_host = format!("unix://{}", engine::DEFAULT_SOCKET);
+
+    // The plan names that engine for provisioning and for every stage.
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dry = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .arg("-C")
+        .arg(&root)
+        .args(["rehearse", "--dry-run"])
+        .env("NO_COLOR", "1")
+        .env_remove("DOCKER_HOST")
+        .env(engine::SOCKET_ENV, &stale)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&dry.stdout);
+    assert!(dry.status.success(), "{text}");
+    let named = text.matches(&format!("DOCKER_HOST={default_host}")).count();
+    assert!(
+        named >= 5,
+        "provisioning and the 4 stages get {default_host}:\n{text}"
+    );
+    assert!(!text.contains(&stale.display().to_string()), "{text}");
+
+    let (ok, all) = rehearse_with(&env, &["DOCKER_HOST"]);
+    assert!(
+        ok,
+        "the rehearsal failed:\n{}",
+        &all[all.len().saturating_sub(6000)..]
+    );
+    assert!(
+        all.contains(&format!("a Docker engine answers at {default_host}")),
+        "provisioning did not take the default socket:\n{}",
+        &all[all.len().saturating_sub(6000)..]
+    );
+    assert!(stale.exists(), "the stale socket file was left alone");
+}

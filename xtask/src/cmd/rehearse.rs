@@ -175,6 +175,8 @@ fn build(
         stages.push(stage);
     };
     let tools = ci::tools_dir(root);
+    // The one engine of the whole run, chosen now: provisioning and every stage get it.
+    let docker_host = Val::Plain(engine::planned_host());
 
     // 0. Prerequisites: the rig, and what it provisions (idempotent).
     push("prerequisites", ci::build_rig(root));
@@ -184,6 +186,7 @@ fn build(
             ci::rig(root)
                 .args(["provision", "--started"])
                 .args([l.started.display().to_string()])
+                .env("DOCKER_HOST", docker_host.clone())
                 .streaming(),
         ),
     );
@@ -315,7 +318,8 @@ fn build(
         for k in STRIPPED {
             p = p.env_removed(k);
         }
-        p.env("SLIPWAY_GH_PROXY", Val::Plain(l.github_url.clone()))
+        p.env("DOCKER_HOST", docker_host.clone())
+            .env("SLIPWAY_GH_PROXY", Val::Plain(l.github_url.clone()))
             .env("GH_HOST", Val::Plain("github.localhost".into()))
             .env("GH_TOKEN", Val::Secret(gh_token.clone()))
             .env(
