@@ -1114,3 +1114,32 @@ fn scratch_image_with_the_wrong_version_or_never_healthy_is_refused() {
     );
     assert_no_container(pid);
 }
+
+/// A cargo target directory outside the repository (a shared one) changes nothing for slipway:
+/// the wheel is built under the repository's `target/slipway/dist/`, inside the build context.
+#[test]
+fn cargo_target_dir_outside_the_repository_keeps_the_wheel_in_the_context() {
+    if !services() {
+        return;
+    }
+    let repo = fixture("4.4.0", &docker_table(&["127.0.0.1:9"], ""), |_| {});
+    let outside = tempfile::tempdir().unwrap();
+    let target = outside.path().to_str().unwrap();
+    let (_, r) = tool(
+        &repo,
+        &["docker-validate", "--dry-run"],
+        &[("CARGO_TARGET_DIR", target)],
+    );
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(
+        !r.all().contains("outside the docker build context"),
+        "{}",
+        r.all()
+    );
+    assert!(
+        r.stdout.contains("DIST=target/slipway/dist/4.4.0"),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.all().contains(target), "{}", r.all());
+}

@@ -9,7 +9,7 @@ mod common;
 #[path = "common/trace.rs"]
 mod trace;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Replaces the values a rehearsal chooses anew each time with named placeholders.
@@ -213,4 +213,46 @@ fn rehearse_uses_dockers_default_socket_when_slipways_is_a_stale_file() {
         &all[all.len().saturating_sub(6000)..]
     );
     assert!(stale.exists(), "the stale socket file was left alone");
+}
+
+/// A shared cargo target directory outside the repository: slipway's own outputs (the wheel the
+/// image's build context copies, the rehearsal's sandbox and reports) stay under the repository's
+/// `target/slipway/`, and the rehearsal passes. (The outside directory is a symlink to the
+/// workspace's target, so cargo rebuilds nothing.)
+#[test]
+fn rehearse_passes_with_cargo_target_dir_outside_the_repository() {
+    if !common::require(
+        "a Docker engine (cargo xtask provision)",
+        xtask::targets::docker::engine::is_up(),
+    ) {
+        return;
+    }
+    let outside = tempfile::tempdir().unwrap();
+    let target = outside.path().join("target");
+    std::os::unix::fs::symlink(common::target_dir().canonicalize().unwrap(), &target).unwrap();
+    let (ok, all) = rehearse_with(&[("CARGO_TARGET_DIR", target.as_os_str())], &[]);
+    assert!(
+        ok,
+        "the rehearsal failed:\n{}",
+        &all[all.len().saturating_sub(6000)..]
+    );
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .unwrap();
+    let report = all
+        .lines()
+        .find_map(|l| {
+            l.split_whitespace()
+                .find(|w| w.contains("rehearsal-") && w.ends_with(".json"))
+        })
+        .unwrap_or_else(|| panic!("no report path in:\n{all}"));
+    let report = Path::new(report)
+        .canonicalize()
+        .unwrap_or_else(|e| panic!("{report}: {e}"));
+    assert!(
+        report.starts_with(root.join("target/slipway")),
+        "the report {} is not under the repository's target/slipway",
+        report.display()
+    );
 }

@@ -110,7 +110,7 @@ struct Layout {
 }
 
 impl Layout {
-    fn new(root: &Path, cfg: &config::Config) -> Result<Layout> {
+    fn new(cfg: &config::Config) -> Result<Layout> {
         let stamp = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
@@ -126,8 +126,8 @@ impl Layout {
             started: sandbox.join("provisioned.json"),
             state: sandbox.join("services.json"),
             child_times: sandbox.join("child-times.txt"),
-            reports: ci::target_dir(root)
-                .join("slipway/rehearsal")
+            reports: crate::targets::publish::work_dir(cfg)
+                .join("rehearsal")
                 .join(stamp.to_string()),
             registries: [
                 format!("127.0.0.1:{}", ports[0]),
@@ -424,7 +424,7 @@ fn rehearse(global: &Global, o: &Options, dry_run: bool, ui: &Ui) -> Result<u8> 
     let started = Instant::now();
     let root = git::toplevel(&global.dir)?;
     let cfg = config::load_or_refuse(&root, "rehearse")?;
-    let l = Layout::new(&root, &cfg)?;
+    let l = Layout::new(&cfg)?;
     let shared = Arc::new(Shared::default());
     let planned = build(&root, &cfg, o, &l, &shared);
     // Said by the dry run too: the rehearsal clones HEAD.
@@ -1105,7 +1105,7 @@ mod tests {
             json: false,
             version: "patch".into(),
         };
-        let l = Layout::new(&root, &cfg).unwrap();
+        let l = Layout::new(&cfg).unwrap();
         let planned = build(&root, &cfg, &o, &l, &Arc::new(Shared::default()));
         let headers: Vec<String> = planned.plan.steps.iter().map(|s| s.header(&root)).collect();
         assert_eq!(headers.len(), planned.stages.len());
