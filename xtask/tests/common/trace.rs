@@ -145,7 +145,7 @@ fn strace(cmd: &Command, filter: &str, trace: &Path) -> Output {
     s.args(["-f", "-qq", "-s", "65536", "-e"])
         .arg(filter)
         .arg("-o")
-        .arg(&trace)
+        .arg(trace)
         .arg("--")
         .arg(cmd.get_program())
         .args(cmd.get_args());
