@@ -67,14 +67,15 @@ pub fn process(spec: &ImageSpec, via: &Via, name: &str, paths: &[&str], script: 
     let p = match via {
         Via::Exec => spec.docker().args(["exec", name, "python3", "-c", script]),
         Via::Sidecar { image } => {
-            sidecar(spec, name, image, &std::process::id().to_string()).args(["-c", script])
+            sidecar(spec, name, image, &std::process::id().to_string(), script)
         }
     };
     p.args([spec.health.port.to_string()])
         .args(paths.iter().copied())
 }
 
-fn sidecar(spec: &ImageSpec, name: &str, image: &str, pid: &str) -> Process {
+/// `docker run … --entrypoint python3 <image> -c <script>` in the container's network namespace.
+fn sidecar(spec: &ImageSpec, name: &str, image: &str, pid: &str, script: &str) -> Process {
     spec.docker().args([
         "run",
         "--rm",
@@ -86,6 +87,8 @@ fn sidecar(spec: &ImageSpec, name: &str, image: &str, pid: &str) -> Process {
         "--entrypoint",
         "python3",
         image,
+        "-c",
+        script,
     ])
 }
 
@@ -96,8 +99,7 @@ pub fn planned(spec: &ImageSpec, name: &str, paths: &[&[&str]], script: &str) ->
     let mut out = vec![python_check(spec, name), image_check(spec, &image)];
     for p in paths {
         out.push(
-            sidecar(spec, name, &image, "<pid>")
-                .args(["-c", script])
+            sidecar(spec, name, &image, "<pid>", script)
                 .args([spec.health.port.to_string()])
                 .args(p.iter().copied()),
         );
@@ -108,8 +110,8 @@ pub fn planned(spec: &ImageSpec, name: &str, paths: &[&[&str]], script: &str) ->
 /// A line for the dry run.
 pub fn describe(spec: &ImageSpec, name: &str) -> String {
     format!(
-        "(an image without python3 is probed from a sidecar in its network namespace instead: {} -c <probe> …)",
-        sidecar(spec, name, &probe_image(spec), "<pid>").command_line()
+        "(an image without python3 is probed from a sidecar in its network namespace instead: {} …)",
+        sidecar(spec, name, &probe_image(spec), "<pid>", "<probe>").command_line()
     )
 }
 
