@@ -153,7 +153,8 @@ impl Action for Dockerd {
         // DOCKER_HOST, else the first of ours and docker's default that answers a ping (a stale
         // socket file is not an engine).
         if engine::is_up() {
-            let at = engine::planned_host();
+            let at = engine::docker_host()
+                .unwrap_or_else(|| "the docker client's own default (its current context)".into());
             return Ok(Done::Skipped(format!("a Docker engine answers at {at}")));
         }
         if let Ok(h) = std::env::var("DOCKER_HOST") {

@@ -170,10 +170,10 @@ pub fn private_config(work: &Path) -> PathBuf {
 }
 
 /// Does a daemon answer?
+///
+/// Without any answering socket the client is still asked with its own default (a docker
+/// context of the user's, say rootless docker's), as docker commands are then run.
 pub fn is_up() -> bool {
-    if docker_host().is_none() {
-        return false;
-    }
     let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
     crate::run::process::succeeds(&docker(&cwd, None).args([
         "info",
