@@ -162,10 +162,10 @@ fn provision(dry_run: bool, started: Option<&Path>, ui: &Ui) -> Result<()> {
             .with_context(|| format!("writing {}", path.display()))?;
     }
     ui.line(&format!(
-        "{} provisioned; the Docker daemon listens on {} (export DOCKER_HOST=unix://{} to use it by hand)",
+        "{} provisioned; the Docker engine answers at {} (export DOCKER_HOST={} to use it by hand)",
         ui.paint(Style::Green, "ok:"),
-        xtask::targets::docker::engine::SOCKET,
-        xtask::targets::docker::engine::SOCKET
+        xtask::targets::docker::engine::planned_host(),
+        xtask::targets::docker::engine::planned_host()
     ));
     Ok(())
 }

@@ -28,6 +28,8 @@ pub const PACKAGES: &[&str] = &[
     // The completion scripts `completions zsh|fish` prints are parsed by these shells in tests.
     "zsh",
     "fish",
+    // A static busybox: the FROM scratch image (httpd + a wget HEALTHCHECK) of the docker tests.
+    "busybox-static",
 ];
 
 fn installed(pkg: &str) -> bool {
@@ -115,7 +117,7 @@ impl Dockerd {
             };
         Process::new("/usr/sbin/dockerd", root).args([
             "--host",
-            &format!("unix://{}", engine::SOCKET),
+            &engine::socket_host(),
             "--data-root",
             engine::DATA_ROOT,
             "--exec-root",
@@ -137,7 +139,7 @@ impl Dockerd {
 
 impl Action for Dockerd {
     fn header(&self) -> String {
-        format!("docker daemon on unix://{}", engine::SOCKET)
+        format!("docker daemon on {}", engine::socket_host())
     }
     fn detail(&self) -> Option<String> {
         Some(format!(
@@ -147,33 +149,33 @@ impl Action for Dockerd {
         ))
     }
     fn execute(&self, cx: &mut RunContext) -> Result<Done> {
-        // Any engine that already answers will do: DOCKER_HOST, ours, or docker's default.
+        // The engine choice every later step (and every rehearsal stage, every test) makes too:
+        // DOCKER_HOST, else the first of ours and docker's default that answers a ping (a stale
+        // socket file is not an engine).
         if engine::is_up() {
-            let at = engine::docker_host().unwrap_or_else(|| "docker's default socket".into());
+            let at = engine::docker_host()
+                .unwrap_or_else(|| "the docker client's own default (its current context)".into());
             return Ok(Done::Skipped(format!("a Docker engine answers at {at}")));
         }
-        let sock_host = format!("unix://{}", engine::SOCKET);
-        let up = || {
-            Command::new(engine::client())
-                .env("DOCKER_HOST", &sock_host)
-                .args(["info", "--format", "{{.ServerVersion}}"])
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        };
-        if up() {
-            return Ok(Done::Skipped(
-                "a daemon already answers on the socket".into(),
-            ));
+        if let Ok(h) = std::env::var("DOCKER_HOST") {
+            if !h.is_empty() && h != engine::socket_host() {
+                bail!(
+                    "no Docker engine answers at DOCKER_HOST={h}: start it, or unset DOCKER_HOST \
+                     (then slipway uses its own daemon on {}, starting it if need be)",
+                    engine::socket_host()
+                );
+            }
         }
+        let sock_host = engine::socket_host();
+        let up = || engine::answers(&sock_host);
         if !Path::new("/usr/sbin/dockerd").exists() {
             bail!("/usr/sbin/dockerd is missing: apt-get install docker.io");
         }
         std::fs::create_dir_all("/run/slipway")?;
         std::fs::create_dir_all(engine::DATA_ROOT)?;
         std::fs::write("/run/slipway/daemon.json", "{}\n")?;
-        let _ = std::fs::remove_file(engine::SOCKET);
+        // A socket file nobody answers on (a daemon that died) is in the way.
+        let _ = std::fs::remove_file(engine::socket());
         let p = Dockerd::process(cx.root);
         let log = std::fs::OpenOptions::new()
             .create(true)

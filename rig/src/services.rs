@@ -257,7 +257,9 @@ impl Registry {
 /// Pins of the package index's venv (bcrypt 5 breaks passlib at import).
 pub const PYPISERVER_REQUIREMENTS: &str = "pypiserver==2.4.2\npasslib==1.7.4\nbcrypt==4.0.1\n";
 
-/// `pypiserver` on 127.0.0.1 with htpasswd upload auth and no fallback to the public index.
+/// `pypiserver` on 127.0.0.1 with htpasswd upload auth and no fallback to the public index
+/// (or, with [`PackageIndex::start_with_fallback`], with pypiserver's default: a missing project
+/// is redirected to `https://pypi.org/simple/<name>/`).
 #[derive(Debug)]
 pub struct PackageIndex {
     /// `http://127.0.0.1:<port>/`: the upload URL (twine `--repository-url`).
@@ -279,12 +281,33 @@ impl PackageIndex {
         Self::start_on(venv, dir, user, password, free_port()?)
     }
 
+    /// As pypiserver runs by default: a project it lacks is redirected to the public index.
+    pub fn start_with_fallback(
+        venv: &Path,
+        dir: &Path,
+        user: &str,
+        password: &str,
+    ) -> Result<PackageIndex> {
+        Self::start_opts(venv, dir, user, password, free_port()?, true)
+    }
+
     pub fn start_on(
         venv: &Path,
         dir: &Path,
         user: &str,
         password: &str,
         port: u16,
+    ) -> Result<PackageIndex> {
+        Self::start_opts(venv, dir, user, password, port, false)
+    }
+
+    fn start_opts(
+        venv: &Path,
+        dir: &Path,
+        user: &str,
+        password: &str,
+        port: u16,
+        fallback: bool,
     ) -> Result<PackageIndex> {
         let server = venv.join("bin/pypi-server");
         if !server.exists() {
@@ -302,8 +325,11 @@ impl PackageIndex {
         let mut cmd = Command::new(&server);
         cmd.args(["run", "-p", &port.to_string(), "-i", "127.0.0.1", "-P"])
             .arg(dir.join("htpasswd"))
-            .args(["-a", "update", "--disable-fallback"])
-            .arg(dir.join("packages"));
+            .args(["-a", "update"]);
+        if !fallback {
+            cmd.arg("--disable-fallback");
+        }
+        cmd.arg(dir.join("packages"));
         let url = format!("http://127.0.0.1:{port}/");
         let health = format!("{url}health");
         let daemon = Daemon::start(

@@ -991,3 +991,155 @@ fn dry_run_without_an_engine_shows_the_plan_and_what_would_refuse() {
         "something was built"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// An image without python3: FROM scratch, a static busybox httpd serving files, a HEALTHCHECK
+// with busybox wget. The probe runs from a sidecar in the container's network namespace.
+
+const BUSYBOX: &str = "/bin/busybox";
+
+/// A release whose image is FROM scratch: `/health` (absent when `healthy` is false) and
+/// `/version` saying `served`; registries `registries`.
+fn scratch_fixture(version: &str, served: &str, healthy: bool, registries: &[&str]) -> Repo {
+    let list: Vec<String> = registries.iter().map(|r| format!("\"{r}\"")).collect();
+    let table = format!(
+        "image = \"acme/scratch-app\"\nregistries = [{}]\nhealth = {{ timeout-s = 20 }}\n",
+        list.join(", ")
+    );
+    let repo = fixture(version, &table, |files| {
+        files.retain(|(n, _)| n != "Dockerfile" && n != ".dockerignore");
+        files.push((
+            "Dockerfile".into(),
+            "FROM scratch\nARG DIST=dist\nCOPY scratch/busybox /busybox\nCOPY scratch/www /www\nEXPOSE 8080\n\
+             HEALTHCHECK --interval=1s --timeout=2s --retries=3 CMD [\"/busybox\", \"wget\", \"-q\", \"-O-\", \"http://127.0.0.1:8080/health\"]\n\
+             ENTRYPOINT [\"/busybox\", \"httpd\", \"-f\", \"-v\", \"-p\", \"8080\", \"-h\", \"/www\"]\n"
+                .into(),
+        ));
+        files.push((
+            ".dockerignore".into(),
+            "*\n!target/slipway/dist/\n!scratch/\n".into(),
+        ));
+        files.push((
+            "scratch/www/version".into(),
+            format!("{{\"version\": \"{served}\"}}\n"),
+        ));
+        if healthy {
+            files.push((
+                "scratch/www/health".into(),
+                "{\"status\": \"healthy\"}\n".into(),
+            ));
+        }
+    });
+    std::fs::copy(BUSYBOX, repo.path().join("scratch/busybox")).unwrap();
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-q", "--amend", "--no-edit"]);
+    repo.git(&["tag", "-f", "-a", &format!("v{version}"), "-m", "release"]);
+    repo
+}
+
+fn scratch_services() -> bool {
+    services()
+        && require(
+            "busybox-static (cargo xtask provision)",
+            Path::new(BUSYBOX).exists(),
+        )
+}
+
+#[test]
+fn scratch_image_is_validated_through_a_sidecar_and_published() {
+    if !scratch_services() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let reg = Registry::start(dir.path(), None).unwrap();
+    let _untag = Untag(vec![reg.addr.clone()]);
+    let repo = scratch_fixture("4.1.0", "4.1.0", true, &[&reg.addr]);
+    let (pid, r) = tool(&repo, &["docker-validate"], &[]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(
+        r.stdout.contains("linux/amd64: healthy after")
+            && r.stdout
+                .contains("GET /health → {\"status\": \"healthy\"}; GET /version → 4.1.0"),
+        "{}",
+        r.stdout
+    );
+    assert_no_container(pid);
+
+    let (pid, r) = tool(
+        &repo,
+        &["publish-prod", "--only", "docker", "--skip-ci-check"],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(r.stdout.contains("pushed v4.1.0"), "{}", r.stdout);
+    assert_no_container(pid);
+    let mut client = Client::new(&reg.addr, None);
+    let remote = read_remote(&mut client, "acme/scratch-app", "v4.1.0").unwrap();
+    assert!(remote.digest().is_some(), "v4.1.0 is not on the registry");
+}
+
+#[test]
+fn scratch_image_with_the_wrong_version_or_never_healthy_is_refused() {
+    if !scratch_services() {
+        return;
+    }
+    let repo = scratch_fixture("4.2.0", "9.9.9", true, &["127.0.0.1:9"]);
+    let (pid, r) = tool(&repo, &["docker-validate"], &[]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.stderr
+            .contains("linux/amd64: GET /version says 9.9.9, but this release is 4.2.0"),
+        "{}",
+        r.stderr
+    );
+    assert_no_container(pid);
+    let (pid, r) = tool(
+        &repo,
+        &["publish-prod", "--only", "docker", "--skip-ci-check"],
+        &[],
+    );
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(r.stderr.contains("GET /version says 9.9.9"), "{}", r.stderr);
+    assert!(!r.all().contains("pushed v4.2.0"), "{}", r.all());
+    assert_no_container(pid);
+
+    let repo = scratch_fixture("4.3.0", "4.3.0", false, &["127.0.0.1:9"]);
+    let (pid, r) = tool(&repo, &["docker-validate"], &[]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.stderr
+            .contains("linux/amd64: the image's HEALTHCHECK reports unhealthy"),
+        "{}",
+        r.stderr
+    );
+    assert_no_container(pid);
+}
+
+/// A cargo target directory outside the repository (a shared one) changes nothing for slipway:
+/// the wheel is built under the repository's `target/slipway/dist/`, inside the build context.
+#[test]
+fn cargo_target_dir_outside_the_repository_keeps_the_wheel_in_the_context() {
+    if !services() {
+        return;
+    }
+    let repo = fixture("4.4.0", &docker_table(&["127.0.0.1:9"], ""), |_| {});
+    let outside = tempfile::tempdir().unwrap();
+    let target = outside.path().to_str().unwrap();
+    let (_, r) = tool(
+        &repo,
+        &["docker-validate", "--dry-run"],
+        &[("CARGO_TARGET_DIR", target)],
+    );
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(
+        !r.all().contains("outside the docker build context"),
+        "{}",
+        r.all()
+    );
+    assert!(
+        r.stdout.contains("DIST=target/slipway/dist/4.4.0"),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.all().contains(target), "{}", r.all());
+}

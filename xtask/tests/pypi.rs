@@ -3,6 +3,9 @@
 
 mod common;
 
+#[path = "common/trace.rs"]
+mod trace;
+
 use std::path::Path;
 
 use common::*;
@@ -20,6 +23,12 @@ struct Setup {
 
 /// A repository with the reference payload at `version`, tagged, and a running index.
 fn setup(version: &str) -> Option<Setup> {
+    setup_with(version, false, "")
+}
+
+/// [`setup`] with pypiserver's default fallback (a missing project is redirected to
+/// https://pypi.org/simple/<name>/) when `fallback`, and `python_extra` in the python table.
+fn setup_with(version: &str, fallback: bool, python_extra: &str) -> Option<Setup> {
     if !require(
         "python3 with venv",
         std::process::Command::new("python3")
@@ -44,13 +53,17 @@ fn setup(version: &str) -> Option<Setup> {
     .ensure(Path::new("/"))
     .expect("tool venv");
     let index_dir = tempfile::tempdir().unwrap();
-    let index =
-        PackageIndex::start(&server.dir, index_dir.path(), USER, PASSWORD).expect("pypiserver");
+    let index = if fallback {
+        PackageIndex::start_with_fallback(&server.dir, index_dir.path(), USER, PASSWORD)
+    } else {
+        PackageIndex::start(&server.dir, index_dir.path(), USER, PASSWORD)
+    }
+    .expect("pypiserver");
 
     let repo = payload_repo(
         version,
         &format!(
-            "[workspace]\nmembers = []\n\n[workspace.metadata.release]\n\n[workspace.metadata.release.python]\nrepository-url = \"{}\"\nindex-url = \"{}\"\n",
+            "[workspace]\nmembers = []\n\n[workspace.metadata.release]\n\n[workspace.metadata.release.python]\nrepository-url = \"{}\"\nindex-url = \"{}\"\n{python_extra}",
             index.url,
             index.simple_url()
         ),
@@ -63,20 +76,23 @@ fn setup(version: &str) -> Option<Setup> {
 }
 
 fn publish(s: &Setup, password: &str) -> Run {
-    let out = hermetic(BIN, s.repo.path())
-        .args(["publish-prod", "--only", "pypi", "--skip-ci-check"])
-        .env("SLIPWAY_TOOLS_DIR", tools_dir())
-        .env("TWINE_USERNAME", USER)
-        .env("TWINE_PASSWORD", password)
-        .env("NO_COLOR", "1")
-        .env_remove("PYPI_TOKEN")
-        .output()
-        .unwrap();
+    let out = publish_command(s, password).output().unwrap();
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8(out.stdout).unwrap(),
         stderr: String::from_utf8(out.stderr).unwrap(),
     }
+}
+
+fn publish_command(s: &Setup, password: &str) -> std::process::Command {
+    let mut c = hermetic(BIN, s.repo.path());
+    c.args(["publish-prod", "--only", "pypi", "--skip-ci-check"])
+        .env("SLIPWAY_TOOLS_DIR", tools_dir())
+        .env("TWINE_USERNAME", USER)
+        .env("TWINE_PASSWORD", password)
+        .env("NO_COLOR", "1")
+        .env_remove("PYPI_TOKEN");
+    c
 }
 
 fn packages(s: &Setup) -> Vec<String> {
@@ -240,4 +256,72 @@ fn missing_credentials_and_untagged_head_are_refused_before_anything_runs() {
         !s.repo.path().join("target/slipway/dist").exists(),
         "nothing was built"
     );
+}
+
+/// pypiserver as it runs by default: a project it lacks is redirected to
+/// https://pypi.org/simple/<name>/. Without `index-fallback` that redirect is an error naming
+/// both fixes, and nothing is uploaded; with it, the redirect counts as "not listed", the new
+/// project is published and verified, and no connection of the run goes anywhere but loopback —
+/// except those of `python -m build`'s isolated environment, which installs the build backend
+/// (`[build-system].requires`) from the machine's configured package registry: building, not
+/// reading the index.
+#[test]
+fn an_index_with_its_default_fallback_is_read_on_its_own_host_only() {
+    let Some(s) = setup_with("0.4.0", true, "") else {
+        return;
+    };
+    let r = publish(&s, PASSWORD);
+    assert_eq!(r.code, 1, "{}", r.all());
+    for want in [
+        "redirected",
+        "to another host (https://pypi.org/simple/slipway-demo/)",
+        "`--disable-fallback`",
+        "`index-fallback = true`",
+    ] {
+        assert!(r.stderr.contains(want), "missing {want:?} in\n{}", r.stderr);
+    }
+    assert!(packages(&s).is_empty(), "nothing was uploaded");
+
+    let Some(s) = setup_with("0.4.0", true, "index-fallback = true\n") else {
+        return;
+    };
+    if !require("strace (ptrace allowed)", trace::strace_works()) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (out, connects) = trace::traced_connects(&publish_command(&s, PASSWORD), dir.path());
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{all}");
+    assert!(
+        all.contains("uploaded slipway_demo-0.4.0-py3-none-any.whl, slipway_demo-0.4.0.tar.gz"),
+        "{all}"
+    );
+    assert!(
+        all.contains("pip install slipway-demo==0.4.0 → importlib.metadata.version = 0.4.0"),
+        "{all}"
+    );
+    let port = s
+        .index
+        .url
+        .trim_end_matches('/')
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(
+        connects
+            .iter()
+            .any(|c| c.addr == format!("127.0.0.1:{port}") && c.argv[0] == BIN),
+        "the trace saw no read of the index by the tool: {connects:#?}"
+    );
+    let building = |a: &[String]| a.get(1..3).is_some_and(|m| m == ["-m", "build"]);
+    let off: Vec<&trace::Connect> = connects
+        .iter()
+        .filter(|c| !c.addr.starts_with("127.0.0.1:") && !c.under(building))
+        .collect();
+    assert!(off.is_empty(), "connections off loopback: {off:?}");
 }

@@ -9,7 +9,7 @@ mod common;
 #[path = "common/trace.rs"]
 mod trace;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Replaces the values a rehearsal chooses anew each time with named placeholders.
@@ -140,5 +140,119 @@ fn normalizing_names_what_changes_between_runs() {
             "/t/rehearsals/<id>/services.json",
             "127.0.0.1:<port>/acme/app:v1",
         ])
+    );
+}
+
+/// A whole rehearsal with `env` set (and `removed` unset), from the repository; its output.
+fn rehearse_with(env: &[(&str, &std::ffi::OsStr)], removed: &[&str]) -> (bool, String) {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut c = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    c.arg("-C").arg(&root).arg("rehearse").env("NO_COLOR", "1");
+    for k in removed {
+        c.env_remove(k);
+    }
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out = c.output().unwrap();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), all)
+}
+
+/// The machine most users have: Docker already running at its default socket, no slipway
+/// daemon, and slipway's socket path holding a stale socket file (a daemon that died). The engine
+/// is chosen once — the first that answers a ping, not the first socket file that exists — and
+/// provisioning and every stage use it: the rehearsal passes.
+#[test]
+fn rehearse_uses_dockers_default_socket_when_slipways_is_a_stale_file() {
+    use xtask::targets::docker::engine;
+    if !common::require("a Docker engine (cargo xtask provision)", engine::is_up()) {
+        return;
+    }
+    let Some(_default) = common::default_socket() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let stale = common::stale_socket(dir.path());
+    let env = [(engine::SOCKET_ENV, stale.as_os_str())];
+    let default_host = format!("unix://{}", engine::DEFAULT_SOCKET);
+
+    // The plan names that engine for provisioning and for every stage.
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dry = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .arg("-C")
+        .arg(&root)
+        .args(["rehearse", "--dry-run"])
+        .env("NO_COLOR", "1")
+        .env_remove("DOCKER_HOST")
+        .env(engine::SOCKET_ENV, &stale)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&dry.stdout);
+    assert!(dry.status.success(), "{text}");
+    let named = text.matches(&format!("DOCKER_HOST={default_host}")).count();
+    assert!(
+        named >= 5,
+        "provisioning and the 4 stages get {default_host}:\n{text}"
+    );
+    assert!(!text.contains(&stale.display().to_string()), "{text}");
+
+    let (ok, all) = rehearse_with(&env, &["DOCKER_HOST"]);
+    assert!(
+        ok,
+        "the rehearsal failed:\n{}",
+        &all[all.len().saturating_sub(6000)..]
+    );
+    assert!(
+        all.contains(&format!("a Docker engine answers at {default_host}")),
+        "provisioning did not take the default socket:\n{}",
+        &all[all.len().saturating_sub(6000)..]
+    );
+    assert!(stale.exists(), "the stale socket file was left alone");
+}
+
+/// A shared cargo target directory outside the repository: slipway's own outputs (the wheel the
+/// image's build context copies, the rehearsal's sandbox and reports) stay under the repository's
+/// `target/slipway/`, and the rehearsal passes. (The outside directory is a symlink to the
+/// workspace's target, so cargo rebuilds nothing.)
+#[test]
+fn rehearse_passes_with_cargo_target_dir_outside_the_repository() {
+    if !common::require(
+        "a Docker engine (cargo xtask provision)",
+        xtask::targets::docker::engine::is_up(),
+    ) {
+        return;
+    }
+    let outside = tempfile::tempdir().unwrap();
+    let target = outside.path().join("target");
+    std::os::unix::fs::symlink(common::target_dir().canonicalize().unwrap(), &target).unwrap();
+    let (ok, all) = rehearse_with(&[("CARGO_TARGET_DIR", target.as_os_str())], &[]);
+    assert!(
+        ok,
+        "the rehearsal failed:\n{}",
+        &all[all.len().saturating_sub(6000)..]
+    );
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .unwrap();
+    let report = all
+        .lines()
+        .find_map(|l| {
+            l.split_whitespace()
+                .find(|w| w.contains("rehearsal-") && w.ends_with(".json"))
+        })
+        .unwrap_or_else(|| panic!("no report path in:\n{all}"));
+    let report = Path::new(report)
+        .canonicalize()
+        .unwrap_or_else(|e| panic!("{report}: {e}"));
+    assert!(
+        report.starts_with(root.join("target/slipway")),
+        "the report {} is not under the repository's target/slipway",
+        report.display()
     );
 }

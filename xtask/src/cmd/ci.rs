@@ -121,8 +121,9 @@ pub fn plan(root: &Path) -> Plan {
             cargo(root).args(args.iter().copied()).streaming(),
         ));
     }
-    // The tests find the engine themselves (DOCKER_HOST, else slipway's socket, else docker's
-    // default), so this step does not depend on what provisioning found.
+    // The tests find the engine themselves, with the choice provisioning makes too
+    // (`engine::docker_host`: DOCKER_HOST, else the first of slipway's socket and docker's
+    // default that answers), so this step does not depend on what provisioning found.
     plan.push(Step::Run(
         cargo(root)
             .args(["test", "--workspace", "--locked", "--no-fail-fast"])

@@ -110,7 +110,7 @@ struct Layout {
 }
 
 impl Layout {
-    fn new(root: &Path, cfg: &config::Config) -> Result<Layout> {
+    fn new(cfg: &config::Config) -> Result<Layout> {
         let stamp = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
@@ -126,8 +126,8 @@ impl Layout {
             started: sandbox.join("provisioned.json"),
             state: sandbox.join("services.json"),
             child_times: sandbox.join("child-times.txt"),
-            reports: ci::target_dir(root)
-                .join("slipway/rehearsal")
+            reports: crate::targets::publish::work_dir(cfg)
+                .join("rehearsal")
                 .join(stamp.to_string()),
             registries: [
                 format!("127.0.0.1:{}", ports[0]),
@@ -175,6 +175,8 @@ fn build(
         stages.push(stage);
     };
     let tools = ci::tools_dir(root);
+    // The one engine of the whole run, chosen now: provisioning and every stage get it.
+    let docker_host = Val::Plain(engine::planned_host());
 
     // 0. Prerequisites: the rig, and what it provisions (idempotent).
     push("prerequisites", ci::build_rig(root));
@@ -184,6 +186,7 @@ fn build(
             ci::rig(root)
                 .args(["provision", "--started"])
                 .args([l.started.display().to_string()])
+                .env("DOCKER_HOST", docker_host.clone())
                 .streaming(),
         ),
     );
@@ -315,7 +318,8 @@ fn build(
         for k in STRIPPED {
             p = p.env_removed(k);
         }
-        p.env("SLIPWAY_GH_PROXY", Val::Plain(l.github_url.clone()))
+        p.env("DOCKER_HOST", docker_host.clone())
+            .env("SLIPWAY_GH_PROXY", Val::Plain(l.github_url.clone()))
             .env("GH_HOST", Val::Plain("github.localhost".into()))
             .env("GH_TOKEN", Val::Secret(gh_token.clone()))
             .env(
@@ -420,7 +424,7 @@ fn rehearse(global: &Global, o: &Options, dry_run: bool, ui: &Ui) -> Result<u8> 
     let started = Instant::now();
     let root = git::toplevel(&global.dir)?;
     let cfg = config::load_or_refuse(&root, "rehearse")?;
-    let l = Layout::new(&root, &cfg)?;
+    let l = Layout::new(&cfg)?;
     let shared = Arc::new(Shared::default());
     let planned = build(&root, &cfg, o, &l, &shared);
     // Said by the dry run too: the rehearsal clones HEAD.
@@ -1101,7 +1105,7 @@ mod tests {
             json: false,
             version: "patch".into(),
         };
-        let l = Layout::new(&root, &cfg).unwrap();
+        let l = Layout::new(&cfg).unwrap();
         let planned = build(&root, &cfg, &o, &l, &Arc::new(Shared::default()));
         let headers: Vec<String> = planned.plan.steps.iter().map(|s| s.header(&root)).collect();
         assert_eq!(headers.len(), planned.stages.len());

@@ -61,6 +61,9 @@ pub struct PythonConfig {
     pub repository_url: String,
     /// The simple API that verification reads.
     pub index_url: String,
+    /// `index-fallback`: the index redirects projects it lacks to another host (pypiserver's
+    /// default); such a redirect then means "not listed". It is never followed either way.
+    pub index_fallback: bool,
 }
 
 impl Default for PythonConfig {
@@ -69,6 +72,7 @@ impl Default for PythonConfig {
             package: None,
             repository_url: "https://upload.pypi.org/legacy/".into(),
             index_url: "https://pypi.org/simple/".into(),
+            index_fallback: false,
         }
     }
 }
@@ -78,6 +82,9 @@ pub struct HealthConfig {
     pub path: String,
     pub port: u16,
     pub timeout_s: u64,
+    /// `probe-image`: the image the probe sidecar runs from when the image has no python3
+    /// (None: the local base image).
+    pub probe_image: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -340,7 +347,13 @@ fn parse_github(s: &mut Sub, cfg: &mut Config) {
 }
 
 fn parse_python(s: &mut Sub, cfg: &mut Config) {
-    s.check_keys(&["package", "repository-url", "index-url"]);
+    s.check_keys(&["package", "repository-url", "index-url", "index-fallback"]);
+    if let Some(item) = s.table.get("index-fallback") {
+        match item.as_bool() {
+            Some(b) => cfg.python.index_fallback = b,
+            None => s.err("index-fallback", "must be true or false"),
+        }
+    }
     cfg.python.package = s.string("package");
     for (key, slot) in [
         ("repository-url", &mut cfg.python.repository_url),
@@ -417,6 +430,7 @@ fn parse_docker(s: &mut Sub) -> Option<DockerConfig> {
         path: "/health".into(),
         port: 8080,
         timeout_s: 60,
+        probe_image: None,
     };
     if let Some(item) = s.table.get("health") {
         match item.as_table_like() {
@@ -435,9 +449,15 @@ fn parse_docker(s: &mut Sub) -> Option<DockerConfig> {
                             Some(t) if t > 0 => health.timeout_s = t as u64,
                             _ => s.err("health", "timeout-s must be a positive number of seconds"),
                         },
+                        "probe-image" => match v.as_str() {
+                            Some(i) if !i.trim().is_empty() && !i.contains(char::is_whitespace) => {
+                                health.probe_image = Some(i.to_string())
+                            }
+                            _ => s.err("health", "probe-image must be an image name with python3, like \"slipway-base:bookworm-python\""),
+                        },
                         other => s.err(
                             "health",
-                            &format!("has an unknown key `{other}` (known: path, port, timeout-s)"),
+                            &format!("has an unknown key `{other}` (known: path, port, timeout-s, probe-image)"),
                         ),
                     }
                 }
@@ -608,12 +628,13 @@ image = "acme/app"
 registries = ["ghcr.io", "127.0.0.1:5000"]
 platforms = ["linux/amd64", "linux/arm64"]
 build-args = { BASE_IMAGE = "slipway-base:bookworm-python" }
-health = { path = "/healthz", port = 9000, timeout-s = 30 }
+health = { path = "/healthz", port = 9000, timeout-s = 30, probe-image = "acme/probe:1" }
 tags = ["latest"]
 [workspace.metadata.release.python]
 package = "acme-app"
 repository-url = "http://127.0.0.1:8081"
 index-url = "http://127.0.0.1:8081/simple"
+index-fallback = true
 [workspace.metadata.release.github]
 repo = "acme/app"
 release-workflow = "publish.yml"
@@ -636,12 +657,15 @@ release-workflow = "publish.yml"
             HealthConfig {
                 path: "/healthz".into(),
                 port: 9000,
-                timeout_s: 30
+                timeout_s: 30,
+                probe_image: Some("acme/probe:1".into())
             }
         );
         assert_eq!(d.dockerfile, "Dockerfile");
         assert_eq!(c.python.repository_url, "http://127.0.0.1:8081/");
         assert_eq!(c.python.index_url, "http://127.0.0.1:8081/simple/");
+        assert!(c.python.index_fallback);
+        assert!(!parse_ok("").python.index_fallback);
         assert_eq!(c.release_workflow, "publish.yml");
         assert_eq!(parse_ok("").docker, None);
         assert_eq!(parse_ok("").python.index_url, "https://pypi.org/simple/");
@@ -655,10 +679,11 @@ release-workflow = "publish.yml"
 [workspace.metadata.release.docker]
 registries = "ghcr.io"
 platforms = ["windows/amd64"]
-health = { port = 0, retries = 3 }
+health = { port = 0, retries = 3, probe-image = "" }
 tags = ["newest"]
 [workspace.metadata.release.python]
 index-url = "pypi.org"
+index-fallback = "yes"
 colour = "blue"
 "#,
         )
@@ -670,8 +695,10 @@ colour = "blue"
             "platforms entry \"windows/amd64\" must look like linux/amd64",
             "health port must be 1..65535",
             "health has an unknown key `retries`",
+            "health probe-image must be an image name with python3",
             "tags unknown tag kind `newest`",
             "[workspace.metadata.release.python] index-url must be an http(s) URL",
+            "[workspace.metadata.release.python] index-fallback must be true or false",
             "unknown key `colour` in [workspace.metadata.release.python]",
         ] {
             assert!(all.contains(want), "missing {want:?} in\n{all}");

@@ -60,19 +60,12 @@ pub struct TargetPlan {
     pub verify: Vec<Step>,
 }
 
-/// `target/slipway` under the repository root (or `CARGO_TARGET_DIR`'s `slipway/`).
+/// `target/slipway` under the repository root, whatever `CARGO_TARGET_DIR` says: slipway's
+/// outputs (the wheel the docker build context COPYs, the image and validation records, journal,
+/// reports, rehearsal sandboxes) belong to the repository, not to cargo's (maybe shared) target
+/// directory.
 pub fn work_dir(cfg: &Config) -> PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(t) => {
-            let t = PathBuf::from(t);
-            if t.is_absolute() {
-                t.join("slipway")
-            } else {
-                cfg.root.join(t).join("slipway")
-            }
-        }
-        None => cfg.root.join("target").join("slipway"),
-    }
+    cfg.root.join("target").join("slipway")
 }
 
 /// A secret from the environment, registered for redaction; empty values count as missing.

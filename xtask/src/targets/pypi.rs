@@ -315,17 +315,36 @@ pub fn parse_simple_json(body: &str) -> Result<Vec<IndexFile>> {
 }
 
 /// The files the index lists for `package` (empty when it has none); prefers PEP 691 JSON.
-pub fn index_files(index_url: &str, package: &str) -> Result<Vec<IndexFile>> {
+///
+/// The read stays on the index's host: a redirect to another host is never followed (acting on
+/// another index's listing is a dependency-confusion hole). Such a redirect means "not listed"
+/// only when `fallback` (`index-fallback = true`) says the index sends projects it lacks
+/// elsewhere; otherwise it is an error naming both fixes.
+pub fn index_files(index_url: &str, package: &str, fallback: bool) -> Result<Vec<IndexFile>> {
     let url = format!(
         "{}/{}/",
         index_url.trim_end_matches('/'),
         normalize(package)
     );
-    let mut resp = crate::run::exec::timed(|| crate::run::net::agent(&url, std::time::Duration::from_secs(30))
-        .get(&url)
-        .header("Accept", "application/vnd.pypi.simple.v1+json, text/html;q=0.1")
-        .call())
-        .map_err(|e| anyhow!("the package index {index_url} is unreachable ({url}): {e}; is it up, and is `index-url` right?"))?;
+    let answer = crate::run::exec::timed(|| {
+        crate::run::net::get_on_host(
+            &url,
+            &[("Accept", "application/vnd.pypi.simple.v1+json, text/html;q=0.1")],
+            std::time::Duration::from_secs(30),
+        )
+    })
+    .map_err(|e| anyhow!("the package index {index_url} is unreachable ({url}): {e}; is it up, and is `index-url` right?"))?;
+    let mut resp = match answer {
+        crate::run::net::OnHost::Answer(resp) => resp,
+        crate::run::net::OnHost::Elsewhere { .. } if fallback => return Ok(Vec::new()),
+        crate::run::net::OnHost::Elsewhere { from, to } => bail!(
+            "the package index {index_url} redirected {from} to another host ({to}); slipway reads an \
+             index on its own host only (another index's listing could be anyone's package): if the index \
+             is pypiserver, start it with `--disable-fallback`; or, if the index sends projects it does not \
+             have to that host, set `index-fallback = true` in [workspace.metadata.release.python] and such \
+             a redirect counts as not listed"
+        ),
+    };
     match resp.status().as_u16() {
         200 => {}
         404 => return Ok(Vec::new()),
@@ -597,6 +616,8 @@ pub struct Upload {
     pub package: String,
     pub repository_url: String,
     pub index_url: String,
+    /// `index-fallback`: a redirect to another host means "not listed".
+    pub index_fallback: bool,
     /// None: none configured (a real run refuses; a dry run shows the plan).
     pub credentials: Option<Credentials>,
 }
@@ -642,7 +663,7 @@ impl Action for Upload {
     }
     fn execute(&self, _cx: &mut RunContext) -> Result<Done> {
         let local = local_dists(&self.outdir)?;
-        let listed = index_files(&self.index_url, &self.package)?;
+        let listed = index_files(&self.index_url, &self.package, self.index_fallback)?;
         let mut missing = Vec::new();
         let mut present = Vec::new();
         for (name, path, sha) in &local {
@@ -705,6 +726,8 @@ pub struct Verify {
     pub package: String,
     pub pep440: String,
     pub index_url: String,
+    /// `index-fallback`: a redirect to another host means "not listed".
+    pub index_fallback: bool,
 }
 
 impl Verify {
@@ -782,7 +805,7 @@ impl Action for Verify {
         } else {
             Vec::new()
         };
-        let listed = index_files(&self.index_url, &self.package)?;
+        let listed = index_files(&self.index_url, &self.package, self.index_fallback)?;
         let prefix = format!("{}-{}", file_stem(&self.package), self.pep440);
         let of_version: Vec<&IndexFile> = listed
             .iter()
@@ -928,6 +951,7 @@ pub fn gather(facts: &Facts, problems: &mut Problems) -> Gathered {
         package: facts.package.clone(),
         repository_url: cfg.python.repository_url.clone(),
         index_url: cfg.python.index_url.clone(),
+        index_fallback: cfg.python.index_fallback,
         credentials,
     }))];
     Ok(Some(TargetPlan {
@@ -947,6 +971,7 @@ pub fn verify_step(facts: &Facts) -> Step {
         package: facts.package.clone(),
         pep440: facts.pep440(),
         index_url: facts.cfg.python.index_url.clone(),
+        index_fallback: facts.cfg.python.index_fallback,
     }))
 }
 

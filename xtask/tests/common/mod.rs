@@ -271,10 +271,7 @@ pub fn require(what: &str, available: bool) -> bool {
 
 /// Tool venvs shared by every test (and by the tool runs the tests start).
 pub fn tools_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    target.join("slipway-test-tools")
+    target_dir().join("slipway-test-tools")
 }
 
 /// The reference payload (pyproject, package, README) copied into a fixture.
@@ -335,4 +332,100 @@ pub fn payload_repo(version: &str, cargo_toml: &str) -> Repo {
     let repo = Repo::new(&refs);
     repo.git(&["tag", "-a", &format!("v{version}"), "-m", "release"]);
     repo
+}
+
+/// Cargo's target directory of this test run (`CARGO_TARGET_DIR`, else the workspace's).
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"))
+}
+
+/// A unix socket file nobody answers on (bound, then closed): what a daemon that died leaves.
+pub fn stale_socket(dir: &Path) -> PathBuf {
+    let path = dir.join("docker.sock");
+    drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
+    assert!(path.exists());
+    path
+}
+
+/// The socket path of a `unix://` engine host.
+pub fn unix_path(host: &str) -> Option<PathBuf> {
+    host.strip_prefix("unix://").map(PathBuf::from)
+}
+
+/// Docker's default socket answering while this lives: `/var/run/docker.sock` as it is when an
+/// engine answers there, else (when there is none) a symlink to the socket of the engine the
+/// tests use, removed on drop. Held behind a lock (a directory with the holder's pid, taken over
+/// when that process is gone), so tests in parallel never remove it under each other.
+pub struct DefaultSocket {
+    created: Option<PathBuf>,
+    lock: PathBuf,
+}
+
+/// [`DefaultSocket`], or None (skipped loudly, or failing under CI) when it cannot be had here.
+pub fn default_socket() -> Option<DefaultSocket> {
+    use xtask::targets::docker::engine;
+    let default = PathBuf::from(engine::DEFAULT_SOCKET);
+    let lock = std::env::temp_dir().join("slipway-default-socket.lock");
+    let start = std::time::Instant::now();
+    loop {
+        if std::fs::create_dir(&lock).is_ok() {
+            std::fs::write(lock.join("pid"), std::process::id().to_string()).unwrap();
+            break;
+        }
+        let holder = std::fs::read_to_string(lock.join("pid")).unwrap_or_default();
+        let gone = !holder.trim().is_empty() && !Path::new("/proc").join(holder.trim()).exists();
+        if gone {
+            let _ = std::fs::remove_dir_all(&lock);
+            continue;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(900),
+            "{} held for 15 minutes",
+            lock.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let mut held = DefaultSocket {
+        created: None,
+        lock,
+    };
+    let default_host = format!("unix://{}", default.display());
+    if engine::answers(&default_host) {
+        return Some(held);
+    }
+    if default.symlink_metadata().is_ok() {
+        require(
+            "docker's default socket free or answering (a stale /var/run/docker.sock is in the way)",
+            false,
+        );
+        return None;
+    }
+    let target = engine::docker_host()
+        .filter(|h| h != &default_host && engine::answers(h))
+        .and_then(|h| unix_path(&h));
+    let Some(target) = target else {
+        require(
+            "a Docker engine on a unix socket (cargo xtask provision)",
+            false,
+        );
+        return None;
+    };
+    if std::os::unix::fs::symlink(&target, &default).is_err() {
+        require("permission to create /var/run/docker.sock (root)", false);
+        return None;
+    }
+    held.created = Some(default);
+    assert!(engine::answers(&default_host));
+    Some(held)
+}
+
+impl Drop for DefaultSocket {
+    fn drop(&mut self) {
+        if let Some(p) = self.created.take() {
+            let _ = std::fs::remove_file(p);
+        }
+        let _ = std::fs::remove_dir_all(&self.lock);
+    }
 }

@@ -1,6 +1,9 @@
 //! Which programs a run of the tool started: the tool under `strace -f`, and the argv of each
 //! of its direct children (not their own children, not its container watchdog), checked
-//! against the processes its `--dry-run --json` plan listed.
+//! against the processes its `--dry-run --json` plan listed; and where a run connected to
+//! (every inet `connect`, to prove that it stays on loopback).
+
+#![allow(dead_code)]
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -18,11 +21,131 @@ pub fn strace_works() -> bool {
 /// every direct child, in order.
 pub fn traced(cmd: &Command, dir: &Path) -> (Output, Vec<Vec<String>>) {
     let trace = dir.join("trace");
+    let out = strace(cmd, "trace=execve,clone,clone3,fork,vfork", &trace);
+    let text = std::fs::read_to_string(&trace).unwrap();
+    if std::env::var_os("TRACE_DEBUG").is_some() {
+        eprintln!("{}", &text[..text.len().min(6000)]);
+    }
+    (out, direct_children(&text))
+}
+
+/// One inet `connect` of a traced run: where to, and the argv of the process that made it and of
+/// each of its ancestors (nearest first; a thread or an unexec'd fork has its parent's).
+#[derive(Debug, Clone)]
+pub struct Connect {
+    /// `127.0.0.1:8080` or `[::1]:80`.
+    pub addr: String,
+    pub argv: Vec<String>,
+    pub ancestors: Vec<Vec<String>>,
+}
+
+impl Connect {
+    /// Was it made by (a descendant of) a process whose argv satisfies `f`?
+    pub fn under(&self, f: impl Fn(&[String]) -> bool) -> bool {
+        f(&self.argv) || self.ancestors.iter().any(|a| f(a))
+    }
+}
+
+/// Runs `cmd` under `strace -f` (it and everything it starts), the trace in `dir`; returns its
+/// output and every inet connect (unix sockets left out).
+pub fn traced_connects(cmd: &Command, dir: &Path) -> (Output, Vec<Connect>) {
+    let trace = dir.join("connects");
+    let out = strace(cmd, "trace=connect,execve,clone,clone3,fork,vfork", &trace);
+    let text = std::fs::read_to_string(&trace).unwrap();
+    (out, inet_connects(&text))
+}
+
+/// The inet `connect` calls of an strace log, with who made them.
+pub fn inet_connects(trace: &str) -> Vec<Connect> {
+    let field = |line: &str, start: &str| -> Option<String> {
+        let at = line.find(start)? + start.len();
+        let end = line[at..].find('"')?;
+        Some(line[at..at + end].to_string())
+    };
+    let port = |line: &str, key: &str| -> String {
+        line.split(key)
+            .nth(1)
+            .and_then(|r| r.split(')').next())
+            .unwrap_or("?")
+            .to_string()
+    };
+    let mut parent: HashMap<u32, u32> = HashMap::new();
+    let mut argv_of: HashMap<u32, Vec<String>> = HashMap::new();
+    let mut execing: HashMap<u32, Vec<String>> = HashMap::new();
+    let mut cloning: HashSet<u32> = HashSet::new();
+    let mut found: Vec<(u32, String)> = Vec::new();
+    for line in trace.lines() {
+        let Some((pid, rest)) = line.split_once(' ') else {
+            continue;
+        };
+        let Ok(pid) = pid.trim().parse::<u32>() else {
+            continue;
+        };
+        let rest = rest.trim_start();
+        let call = ["clone3(", "clone(", "vfork(", "fork("]
+            .iter()
+            .any(|c| rest.starts_with(c));
+        if call {
+            cloning.insert(pid);
+        } else if let Some(args) = rest.strip_prefix("execve(") {
+            execing.insert(pid, parse_argv(args));
+        } else if rest.starts_with("connect(") {
+            if rest.contains("sa_family=AF_INET6") {
+                let addr = field(rest, "inet_pton(AF_INET6, \"").unwrap_or_else(|| "?".into());
+                found.push((pid, format!("[{addr}]:{}", port(rest, "sin6_port=htons("))));
+            } else if rest.contains("sa_family=AF_INET") {
+                let addr = field(rest, "inet_addr(\"").unwrap_or_else(|| "?".into());
+                found.push((pid, format!("{addr}:{}", port(rest, "sin_port=htons("))));
+            }
+        }
+        if rest.starts_with("<...") || call || rest.starts_with("execve(") {
+            let Some(ret) = result(rest) else { continue };
+            if cloning.remove(&pid) {
+                if ret > 0 {
+                    parent.insert(ret as u32, pid);
+                }
+            } else if let Some(argv) = execing.remove(&pid) {
+                if ret == 0 {
+                    argv_of.insert(pid, argv);
+                }
+            }
+        }
+    }
+    let argv = |mut pid: u32| -> Vec<String> {
+        loop {
+            if let Some(a) = argv_of.get(&pid) {
+                return a.clone();
+            }
+            match parent.get(&pid) {
+                Some(&p) => pid = p,
+                None => return Vec::new(),
+            }
+        }
+    };
+    found
+        .into_iter()
+        .map(|(pid, addr)| {
+            let mut ancestors = Vec::new();
+            let mut at = pid;
+            while let Some(&p) = parent.get(&at) {
+                ancestors.push(argv(p));
+                at = p;
+            }
+            Connect {
+                addr,
+                argv: argv(pid),
+                ancestors,
+            }
+        })
+        .collect()
+}
+
+fn strace(cmd: &Command, filter: &str, trace: &Path) -> Output {
     let mut s = Command::new("strace");
     s.args(["-f", "-qq", "-s", "65536", "-e"])
-        .arg("trace=execve,clone,clone3,fork,vfork")
+        .arg(filter)
         .arg("-o")
-        .arg(&trace)
+        .arg(trace)
         .arg("--")
         .arg(cmd.get_program())
         .args(cmd.get_args());
@@ -35,12 +158,7 @@ pub fn traced(cmd: &Command, dir: &Path) -> (Output, Vec<Vec<String>>) {
             None => s.env_remove(k),
         };
     }
-    let out = s.output().unwrap();
-    let text = std::fs::read_to_string(&trace).unwrap();
-    if std::env::var_os("TRACE_DEBUG").is_some() {
-        eprintln!("{}", &text[..text.len().min(6000)]);
-    }
-    (out, direct_children(&text))
+    s.output().unwrap()
 }
 
 /// Parses `strace -f` output: the tool is the first pid and the threads it clones
@@ -291,4 +409,23 @@ fn parses_strace_lines_and_matches_templates() {
         &t(&["/w/tmp/verify-9/bin/python", "-c", "x"])
     ));
     assert!(!matches(&t(&["git", "push"]), &t(&["git", "push", "x"])));
+    let connects = r#"100 execve("/x/xtask", ["/x/xtask", "publish-prod"], 0x1 /* 9 vars */) = 0
+100 clone3({flags=CLONE_VM|CLONE_VFORK, exit_signal=SIGCHLD}, 88) = 203
+203 execve("/v/python", ["/v/python", "-m", "build"], 0x1 /* 9 vars */) = 0
+100 connect(3, {sa_family=AF_INET, sin_port=htons(8080), sin_addr=inet_addr("127.0.0.1")}, 16) = 0
+201 connect(4, {sa_family=AF_UNIX, sun_path="/run/slipway/docker.sock"}, 27) = 0
+100 connect(5, {sa_family=AF_INET6, sin6_port=htons(443), sin6_flowinfo=htonl(0), inet_pton(AF_INET6, "2a04:4e42::223", &sin6_addr), sin6_scope_id=0}, 28) = -1 ENETUNREACH
+203 connect(6, {sa_family=AF_INET, sin_port=htons(53), sin_addr=inet_addr("10.0.0.2")}, 16 <unfinished ...>
+"#;
+    let c = inet_connects(connects);
+    let addrs: Vec<&str> = c.iter().map(|c| c.addr.as_str()).collect();
+    assert_eq!(
+        addrs,
+        ["127.0.0.1:8080", "[2a04:4e42::223]:443", "10.0.0.2:53"]
+    );
+    assert_eq!(c[0].argv, t(&["/x/xtask", "publish-prod"]));
+    assert_eq!(c[2].argv, t(&["/v/python", "-m", "build"]));
+    assert_eq!(c[2].ancestors, [t(&["/x/xtask", "publish-prod"])]);
+    assert!(c[2].under(|a| a.get(1..3) == Some(&t(&["-m", "build"])[..])));
+    assert!(!c[0].under(|a| a.len() > 1 && a[1] == "-m"));
 }

@@ -29,6 +29,7 @@ mod build;
 mod check;
 mod dockerfile;
 mod platform;
+mod probe;
 mod push;
 mod remote;
 mod spec;

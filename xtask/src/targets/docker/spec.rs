@@ -49,7 +49,7 @@ impl ImageSpec {
             Err(_) => {
                 problems.failure(format!(
                     "the wheel directory {} is outside the docker build context {}: the image cannot COPY it; \
-                     unset CARGO_TARGET_DIR (or point it inside the repository), or widen `context`",
+                     widen `context` (slipway builds the wheel under target/slipway/ in the repository)",
                     dist_dir.display(),
                     context.display()
                 ));

@@ -311,10 +311,11 @@ impl Validate {
         name: &str,
         paths: &[&str],
     ) -> Result<BTreeMap<String, (u16, String)>> {
-        let out = crate::run::exec::run_captured(&self.probe_process(name, paths, PROBE)).context(
-            "probing inside the container (the probe runs python3 in the image; an image without python3 \
-             cannot be validated)",
-        )?;
+        let via = super::probe::via(&self.spec, name)?;
+        let out = crate::run::exec::run_captured(&super::probe::process(
+            &self.spec, &via, name, paths, PROBE,
+        ))
+        .with_context(|| super::probe::context(&via))?;
         let json: Json = serde_json::from_str(out.trim())
             .with_context(|| format!("the probe printed no JSON: {}", out.trim()))?;
         let mut map = BTreeMap::new();
@@ -382,6 +383,7 @@ impl Action for Validate {
             )
             .command_line(),
         );
+        lines.push(super::probe::describe(&self.spec, name));
         lines.push(format!(
             "always: {}",
             self.spec.docker().args(["rm", "-f", name]).command_line()
@@ -406,6 +408,15 @@ impl Action for Validate {
             out.push(self.state_process(name));
             out.push(self.probe_process(name, &[&self.spec.health.path], PROBE));
             out.push(self.probe_process(name, &[&self.spec.health.path, "/version"], PROBE));
+            out.extend(super::probe::planned(
+                &self.spec,
+                name,
+                &[
+                    &[&self.spec.health.path],
+                    &[&self.spec.health.path, "/version"],
+                ],
+                PROBE,
+            ));
             out.push(self.spec.docker().args(["rm", "-f", name]));
         }
         out
