@@ -78,8 +78,9 @@ impl ForeignBase {
     }
     fn cache(&self) -> PathBuf {
         Path::new(engine::CACHE).join(format!(
-            "{}.docker.tar",
-            self.tag().replace([':', '/'], "_")
+            "{}-r{}.docker.tar",
+            self.tag().replace([':', '/'], "_"),
+            crate::provision::BASE_RECIPE
         ))
     }
     fn docker(root: &Path) -> Process {
@@ -169,7 +170,7 @@ impl ForeignBase {
     fn build(&self, root: &Path, tag: &str, cache: &Path) -> Result<String> {
         let arch = platform_parts(&self.platform).1;
         std::fs::create_dir_all(engine::CACHE)?;
-        let rootfs = Path::new(engine::CACHE).join(format!("rootfs-bookworm-{arch}.tar"));
+        let rootfs = crate::provision::rootfs_cache(arch);
         if !rootfs.exists() {
             let tmp = rootfs.with_extension("tmp.tar");
             let mm = crate::provision::mmdebstrap(root, Some(arch), &tmp);
@@ -184,7 +185,11 @@ impl ForeignBase {
             }
             std::fs::write(
                 dir.join("Dockerfile"),
-                "FROM scratch\nADD rootfs.tar /\nENV LANG=C.UTF-8\nCMD [\"python3\"]\n",
+                format!(
+                    "FROM scratch\nADD rootfs.tar /\nENV LANG=C.UTF-8\nLABEL {}={}\nCMD [\"python3\"]\n",
+                    crate::provision::RECIPE_LABEL,
+                    crate::provision::BASE_RECIPE
+                ),
             )?;
             xtask::run::exec::run_captured(
                 &Self::docker(root)
