@@ -11,6 +11,8 @@ pub mod conventional;
 pub mod date;
 pub mod dockertags;
 pub mod edit;
+pub mod jsonpath;
+pub mod linefile;
 pub mod notes;
 pub mod problems;
 pub mod pyproject;
@@ -18,4 +20,7 @@ pub mod sha256;
 pub mod template;
 #[cfg(test)]
 pub mod testutil;
+pub mod tomlpath;
 pub mod version;
+pub mod versioned;
+pub mod yamlpath;
