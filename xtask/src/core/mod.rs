@@ -6,6 +6,7 @@
 
 pub mod changegen;
 pub mod changelog;
+pub mod clstyle;
 pub mod compose;
 pub mod conventional;
 pub mod date;
