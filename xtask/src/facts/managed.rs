@@ -11,9 +11,12 @@ use semver::Version;
 use serde_json::{json, Value as Json};
 
 use crate::core::changelog::{self, Changelog};
+use crate::core::clstyle::{self, FileStyle, StyleName};
 use crate::core::compose::{self, UseKind};
-use crate::core::pyproject::{self, PyVersion};
+use crate::core::pyproject::{self, Dynamic, PyVersion};
 use crate::core::version::pep440;
+use crate::core::versioned::{self, Found, Kind, Render, Span};
+use crate::core::{jsonpath, linefile, tomlpath, yamlpath};
 use crate::facts::config::Config;
 use crate::run::plan::FileEdit;
 use crate::{Place, Problems};
@@ -22,7 +25,23 @@ pub struct PyFile {
     pub rel: String,
     pub path: PathBuf,
     pub text: String,
+    /// The static versions (empty when the version is dynamic).
     pub versions: Vec<PyVersion>,
+    /// The version comes from git tags: the backend and the last release tag reachable from HEAD.
+    pub scm: Option<(&'static str, crate::facts::history::Tag)>,
+}
+
+/// An extra version file (`[[workspace.metadata.release.files]]`, or the module or file a
+/// dynamic pyproject version is read from): one typed editor in `core/` finds its spans.
+pub struct ExtraFile {
+    pub rel: String,
+    pub path: PathBuf,
+    pub text: String,
+    pub kind: Kind,
+    pub format: Render,
+    pub found: Vec<Found>,
+    /// Why it is managed, for dynamic versions (`[tool.hatch.version] path of pyproject.toml`).
+    pub by: Option<String>,
 }
 
 pub struct ComposeFile {
@@ -37,6 +56,8 @@ pub struct ChangelogFile {
     pub path: PathBuf,
     pub text: String,
     pub parsed: Changelog,
+    /// The style a release writes in (configured or detected).
+    pub style: FileStyle,
 }
 
 /// What a file needs to know to state a new version.
@@ -67,9 +88,15 @@ pub trait VersionFile {
 }
 
 pub struct Managed {
-    pub pyproject: PyFile,
+    /// Every pyproject (`pyproject`, a path or a list), the built one first.
+    pub pyprojects: Vec<PyFile>,
+    /// The modules and files dynamic pyproject versions are read from.
+    pub dynamic: Vec<ExtraFile>,
     pub compose: Vec<ComposeFile>,
-    pub changelog: ChangelogFile,
+    /// `[[workspace.metadata.release.files]]`.
+    pub extras: Vec<ExtraFile>,
+    /// None with `changelog-style = "none"`.
+    pub changelog: Option<ChangelogFile>,
 }
 
 /// One place that states a version.
@@ -88,8 +115,13 @@ fn read(cfg: &Config, rel: &str, key: &str, problems: &mut Problems) -> Option<(
     match std::fs::read_to_string(&path) {
         Ok(text) => Some((path, text)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let none = if key == "changelog" {
+                " (or set changelog-style = \"none\" to release without one)"
+            } else {
+                ""
+            };
             problems.invalid(format!(
-                "{rel} not found (configured by `{key}` in [workspace.metadata.release] of Cargo.toml); create it or fix the key"
+                "{rel} not found (configured by `{key}` in [workspace.metadata.release] of Cargo.toml); create it or fix the key{none}"
             ));
             None
         }
@@ -103,23 +135,23 @@ fn read(cfg: &Config, rel: &str, key: &str, problems: &mut Problems) -> Option<(
 /// Reads and parses every managed file. Each problem is recorded; `None` if any file is unusable.
 pub fn load(cfg: &Config, problems: &mut Problems) -> Option<Managed> {
     let before = problems.list.len();
-    let py = read(cfg, &cfg.pyproject, "pyproject", problems).and_then(|(path, text)| {
-        match pyproject::find_versions(&text) {
-            Ok(versions) => Some(PyFile {
-                rel: cfg.pyproject.clone(),
-                path,
-                text,
-                versions,
-            }),
-            Err(e) => {
-                problems.invalid_at(
-                    Place::file(&cfg.pyproject),
-                    format!("{}: {e}", cfg.pyproject),
-                );
-                None
-            }
+    let mut pyprojects = Vec::new();
+    let mut dynamic = Vec::new();
+    for rel in &cfg.pyprojects {
+        if let Some((py, module)) = load_pyproject(cfg, rel, problems) {
+            pyprojects.push(py);
+            dynamic.extend(module);
         }
-    });
+    }
+    let mut extras = Vec::new();
+    for f in &cfg.files {
+        let Some((path, text)) = read(cfg, &f.path, "files", problems) else {
+            continue;
+        };
+        if let Some(e) = extra(cfg, &f.path, path, text, f.kind.clone(), f.count, f.format, None, problems) {
+            extras.push(e);
+        }
+    }
     let mut compose_files = Vec::new();
     for rel in &cfg.compose {
         let Some((path, text)) = read(cfg, rel, "compose", problems) else {
@@ -143,31 +175,215 @@ pub fn load(cfg: &Config, problems: &mut Problems) -> Option<Managed> {
             Err(e) => problems.invalid_at(Place::file(rel), format!("{rel}: {e}")),
         }
     }
-    let changelog = read(cfg, &cfg.changelog, "changelog", problems).and_then(|(path, text)| {
-        match Changelog::parse(&text) {
-            Ok(parsed) => Some(ChangelogFile {
-                rel: cfg.changelog.clone(),
-                path,
-                text,
-                parsed,
-            }),
-            Err(e) => {
-                problems.invalid_at(
-                    Place::file(&cfg.changelog),
-                    format!("{}: {e}", cfg.changelog),
-                );
-                None
+    let changelog = if cfg.changelog_style == Some(StyleName::None) {
+        None
+    } else {
+        read(cfg, &cfg.changelog, "changelog", problems).and_then(|(path, text)| {
+            let parsed = Changelog::parse(&text).and_then(|parsed| {
+                let style = clstyle::resolve(&text, &parsed, cfg.changelog_style, &cfg.tag_prefix)?;
+                Ok((parsed, style))
+            });
+            match parsed {
+                Ok((parsed, style)) => Some(ChangelogFile {
+                    rel: cfg.changelog.clone(),
+                    path,
+                    text,
+                    parsed,
+                    style,
+                }),
+                Err(e) => {
+                    problems.invalid_at(
+                        Place::file(&cfg.changelog),
+                        format!("{}: {e}", cfg.changelog),
+                    );
+                    None
+                }
             }
-        }
-    });
+        })
+    };
     if problems.list.len() != before {
         return None;
     }
     Some(Managed {
-        pyproject: py?,
+        pyprojects,
+        dynamic,
         compose: compose_files,
-        changelog: changelog?,
+        extras,
+        changelog,
     })
+}
+
+/// One pyproject: its static versions, or the module / file / git tags its dynamic version comes
+/// from.
+fn load_pyproject(cfg: &Config, rel: &str, problems: &mut Problems) -> Option<(PyFile, Option<ExtraFile>)> {
+    let (path, text) = read(cfg, rel, "pyproject", problems)?;
+    let fail = |problems: &mut Problems, e: String| problems.invalid_at(Place::file(rel), format!("{rel}: {e}"));
+    let source = match pyproject::dynamic_source(&text) {
+        Ok(s) => s,
+        Err(e) => {
+            fail(problems, e);
+            return None;
+        }
+    };
+    let mut py = PyFile {
+        rel: rel.to_string(),
+        path,
+        text,
+        versions: Vec::new(),
+        scm: None,
+    };
+    let dir = Path::new(rel).parent().unwrap_or(Path::new(""));
+    let join = |p: &str| {
+        let j = dir.join(p);
+        j.to_string_lossy().replace('\\', "/")
+    };
+    let module = |problems: &mut Problems, file: String, kind: Kind, by: &str| {
+        let (path, text) = read(cfg, &file, "pyproject", problems)?;
+        extra(cfg, &file, path, text, kind, 1, Render::Pep440, Some(format!("{by} of {rel}")), problems)
+    };
+    match source {
+        None => match pyproject::find_versions(&py.text) {
+            Ok(v) => py.versions = v,
+            Err(e) => {
+                fail(problems, e);
+                return None;
+            }
+        },
+        Some(Dynamic::Module { path, variable, by }) => {
+            let m = module(problems, join(&path), Kind::Python { variable }, by)?;
+            return Some((py, Some(m)));
+        }
+        Some(Dynamic::File { path, by }) => {
+            let m = module(problems, join(&path), Kind::Text, by)?;
+            return Some((py, Some(m)));
+        }
+        Some(Dynamic::Attr { module: name, variable, by }) => {
+            let m = name.replace('.', "/");
+            let candidates: Vec<String> = [format!("{m}/__init__.py"), format!("{m}.py"), format!("src/{m}/__init__.py"), format!("src/{m}.py")]
+                .iter()
+                .map(|c| join(c))
+                .collect();
+            let Some(found) = candidates.iter().find(|c| cfg.path(c).is_file()) else {
+                fail(
+                    problems,
+                    format!(
+                        "{by} names the module `{name}`, but none of {} exists; fix the attribute or list the file under [[workspace.metadata.release.files]] with kind = \"python\"",
+                        candidates.join(", ")
+                    ),
+                );
+                return None;
+            };
+            let m = module(problems, found.clone(), Kind::Python { variable }, by)?;
+            return Some((py, Some(m)));
+        }
+        Some(Dynamic::Scm { backend }) => {
+            let tag = crate::facts::history::release_tag_names(&cfg.root, &cfg.tag_prefix)
+                .and_then(|tags| crate::facts::history::last_release(&cfg.root, &tags, "HEAD", None, false));
+            match tag {
+                Ok(Some(t)) => py.scm = Some((backend, t)),
+                Ok(None) => {
+                    fail(
+                        problems,
+                        format!(
+                            "the version comes from git tags ({backend}), but no release tag `{}X.Y.Z` is reachable from HEAD; \
+                             tag the last release first (`git tag -a {}0.1.0 -m \"Release {}0.1.0\"`)",
+                            cfg.tag_prefix, cfg.tag_prefix, cfg.tag_prefix
+                        ),
+                    );
+                    return None;
+                }
+                Err(e) => {
+                    fail(problems, format!("cannot read the release tags ({backend}): {e}"));
+                    return None;
+                }
+            }
+        }
+    }
+    Some((py, None))
+}
+
+/// The spans of one kind of file, with its pure editor.
+fn spans(kind: &Kind, text: &str) -> Result<Vec<Span>, String> {
+    match kind {
+        Kind::Toml { key } => tomlpath::find(text, key),
+        Kind::Json { pointer } => jsonpath::find(text, pointer),
+        Kind::Yaml { key } => yamlpath::find(text, key),
+        Kind::Text => linefile::find_text(text),
+        Kind::Dotenv { key } => linefile::find_dotenv(text, key),
+        Kind::Python { variable } => linefile::find_python(text, variable),
+        Kind::Line { template } => linefile::find_line(text, template),
+    }
+}
+
+/// What the spans of a kind are, in messages.
+fn what(kind: &Kind) -> String {
+    match kind {
+        Kind::Toml { key } | Kind::Yaml { key } => format!("`{key}`"),
+        Kind::Json { pointer } => format!("`{pointer}`"),
+        Kind::Text => "a version (the whole file)".into(),
+        Kind::Dotenv { key } => format!("`{key}=`"),
+        Kind::Python { variable } => format!("`{variable} = \"…\"`"),
+        Kind::Line { template } => format!("the line `{template}`"),
+    }
+}
+
+/// The line a one-line core error names (`line 12: …`), for the place of the problem.
+fn line_in(msg: &str) -> usize {
+    msg.split_once("line ")
+        .map(|(_, r)| r.chars().take_while(char::is_ascii_digit).collect::<String>())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn extra(
+    cfg: &Config,
+    rel: &str,
+    path: PathBuf,
+    text: String,
+    kind: Kind,
+    count: usize,
+    format: Render,
+    by: Option<String>,
+    problems: &mut Problems,
+) -> Option<ExtraFile> {
+    let prefixes: Vec<&str> = [cfg.tag_prefix.as_str(), "v"].into_iter().filter(|p| !p.is_empty()).collect();
+    let found = spans(&kind, &text).and_then(|s| versioned::read(&text, s, count, &prefixes, format, &what(&kind)));
+    match found {
+        Ok(found) => Some(ExtraFile {
+            rel: rel.to_string(),
+            path,
+            text,
+            kind,
+            format,
+            found,
+            by,
+        }),
+        Err(e) => {
+            let why = by.map(|b| format!(" (managed because of {b})")).unwrap_or_default();
+            problems.invalid_at(Place::file(rel).line(line_in(&e)), format!("{rel}: {e}{why}"));
+            None
+        }
+    }
+}
+
+/// The environment the package build needs for this version: a version from git tags is given to
+/// the backend (`SETUPTOOLS_SCM_PRETEND_VERSION` for setuptools-scm and hatch-vcs,
+/// `PDM_BUILD_SCM_VERSION` for pdm), so a build of the bump commit (before or without the tag) is
+/// that version. Empty for static and module versions.
+pub fn build_env(cfg: &Config, version: &Version) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(cfg.path(&cfg.pyproject)).unwrap_or_default();
+    match pyproject::dynamic_source(&text) {
+        Ok(Some(Dynamic::Scm { backend })) => {
+            let var = if backend == "pdm-backend" {
+                "PDM_BUILD_SCM_VERSION"
+            } else {
+                "SETUPTOOLS_SCM_PRETEND_VERSION"
+            };
+            vec![(var.to_string(), pep440(version))]
+        }
+        _ => Vec::new(),
+    }
 }
 
 impl VersionFile for PyFile {
@@ -181,6 +397,15 @@ impl VersionFile for PyFile {
         &self.text
     }
     fn readings(&self) -> Vec<Reading> {
+        if let Some((backend, tag)) = &self.scm {
+            return vec![Reading {
+                file: "git".into(),
+                line: 0,
+                location: format!("last release tag ({backend}, for {})", self.rel),
+                value: tag.name.clone(),
+                version: tag.version.clone(),
+            }];
+        }
         self.versions
             .iter()
             .map(|v| Reading {
@@ -192,8 +417,53 @@ impl VersionFile for PyFile {
             })
             .collect()
     }
+    fn notes(&self) -> Vec<String> {
+        match &self.scm {
+            Some((backend, _)) => vec![format!(
+                "{}: the version comes from git tags ({backend}); the release tag is the version, no file is edited",
+                self.rel
+            )],
+            None => Vec::new(),
+        }
+    }
     fn bumped(&self, bump: &Bump) -> Result<(String, Vec<String>), String> {
+        if self.versions.is_empty() {
+            // Dynamic: its module (or the tag) carries the version.
+            return Ok((self.text.clone(), Vec::new()));
+        }
         let after = pyproject::set_version(&self.text, &self.versions, &pep440(bump.new))
+            .map_err(|e| format!("{}: {e}", self.rel))?;
+        Ok((after, Vec::new()))
+    }
+}
+
+impl VersionFile for ExtraFile {
+    fn rel(&self) -> &str {
+        &self.rel
+    }
+    fn path(&self) -> &Path {
+        &self.path
+    }
+    fn text(&self) -> &str {
+        &self.text
+    }
+    fn readings(&self) -> Vec<Reading> {
+        self.found
+            .iter()
+            .map(|f| Reading {
+                file: self.rel.clone(),
+                line: f.span.line,
+                location: match &self.kind {
+                    Kind::Text => format!("{} file", self.kind.name()),
+                    k => format!("{} {}", k.name(), f.span.location),
+                },
+                value: f.raw.clone(),
+                version: f.version.clone(),
+            })
+            .collect()
+    }
+    fn bumped(&self, bump: &Bump) -> Result<(String, Vec<String>), String> {
+        let after = versioned::rewrite(&self.text, &self.found, bump.new, self.format, |t| spans(&self.kind, t))
             .map_err(|e| format!("{}: {e}", self.rel))?;
         Ok((after, Vec::new()))
     }
@@ -284,6 +554,19 @@ impl VersionFile for ChangelogFile {
         }]
     }
     fn bumped(&self, bump: &Bump) -> Result<(String, Vec<String>), String> {
+        if !self.style.unreleased {
+            let release = clstyle::release_styled(
+                &self.text,
+                &self.parsed,
+                &self.style,
+                bump.new,
+                bump.tag_prefix,
+                bump.date,
+                bump.generated,
+                &self.rel,
+            )?;
+            return Ok((release.new_src, release.notes));
+        }
         let mut notes = Vec::new();
         let (with_entries, added) = if bump.generated.iter().any(|(_, l)| !l.is_empty()) {
             changelog::add_unreleased_entries(&self.text, bump.generated)
@@ -319,13 +602,27 @@ impl VersionFile for ChangelogFile {
 }
 
 impl Managed {
-    /// Every managed file, in the order readings and edits are shown: pyproject, the compose
-    /// files, the changelog.
+    /// Every managed file, in the order readings and edits are shown: the pyprojects (and the
+    /// modules of dynamic versions), the compose files, the extra files, the changelog.
     pub fn files(&self) -> Vec<&dyn VersionFile> {
-        let mut out: Vec<&dyn VersionFile> = vec![&self.pyproject];
+        let mut out: Vec<&dyn VersionFile> = Vec::new();
+        out.extend(self.pyprojects.iter().map(|f| f as &dyn VersionFile));
+        out.extend(self.dynamic.iter().map(|f| f as &dyn VersionFile));
         out.extend(self.compose.iter().map(|f| f as &dyn VersionFile));
-        out.push(&self.changelog);
+        out.extend(self.extras.iter().map(|f| f as &dyn VersionFile));
+        if let Some(c) = &self.changelog {
+            out.push(c);
+        }
         out
+    }
+
+    /// The current version and where it is read: the first reading (the built pyproject, its
+    /// module, or its last release tag).
+    pub fn current(&self) -> Option<(Version, String)> {
+        self.readings()
+            .into_iter()
+            .next()
+            .map(|r| (r.version, r.file))
     }
 
     /// Every stated version, pyproject first.
