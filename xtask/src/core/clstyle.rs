@@ -233,6 +233,8 @@ pub struct FileStyle {
     form: Form,
     /// Subheading per generated group (GROUPS order).
     names: [String; 5],
+    /// The list marker the file's newest section uses (`-` or `*`).
+    bullet: char,
 }
 
 /// The `###` subheading titles of the first few version sections.
@@ -304,11 +306,21 @@ pub fn resolve(
     // one, a detected Keep a Changelog file gets its new section above the newest, like the others.
     let unreleased = name == StyleName::KeepAChangelog
         && (cl.unreleased().is_some() || explicit.is_some());
+    let bullet = cl
+        .newest_version()
+        .and_then(|s| {
+            cl.body(src, s).lines().find_map(|l| match l.as_bytes() {
+                [b @ (b'-' | b'*' | b'+'), b' ', ..] => Some(*b as char),
+                _ => None,
+            })
+        })
+        .unwrap_or('-');
     Ok(FileStyle {
         name,
         unreleased,
         form,
         names,
+        bullet,
     })
 }
 
@@ -409,7 +421,7 @@ pub fn release_styled(
         body.push(format!("### {}", style.group_name(group)));
         body.push(String::new());
         for e in entries {
-            body.push(format!("- {}", e.text.replace('\n', eol)));
+            body.push(format!("{} {}", style.bullet, e.text.replace('\n', eol)));
         }
     }
     if !any {
@@ -418,7 +430,7 @@ pub fn release_styled(
             body.push(String::new());
             body.push(format!("### {}", style.group_name(g)));
             body.push(String::new());
-            body.push(format!("- {PLACEHOLDER}"));
+            body.push(format!("{} {PLACEHOLDER}", style.bullet));
         }
         notes.push(format!(
             "{file_name}: no generated entries; inserted placeholders for {new} — fill them in before publishing"
@@ -561,18 +573,18 @@ mod tests {
     #[test]
     fn release_please() {
         let src = "# Changelog\n\n## [0.6.2](https://github.com/o/r/compare/v0.6.1...v0.6.2) (2024-08-08)\n\n\n### Features\n\n* thing ([#12](https://github.com/o/r/issues/12))\n\n### Bug Fixes\n\n* other\n";
-        expect_test::expect![[r###"
+        expect_test::expect![[r#"
             # Changelog
 
             ## [0.6.3](https://github.com/o/r/compare/v0.6.2...v0.6.3) (2026-11-21)
 
             ### Features
 
-            - a feature
+            * a feature
 
             ### Bug Fixes
 
-            - a fix
+            * a fix
 
             ## [0.6.2](https://github.com/o/r/compare/v0.6.1...v0.6.2) (2024-08-08)
 
@@ -584,7 +596,7 @@ mod tests {
             ### Bug Fixes
 
             * other
-        "###]]
+        "#]]
         .assert_eq(&styled(src, None, &entries()));
     }
 
