@@ -328,7 +328,11 @@ pub fn prepare(root: std::path::PathBuf, o: &Options) -> Result<Prepared> {
             generated = crate::core::changelog::generated_groups(&rel, &style);
         }
         if let Some(n) = &new {
-            if let Some((c, s)) = m.changelog.as_ref().and_then(|c| Some((c, c.parsed.section(n)?))) {
+            if let Some((c, s)) = m
+                .changelog
+                .as_ref()
+                .and_then(|c| Some((c, c.parsed.section(n)?)))
+            {
                 problems.failure(format!(
                     "{} already has a section for {n} (line {}); was this version released already?",
                     c.rel, s.heading_line

@@ -120,7 +120,9 @@ impl Form {
     /// Reads the form of a version heading (`title` is the text after the `#`s).
     fn of(level: usize, title: &str) -> Form {
         let t = title.trim();
-        let (inner, wrap, rest) = match t.strip_prefix('[').and_then(|r| r.find(']').map(|c| (r, c)))
+        let (inner, wrap, rest) = match t
+            .strip_prefix('[')
+            .and_then(|r| r.find(']').map(|c| (r, c)))
         {
             Some((r, close)) => {
                 let rest = &r[close + 1..];
@@ -158,7 +160,11 @@ impl Form {
         } else {
             DateForm::None
         };
-        let date_sep = if token.get(4..5) == Some("/") { '/' } else { '-' };
+        let date_sep = if token.get(4..5) == Some("/") {
+            '/'
+        } else {
+            '-'
+        };
         Form {
             level,
             prefix,
@@ -293,7 +299,9 @@ pub fn resolve(
     let form = cl
         .newest_version()
         .map(|s| Form::of(s.level, &s.title))
-        .filter(|f| f.style(&subs) == name || name == StyleName::KeepAChangelog && f.wrap == Wrap::Brackets)
+        .filter(|f| {
+            f.style(&subs) == name || name == StyleName::KeepAChangelog && f.wrap == Wrap::Brackets
+        })
         .unwrap_or_else(|| Form::default_for(name, tag_prefix));
     let defaults = name.default_names();
     let names = std::array::from_fn(|i| {
@@ -304,8 +312,8 @@ pub fn resolve(
     });
     // Keep a Changelog with [Unreleased] (or asked for explicitly) renames that section; without
     // one, a detected Keep a Changelog file gets its new section above the newest, like the others.
-    let unreleased = name == StyleName::KeepAChangelog
-        && (cl.unreleased().is_some() || explicit.is_some());
+    let unreleased =
+        name == StyleName::KeepAChangelog && (cl.unreleased().is_some() || explicit.is_some());
     let bullet = cl
         .newest_version()
         .and_then(|s| {
@@ -386,7 +394,9 @@ pub fn release_styled(
         ));
     }
     if date.len() != 10 {
-        return Err(format!("invalid release date `{date}`; expected YYYY-MM-DD"));
+        return Err(format!(
+            "invalid release date `{date}`; expected YYYY-MM-DD"
+        ));
     }
     let eol = line_ending(src);
     let mut notes = Vec::new();
@@ -440,7 +450,9 @@ pub fn release_styled(
     block.extend(body);
     let at = match newest {
         Some(s) => s.heading.start,
-        None => first_heading_after_title(src).unwrap_or_else(|| cl.link_block().unwrap_or(src.len())),
+        None => {
+            first_heading_after_title(src).unwrap_or_else(|| cl.link_block().unwrap_or(src.len()))
+        }
     };
     reps.push(insert_block(src, at, &block, eol));
 
@@ -506,7 +518,11 @@ fn check_styled(
                 return fail(format!("the placeholders for {new} are missing"));
             }
         }
-        _ => return fail(format!("the newest section is not `{heading}` after the edit")),
+        _ => {
+            return fail(format!(
+                "the newest section is not `{heading}` after the edit"
+            ))
+        }
     }
     let titles = |c: &Changelog| -> Vec<String> {
         c.versions()
@@ -515,7 +531,9 @@ fn check_styled(
             .map(|s| s.title.clone())
             .collect()
     };
-    if titles(before) != titles(&after) || before.unreleased().is_some() != after.unreleased().is_some() {
+    if titles(before) != titles(&after)
+        || before.unreleased().is_some() != after.unreleased().is_some()
+    {
         return fail("the other headings changed".to_string());
     }
     Ok(())
@@ -538,14 +556,31 @@ mod tests {
         vec![("Added", vec![e("a feature")]), ("Fixed", vec![e("a fix")])]
     }
 
-    fn styled(src: &str, explicit: Option<StyleName>, generated: &[(&str, Vec<GenEntry>)]) -> String {
+    fn styled(
+        src: &str,
+        explicit: Option<StyleName>,
+        generated: &[(&str, Vec<GenEntry>)],
+    ) -> String {
         let cl = Changelog::parse(src).unwrap();
         let st = resolve(src, &cl, explicit, "v").unwrap();
-        let r = release_styled(src, &cl, &st, &v("0.6.3"), "v", "2026-11-21", generated, "CHANGELOG.md")
-            .unwrap();
+        let r = release_styled(
+            src,
+            &cl,
+            &st,
+            &v("0.6.3"),
+            "v",
+            "2026-11-21",
+            generated,
+            "CHANGELOG.md",
+        )
+        .unwrap();
         // Bytes after the insertion point are the old ones.
         let at = cl.newest_version().map_or(src.len(), |s| s.heading.start);
-        assert!(r.new_src.ends_with(&src[at..]) || cl.link_block().is_some(), "{}", r.new_src);
+        assert!(
+            r.new_src.ends_with(&src[at..]) || cl.link_block().is_some(),
+            "{}",
+            r.new_src
+        );
         r.new_src
     }
 
@@ -567,7 +602,10 @@ mod tests {
         }
         let src = "# History\n\n## Release one\n\n- x\n";
         let e = detect(src, &Changelog::parse(src).unwrap()).unwrap_err();
-        assert!(e.contains("cannot tell the changelog's style") && e.contains("`## Release one`"), "{e}");
+        assert!(
+            e.contains("cannot tell the changelog's style") && e.contains("`## Release one`"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -639,7 +677,17 @@ mod tests {
         // `none` leaves the file alone.
         let cl = Changelog::parse(kac).unwrap();
         let st = resolve(kac, &cl, Some(StyleName::None), "v").unwrap();
-        let r = release_styled(kac, &cl, &st, &v("0.6.3"), "v", "2026-11-21", &entries(), "C").unwrap();
+        let r = release_styled(
+            kac,
+            &cl,
+            &st,
+            &v("0.6.3"),
+            "v",
+            "2026-11-21",
+            &entries(),
+            "C",
+        )
+        .unwrap();
         assert_eq!(r.new_src, kac);
     }
 
@@ -649,7 +697,17 @@ mod tests {
         let cl = Changelog::parse(src).unwrap();
         assert_eq!(cl.newest_version().unwrap().version, Some(v("2.0.1")));
         assert_eq!(cl.versions().len(), 3);
-        let out = release_styled(src, &cl, &resolve(src, &cl, None, "v").unwrap(), &v("2.0.2"), "v", "2026-11-21", &entries(), "C").unwrap();
+        let out = release_styled(
+            src,
+            &cl,
+            &resolve(src, &cl, None, "v").unwrap(),
+            &v("2.0.2"),
+            "v",
+            "2026-11-21",
+            &entries(),
+            "C",
+        )
+        .unwrap();
         assert!(out.new_src.contains("\n### [2.0.2](https://g/o/r/compare/v2.0.1...v2.0.2) (2026-11-21)\n\n### Features\n"), "{}", out.new_src);
     }
 
@@ -658,7 +716,12 @@ mod tests {
     #[test]
     fn property_release_only_inserts() {
         let mut rng = crate::core::testutil::Rng::new(9);
-        let heads = ["## v{v} (2025-06-01)", "## {v}", "## [{v}](https://g/o/r/compare/v0.0.1...v{v}) (2024-01-01)", "## {v} - 2024-01-01"];
+        let heads = [
+            "## v{v} (2025-06-01)",
+            "## {v}",
+            "## [{v}](https://g/o/r/compare/v0.0.1...v{v}) (2024-01-01)",
+            "## {v} - 2024-01-01",
+        ];
         for _ in 0..200 {
             let nl = ["\n", "\r\n"][rng.below(2)];
             let h = heads[rng.below(heads.len())];
@@ -681,11 +744,29 @@ mod tests {
             }
             let cl = Changelog::parse(&src).unwrap();
             let st = resolve(&src, &cl, None, "v").unwrap();
-            let out = release_styled(&src, &cl, &st, &v("1.3.0"), "v", "2026-11-21", &entries(), "C").unwrap().new_src;
+            let out = release_styled(
+                &src,
+                &cl,
+                &st,
+                &v("1.3.0"),
+                "v",
+                "2026-11-21",
+                &entries(),
+                "C",
+            )
+            .unwrap()
+            .new_src;
             let at = cl.newest_version().unwrap().heading.start;
             assert_eq!(&out[..at], &src[..at]);
             assert!(out.ends_with(&src[at..]));
-            assert_eq!(Changelog::parse(&out).unwrap().newest_version().unwrap().version, Some(v("1.3.0")));
+            assert_eq!(
+                Changelog::parse(&out)
+                    .unwrap()
+                    .newest_version()
+                    .unwrap()
+                    .version,
+                Some(v("1.3.0"))
+            );
         }
     }
 }

@@ -11,7 +11,9 @@ pub fn split_pointer(pointer: &str) -> Result<Vec<String>, String> {
         return Ok(Vec::new());
     }
     let Some(rest) = pointer.strip_prefix('/') else {
-        return Err(format!("JSON pointer `{pointer}` must start with `/` (e.g. \"/version\")"));
+        return Err(format!(
+            "JSON pointer `{pointer}` must start with `/` (e.g. \"/version\")"
+        ));
     };
     Ok(rest
         .split('/')
@@ -23,7 +25,14 @@ pub fn split_pointer(pointer: &str) -> Result<Vec<String>, String> {
 /// a plain string.
 pub fn find(src: &str, pointer: &str) -> Result<Vec<Span>, String> {
     let want = split_pointer(pointer)?;
-    let mut p = P { s: src.as_bytes(), i: 0, src, want: &want, out: Vec::new(), path: Vec::new() };
+    let mut p = P {
+        s: src.as_bytes(),
+        i: 0,
+        src,
+        want: &want,
+        out: Vec::new(),
+        path: Vec::new(),
+    };
     p.ws();
     p.value()?;
     p.ws();
@@ -45,7 +54,11 @@ struct P<'a> {
 impl P<'_> {
     fn err(&self, what: &str) -> String {
         let line = line_of(self.src, self.i);
-        let col = self.i - self.src[..self.i.min(self.src.len())].rfind('\n').map_or(0, |n| n + 1) + 1;
+        let col = self.i
+            - self.src[..self.i.min(self.src.len())]
+                .rfind('\n')
+                .map_or(0, |n| n + 1)
+            + 1;
         format!("invalid JSON at line {line}, column {col}: {what}")
     }
     fn ws(&mut self) {
@@ -55,12 +68,20 @@ impl P<'_> {
     }
     fn matches(&self) -> bool {
         self.path.len() == self.want.len()
-            && self.path.iter().zip(self.want).all(|(p, w)| w == "*" || p == w)
+            && self
+                .path
+                .iter()
+                .zip(self.want)
+                .all(|(p, w)| w == "*" || p == w)
     }
     /// Could a descendant of the current path match?
     fn on_the_way(&self) -> bool {
         self.path.len() < self.want.len()
-            && self.path.iter().zip(self.want).all(|(p, w)| w == "*" || p == w)
+            && self
+                .path
+                .iter()
+                .zip(self.want)
+                .all(|(p, w)| w == "*" || p == w)
     }
     fn value(&mut self) -> Result<(), String> {
         match self.s.get(self.i) {
@@ -77,18 +98,30 @@ impl P<'_> {
                             self.location()
                         ));
                     }
-                    self.out.push(Span { range: raw, line: line_of(self.src, start), location: self.location() });
+                    self.out.push(Span {
+                        range: raw,
+                        line: line_of(self.src, start),
+                        location: self.location(),
+                    });
                 }
                 Ok(())
             }
             Some(_) => {
                 let start = self.i;
-                while self.i < self.s.len() && !matches!(self.s[self.i], b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') {
+                while self.i < self.s.len()
+                    && !matches!(
+                        self.s[self.i],
+                        b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'
+                    )
+                {
                     self.i += 1;
                 }
                 let lit = &self.src[start..self.i];
                 let ok = matches!(lit, "true" | "false" | "null")
-                    || (!lit.is_empty() && lit.bytes().all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b)));
+                    || (!lit.is_empty()
+                        && lit
+                            .bytes()
+                            .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b)));
                 if !ok {
                     self.i = start;
                     return Err(self.err("expected a JSON value"));
@@ -106,7 +139,10 @@ impl P<'_> {
         }
     }
     fn location(&self) -> String {
-        self.path.iter().map(|p| format!("/{}", p.replace('~', "~0").replace('/', "~1"))).collect()
+        self.path
+            .iter()
+            .map(|p| format!("/{}", p.replace('~', "~0").replace('/', "~1")))
+            .collect()
     }
     /// The range inside the quotes, and whether it contains escapes.
     fn string(&mut self) -> Result<(std::ops::Range<usize>, bool), String> {
@@ -204,7 +240,11 @@ mod tests {
     use super::*;
 
     fn values(src: &str, ptr: &str) -> Vec<String> {
-        find(src, ptr).unwrap().iter().map(|s| src[s.range.clone()].to_string()).collect()
+        find(src, ptr)
+            .unwrap()
+            .iter()
+            .map(|s| src[s.range.clone()].to_string())
+            .collect()
     }
 
     #[test]
@@ -214,13 +254,20 @@ mod tests {
         assert_eq!(values(server, "/packages/*/version"), ["0.3.1", "0.3.1"]);
         assert_eq!(values(server, "/packages/1/version"), ["0.3.1"]);
         assert_eq!(find(server, "/packages/1/version").unwrap()[0].line, 6);
-        assert_eq!(find(server, "/packages/1/version").unwrap()[0].location, "/packages/1/version");
+        assert_eq!(
+            find(server, "/packages/1/version").unwrap()[0].location,
+            "/packages/1/version"
+        );
         assert_eq!(values(server, "/nope"), Vec::<String>::new());
         assert_eq!(values("{\"a/b\": {\"~\": \"1\"}}", "/a~1b/~0"), ["1"]);
         for (src, ptr, want) in [
             ("{\"version\": 1}", "/version", "not a string"),
             ("{\"version\": \"1\\u002e2\"}", "/version", "uses escapes"),
-            ("{\"version\": \"1\",\n \"version\": \"2\"}", "/version", "line 2: duplicate key"),
+            (
+                "{\"version\": \"1\",\n \"version\": \"2\"}",
+                "/version",
+                "line 2: duplicate key",
+            ),
             ("{\"a\": }", "/a", "invalid JSON at line 1, column 7"),
             ("{\"a\": 1", "/b", "invalid JSON"),
             ("{}", "version", "must start with `/`"),
@@ -237,7 +284,12 @@ mod tests {
             let nl = ["\n", "\r\n", ""][rng.below(3)];
             let ind = ["", "  ", "\t"][rng.below(3)];
             let mut members = vec![format!("{ind}\"version\": \"1.2.3\"")];
-            for m in ["\"dep\": \"1.2.3\"", "\"n\": 1.5e3", "\"l\": [true, null, \"1.2.3\"]", "\"o\": {\"version\": \"1.2.3\"}"] {
+            for m in [
+                "\"dep\": \"1.2.3\"",
+                "\"n\": 1.5e3",
+                "\"l\": [true, null, \"1.2.3\"]",
+                "\"o\": {\"version\": \"1.2.3\"}",
+            ] {
                 if rng.below(2) == 0 {
                     members.insert(rng.below(members.len() + 1), format!("{ind}{m}"));
                 }
@@ -247,7 +299,13 @@ mod tests {
                 src.push_str(nl);
             }
             let s = find(&src, "/version").unwrap().remove(0);
-            let out = crate::core::edit::splice(&src, &[crate::core::edit::Replacement::new(s.range.clone(), "10.0.0")]);
+            let out = crate::core::edit::splice(
+                &src,
+                &[crate::core::edit::Replacement::new(
+                    s.range.clone(),
+                    "10.0.0",
+                )],
+            );
             assert_eq!(&out[..s.range.start], &src[..s.range.start]);
             assert_eq!(&out[s.range.start + 6..], &src[s.range.end..]);
             assert_eq!(values(&out, "/version"), ["10.0.0"]);

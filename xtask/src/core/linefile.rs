@@ -36,7 +36,11 @@ pub fn find_text(src: &str) -> Result<Vec<Span>, String> {
             line_of(src, start)
         ));
     }
-    Ok(vec![Span { range: start..end, line: line_of(src, start), location: "the file's content".into() }])
+    Ok(vec![Span {
+        range: start..end,
+        line: line_of(src, start),
+        location: "the file's content".into(),
+    }])
 }
 
 /// `KEY=value`, `export KEY=value`, quoted or not, with a trailing ` # comment`.
@@ -46,9 +50,15 @@ pub fn find_dotenv(src: &str, key: &str) -> Result<Vec<Span>, String> {
         let text = &src[start..end];
         let t = text.trim_start();
         let t = t.strip_prefix("export ").map(str::trim_start).unwrap_or(t);
-        let Some(rest) = t.strip_prefix(key) else { continue };
-        let Some(value) = rest.trim_start().strip_prefix('=') else { continue };
-        if !rest.trim_start().starts_with('=') || rest.starts_with(|c: char| c.is_alphanumeric() || c == '_') {
+        let Some(rest) = t.strip_prefix(key) else {
+            continue;
+        };
+        let Some(value) = rest.trim_start().strip_prefix('=') else {
+            continue;
+        };
+        if !rest.trim_start().starts_with('=')
+            || rest.starts_with(|c: char| c.is_alphanumeric() || c == '_')
+        {
             continue;
         }
         let value_at = end - value.len();
@@ -58,7 +68,10 @@ pub fn find_dotenv(src: &str, key: &str) -> Result<Vec<Span>, String> {
         let range = match v.chars().next() {
             Some(q @ ('"' | '\'')) => {
                 let Some(close) = v[1..].find(q) else {
-                    return Err(format!("line {}: {key} has an unclosed quote", line_of(src, start)));
+                    return Err(format!(
+                        "line {}: {key} has an unclosed quote",
+                        line_of(src, start)
+                    ));
                 };
                 at + 1..at + 1 + close
             }
@@ -67,7 +80,11 @@ pub fn find_dotenv(src: &str, key: &str) -> Result<Vec<Span>, String> {
                 at..at + v[..e].trim_end().len()
             }
         };
-        out.push(Span { line: line_of(src, start), range, location: key.to_string() });
+        out.push(Span {
+            line: line_of(src, start),
+            range,
+            location: key.to_string(),
+        });
     }
     Ok(out)
 }
@@ -77,7 +94,9 @@ pub fn find_python(src: &str, variable: &str) -> Result<Vec<Span>, String> {
     let mut out = Vec::new();
     for (start, end) in lines(src) {
         let text = &src[start..end];
-        let Some(rest) = text.strip_prefix(variable) else { continue };
+        let Some(rest) = text.strip_prefix(variable) else {
+            continue;
+        };
         if rest.starts_with(|c: char| c.is_alphanumeric() || c == '_') {
             continue;
         }
@@ -85,7 +104,9 @@ pub fn find_python(src: &str, variable: &str) -> Result<Vec<Span>, String> {
         if let Some(ann) = r.strip_prefix(':') {
             r = ann.trim_start_matches(|c: char| c != '=');
         }
-        let Some(v) = r.strip_prefix('=') else { continue };
+        let Some(v) = r.strip_prefix('=') else {
+            continue;
+        };
         if v.starts_with('=') {
             continue;
         }
@@ -104,9 +125,15 @@ pub fn find_python(src: &str, variable: &str) -> Result<Vec<Span>, String> {
             return Err(format!("line {line}: {variable} has an unclosed string"));
         };
         if v[1..1 + close].contains('\\') {
-            return Err(format!("line {line}: {variable} uses escapes; write `{variable} = \"1.2.3\"`"));
+            return Err(format!(
+                "line {line}: {variable} uses escapes; write `{variable} = \"1.2.3\"`"
+            ));
         }
-        out.push(Span { line, range: at + 1..at + 1 + close, location: variable.to_string() });
+        out.push(Span {
+            line,
+            range: at + 1..at + 1 + close,
+            location: variable.to_string(),
+        });
     }
     Ok(out)
 }
@@ -117,7 +144,9 @@ pub fn split_template(template: &str) -> Result<(&str, &str), String> {
         return Err(format!("template `{template}` must contain `{{version}}`"));
     };
     if b.contains("{version}") || template.contains(['\n', '\r']) {
-        return Err(format!("template `{template}` must be one line with exactly one `{{version}}`"));
+        return Err(format!(
+            "template `{template}` must be one line with exactly one `{{version}}`"
+        ));
     }
     Ok((a, b))
 }
@@ -128,17 +157,24 @@ pub fn find_line(src: &str, template: &str) -> Result<Vec<Span>, String> {
     let mut out = Vec::new();
     for (start, end) in lines(src) {
         let text = &src[start..end];
-        if text.len() <= head.len() + tail.len() || !text.starts_with(head) || !text.ends_with(tail) {
+        if text.len() <= head.len() + tail.len() || !text.starts_with(head) || !text.ends_with(tail)
+        {
             continue;
         }
         let mid = &text[head.len()..text.len() - tail.len()];
         if !mid.starts_with(|c: char| c.is_ascii_alphanumeric())
-            || !mid.chars().all(|c| c.is_ascii_alphanumeric() || ".+-_".contains(c))
+            || !mid
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".+-_".contains(c))
         {
             continue;
         }
         let s = start + head.len();
-        out.push(Span { line: line_of(src, start), range: s..s + mid.len(), location: format!("`{template}`") });
+        out.push(Span {
+            line: line_of(src, start),
+            range: s..s + mid.len(),
+            location: format!("`{template}`"),
+        });
     }
     Ok(out)
 }
@@ -148,15 +184,26 @@ mod tests {
     use super::*;
 
     fn vals(r: Result<Vec<Span>, String>, src: &str) -> Vec<(usize, String)> {
-        r.unwrap().iter().map(|s| (s.line, src[s.range.clone()].to_string())).collect()
+        r.unwrap()
+            .iter()
+            .map(|s| (s.line, src[s.range.clone()].to_string()))
+            .collect()
     }
 
     #[test]
     fn text() {
-        assert_eq!(vals(find_text("v26.0.0\n"), "v26.0.0\n"), [(1, "v26.0.0".into())]);
-        assert_eq!(vals(find_text("\n 1.2.3"), "\n 1.2.3"), [(2, "1.2.3".into())]);
+        assert_eq!(
+            vals(find_text("v26.0.0\n"), "v26.0.0\n"),
+            [(1, "v26.0.0".into())]
+        );
+        assert_eq!(
+            vals(find_text("\n 1.2.3"), "\n 1.2.3"),
+            [(2, "1.2.3".into())]
+        );
         assert!(find_text("").unwrap().is_empty());
-        assert!(find_text("1.2.3\nmore\n").unwrap_err().contains("one version and nothing else"));
+        assert!(find_text("1.2.3\nmore\n")
+            .unwrap_err()
+            .contains("one version and nothing else"));
     }
 
     #[test]
@@ -164,30 +211,53 @@ mod tests {
         let src = "# APP_VERSION=0.0.1\nAPP_VERSION=0.3.1\r\nexport APP_VERSION = \"0.3.1\" # x\nAPP_VERSION_OLD=1\nOTHER=0.3.1\nAPP_VERSION='v0.3.1'";
         assert_eq!(
             vals(find_dotenv(src, "APP_VERSION"), src),
-            [(2, "0.3.1".into()), (3, "0.3.1".into()), (6, "v0.3.1".into())]
+            [
+                (2, "0.3.1".into()),
+                (3, "0.3.1".into()),
+                (6, "v0.3.1".into())
+            ]
         );
-        assert_eq!(vals(find_dotenv("A=1.0 # c\n", "A"), "A=1.0 # c\n"), [(1, "1.0".into())]);
-        assert!(find_dotenv("A=\"1\n", "A").unwrap_err().contains("unclosed quote"));
+        assert_eq!(
+            vals(find_dotenv("A=1.0 # c\n", "A"), "A=1.0 # c\n"),
+            [(1, "1.0".into())]
+        );
+        assert!(find_dotenv("A=\"1\n", "A")
+            .unwrap_err()
+            .contains("unclosed quote"));
     }
 
     #[test]
     fn python() {
         let src = "\"\"\"Doc.\"\"\"\n__version__ = \"0.3.1\"\n__version_info__ = (0, 3, 1)\nif x:\n    __version__ = \"9\"\n__version__: str = '0.3.1'  # c\n";
-        assert_eq!(vals(find_python(src, "__version__"), src), [(2, "0.3.1".into()), (6, "0.3.1".into())]);
+        assert_eq!(
+            vals(find_python(src, "__version__"), src),
+            [(2, "0.3.1".into()), (6, "0.3.1".into())]
+        );
         for (s, want) in [
-            ("__version__ = get()\n", "not assigned a plain string literal"),
+            (
+                "__version__ = get()\n",
+                "not assigned a plain string literal",
+            ),
             ("__version__ = \"1\\x2e\"\n", "uses escapes"),
             ("__version__ = \"1.2\n", "unclosed string"),
         ] {
-            assert!(find_python(s, "__version__").unwrap_err().contains(want), "{s}");
+            assert!(
+                find_python(s, "__version__").unwrap_err().contains(want),
+                "{s}"
+            );
         }
-        assert!(find_python("__version__ == \"1\"\n", "__version__").unwrap().is_empty());
+        assert!(find_python("__version__ == \"1\"\n", "__version__")
+            .unwrap()
+            .is_empty());
     }
 
     #[test]
     fn line_template() {
         let src = "[bumpversion]\ncurrent_version = 0.3.1\ncurrent_version = 0.3.1 # no\nnew_version = 0.3.1\ncurrent_version = \n";
-        assert_eq!(vals(find_line(src, "current_version = {version}"), src), [(2, "0.3.1".into())]);
+        assert_eq!(
+            vals(find_line(src, "current_version = {version}"), src),
+            [(2, "0.3.1".into())]
+        );
         assert!(find_line(src, "no placeholder").is_err());
         assert!(find_line(src, "{version} {version}").is_err());
     }
@@ -196,7 +266,8 @@ mod tests {
     #[test]
     fn property_bytes_outside_the_span_stay() {
         let mut rng = crate::core::testutil::Rng::new(5);
-        let kinds: [(&str, fn(&str) -> Result<Vec<Span>, String>); 3] = [
+        type Finder = fn(&str) -> Result<Vec<Span>, String>;
+        let kinds: [(&str, Finder); 3] = [
             ("APP_VERSION={q}1.2.3{q}", |s| find_dotenv(s, "APP_VERSION")),
             ("__version__ = \"1.2.3\"", |s| find_python(s, "__version__")),
             ("version: 1.2.3", |s| find_line(s, "version: {version}")),
@@ -216,7 +287,13 @@ mod tests {
                 src.push_str(nl);
             }
             let s = find(&src).unwrap().remove(0);
-            let out = crate::core::edit::splice(&src, &[crate::core::edit::Replacement::new(s.range.clone(), "4.5.6")]);
+            let out = crate::core::edit::splice(
+                &src,
+                &[crate::core::edit::Replacement::new(
+                    s.range.clone(),
+                    "4.5.6",
+                )],
+            );
             assert_eq!(&out[..s.range.start], &src[..s.range.start]);
             assert_eq!(&out[s.range.start + 5..], &src[s.range.end..]);
             assert_eq!(&out[find(&out).unwrap()[0].range.clone()], "4.5.6");
@@ -226,7 +303,13 @@ mod tests {
             let trail = ["", "\n", "\r\n", " \n"][rng.below(4)];
             let src = format!("{lead}v1.2.3{trail}");
             let s = find_text(&src).unwrap().remove(0);
-            let out = crate::core::edit::splice(&src, &[crate::core::edit::Replacement::new(s.range.clone(), "v2.0.0")]);
+            let out = crate::core::edit::splice(
+                &src,
+                &[crate::core::edit::Replacement::new(
+                    s.range.clone(),
+                    "v2.0.0",
+                )],
+            );
             assert_eq!(out, format!("{lead}v2.0.0{trail}"));
         }
     }

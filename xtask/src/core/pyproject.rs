@@ -94,9 +94,17 @@ fn located(src: &str, location: &'static str, item: &toml_edit::Item) -> Result<
 pub enum Dynamic {
     /// A module assignment, by path (relative to the pyproject's directory): hatch
     /// `[tool.hatch.version] path`, pdm `[tool.pdm.version] source = "file"`.
-    Module { path: String, variable: String, by: &'static str },
+    Module {
+        path: String,
+        variable: String,
+        by: &'static str,
+    },
     /// A module assignment by attribute (`pkg.__version__`): setuptools `{attr = …}`, flit.
-    Attr { module: String, variable: String, by: &'static str },
+    Attr {
+        module: String,
+        variable: String,
+        by: &'static str,
+    },
     /// A file holding only the version: setuptools `{file = "VERSION"}`.
     File { path: String, by: &'static str },
     /// Git tags: setuptools-scm, hatch-vcs, pdm's scm source.
@@ -126,17 +134,28 @@ pub fn dynamic_source(src: &str) -> Result<Option<Dynamic>, String> {
     let s = |path: &[&str]| get(path).and_then(|i| i.as_str()).map(str::to_string);
     let requires: Vec<String> = get(&["build-system", "requires"])
         .and_then(|r| r.as_array())
-        .map(|a| a.iter().filter_map(|v| v.as_str()).map(|v| v.to_ascii_lowercase().replace('_', "-")).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str())
+                .map(|v| v.to_ascii_lowercase().replace('_', "-"))
+                .collect()
+        })
         .unwrap_or_default();
     let requires_any = |n: &str| requires.iter().any(|r| r.starts_with(n));
     let backend = s(&["build-system", "build-backend"]).unwrap_or_default();
 
     if get(&["tool", "hatch", "version"]).is_some() {
         if s(&["tool", "hatch", "version", "source"]).as_deref() == Some("vcs") {
-            return Ok(Some(Dynamic::Scm { backend: "hatch-vcs" }));
+            return Ok(Some(Dynamic::Scm {
+                backend: "hatch-vcs",
+            }));
         }
         if let Some(path) = s(&["tool", "hatch", "version", "path"]) {
-            return Ok(Some(Dynamic::Module { path, variable: "__version__".into(), by: "[tool.hatch.version] path" }));
+            return Ok(Some(Dynamic::Module {
+                path,
+                variable: "__version__".into(),
+                by: "[tool.hatch.version] path",
+            }));
         }
     }
     if let Some(v) = get(&["tool", "setuptools", "dynamic", "version"]) {
@@ -148,27 +167,43 @@ pub fn dynamic_source(src: &str) -> Result<Option<Dynamic>, String> {
                 by: "[tool.setuptools.dynamic] version = {attr}",
             }));
         }
-        if let Some(path) = v
-            .get("file")
-            .and_then(|f| f.as_str().map(str::to_string).or_else(|| f.as_array()?.get(0)?.as_str().map(str::to_string)))
-        {
-            return Ok(Some(Dynamic::File { path, by: "[tool.setuptools.dynamic] version = {file}" }));
+        if let Some(path) = v.get("file").and_then(|f| {
+            f.as_str()
+                .map(str::to_string)
+                .or_else(|| f.as_array()?.get(0)?.as_str().map(str::to_string))
+        }) {
+            return Ok(Some(Dynamic::File {
+                path,
+                by: "[tool.setuptools.dynamic] version = {file}",
+            }));
         }
     }
     match s(&["tool", "pdm", "version", "source"]).as_deref() {
-        Some("scm") => return Ok(Some(Dynamic::Scm { backend: "pdm-backend" })),
+        Some("scm") => {
+            return Ok(Some(Dynamic::Scm {
+                backend: "pdm-backend",
+            }))
+        }
         Some("file") => {
             if let Some(path) = s(&["tool", "pdm", "version", "path"]) {
-                return Ok(Some(Dynamic::Module { path, variable: "__version__".into(), by: "[tool.pdm.version] path" }));
+                return Ok(Some(Dynamic::Module {
+                    path,
+                    variable: "__version__".into(),
+                    by: "[tool.pdm.version] path",
+                }));
             }
         }
         _ => {}
     }
     if get(&["tool", "setuptools_scm"]).is_some() || requires_any("setuptools-scm") {
-        return Ok(Some(Dynamic::Scm { backend: "setuptools-scm" }));
+        return Ok(Some(Dynamic::Scm {
+            backend: "setuptools-scm",
+        }));
     }
     if requires_any("hatch-vcs") {
-        return Ok(Some(Dynamic::Scm { backend: "hatch-vcs" }));
+        return Ok(Some(Dynamic::Scm {
+            backend: "hatch-vcs",
+        }));
     }
     if backend.starts_with("flit") {
         if let Some(name) = s(&["project", "name"]) {
@@ -295,30 +330,71 @@ mod tests {
             ("[project]\nversion = \"1\"\n", None),
             (
                 "[tool.hatch.version]\npath = \"src/app/__about__.py\"\n",
-                Some(Dynamic::Module { path: "src/app/__about__.py".into(), variable: "__version__".into(), by: "[tool.hatch.version] path" }),
+                Some(Dynamic::Module {
+                    path: "src/app/__about__.py".into(),
+                    variable: "__version__".into(),
+                    by: "[tool.hatch.version] path",
+                }),
             ),
-            ("[tool.hatch.version]\nsource = \"vcs\"\n", Some(Dynamic::Scm { backend: "hatch-vcs" })),
+            (
+                "[tool.hatch.version]\nsource = \"vcs\"\n",
+                Some(Dynamic::Scm {
+                    backend: "hatch-vcs",
+                }),
+            ),
             (
                 "[tool.setuptools.dynamic]\nversion = {attr = \"app.about.VERSION\"}\n",
-                Some(Dynamic::Attr { module: "app.about".into(), variable: "VERSION".into(), by: "[tool.setuptools.dynamic] version = {attr}" }),
+                Some(Dynamic::Attr {
+                    module: "app.about".into(),
+                    variable: "VERSION".into(),
+                    by: "[tool.setuptools.dynamic] version = {attr}",
+                }),
             ),
             (
                 "[tool.setuptools.dynamic]\nversion = {file = \"VERSION\"}\n",
-                Some(Dynamic::File { path: "VERSION".into(), by: "[tool.setuptools.dynamic] version = {file}" }),
+                Some(Dynamic::File {
+                    path: "VERSION".into(),
+                    by: "[tool.setuptools.dynamic] version = {file}",
+                }),
             ),
-            ("[tool.setuptools_scm]\n", Some(Dynamic::Scm { backend: "setuptools-scm" })),
-            ("[build-system]\nrequires = [\"setuptools>=64\", \"setuptools_scm>=8\"]\n", Some(Dynamic::Scm { backend: "setuptools-scm" })),
-            ("[tool.pdm.version]\nsource = \"scm\"\n", Some(Dynamic::Scm { backend: "pdm-backend" })),
+            (
+                "[tool.setuptools_scm]\n",
+                Some(Dynamic::Scm {
+                    backend: "setuptools-scm",
+                }),
+            ),
+            (
+                "[build-system]\nrequires = [\"setuptools>=64\", \"setuptools_scm>=8\"]\n",
+                Some(Dynamic::Scm {
+                    backend: "setuptools-scm",
+                }),
+            ),
+            (
+                "[tool.pdm.version]\nsource = \"scm\"\n",
+                Some(Dynamic::Scm {
+                    backend: "pdm-backend",
+                }),
+            ),
             (
                 "[build-system]\nbuild-backend = \"flit_core.buildapi\"\n",
-                Some(Dynamic::Attr { module: "my_app".into(), variable: "__version__".into(), by: "flit (the module's __version__)" }),
+                Some(Dynamic::Attr {
+                    module: "my_app".into(),
+                    variable: "__version__".into(),
+                    by: "flit (the module's __version__)",
+                }),
             ),
         ];
         for (tail, want) in cases {
-            let src = if want.is_none() { tail.to_string() } else { format!("{dynamic}{tail}") };
+            let src = if want.is_none() {
+                tail.to_string()
+            } else {
+                format!("{dynamic}{tail}")
+            };
             assert_eq!(&dynamic_source(&src).unwrap(), want, "{src}");
         }
-        assert!(dynamic_source(dynamic).unwrap_err().contains("no known source provides it"));
+        assert!(dynamic_source(dynamic)
+            .unwrap_err()
+            .contains("no known source provides it"));
     }
 
     #[test]

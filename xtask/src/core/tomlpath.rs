@@ -32,7 +32,8 @@ pub fn split_key(key: &str) -> Result<Vec<String>, String> {
 /// a string with escapes.
 pub fn find(src: &str, key: &str) -> Result<Vec<Span>, String> {
     let parts = split_key(key)?;
-    let doc = toml_edit::Document::parse(src).map_err(|e| crate::core::pyproject::toml_error(&e))?;
+    let doc =
+        toml_edit::Document::parse(src).map_err(|e| crate::core::pyproject::toml_error(&e))?;
     let mut item = doc.as_item();
     for p in &parts {
         match item.get(p.as_str()) {
@@ -73,7 +74,11 @@ mod tests {
     #[test]
     fn table() {
         let cases: &[(&str, &str, Option<&str>)] = &[
-            ("[tool.bumpversion]\ncurrent_version = \"1.2.3\"\n", "tool.bumpversion.current_version", Some("1.2.3")),
+            (
+                "[tool.bumpversion]\ncurrent_version = \"1.2.3\"\n",
+                "tool.bumpversion.current_version",
+                Some("1.2.3"),
+            ),
             ("a = { \"b.c\" = '1.2.3' }\r\n", "a.\"b.c\"", Some("1.2.3")),
             ("[x]\ny = 1\n", "x.z", None),
         ];
@@ -81,7 +86,9 @@ mod tests {
             let got = find(src, key).unwrap();
             assert_eq!(got.first().map(|s| &src[s.range.clone()]), *want, "{src:?}");
         }
-        assert!(find("[x]\ny = 1\n", "x.y").unwrap_err().contains("must be a string"));
+        assert!(find("[x]\ny = 1\n", "x.y")
+            .unwrap_err()
+            .contains("must be a string"));
         assert!(find("[x\n", "x").unwrap_err().contains("invalid TOML"));
         assert!(split_key("a..b").is_err());
     }
@@ -103,11 +110,17 @@ mod tests {
             let s = find(&src, "tool.x.current").unwrap().remove(0);
             let out = crate::core::edit::splice(
                 &src,
-                &[crate::core::edit::Replacement::new(s.range.clone(), "9.9.9")],
+                &[crate::core::edit::Replacement::new(
+                    s.range.clone(),
+                    "9.9.9",
+                )],
             );
             assert_eq!(&out[..s.range.start], &src[..s.range.start]);
             assert_eq!(&out[s.range.start + 5..], &src[s.range.end..]);
-            assert_eq!(&out[find(&out, "tool.x.current").unwrap()[0].range.clone()], "9.9.9");
+            assert_eq!(
+                &out[find(&out, "tool.x.current").unwrap()[0].range.clone()],
+                "9.9.9"
+            );
         }
     }
 }

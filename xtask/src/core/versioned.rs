@@ -216,7 +216,15 @@ mod tests {
     #[test]
     fn read_prefix_count_and_render() {
         let src = "v26.0.0";
-        let f = read(src, vec![span(src, "v26.0.0")], 1, &["v"], Render::Semver, "x").unwrap();
+        let f = read(
+            src,
+            vec![span(src, "v26.0.0")],
+            1,
+            &["v"],
+            Render::Semver,
+            "x",
+        )
+        .unwrap();
         assert_eq!(f[0].prefix, "v");
         assert_eq!(f[0].version, Version::new(26, 0, 0));
         let out = rewrite(src, &f, &Version::new(26, 0, 1), Render::Semver, |s| {
@@ -226,8 +234,15 @@ mod tests {
         assert_eq!(out, "v26.0.1");
         let e = read(src, vec![], 1, &[], Render::Semver, "`/version`").unwrap_err();
         assert!(e.contains("expected 1 match of `/version`, found 0"), "{e}");
-        let e = read("latest", vec![span("latest", "latest")], 1, &[], Render::Semver, "x")
-            .unwrap_err();
+        let e = read(
+            "latest",
+            vec![span("latest", "latest")],
+            1,
+            &[],
+            Render::Semver,
+            "x",
+        )
+        .unwrap_err();
         assert!(e.contains("is not a version"), "{e}");
         let pre = Version::parse("1.3.0-rc.1").unwrap();
         assert_eq!(Render::Pep440.render(&pre), "1.3.0rc1");
@@ -235,8 +250,15 @@ mod tests {
             Render::Docker.render(&Version::parse("1.0.0+b.1").unwrap()),
             "1.0.0_b.1"
         );
-        let p = read("1.3.0rc1", vec![span("1.3.0rc1", "1.3.0rc1")], 1, &[], Render::Pep440, "x")
-            .unwrap();
+        let p = read(
+            "1.3.0rc1",
+            vec![span("1.3.0rc1", "1.3.0rc1")],
+            1,
+            &[],
+            Render::Pep440,
+            "x",
+        )
+        .unwrap();
         assert_eq!(p[0].version, pre);
     }
 }

@@ -30,17 +30,25 @@ pub fn find(src: &str, key: &str) -> Result<Vec<Span>, String> {
     if want.iter().any(|p| p.is_empty()) {
         return Err(format!("key path `{key}` has an empty part"));
     }
-    let chars: Option<Vec<usize>> = (!src.is_ascii()).then(|| src.char_indices().map(|(i, _)| i).collect());
+    let chars: Option<Vec<usize>> =
+        (!src.is_ascii()).then(|| src.char_indices().map(|(i, _)| i).collect());
     let byte = |ci: usize| match &chars {
         None => ci.min(src.len()),
         Some(t) => t.get(ci).copied().unwrap_or(src.len()),
     };
-    let prefix_ok = |path: &[String]| path.len() <= want.len() && path.iter().zip(&want).all(|(p, w)| *w == "*" || p == w);
+    let prefix_ok = |path: &[String]| {
+        path.len() <= want.len() && path.iter().zip(&want).all(|(p, w)| *w == "*" || p == w)
+    };
     let mut out = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
     for item in Parser::new_from_str(src) {
         let (event, span) = item.map_err(|e| {
-            format!("invalid YAML at line {}, column {}: {}", e.marker().line(), e.marker().col() + 1, e.info())
+            format!(
+                "invalid YAML at line {}, column {}: {}",
+                e.marker().line(),
+                e.marker().col() + 1,
+                e.info()
+            )
         })?;
         // The path of the node this event starts, if it is a value (not a key).
         let node_path = |stack: &mut Vec<Frame>| -> Option<Vec<String>> {
@@ -67,7 +75,11 @@ pub fn find(src: &str, key: &str) -> Result<Vec<Span>, String> {
             }
             Event::MappingStart(..) => {
                 let path = node_path(&mut stack).unwrap_or_else(|| vec!["\u{0}complex key".into()]);
-                stack.push(Frame::Map { key: None, seen: Vec::new(), path });
+                stack.push(Frame::Map {
+                    key: None,
+                    seen: Vec::new(),
+                    path,
+                });
             }
             Event::SequenceStart(..) => {
                 let path = node_path(&mut stack).unwrap_or_else(|| vec!["\u{0}complex key".into()]);
@@ -77,7 +89,12 @@ pub fn find(src: &str, key: &str) -> Result<Vec<Span>, String> {
                 node_path(&mut stack);
             }
             Event::Scalar(value, style, _, _) => {
-                if let Some(Frame::Map { key: k @ None, seen, path }) = stack.last_mut() {
+                if let Some(Frame::Map {
+                    key: k @ None,
+                    seen,
+                    path,
+                }) = stack.last_mut()
+                {
                     let mut p = path.clone();
                     p.push(value.to_string());
                     if seen.iter().any(|s| s == value.as_ref()) && prefix_ok(&p) {
@@ -90,7 +107,9 @@ pub fn find(src: &str, key: &str) -> Result<Vec<Span>, String> {
                     *k = Some(value.into_owned());
                     continue;
                 }
-                let Some(path) = node_path(&mut stack) else { continue };
+                let Some(path) = node_path(&mut stack) else {
+                    continue;
+                };
                 if path.len() != want.len() || !prefix_ok(&path) {
                     continue;
                 }
@@ -103,7 +122,11 @@ pub fn find(src: &str, key: &str) -> Result<Vec<Span>, String> {
                         path.join(".")
                     )
                 })?;
-                out.push(Span { line: line_of(src, range.start), range, location: path.join(".") });
+                out.push(Span {
+                    line: line_of(src, range.start),
+                    range,
+                    location: path.join("."),
+                });
             }
             Event::Nothing | Event::StreamStart => {}
         }
@@ -112,7 +135,12 @@ pub fn find(src: &str, key: &str) -> Result<Vec<Span>, String> {
 }
 
 /// The bytes of `value` in the source, after any anchor or tag.
-fn locate(src: &str, start: usize, style: ScalarStyle, value: &str) -> Option<std::ops::Range<usize>> {
+fn locate(
+    src: &str,
+    start: usize,
+    style: ScalarStyle,
+    value: &str,
+) -> Option<std::ops::Range<usize>> {
     let b = src.as_bytes();
     let mut i = start;
     loop {
@@ -147,7 +175,11 @@ mod tests {
     use super::*;
 
     fn values(src: &str, key: &str) -> Vec<(usize, String)> {
-        find(src, key).unwrap().iter().map(|s| (s.line, src[s.range.clone()].to_string())).collect()
+        find(src, key)
+            .unwrap()
+            .iter()
+            .map(|s| (s.line, src[s.range.clone()].to_string()))
+            .collect()
     }
 
     #[test]
@@ -155,12 +187,21 @@ mod tests {
         let chart = "apiVersion: v2\nname: app\n# version: 9.9.9\nversion: 0.1.0\nappVersion: \"0.3.1\"\ndependencies:\n  - name: redis\n    version: 17.0.0\n";
         assert_eq!(values(chart, "appVersion"), [(5, "0.3.1".to_string())]);
         assert_eq!(values(chart, "version"), [(4, "0.1.0".to_string())]);
-        assert_eq!(values(chart, "dependencies.*.version"), [(8, "17.0.0".to_string())]);
+        assert_eq!(
+            values(chart, "dependencies.*.version"),
+            [(8, "17.0.0".to_string())]
+        );
         let vals = "image:\r\n  repository: ghcr.io/o/app\r\n  tag: 'v0.3.1' # pinned\r\nsidecar:\r\n  image:\r\n    tag: 1.0.0\r\n";
         assert_eq!(values(vals, "image.tag"), [(3, "v0.3.1".to_string())]);
         assert_eq!(values(vals, "*.image.tag"), [(6, "1.0.0".to_string())]);
-        assert_eq!(values("a: &x 1.2.3\nb: *x\n", "a"), [(1, "1.2.3".to_string())]);
-        assert_eq!(values("é: 1\nv: \"1.2.3\"\n", "v"), [(2, "1.2.3".to_string())]);
+        assert_eq!(
+            values("a: &x 1.2.3\nb: *x\n", "a"),
+            [(1, "1.2.3".to_string())]
+        );
+        assert_eq!(
+            values("é: 1\nv: \"1.2.3\"\n", "v"),
+            [(2, "1.2.3".to_string())]
+        );
         for (src, key, want) in [
             ("v: \"1\\x2e2\"\n", "v", "not a plain one-line scalar"),
             ("v: |\n  1.2.3\n", "v", "not a plain one-line scalar"),
@@ -181,7 +222,11 @@ mod tests {
             let nl = ["\n", "\r\n"][rng.below(2)];
             let q = ["", "'", "\""][rng.below(3)];
             let mut lines = vec![format!("  tag: {q}1.2.3{q}")];
-            for l in ["  repository: ghcr.io/o/app", "  # tag: 1.2.3", "  pullPolicy: IfNotPresent"] {
+            for l in [
+                "  repository: ghcr.io/o/app",
+                "  # tag: 1.2.3",
+                "  pullPolicy: IfNotPresent",
+            ] {
                 if rng.below(2) == 0 {
                     lines.insert(rng.below(lines.len() + 1), l.to_string());
                 }
@@ -194,7 +239,13 @@ mod tests {
                 src.push_str(nl);
             }
             let s = find(&src, "image.tag").unwrap().remove(0);
-            let out = crate::core::edit::splice(&src, &[crate::core::edit::Replacement::new(s.range.clone(), "2.0.0")]);
+            let out = crate::core::edit::splice(
+                &src,
+                &[crate::core::edit::Replacement::new(
+                    s.range.clone(),
+                    "2.0.0",
+                )],
+            );
             assert_eq!(&out[..s.range.start], &src[..s.range.start]);
             assert_eq!(&out[s.range.start + 5..], &src[s.range.end..]);
             assert_eq!(values(&out, "image.tag")[0].1, "2.0.0");

@@ -506,7 +506,9 @@ fn parse_adoption(table: &dyn toml_edit::TableLike, cfg: &mut Config, errors: &m
             Some(s) => cfg.changelog_style = Some(s),
             None => errors.push(format!(
                 "{FILE}: {TABLE} changelog-style must be one of {}",
-                StyleName::ALL.map(|s| format!("\"{}\"", s.name())).join(", ")
+                StyleName::ALL
+                    .map(|s| format!("\"{}\"", s.name()))
+                    .join(", ")
             )),
         }
     }
@@ -544,12 +546,16 @@ fn parse_adoption(table: &dyn toml_edit::TableLike, cfg: &mut Config, errors: &m
         match t {
             Some(t) => t,
             None => {
-                errors.push(format!("{FILE}: {TABLE} files must be tables: [[workspace.metadata.release.files]]"));
+                errors.push(format!(
+                    "{FILE}: {TABLE} files must be tables: [[workspace.metadata.release.files]]"
+                ));
                 return;
             }
         }
     } else {
-        errors.push(format!("{FILE}: {TABLE} files must be tables: [[workspace.metadata.release.files]]"));
+        errors.push(format!(
+            "{FILE}: {TABLE} files must be tables: [[workspace.metadata.release.files]]"
+        ));
         return;
     };
     for (n, t) in entries.into_iter().enumerate() {
@@ -560,7 +566,11 @@ fn parse_adoption(table: &dyn toml_edit::TableLike, cfg: &mut Config, errors: &m
 }
 
 /// One `[[workspace.metadata.release.files]]` table (`n` counts from 1, for messages).
-fn parse_file(t: &dyn toml_edit::TableLike, n: usize, errors: &mut Vec<String>) -> Option<ExtraFile> {
+fn parse_file(
+    t: &dyn toml_edit::TableLike,
+    n: usize,
+    errors: &mut Vec<String>,
+) -> Option<ExtraFile> {
     use crate::core::versioned::{Kind, Render};
     const KINDS: &str = "toml, json, yaml, text, dotenv, python, line";
     let before = errors.len();
@@ -578,16 +588,33 @@ fn parse_file(t: &dyn toml_edit::TableLike, n: usize, errors: &mut Vec<String>) 
     let get = |k: &str| t.get(k).and_then(|i| i.as_str()).map(str::to_string);
     let kind_name = get("kind").unwrap_or_default();
     let (kind, needs) = match kind_name.as_str() {
-        "toml" => (get("key").map(|key| Kind::Toml { key }), "key = \"tool.x.version\""),
-        "json" => (get("pointer").map(|pointer| Kind::Json { pointer }), "pointer = \"/version\""),
-        "yaml" => (get("key").map(|key| Kind::Yaml { key }), "key = \"image.tag\""),
+        "toml" => (
+            get("key").map(|key| Kind::Toml { key }),
+            "key = \"tool.x.version\"",
+        ),
+        "json" => (
+            get("pointer").map(|pointer| Kind::Json { pointer }),
+            "pointer = \"/version\"",
+        ),
+        "yaml" => (
+            get("key").map(|key| Kind::Yaml { key }),
+            "key = \"image.tag\"",
+        ),
         "text" => (Some(Kind::Text), ""),
-        "dotenv" => (get("key").map(|key| Kind::Dotenv { key }), "key = \"APP_VERSION\""),
+        "dotenv" => (
+            get("key").map(|key| Kind::Dotenv { key }),
+            "key = \"APP_VERSION\"",
+        ),
         "python" => (
-            Some(Kind::Python { variable: get("variable").unwrap_or_else(|| "__version__".into()) }),
+            Some(Kind::Python {
+                variable: get("variable").unwrap_or_else(|| "__version__".into()),
+            }),
             "",
         ),
-        "line" => (get("template").map(|template| Kind::Line { template }), "template = \"current_version = {version}\""),
+        "line" => (
+            get("template").map(|template| Kind::Line { template }),
+            "template = \"current_version = {version}\"",
+        ),
         "" => {
             err(format!("`kind` is required: one of {KINDS}"));
             (None, "")
@@ -630,7 +657,9 @@ fn parse_file(t: &dyn toml_edit::TableLike, n: usize, errors: &mut Vec<String>) 
     let format = match get("format") {
         None => kind.as_ref().map_or(Render::Semver, Kind::default_render),
         Some(f) => Render::parse(&f).unwrap_or_else(|| {
-            err(format!("format = {f:?}: use \"semver\", \"pep440\" or \"docker\""));
+            err(format!(
+                "format = {f:?}: use \"semver\", \"pep440\" or \"docker\""
+            ));
             Render::Semver
         }),
     };
@@ -929,7 +958,12 @@ format = "docker"
         assert_eq!(c.pyproject, "pyproject.toml");
         assert_eq!(c.pyprojects, ["pyproject.toml", "sdk/pyproject.toml"]);
         assert_eq!(c.files.len(), 3);
-        assert_eq!(c.files[0].kind, Kind::Json { pointer: "/packages/*/version".into() });
+        assert_eq!(
+            c.files[0].kind,
+            Kind::Json {
+                pointer: "/packages/*/version".into()
+            }
+        );
         assert_eq!(c.files[0].count, 2);
         assert_eq!(c.files[1].format, Render::Pep440);
         assert_eq!(c.files[2].format, Render::Docker);

@@ -37,11 +37,18 @@ pub struct ExtraFile {
     pub rel: String,
     pub path: PathBuf,
     pub text: String,
-    pub kind: Kind,
-    pub format: Render,
-    pub found: Vec<Found>,
+    /// Every configured place in the file (one file may be listed with several kinds or keys).
+    pub parts: Vec<Part>,
     /// Why it is managed, for dynamic versions (`[tool.hatch.version] path of pyproject.toml`).
     pub by: Option<String>,
+}
+
+/// One configured place of an [`ExtraFile`].
+pub struct Part {
+    pub kind: Kind,
+    pub count: usize,
+    pub format: Render,
+    pub found: Vec<Found>,
 }
 
 pub struct ComposeFile {
@@ -143,12 +150,24 @@ pub fn load(cfg: &Config, problems: &mut Problems) -> Option<Managed> {
             dynamic.extend(module);
         }
     }
-    let mut extras = Vec::new();
+    let mut extras: Vec<ExtraFile> = Vec::new();
+    let mut paths: Vec<&str> = Vec::new();
     for f in &cfg.files {
-        let Some((path, text)) = read(cfg, &f.path, "files", problems) else {
+        if !paths.contains(&f.path.as_str()) {
+            paths.push(&f.path);
+        }
+    }
+    for rel in paths {
+        let Some((path, text)) = read(cfg, rel, "files", problems) else {
             continue;
         };
-        if let Some(e) = extra(cfg, &f.path, path, text, f.kind.clone(), f.count, f.format, None, problems) {
+        let wanted = cfg
+            .files
+            .iter()
+            .filter(|f| f.path == rel)
+            .map(|f| (f.kind.clone(), f.count, f.format))
+            .collect();
+        if let Some(e) = extra(cfg, rel, path, text, wanted, None, problems) {
             extras.push(e);
         }
     }
@@ -215,9 +234,15 @@ pub fn load(cfg: &Config, problems: &mut Problems) -> Option<Managed> {
 
 /// One pyproject: its static versions, or the module / file / git tags its dynamic version comes
 /// from.
-fn load_pyproject(cfg: &Config, rel: &str, problems: &mut Problems) -> Option<(PyFile, Option<ExtraFile>)> {
+fn load_pyproject(
+    cfg: &Config,
+    rel: &str,
+    problems: &mut Problems,
+) -> Option<(PyFile, Option<ExtraFile>)> {
     let (path, text) = read(cfg, rel, "pyproject", problems)?;
-    let fail = |problems: &mut Problems, e: String| problems.invalid_at(Place::file(rel), format!("{rel}: {e}"));
+    let fail = |problems: &mut Problems, e: String| {
+        problems.invalid_at(Place::file(rel), format!("{rel}: {e}"))
+    };
     let source = match pyproject::dynamic_source(&text) {
         Ok(s) => s,
         Err(e) => {
@@ -239,7 +264,15 @@ fn load_pyproject(cfg: &Config, rel: &str, problems: &mut Problems) -> Option<(P
     };
     let module = |problems: &mut Problems, file: String, kind: Kind, by: &str| {
         let (path, text) = read(cfg, &file, "pyproject", problems)?;
-        extra(cfg, &file, path, text, kind, 1, Render::Pep440, Some(format!("{by} of {rel}")), problems)
+        extra(
+            cfg,
+            &file,
+            path,
+            text,
+            vec![(kind, 1, Render::Pep440)],
+            Some(format!("{by} of {rel}")),
+            problems,
+        )
     };
     match source {
         None => match pyproject::find_versions(&py.text) {
@@ -257,12 +290,21 @@ fn load_pyproject(cfg: &Config, rel: &str, problems: &mut Problems) -> Option<(P
             let m = module(problems, join(&path), Kind::Text, by)?;
             return Some((py, Some(m)));
         }
-        Some(Dynamic::Attr { module: name, variable, by }) => {
+        Some(Dynamic::Attr {
+            module: name,
+            variable,
+            by,
+        }) => {
             let m = name.replace('.', "/");
-            let candidates: Vec<String> = [format!("{m}/__init__.py"), format!("{m}.py"), format!("src/{m}/__init__.py"), format!("src/{m}.py")]
-                .iter()
-                .map(|c| join(c))
-                .collect();
+            let candidates: Vec<String> = [
+                format!("{m}/__init__.py"),
+                format!("{m}.py"),
+                format!("src/{m}/__init__.py"),
+                format!("src/{m}.py"),
+            ]
+            .iter()
+            .map(|c| join(c))
+            .collect();
             let Some(found) = candidates.iter().find(|c| cfg.path(c).is_file()) else {
                 fail(
                     problems,
@@ -278,7 +320,9 @@ fn load_pyproject(cfg: &Config, rel: &str, problems: &mut Problems) -> Option<(P
         }
         Some(Dynamic::Scm { backend }) => {
             let tag = crate::facts::history::release_tag_names(&cfg.root, &cfg.tag_prefix)
-                .and_then(|tags| crate::facts::history::last_release(&cfg.root, &tags, "HEAD", None, false));
+                .and_then(|tags| {
+                    crate::facts::history::last_release(&cfg.root, &tags, "HEAD", None, false)
+                });
             match tag {
                 Ok(Some(t)) => py.scm = Some((backend, t)),
                 Ok(None) => {
@@ -293,7 +337,10 @@ fn load_pyproject(cfg: &Config, rel: &str, problems: &mut Problems) -> Option<(P
                     return None;
                 }
                 Err(e) => {
-                    fail(problems, format!("cannot read the release tags ({backend}): {e}"));
+                    fail(
+                        problems,
+                        format!("cannot read the release tags ({backend}): {e}"),
+                    );
                     return None;
                 }
             }
@@ -330,41 +377,71 @@ fn what(kind: &Kind) -> String {
 /// The line a one-line core error names (`line 12: …`), for the place of the problem.
 fn line_in(msg: &str) -> usize {
     msg.split_once("line ")
-        .map(|(_, r)| r.chars().take_while(char::is_ascii_digit).collect::<String>())
+        .map(|(_, r)| {
+            r.chars()
+                .take_while(char::is_ascii_digit)
+                .collect::<String>()
+        })
         .and_then(|n| n.parse().ok())
         .unwrap_or(0)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The prefixes a version in an extra file may carry: the tag prefix, `v`.
+fn prefixes(tag_prefix: &str) -> Vec<&str> {
+    let mut p: Vec<&str> = vec![tag_prefix, "v"];
+    p.retain(|x| !x.is_empty());
+    p.dedup();
+    p
+}
+
+fn find_part(
+    text: &str,
+    kind: &Kind,
+    count: usize,
+    format: Render,
+    tag_prefix: &str,
+) -> Result<Vec<Found>, String> {
+    let s = spans(kind, text)?;
+    versioned::read(text, s, count, &prefixes(tag_prefix), format, &what(kind))
+}
+
 fn extra(
     cfg: &Config,
     rel: &str,
     path: PathBuf,
     text: String,
-    kind: Kind,
-    count: usize,
-    format: Render,
+    wanted: Vec<(Kind, usize, Render)>,
     by: Option<String>,
     problems: &mut Problems,
 ) -> Option<ExtraFile> {
-    let prefixes: Vec<&str> = [cfg.tag_prefix.as_str(), "v"].into_iter().filter(|p| !p.is_empty()).collect();
-    let found = spans(&kind, &text).and_then(|s| versioned::read(&text, s, count, &prefixes, format, &what(&kind)));
-    match found {
-        Ok(found) => Some(ExtraFile {
-            rel: rel.to_string(),
-            path,
-            text,
-            kind,
-            format,
-            found,
-            by,
-        }),
-        Err(e) => {
-            let why = by.map(|b| format!(" (managed because of {b})")).unwrap_or_default();
-            problems.invalid_at(Place::file(rel).line(line_in(&e)), format!("{rel}: {e}{why}"));
-            None
+    let mut parts = Vec::new();
+    for (kind, count, format) in wanted {
+        match find_part(&text, &kind, count, format, &cfg.tag_prefix) {
+            Ok(found) => parts.push(Part {
+                kind,
+                count,
+                format,
+                found,
+            }),
+            Err(e) => {
+                let why = by
+                    .as_ref()
+                    .map(|b| format!(" (managed because of {b})"))
+                    .unwrap_or_default();
+                problems.invalid_at(
+                    Place::file(rel).line(line_in(&e)),
+                    format!("{rel}: {e}{why}"),
+                );
+            }
         }
     }
+    Some(ExtraFile {
+        rel: rel.to_string(),
+        path,
+        text,
+        parts,
+        by,
+    })
 }
 
 /// The environment the package build needs for this version: a version from git tags is given to
@@ -448,24 +525,45 @@ impl VersionFile for ExtraFile {
         &self.text
     }
     fn readings(&self) -> Vec<Reading> {
-        self.found
+        let mut out: Vec<Reading> = self
+            .parts
             .iter()
-            .map(|f| Reading {
-                file: self.rel.clone(),
-                line: f.span.line,
-                location: match &self.kind {
-                    Kind::Text => format!("{} file", self.kind.name()),
-                    k => format!("{} {}", k.name(), f.span.location),
-                },
-                value: f.raw.clone(),
-                version: f.version.clone(),
+            .flat_map(|p| {
+                p.found.iter().map(|f| Reading {
+                    file: self.rel.clone(),
+                    line: f.span.line,
+                    location: match &p.kind {
+                        Kind::Text => "text file".to_string(),
+                        k => format!("{} {}", k.name(), f.span.location),
+                    },
+                    value: f.raw.clone(),
+                    version: f.version.clone(),
+                })
             })
+            .collect();
+        out.sort_by_key(|r| r.line);
+        out
+    }
+    fn notes(&self) -> Vec<String> {
+        self.by
+            .iter()
+            .map(|b| format!("{}: manages the version because of {b}", self.rel))
             .collect()
     }
     fn bumped(&self, bump: &Bump) -> Result<(String, Vec<String>), String> {
-        let after = versioned::rewrite(&self.text, &self.found, bump.new, self.format, |t| spans(&self.kind, t))
-            .map_err(|e| format!("{}: {e}", self.rel))?;
-        Ok((after, Vec::new()))
+        // Part by part, each found again in the text the previous one left.
+        let mut text = self.text.clone();
+        for (i, p) in self.parts.iter().enumerate() {
+            let found = if i == 0 {
+                p.found.clone()
+            } else {
+                find_part(&text, &p.kind, p.count, p.format, bump.tag_prefix)
+                    .map_err(|e| format!("{}: internal error: {e}", self.rel))?
+            };
+            text = versioned::rewrite(&text, &found, bump.new, p.format, |t| spans(&p.kind, t))
+                .map_err(|e| format!("{}: {e}", self.rel))?;
+        }
+        Ok((text, Vec::new()))
     }
 }
 
