@@ -336,7 +336,13 @@ fn placeholders_in_a_style_without_unreleased_are_refused() {
     let before = repo.snapshot();
     let r = repo.run(&["bump-version", "patch"]);
     assert_eq!(r.code, 1, "{}", r.all());
-    assert!(r.all().contains("placeholders"), "{}", r.all());
+    assert!(
+        r.all()
+            .contains("CHANGELOG.md: no generated entries, so the 0.0.6 section would only carry"),
+        "{}",
+        r.all()
+    );
+    assert!(r.all().contains("--generate-changelog"), "{}", r.all());
     assert_eq!(repo.snapshot(), before);
 }
 
@@ -573,6 +579,10 @@ fn extra_version_files_without_a_changelog() {
         ".env.example:2",
         "setup.cfg:2",
         "src/app/__init__.py:3",
+        "read 10 file(s):",
+        "server.json               json `/version`, json `/packages/*/version`",
+        "not managed: changelog: none (changelog-style = \"none\")",
+        "not managed: compose files: none configured (`compose`)",
     ] {
         assert!(c.all().contains(want), "missing {want:?} in\n{}", c.all());
     }

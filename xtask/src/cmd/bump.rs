@@ -371,7 +371,8 @@ pub fn prepare(root: std::path::PathBuf, o: &Options) -> Result<Prepared> {
 
     let (edits, edit_notes) = compute_edits(&m, &new, &cfg, &date, &generated)?;
     let changelog_rel = m.changelog.as_ref().map_or("", |c| c.rel.as_str());
-    if let Some(p) = checks::placeholders(&edits, changelog_rel, &new, o) {
+    let unreleased = m.changelog.as_ref().is_some_and(|c| c.style.unreleased);
+    if let Some(p) = checks::placeholders(&edits, changelog_rel, unreleased, &new, o) {
         let mut problems = Problems::default();
         problems.failure(p);
         problems.check(if o.push.pushes() {

@@ -714,6 +714,85 @@ impl Managed {
         out
     }
 
+    /// What check-versions read (file, what it is) and what it did not find or could not check,
+    /// so that an ok never hides a file it never read.
+    pub fn inventory(&self, cfg: &Config) -> (Vec<(String, String)>, Vec<String>) {
+        let mut read = Vec::new();
+        let mut missing = Vec::new();
+        for p in &self.pyprojects {
+            let what = match &p.scm {
+                Some((backend, _)) => format!("pyproject (version from git tags, {backend})"),
+                None if p.versions.is_empty() => {
+                    "pyproject (dynamic version, read from its module)".into()
+                }
+                None => format!(
+                    "pyproject ({})",
+                    p.versions
+                        .iter()
+                        .map(|v| v.location)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
+            read.push((p.rel.clone(), what));
+        }
+        for d in &self.dynamic {
+            read.push((
+                d.rel.clone(),
+                format!("dynamic version ({})", d.by.as_deref().unwrap_or("")),
+            ));
+        }
+        for c in &self.compose {
+            let n = c.readings().len();
+            read.push((
+                c.rel.clone(),
+                format!(
+                    "compose ({n} own image tag{})",
+                    if n == 1 { "" } else { "s" }
+                ),
+            ));
+            if n == 0 {
+                missing.push(format!(
+                    "{}: configured in `compose`, but no own image in it states a version; it could not be checked",
+                    c.rel
+                ));
+            }
+        }
+        for e in &self.extras {
+            let kinds: Vec<String> = e
+                .parts
+                .iter()
+                .map(|p| format!("{} {}", p.kind.name(), what(&p.kind)))
+                .collect();
+            read.push((e.rel.clone(), kinds.join(", ")));
+        }
+        match &self.changelog {
+            Some(c) => read.push((
+                c.rel.clone(),
+                format!(
+                    "changelog ({} style, {})",
+                    c.style.name.name(),
+                    if cfg.changelog_style.is_some() {
+                        "configured"
+                    } else {
+                        "detected"
+                    }
+                ),
+            )),
+            None => missing.push("changelog: none (changelog-style = \"none\")".into()),
+        }
+        if cfg.compose.is_empty() {
+            missing.push("compose files: none configured (`compose`)".into());
+        }
+        if cfg.files.is_empty() {
+            missing.push(
+                "extra version files: none configured ([[workspace.metadata.release.files]])"
+                    .into(),
+            );
+        }
+        (read, missing)
+    }
+
     /// The current version and where it is read: the first reading (the built pyproject, its
     /// module, or its last release tag).
     pub fn current(&self) -> Option<(Version, String)> {
