@@ -1037,3 +1037,31 @@ fn no_changelog_at_all() {
         r.all()
     );
 }
+
+#[test]
+fn changelog_html_renders_the_file() {
+    let cl = "# Changelog\n\n## [0.6.2](https://github.com/o/r/compare/v0.6.1...v0.6.2) (2024-08-08)\n\n### Features\n\n* `--json` output ([#12](https://github.com/o/r/issues/12)) (abc1234)\n";
+    let cargo_toml = cargo("repository = \"https://github.com/o/r\"\n");
+    let repo = make(
+        &[
+            ("Cargo.toml", &cargo_toml),
+            ("pyproject.toml", PY),
+            ("CHANGELOG.md", cl),
+        ],
+        None,
+        &[],
+    );
+    let r = repo.run(&["changelog", "--format", "html"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let html = &r.stdout;
+    for want in [
+        "<title>acme-app changelog</title>",
+        "<h2 id=\"v0.6.2\"><a class=\"anchor\" href=\"#v0.6.2\">#</a> <a href=\"https://github.com/o/r/compare/v0.6.1...v0.6.2\">0.6.2</a> (2024-08-08)</h2>",
+        "<code>--json</code>",
+        "<a href=\"https://github.com/o/r/issues/12\">#12</a>",
+        "<a href=\"https://github.com/o/r/commit/abc1234\"><code>abc1234</code></a>",
+    ] {
+        assert!(html.contains(want), "missing {want:?} in\n{html}");
+    }
+    assert!(!html.contains("[0.6.2]"), "{html}");
+}

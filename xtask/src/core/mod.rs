@@ -6,6 +6,7 @@
 
 pub mod changegen;
 pub mod changelog;
+pub mod clhtml;
 pub mod clstyle;
 pub mod compose;
 pub mod conventional;
