@@ -1065,3 +1065,47 @@ fn changelog_html_renders_the_file() {
     }
     assert!(!html.contains("[0.6.2]"), "{html}");
 }
+
+#[test]
+fn keep_a_changelog_with_em_dashes_keeps_them() {
+    let cl = "# Changelog\n\n## [Unreleased]\n\n### Fixed\n\n- A fix.\n\n## [1.0.0] — 2026-01-01\n\n- First.\n";
+    let py = PY.replace("0.6.2", "1.0.0");
+    let repo = make(
+        &[
+            ("Cargo.toml", &cargo("")),
+            ("pyproject.toml", &py),
+            ("CHANGELOG.md", cl),
+        ],
+        Some("v1.0.0"),
+        &[],
+    );
+    let r = repo.run(&["bump-version", "patch", "--no-commit"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_eq!(
+        repo.read("CHANGELOG.md"),
+        cl.replace(
+            "## [Unreleased]\n\n",
+            "## [Unreleased]\n\n## [1.0.1] — 2026-11-21\n\n"
+        )
+    );
+}
+
+#[test]
+fn a_dynamic_module_that_is_missing_names_the_fix() {
+    let py = "[project]\nname = \"acme\"\ndynamic = [\"version\"]\n\n[tool.hatch.version]\npath = \"src/acme/__about__.py\"\n";
+    let repo = make(
+        &[
+            ("Cargo.toml", &cargo("changelog-style = \"none\"\n")),
+            ("pyproject.toml", py),
+        ],
+        None,
+        &[],
+    );
+    let r = repo.run(&["check-versions"]);
+    assert_eq!(r.code, 2, "{}", r.all());
+    assert!(
+        r.all().contains("pyproject.toml: [tool.hatch.version] path names src/acme/__about__.py, which cannot be read"),
+        "{}",
+        r.all()
+    );
+}

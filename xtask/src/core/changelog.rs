@@ -83,7 +83,10 @@ impl Changelog {
         }
 
         // Level 1 and 3 headings are sections only when they read as a version.
-        let is_version_heading = |title: &str| matches!(read_title(title), Ok(Title::Version(..)));
+        // (With a dot: `# 2024` is a title, not version 2024.0.0.)
+        let is_version_heading = |title: &str| {
+            title.contains('.') && matches!(read_title(title), Ok(Title::Version(..)))
+        };
         let bounds: Vec<usize> = (0..lines.len())
             .filter(|&i| match &kinds[i] {
                 Kind::Heading { level, .. } if *level <= 2 => true,
@@ -244,16 +247,18 @@ pub fn release(
     file_name: &str,
 ) -> Result<ReleaseEdit, String> {
     let cl = Changelog::parse(src).map_err(|e| format!("{file_name}: {e}"))?;
-    release_parsed(src, &cl, new, tag_prefix, date, file_name)
+    release_parsed(src, &cl, new, tag_prefix, date, " - ", file_name)
 }
 
-/// [`release`] for a changelog the caller has already parsed from `src`.
+/// [`release`] for a changelog the caller has already parsed from `src`; `date_sep` goes between
+/// the version and the date (` - `, or the ` — ` of a file that writes em dashes).
 pub fn release_parsed(
     src: &str,
     cl: &Changelog,
     new: &Version,
     tag_prefix: &str,
     date: &str,
+    date_sep: &str,
     file_name: &str,
 ) -> Result<ReleaseEdit, String> {
     if let Some(s) = cl.section(new) {
@@ -281,7 +286,7 @@ pub fn release_parsed(
         ));
     }
     let eol = line_ending(src);
-    let new_heading = format!("## [{new}] - {date}");
+    let new_heading = format!("## [{new}]{date_sep}{date}");
     // Link edits first: when an insertion lands on the same offset as a section insertion, the
     // stable sort in `splice` keeps the new link definition next to `[Unreleased]:`.
     let (mut reps, mut notes) = link_edits(src, cl, new, tag_prefix, file_name);

@@ -333,6 +333,15 @@ pub fn resolve(
 }
 
 impl FileStyle {
+    /// What goes between version and date in a Keep a Changelog heading: the newest heading's
+    /// own separator (` - `, ` — `), else ` - `.
+    pub fn date_separator(&self) -> &str {
+        match (&self.form.wrap, &self.form.date) {
+            (Wrap::Brackets, DateForm::Sep(s)) if !s.trim().is_empty() => s,
+            _ => " - ",
+        }
+    }
+
     /// The subheading for a generated group title (`Added` → `Features`).
     pub fn group_name(&self, group: &str) -> String {
         GROUPS

@@ -263,7 +263,17 @@ fn load_pyproject(
         j.to_string_lossy().replace('\\', "/")
     };
     let module = |problems: &mut Problems, file: String, kind: Kind, by: &str| {
-        let (path, text) = read(cfg, &file, "pyproject", problems)?;
+        let path = cfg.path(&file);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) => {
+                problems.invalid_at(
+                    Place::file(rel),
+                    format!("{rel}: {by} names {file}, which cannot be read ({e}); fix {by} or create the file"),
+                );
+                return None;
+            }
+        };
         extra(
             cfg,
             &file,
@@ -692,6 +702,7 @@ impl VersionFile for ChangelogFile {
             bump.new,
             bump.tag_prefix,
             bump.date,
+            self.style.date_separator(),
             &self.rel,
         )?;
         notes.extend(release.notes);
