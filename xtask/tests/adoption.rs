@@ -484,6 +484,8 @@ const PACKAGE_JSON: &str = "{\n\t\"name\": \"app-ui\",\n\t\"version\": \"0.3.1\"
 const INIT_PY: &str =
     "\"\"\"The app.\"\"\"\n\n__version__ = \"0.3.1\"\n__all__ = [\"__version__\"]\n";
 const SETUP_CFG: &str = "[bumpversion]\ncurrent_version = 0.3.1\ncommit = True\n";
+const BUMPVERSION_TOML: &str =
+    "[tool.bumpversion]\ncurrent_version = \"0.3.1\" # kept\nsearch = \"{current_version}\"\n";
 
 fn extra_files_cargo() -> String {
     cargo(
@@ -543,6 +545,11 @@ kind = "python"
 path = "setup.cfg"
 kind = "line"
 template = "current_version = {version}"
+
+[[workspace.metadata.release.files]]
+path = ".bumpversion.toml"
+kind = "toml"
+key = "tool.bumpversion.current_version"
 "#,
     )
 }
@@ -561,6 +568,7 @@ fn extra_files_repo() -> Repo {
             ("ui/package.json", PACKAGE_JSON),
             ("src/app/__init__.py", INIT_PY),
             ("setup.cfg", SETUP_CFG),
+            (".bumpversion.toml", BUMPVERSION_TOML),
         ],
         Some("v0.3.1"),
         &[],
@@ -579,7 +587,7 @@ fn extra_version_files_without_a_changelog() {
         ".env.example:2",
         "setup.cfg:2",
         "src/app/__init__.py:3",
-        "read 10 file(s):",
+        "read 11 file(s):",
         "server.json               json `/version`, json `/packages/*/version`",
         "not managed: changelog: none (changelog-style = \"none\")",
         "not managed: compose files: none configured (`compose`)",
@@ -593,7 +601,7 @@ fn extra_version_files_without_a_changelog() {
         "0.3.1",
         expect![[r#"
             bump-version 0.3.1 → 0.3.2  (tag v0.3.2, PEP 440 0.3.2, docker 0.3.2) — dry run, nothing will be changed
-            [1/13] edit pyproject.toml (+1 -1)
+            [1/14] edit pyproject.toml (+1 -1)
                 --- a/pyproject.toml
                 +++ b/pyproject.toml
                 @@ -1,3 +1,3 @@
@@ -601,13 +609,13 @@ fn extra_version_files_without_a_changelog() {
                  name = "acme-app"
                 -version = "0.3.1"
                 +version = "0.3.2"
-            [2/13] edit VERSION (+1 -1)
+            [2/14] edit VERSION (+1 -1)
                 --- a/VERSION
                 +++ b/VERSION
                 @@ -1 +1 @@
                 -0.3.1
                 +0.3.2
-            [3/13] edit .release (+1 -1)
+            [3/14] edit .release (+1 -1)
                 --- a/.release
                 +++ b/.release
                 @@ -1 +1 @@
@@ -615,7 +623,7 @@ fn extra_version_files_without_a_changelog() {
                 \ No newline at end of file
                 +v0.3.2
                 \ No newline at end of file
-            [4/13] edit server.json (+3 -3)
+            [4/14] edit server.json (+3 -3)
                 --- a/server.json
                 +++ b/server.json
                 @@ -1,9 +1,9 @@
@@ -632,7 +640,7 @@ fn extra_version_files_without_a_changelog() {
                    ]
                  }
                 \ No newline at end of file
-            [5/13] edit .env.example (+1 -1)
+            [5/14] edit .env.example (+1 -1)
                 --- a/.env.example
                 +++ b/.env.example
                 @@ -1,3 +1,3 @@
@@ -640,7 +648,7 @@ fn extra_version_files_without_a_changelog() {
                 -APP_VERSION=0.3.1␍
                 +APP_VERSION=0.3.2␍
                  REDIS_VERSION=7.2.1␍
-            [6/13] edit deploy/chart/Chart.yaml (+2 -2)
+            [6/14] edit deploy/chart/Chart.yaml (+2 -2)
                 --- a/deploy/chart/Chart.yaml
                 +++ b/deploy/chart/Chart.yaml
                 @@ -1,8 +1,8 @@
@@ -654,7 +662,7 @@ fn extra_version_files_without_a_changelog() {
                  dependencies:
                    - name: redis
                      version: 17.0.0
-            [7/13] edit deploy/chart/values.yaml (+1 -1)
+            [7/14] edit deploy/chart/values.yaml (+1 -1)
                 --- a/deploy/chart/values.yaml
                 +++ b/deploy/chart/values.yaml
                 @@ -1,6 +1,6 @@
@@ -665,7 +673,7 @@ fn extra_version_files_without_a_changelog() {
                    pullPolicy: IfNotPresent
                  redis:
                    image:
-            [8/13] edit ui/package.json (+1 -1)
+            [8/14] edit ui/package.json (+1 -1)
                 --- a/ui/package.json
                 +++ b/ui/package.json
                 @@ -1,5 +1,5 @@
@@ -675,16 +683,16 @@ fn extra_version_files_without_a_changelog() {
                 +	"version": "0.3.2",
                  	"dependencies": { "left-pad": "0.3.1" }
                  }
-            [9/13] edit src/app/__init__.py (+1 -1)
+            [9/14] edit src/app/__init__.py (+1 -1)
                 --- a/src/app/__init__.py
                 +++ b/src/app/__init__.py
                 @@ -1,4 +1,4 @@
                  """The app."""
-     
+
                 -__version__ = "0.3.1"
                 +__version__ = "0.3.2"
                  __all__ = ["__version__"]
-            [10/13] edit setup.cfg (+1 -1)
+            [10/14] edit setup.cfg (+1 -1)
                 --- a/setup.cfg
                 +++ b/setup.cfg
                 @@ -1,3 +1,3 @@
@@ -692,9 +700,17 @@ fn extra_version_files_without_a_changelog() {
                 -current_version = 0.3.1
                 +current_version = 0.3.2
                  commit = True
-            [11/13] run git add -- pyproject.toml VERSION .release server.json .env.example deploy/chart/Chart.yaml deploy/chart/values.yaml ui/package.json src/app/__init__.py setup.cfg
-            [12/13] run git commit --quiet -m 'chore(release): bump version to v0.3.2' -- pyproject.toml VERSION .release server.json .env.example deploy/chart/Chart.yaml deploy/chart/values.yaml ui/package.json src/app/__init__.py setup.cfg
-            [13/13] run git tag -a v0.3.2 -m 'Release v0.3.2'
+            [11/14] edit .bumpversion.toml (+1 -1)
+                --- a/.bumpversion.toml
+                +++ b/.bumpversion.toml
+                @@ -1,3 +1,3 @@
+                 [tool.bumpversion]
+                -current_version = "0.3.1" # kept
+                +current_version = "0.3.2" # kept
+                 search = "{current_version}"
+            [12/14] run git add -- pyproject.toml VERSION .release server.json .env.example deploy/chart/Chart.yaml deploy/chart/values.yaml ui/package.json src/app/__init__.py setup.cfg .bumpversion.toml
+            [13/14] run git commit --quiet -m 'chore(release): bump version to v0.3.2' -- pyproject.toml VERSION .release server.json .env.example deploy/chart/Chart.yaml deploy/chart/values.yaml ui/package.json src/app/__init__.py setup.cfg .bumpversion.toml
+            [14/14] run git tag -a v0.3.2 -m 'Release v0.3.2'
         "#]],
         &[
             ("pyproject.toml", &PY.replace("0.6.2", "0.3.2")),
@@ -716,6 +732,7 @@ fn extra_version_files_without_a_changelog() {
             ),
             ("src/app/__init__.py", &up(INIT_PY)),
             ("setup.cfg", &up(SETUP_CFG)),
+            (".bumpversion.toml", &up(BUMPVERSION_TOML)),
         ],
         "0.3.2",
     );
