@@ -259,7 +259,9 @@ pub fn prepare(root: std::path::PathBuf, o: &Options) -> Result<Prepared> {
     let mut generated = Vec::new();
     if let Some(m) = &managed {
         let readings = m.readings();
-        let cur = m.pyproject.versions[0].version.clone();
+        let Some((cur, cur_file)) = m.current() else {
+            anyhow::bail!("no managed file states a version; configure `pyproject` or `files`");
+        };
         // What changed since the last release (any, pre-releases included) decides `auto`.
         let mut since = None;
         let mut base_commit = None;
@@ -267,8 +269,8 @@ pub fn prepare(root: std::path::PathBuf, o: &Options) -> Result<Prepared> {
             let (prev, mut rel) = crate::facts::commits::since_last_release(&cfg, false)?;
             let newest = m
                 .changelog
-                .parsed
-                .newest_version()
+                .as_ref()
+                .and_then(|c| c.parsed.newest_version())
                 .and_then(|s| s.version.clone());
             match base::decide(&cfg, newest.as_ref(), prev.as_ref())? {
                 base::Base::Tagged => {}
@@ -297,12 +299,12 @@ pub fn prepare(root: std::path::PathBuf, o: &Options) -> Result<Prepared> {
             if o.force {
                 warnings.push(format!(
                     "the managed files disagree on the current version (--force given; using {cur} from {}):\n{table}",
-                    m.pyproject.rel
+                    cur_file
                 ));
             } else {
                 problems.failure(format!(
                     "the managed files disagree on the current version; fix them or pass --force to use {cur} from {}:\n{}",
-                    m.pyproject.rel,
+                    cur_file,
                     table.trim_end()
                 ));
             }
@@ -326,10 +328,14 @@ pub fn prepare(root: std::path::PathBuf, o: &Options) -> Result<Prepared> {
             generated = crate::core::changelog::generated_groups(&rel, &style);
         }
         if let Some(n) = &new {
-            if let Some(s) = m.changelog.parsed.section(n) {
+            if let Some((c, s)) = m
+                .changelog
+                .as_ref()
+                .and_then(|c| Some((c, c.parsed.section(n)?)))
+            {
                 problems.failure(format!(
                     "{} already has a section for {n} (line {}); was this version released already?",
-                    m.changelog.rel, s.heading_line
+                    c.rel, s.heading_line
                 ));
             }
             let tag = version::git_tag(&cfg.tag_prefix, n);
@@ -364,7 +370,9 @@ pub fn prepare(root: std::path::PathBuf, o: &Options) -> Result<Prepared> {
     };
 
     let (edits, edit_notes) = compute_edits(&m, &new, &cfg, &date, &generated)?;
-    if let Some(p) = checks::placeholders(&edits, &m.changelog.rel, &new, o) {
+    let changelog_rel = m.changelog.as_ref().map_or("", |c| c.rel.as_str());
+    let unreleased = m.changelog.as_ref().is_some_and(|c| c.style.unreleased);
+    if let Some(p) = checks::placeholders(&edits, changelog_rel, unreleased, &new, o) {
         let mut problems = Problems::default();
         problems.failure(p);
         problems.check(if o.push.pushes() {

@@ -53,6 +53,16 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
     }
     let to = o.to.clone().unwrap_or_else(|| "HEAD".into());
     let style = style(&cfg);
+    // HTML without a range: the changelog file a person reads (with a range: the commits).
+    let whole_file = format == Format::Html && !o.all && o.from.is_none() && o.to.is_none();
+    if whole_file && cfg.changelog_style != Some(crate::core::clstyle::StyleName::None) {
+        let page = file_page(&cfg, style.repo_url.as_deref())?;
+        let mut sink = Sink::open(o.output.as_deref(), &cfg.root)?;
+        let mut out = Writer::new(format, &mut sink.out);
+        out.put(&page)?;
+        sink.finish(ui)?;
+        return Ok(0);
+    }
     let mut sink = Sink::open(o.output.as_deref(), &cfg.root)?;
     let mut out = Writer::new(format, &mut sink.out);
     out.begin()?;
@@ -89,6 +99,34 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
     out.end()?;
     sink.finish(ui)?;
     Ok(0)
+}
+
+/// The changelog file as a page, titled with the project's name (`python.package`, else the
+/// pyproject's name, else the repository's directory).
+fn file_page(cfg: &Config, repo: Option<&str>) -> Result<String> {
+    let text = std::fs::read_to_string(cfg.path(&cfg.changelog)).with_context(|| {
+        format!(
+            "cannot read {} (key `changelog`); fix the key, or give --all for the page of the commits",
+            cfg.changelog
+        )
+    })?;
+    let cl = crate::core::changelog::Changelog::parse(&text)
+        .map_err(|e| usage(format!("{}: {e}", cfg.changelog)))?;
+    let project = cfg
+        .python
+        .package
+        .clone()
+        .or_else(|| {
+            let py = std::fs::read_to_string(cfg.path(&cfg.pyproject)).ok()?;
+            crate::core::pyproject::project_name(&py)
+        })
+        .or_else(|| {
+            cfg.root
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "changelog".into());
+    Ok(crate::core::clhtml::render(&text, &cl, &project, repo))
 }
 
 /// Every release in the history of `to`, newest first, split at release tags.

@@ -34,6 +34,7 @@ pub fn run(global: &Global, json_out: bool, ui: &Ui) -> Result<u8> {
     }
     let expected = readings.first().map(|r| r.version.clone());
     let ok = managed::agree(&readings);
+    let (files_read, not_found) = m.inventory(&cfg);
     if json_out {
         let out = json!({
             "ok": ok,
@@ -41,6 +42,8 @@ pub fn run(global: &Global, json_out: bool, ui: &Ui) -> Result<u8> {
             "pep440": if ok { expected.as_ref().map(version::pep440) } else { None },
             "readings": managed::readings_json(&readings),
             "notes": m.notes(),
+            "files": files_read.iter().map(|(f, w)| json!({"file": f, "what": w})).collect::<Vec<_>>(),
+            "not_found": not_found,
         });
         let mut out = out;
         if !ok {
@@ -63,6 +66,23 @@ pub fn run(global: &Global, json_out: bool, ui: &Ui) -> Result<u8> {
     } else {
         for n in m.notes() {
             ui.note(&n);
+        }
+        let width = files_read
+            .iter()
+            .map(|(f, _)| f.chars().count())
+            .max()
+            .unwrap_or(0);
+        let listing: Vec<String> = files_read
+            .iter()
+            .map(|(f, w)| format!("  {f:width$}  {w}"))
+            .collect();
+        ui.note(&format!(
+            "read {} file(s):\n{}",
+            files_read.len(),
+            listing.join("\n")
+        ));
+        for n in &not_found {
+            ui.note(&format!("not managed: {n}"));
         }
         let table = managed::table(&readings, if ok { None } else { expected.as_ref() });
         if ok {

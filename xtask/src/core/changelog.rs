@@ -31,6 +31,9 @@ pub struct Section {
     /// `None` for `[Unreleased]`.
     pub version: Option<Version>,
     pub date: Option<String>,
+    /// The heading level: 2, or 1 and 3 for the version headings of generated changelogs
+    /// (conventional-changelog writes `# [2.0.0]` for majors and `### [1.0.1]` for patches).
+    pub level: usize,
     /// 1-based.
     pub heading_line: usize,
     /// Byte range of the heading line, without its line ending.
@@ -79,8 +82,17 @@ impl Changelog {
             }
         }
 
+        // Level 1 and 3 headings are sections only when they read as a version.
+        // (With a dot: `# 2024` is a title, not version 2024.0.0.)
+        let is_version_heading = |title: &str| {
+            title.contains('.') && matches!(read_title(title), Ok(Title::Version(..)))
+        };
         let bounds: Vec<usize> = (0..lines.len())
-            .filter(|&i| matches!(kinds[i], Kind::Heading { level, .. } if level <= 2))
+            .filter(|&i| match &kinds[i] {
+                Kind::Heading { level, .. } if *level <= 2 => true,
+                Kind::Heading { level: 3, title } => is_version_heading(title),
+                _ => false,
+            })
             .collect();
         let mut unreleased: Option<Section> = None;
         let mut versions: Vec<Section> = Vec::new();
@@ -88,9 +100,13 @@ impl Changelog {
         let mut seen: std::collections::BTreeMap<Version, usize> =
             std::collections::BTreeMap::new();
         for (j, &i) in bounds.iter().enumerate() {
-            let Kind::Heading { level: 2, title } = &kinds[i] else {
+            let Kind::Heading { level, title } = &kinds[i] else {
                 continue;
             };
+            let level = *level;
+            if level != 2 && !is_version_heading(title) {
+                continue;
+            }
             let line = lines[i];
             let heading_line = i + 1;
             let body_end = match bounds.get(j + 1) {
@@ -101,6 +117,7 @@ impl Changelog {
                 title: title.clone(),
                 version,
                 date,
+                level,
                 heading_line,
                 heading: line.start..line.end,
                 body: line.next..body_end,
@@ -162,6 +179,19 @@ impl Changelog {
         self.versions.iter().find(|s| s.version.as_ref() == Some(v))
     }
 
+    /// The `[<version>]: <url>` definition of a version: (url range, start of its line).
+    pub fn version_link(&self, v: &Version) -> Option<(Range<usize>, usize)> {
+        self.links
+            .iter()
+            .find(|d| label_version(&d.label).as_ref() == Some(v))
+            .map(|d| (d.url.clone(), d.line.start))
+    }
+
+    /// Start of the trailing block of link definitions, if any.
+    pub fn link_block(&self) -> Option<usize> {
+        self.link_block
+    }
+
     /// Body text of a section (a slice of `src`, which must be the parsed source).
     pub fn body<'a>(&self, src: &'a str, s: &Section) -> &'a str {
         &src[s.body.clone()]
@@ -217,16 +247,18 @@ pub fn release(
     file_name: &str,
 ) -> Result<ReleaseEdit, String> {
     let cl = Changelog::parse(src).map_err(|e| format!("{file_name}: {e}"))?;
-    release_parsed(src, &cl, new, tag_prefix, date, file_name)
+    release_parsed(src, &cl, new, tag_prefix, date, " - ", file_name)
 }
 
-/// [`release`] for a changelog the caller has already parsed from `src`.
+/// [`release`] for a changelog the caller has already parsed from `src`; `date_sep` goes between
+/// the version and the date (` - `, or the ` — ` of a file that writes em dashes).
 pub fn release_parsed(
     src: &str,
     cl: &Changelog,
     new: &Version,
     tag_prefix: &str,
     date: &str,
+    date_sep: &str,
     file_name: &str,
 ) -> Result<ReleaseEdit, String> {
     if let Some(s) = cl.section(new) {
@@ -254,7 +286,7 @@ pub fn release_parsed(
         ));
     }
     let eol = line_ending(src);
-    let new_heading = format!("## [{new}] - {date}");
+    let new_heading = format!("## [{new}]{date_sep}{date}");
     // Link edits first: when an insertion lands on the same offset as a section insertion, the
     // stable sort in `splice` keeps the new link definition next to `[Unreleased]:`.
     let (mut reps, mut notes) = link_edits(src, cl, new, tag_prefix, file_name);
@@ -452,7 +484,7 @@ fn label_version(label: &str) -> Option<Version> {
 /// An insertion of whole lines at `at` (a line start or the end of the file), separated from
 /// the text before and after by a blank line. At the very end, a file without a final newline
 /// keeps having none.
-fn insert_block(src: &str, at: usize, lines: &[String], eol: &str) -> Replacement {
+pub fn insert_block(src: &str, at: usize, lines: &[String], eol: &str) -> Replacement {
     let before = &src[..at];
     let mut s = String::new();
     if !before.is_empty() {
@@ -821,7 +853,7 @@ fn link_def(rest: &str) -> Option<(String, Range<usize>)> {
     }
 }
 
-enum Title {
+pub(crate) enum Title {
     Unreleased,
     Version(Version, Option<String>),
     /// Some other `## ` heading: not a section, but it still ends the previous one.
@@ -830,7 +862,7 @@ enum Title {
 
 /// Reads `[1.2.3] - 2024-05-01`, `[v1.2.3]`, `1.2.3 - date`, `[1.2.3] - date [YANKED]`,
 /// `[1.3.0rc1]`, `[1.2.3](url) (date)`, `[Unreleased]`, `Unreleased`.
-fn read_title(title: &str) -> Result<Title, String> {
+pub(crate) fn read_title(title: &str) -> Result<Title, String> {
     let t = title.trim();
     let (inner, rest, bracketed) = match t.strip_prefix('[') {
         Some(r) => {

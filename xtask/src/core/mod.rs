@@ -6,12 +6,16 @@
 
 pub mod changegen;
 pub mod changelog;
+pub mod clhtml;
+pub mod clstyle;
 pub mod compose;
 pub mod conventional;
 pub mod date;
 pub mod diff;
 pub mod dockertags;
 pub mod edit;
+pub mod jsonpath;
+pub mod linefile;
 pub mod notes;
 pub mod problems;
 pub mod pyproject;
@@ -19,5 +23,8 @@ pub mod sha256;
 pub mod template;
 #[cfg(test)]
 pub mod testutil;
+pub mod tomlpath;
 pub mod version;
+pub mod versioned;
 pub mod yaml;
+pub mod yamlpath;

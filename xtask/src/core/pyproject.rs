@@ -89,6 +89,138 @@ fn located(src: &str, location: &'static str, item: &toml_edit::Item) -> Result<
     })
 }
 
+/// Where a dynamic version (`dynamic = ["version"]`) comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dynamic {
+    /// A module assignment, by path (relative to the pyproject's directory): hatch
+    /// `[tool.hatch.version] path`, pdm `[tool.pdm.version] source = "file"`.
+    Module {
+        path: String,
+        variable: String,
+        by: &'static str,
+    },
+    /// A module assignment by attribute (`pkg.__version__`): setuptools `{attr = …}`, flit.
+    Attr {
+        module: String,
+        variable: String,
+        by: &'static str,
+    },
+    /// A file holding only the version: setuptools `{file = "VERSION"}`.
+    File { path: String, by: &'static str },
+    /// Git tags: setuptools-scm, hatch-vcs, pdm's scm source.
+    Scm { backend: &'static str },
+}
+
+/// The dynamic version source of a pyproject, `None` when the version is static. Errors name the
+/// fix when `dynamic` lists the version but no known backend provides it.
+pub fn dynamic_source(src: &str) -> Result<Option<Dynamic>, String> {
+    let doc = toml_edit::Document::parse(src).map_err(|e| toml_error(&e))?;
+    let root = doc.as_table();
+    let dynamic = root
+        .get("project")
+        .and_then(|p| p.get("dynamic"))
+        .and_then(|d| d.as_array())
+        .is_some_and(|a| a.iter().any(|v| v.as_str() == Some("version")));
+    if !dynamic {
+        return Ok(None);
+    }
+    let get = |path: &[&str]| -> Option<&toml_edit::Item> {
+        let mut it = root.get(path[0])?;
+        for p in &path[1..] {
+            it = it.get(p)?;
+        }
+        Some(it)
+    };
+    let s = |path: &[&str]| get(path).and_then(|i| i.as_str()).map(str::to_string);
+    let requires: Vec<String> = get(&["build-system", "requires"])
+        .and_then(|r| r.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str())
+                .map(|v| v.to_ascii_lowercase().replace('_', "-"))
+                .collect()
+        })
+        .unwrap_or_default();
+    let requires_any = |n: &str| requires.iter().any(|r| r.starts_with(n));
+    let backend = s(&["build-system", "build-backend"]).unwrap_or_default();
+
+    if get(&["tool", "hatch", "version"]).is_some() {
+        if s(&["tool", "hatch", "version", "source"]).as_deref() == Some("vcs") {
+            return Ok(Some(Dynamic::Scm {
+                backend: "hatch-vcs",
+            }));
+        }
+        if let Some(path) = s(&["tool", "hatch", "version", "path"]) {
+            return Ok(Some(Dynamic::Module {
+                path,
+                variable: "__version__".into(),
+                by: "[tool.hatch.version] path",
+            }));
+        }
+    }
+    if let Some(v) = get(&["tool", "setuptools", "dynamic", "version"]) {
+        if let Some(attr) = v.get("attr").and_then(|a| a.as_str()) {
+            let (module, variable) = attr.rsplit_once('.').unwrap_or((attr, "__version__"));
+            return Ok(Some(Dynamic::Attr {
+                module: module.to_string(),
+                variable: variable.to_string(),
+                by: "[tool.setuptools.dynamic] version = {attr}",
+            }));
+        }
+        if let Some(path) = v.get("file").and_then(|f| {
+            f.as_str()
+                .map(str::to_string)
+                .or_else(|| f.as_array()?.get(0)?.as_str().map(str::to_string))
+        }) {
+            return Ok(Some(Dynamic::File {
+                path,
+                by: "[tool.setuptools.dynamic] version = {file}",
+            }));
+        }
+    }
+    match s(&["tool", "pdm", "version", "source"]).as_deref() {
+        Some("scm") => {
+            return Ok(Some(Dynamic::Scm {
+                backend: "pdm-backend",
+            }))
+        }
+        Some("file") => {
+            if let Some(path) = s(&["tool", "pdm", "version", "path"]) {
+                return Ok(Some(Dynamic::Module {
+                    path,
+                    variable: "__version__".into(),
+                    by: "[tool.pdm.version] path",
+                }));
+            }
+        }
+        _ => {}
+    }
+    if get(&["tool", "setuptools_scm"]).is_some() || requires_any("setuptools-scm") {
+        return Ok(Some(Dynamic::Scm {
+            backend: "setuptools-scm",
+        }));
+    }
+    if requires_any("hatch-vcs") {
+        return Ok(Some(Dynamic::Scm {
+            backend: "hatch-vcs",
+        }));
+    }
+    if backend.starts_with("flit") {
+        if let Some(name) = s(&["project", "name"]) {
+            return Ok(Some(Dynamic::Attr {
+                module: name.replace('-', "_"),
+                variable: "__version__".into(),
+                by: "flit (the module's __version__)",
+            }));
+        }
+    }
+    Err("[project].version is dynamic (`dynamic = [\"version\"]`) but no known source provides it \
+         ([tool.hatch.version] path or source = \"vcs\", [tool.setuptools.dynamic] version = {attr|file}, \
+         [tool.setuptools_scm], [tool.pdm.version]); add one of them, or put `version = \"X.Y.Z\"` under \
+         [project] and remove \"version\" from `dynamic`"
+        .into())
+}
+
 /// Replaces every found version with `new_pep440`, then re-reads the file to prove that exactly
 /// those values changed.
 pub fn set_version(src: &str, found: &[PyVersion], new_pep440: &str) -> Result<String, String> {
@@ -189,6 +321,80 @@ mod tests {
         );
         assert_eq!(found[1].line, 4);
         assert_eq!(bump(src, "2.0.0"), src.replace("1.2.3", "2.0.0"));
+    }
+
+    #[test]
+    fn dynamic_sources() {
+        let dynamic = "[project]\nname = \"my-app\"\ndynamic = [\"version\"]\n";
+        let cases: &[(&str, Option<Dynamic>)] = &[
+            ("[project]\nversion = \"1\"\n", None),
+            (
+                "[tool.hatch.version]\npath = \"src/app/__about__.py\"\n",
+                Some(Dynamic::Module {
+                    path: "src/app/__about__.py".into(),
+                    variable: "__version__".into(),
+                    by: "[tool.hatch.version] path",
+                }),
+            ),
+            (
+                "[tool.hatch.version]\nsource = \"vcs\"\n",
+                Some(Dynamic::Scm {
+                    backend: "hatch-vcs",
+                }),
+            ),
+            (
+                "[tool.setuptools.dynamic]\nversion = {attr = \"app.about.VERSION\"}\n",
+                Some(Dynamic::Attr {
+                    module: "app.about".into(),
+                    variable: "VERSION".into(),
+                    by: "[tool.setuptools.dynamic] version = {attr}",
+                }),
+            ),
+            (
+                "[tool.setuptools.dynamic]\nversion = {file = \"VERSION\"}\n",
+                Some(Dynamic::File {
+                    path: "VERSION".into(),
+                    by: "[tool.setuptools.dynamic] version = {file}",
+                }),
+            ),
+            (
+                "[tool.setuptools_scm]\n",
+                Some(Dynamic::Scm {
+                    backend: "setuptools-scm",
+                }),
+            ),
+            (
+                "[build-system]\nrequires = [\"setuptools>=64\", \"setuptools_scm>=8\"]\n",
+                Some(Dynamic::Scm {
+                    backend: "setuptools-scm",
+                }),
+            ),
+            (
+                "[tool.pdm.version]\nsource = \"scm\"\n",
+                Some(Dynamic::Scm {
+                    backend: "pdm-backend",
+                }),
+            ),
+            (
+                "[build-system]\nbuild-backend = \"flit_core.buildapi\"\n",
+                Some(Dynamic::Attr {
+                    module: "my_app".into(),
+                    variable: "__version__".into(),
+                    by: "flit (the module's __version__)",
+                }),
+            ),
+        ];
+        for (tail, want) in cases {
+            let src = if want.is_none() {
+                tail.to_string()
+            } else {
+                format!("{dynamic}{tail}")
+            };
+            assert_eq!(&dynamic_source(&src).unwrap(), want, "{src}");
+        }
+        assert!(dynamic_source(dynamic)
+            .unwrap_err()
+            .contains("no known source provides it"));
     }
 
     #[test]

@@ -21,6 +21,9 @@ const KEYS: &[&str] = &[
     "compose",
     "images",
     "webhooks",
+    // Adoption: changelog styles and extra version files (see `parse_adoption`).
+    "changelog-style",
+    "files",
 ];
 /// Sub-tables owned by later stages (docker, python, github); accepted here.
 const SUBTABLES: &[&str] = &["docker", "python", "github"];
@@ -51,6 +54,23 @@ pub struct Config {
     pub python: PythonConfig,
     /// `[workspace.metadata.release.docker]`; None when the project publishes no image.
     pub docker: Option<DockerConfig>,
+    /// `changelog-style`; None: detected from the file.
+    pub changelog_style: Option<crate::core::clstyle::StyleName>,
+    /// Every pyproject that states the version (`pyproject` as a string or a list); the first is
+    /// [`Config::pyproject`], the one that is built.
+    pub pyprojects: Vec<String>,
+    /// `[[workspace.metadata.release.files]]`: extra version files.
+    pub files: Vec<ExtraFile>,
+}
+
+/// One `[[workspace.metadata.release.files]]` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtraFile {
+    pub path: String,
+    pub kind: crate::core::versioned::Kind,
+    /// Exactly this many places must state the version.
+    pub count: usize,
+    pub format: crate::core::versioned::Render,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,6 +150,9 @@ impl Config {
             release_workflow: "release.yml".into(),
             python: PythonConfig::default(),
             docker: None,
+            changelog_style: None,
+            pyprojects: vec!["pyproject.toml".into()],
+            files: Vec::new(),
         }
     }
 
@@ -210,8 +233,11 @@ pub fn parse(root: &Path, text: &str) -> Result<Config, Vec<String>> {
     let mut repository = String::new();
     string("repository", &mut repository, check_web_url);
     cfg.repository = (!repository.is_empty()).then(|| repository.trim_end_matches('/').to_string());
-    string("changelog", &mut cfg.changelog, check_rel_path);
-    string("pyproject", &mut cfg.pyproject, check_rel_path);
+    string("changelog", &mut cfg.changelog, check_changelog_path);
+    if table.get("pyproject").is_some_and(|i| i.as_str().is_some()) {
+        string("pyproject", &mut cfg.pyproject, check_rel_path);
+        cfg.pyprojects = vec![cfg.pyproject.clone()];
+    }
     for (key, slot, check) in [
         (
             "compose",
@@ -264,6 +290,7 @@ pub fn parse(root: &Path, text: &str) -> Result<Config, Vec<String>> {
             }
         }
     }
+    parse_adoption(table, &mut cfg, &mut errors);
     if !cfg.compose.is_empty() && cfg.images.is_empty() {
         errors.push(format!(
             "{FILE}: {TABLE} compose lists files but `images` is empty; name the project's own image \
@@ -489,6 +516,191 @@ fn parse_docker(s: &mut Sub) -> Option<DockerConfig> {
         health,
         tags,
     })
+}
+
+/// The adoption keys: `changelog-style`, `pyproject` as a list, `[[…files]]`.
+fn parse_adoption(table: &dyn toml_edit::TableLike, cfg: &mut Config, errors: &mut Vec<String>) {
+    use crate::core::clstyle::StyleName;
+    if let Some(item) = table.get("changelog-style") {
+        match item.as_str().and_then(StyleName::parse) {
+            Some(s) => cfg.changelog_style = Some(s),
+            None => errors.push(format!(
+                "{FILE}: {TABLE} changelog-style must be one of {}",
+                StyleName::ALL
+                    .map(|s| format!("\"{}\"", s.name()))
+                    .join(", ")
+            )),
+        }
+    }
+    if cfg.changelog.is_empty() && cfg.changelog_style != Some(StyleName::None) {
+        errors.push(format!(
+            "{FILE}: {TABLE} changelog = \"\" needs changelog-style = \"none\" (a release without a changelog)"
+        ));
+    }
+    if let Some(item) = table.get("pyproject").filter(|i| i.as_str().is_none()) {
+        match string_array(item) {
+            Some(list) if !list.is_empty() => {
+                for p in &list {
+                    if let Err(why) = check_rel_path(p) {
+                        errors.push(format!("{FILE}: {TABLE} pyproject entry {p:?}: {why}"));
+                    }
+                }
+                cfg.pyproject = list[0].clone();
+                cfg.pyprojects = list;
+            }
+            _ => errors.push(format!(
+                "{FILE}: {TABLE} pyproject must be a path or a non-empty array of paths (the first is built)"
+            )),
+        }
+    }
+    let Some(item) = table.get("files") else {
+        return;
+    };
+    let entries: Vec<&dyn toml_edit::TableLike> = if let Some(a) = item.as_array_of_tables() {
+        a.iter().map(|t| t as &dyn toml_edit::TableLike).collect()
+    } else if let Some(a) = item.as_array() {
+        let t: Option<Vec<_>> = a
+            .iter()
+            .map(|v| v.as_inline_table().map(|t| t as &dyn toml_edit::TableLike))
+            .collect();
+        match t {
+            Some(t) => t,
+            None => {
+                errors.push(format!(
+                    "{FILE}: {TABLE} files must be tables: [[workspace.metadata.release.files]]"
+                ));
+                return;
+            }
+        }
+    } else {
+        errors.push(format!(
+            "{FILE}: {TABLE} files must be tables: [[workspace.metadata.release.files]]"
+        ));
+        return;
+    };
+    for (n, t) in entries.into_iter().enumerate() {
+        if let Some(f) = parse_file(t, n + 1, errors) {
+            cfg.files.push(f);
+        }
+    }
+}
+
+/// One `[[workspace.metadata.release.files]]` table (`n` counts from 1, for messages).
+fn parse_file(
+    t: &dyn toml_edit::TableLike,
+    n: usize,
+    errors: &mut Vec<String>,
+) -> Option<ExtraFile> {
+    use crate::core::versioned::{Kind, Render};
+    const KINDS: &str = "toml, json, yaml, text, dotenv, python, line";
+    let before = errors.len();
+    let head = |path: &str| format!("{FILE}: [[workspace.metadata.release.files]] #{n} ({path})");
+    let path = t.get("path").and_then(|i| i.as_str()).map(str::to_string);
+    let shown = path.clone().unwrap_or_else(|| "no path".into());
+    let mut err = |e: String| errors.push(format!("{}: {e}", head(&shown)));
+    let Some(path) = path else {
+        err("`path` is required (the file, relative to the repository root)".into());
+        return None;
+    };
+    if let Err(why) = check_rel_path(&path) {
+        err(format!("path: {why}"));
+    }
+    let get = |k: &str| t.get(k).and_then(|i| i.as_str()).map(str::to_string);
+    let kind_name = get("kind").unwrap_or_default();
+    let (kind, needs) = match kind_name.as_str() {
+        "toml" => (
+            get("key").map(|key| Kind::Toml { key }),
+            "key = \"tool.x.version\"",
+        ),
+        "json" => (
+            get("pointer").map(|pointer| Kind::Json { pointer }),
+            "pointer = \"/version\"",
+        ),
+        "yaml" => (
+            get("key").map(|key| Kind::Yaml { key }),
+            "key = \"image.tag\"",
+        ),
+        "text" => (Some(Kind::Text), ""),
+        "dotenv" => (
+            get("key").map(|key| Kind::Dotenv { key }),
+            "key = \"APP_VERSION\"",
+        ),
+        "python" => (
+            Some(Kind::Python {
+                variable: get("variable").unwrap_or_else(|| "__version__".into()),
+            }),
+            "",
+        ),
+        "line" => (
+            get("template").map(|template| Kind::Line { template }),
+            "template = \"current_version = {version}\"",
+        ),
+        "" => {
+            err(format!("`kind` is required: one of {KINDS}"));
+            (None, "")
+        }
+        other => {
+            err(format!("unknown kind `{other}`; use one of {KINDS}"));
+            (None, "")
+        }
+    };
+    if kind.is_none() && !needs.is_empty() {
+        err(format!("kind = \"{kind_name}\" needs {needs}"));
+    }
+    let allowed: &[&str] = match kind_name.as_str() {
+        "toml" | "yaml" | "dotenv" => &["key"],
+        "json" => &["pointer"],
+        "python" => &["variable"],
+        "line" => &["template"],
+        _ => &[],
+    };
+    for (k, _) in t.iter() {
+        if !["path", "kind", "count", "format"].contains(&k) && !allowed.contains(&k) {
+            err(format!("unknown key `{k}` for kind `{kind_name}`"));
+        }
+    }
+    if let Some(Kind::Line { template }) = &kind {
+        if let Err(e) = crate::core::linefile::split_template(template) {
+            err(e);
+        }
+    }
+    let count = match t.get("count") {
+        None => 1,
+        Some(i) => match i.as_integer() {
+            Some(c) if c >= 1 => c as usize,
+            _ => {
+                err("count must be a whole number ≥ 1 (how many places state the version)".into());
+                1
+            }
+        },
+    };
+    let format = match get("format") {
+        None => kind.as_ref().map_or(Render::Semver, Kind::default_render),
+        Some(f) => Render::parse(&f).unwrap_or_else(|| {
+            err(format!(
+                "format = {f:?}: use \"semver\", \"pep440\" or \"docker\""
+            ));
+            Render::Semver
+        }),
+    };
+    if errors.len() != before {
+        return None;
+    }
+    Some(ExtraFile {
+        path,
+        kind: kind?,
+        count,
+        format,
+    })
+}
+
+fn check_changelog_path(s: &str) -> Result<(), String> {
+    // Empty: no changelog (checked against changelog-style in `parse_adoption`).
+    if s.is_empty() {
+        Ok(())
+    } else {
+        check_rel_path(s)
+    }
 }
 
 fn string_array(item: &Item) -> Option<Vec<String>> {
@@ -742,6 +954,81 @@ images = ["ghcr.io/acme/app:1.2.3"]
         assert_eq!(errs.len(), 2, "{errs:?}");
         assert!(errs[0].contains("not allowed in a git tag name"));
         assert!(errs[1].contains("`images` is empty"));
+    }
+
+    #[test]
+    fn adoption_keys() {
+        use crate::core::clstyle::StyleName;
+        use crate::core::versioned::{Kind, Render};
+        let c = parse_ok(
+            r#"
+[workspace.metadata.release]
+changelog-style = "none"
+changelog = ""
+pyproject = ["pyproject.toml", "sdk/pyproject.toml"]
+[[workspace.metadata.release.files]]
+path = "server.json"
+kind = "json"
+pointer = "/packages/*/version"
+count = 2
+[[workspace.metadata.release.files]]
+path = "src/app/__init__.py"
+kind = "python"
+[[workspace.metadata.release.files]]
+path = "values.yaml"
+kind = "yaml"
+key = "image.tag"
+format = "docker"
+"#,
+        );
+        assert_eq!(c.changelog_style, Some(StyleName::None));
+        assert_eq!(c.pyproject, "pyproject.toml");
+        assert_eq!(c.pyprojects, ["pyproject.toml", "sdk/pyproject.toml"]);
+        assert_eq!(c.files.len(), 3);
+        assert_eq!(
+            c.files[0].kind,
+            Kind::Json {
+                pointer: "/packages/*/version".into()
+            }
+        );
+        assert_eq!(c.files[0].count, 2);
+        assert_eq!(c.files[1].format, Render::Pep440);
+        assert_eq!(c.files[2].format, Render::Docker);
+        assert_eq!(parse_ok("").pyprojects, ["pyproject.toml"]);
+
+        let errs = parse(
+            Path::new("/r"),
+            r#"
+[workspace.metadata.release]
+changelog = ""
+changelog-style = "fancy"
+[[workspace.metadata.release.files]]
+path = "a.json"
+kind = "json"
+[[workspace.metadata.release.files]]
+path = "b"
+kind = "xml"
+[[workspace.metadata.release.files]]
+path = "c"
+kind = "line"
+template = "no placeholder"
+count = 0
+key = "x"
+"#,
+        )
+        .unwrap_err();
+        let all = errs.join("\n");
+        for want in [
+            "changelog-style must be one of \"keep-a-changelog\"",
+            "changelog = \"\" needs changelog-style = \"none\"",
+            "#1 (a.json): kind = \"json\" needs pointer = \"/version\"",
+            "#2 (b): unknown kind `xml`",
+            "#3 (c): unknown key `key` for kind `line`",
+            "#3 (c): template `no placeholder` must contain `{version}`",
+            "#3 (c): count must be a whole number",
+        ] {
+            assert!(all.contains(want), "missing {want:?} in\n{all}");
+        }
     }
 
     #[test]

@@ -16,6 +16,7 @@ use crate::run::plan::FileEdit;
 pub fn placeholders(
     edits: &[FileEdit],
     changelog: &str,
+    unreleased: bool,
     new: &Version,
     o: &Options,
 ) -> Option<String> {
@@ -29,6 +30,15 @@ pub fn placeholders(
     } else {
         "bump-version"
     };
+    if inserted && !unreleased {
+        // A style without [Unreleased]: the entries can only come from the commits.
+        return Some(format!(
+            "{changelog}: no generated entries, so the {new} section would only carry \
+             `_TODO: describe this change…_` placeholders and be tagged that way; let `cargo xtask \
+             release` (or `{command} … --generate-changelog`) write it from the Conventional Commits \
+             since the last release (`--allow-placeholders` tags the placeholders anyway)"
+        ));
+    }
     inserted.then(|| {
         format!(
             "{changelog}: [Unreleased] is empty, so the {new} section would only carry \
