@@ -81,7 +81,7 @@ pub fn find(src: &str, key: &str) -> Result<Vec<Span>, String> {
                 {
                     let mut p = path.clone();
                     p.push(value.clone());
-                    if seen.iter().any(|s| *s == value) && prefix_ok(&p) {
+                    if seen.contains(&value) && prefix_ok(&p) {
                         return Err(format!(
                             "line {}: duplicate key `{value}`; remove one of them",
                             line_of(src, span.start)
