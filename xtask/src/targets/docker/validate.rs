@@ -4,7 +4,7 @@ use super::check::rel;
 use super::spec::image_key;
 use super::spec::ImageSpec;
 use super::spec::VALIDATE_LABEL;
-use crate::run::plan::{Action, Done, Process, RunContext};
+use crate::run::plan::{Action, Done, Planned, Process, RunContext, Sub};
 use crate::run::process;
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::Value as Json;
@@ -360,55 +360,50 @@ impl Action for Validate {
         )
     }
     fn detail(&self) -> Option<String> {
-        let name = "slipway-validate-<pid>-<n>";
-        let mut lines: Vec<String> = self
-            .spec
-            .platforms
-            .iter()
-            .map(|p| {
-                self.run_process(name, p, &format!("<image built for {p}>"), "<pid>")
-                    .command_line()
-            })
-            .collect();
-        lines.push(format!(
-            "wait for the HEALTHCHECK to say healthy (without one: poll GET {}), then inside the container:",
+        let mut rule = format!(
+            "healthy means: the HEALTHCHECK says so (without one: GET {} answers 200), then both paths answer inside the container; the container is always removed",
             self.spec.health.path
-        ));
-        lines.push(
-            self.probe_process(
-                name,
-                &[&self.spec.health.path, "/version"],
-                "<GET each path on 127.0.0.1:port, print {path: [status, body]}>",
-            )
-            .command_line(),
         );
-        lines.push(format!(
-            "always: {}",
-            self.spec.docker().args(["rm", "-f", name]).command_line()
-        ));
         if self.reuse_validated {
-            lines.push(format!(
-                "skipped for an image validated earlier with the same health check (recorded in {})",
+            rule.push_str(&format!(
+                "; skipped for an image validated earlier with the same health check (recorded in {})",
                 rel(&self.spec.root, &self.record_path())
             ));
         }
-        Some(lines.join("\n"))
+        Some(rule)
     }
-    fn planned(&self) -> Vec<Process> {
+    /// A direct action (it supervises the container while it polls): the processes it starts,
+    /// listed as typed sub-steps.
+    fn planned(&self) -> Planned {
         let name = "slipway-validate-<pid>-<n>";
-        let mut out = vec![
-            self.list_process(),
-            self.spec.docker().args(["rm", "-f", "<stale container>"]),
-        ];
+        let mut observe = vec![Sub::run(self.list_process())];
+        let mut apply = vec![Sub::run(self.spec.docker().args([
+            "rm",
+            "-f",
+            "<stale container>",
+        ]))];
         for p in &self.spec.platforms {
-            out.push(self.healthcheck_process("<image-id>"));
-            out.push(self.run_process(name, p, "<image-id>", "<pid>"));
-            out.push(self.state_process(name));
-            out.push(self.probe_process(name, &[&self.spec.health.path], PROBE));
-            out.push(self.probe_process(name, &[&self.spec.health.path, "/version"], PROBE));
-            out.push(self.spec.docker().args(["rm", "-f", name]));
+            let image = format!("<{}>", image_key(p));
+            observe.push(Sub::run(self.healthcheck_process(&image)));
+            apply.push(Sub::run(self.run_process(name, p, &image, "<pid>")));
+            apply.push(Sub::run(self.state_process(name)));
+            apply.push(Sub::run(self.probe_process(
+                name,
+                &[&self.spec.health.path],
+                PROBE,
+            )));
+            apply.push(Sub::run(self.probe_process(
+                name,
+                &[&self.spec.health.path, "/version"],
+                PROBE,
+            )));
+            apply.push(Sub::run(self.spec.docker().args(["rm", "-f", name])));
         }
-        out
+        apply.push(Sub::Write {
+            path: self.record_path(),
+            content: "<record>".into(),
+        });
+        Planned { observe, apply }
     }
     fn execute(&self, cx: &mut RunContext) -> Result<Done> {
         let swept = self.sweep();
