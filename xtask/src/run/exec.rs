@@ -567,6 +567,119 @@ mod tests {
         assert_eq!(out.executed[1], "run true 'a b'");
     }
 
+    /// A step that wants `x` recorded `want` times (one per round), then is done.
+    #[derive(Debug)]
+    struct Counts {
+        want: usize,
+        rounds: usize,
+    }
+
+    impl Reconcile for Counts {
+        type Seen = usize;
+        fn header(&self) -> String {
+            "count to the target".into()
+        }
+        fn planned(&self) -> Planned {
+            Planned::default()
+        }
+        fn observe(&self, cx: &RunContext) -> Result<usize> {
+            Ok(cx.values.get("x").map_or(0, |v| v.parse().unwrap()))
+        }
+        fn decide(&self, seen: &usize) -> Result<Decision> {
+            Ok(if *seen >= self.want {
+                Decision::done(format!("at {seen}")).recording("final", seen.to_string())
+            } else {
+                Decision::apply(
+                    vec![Sub::Record("x".into(), (seen + 1).to_string())],
+                    format!("to {}", seen + 1),
+                )
+            })
+        }
+        fn rounds(&self) -> usize {
+            self.rounds
+        }
+    }
+
+    #[test]
+    fn reconcile_observes_again_until_done_within_its_rounds() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut plan = Plan::default();
+        plan.push(Step::Action(Box::new(Counts { want: 0, rounds: 3 })));
+        plan.push(Step::Action(Box::new(Counts { want: 2, rounds: 3 })));
+        let out = execute(&plan, &Ui::plain(), dir.path()).unwrap();
+        assert_eq!(out.done[0], Done::Skipped("at 0".into()));
+        assert_eq!(out.done[1], Done::Ran("to 1\nto 2".into()));
+        assert_eq!(out.values["final"], "2");
+        let mut plan = Plan::default();
+        plan.push(Step::Action(Box::new(Counts { want: 9, rounds: 2 })));
+        let err = format!(
+            "{:#}",
+            execute(&plan, &Ui::plain(), dir.path()).unwrap_err()
+        );
+        assert!(
+            err.contains("`count to the target` did not converge: after 2 round(s) of changes it still wants: record <x> = 3"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn parallel_lanes_fail_alone_and_say_what_the_others_did() {
+        use crate::run::plan::{Lane, Parallel};
+        let dir = tempfile::tempdir().unwrap();
+        let par = Sub::Parallel(Parallel {
+            what: "pushing".into(),
+            lanes: vec![
+                Lane {
+                    label: "a".into(),
+                    subs: vec![Sub::Fail("a is down".into())],
+                    finally: Vec::new(),
+                    summary: String::new(),
+                },
+                Lane {
+                    label: "b".into(),
+                    subs: vec![Sub::Record("d.b".into(), "sha256:b".into())],
+                    finally: vec![Sub::Write {
+                        path: dir.path().join("logout"),
+                        content: "x".into(),
+                    }],
+                    summary: "b → <d.b>".into(),
+                },
+            ],
+        });
+        let mut values = Default::default();
+        let err = format!("{:#}", apply(&par, &mut values, dir.path()).unwrap_err());
+        assert_eq!(
+            err,
+            "pushing failed for a: a is down\nthe others completed:\nb → sha256:b\na re-run completes the rest (what is there is skipped)"
+        );
+        assert_eq!(values["d.b"], "sha256:b");
+        assert!(dir.path().join("logout").exists());
+    }
+
+    #[test]
+    fn run_sub_steps_fill_recorded_values_and_capture_output() {
+        use crate::run::plan::Run;
+        let dir = tempfile::tempdir().unwrap();
+        let mut values: std::collections::BTreeMap<String, String> =
+            [("greeting".to_string(), "hello".to_string())]
+                .into_iter()
+                .collect();
+        let echo = Run::new(Process::new("echo", dir.path()).args(["<greeting> world"]))
+            .capture("said", |out| Some(out.trim().to_string()))
+            .sub();
+        apply(&echo, &mut values, dir.path()).unwrap();
+        assert_eq!(values["said"], "hello world");
+        let failing = Run::new(Process::new("false", dir.path()))
+            .explain(|_| Some("false is never true".into()))
+            .sub();
+        let err = apply(&failing, &mut values, dir.path()).unwrap_err();
+        assert_eq!(err.to_string(), "false is never true");
+        let tolerated = Run::new(Process::new("false", dir.path()))
+            .tolerated()
+            .sub();
+        apply(&tolerated, &mut values, dir.path()).unwrap();
+    }
+
     #[test]
     fn missing_program_is_a_clear_error() {
         let dir = tempfile::tempdir().unwrap();

@@ -1384,6 +1384,137 @@ mod tests {
         );
     }
 
+    fn gh() -> Gh {
+        Gh {
+            repo: "acme/app".into(),
+            env: Vec::new(),
+            cwd: "/r".into(),
+        }
+    }
+
+    #[test]
+    fn create_skips_an_existing_release_and_posts_otherwise() {
+        let c = CreateRelease {
+            gh: gh(),
+            tag: "v1.3.0".into(),
+            name: "v1.3.0".into(),
+            body: "notes".into(),
+            prerelease: false,
+            make_latest: Some("true"),
+            body_file: "/r/target/slipway/release/v1.3.0.create.json".into(),
+        };
+        let rel = json!({"id": 7, "html_url": "http://gh/r/v1.3.0"});
+        let d = c.decide(&Some(rel)).unwrap();
+        assert!(
+            matches!(&d, Decision::Done { evidence, record }
+                if evidence.starts_with("release http://gh/r/v1.3.0 already exists (id 7")
+                && record[0] == ("github.release_url".to_string(), "http://gh/r/v1.3.0".to_string())),
+            "{d:?}"
+        );
+        let d = c.decide(&None).unwrap();
+        assert!(
+            matches!(&d.subs()[0], Sub::Write { content, .. } if content.contains("\"make_latest\": \"true\""))
+        );
+        assert!(
+            matches!(&d.subs()[1], Sub::Run(r) if r.process.args.join(" ") == "api --include -X POST repos/acme/app/releases --input target/slipway/release/v1.3.0.create.json")
+        );
+        // The POST's answer is judged purely: 201 records the URL, a hidden draft is refused.
+        let Sub::Run(r) = &d.subs()[1] else {
+            unreachable!()
+        };
+        let judge = &r.verdict.as_ref().unwrap().0;
+        let answer = |stdout: &str| Answer {
+            ok: true,
+            stdout: stdout.into(),
+            stderr: String::new(),
+        };
+        let got = judge(&answer(
+            "HTTP/2.0 201 Created\n\n{\"id\": 9, \"html_url\": \"http://gh/x\"}",
+        ))
+        .unwrap();
+        assert_eq!(got[0], ("github.release_url".into(), "http://gh/x".into()));
+        let err = judge(&answer("HTTP/2.0 422 Unprocessable\n\n{\"message\": \"Validation Failed\", \"errors\": [{\"field\": \"tag_name\", \"code\": \"already_exists\"}]}")).unwrap_err();
+        assert!(err.contains("not visible by tag (a draft?)"), "{err}");
+        assert!(judge(&answer(""))
+            .unwrap_err()
+            .contains("got no answer from GitHub"));
+    }
+
+    #[test]
+    fn upload_decides_per_asset() {
+        let u = UploadAssets {
+            gh: gh(),
+            tag: "v1.3.0".into(),
+            dist: "/r/d".into(),
+            root: "/r".into(),
+        };
+        let assets = vec![asset("abc", 3)];
+        let release = |assets: Json| {
+            Some(
+                json!({"html_url": "http://gh/r", "upload_url": "http://up/assets{?name,label}", "assets": assets}),
+            )
+        };
+        let seen = |release| AssetsSeen {
+            assets: assets.clone(),
+            release,
+        };
+        assert!(u
+            .decide(&seen(None))
+            .unwrap_err()
+            .to_string()
+            .contains("there is no published release for v1.3.0"));
+        let d = u.decide(&seen(release(json!([])))).unwrap();
+        assert!(
+            d.subs().iter().any(|s| matches!(s, Sub::Run(r) if r.process.args.join(" ") == "api --include -X POST http://up/assets?name=a.whl --input /x/a.whl -H Content-Type: application/octet-stream")),
+            "{d:?}"
+        );
+        let same =
+            json!([{"name": "a.whl", "state": "uploaded", "size": 3, "digest": "sha256:abc"}]);
+        let d = u.decide(&seen(release(same))).unwrap();
+        assert!(
+            matches!(&d, Decision::Done { evidence, .. } if evidence.contains("has all 1 assets with the same content")),
+            "{d:?}"
+        );
+        let other =
+            json!([{"name": "a.whl", "state": "uploaded", "size": 3, "digest": "sha256:zzz"}]);
+        assert!(u
+            .decide(&seen(release(other)))
+            .unwrap_err()
+            .to_string()
+            .contains("already has different asset(s), nothing was uploaded"));
+    }
+
+    #[test]
+    fn verify_refuses_a_draft_or_a_wrong_pre_release_flag() {
+        let v = VerifyRelease {
+            gh: gh(),
+            tag: "v1.3.0".into(),
+            prerelease: false,
+            dist: "/r/d".into(),
+            root: "/r".into(),
+        };
+        let seen = |draft: bool, pre: bool| AssetsSeen {
+            assets: vec![asset("abc", 3)],
+            release: Some(
+                json!({"html_url": "http://gh/r", "tag_name": "v1.3.0", "draft": draft, "prerelease": pre,
+                "assets": [{"name": "a.whl", "state": "uploaded", "size": 3, "digest": "sha256:abc"}]}),
+            ),
+        };
+        assert!(
+            matches!(v.decide(&seen(false, false)).unwrap(), Decision::Verified(e) if e == "release http://gh/r: 1 assets verified by sha256")
+        );
+        assert!(v
+            .decide(&seen(true, false))
+            .unwrap_err()
+            .to_string()
+            .contains("it is a draft"));
+        assert!(v
+            .decide(&seen(false, true))
+            .unwrap_err()
+            .to_string()
+            .contains("untick the box"));
+    }
+
     #[test]
     fn the_token_goes_to_env_as_a_secret_and_never_plain() {
         let cfg = Config {

@@ -1227,6 +1227,213 @@ mod tests {
         assert!(parse_simple_json("not json").is_err());
     }
 
+    fn file(name: &str, sha: Option<&str>) -> IndexFile {
+        IndexFile {
+            filename: name.into(),
+            sha256: sha.map(String::from),
+        }
+    }
+
+    fn runs(d: &Decision) -> Vec<String> {
+        d.subs()
+            .iter()
+            .filter_map(|s| match s {
+                Sub::Run(r) => Some(r.process.args.join(" ")),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn summary(d: &Decision) -> &str {
+        match d {
+            Decision::Apply { summary, .. } | Decision::Finish { summary, .. } => summary,
+            Decision::Done { evidence, .. } | Decision::Verified(evidence) => evidence,
+        }
+    }
+
+    #[test]
+    fn upload_decides_from_what_the_index_lists() {
+        let up = Upload {
+            python: "/v/bin/python".into(),
+            root: "/r".into(),
+            outdir: "/r/d".into(),
+            package: "slipway-demo".into(),
+            repository_url: "http://127.0.0.1:1/".into(),
+            index_url: "http://127.0.0.1:1/simple/".into(),
+            credentials: None,
+        };
+        let local: Vec<(String, PathBuf, String)> = vec![
+            ("a.tar.gz".into(), "/r/d/a.tar.gz".into(), "bb".into()),
+            ("a.whl".into(), "/r/d/a.whl".into(), "aa".into()),
+        ];
+        let seen = |listed: Vec<IndexFile>| UploadSeen {
+            local: local.clone(),
+            listed,
+        };
+        // absent → upload both
+        let d = up.decide(&seen(vec![])).unwrap();
+        assert!(matches!(d, Decision::Finish { .. }), "{d:?}");
+        assert!(runs(&d)[0].ends_with("/r/d/a.tar.gz /r/d/a.whl"), "{d:?}");
+        assert_eq!(summary(&d), "uploaded a.tar.gz, a.whl");
+        // one there with the same sha256 → upload the other
+        let d = up.decide(&seen(vec![file("a.whl", Some("aa"))])).unwrap();
+        assert!(
+            runs(&d)[0].ends_with("http://127.0.0.1:1/ /r/d/a.tar.gz"),
+            "{d:?}"
+        );
+        assert_eq!(
+            summary(&d),
+            "uploaded a.tar.gz; already there with the same sha256: a.whl"
+        );
+        // both there → done
+        let d = up
+            .decide(&seen(vec![
+                file("a.whl", Some("aa")),
+                file("a.tar.gz", Some("bb")),
+            ]))
+            .unwrap();
+        assert!(matches!(d, Decision::Done { .. }), "{d:?}");
+        assert_eq!(
+            summary(&d),
+            "http://127.0.0.1:1/simple/ already lists a.tar.gz, a.whl with the same sha256"
+        );
+        // the same name with another sha256 → refuse
+        let e = up
+            .decide(&seen(vec![file("a.whl", Some("zz"))]))
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("already has a.whl with sha256 zz, but this build's is aa"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn build_decides_reuse_build_or_record() {
+        let b = Build {
+            python: "/v/bin/python".into(),
+            root: "/r".into(),
+            outdir: "/r/d".into(),
+            stem: "slipway_demo".into(),
+            pep440: "1.3.0".into(),
+            epoch: 0,
+            commit: "abc1234def".into(),
+        };
+        let files = |names: &[&str]| -> Vec<(String, String)> {
+            names
+                .iter()
+                .map(|n| (n.to_string(), "0123456789abcdef".to_string()))
+                .collect()
+        };
+        let ok = files(&[
+            "slipway_demo-1.3.0-py3-none-any.whl",
+            "slipway_demo-1.3.0.tar.gz",
+        ]);
+        let d = b
+            .decide(&BuildSeen {
+                earlier: Some(ok.clone()),
+                fresh: None,
+            })
+            .unwrap();
+        assert!(
+            summary(&d).starts_with("built earlier from abc1234, unchanged: slipway_demo-1.3.0-py3-none-any.whl (sha256 0123456789ab)"),
+            "{d:?}"
+        );
+        let d = b
+            .decide(&BuildSeen {
+                earlier: None,
+                fresh: None,
+            })
+            .unwrap();
+        assert!(matches!(d.subs()[0], Sub::Remove(_)), "{d:?}");
+        assert_eq!(runs(&d), ["-m build --sdist --wheel --outdir /r/d /r"]);
+        assert!(
+            matches!(&d.subs()[2], Sub::Record(k, v) if k == "pypi.built /r/d" && v == "abc1234def")
+        );
+        let d = b
+            .decide(&BuildSeen {
+                earlier: None,
+                fresh: Some(ok),
+            })
+            .unwrap();
+        assert!(
+            matches!(&d.subs()[0], Sub::Write { path, content } if path.ends_with(BUILD_RECORD) && content.contains("abc1234def")),
+            "{d:?}"
+        );
+        let e = b
+            .decide(&BuildSeen {
+                earlier: None,
+                fresh: Some(files(&[
+                    "slipway_demo-1.2.0.tar.gz",
+                    "slipway_demo-1.2.0-py3-none-any.whl",
+                ])),
+            })
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("does not carry the release version 1.3.0"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn verify_checks_the_index_then_installs() {
+        let v = Verify {
+            root: "/r".into(),
+            work: "/r/target/slipway".into(),
+            outdir: "/r/d".into(),
+            package: "slipway-demo".into(),
+            pep440: "1.3.0".into(),
+            index_url: "http://i/simple/".into(),
+        };
+        let whl = "slipway_demo-1.3.0-py3-none-any.whl";
+        let seen =
+            |listed: Vec<IndexFile>, local: &[(&str, &str)], installed: Option<&str>| VerifySeen {
+                local: local
+                    .iter()
+                    .map(|(n, s)| (n.to_string(), PathBuf::from(n), s.to_string()))
+                    .collect(),
+                listed,
+                installed: installed.map(String::from),
+            };
+        let table: Vec<(VerifySeen, Result<&str, &str>)> = vec![
+            (
+                seen(vec![], &[], None),
+                Err("lists no file of slipway-demo 1.3.0"),
+            ),
+            (
+                seen(vec![file(whl, None)], &[], None),
+                Err("without a sha256"),
+            ),
+            (
+                seen(vec![file(whl, Some("aa"))], &[(whl, "bb")], None),
+                Err("the build has bb"),
+            ),
+            (
+                seen(vec![file(whl, Some("aa"))], &[], Some("1.2.0")),
+                Err("pip installed slipway-demo 1.2.0"),
+            ),
+            (
+                seen(vec![file(whl, Some("aa"))], &[(whl, "aa")], Some("1.3.0")),
+                Ok("importlib.metadata.version = 1.3.0"),
+            ),
+            (
+                seen(vec![file(whl, Some("aa"))], &[(whl, "aa")], None),
+                Ok("--only-binary :all:"),
+            ),
+        ];
+        for (s, want) in table {
+            match (v.decide(&s), want) {
+                (Ok(d), Ok(w)) => assert!(
+                    summary(&d).contains(w) || runs(&d).iter().any(|r| r.contains(w)),
+                    "{d:?}"
+                ),
+                (Err(e), Err(w)) => assert!(e.to_string().contains(w), "{e}"),
+                (got, want) => panic!("{s:?}: got {got:?}, want {want:?}"),
+            }
+        }
+    }
+
     #[test]
     fn venv_dirs_follow_the_pins() {
         // (Venv::tools/server honour SLIPWAY_TOOLS_DIR, which `cargo xtask ci` sets: the

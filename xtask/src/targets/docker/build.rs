@@ -238,7 +238,14 @@ impl Reconcile for BuildImage {
         let mut reused = Vec::new();
         let mut done: Vec<(String, String)> = Vec::new();
         for p in &seen.platforms {
-            if let Some(id) = &p.built {
+            if let Some(id) = &p.earlier {
+                if p.named.as_deref() != Some(id.as_str()) {
+                    // Keep the local name on the image (a later build may have taken it).
+                    subs.push(Sub::run(self.tag_process(&p.platform, id)));
+                }
+                reused.push(format!("{} {id}", p.platform));
+                done.push((image_key(&p.platform), id.clone()));
+            } else if let Some(id) = &p.built {
                 // This run's build: recorded, so a re-run reuses it.
                 records.insert(
                     p.key.clone(),
@@ -249,13 +256,6 @@ impl Reconcile for BuildImage {
                     p.platform,
                     self.spec.local_name(&p.platform)
                 ));
-            } else if let Some(id) = &p.earlier {
-                if p.named.as_deref() != Some(id.as_str()) {
-                    // Keep the local name on the image (a later build may have taken it).
-                    subs.push(Sub::run(self.tag_process(&p.platform, id)));
-                }
-                reused.push(format!("{} {id}", p.platform));
-                done.push((image_key(&p.platform), id.clone()));
             } else {
                 for image in &p.missing_bases {
                     subs.push(
