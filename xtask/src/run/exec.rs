@@ -173,7 +173,7 @@ pub fn reconcile<R: Reconcile + ?Sized>(step: &R, cx: &mut RunContext) -> Result
                 cx.ui
                     .detail(&cx.ui.paint(ui::Style::Dim, &fill(&line, &cx.values)));
             }
-            apply(sub, &mut cx.values, cx.root)?;
+            apply(sub, &mut cx.values)?;
         }
         summaries.push(summary);
         if !again {
@@ -220,11 +220,7 @@ fn filled_process(p: &Process, values: &std::collections::BTreeMap<String, Strin
 }
 
 /// Applies one sub-step; values it records go into `values`.
-pub fn apply(
-    sub: &Sub,
-    values: &mut std::collections::BTreeMap<String, String>,
-    root: &Path,
-) -> Result<()> {
+pub fn apply(sub: &Sub, values: &mut std::collections::BTreeMap<String, String>) -> Result<()> {
     match sub {
         Sub::Run(r) => {
             let p = filled_process(&r.process, values);
@@ -357,12 +353,9 @@ pub fn apply(
                         .map(|lane| {
                             let mut mine = values.clone();
                             s.spawn(move || {
-                                let r = lane
-                                    .subs
-                                    .iter()
-                                    .try_for_each(|sub| apply(sub, &mut mine, root));
+                                let r = lane.subs.iter().try_for_each(|sub| apply(sub, &mut mine));
                                 for sub in &lane.finally {
-                                    let _ = apply(sub, &mut mine, root);
+                                    let _ = apply(sub, &mut mine);
                                 }
                                 (r, mine)
                             })
@@ -647,7 +640,7 @@ mod tests {
             ],
         });
         let mut values = Default::default();
-        let err = format!("{:#}", apply(&par, &mut values, dir.path()).unwrap_err());
+        let err = format!("{:#}", apply(&par, &mut values).unwrap_err());
         assert_eq!(
             err,
             "pushing failed for a: a is down\nthe others completed:\nb → sha256:b\na re-run completes the rest (what is there is skipped)"
@@ -667,17 +660,17 @@ mod tests {
         let echo = Run::new(Process::new("echo", dir.path()).args(["<greeting> world"]))
             .capture("said", |out| Some(out.trim().to_string()))
             .sub();
-        apply(&echo, &mut values, dir.path()).unwrap();
+        apply(&echo, &mut values).unwrap();
         assert_eq!(values["said"], "hello world");
         let failing = Run::new(Process::new("false", dir.path()))
             .explain(|_| Some("false is never true".into()))
             .sub();
-        let err = apply(&failing, &mut values, dir.path()).unwrap_err();
+        let err = apply(&failing, &mut values).unwrap_err();
         assert_eq!(err.to_string(), "false is never true");
         let tolerated = Run::new(Process::new("false", dir.path()))
             .tolerated()
             .sub();
-        apply(&tolerated, &mut values, dir.path()).unwrap();
+        apply(&tolerated, &mut values).unwrap();
     }
 
     #[test]

@@ -266,7 +266,9 @@ impl Run {
 
 /// A pure text function carried by a sub-step (parse an output, explain an error).
 #[derive(Clone)]
-pub struct Func(pub std::sync::Arc<dyn Fn(&str) -> Option<String> + Send + Sync>);
+pub struct Func(pub std::sync::Arc<TextFn>);
+
+type TextFn = dyn Fn(&str) -> Option<String> + Send + Sync;
 
 impl std::fmt::Debug for Func {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -648,6 +650,9 @@ pub fn sub_json(sub: &Sub, root: &Path) -> Json {
             }
             j
         }
+        Sub::Write { path, content } if is_placeholder(content) => {
+            json!({"path": shown(path), "content": content})
+        }
         Sub::Write { path, content } => json!({"path": shown(path), "bytes": content.len()}),
         Sub::Remove(path) | Sub::Dir(path) => json!({"path": shown(path)}),
         Sub::Http(r) => json!({
@@ -671,6 +676,11 @@ pub fn sub_json(sub: &Sub, root: &Path) -> Json {
     j
 }
 
+/// A template's stand-in for content known only when it runs (`<record>`).
+fn is_placeholder(text: &str) -> bool {
+    text.starts_with('<') && text.ends_with('>') && !text.contains('\n')
+}
+
 fn sub_kind(sub: &Sub) -> &'static str {
     match sub {
         Sub::Run(_) => "run",
@@ -690,7 +700,13 @@ pub fn sub_lines(sub: &Sub, root: &Path) -> Vec<String> {
     let shown = |p: &Path| p.strip_prefix(root).unwrap_or(p).display().to_string();
     match sub {
         Sub::Run(r) => {
-            let mut s = format!("$ {}", ui::redact(&r.process.command_line()));
+            // Variables passed on with the value this process already has (PATH, a proxy) are
+            // left out of the line; the JSON plan lists every one.
+            let mut p = r.process.clone();
+            p.env.retain(|(k, v)| {
+                matches!(v, Val::Secret(_)) || std::env::var(k).ok().as_deref() != Some(v.reveal())
+            });
+            let mut s = format!("$ {}", ui::redact(&p.command_line()));
             if r.process.cwd != root {
                 s.push_str(&format!("  (in {})", shown(&r.process.cwd)));
             }
@@ -703,7 +719,12 @@ pub fn sub_lines(sub: &Sub, root: &Path) -> Vec<String> {
             vec![s]
         }
         Sub::Write { path, content } => {
-            vec![format!("write {} ({} bytes)", shown(path), content.len())]
+            let what = if is_placeholder(content) {
+                content.clone()
+            } else {
+                format!("{} bytes", content.len())
+            };
+            vec![format!("write {} ({what})", shown(path))]
         }
         Sub::Remove(path) => vec![format!("remove {}", shown(path))],
         Sub::Dir(path) => vec![format!("create directory {}", shown(path))],

@@ -111,7 +111,11 @@ fn push_decides_from_what_each_tag_holds() {
     let p = push();
     let reg = "127.0.0.1:5000/acme/app";
     // (what the tags hold, the docker commands it decides, or the refusal)
-    let table: Vec<(Result<Vec<Remote>, String>, Result<Vec<String>, &str>)> = vec![
+    type Row = (
+        Result<Vec<Remote>, String>,
+        Result<Vec<String>, &'static str>,
+    );
+    let table: Vec<Row> = vec![
         // absent → push both
         (
             Ok(vec![Remote::Absent, Remote::Absent]),
