@@ -344,6 +344,11 @@ pub fn apply(sub: &Sub, values: &mut std::collections::BTreeMap<String, String>)
             Ok(())
         }
         Sub::Fail(msg) => Err(anyhow!("{msg}")),
+        Sub::Probe { key, probe } => {
+            let verdict = probe.run()?;
+            values.insert(key.clone(), verdict);
+            Ok(())
+        }
         Sub::Parallel(par) => {
             let results: Vec<(Result<()>, std::collections::BTreeMap<String, String>)> =
                 std::thread::scope(|s| {

@@ -1,6 +1,11 @@
 //! A [`Plan`] is the typed list of effects a command will have. Commands gather facts read-only,
 //! build a plan, and hand it to the one executor (`exec.rs`). `--dry-run` renders the very same
 //! plan with the very same renderer, so what it prints is what a real run executes.
+//!
+//! A step whose effect depends on real state is a [`Reconcile`]: it observes (read-only),
+//! decides (pure) and returns typed [`Sub`]-steps the executor applies — the same sub-steps the
+//! dry run lists as templates ([`Action::planned`]), `<name>` standing for values known only
+//! when it runs.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -180,6 +185,21 @@ pub enum Sub {
     Parallel(Parallel),
     /// Fails the step with this message (a lane whose registry could not be read).
     Fail(String),
+    /// A supervised check, applied as one sub-step: it keeps a child alive while it probes it
+    /// (a validation container). The processes it may start are listed; its verdict is
+    /// recorded under `key`.
+    Probe {
+        key: String,
+        probe: std::sync::Arc<dyn Probe>,
+    },
+}
+
+/// What a [`Sub::Probe`] runs.
+pub trait Probe: std::fmt::Debug + Send + Sync {
+    /// Every process it may start (templates in a plan, concrete once decided).
+    fn processes(&self) -> Vec<Process>;
+    /// Runs the check; `Ok` is the verdict to record, `Err` fails the step.
+    fn run(&self) -> anyhow::Result<String>;
 }
 
 impl Sub {
@@ -636,7 +656,7 @@ pub fn process_json(p: &Process, root: &Path) -> Json {
 }
 
 /// A sub-step as the JSON plan shows it (secrets masked): `kind` is `run`, `write`, `remove`,
-/// `dir`, `http`, `record`, `parallel` or `fail`.
+/// `dir`, `http`, `record`, `parallel`, `fail` or `probe` (its `processes` are `run` items).
 pub fn sub_json(sub: &Sub, root: &Path) -> Json {
     let shown = |p: &Path| p.strip_prefix(root).unwrap_or(p).display().to_string();
     let mut j = match sub {
@@ -671,6 +691,14 @@ pub fn sub_json(sub: &Sub, root: &Path) -> Json {
             })).collect::<Vec<_>>(),
         }),
         Sub::Fail(msg) => json!({"message": ui::redact(msg)}),
+        Sub::Probe { key, probe } => json!({
+            "records": key,
+            "processes": probe.processes().iter().map(|p| {
+                let mut j = process_json(p, root);
+                j["kind"] = json!("run");
+                j
+            }).collect::<Vec<_>>(),
+        }),
     };
     j["kind"] = json!(sub_kind(sub));
     j
@@ -691,6 +719,7 @@ fn sub_kind(sub: &Sub) -> &'static str {
         Sub::Record(..) => "record",
         Sub::Parallel(_) => "parallel",
         Sub::Fail(_) => "fail",
+        Sub::Probe { .. } => "probe",
     }
 }
 
@@ -754,6 +783,17 @@ pub fn sub_lines(sub: &Sub, root: &Path) -> Vec<String> {
             out
         }
         Sub::Fail(msg) => vec![format!("fail: {}", ui::redact(msg))],
+        Sub::Probe { key, probe } => {
+            let mut out = vec![format!("probe → <{key}>:")];
+            for p in probe.processes() {
+                out.extend(
+                    sub_lines(&Sub::run(p), root)
+                        .into_iter()
+                        .map(|l| format!("  {l}")),
+                );
+            }
+            out
+        }
     }
 }
 

@@ -174,7 +174,7 @@ pub type Template = Vec<String>;
 
 /// The processes a `--dry-run --json` plan lists: `run` steps, and every action's typed
 /// sub-steps of kind `run` — what it reads (`observe`) and what it may apply (`apply`), lanes
-/// of `parallel` sub-steps included.
+/// of `parallel` sub-steps and the processes of `probe` sub-steps included.
 pub fn planned(steps: &serde_json::Value) -> Vec<Template> {
     let mut out = Vec::new();
     for s in steps.as_array().into_iter().flatten() {
@@ -208,6 +208,7 @@ fn sub_runs(subs: &serde_json::Value, out: &mut Vec<Template>) {
     for sub in subs.as_array().into_iter().flatten() {
         match sub["kind"].as_str() {
             Some("run") => out.push(template(sub)),
+            Some("probe") => sub_runs(&sub["processes"], out),
             Some("parallel") => {
                 for lane in sub["lanes"].as_array().into_iter().flatten() {
                     sub_runs(&lane["subs"], out);

@@ -31,6 +31,7 @@ fn spec(platforms: &[&str]) -> ImageSpec {
             port: 8080,
             timeout_s: 60,
         },
+        engine: crate::run::plan::Process::new("docker", std::path::Path::new("/r")),
     }
 }
 
@@ -366,4 +367,57 @@ fn verify_proves_every_tag_is_the_pushed_build() {
         let e = v.decide(&verify_seen(pushed, exact, latest)).unwrap_err();
         assert!(format!("{e:#}").contains(want), "{e:#}");
     }
+}
+
+#[test]
+fn validate_removes_stale_containers_checks_once_and_records_the_verdict() {
+    use super::validate::{Validate, ValidateSeen};
+    let v = Validate {
+        spec: spec(&["linux/amd64"]),
+        reuse_validated: true,
+    };
+    let seen = |stale: &[&str],
+                verdict: Option<&str>,
+                records: serde_json::Map<String, serde_json::Value>| {
+        ValidateSeen {
+            stale: stale.iter().map(|s| s.to_string()).collect(),
+            platforms: vec![(
+                "linux/amd64".into(),
+                "sha256:built".into(),
+                verdict.map(String::from),
+            )],
+            records,
+        }
+    };
+    // A stale container and nothing validated yet: remove it, run the check.
+    let d = v
+        .decide(&seen(&["slipway-validate-1-0"], None, Default::default()))
+        .unwrap();
+    assert!(matches!(d, Decision::Apply { .. }), "{d:?}");
+    assert_eq!(docker_runs(&d), ["rm -f slipway-validate-1-0"]);
+    assert!(
+        d.subs()
+            .iter()
+            .any(|s| matches!(s, Sub::Probe { key, .. } if key == "docker.validated linux/amd64")),
+        "{d:?}"
+    );
+    // The check ran: its verdict is recorded.
+    let d = v
+        .decide(&seen(&[], Some("healthy after 1.0 s"), Default::default()))
+        .unwrap();
+    let Some(Sub::Write { content, .. }) = d.subs().last() else {
+        panic!("{d:?}")
+    };
+    assert!(content.contains("healthy after 1.0 s"), "{content}");
+    let records: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(content).unwrap();
+    // Recorded with the same image and health check: nothing to do.
+    let d = v.decide(&seen(&[], None, records.clone())).unwrap();
+    assert!(
+        matches!(&d, Decision::Done { evidence, .. } if evidence.starts_with("validated earlier (docker-validate)")),
+        "{d:?}"
+    );
+    // Only stale containers to remove: removed, not read back.
+    let d = v.decide(&seen(&["x"], None, records)).unwrap();
+    assert!(matches!(d, Decision::Finish { .. }), "{d:?}");
 }

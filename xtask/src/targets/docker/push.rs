@@ -78,7 +78,11 @@ impl Push {
     }
 
     pub(crate) fn docker(&self) -> Process {
-        engine::docker(&self.spec.root, self.config_dir().as_deref())
+        let p = self.spec.engine.clone();
+        match self.config_dir() {
+            Some(c) => p.env("DOCKER_CONFIG", Val::Plain(c.display().to_string())),
+            None => p,
+        }
     }
 
     pub(crate) fn repo(&self, registry: &str) -> String {
