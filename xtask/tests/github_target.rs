@@ -642,15 +642,38 @@ fn the_dry_run_plan_sends_nothing() {
             "verify GitHub release v1.3.0 in acme/app",
         ]
     );
+    // The create step's typed sub-steps: the lookup it reads, the body file and the POST.
+    let step = &plan.to_json(w.repo.path())[2];
+    let args = |item: &Json| -> String {
+        item["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(step["observe"][0]["kind"], "run", "{step:#}");
+    assert_eq!(step["observe"][0]["program"], "gh");
+    assert_eq!(
+        args(&step["observe"][0]),
+        "api --include repos/acme/app/releases/tags/v1.3.0"
+    );
+    assert_eq!(step["apply"][0]["kind"], "write", "{step:#}");
+    assert_eq!(
+        step["apply"][0]["path"],
+        "target/slipway/release/v1.3.0.create.json"
+    );
+    assert_eq!(step["apply"][1]["kind"], "run");
+    assert!(
+        args(&step["apply"][1])
+            .starts_with("api --include -X POST repos/acme/app/releases --input"),
+        "{step:#}"
+    );
+    // The rule line is a sentence, not the commands.
     let detail = plan.steps[2].detail(&Ui::captured()).unwrap();
-    assert!(
-        detail.contains("gh api --include repos/acme/app/releases/tags/v1.3.0"),
-        "{detail}"
-    );
-    assert!(
-        detail.contains("gh api --include -X POST repos/acme/app/releases --input"),
-        "{detail}"
-    );
+    assert!(!detail.contains("gh api"), "{detail}");
+    assert!(!step.to_string().contains(TOKEN), "{step}");
     plan.render(&Ui::captured(), w.repo.path());
     assert!(
         w.standin.requests().is_empty(),

@@ -22,7 +22,10 @@ use serde_json::{json, Value as Json};
 
 use crate::cmd::ci;
 use crate::cmd::Global;
-use crate::run::plan::{Action, Done, Plan, Process, RunContext, Step, Val};
+use crate::run::plan::{
+    Action, Decision, Done, Plan, Planned, Process, Reconcile, Request, Run, RunContext, Step, Sub,
+    Val,
+};
 use crate::run::ui::{self, Style, Ui};
 use crate::{facts::config, facts::git, targets::docker::engine};
 
@@ -154,7 +157,7 @@ impl std::fmt::Debug for Shared {
     }
 }
 
-struct Planned {
+struct Rehearsal {
     plan: Plan,
     /// The stage of every step of `plan`.
     stages: Vec<&'static str>,
@@ -167,7 +170,7 @@ fn build(
     o: &Options,
     l: &Layout,
     shared: &Arc<Shared>,
-) -> Planned {
+) -> Rehearsal {
     let mut plan = Plan::default();
     let mut stages = Vec::new();
     let mut push = |stage: &'static str, step: Step| {
@@ -404,7 +407,7 @@ fn build(
             shared: shared.clone(),
         })));
     }
-    Planned {
+    Rehearsal {
         plan,
         stages,
         teardown,
@@ -586,8 +589,12 @@ impl Action for StageRun {
     fn header(&self) -> String {
         format!("{}: run {}", self.name, self.process.command_line())
     }
-    fn planned(&self) -> Vec<Process> {
-        vec![self.process.clone()]
+    /// A direct action: its output is relayed and its own child time is accounted by itself.
+    fn planned(&self) -> Planned {
+        Planned::apply(vec![
+            Sub::Dir(self.gh_config.clone()),
+            Sub::run(self.process.clone()),
+        ])
     }
     fn execute(&self, _cx: &mut RunContext) -> Result<Done> {
         std::fs::create_dir_all(&self.gh_config)?;
@@ -609,41 +616,64 @@ struct GitIdentity {
     clone: PathBuf,
 }
 
-impl Action for GitIdentity {
+impl GitIdentity {
+    fn get(&self, key: &str) -> Process {
+        Process::new("git", &self.clone).args(["config", "--get", key])
+    }
+    fn set(&self, key: &str, value: &str) -> Process {
+        Process::new("git", &self.clone).args(["config", key, value])
+    }
+}
+
+impl Reconcile for GitIdentity {
+    /// Each identity key with its configured value (empty: none).
+    type Seen = Vec<(&'static str, String)>;
     fn header(&self) -> String {
         "git identity in the clone: user.name \"slipway rehearsal\", user.email rehearsal@slipway.invalid (only where none is configured)".into()
     }
-    fn planned(&self) -> Vec<Process> {
-        IDENTITY
-            .iter()
-            .flat_map(|(k, v)| {
-                [
-                    Process::new("git", &self.clone).args(["config", "--get", k]),
-                    Process::new("git", &self.clone).args(["config", k, v]),
-                ]
-            })
-            .collect()
+    fn planned(&self) -> Planned {
+        Planned {
+            observe: IDENTITY
+                .iter()
+                .map(|(k, _)| Sub::run(self.get(k)))
+                .collect(),
+            apply: IDENTITY
+                .iter()
+                .map(|(k, v)| Sub::run(self.set(k, v)))
+                .collect(),
+        }
     }
-    fn execute(&self, cx: &mut RunContext) -> Result<Done> {
-        let mut set = Vec::new();
-        for (k, v) in IDENTITY {
-            let current = crate::run::exec::run_captured(
-                &Process::new("git", &self.clone).args(["config", "--get", k]),
-            )
-            .unwrap_or_default();
-            if current.trim().is_empty() {
-                crate::run::exec::run_captured(
-                    &Process::new("git", &self.clone).args(["config", k, v]),
-                )?;
-                set.push(k);
-            }
+    fn observe(&self, _cx: &RunContext) -> Result<Self::Seen> {
+        Ok(IDENTITY
+            .iter()
+            .map(|(k, _)| {
+                let current = crate::run::exec::run_captured(&self.get(k)).unwrap_or_default();
+                (*k, current.trim().to_string())
+            })
+            .collect())
+    }
+    fn decide(&self, seen: &Self::Seen) -> Result<Decision> {
+        let missing: Vec<&(&str, &str)> = IDENTITY
+            .iter()
+            .filter(|(k, _)| seen.iter().any(|(s, v)| s == k && v.is_empty()))
+            .collect();
+        if missing.is_empty() {
+            return Ok(Decision::done("an identity is configured"));
         }
-        let _ = cx;
-        if set.is_empty() {
-            Ok(Done::Skipped("an identity is configured".into()))
-        } else {
-            Ok(Done::Ran(format!("set {}", set.join(", "))))
-        }
+        Ok(Decision::apply(
+            missing
+                .iter()
+                .map(|(k, v)| Sub::run(self.set(k, v)))
+                .collect(),
+            format!(
+                "set {}",
+                missing
+                    .iter()
+                    .map(|(k, _)| *k)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ))
     }
 }
 
@@ -663,8 +693,12 @@ impl Action for StartServices {
             self.process.command_line()
         )
     }
-    fn planned(&self) -> Vec<Process> {
-        vec![self.process.clone()]
+    /// A direct action: it supervises `slipway-rig up` until the teardown closes its stdin.
+    fn planned(&self) -> Planned {
+        Planned::apply(vec![
+            Sub::Remove(self.state.clone()),
+            Sub::run(self.process.clone()),
+        ])
     }
     fn detail(&self) -> Option<String> {
         Some(format!(
@@ -763,26 +797,55 @@ struct RemoveImages {
     registries: [String; 2],
 }
 
-impl Action for RemoveImages {
+impl Reconcile for RemoveImages {
+    /// The image tags the engine lists, or why it could not list them.
+    type Seen = Result<Vec<String>, String>;
     fn header(&self) -> String {
         format!(
-            "remove the image tags under {} and {} from the engine (docker image ls, docker image rm)",
+            "remove the image tags under {} and {} from the engine",
             self.registries[0], self.registries[1]
         )
     }
-    fn planned(&self) -> Vec<Process> {
+    fn rule(&self) -> Option<String> {
+        Some("a teardown step: a failure is reported, and the teardown goes on".into())
+    }
+    fn planned(&self) -> Planned {
         let tags: Vec<String> = self
             .registries
             .iter()
             .map(|r| format!("{r}/<image>:<tag…>"))
             .collect();
-        vec![self.list(), self.rm(&tags[..1])]
+        Planned {
+            observe: vec![Sub::run(self.list())],
+            apply: vec![Sub::run(self.rm(&tags[..1]))],
+        }
     }
-    fn execute(&self, _cx: &mut RunContext) -> Result<Done> {
-        // A teardown step: a failure is reported, and the teardown goes on.
-        Ok(self
-            .remove()
-            .unwrap_or_else(|e| Done::Ran(format!("could not remove them: {e:#}"))))
+    fn observe(&self, _cx: &RunContext) -> Result<Self::Seen> {
+        Ok(crate::run::exec::run_captured(&self.list())
+            .map(|listed| listed.lines().map(|l| l.trim().to_string()).collect())
+            .map_err(|e| format!("{e:#}")))
+    }
+    fn decide(&self, seen: &Self::Seen) -> Result<Decision> {
+        let listed = match seen {
+            Ok(l) => l,
+            Err(e) => return Ok(Decision::done(format!("could not list them: {e}"))),
+        };
+        let ours: Vec<String> = listed
+            .iter()
+            .filter(|r| {
+                self.registries
+                    .iter()
+                    .any(|reg| r.starts_with(&format!("{reg}/")))
+            })
+            .cloned()
+            .collect();
+        if ours.is_empty() {
+            return Ok(Decision::done("the rehearsal left no image tags"));
+        }
+        Ok(Decision::finish(
+            vec![Run::new(self.rm(&ours)).tolerated().sub()],
+            format!("removed {}", ours.join(" ")),
+        ))
     }
 }
 
@@ -801,25 +864,6 @@ impl RemoveImages {
             .args(["image", "rm"])
             .args(tags.iter().cloned())
     }
-
-    fn remove(&self) -> Result<Done> {
-        let listed = crate::run::exec::run_captured(&self.list())?;
-        let ours: Vec<String> = listed
-            .lines()
-            .map(str::trim)
-            .filter(|r| {
-                self.registries
-                    .iter()
-                    .any(|reg| r.starts_with(&format!("{reg}/")))
-            })
-            .map(String::from)
-            .collect();
-        if ours.is_empty() {
-            return Ok(Done::Skipped("the rehearsal left no image tags".into()));
-        }
-        crate::run::exec::run_captured(&self.rm(&ours))?;
-        Ok(Done::Ran(format!("removed {}", ours.join(" "))))
-    }
 }
 
 /// Copies the publish reports out of the sandbox (which is removed).
@@ -829,26 +873,47 @@ struct CopyReports {
     to: PathBuf,
 }
 
-impl Action for CopyReports {
+impl Reconcile for CopyReports {
+    /// The reports (name, content), when any was written.
+    type Seen = Option<Vec<(std::ffi::OsString, String)>>;
     fn header(&self) -> String {
         format!(
             "copy the publish reports out of the sandbox to {}",
             self.to.display()
         )
     }
-    fn execute(&self, _cx: &mut RunContext) -> Result<Done> {
+    fn planned(&self) -> Planned {
+        Planned::apply(vec![
+            Sub::Dir(self.to.clone()),
+            Sub::Write {
+                path: self.to.join("<report>"),
+                content: "<report>".into(),
+            },
+        ])
+    }
+    fn observe(&self, _cx: &RunContext) -> Result<Self::Seen> {
         let Ok(rd) = std::fs::read_dir(&self.from) else {
-            return Ok(Done::Skipped("no publish report was written".into()));
+            return Ok(None);
         };
-        std::fs::create_dir_all(&self.to)?;
-        let mut n = 0;
+        let mut files = Vec::new();
         for e in rd.flatten() {
             if e.path().is_file() {
-                std::fs::copy(e.path(), self.to.join(e.file_name()))?;
-                n += 1;
+                files.push((e.file_name(), std::fs::read_to_string(e.path())?));
             }
         }
-        Ok(Done::Ran(format!("{n} file(s)")))
+        files.sort();
+        Ok(Some(files))
+    }
+    fn decide(&self, seen: &Self::Seen) -> Result<Decision> {
+        let Some(files) = seen else {
+            return Ok(Decision::done("no publish report was written"));
+        };
+        let mut subs = vec![Sub::Dir(self.to.clone())];
+        subs.extend(files.iter().map(|(name, content)| Sub::Write {
+            path: self.to.join(name),
+            content: content.clone(),
+        }));
+        Ok(Decision::finish(subs, format!("{} file(s)", files.len())))
     }
 }
 
@@ -859,20 +924,29 @@ struct RemoveSandbox {
     shared: Arc<Shared>,
 }
 
-impl Action for RemoveSandbox {
+impl Reconcile for RemoveSandbox {
+    /// Did the rehearsal pass?
+    type Seen = bool;
     fn header(&self) -> String {
         format!(
             "remove the sandbox {} (kept when the rehearsal failed)",
             self.sandbox.display()
         )
     }
-    fn execute(&self, _cx: &mut RunContext) -> Result<Done> {
-        if !self.shared.passed.load(std::sync::atomic::Ordering::SeqCst) {
-            return Ok(Done::Skipped("the rehearsal failed: kept".into()));
+    fn planned(&self) -> Planned {
+        Planned::apply(vec![Sub::Remove(self.sandbox.clone())])
+    }
+    fn observe(&self, _cx: &RunContext) -> Result<bool> {
+        Ok(self.shared.passed.load(std::sync::atomic::Ordering::SeqCst))
+    }
+    fn decide(&self, passed: &bool) -> Result<Decision> {
+        if !passed {
+            return Ok(Decision::done("the rehearsal failed: kept"));
         }
-        std::fs::remove_dir_all(&self.sandbox)
-            .with_context(|| format!("removing {}", self.sandbox.display()))?;
-        Ok(Done::Ran(String::new()))
+        Ok(Decision::finish(
+            vec![Sub::Remove(self.sandbox.clone())],
+            "",
+        ))
     }
 }
 
@@ -896,31 +970,45 @@ impl SeedRun {
     }
 }
 
-impl Action for SeedRun {
+impl SeedRun {
+    fn request(&self, tag: &str, sha: &str) -> Request {
+        Request::post_json(
+            format!("{}/_standin/runs", self.url),
+            &json!({
+                "owner": self.owner, "repo": self.repo, "workflow": self.workflow, "branch": tag,
+                "conclusion": "success", "head_sha": sha, "event": "push",
+            }),
+            "the GitHub stand-in",
+        )
+    }
+}
+
+impl Reconcile for SeedRun {
+    /// The tag at HEAD and HEAD's commit.
+    type Seen = (String, String);
     fn header(&self) -> String {
         format!(
             "GitHub stand-in: a passed {} run for the new tag (POST {}/_standin/runs)",
             self.workflow, self.url
         )
     }
-    fn planned(&self) -> Vec<Process> {
-        vec![self.git(SEED_TAG), self.git(SEED_SHA)]
+    fn planned(&self) -> Planned {
+        Planned {
+            observe: vec![Sub::run(self.git(SEED_TAG)), Sub::run(self.git(SEED_SHA))],
+            apply: vec![Sub::Http(self.request("<tag>", "<commit>"))],
+        }
     }
-    fn execute(&self, _cx: &mut RunContext) -> Result<Done> {
+    fn observe(&self, _cx: &RunContext) -> Result<Self::Seen> {
         let read = |args: &[&str]| {
             crate::run::exec::run_captured(&self.git(args)).map(|s| s.trim().to_string())
         };
-        let tag = read(SEED_TAG)?;
-        let sha = read(SEED_SHA)?;
-        control(
-            &self.url,
-            "runs",
-            json!({
-                "owner": self.owner, "repo": self.repo, "workflow": self.workflow, "branch": tag,
-                "conclusion": "success", "head_sha": sha, "event": "push",
-            }),
-        )?;
-        Ok(Done::Ran(format!("{tag} at {sha}")))
+        Ok((read(SEED_TAG)?, read(SEED_SHA)?))
+    }
+    fn decide(&self, (tag, sha): &Self::Seen) -> Result<Decision> {
+        Ok(Decision::finish(
+            vec![Sub::Http(self.request(tag, sha))],
+            format!("{tag} at {sha}"),
+        ))
     }
 }
 
@@ -932,33 +1020,34 @@ struct Control {
     body: Json,
 }
 
-impl Action for Control {
+impl Control {
+    fn request(&self) -> Request {
+        Request::post_json(
+            format!("{}/_standin/{}", self.url, self.what),
+            &self.body,
+            "the GitHub stand-in",
+        )
+    }
+}
+
+impl Reconcile for Control {
+    type Seen = ();
     fn header(&self) -> String {
         format!(
             "GitHub stand-in: POST {}/_standin/{} {}",
             self.url, self.what, self.body
         )
     }
-    fn execute(&self, _cx: &mut RunContext) -> Result<Done> {
-        control(&self.url, self.what, self.body.clone())?;
-        Ok(Done::Ran(String::new()))
+    fn planned(&self) -> Planned {
+        Planned::apply(vec![Sub::Http(self.request())])
     }
-}
-
-/// POST to the stand-in's control API.
-fn control(url: &str, what: &str, body: Json) -> Result<()> {
-    let resp = crate::run::net::agent(url, Duration::from_secs(10))
-        .post(&format!("{url}/_standin/{what}"))
-        .header("Content-Type", "application/json")
-        .send(body.to_string())
-        .map_err(|e| anyhow!("the GitHub stand-in: {e}"))?;
-    if !resp.status().is_success() {
-        bail!(
-            "the GitHub stand-in refused /_standin/{what}: HTTP {}",
-            resp.status().as_u16()
-        );
+    fn observe(&self, _cx: &RunContext) -> Result<()> {
+        Ok(())
     }
-    Ok(())
+    fn decide(&self, _seen: &()) -> Result<Decision> {
+        // The stand-in's control API answers what it did; nothing to read back.
+        Ok(Decision::finish(vec![Sub::Http(self.request())], ""))
+    }
 }
 
 /// Points the clone's release configuration at the local services.
@@ -970,18 +1059,36 @@ struct RewriteTargets {
     github_repo: String,
 }
 
-impl Action for RewriteTargets {
+impl Reconcile for RewriteTargets {
+    /// The clone's Cargo.toml.
+    type Seen = String;
     fn header(&self) -> String {
         format!(
             "point the clone's Cargo.toml at the local services: registries {} {}, index {}, GitHub {} (webhooks removed)",
             self.registries[0], self.registries[1], self.index_url, self.github_repo
         )
     }
-    fn execute(&self, _cx: &mut RunContext) -> Result<Done> {
-        let path = self.clone.join("Cargo.toml");
-        let text = std::fs::read_to_string(&path)?;
-        std::fs::write(&path, rewrite_targets(&text, self)?)?;
-        Ok(Done::Ran(String::new()))
+    fn planned(&self) -> Planned {
+        Planned::apply(vec![Sub::Write {
+            path: self.clone.join("Cargo.toml"),
+            content: "<rewritten>".into(),
+        }])
+    }
+    fn observe(&self, _cx: &RunContext) -> Result<String> {
+        std::fs::read_to_string(self.clone.join("Cargo.toml")).context("the clone's Cargo.toml")
+    }
+    fn decide(&self, text: &String) -> Result<Decision> {
+        let new = rewrite_targets(text, self)?;
+        if new == *text {
+            return Ok(Decision::done("it already points at them"));
+        }
+        Ok(Decision::finish(
+            vec![Sub::Write {
+                path: self.clone.join("Cargo.toml"),
+                content: new,
+            }],
+            "",
+        ))
     }
 }
 

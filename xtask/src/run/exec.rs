@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use crate::run::plan::{Done, FileEdit, Plan, Process, RunContext, Step};
+use crate::run::plan::{
+    Action, Decision, Done, FileEdit, Plan, Planned, Process, Reconcile, RunContext, Step, Sub,
+};
 use crate::run::process;
 use crate::run::ui::{self, Ui};
 
@@ -109,6 +111,301 @@ pub fn execute_with(
     }
     outcome.values = cx.values;
     Ok(outcome)
+}
+
+/// Every [`Reconcile`] step is an [`Action`]: observe → decide → apply, until done.
+impl<R: Reconcile> Action for R {
+    fn header(&self) -> String {
+        Reconcile::header(self)
+    }
+    fn detail(&self) -> Option<String> {
+        self.rule()
+    }
+    fn planned(&self) -> Planned {
+        Reconcile::planned(self)
+    }
+    fn execute(&self, cx: &mut RunContext) -> Result<Done> {
+        reconcile(self, cx)
+    }
+    fn json(&self) -> serde_json::Value {
+        Reconcile::json(self)
+    }
+}
+
+/// The loop: observe, decide (pure), apply the sub-steps (each shown as it runs), observe
+/// again, until the decision is `Done` — or `Finish` after its sub-steps — within
+/// [`Reconcile::rounds`] applications.
+pub fn reconcile<R: Reconcile + ?Sized>(step: &R, cx: &mut RunContext) -> Result<Done> {
+    let mut summaries: Vec<String> = Vec::new();
+    let mut applied = 0;
+    loop {
+        let seen = step.observe(cx)?;
+        let (subs, summary, again) = match step.decide(&seen)? {
+            Decision::Done { evidence, record } => {
+                for (k, v) in record {
+                    cx.set(&k, v);
+                }
+                if applied == 0 {
+                    return Ok(Done::Skipped(evidence));
+                }
+                return Ok(Done::Ran(filled_summaries(&summaries, &cx.values)));
+            }
+            Decision::Verified(evidence) => {
+                summaries.push(evidence);
+                return Ok(Done::Ran(filled_summaries(&summaries, &cx.values)));
+            }
+            Decision::Apply { subs, summary } => (subs, summary, true),
+            Decision::Finish { subs, summary } => (subs, summary, false),
+        };
+        if again && applied >= step.rounds() {
+            bail!(
+                "`{}` did not converge: after {applied} round(s) of changes it still wants: {}",
+                ui::redact(&step.header()),
+                subs.iter()
+                    .flat_map(|s| crate::run::plan::sub_lines(s, cx.root))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            );
+        }
+        applied += 1;
+        for sub in &subs {
+            for line in crate::run::plan::sub_lines(sub, cx.root) {
+                cx.ui
+                    .detail(&cx.ui.paint(ui::Style::Dim, &fill(&line, &cx.values)));
+            }
+            apply(sub, &mut cx.values)?;
+        }
+        summaries.push(summary);
+        if !again {
+            return Ok(Done::Ran(filled_summaries(&summaries, &cx.values)));
+        }
+    }
+}
+
+fn filled_summaries(
+    summaries: &[String],
+    values: &std::collections::BTreeMap<String, String>,
+) -> String {
+    summaries
+        .iter()
+        .filter(|s| !s.is_empty())
+        .map(|s| fill(s, values))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `text` with every `<key>` of a recorded value replaced by that value.
+pub fn fill(text: &str, values: &std::collections::BTreeMap<String, String>) -> String {
+    if !text.contains('<') {
+        return text.to_string();
+    }
+    let mut out = text.to_string();
+    for (k, v) in values {
+        let p = format!("<{k}>");
+        if out.contains(&p) {
+            out = out.replace(&p, v);
+        }
+    }
+    out
+}
+
+fn filled_process(p: &Process, values: &std::collections::BTreeMap<String, String>) -> Process {
+    let mut p = p.clone();
+    p.program = fill(&p.program, values);
+    for a in &mut p.args {
+        *a = fill(a, values);
+    }
+    p.cwd = fill(&p.cwd.display().to_string(), values).into();
+    p
+}
+
+/// Applies one sub-step; values it records go into `values`.
+pub fn apply(sub: &Sub, values: &mut std::collections::BTreeMap<String, String>) -> Result<()> {
+    match sub {
+        Sub::Run(r) => {
+            let p = filled_process(&r.process, values);
+            if let Some(judge) = &r.verdict {
+                let out = process::output(&p)?;
+                let answer = crate::run::plan::Answer {
+                    ok: out.ok,
+                    stdout: out.stdout,
+                    stderr: out.stderr,
+                };
+                return match (judge.0)(&answer) {
+                    Ok(records) => {
+                        values.extend(records);
+                        Ok(())
+                    }
+                    Err(msg) => Err(anyhow!("{msg}")),
+                };
+            }
+            let result = if p.stream {
+                process::streamed(&p).map(|()| String::new())
+            } else {
+                process::captured(&p)
+            };
+            let out = match result {
+                Ok(out) => out,
+                Err(_) if r.tolerated => return Ok(()),
+                Err(e) => {
+                    let text = format!("{e:#}");
+                    return match r.explain.as_ref().and_then(|f| (f.0)(&text)) {
+                        Some(msg) => Err(anyhow!("{msg}")),
+                        None => Err(e),
+                    };
+                }
+            };
+            if let Some((key, parse)) = &r.capture {
+                let v = (parse.0)(&out).ok_or_else(|| {
+                    anyhow!(
+                        "`{}` printed no {key}:\n{}",
+                        ui::redact(&p.command_line()),
+                        ui::redact(out.trim())
+                    )
+                })?;
+                values.insert(key.clone(), v);
+            }
+            Ok(())
+        }
+        Sub::Write { path, content } => {
+            let path: std::path::PathBuf = fill(&path.display().to_string(), values).into();
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("cannot create {}", dir.display()))?;
+            }
+            write_atomic(&path, content).with_context(|| format!("cannot write {}", path.display()))
+        }
+        Sub::Remove(path) => {
+            let path: std::path::PathBuf = fill(&path.display().to_string(), values).into();
+            let result = if path.is_dir() {
+                std::fs::remove_dir_all(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
+            match result {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    Err(e).with_context(|| format!("cannot remove {}", path.display()))
+                }
+                _ => Ok(()),
+            }
+        }
+        Sub::Dir(path) => {
+            let path: std::path::PathBuf = fill(&path.display().to_string(), values).into();
+            std::fs::create_dir_all(&path)
+                .with_context(|| format!("cannot create {}", path.display()))
+        }
+        Sub::Http(r) => {
+            let url = fill(&r.url, values);
+            let agent = crate::run::net::agent(&url, Duration::from_secs(30));
+            let headers: Vec<(&str, &str)> = r
+                .headers
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.reveal()))
+                .collect();
+            let resp = timed(|| match r.method.as_str() {
+                "GET" | "DELETE" | "HEAD" => {
+                    let mut req = match r.method.as_str() {
+                        "GET" => agent.get(&url),
+                        "HEAD" => agent.head(&url),
+                        _ => agent.delete(&url),
+                    };
+                    for (k, v) in &headers {
+                        req = req.header(*k, *v);
+                    }
+                    req.call()
+                }
+                _ => {
+                    let mut req = match r.method.as_str() {
+                        "PUT" => agent.put(&url),
+                        "PATCH" => agent.patch(&url),
+                        _ => agent.post(&url),
+                    };
+                    for (k, v) in &headers {
+                        req = req.header(*k, *v);
+                    }
+                    req.send(r.body.clone().unwrap_or_default())
+                }
+            })
+            .map_err(|e| anyhow!("{}: {}", r.service, ui::redact(&e.to_string())))?;
+            if !resp.status().is_success() {
+                bail!(
+                    "{} refused {} {}: HTTP {}",
+                    r.service,
+                    r.method,
+                    ui::redact(&url),
+                    resp.status().as_u16()
+                );
+            }
+            Ok(())
+        }
+        Sub::Record(k, v) => {
+            let v = fill(v, values);
+            values.insert(k.clone(), v);
+            Ok(())
+        }
+        Sub::Fail(msg) => Err(anyhow!("{msg}")),
+        Sub::Probe { key, probe } => {
+            let verdict = probe.run()?;
+            values.insert(key.clone(), verdict);
+            Ok(())
+        }
+        Sub::Parallel(par) => {
+            let results: Vec<(Result<()>, std::collections::BTreeMap<String, String>)> =
+                std::thread::scope(|s| {
+                    let handles: Vec<_> = par
+                        .lanes
+                        .iter()
+                        .map(|lane| {
+                            let mut mine = values.clone();
+                            s.spawn(move || {
+                                let r = lane.subs.iter().try_for_each(|sub| apply(sub, &mut mine));
+                                for sub in &lane.finally {
+                                    let _ = apply(sub, &mut mine);
+                                }
+                                (r, mine)
+                            })
+                        })
+                        .collect();
+                    handles
+                        .into_iter()
+                        .map(|h| {
+                            h.join().unwrap_or_else(|_| {
+                                (
+                                    Err(anyhow!("internal error: a lane panicked")),
+                                    Default::default(),
+                                )
+                            })
+                        })
+                        .collect()
+                });
+            let mut failures = Vec::new();
+            let mut completed = Vec::new();
+            for (lane, (result, mine)) in par.lanes.iter().zip(results) {
+                match result {
+                    Ok(()) => {
+                        completed.push(fill(&lane.summary, &mine));
+                        for (k, v) in mine {
+                            values.insert(k, v);
+                        }
+                    }
+                    Err(e) => {
+                        failures.push(format!("{}: {}", lane.label, ui::redact(&format!("{e:#}"))))
+                    }
+                }
+            }
+            if failures.is_empty() {
+                return Ok(());
+            }
+            let mut msg = format!("{} failed for {}", par.what, failures.join("\n"));
+            if !completed.is_empty() {
+                msg.push_str(&format!(
+                    "\nthe others completed:\n{}\na re-run completes the rest (what is there is skipped)",
+                    completed.join("\n")
+                ));
+            }
+            bail!("{msg}")
+        }
+    }
 }
 
 /// Writes the new content atomically, after checking that the file still holds what the plan
@@ -270,6 +567,119 @@ mod tests {
         let rendered: Vec<String> = plan.steps.iter().map(|s| s.header(root)).collect();
         assert_eq!(out.executed, rendered);
         assert_eq!(out.executed[1], "run true 'a b'");
+    }
+
+    /// A step that wants `x` recorded `want` times (one per round), then is done.
+    #[derive(Debug)]
+    struct Counts {
+        want: usize,
+        rounds: usize,
+    }
+
+    impl Reconcile for Counts {
+        type Seen = usize;
+        fn header(&self) -> String {
+            "count to the target".into()
+        }
+        fn planned(&self) -> Planned {
+            Planned::default()
+        }
+        fn observe(&self, cx: &RunContext) -> Result<usize> {
+            Ok(cx.values.get("x").map_or(0, |v| v.parse().unwrap()))
+        }
+        fn decide(&self, seen: &usize) -> Result<Decision> {
+            Ok(if *seen >= self.want {
+                Decision::done(format!("at {seen}")).recording("final", seen.to_string())
+            } else {
+                Decision::apply(
+                    vec![Sub::Record("x".into(), (seen + 1).to_string())],
+                    format!("to {}", seen + 1),
+                )
+            })
+        }
+        fn rounds(&self) -> usize {
+            self.rounds
+        }
+    }
+
+    #[test]
+    fn reconcile_observes_again_until_done_within_its_rounds() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut plan = Plan::default();
+        plan.push(Step::Action(Box::new(Counts { want: 0, rounds: 3 })));
+        plan.push(Step::Action(Box::new(Counts { want: 2, rounds: 3 })));
+        let out = execute(&plan, &Ui::plain(), dir.path()).unwrap();
+        assert_eq!(out.done[0], Done::Skipped("at 0".into()));
+        assert_eq!(out.done[1], Done::Ran("to 1\nto 2".into()));
+        assert_eq!(out.values["final"], "2");
+        let mut plan = Plan::default();
+        plan.push(Step::Action(Box::new(Counts { want: 9, rounds: 2 })));
+        let err = format!(
+            "{:#}",
+            execute(&plan, &Ui::plain(), dir.path()).unwrap_err()
+        );
+        assert!(
+            err.contains("`count to the target` did not converge: after 2 round(s) of changes it still wants: record <x> = 3"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn parallel_lanes_fail_alone_and_say_what_the_others_did() {
+        use crate::run::plan::{Lane, Parallel};
+        let dir = tempfile::tempdir().unwrap();
+        let par = Sub::Parallel(Parallel {
+            what: "pushing".into(),
+            lanes: vec![
+                Lane {
+                    label: "a".into(),
+                    subs: vec![Sub::Fail("a is down".into())],
+                    finally: Vec::new(),
+                    summary: String::new(),
+                },
+                Lane {
+                    label: "b".into(),
+                    subs: vec![Sub::Record("d.b".into(), "sha256:b".into())],
+                    finally: vec![Sub::Write {
+                        path: dir.path().join("logout"),
+                        content: "x".into(),
+                    }],
+                    summary: "b → <d.b>".into(),
+                },
+            ],
+        });
+        let mut values = Default::default();
+        let err = format!("{:#}", apply(&par, &mut values).unwrap_err());
+        assert_eq!(
+            err,
+            "pushing failed for a: a is down\nthe others completed:\nb → sha256:b\na re-run completes the rest (what is there is skipped)"
+        );
+        assert_eq!(values["d.b"], "sha256:b");
+        assert!(dir.path().join("logout").exists());
+    }
+
+    #[test]
+    fn run_sub_steps_fill_recorded_values_and_capture_output() {
+        use crate::run::plan::Run;
+        let dir = tempfile::tempdir().unwrap();
+        let mut values: std::collections::BTreeMap<String, String> =
+            [("greeting".to_string(), "hello".to_string())]
+                .into_iter()
+                .collect();
+        let echo = Run::new(Process::new("echo", dir.path()).args(["<greeting> world"]))
+            .capture("said", |out| Some(out.trim().to_string()))
+            .sub();
+        apply(&echo, &mut values).unwrap();
+        assert_eq!(values["said"], "hello world");
+        let failing = Run::new(Process::new("false", dir.path()))
+            .explain(|_| Some("false is never true".into()))
+            .sub();
+        let err = apply(&failing, &mut values).unwrap_err();
+        assert_eq!(err.to_string(), "false is never true");
+        let tolerated = Run::new(Process::new("false", dir.path()))
+            .tolerated()
+            .sub();
+        apply(&tolerated, &mut values).unwrap();
     }
 
     #[test]

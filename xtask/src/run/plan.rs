@@ -1,6 +1,11 @@
 //! A [`Plan`] is the typed list of effects a command will have. Commands gather facts read-only,
 //! build a plan, and hand it to the one executor (`exec.rs`). `--dry-run` renders the very same
 //! plan with the very same renderer, so what it prints is what a real run executes.
+//!
+//! A step whose effect depends on real state is a [`Reconcile`]: it observes (read-only),
+//! decides (pure) and returns typed [`Sub`]-steps the executor applies — the same sub-steps the
+//! dry run lists as templates ([`Action::planned`]), `<name>` standing for values known only
+//! when it runs.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -28,25 +33,308 @@ pub enum Step {
 
 /// A step whose execution depends on state it reads when it runs (publishing, verifying).
 /// Its header and detail are what both the dry run and the real run show.
+///
+/// Most actions are [`Reconcile`] steps (observe → decide → apply, every effect a typed
+/// [`Sub`]); this dyn-compatible trait is what the plan holds, and every `Reconcile` is one
+/// (the adapter is in `exec.rs`). A few implement it directly: those that supervise a
+/// long-lived child (a validation container, the rehearsal's services) — they still list
+/// every sub-step they may take in [`Action::planned`].
 pub trait Action: std::fmt::Debug + Send + Sync {
     /// One line naming the step.
     fn header(&self) -> String;
-    /// Lines under the header in the plan: the commands and requests it makes, what it checks.
+    /// At most a short rule under the header: why the step may skip or refuse. Never the
+    /// commands as prose: those are [`Action::planned`].
     fn detail(&self) -> Option<String> {
         None
     }
-    /// Every process this step may start when it runs (observing the real state, then acting),
-    /// as templates: `<name>` stands for a value known only then (`<venv>`, `<upload_url>`), and
-    /// an argument ending in `…>` for one or more arguments. The dry run lists them (`processes`
-    /// in its JSON); `execute` starts no other process.
-    fn planned(&self) -> Vec<Process> {
-        Vec::new()
+    /// Every sub-step this step may take when it runs, as templates: `<name>` stands for a
+    /// value known only then (`<venv>`, `<upload_url>`, `<docker.image.linux/amd64>`), and an
+    /// argument ending in `…>` for one or more arguments. The dry run lists them (`observe` and
+    /// `apply` in its JSON); a real run takes no other.
+    fn planned(&self) -> Planned {
+        Planned::default()
     }
     fn execute(&self, cx: &mut RunContext) -> anyhow::Result<Done>;
-    /// Extra JSON describing the step (commands, URLs), secrets masked.
+    /// Extra JSON describing the step (names, tags), secrets masked.
     fn json(&self) -> Json {
         Json::Null
     }
+}
+
+/// A step that reconciles real state with what the release wants:
+///
+/// 1. [`Reconcile::observe`] reads (captured read-only processes, HTTP GETs, files, values
+///    recorded by earlier steps) into `Seen`;
+/// 2. [`Reconcile::decide`] is pure — no process, file, network or clock — and returns the
+///    typed sub-steps to apply, or that the state already is what the step would make it;
+/// 3. the executor applies the sub-steps, then observes again, until `decide` says
+///    [`Decision::Done`] (or [`Decision::Finish`]), within [`Reconcile::rounds`] — else the
+///    step fails, naming itself. So a re-run completes what is missing, by construction.
+pub trait Reconcile: std::fmt::Debug + Send + Sync {
+    type Seen: std::fmt::Debug;
+    fn header(&self) -> String;
+    /// A short rule line for the plan (why it may skip or refuse).
+    fn rule(&self) -> Option<String> {
+        None
+    }
+    /// The templates of what `observe` reads and what `decide` may return.
+    fn planned(&self) -> Planned;
+    fn observe(&self, cx: &RunContext) -> anyhow::Result<Self::Seen>;
+    /// Pure. `Err` refuses (a tag holding another image, an index file with another sha256).
+    fn decide(&self, seen: &Self::Seen) -> anyhow::Result<Decision>;
+    /// How many times sub-steps may be applied before the step counts as not converging.
+    fn rounds(&self) -> usize {
+        3
+    }
+    fn json(&self) -> Json {
+        Json::Null
+    }
+}
+
+/// What [`Reconcile::decide`] concluded from what it saw.
+#[derive(Debug, Clone)]
+pub enum Decision {
+    /// The real state is what the step makes it: nothing (more) to do. `evidence` is why
+    /// (shown when the step skipped); `record` are values later steps read.
+    Done {
+        evidence: String,
+        record: Vec<(String, String)>,
+    },
+    /// Apply these, then observe again. `summary` is what they do (`<key>` placeholders are
+    /// filled from the recorded values once the step is done).
+    Apply { subs: Vec<Sub>, summary: String },
+    /// Apply these and stop: their effect is not read back (a check tool's verdict, a build
+    /// record written after the build was checked).
+    Finish { subs: Vec<Sub>, summary: String },
+    /// A verification that passed, nothing applied: `evidence` is what it proved.
+    Verified(String),
+}
+
+impl Decision {
+    pub fn done(evidence: impl Into<String>) -> Decision {
+        Decision::Done {
+            evidence: evidence.into(),
+            record: Vec::new(),
+        }
+    }
+    pub fn apply(subs: Vec<Sub>, summary: impl Into<String>) -> Decision {
+        Decision::Apply {
+            subs,
+            summary: summary.into(),
+        }
+    }
+    pub fn finish(subs: Vec<Sub>, summary: impl Into<String>) -> Decision {
+        Decision::Finish {
+            subs,
+            summary: summary.into(),
+        }
+    }
+    pub fn recording(mut self, key: impl Into<String>, value: impl Into<String>) -> Decision {
+        if let Decision::Done { record, .. } = &mut self {
+            record.push((key.into(), value.into()));
+        }
+        self
+    }
+    /// The sub-steps to apply (none for `Done`).
+    pub fn subs(&self) -> &[Sub] {
+        match self {
+            Decision::Done { .. } | Decision::Verified(_) => &[],
+            Decision::Apply { subs, .. } | Decision::Finish { subs, .. } => subs,
+        }
+    }
+}
+
+/// The templates a step lists: what it reads, and what it may apply.
+#[derive(Debug, Clone, Default)]
+pub struct Planned {
+    pub observe: Vec<Sub>,
+    pub apply: Vec<Sub>,
+}
+
+impl Planned {
+    pub fn apply(apply: Vec<Sub>) -> Planned {
+        Planned {
+            observe: Vec::new(),
+            apply,
+        }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.observe.is_empty() && self.apply.is_empty()
+    }
+}
+
+/// One typed effect the executor applies (or, in an `observe` list, one read).
+#[derive(Debug, Clone)]
+pub enum Sub {
+    Run(Run),
+    /// Write a file that is not a repository file (no before/after): atomically, parents
+    /// created.
+    Write {
+        path: PathBuf,
+        content: String,
+    },
+    /// Remove a file or directory tree (absent is fine).
+    Remove(PathBuf),
+    /// Create a directory and its parents (present is fine).
+    Dir(PathBuf),
+    Http(Request),
+    /// A value later steps read (`RunContext::get`).
+    Record(String, String),
+    /// Lanes applied in parallel (one per registry): a failing lane does not stop the others;
+    /// the step fails afterwards with every failure and what the other lanes completed.
+    Parallel(Parallel),
+    /// Fails the step with this message (a lane whose registry could not be read).
+    Fail(String),
+    /// A supervised check, applied as one sub-step: it keeps a child alive while it probes it
+    /// (a validation container). The processes it may start are listed; its verdict is
+    /// recorded under `key`.
+    Probe {
+        key: String,
+        probe: std::sync::Arc<dyn Probe>,
+    },
+}
+
+/// What a [`Sub::Probe`] runs.
+pub trait Probe: std::fmt::Debug + Send + Sync {
+    /// Every process it may start (templates in a plan, concrete once decided).
+    fn processes(&self) -> Vec<Process>;
+    /// Runs the check; `Ok` is the verdict to record, `Err` fails the step.
+    fn run(&self) -> anyhow::Result<String>;
+}
+
+impl Sub {
+    pub fn run(p: Process) -> Sub {
+        Sub::Run(Run::new(p))
+    }
+}
+
+/// A process sub-step.
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub process: Process,
+    /// Its failure is not the step's (removing a list that may not exist).
+    pub tolerated: bool,
+    /// Records a value parsed from its output (`docker push` → the pushed digest).
+    pub capture: Option<(String, Func)>,
+    /// Turns its error text into the sentence to show (`None`: the error as it is).
+    pub explain: Option<Func>,
+    /// Judges its answer whatever its exit status (`gh api --include` exits 1 on an HTTP
+    /// error, and the status is the answer): the values to record, or the error sentence.
+    pub verdict: Option<Verdict>,
+}
+
+/// What a finished process answered.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub ok: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+type Judge = dyn Fn(&Answer) -> Result<Vec<(String, String)>, String> + Send + Sync;
+
+/// A pure judgement of a process's answer (see [`Run::verdict`]).
+#[derive(Clone)]
+pub struct Verdict(pub std::sync::Arc<Judge>);
+
+impl std::fmt::Debug for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Verdict")
+    }
+}
+
+impl Run {
+    pub fn new(process: Process) -> Run {
+        Run {
+            process,
+            tolerated: false,
+            capture: None,
+            explain: None,
+            verdict: None,
+        }
+    }
+    pub fn verdict(
+        mut self,
+        judge: impl Fn(&Answer) -> Result<Vec<(String, String)>, String> + Send + Sync + 'static,
+    ) -> Run {
+        self.verdict = Some(Verdict(std::sync::Arc::new(judge)));
+        self
+    }
+    pub fn tolerated(mut self) -> Run {
+        self.tolerated = true;
+        self
+    }
+    pub fn capture(
+        mut self,
+        key: impl Into<String>,
+        parse: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
+    ) -> Run {
+        self.capture = Some((key.into(), Func(std::sync::Arc::new(parse))));
+        self
+    }
+    pub fn explain(
+        mut self,
+        explain: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
+    ) -> Run {
+        self.explain = Some(Func(std::sync::Arc::new(explain)));
+        self
+    }
+    pub fn sub(self) -> Sub {
+        Sub::Run(self)
+    }
+}
+
+/// A pure text function carried by a sub-step (parse an output, explain an error).
+#[derive(Clone)]
+pub struct Func(pub std::sync::Arc<TextFn>);
+
+type TextFn = dyn Fn(&str) -> Option<String> + Send + Sync;
+
+impl std::fmt::Debug for Func {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Func")
+    }
+}
+
+/// An HTTP request sub-step (secrets in headers masked wherever it is shown).
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, Val)>,
+    pub body: Option<String>,
+    /// Who answers, for errors (`the GitHub stand-in`).
+    pub service: String,
+}
+
+impl Request {
+    pub fn post_json(url: impl Into<String>, body: &Json, service: &str) -> Request {
+        Request {
+            method: "POST".into(),
+            url: url.into(),
+            headers: vec![("Content-Type".into(), Val::Plain("application/json".into()))],
+            body: Some(body.to_string()),
+            service: service.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Parallel {
+    /// What the lanes do, for the error (`pushing`).
+    pub what: String,
+    pub lanes: Vec<Lane>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Lane {
+    /// Whose lane (`127.0.0.1:5000/acme/app`).
+    pub label: String,
+    pub subs: Vec<Sub>,
+    /// Applied after `subs` whatever happened (a `docker logout`); their failure is ignored.
+    pub finally: Vec<Sub>,
+    /// What it did, once done (`<key>` placeholders filled from the recorded values).
+    pub summary: String,
 }
 
 /// What an executed step did.
@@ -271,13 +559,7 @@ impl Plan {
                 ui.detail(&detail);
             }
             if let Step::Action(a) = step {
-                let planned = a.planned();
-                if !planned.is_empty() {
-                    ui.detail(&ui.paint(Style::Dim, "runs (as needed; <…>: known when it runs):"));
-                    for p in planned {
-                        ui.detail(&format!("  $ {}", ui::redact(&p.command_line())));
-                    }
-                }
+                render_planned(ui, root, &a.planned());
             }
         }
     }
@@ -347,13 +629,17 @@ impl Step {
                 }
                 j
             }
-            Step::Action(a) => json!({
-                "kind": "action",
-                "header": self.header(root),
-                "detail": a.detail().map(|d| ui::redact(&d)),
-                "processes": a.planned().iter().map(|p| process_json(p, root)).collect::<Vec<_>>(),
-                "data": a.json(),
-            }),
+            Step::Action(a) => {
+                let planned = a.planned();
+                json!({
+                    "kind": "action",
+                    "header": self.header(root),
+                    "detail": a.detail().map(|d| ui::redact(&d)),
+                    "observe": planned.observe.iter().map(|s| sub_json(s, root)).collect::<Vec<_>>(),
+                    "apply": planned.apply.iter().map(|s| sub_json(s, root)).collect::<Vec<_>>(),
+                    "data": a.json(),
+                })
+            }
         }
     }
 }
@@ -367,6 +653,166 @@ pub fn process_json(p: &Process, root: &Path) -> Json {
         "cwd": p.cwd.strip_prefix(root).unwrap_or(&p.cwd).display().to_string(),
         "stdin": p.stdin.as_ref().map(|s| s.shown().to_string()),
     })
+}
+
+/// A sub-step as the JSON plan shows it (secrets masked): `kind` is `run`, `write`, `remove`,
+/// `dir`, `http`, `record`, `parallel`, `fail` or `probe` (its `processes` are `run` items).
+pub fn sub_json(sub: &Sub, root: &Path) -> Json {
+    let shown = |p: &Path| p.strip_prefix(root).unwrap_or(p).display().to_string();
+    let mut j = match sub {
+        Sub::Run(r) => {
+            let mut j = process_json(&r.process, root);
+            if r.tolerated {
+                j["tolerated"] = json!(true);
+            }
+            if let Some((key, _)) = &r.capture {
+                j["records"] = json!(key);
+            }
+            j
+        }
+        Sub::Write { path, content } if is_placeholder(content) => {
+            json!({"path": shown(path), "content": content})
+        }
+        Sub::Write { path, content } => json!({"path": shown(path), "bytes": content.len()}),
+        Sub::Remove(path) | Sub::Dir(path) => json!({"path": shown(path)}),
+        Sub::Http(r) => json!({
+            "method": r.method,
+            "url": ui::redact(&r.url),
+            "headers": r.headers.iter().map(|(k, v)| json!([k, ui::redact(v.shown())])).collect::<Vec<_>>(),
+            "body": r.body.as_ref().map(|b| ui::redact(b)),
+        }),
+        Sub::Record(k, v) => json!({"key": k, "value": ui::redact(v)}),
+        Sub::Parallel(p) => json!({
+            "what": p.what,
+            "lanes": p.lanes.iter().map(|l| json!({
+                "label": ui::redact(&l.label),
+                "subs": l.subs.iter().map(|s| sub_json(s, root)).collect::<Vec<_>>(),
+                "finally": l.finally.iter().map(|s| sub_json(s, root)).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+        }),
+        Sub::Fail(msg) => json!({"message": ui::redact(msg)}),
+        Sub::Probe { key, probe } => json!({
+            "records": key,
+            "processes": probe.processes().iter().map(|p| {
+                let mut j = process_json(p, root);
+                j["kind"] = json!("run");
+                j
+            }).collect::<Vec<_>>(),
+        }),
+    };
+    j["kind"] = json!(sub_kind(sub));
+    j
+}
+
+/// A template's stand-in for content known only when it runs (`<record>`).
+fn is_placeholder(text: &str) -> bool {
+    text.starts_with('<') && text.ends_with('>') && !text.contains('\n')
+}
+
+fn sub_kind(sub: &Sub) -> &'static str {
+    match sub {
+        Sub::Run(_) => "run",
+        Sub::Write { .. } => "write",
+        Sub::Remove(_) => "remove",
+        Sub::Dir(_) => "dir",
+        Sub::Http(_) => "http",
+        Sub::Record(..) => "record",
+        Sub::Parallel(_) => "parallel",
+        Sub::Fail(_) => "fail",
+        Sub::Probe { .. } => "probe",
+    }
+}
+
+/// One line per sub-step, for people: `$ program args…`, `POST url`, `write path`… (secrets
+/// masked); lanes indented under `in parallel`.
+pub fn sub_lines(sub: &Sub, root: &Path) -> Vec<String> {
+    let shown = |p: &Path| p.strip_prefix(root).unwrap_or(p).display().to_string();
+    match sub {
+        Sub::Run(r) => {
+            // Variables passed on with the value this process already has (PATH, a proxy) are
+            // left out of the line; the JSON plan lists every one.
+            let mut p = r.process.clone();
+            p.env.retain(|(k, v)| {
+                matches!(v, Val::Secret(_)) || std::env::var(k).ok().as_deref() != Some(v.reveal())
+            });
+            let mut s = format!("$ {}", ui::redact(&p.command_line()));
+            if r.process.cwd != root {
+                s.push_str(&format!("  (in {})", shown(&r.process.cwd)));
+            }
+            if r.tolerated {
+                s.push_str("  (may fail)");
+            }
+            if let Some((key, _)) = &r.capture {
+                s.push_str(&format!("  → <{key}>"));
+            }
+            vec![s]
+        }
+        Sub::Write { path, content } => {
+            let what = if is_placeholder(content) {
+                content.clone()
+            } else {
+                format!("{} bytes", content.len())
+            };
+            vec![format!("write {} ({what})", shown(path))]
+        }
+        Sub::Remove(path) => vec![format!("remove {}", shown(path))],
+        Sub::Dir(path) => vec![format!("create directory {}", shown(path))],
+        Sub::Http(r) => {
+            let mut s = format!("{} {}", r.method, ui::redact(&r.url));
+            if let Some(b) = &r.body {
+                s.push_str(&format!("  {}", ui::redact(b)));
+            }
+            vec![s]
+        }
+        Sub::Record(k, v) => vec![format!("record <{k}> = {}", ui::redact(v))],
+        Sub::Parallel(p) => {
+            let mut out = vec![format!("in parallel ({}):", p.what)];
+            for lane in &p.lanes {
+                out.push(format!("  {}:", ui::redact(&lane.label)));
+                for s in &lane.subs {
+                    out.extend(sub_lines(s, root).into_iter().map(|l| format!("    {l}")));
+                }
+                for s in &lane.finally {
+                    out.extend(
+                        sub_lines(s, root)
+                            .into_iter()
+                            .map(|l| format!("    finally: {l}")),
+                    );
+                }
+            }
+            out
+        }
+        Sub::Fail(msg) => vec![format!("fail: {}", ui::redact(msg))],
+        Sub::Probe { key, probe } => {
+            let mut out = vec![format!("probe → <{key}>:")];
+            for p in probe.processes() {
+                out.extend(
+                    sub_lines(&Sub::run(p), root)
+                        .into_iter()
+                        .map(|l| format!("  {l}")),
+                );
+            }
+            out
+        }
+    }
+}
+
+/// The dry-run view of an action's sub-steps.
+fn render_planned(ui: &Ui, root: &Path, planned: &Planned) {
+    for (title, subs) in [
+        ("reads:", &planned.observe),
+        ("then, as needed (<…>: known when it runs):", &planned.apply),
+    ] {
+        if subs.is_empty() {
+            continue;
+        }
+        ui.detail(&ui.paint(Style::Dim, title));
+        for s in subs {
+            for line in sub_lines(s, root) {
+                ui.detail(&format!("  {line}"));
+            }
+        }
+    }
 }
 
 /// A unified diff (3 lines of context).

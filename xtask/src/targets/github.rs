@@ -26,7 +26,9 @@ use serde_json::{json, Value as Json};
 use crate::core::changelog::{self, Changelog};
 use crate::facts::config::Config;
 use crate::facts::notes as release_notes;
-use crate::run::plan::{Action, Done, Process, RunContext, Step, Val};
+use crate::run::plan::{
+    Answer, Decision, Planned, Process, Reconcile, Run, RunContext, Step, Sub, Val,
+};
 use crate::targets::publish::{Facts, Gathered, TargetPlan};
 use crate::{core::sha256, core::template, run::ui, Problems};
 
@@ -280,6 +282,20 @@ struct Reply {
 /// Runs a `gh api --include` process. `Err` when gh got no HTTP answer at all.
 fn api(p: &Process) -> Result<Reply> {
     let out = run(p)?;
+    reply(
+        p,
+        &Answer {
+            ok: out.ok,
+            stdout: out.stdout,
+            stderr: out.stderr,
+        },
+    )
+    .map_err(|e| anyhow!("{e}"))
+}
+
+/// The HTTP answer in what `gh api --include` printed (pure). `Err` is the sentence for no
+/// answer at all.
+fn reply(p: &Process, out: &Answer) -> Result<Reply, String> {
     let text = out.stdout.replace("\r\n", "\n");
     let status = text
         .lines()
@@ -288,16 +304,22 @@ fn api(p: &Process) -> Result<Reply> {
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|s| s.parse::<u16>().ok());
     let Some(status) = status else {
-        bail!(
+        let tail = Captured {
+            ok: out.ok,
+            stdout: out.stdout.clone(),
+            stderr: out.stderr.clone(),
+        }
+        .tail();
+        return Err(format!(
             "`{}` got no answer from GitHub; run again once GitHub is reachable (every step checks \
              what is already there first):\n{}",
             shown(p),
-            if out.tail().is_empty() {
+            if tail.is_empty() {
                 "(no output)".to_string()
             } else {
-                out.tail()
+                tail
             }
-        );
+        ));
     };
     let body_text = text.split_once("\n\n").map_or("", |(_, b)| b).trim();
     let body = if body_text.is_empty() {
@@ -810,35 +832,59 @@ pub struct WriteSums {
     pub display: String,
 }
 
-impl Action for WriteSums {
+/// What [`WriteSums`] reads: how many distributions, the `SHA256SUMS` they make, the one there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SumsSeen {
+    pub files: usize,
+    pub text: String,
+    pub current: Option<String>,
+}
+
+impl Reconcile for WriteSums {
+    type Seen = SumsSeen;
     fn header(&self) -> String {
         format!("write {}/{SUMS}", self.display)
     }
-    fn detail(&self) -> Option<String> {
+    fn rule(&self) -> Option<String> {
         Some(format!(
-            "sha256 of every distribution in {}, as `<sha256>  <file>`",
+            "sha256 of every distribution in {}, as `<sha256>  <file>`; skipped when it already says that",
             self.display
         ))
     }
-    fn execute(&self, _cx: &mut RunContext) -> Result<Done> {
+    fn planned(&self) -> Planned {
+        Planned::apply(vec![Sub::Write {
+            path: self.dir.join(SUMS),
+            content: "<sums>".into(),
+        }])
+    }
+    fn observe(&self, _cx: &RunContext) -> Result<SumsSeen> {
         let files = dist_files(&self.dir)?;
-        if files.is_empty() {
+        Ok(SumsSeen {
+            files: files.len(),
+            text: sums_text(&files)?,
+            current: std::fs::read_to_string(self.dir.join(SUMS)).ok(),
+        })
+    }
+    fn decide(&self, seen: &SumsSeen) -> Result<Decision> {
+        if seen.files == 0 {
             bail!(
                 "no distributions in {}: the python build step makes them; build them first",
                 self.display
             );
         }
-        let text = sums_text(&files)?;
-        let path = self.dir.join(SUMS);
-        if std::fs::read_to_string(&path).is_ok_and(|t| t == text) {
-            return Ok(Done::Skipped(format!(
+        if seen.current.as_deref() == Some(seen.text.as_str()) {
+            return Ok(Decision::done(format!(
                 "{SUMS} already lists these {} file(s) with these digests",
-                files.len()
+                seen.files
             )));
         }
-        crate::run::exec::write_atomic(&path, &text)
-            .with_context(|| format!("cannot write {}/{SUMS}", self.display))?;
-        Ok(Done::Ran(text.trim_end().to_string()))
+        Ok(Decision::apply(
+            vec![Sub::Write {
+                path: self.dir.join(SUMS),
+                content: seen.text.clone(),
+            }],
+            seen.text.trim_end(),
+        ))
     }
     fn json(&self) -> Json {
         json!({"path": format!("{}/{SUMS}", self.display)})
@@ -853,27 +899,36 @@ pub struct WriteNotes {
     pub notes: String,
 }
 
-impl Action for WriteNotes {
+impl Reconcile for WriteNotes {
+    /// The notes file as it is.
+    type Seen = Option<String>;
     fn header(&self) -> String {
         format!("write release notes {}", self.display)
     }
-    fn detail(&self) -> Option<String> {
-        Some(self.notes.trim_end().to_string())
+    fn planned(&self) -> Planned {
+        Planned::apply(vec![self.write()])
     }
-    fn execute(&self, _cx: &mut RunContext) -> Result<Done> {
-        if std::fs::read_to_string(&self.path).is_ok_and(|t| t == self.notes) {
-            return Ok(Done::Skipped(format!("{} is up to date", self.display)));
-        }
-        if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
-        }
-        crate::run::exec::write_atomic(&self.path, &self.notes)
-            .with_context(|| format!("cannot write {}", self.display))?;
-        Ok(Done::Ran(String::new()))
+    fn observe(&self, _cx: &RunContext) -> Result<Option<String>> {
+        Ok(std::fs::read_to_string(&self.path).ok())
+    }
+    fn decide(&self, current: &Option<String>) -> Result<Decision> {
+        Ok(if current.as_deref() == Some(self.notes.as_str()) {
+            Decision::done(format!("{} is up to date", self.display))
+        } else {
+            Decision::apply(vec![self.write()], "")
+        })
     }
     fn json(&self) -> Json {
         json!({"path": self.display, "notes": self.notes})
+    }
+}
+
+impl WriteNotes {
+    fn write(&self) -> Sub {
+        Sub::Write {
+            path: self.path.clone(),
+            content: self.notes.clone(),
+        }
     }
 }
 
@@ -933,7 +988,11 @@ fn evidence(rel: &Json) -> String {
     s
 }
 
-impl Action for CreateRelease {
+/// The release GitHub has for a tag (`None`: it answered 404).
+pub type ReleaseSeen = Option<Json>;
+
+impl Reconcile for CreateRelease {
+    type Seen = ReleaseSeen;
     fn header(&self) -> String {
         format!(
             "create GitHub release {} in {}{}",
@@ -946,63 +1005,76 @@ impl Action for CreateRelease {
             }
         )
     }
-    fn detail(&self) -> Option<String> {
-        Some(format!(
-            "{}\nonly when GitHub answers 404:\n{}\n  with {}",
-            shown(&self.lookup()),
-            shown(&self.create()),
-            serde_json::to_string(&json!({
-                "tag_name": self.tag,
-                "name": self.name,
-                "body": format!("<{} bytes of release notes>", self.body.len()),
-                "draft": false,
-                "prerelease": self.prerelease,
-                "make_latest": self.make_latest,
-            }))
-            .unwrap_or_default()
+    fn rule(&self) -> Option<String> {
+        Some("created (published, not a draft) only when the lookup by tag answers 404".to_string())
+    }
+    fn planned(&self) -> Planned {
+        Planned {
+            observe: vec![Sub::run(self.lookup())],
+            apply: self.creation(),
+        }
+    }
+    fn observe(&self, _cx: &RunContext) -> Result<ReleaseSeen> {
+        release_by_tag(&self.gh, &self.tag)
+    }
+    fn decide(&self, seen: &ReleaseSeen) -> Result<Decision> {
+        if let Some(rel) = seen {
+            return Ok(Decision::done(evidence(rel))
+                .recording("github.release_url", str_of(rel, "html_url")));
+        }
+        // GitHub's 201 is the evidence (a lookup right after may not see it yet).
+        Ok(Decision::finish(
+            self.creation(),
+            "created release <github.release_url> (id <github.release_id>)",
         ))
-    }
-    fn planned(&self) -> Vec<Process> {
-        vec![self.lookup(), self.create()]
-    }
-    fn execute(&self, cx: &mut RunContext) -> Result<Done> {
-        if let Some(rel) = release_by_tag(&self.gh, &self.tag)? {
-            cx.set("github.release_url", str_of(&rel, "html_url"));
-            return Ok(Done::Skipped(evidence(&rel)));
-        }
-        if let Some(dir) = self.body_file.parent() {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
-        }
-        let body = serde_json::to_string_pretty(&self.request())?;
-        crate::run::exec::write_atomic(&self.body_file, &body)
-            .with_context(|| format!("cannot write {}", self.body_file.display()))?;
-        let p = self.create();
-        let r = api(&p)?;
-        match r.status {
-            201 => {
-                let url = str_of(&r.body, "html_url").to_string();
-                let id = r.body.get("id").and_then(Json::as_u64).unwrap_or(0);
-                cx.set("github.release_url", url.clone());
-                Ok(Done::Ran(format!("created release {url} (id {id})")))
-            }
-            422 if gh_message(&r.body).contains("already_exists") => bail!(
-                "GitHub already has a release for {} in {} that is not visible by tag (a draft?): \
-                 publish or delete it in the web UI, then run again",
-                self.tag,
-                self.gh.repo
-            ),
-            _ => Err(unexpected(&p, &r)),
-        }
     }
     fn json(&self) -> Json {
         json!({
             "repo": self.gh.repo,
             "tag": self.tag,
-            "lookup": shown(&self.lookup()),
-            "create": shown(&self.create()),
             "request": self.request(),
         })
+    }
+}
+
+impl CreateRelease {
+    /// Write the request body, POST it.
+    fn creation(&self) -> Vec<Sub> {
+        let create = self.create();
+        let (tag, repo) = (self.tag.clone(), self.gh.repo.clone());
+        let judged = create.clone();
+        vec![
+            Sub::Write {
+                path: self.body_file.clone(),
+                content: serde_json::to_string_pretty(&self.request()).unwrap_or_default(),
+            },
+            Run::new(create)
+                .verdict(move |out| {
+                    let r = reply(&judged, out)?;
+                    match r.status {
+                        201 => Ok(vec![
+                            (
+                                "github.release_url".into(),
+                                str_of(&r.body, "html_url").to_string(),
+                            ),
+                            (
+                                "github.release_id".into(),
+                                r.body
+                                    .get("id")
+                                    .and_then(Json::as_u64)
+                                    .unwrap_or(0)
+                                    .to_string(),
+                            ),
+                        ]),
+                        422 if gh_message(&r.body).contains("already_exists") => Err(format!(
+                            "GitHub already has a release for {tag} in {repo} that is not visible by tag (a draft?): \
+                             publish or delete it in the web UI, then run again"
+                        )),
+                        _ => Err(unexpected(&judged, &r).to_string()),
+                    }
+                })
+                .sub(),
+        ]
     }
 }
 
@@ -1030,20 +1102,32 @@ impl UploadAssets {
     }
 }
 
-impl Action for UploadAssets {
+/// What [`UploadAssets`] and [`VerifyRelease`] read: the local assets and the release by tag.
+#[derive(Debug, Clone)]
+pub struct AssetsSeen {
+    pub assets: Vec<LocalAsset>,
+    pub release: Option<Json>,
+}
+
+fn observe_assets(gh: &Gh, tag: &str, dist: &Path, root: &Path) -> Result<AssetsSeen> {
+    Ok(AssetsSeen {
+        assets: local_assets(dist, root)?,
+        release: release_by_tag(gh, tag)?,
+    })
+}
+
+impl Reconcile for UploadAssets {
+    type Seen = AssetsSeen;
     fn header(&self) -> String {
         format!("upload release assets to {} in {}", self.tag, self.gh.repo)
     }
-    fn detail(&self) -> Option<String> {
+    fn rule(&self) -> Option<String> {
         Some(format!(
-            "{}\nfor each file of {}/{SUMS} and {SUMS} itself: skip it when the release has it with \
-             the same sha256, refuse when it has another one, else\n\
-             gh api --include -X POST '<upload_url>?name=<file>' --input <file> -H 'Content-Type: application/octet-stream'",
-            shown(&self.gh.api([self.gh.release_by_tag_path(&self.tag)])),
+            "each file of {}/{SUMS} and {SUMS} itself: skipped when the release has it with the same sha256, refused when it has another",
             rel(&self.root, &self.dist)
         ))
     }
-    fn planned(&self) -> Vec<Process> {
+    fn planned(&self) -> Planned {
         let file = LocalAsset {
             name: "<file>".into(),
             path: self.dist.join("<file>"),
@@ -1054,27 +1138,30 @@ impl Action for UploadAssets {
         for a in &mut upload.args {
             *a = a.replace(&encode("<file>"), "<file>");
         }
-        vec![
-            self.gh.api([self.gh.release_by_tag_path(&self.tag)]),
-            upload,
-        ]
+        Planned {
+            observe: vec![Sub::run(
+                self.gh.api([self.gh.release_by_tag_path(&self.tag)]),
+            )],
+            apply: vec![Sub::run(upload)],
+        }
     }
-    fn execute(&self, cx: &mut RunContext) -> Result<Done> {
-        let assets = local_assets(&self.dist, &self.root)?;
-        let Some(release) = release_by_tag(&self.gh, &self.tag)? else {
+    fn observe(&self, _cx: &RunContext) -> Result<AssetsSeen> {
+        observe_assets(&self.gh, &self.tag, &self.dist, &self.root)
+    }
+    fn decide(&self, seen: &AssetsSeen) -> Result<Decision> {
+        let Some(release) = &seen.release else {
             bail!(
                 "there is no published release for {} in {}: the create step makes it; run the publish again",
                 self.tag,
                 self.gh.repo
             );
         };
-        let url = str_of(&release, "html_url").to_string();
-        cx.set("github.release_url", url.clone());
+        let url = str_of(release, "html_url").to_string();
         let mut same = Vec::new();
         let mut missing = Vec::new();
         let mut conflicts = Vec::new();
-        for a in &assets {
-            match compare(&release, a) {
+        for a in &seen.assets {
+            match compare(release, a) {
                 Match::Absent => missing.push(a),
                 Match::Same(why) => same.push(format!("{} ({why})", a.name)),
                 Match::Differs(why) => conflicts.push(format!("{}: the release has {why}", a.name)),
@@ -1089,56 +1176,59 @@ impl Action for UploadAssets {
             );
         }
         if missing.is_empty() {
-            return Ok(Done::Skipped(format!(
+            return Ok(Decision::done(format!(
                 "release {url} has all {} assets with the same content: {}",
-                assets.len(),
+                seen.assets.len(),
                 same.join(", ")
-            )));
+            ))
+            .recording("github.release_url", url));
         }
-        let upload_url = str_of(&release, "upload_url");
+        let upload_url = str_of(release, "upload_url");
         if upload_url.is_empty() {
             bail!("GitHub gave no upload_url for release {url}");
         }
-        let mut uploaded = Vec::new();
-        for a in missing {
+        let mut subs = vec![Sub::Record("github.release_url".into(), url)];
+        for (i, a) in missing.iter().enumerate() {
             let p = self.upload(upload_url, a);
-            let r = api(&p).with_context(|| {
-                format!(
-                    "uploading {} failed after {} upload(s); run again: what is there is kept",
-                    a.name,
-                    uploaded.len()
-                )
-            })?;
-            if r.status != 201 {
-                return Err(unexpected(&p, &r).context(format!(
-                    "uploading {} failed after {} upload(s); run again: what is there is kept",
-                    a.name,
-                    uploaded.len()
-                )));
-            }
-            if let Some(d) = r.body.get("digest").and_then(Json::as_str) {
-                if d.strip_prefix("sha256:").unwrap_or(d) != a.sha256 {
-                    bail!(
-                        "GitHub stored {} with {d}, not sha256:{}: delete it in the web UI and run again",
-                        a.name,
-                        a.sha256
-                    );
-                }
-            }
-            uploaded.push(a.name.clone());
+            let judged = p.clone();
+            let (name, sha) = (a.name.clone(), a.sha256.clone());
+            subs.push(
+                Run::new(p)
+                    .verdict(move |out| {
+                        let failed = || {
+                            format!(
+                                "uploading {name} failed after {i} upload(s); run again: what is there is kept"
+                            )
+                        };
+                        let r = reply(&judged, out).map_err(|e| format!("{}: {e}", failed()))?;
+                        if r.status != 201 {
+                            return Err(format!("{}: {}", failed(), unexpected(&judged, &r)));
+                        }
+                        if let Some(d) = r.body.get("digest").and_then(Json::as_str) {
+                            if d.strip_prefix("sha256:").unwrap_or(d) != sha {
+                                return Err(format!(
+                                    "GitHub stored {name} with {d}, not sha256:{sha}: delete it in the web UI and run again"
+                                ));
+                            }
+                        }
+                        Ok(Vec::new())
+                    })
+                    .sub(),
+            );
         }
-        let mut msg = format!("uploaded {}", uploaded.join(", "));
+        let names: Vec<&str> = missing.iter().map(|a| a.name.as_str()).collect();
+        let mut msg = format!("uploaded {}", names.join(", "));
         if !same.is_empty() {
             msg.push_str(&format!("; already there: {}", same.join(", ")));
         }
-        Ok(Done::Ran(msg))
+        // GitHub's 201 with the digest is the evidence; the verify step reads the release back.
+        Ok(Decision::finish(subs, msg))
     }
     fn json(&self) -> Json {
         json!({
             "repo": self.gh.repo,
             "tag": self.tag,
             "dist": rel(&self.root, &self.dist),
-            "lookup": shown(&self.gh.api([self.gh.release_by_tag_path(&self.tag)])),
         })
     }
 }
@@ -1153,32 +1243,38 @@ pub struct VerifyRelease {
     pub root: PathBuf,
 }
 
-impl Action for VerifyRelease {
+impl Reconcile for VerifyRelease {
+    type Seen = AssetsSeen;
     fn header(&self) -> String {
         format!("verify GitHub release {} in {}", self.tag, self.gh.repo)
     }
-    fn detail(&self) -> Option<String> {
+    fn rule(&self) -> Option<String> {
         Some(format!(
-            "{}\nchecks: published (not a draft), prerelease = {}, every file of {}/{SUMS} and {SUMS} \
-             itself attached with the same sha256",
-            shown(&self.gh.api([self.gh.release_by_tag_path(&self.tag)])),
+            "published (not a draft), prerelease = {}, every file of {}/{SUMS} and {SUMS} itself attached with the same sha256",
             self.prerelease,
             rel(&self.root, &self.dist)
         ))
     }
-    fn planned(&self) -> Vec<Process> {
-        vec![self.gh.api([self.gh.release_by_tag_path(&self.tag)])]
+    fn planned(&self) -> Planned {
+        Planned {
+            observe: vec![Sub::run(
+                self.gh.api([self.gh.release_by_tag_path(&self.tag)]),
+            )],
+            apply: Vec::new(),
+        }
     }
-    fn execute(&self, _cx: &mut RunContext) -> Result<Done> {
-        let assets = local_assets(&self.dist, &self.root)?;
-        let Some(release) = release_by_tag(&self.gh, &self.tag)? else {
+    fn observe(&self, _cx: &RunContext) -> Result<AssetsSeen> {
+        observe_assets(&self.gh, &self.tag, &self.dist, &self.root)
+    }
+    fn decide(&self, seen: &AssetsSeen) -> Result<Decision> {
+        let Some(release) = &seen.release else {
             bail!(
                 "there is no published release for {} in {}; run the publish again",
                 self.tag,
                 self.gh.repo
             );
         };
-        let url = str_of(&release, "html_url");
+        let url = str_of(release, "html_url");
         let mut wrong = Vec::new();
         if release.get("draft").and_then(Json::as_bool) != Some(false) {
             wrong.push("it is a draft: publish it in the web UI".to_string());
@@ -1191,12 +1287,12 @@ impl Action for VerifyRelease {
                 if self.prerelease { "tick" } else { "untick" }
             ));
         }
-        if str_of(&release, "tag_name") != self.tag {
-            wrong.push(format!("its tag is {:?}", str_of(&release, "tag_name")));
+        if str_of(release, "tag_name") != self.tag {
+            wrong.push(format!("its tag is {:?}", str_of(release, "tag_name")));
         }
         let mut by_size = 0;
-        for a in &assets {
-            match compare(&release, a) {
+        for a in &seen.assets {
+            match compare(release, a) {
                 Match::Absent => wrong.push(format!("asset {} is missing: run the publish again", a.name)),
                 Match::Differs(why) => wrong.push(format!(
                     "asset {} differs: the release has {why}; delete it in the web UI and run the publish again",
@@ -1220,9 +1316,9 @@ impl Action for VerifyRelease {
         } else {
             format!("sha256 ({by_size} by size only: GitHub gave no digest)")
         };
-        Ok(Done::Ran(format!(
+        Ok(Decision::Verified(format!(
             "release {url}: {} assets verified by {how}",
-            assets.len()
+            seen.assets.len()
         )))
     }
     fn json(&self) -> Json {
@@ -1230,7 +1326,6 @@ impl Action for VerifyRelease {
             "repo": self.gh.repo,
             "tag": self.tag,
             "prerelease": self.prerelease,
-            "lookup": shown(&self.gh.api([self.gh.release_by_tag_path(&self.tag)])),
         })
     }
 }
@@ -1287,6 +1382,137 @@ mod tests {
         assert!(
             matches!(compare(&open, &asset("x", 0)), Match::Differs(w) if w.contains("broken"))
         );
+    }
+
+    fn gh() -> Gh {
+        Gh {
+            repo: "acme/app".into(),
+            env: Vec::new(),
+            cwd: "/r".into(),
+        }
+    }
+
+    #[test]
+    fn create_skips_an_existing_release_and_posts_otherwise() {
+        let c = CreateRelease {
+            gh: gh(),
+            tag: "v1.3.0".into(),
+            name: "v1.3.0".into(),
+            body: "notes".into(),
+            prerelease: false,
+            make_latest: Some("true"),
+            body_file: "/r/target/slipway/release/v1.3.0.create.json".into(),
+        };
+        let rel = json!({"id": 7, "html_url": "http://gh/r/v1.3.0"});
+        let d = c.decide(&Some(rel)).unwrap();
+        assert!(
+            matches!(&d, Decision::Done { evidence, record }
+                if evidence.starts_with("release http://gh/r/v1.3.0 already exists (id 7")
+                && record[0] == ("github.release_url".to_string(), "http://gh/r/v1.3.0".to_string())),
+            "{d:?}"
+        );
+        let d = c.decide(&None).unwrap();
+        assert!(
+            matches!(&d.subs()[0], Sub::Write { content, .. } if content.contains("\"make_latest\": \"true\""))
+        );
+        assert!(
+            matches!(&d.subs()[1], Sub::Run(r) if r.process.args.join(" ") == "api --include -X POST repos/acme/app/releases --input target/slipway/release/v1.3.0.create.json")
+        );
+        // The POST's answer is judged purely: 201 records the URL, a hidden draft is refused.
+        let Sub::Run(r) = &d.subs()[1] else {
+            unreachable!()
+        };
+        let judge = &r.verdict.as_ref().unwrap().0;
+        let answer = |stdout: &str| Answer {
+            ok: true,
+            stdout: stdout.into(),
+            stderr: String::new(),
+        };
+        let got = judge(&answer(
+            "HTTP/2.0 201 Created\n\n{\"id\": 9, \"html_url\": \"http://gh/x\"}",
+        ))
+        .unwrap();
+        assert_eq!(got[0], ("github.release_url".into(), "http://gh/x".into()));
+        let err = judge(&answer("HTTP/2.0 422 Unprocessable\n\n{\"message\": \"Validation Failed\", \"errors\": [{\"field\": \"tag_name\", \"code\": \"already_exists\"}]}")).unwrap_err();
+        assert!(err.contains("not visible by tag (a draft?)"), "{err}");
+        assert!(judge(&answer(""))
+            .unwrap_err()
+            .contains("got no answer from GitHub"));
+    }
+
+    #[test]
+    fn upload_decides_per_asset() {
+        let u = UploadAssets {
+            gh: gh(),
+            tag: "v1.3.0".into(),
+            dist: "/r/d".into(),
+            root: "/r".into(),
+        };
+        let assets = vec![asset("abc", 3)];
+        let release = |assets: Json| {
+            Some(
+                json!({"html_url": "http://gh/r", "upload_url": "http://up/assets{?name,label}", "assets": assets}),
+            )
+        };
+        let seen = |release| AssetsSeen {
+            assets: assets.clone(),
+            release,
+        };
+        assert!(u
+            .decide(&seen(None))
+            .unwrap_err()
+            .to_string()
+            .contains("there is no published release for v1.3.0"));
+        let d = u.decide(&seen(release(json!([])))).unwrap();
+        assert!(
+            d.subs().iter().any(|s| matches!(s, Sub::Run(r) if r.process.args.join(" ") == "api --include -X POST http://up/assets?name=a.whl --input /x/a.whl -H Content-Type: application/octet-stream")),
+            "{d:?}"
+        );
+        let same =
+            json!([{"name": "a.whl", "state": "uploaded", "size": 3, "digest": "sha256:abc"}]);
+        let d = u.decide(&seen(release(same))).unwrap();
+        assert!(
+            matches!(&d, Decision::Done { evidence, .. } if evidence.contains("has all 1 assets with the same content")),
+            "{d:?}"
+        );
+        let other =
+            json!([{"name": "a.whl", "state": "uploaded", "size": 3, "digest": "sha256:zzz"}]);
+        assert!(u
+            .decide(&seen(release(other)))
+            .unwrap_err()
+            .to_string()
+            .contains("already has different asset(s), nothing was uploaded"));
+    }
+
+    #[test]
+    fn verify_refuses_a_draft_or_a_wrong_pre_release_flag() {
+        let v = VerifyRelease {
+            gh: gh(),
+            tag: "v1.3.0".into(),
+            prerelease: false,
+            dist: "/r/d".into(),
+            root: "/r".into(),
+        };
+        let seen = |draft: bool, pre: bool| AssetsSeen {
+            assets: vec![asset("abc", 3)],
+            release: Some(
+                json!({"html_url": "http://gh/r", "tag_name": "v1.3.0", "draft": draft, "prerelease": pre,
+                "assets": [{"name": "a.whl", "state": "uploaded", "size": 3, "digest": "sha256:abc"}]}),
+            ),
+        };
+        assert!(
+            matches!(v.decide(&seen(false, false)).unwrap(), Decision::Verified(e) if e == "release http://gh/r: 1 assets verified by sha256")
+        );
+        assert!(v
+            .decide(&seen(true, false))
+            .unwrap_err()
+            .to_string()
+            .contains("it is a draft"));
+        assert!(v
+            .decide(&seen(false, true))
+            .unwrap_err()
+            .to_string()
+            .contains("untick the box"));
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value as Json};
 
+use crate::run::plan::{Request, Sub, Val};
 use crate::run::ui::{self, Ui};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,28 +82,37 @@ pub fn json_payload(a: &Alert) -> Json {
     })
 }
 
-/// Sends the alert to every hook; failures become warnings.
+/// The request each hook gets (pure): Slack's message format, or the JSON payload; bodies
+/// masked. Webhook URLs are secrets: shown masked wherever a request is shown.
+pub fn requests(alert: &Alert, hooks: &[Hook]) -> Vec<Request> {
+    hooks
+        .iter()
+        .map(|hook| {
+            let (url, body) = match hook {
+                Hook::Slack(u) => (u, slack_payload(alert)),
+                Hook::Json(u) => (u, json_payload(alert)),
+            };
+            Request {
+                method: "POST".into(),
+                url: url.clone(),
+                headers: vec![("Content-Type".into(), Val::Plain("application/json".into()))],
+                body: Some(ui::redact(&body.to_string())),
+                service: format!("the alert webhook {}", ui::redact(url)),
+            }
+        })
+        .collect()
+}
+
+/// Sends the alert to every hook (each request applied by the executor); failures become
+/// warnings.
 pub fn send(alert: &Alert, hooks: &[Hook], ui: &Ui) {
-    for hook in hooks {
-        let (url, body) = match hook {
-            Hook::Slack(u) => (u, slack_payload(alert)),
-            Hook::Json(u) => (u, json_payload(alert)),
-        };
-        let agent = crate::run::net::agent(url, Duration::from_secs(10));
-        let shown = ui::redact(url);
-        match agent
-            .post(url)
-            .header("Content-Type", "application/json")
-            .send(ui::redact(&body.to_string()))
-        {
-            Ok(r) if r.status().is_success() => ui.note(&format!("alert sent to {shown}")),
-            Ok(r) => ui.warn(&format!(
-                "the alert webhook {shown} answered HTTP {}; the release outcome above stands",
-                r.status().as_u16()
-            )),
+    for request in requests(alert, hooks) {
+        let shown = ui::redact(&request.url);
+        match crate::run::exec::apply(&Sub::Http(request), &mut Default::default()) {
+            Ok(()) => ui.note(&format!("alert sent to {shown}")),
             Err(e) => ui.warn(&format!(
-                "the alert webhook {shown} failed: {}; the release outcome above stands",
-                ui::redact(&e.to_string())
+                "{}; the release outcome above stands",
+                ui::redact(&format!("{e:#}"))
             )),
         }
     }
@@ -145,6 +155,34 @@ mod tests {
             .as_str()
             .unwrap()
             .starts_with(":white_check_mark: acme-app v1.3.0 published"));
+    }
+
+    #[test]
+    fn every_hook_gets_one_masked_post() {
+        ui::register_secret("https://hooks.example/T0K3N-9911");
+        let reqs = requests(
+            &alert(),
+            &[
+                Hook::Slack("https://hooks.example/T0K3N-9911".into()),
+                Hook::Json("https://ci.example/hook".into()),
+            ],
+        );
+        assert_eq!(reqs.len(), 2);
+        assert!(reqs.iter().all(|r| r.method == "POST"));
+        assert!(reqs[0].body.as_deref().unwrap().contains("\"blocks\""));
+        assert!(reqs[1]
+            .body
+            .as_deref()
+            .unwrap()
+            .contains("\"slipway.publish\""));
+        assert!(
+            !reqs[0].service.contains("T0K3N-9911"),
+            "{}",
+            reqs[0].service
+        );
+        let json =
+            crate::run::plan::sub_json(&Sub::Http(reqs[0].clone()), std::path::Path::new("/"));
+        assert!(!json.to_string().contains("T0K3N-9911"), "{json}");
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Context, Result};
 
 use crate::core::sha256;
-use crate::run::plan::{Action, Done, Process, RunContext, Step, Val};
+use crate::run::plan::{Decision, Planned, Process, Reconcile, Run, RunContext, Step, Sub, Val};
 use crate::targets::publish::{Facts, Gathered, TargetPlan};
 use crate::Problems;
 
@@ -125,6 +125,11 @@ impl Venv {
         if self.is_ready() {
             return Vec::new();
         }
+        self.create_steps(root)
+    }
+
+    /// [`Venv::steps`], whether or not it is ready.
+    fn create_steps(&self, root: &Path) -> Vec<Step> {
         vec![
             Step::Run(
                 Process::new("python3", root)
@@ -209,7 +214,8 @@ pub struct WriteFile {
     pub content: String,
 }
 
-impl Action for WriteFile {
+impl Reconcile for WriteFile {
+    type Seen = Option<String>;
     fn header(&self) -> String {
         format!(
             "write {} ({} bytes)",
@@ -217,12 +223,27 @@ impl Action for WriteFile {
             self.content.len()
         )
     }
-    fn execute(&self, _cx: &mut RunContext) -> Result<Done> {
-        if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir)?;
+    fn planned(&self) -> Planned {
+        Planned::apply(vec![self.write()])
+    }
+    fn observe(&self, _cx: &RunContext) -> Result<Option<String>> {
+        Ok(std::fs::read_to_string(&self.path).ok())
+    }
+    fn decide(&self, current: &Option<String>) -> Result<Decision> {
+        Ok(if current.as_deref() == Some(self.content.as_str()) {
+            Decision::done(format!("{} holds this content", self.path.display()))
+        } else {
+            Decision::apply(vec![self.write()], "")
+        })
+    }
+}
+
+impl WriteFile {
+    fn write(&self) -> Sub {
+        Sub::Write {
+            path: self.path.clone(),
+            content: self.content.clone(),
         }
-        crate::run::exec::write_atomic(&self.path, &self.content)?;
-        Ok(Done::Ran(String::new()))
     }
 }
 
@@ -507,7 +528,24 @@ impl Build {
     }
 }
 
-impl Action for Build {
+/// What [`Build`] reads: an earlier build of this commit, and the files this run's build made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildSeen {
+    /// (name, sha256) of a recorded build of this commit, all still there unchanged.
+    pub earlier: Option<Vec<(String, String)>>,
+    /// (name, sha256) of what this run's build made (before it is recorded).
+    pub fresh: Option<Vec<(String, String)>>,
+}
+
+impl Build {
+    /// The value this run records once it has built (the files are read back and checked).
+    fn built_key(&self) -> String {
+        format!("pypi.built {}", self.outdir.display())
+    }
+}
+
+impl Reconcile for Build {
+    type Seen = BuildSeen;
     fn header(&self) -> String {
         format!(
             "build sdist + wheel {} into {}",
@@ -515,52 +553,80 @@ impl Action for Build {
             self.outdir.display()
         )
     }
-    fn detail(&self) -> Option<String> {
+    fn rule(&self) -> Option<String> {
         Some(format!(
-            "{}\nthen: one sdist and a wheel named {}-{}…",
-            self.process().command_line(),
-            self.stem,
-            self.pep440
+            "skipped when this commit's build is recorded in {BUILD_RECORD} and unchanged; the build must make one sdist and a wheel named {}-{}…",
+            self.stem, self.pep440
         ))
     }
-    fn planned(&self) -> Vec<Process> {
-        vec![self.process()]
+    fn planned(&self) -> Planned {
+        Planned::apply(vec![
+            Sub::Remove(self.outdir.clone()),
+            Sub::run(self.process()),
+            Sub::Record(self.built_key(), self.commit.clone()),
+            Sub::Write {
+                path: self.outdir.join(BUILD_RECORD),
+                content: "<record>".into(),
+            },
+        ])
     }
-    fn execute(&self, _cx: &mut RunContext) -> Result<Done> {
-        if let Some(files) = self.earlier() {
+    fn observe(&self, cx: &RunContext) -> Result<BuildSeen> {
+        let fresh = if cx.values.get(&self.built_key()) == Some(&self.commit) {
+            Some(
+                local_dists(&self.outdir)?
+                    .into_iter()
+                    .map(|(n, _, s)| (n, s))
+                    .collect(),
+            )
+        } else {
+            None
+        };
+        Ok(BuildSeen {
+            earlier: self.earlier(),
+            fresh,
+        })
+    }
+    fn decide(&self, seen: &BuildSeen) -> Result<Decision> {
+        if let Some(files) = &seen.earlier {
             let short = &self.commit[..self.commit.len().min(7)];
             let list: Vec<String> = files
                 .iter()
-                .map(|(n, s)| format!("{n} (sha256 {})", &s[..12]))
+                .map(|(n, s)| format!("{n} (sha256 {})", &s[..s.len().min(12)]))
                 .collect();
-            return Ok(Done::Skipped(format!(
+            return Ok(Decision::done(format!(
                 "built earlier from {short}, unchanged: {}",
                 list.join(", ")
             )));
         }
-        if self.outdir.exists() {
-            std::fs::remove_dir_all(&self.outdir)
-                .with_context(|| format!("cannot clear {}", self.outdir.display()))?;
-        }
-        std::fs::create_dir_all(&self.outdir)?;
-        crate::run::exec::run_captured(&self.process())
-            .context("building the Python distributions")?;
-        let files = local_dists(&self.outdir)?;
-        let names: Vec<String> = files.iter().map(|(n, _, _)| n.clone()).collect();
+        let Some(files) = &seen.fresh else {
+            return Ok(Decision::apply(
+                vec![
+                    Sub::Remove(self.outdir.clone()),
+                    Run::new(self.process())
+                        .explain(|e| Some(format!("building the Python distributions: {e}")))
+                        .sub(),
+                    Sub::Record(self.built_key(), self.commit.clone()),
+                ],
+                "",
+            ));
+        };
+        let names: Vec<String> = files.iter().map(|(n, _)| n.clone()).collect();
         check_dist_names(&names, &self.stem, &self.pep440).map_err(|e| anyhow!("{e}"))?;
         let record = serde_json::json!({
             "commit": self.commit,
-            "files": files.iter().map(|(n, _, s)| (n.clone(), serde_json::json!(s))).collect::<serde_json::Map<_, _>>(),
+            "files": files.iter().map(|(n, s)| (n.clone(), serde_json::json!(s))).collect::<serde_json::Map<_, _>>(),
         });
-        std::fs::write(
-            self.outdir.join(BUILD_RECORD),
-            serde_json::to_string_pretty(&record)?,
-        )?;
         let lines: Vec<String> = files
             .iter()
-            .map(|(n, _, sha)| format!("{n}  sha256 {sha}"))
+            .map(|(n, sha)| format!("{n}  sha256 {sha}"))
             .collect();
-        Ok(Done::Ran(lines.join("\n")))
+        Ok(Decision::finish(
+            vec![Sub::Write {
+                path: self.outdir.join(BUILD_RECORD),
+                content: serde_json::to_string_pretty(&record)?,
+            }],
+            lines.join("\n"),
+        ))
     }
 }
 
@@ -572,21 +638,31 @@ pub struct Check {
     pub outdir: PathBuf,
 }
 
-impl Action for Check {
+impl Reconcile for Check {
+    /// The built files.
+    type Seen = Vec<String>;
     fn header(&self) -> String {
         format!("twine check --strict {}/*", self.outdir.display())
     }
-    fn planned(&self) -> Vec<Process> {
-        vec![self.process(vec![format!("{}/<file…>", self.outdir.display())])]
+    fn planned(&self) -> Planned {
+        Planned::apply(vec![Sub::run(
+            self.process(vec![format!("{}/<file…>", self.outdir.display())]),
+        )])
     }
-    fn execute(&self, _cx: &mut RunContext) -> Result<Done> {
-        let files: Vec<String> = local_dists(&self.outdir)?
+    fn observe(&self, _cx: &RunContext) -> Result<Vec<String>> {
+        Ok(local_dists(&self.outdir)?
             .into_iter()
             .map(|(_, p, _)| p.display().to_string())
-            .collect();
-        let p = self.process(files);
-        crate::run::exec::run_captured(&p).context("twine check")?;
-        Ok(Done::Ran(String::new()))
+            .collect())
+    }
+    fn decide(&self, files: &Vec<String>) -> Result<Decision> {
+        // The tool's verdict is not state to read back: run once.
+        Ok(Decision::finish(
+            vec![Run::new(self.process(files.clone()))
+                .explain(|e| Some(format!("twine check: {e}")))
+                .sub()],
+            "",
+        ))
     }
 }
 
@@ -642,32 +718,44 @@ impl Upload {
     }
 }
 
-impl Action for Upload {
+/// What [`Upload`] reads: the built files (name, path, sha256) and what the index lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadSeen {
+    pub local: Vec<(String, PathBuf, String)>,
+    pub listed: Vec<IndexFile>,
+}
+
+impl Reconcile for Upload {
+    type Seen = UploadSeen;
     fn header(&self) -> String {
         format!(
             "upload to {} what {} lacks",
             self.repository_url, self.index_url
         )
     }
-    fn detail(&self) -> Option<String> {
-        Some(format!(
-            "read {}{}/ first: same name and sha256 → skip; same name, other sha256 → stop\n{}",
-            self.index_url,
-            normalize(&self.package),
-            self.process(vec![format!("{}/<missing files>", self.outdir.display())])
-                .command_line()
-        ))
+    fn rule(&self) -> Option<String> {
+        Some("same name and sha256 on the index → skip; same name, other sha256 → stop".to_string())
     }
-    fn planned(&self) -> Vec<Process> {
-        vec![self.process(vec![format!("{}/<missing file…>", self.outdir.display())])]
+    fn planned(&self) -> Planned {
+        Planned {
+            observe: vec![Sub::Http(self.index_read())],
+            apply: vec![Sub::run(self.process(vec![format!(
+                "{}/<missing file…>",
+                self.outdir.display()
+            )]))],
+        }
     }
-    fn execute(&self, _cx: &mut RunContext) -> Result<Done> {
-        let local = local_dists(&self.outdir)?;
-        let listed = index_files(&self.index_url, &self.package, self.index_fallback)?;
+    fn observe(&self, _cx: &RunContext) -> Result<UploadSeen> {
+        Ok(UploadSeen {
+            local: local_dists(&self.outdir)?,
+            listed: index_files(&self.index_url, &self.package, self.index_fallback)?,
+        })
+    }
+    fn decide(&self, seen: &UploadSeen) -> Result<Decision> {
         let mut missing = Vec::new();
         let mut present = Vec::new();
-        for (name, path, sha) in &local {
-            match listed.iter().find(|f| &f.filename == name) {
+        for (name, path, sha) in &seen.local {
+            match seen.listed.iter().find(|f| &f.filename == name) {
                 Some(f) if f.sha256.as_deref() == Some(sha.as_str()) => present.push(name.clone()),
                 Some(f) => bail!(
                     "{} already has {name} with sha256 {}, but this build's is {sha}: an index never lets a \
@@ -675,37 +763,17 @@ impl Action for Upload {
                     self.index_url,
                     f.sha256.as_deref().unwrap_or("(not listed)")
                 ),
-                None => missing.push(path.display().to_string()),
+                None => missing.push((name.clone(), path.display().to_string())),
             }
         }
         if missing.is_empty() {
-            return Ok(Done::Skipped(format!(
+            return Ok(Decision::done(format!(
                 "{} already lists {} with the same sha256",
                 self.index_url,
                 present.join(", ")
             )));
         }
-        let p = self.process(missing.clone());
-        if let Err(e) = crate::run::exec::run_captured(&p) {
-            let text = format!("{e:#}");
-            if text.contains("403") || text.contains("401") {
-                bail!("{} refused the credentials (HTTP 401/403): check PYPI_TOKEN, or TWINE_USERNAME/TWINE_PASSWORD", self.repository_url);
-            }
-            if text.contains("Connection refused")
-                || text.contains("Max retries exceeded")
-                || text.contains("NewConnectionError")
-            {
-                bail!(
-                    "the package index {} is unreachable: is it up, and is `repository-url` right?",
-                    self.repository_url
-                );
-            }
-            return Err(e.context(format!("uploading to {}", self.repository_url)));
-        }
-        let names: Vec<&str> = missing
-            .iter()
-            .map(|p| p.rsplit('/').next().unwrap_or(p))
-            .collect();
+        let names: Vec<&str> = missing.iter().map(|(n, _)| n.as_str()).collect();
         let mut what = format!("uploaded {}", names.join(", "));
         if !present.is_empty() {
             what.push_str(&format!(
@@ -713,7 +781,52 @@ impl Action for Upload {
                 present.join(", ")
             ));
         }
-        Ok(Done::Ran(what))
+        let repository = self.repository_url.clone();
+        let upload = Run::new(self.process(missing.into_iter().map(|(_, p)| p).collect()))
+            .explain(move |text| upload_error(text, &repository));
+        // twine's success is the evidence: a public index may list a new file only after a
+        // while, so it is not read back here (the verify step reads it).
+        Ok(Decision::finish(vec![upload.sub()], what))
+    }
+}
+
+impl Upload {
+    fn index_read(&self) -> crate::run::plan::Request {
+        index_request(&self.index_url, &self.package)
+    }
+}
+
+/// The error sentence for a failed `twine upload`.
+fn upload_error(text: &str, repository_url: &str) -> Option<String> {
+    if text.contains("403") || text.contains("401") {
+        return Some(format!("{repository_url} refused the credentials (HTTP 401/403): check PYPI_TOKEN, or TWINE_USERNAME/TWINE_PASSWORD"));
+    }
+    if text.contains("Connection refused")
+        || text.contains("Max retries exceeded")
+        || text.contains("NewConnectionError")
+    {
+        return Some(format!(
+            "the package index {repository_url} is unreachable: is it up, and is `repository-url` right?"
+        ));
+    }
+    Some(format!("uploading to {repository_url}: {text}"))
+}
+
+/// The simple-API read of `package` (what [`index_files`] sends).
+pub fn index_request(index_url: &str, package: &str) -> crate::run::plan::Request {
+    crate::run::plan::Request {
+        method: "GET".into(),
+        url: format!(
+            "{}/{}/",
+            index_url.trim_end_matches('/'),
+            normalize(package)
+        ),
+        headers: vec![(
+            "Accept".into(),
+            Val::Plain("application/vnd.pypi.simple.v1+json, text/html;q=0.1".into()),
+        )],
+        body: None,
+        service: format!("the package index {index_url}"),
     }
 }
 
@@ -774,30 +887,55 @@ impl Verify {
     }
 }
 
-impl Action for Verify {
+/// What [`Verify`] reads: the local build (when there is one), the index's listing, and the
+/// version pip installed into the throwaway venv (once it has).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifySeen {
+    pub local: Vec<(String, PathBuf, String)>,
+    pub listed: Vec<IndexFile>,
+    pub installed: Option<String>,
+}
+
+impl Verify {
+    /// The throwaway venv (removed before and after).
+    fn venv(&self) -> PathBuf {
+        self.work.join("tmp").join("pypi-verify")
+    }
+    fn installed_key(&self) -> String {
+        format!("pypi.installed {}", self.package)
+    }
+}
+
+impl Reconcile for Verify {
+    type Seen = VerifySeen;
     fn header(&self) -> String {
         format!(
             "verify {} {} on {} by sha256 and by pip install",
             self.package, self.pep440, self.index_url
         )
     }
-    fn detail(&self) -> Option<String> {
+    fn rule(&self) -> Option<String> {
         Some(format!(
-            "every built file listed with its sha256; then in a throwaway venv:\n{}\nimportlib.metadata.version({:?}) == {:?}",
-            self.install(Path::new("<venv>"), true).command_line(),
-            self.package,
-            self.pep440
+            "every built file listed with its sha256; then importlib.metadata.version({:?}) == {:?} in a throwaway venv",
+            self.package, self.pep440
         ))
     }
-    fn planned(&self) -> Vec<Process> {
-        let venv = Path::new("<venv>");
-        vec![
-            self.make_venv(venv),
-            self.install(venv, true),
-            self.installed_version(venv),
-        ]
+    fn planned(&self) -> Planned {
+        let venv = self.venv();
+        Planned {
+            observe: vec![Sub::Http(index_request(&self.index_url, &self.package))],
+            apply: vec![
+                Sub::Remove(venv.clone()),
+                Sub::run(self.make_venv(&venv)),
+                Sub::run(self.install(&venv, true)),
+                Run::new(self.installed_version(&venv))
+                    .capture(self.installed_key(), |o| Some(o.trim().to_string()))
+                    .sub(),
+                Sub::Remove(venv),
+            ],
+        }
     }
-    fn execute(&self, _cx: &mut RunContext) -> Result<Done> {
+    fn observe(&self, cx: &RunContext) -> Result<VerifySeen> {
         // Without a local build (verifying from another machine), the index's own files of this
         // version are checked: listed, with a sha256, and installable.
         let local = if self.outdir.join(".slipway-build.json").exists() {
@@ -805,9 +943,16 @@ impl Action for Verify {
         } else {
             Vec::new()
         };
-        let listed = index_files(&self.index_url, &self.package, self.index_fallback)?;
+        Ok(VerifySeen {
+            local,
+            listed: index_files(&self.index_url, &self.package, self.index_fallback)?,
+            installed: cx.values.get(&self.installed_key()).cloned(),
+        })
+    }
+    fn decide(&self, seen: &VerifySeen) -> Result<Decision> {
         let prefix = format!("{}-{}", file_stem(&self.package), self.pep440);
-        let of_version: Vec<&IndexFile> = listed
+        let of_version: Vec<&IndexFile> = seen
+            .listed
             .iter()
             .filter(|f| f.filename.starts_with(&prefix))
             .collect();
@@ -819,13 +964,13 @@ impl Action for Verify {
                 self.pep440
             );
         }
-        if local.is_empty() {
+        if seen.local.is_empty() {
             if let Some(f) = of_version.iter().find(|f| f.sha256.is_none()) {
                 bail!("{} lists {} without a sha256", self.index_url, f.filename);
             }
         }
-        for (name, _, sha) in &local {
-            match listed.iter().find(|f| &f.filename == name) {
+        for (name, _, sha) in &seen.local {
+            match seen.listed.iter().find(|f| &f.filename == name) {
                 Some(f) if f.sha256.as_deref() == Some(sha.as_str()) => {}
                 Some(f) => bail!(
                     "{} lists {name} with sha256 {:?}, the build has {sha}",
@@ -835,36 +980,42 @@ impl Action for Verify {
                 None => bail!("{} does not list {name}", self.index_url),
             }
         }
-        let venv = self
-            .work
-            .join("tmp")
-            .join(format!("verify-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&venv);
-        let result = (|| -> Result<String> {
-            crate::run::exec::run_captured(&self.make_venv(&venv))?;
-            let wheel = of_version.iter().any(|f| f.filename.ends_with(".whl"));
-            crate::run::exec::run_captured(&self.install(&venv, wheel))
-                .context("installing from the index")?;
-            let out = crate::run::exec::run_captured(&self.installed_version(&venv))?;
-            Ok(out.trim().to_string())
-        })();
-        let _ = std::fs::remove_dir_all(&venv);
-        let installed = result?;
-        if installed != self.pep440 {
-            bail!(
-                "pip installed {} {installed} from {}, expected {}",
+        let said = |installed: &str| {
+            format!(
+                "{} lists {} file(s) with matching sha256; pip install {}=={} → importlib.metadata.version = {installed}",
+                self.index_url,
+                of_version.len(),
+                self.package,
+                self.pep440
+            )
+        };
+        match &seen.installed {
+            Some(v) if *v == self.pep440 => Ok(Decision::done(said(v))),
+            Some(v) => bail!(
+                "pip installed {} {v} from {}, expected {}",
                 self.package,
                 self.index_url,
                 self.pep440
-            );
+            ),
+            None => {
+                let venv = self.venv();
+                let wheel = of_version.iter().any(|f| f.filename.ends_with(".whl"));
+                Ok(Decision::apply(
+                    vec![
+                        Sub::Remove(venv.clone()),
+                        Sub::run(self.make_venv(&venv)),
+                        Run::new(self.install(&venv, wheel))
+                            .explain(|e| Some(format!("installing from the index: {e}")))
+                            .sub(),
+                        Run::new(self.installed_version(&venv))
+                            .capture(self.installed_key(), |o| Some(o.trim().to_string()))
+                            .sub(),
+                        Sub::Remove(venv),
+                    ],
+                    said(&format!("<{}>", self.installed_key())),
+                ))
+            }
         }
-        Ok(Done::Ran(format!(
-            "{} lists {} file(s) with matching sha256; pip install {}=={} → importlib.metadata.version = {installed}",
-            self.index_url,
-            of_version.len(),
-            self.package,
-            self.pep440
-        )))
     }
 }
 
@@ -983,6 +1134,26 @@ impl crate::run::plan::Action for EnsureVenv {
     fn header(&self) -> String {
         format!("python venv {}", self.0.dir.display())
     }
+    fn detail(&self) -> Option<String> {
+        Some("skipped when the venv is ready; created under a lock directory (concurrent callers build it once)".into())
+    }
+    fn planned(&self) -> Planned {
+        let v = &self.0;
+        let root = Path::new(".");
+        let mut apply: Vec<Sub> = v
+            .create_steps(root)
+            .into_iter()
+            .filter_map(|s| match s {
+                Step::Run(p) => Some(Sub::run(p)),
+                _ => None,
+            })
+            .collect();
+        apply.push(Sub::Write {
+            path: v.marker(),
+            content: v.requirements.to_string(),
+        });
+        Planned::apply(apply)
+    }
     fn execute(
         &self,
         cx: &mut crate::run::plan::RunContext,
@@ -1079,6 +1250,213 @@ mod tests {
             ]
         );
         assert!(parse_simple_json("not json").is_err());
+    }
+
+    fn file(name: &str, sha: Option<&str>) -> IndexFile {
+        IndexFile {
+            filename: name.into(),
+            sha256: sha.map(String::from),
+        }
+    }
+
+    fn runs(d: &Decision) -> Vec<String> {
+        d.subs()
+            .iter()
+            .filter_map(|s| match s {
+                Sub::Run(r) => Some(r.process.args.join(" ")),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn summary(d: &Decision) -> &str {
+        match d {
+            Decision::Apply { summary, .. } | Decision::Finish { summary, .. } => summary,
+            Decision::Done { evidence, .. } | Decision::Verified(evidence) => evidence,
+        }
+    }
+
+    #[test]
+    fn upload_decides_from_what_the_index_lists() {
+        let up = Upload {
+            python: "/v/bin/python".into(),
+            root: "/r".into(),
+            outdir: "/r/d".into(),
+            package: "slipway-demo".into(),
+            repository_url: "http://127.0.0.1:1/".into(),
+            index_url: "http://127.0.0.1:1/simple/".into(),
+            credentials: None,
+        };
+        let local: Vec<(String, PathBuf, String)> = vec![
+            ("a.tar.gz".into(), "/r/d/a.tar.gz".into(), "bb".into()),
+            ("a.whl".into(), "/r/d/a.whl".into(), "aa".into()),
+        ];
+        let seen = |listed: Vec<IndexFile>| UploadSeen {
+            local: local.clone(),
+            listed,
+        };
+        // absent → upload both
+        let d = up.decide(&seen(vec![])).unwrap();
+        assert!(matches!(d, Decision::Finish { .. }), "{d:?}");
+        assert!(runs(&d)[0].ends_with("/r/d/a.tar.gz /r/d/a.whl"), "{d:?}");
+        assert_eq!(summary(&d), "uploaded a.tar.gz, a.whl");
+        // one there with the same sha256 → upload the other
+        let d = up.decide(&seen(vec![file("a.whl", Some("aa"))])).unwrap();
+        assert!(
+            runs(&d)[0].ends_with("http://127.0.0.1:1/ /r/d/a.tar.gz"),
+            "{d:?}"
+        );
+        assert_eq!(
+            summary(&d),
+            "uploaded a.tar.gz; already there with the same sha256: a.whl"
+        );
+        // both there → done
+        let d = up
+            .decide(&seen(vec![
+                file("a.whl", Some("aa")),
+                file("a.tar.gz", Some("bb")),
+            ]))
+            .unwrap();
+        assert!(matches!(d, Decision::Done { .. }), "{d:?}");
+        assert_eq!(
+            summary(&d),
+            "http://127.0.0.1:1/simple/ already lists a.tar.gz, a.whl with the same sha256"
+        );
+        // the same name with another sha256 → refuse
+        let e = up
+            .decide(&seen(vec![file("a.whl", Some("zz"))]))
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("already has a.whl with sha256 zz, but this build's is aa"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn build_decides_reuse_build_or_record() {
+        let b = Build {
+            python: "/v/bin/python".into(),
+            root: "/r".into(),
+            outdir: "/r/d".into(),
+            stem: "slipway_demo".into(),
+            pep440: "1.3.0".into(),
+            epoch: 0,
+            commit: "abc1234def".into(),
+        };
+        let files = |names: &[&str]| -> Vec<(String, String)> {
+            names
+                .iter()
+                .map(|n| (n.to_string(), "0123456789abcdef".to_string()))
+                .collect()
+        };
+        let ok = files(&[
+            "slipway_demo-1.3.0-py3-none-any.whl",
+            "slipway_demo-1.3.0.tar.gz",
+        ]);
+        let d = b
+            .decide(&BuildSeen {
+                earlier: Some(ok.clone()),
+                fresh: None,
+            })
+            .unwrap();
+        assert!(
+            summary(&d).starts_with("built earlier from abc1234, unchanged: slipway_demo-1.3.0-py3-none-any.whl (sha256 0123456789ab)"),
+            "{d:?}"
+        );
+        let d = b
+            .decide(&BuildSeen {
+                earlier: None,
+                fresh: None,
+            })
+            .unwrap();
+        assert!(matches!(d.subs()[0], Sub::Remove(_)), "{d:?}");
+        assert_eq!(runs(&d), ["-m build --sdist --wheel --outdir /r/d /r"]);
+        assert!(
+            matches!(&d.subs()[2], Sub::Record(k, v) if k == "pypi.built /r/d" && v == "abc1234def")
+        );
+        let d = b
+            .decide(&BuildSeen {
+                earlier: None,
+                fresh: Some(ok),
+            })
+            .unwrap();
+        assert!(
+            matches!(&d.subs()[0], Sub::Write { path, content } if path.ends_with(BUILD_RECORD) && content.contains("abc1234def")),
+            "{d:?}"
+        );
+        let e = b
+            .decide(&BuildSeen {
+                earlier: None,
+                fresh: Some(files(&[
+                    "slipway_demo-1.2.0.tar.gz",
+                    "slipway_demo-1.2.0-py3-none-any.whl",
+                ])),
+            })
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("does not carry the release version 1.3.0"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn verify_checks_the_index_then_installs() {
+        let v = Verify {
+            root: "/r".into(),
+            work: "/r/target/slipway".into(),
+            outdir: "/r/d".into(),
+            package: "slipway-demo".into(),
+            pep440: "1.3.0".into(),
+            index_url: "http://i/simple/".into(),
+        };
+        let whl = "slipway_demo-1.3.0-py3-none-any.whl";
+        let seen =
+            |listed: Vec<IndexFile>, local: &[(&str, &str)], installed: Option<&str>| VerifySeen {
+                local: local
+                    .iter()
+                    .map(|(n, s)| (n.to_string(), PathBuf::from(n), s.to_string()))
+                    .collect(),
+                listed,
+                installed: installed.map(String::from),
+            };
+        let table: Vec<(VerifySeen, Result<&str, &str>)> = vec![
+            (
+                seen(vec![], &[], None),
+                Err("lists no file of slipway-demo 1.3.0"),
+            ),
+            (
+                seen(vec![file(whl, None)], &[], None),
+                Err("without a sha256"),
+            ),
+            (
+                seen(vec![file(whl, Some("aa"))], &[(whl, "bb")], None),
+                Err("the build has bb"),
+            ),
+            (
+                seen(vec![file(whl, Some("aa"))], &[], Some("1.2.0")),
+                Err("pip installed slipway-demo 1.2.0"),
+            ),
+            (
+                seen(vec![file(whl, Some("aa"))], &[(whl, "aa")], Some("1.3.0")),
+                Ok("importlib.metadata.version = 1.3.0"),
+            ),
+            (
+                seen(vec![file(whl, Some("aa"))], &[(whl, "aa")], None),
+                Ok("--only-binary :all:"),
+            ),
+        ];
+        for (s, want) in table {
+            match (v.decide(&s), want) {
+                (Ok(d), Ok(w)) => assert!(
+                    summary(&d).contains(w) || runs(&d).iter().any(|r| r.contains(w)),
+                    "{d:?}"
+                ),
+                (Err(e), Err(w)) => assert!(e.to_string().contains(w), "{e}"),
+                (got, want) => panic!("{s:?}: got {got:?}, want {want:?}"),
+            }
+        }
     }
 
     #[test]

@@ -290,28 +290,52 @@ fn parse_argv(args: &str) -> Vec<String> {
 /// One process template of a plan: program + args, `<name>` placeholders.
 pub type Template = Vec<String>;
 
-/// The processes a `--dry-run --json` plan lists: `run` steps and every action's `processes`.
+/// The processes a `--dry-run --json` plan lists: `run` steps, and every action's typed
+/// sub-steps of kind `run` — what it reads (`observe`) and what it may apply (`apply`), lanes
+/// of `parallel` sub-steps and the processes of `probe` sub-steps included.
 pub fn planned(steps: &serde_json::Value) -> Vec<Template> {
     let mut out = Vec::new();
-    let to_t = |p: &serde_json::Value| -> Template {
-        let mut t = vec![p["program"].as_str().unwrap_or("").to_string()];
-        t.extend(
-            p["args"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|a| a.as_str().unwrap_or("").to_string()),
-        );
-        t
-    };
     for s in steps.as_array().into_iter().flatten() {
         match s["kind"].as_str() {
-            Some("run") => out.push(to_t(s)),
-            Some("action") => out.extend(s["processes"].as_array().into_iter().flatten().map(to_t)),
+            Some("run") => out.push(template(s)),
+            Some("action") => {
+                for list in ["observe", "apply"] {
+                    sub_runs(&s[list], &mut out);
+                }
+            }
             _ => {}
         }
     }
     out
+}
+
+/// program + args of a `run` item.
+fn template(p: &serde_json::Value) -> Template {
+    let mut t = vec![p["program"].as_str().unwrap_or("").to_string()];
+    t.extend(
+        p["args"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|a| a.as_str().unwrap_or("").to_string()),
+    );
+    t
+}
+
+fn sub_runs(subs: &serde_json::Value, out: &mut Vec<Template>) {
+    for sub in subs.as_array().into_iter().flatten() {
+        match sub["kind"].as_str() {
+            Some("run") => out.push(template(sub)),
+            Some("probe") => sub_runs(&sub["processes"], out),
+            Some("parallel") => {
+                for lane in sub["lanes"].as_array().into_iter().flatten() {
+                    sub_runs(&lane["subs"], out);
+                    sub_runs(&lane["finally"], out);
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Does `arg` match the template argument `t` (`<name>` matches any text)?

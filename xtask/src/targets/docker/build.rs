@@ -6,7 +6,7 @@ use super::dockerfile::from_images_by_source;
 use super::platform::same_platform;
 use super::spec::image_key;
 use super::spec::ImageSpec;
-use crate::run::plan::{Action, Done, Process, RunContext};
+use crate::run::plan::{Decision, Planned, Process, Reconcile, Run, RunContext, Sub};
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value as Json};
 use std::path::PathBuf;
@@ -46,21 +46,6 @@ impl BuildImage {
         self.spec
             .docker()
             .args(["pull", "--platform", platform, image])
-    }
-
-    /// Pulls the Dockerfile's own bases for `platform` that the engine lacks (or has for another
-    /// platform); returns what it pulled.
-    pub(crate) fn pull_bases(&self, platform: &str) -> Result<Vec<String>> {
-        let mut pulled = Vec::new();
-        for (p, image) in self.pulls.iter().filter(|(p, _)| p == platform) {
-            if local_platform(&self.spec, image).is_some_and(|have| same_platform(&have, p)) {
-                continue;
-            }
-            crate::run::exec::run_captured(&self.pull_process(p, image))
-                .with_context(|| format!("pulling the base image {image} for {p}"))?;
-            pulled.push(format!("pulled {image} ({p})"));
-        }
-        Ok(pulled)
     }
 
     fn inspect_process(&self, id: &str) -> Process {
@@ -114,7 +99,37 @@ impl BuildImage {
     }
 }
 
-impl Action for BuildImage {
+/// What [`BuildImage`] reads for one platform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformSeen {
+    pub platform: String,
+    /// What makes two builds the same (see [`BuildImage::key`]).
+    pub key: String,
+    /// The image a recorded build with this key made, when the engine still has it.
+    pub earlier: Option<String>,
+    /// The image the local name points at.
+    pub named: Option<String>,
+    /// The Dockerfile's own bases the engine lacks for this platform.
+    pub missing_bases: Vec<String>,
+    /// The image this run's build wrote to its iidfile (once it has built).
+    pub built: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildSeen {
+    pub platforms: Vec<PlatformSeen>,
+    /// The build record as it is (`builds.json`).
+    pub records: serde_json::Map<String, Json>,
+}
+
+impl BuildImage {
+    fn built_key(platform: &str) -> String {
+        format!("docker.built {platform}")
+    }
+}
+
+impl Reconcile for BuildImage {
+    type Seen = BuildSeen;
     fn header(&self) -> String {
         format!(
             "build image {}:{} for {} ({})",
@@ -128,100 +143,167 @@ impl Action for BuildImage {
             }
         )
     }
-    fn detail(&self) -> Option<String> {
-        let mut lines: Vec<String> = self
-            .spec
-            .platforms
-            .iter()
-            .map(|p| self.spec.build_process(p).command_line())
-            .collect();
-        for (p, image) in &self.pulls {
-            lines.push(format!(
-                "first, if the engine lacks {image} for {p}: {}",
-                self.pull_process(p, image).command_line()
-            ));
-        }
-        lines.push(format!(
+    fn rule(&self) -> Option<String> {
+        Some(format!(
             "skipped when this commit's build (same Dockerfile, args, wheel) is recorded in {} and still in the engine",
             rel(&self.spec.root, &self.record_path())
-        ));
-        Some(lines.join("\n"))
+        ))
     }
-    fn planned(&self) -> Vec<Process> {
-        let mut out = Vec::new();
+    fn planned(&self) -> Planned {
+        let mut observe = Vec::new();
+        let mut apply = Vec::new();
         for platform in &self.spec.platforms {
-            // A recorded build still in the engine: reused, its local name put back on it.
-            out.push(self.inspect_process("<recorded image-id>"));
-            out.push(self.tag_process(platform, "<recorded image-id>"));
+            observe.push(Sub::run(
+                self.inspect_process(&format!("<recorded image {platform}>")),
+            ));
+            observe.push(Sub::run(
+                self.inspect_process(&self.spec.local_name(platform)),
+            ));
             for (p, image) in self.pulls.iter().filter(|(p, _)| p == platform) {
-                out.push(super::check::local_platform_process(&self.spec, image));
-                out.push(self.pull_process(p, image));
+                observe.push(Sub::run(super::check::local_platform_process(
+                    &self.spec, image,
+                )));
+                apply.push(Sub::run(self.pull_process(p, image)));
             }
-            out.push(self.spec.build_process(platform));
+            apply.push(Sub::Dir(self.spec.work.join("docker")));
+            apply.push(Sub::Remove(self.spec.iidfile(platform)));
+            apply.push(Sub::run(self.spec.build_process(platform)));
+            apply.push(Sub::run(
+                self.tag_process(platform, &format!("<recorded image {platform}>")),
+            ));
         }
-        out
+        apply.push(Sub::Write {
+            path: self.record_path(),
+            content: "<record>".into(),
+        });
+        Planned { observe, apply }
     }
-    fn execute(&self, cx: &mut RunContext) -> Result<Done> {
-        std::fs::create_dir_all(self.spec.work.join("docker"))?;
-        let mut records = self.records();
-        let mut built = Vec::new();
-        let mut reused = Vec::new();
-        let mut pulled: Vec<String> = Vec::new();
+    fn observe(&self, cx: &RunContext) -> Result<BuildSeen> {
+        let records = self.records();
+        let inspect = |name: &str| {
+            crate::run::exec::run_captured(&self.inspect_process(name))
+                .ok()
+                .map(|o| o.trim().to_string())
+                .filter(|o| !o.is_empty())
+        };
+        let mut platforms = Vec::new();
         for platform in &self.spec.platforms {
             let key = self.key(platform)?;
             let earlier = records
                 .get(&key)
                 .and_then(|r| r["image"].as_str())
+                .filter(|id| inspect(id).as_deref() == Some(*id))
                 .map(str::to_string);
-            if let Some(id) = earlier {
-                let present = crate::run::exec::run_captured(&self.inspect_process(&id))
-                    .is_ok_and(|out| out.trim() == id);
-                if present {
-                    // Keep the local name on the image (a later build may have taken it).
-                    let _ = crate::run::exec::run_captured(&self.tag_process(platform, &id));
-                    reused.push(format!("{platform} {id}"));
-                    cx.set(&image_key(platform), id);
-                    continue;
-                }
-            }
-            pulled.extend(self.pull_bases(platform)?);
-            let iid = self.spec.iidfile(platform);
-            let _ = std::fs::remove_file(&iid);
-            crate::run::exec::run_captured(&self.spec.build_process(platform))
-                .with_context(|| format!("docker build for {platform}"))?;
-            let id = std::fs::read_to_string(&iid)
-                .with_context(|| format!("docker build wrote no image ID to {}", iid.display()))?
-                .trim()
-                .to_string();
-            records.insert(
+            let built = if cx.values.get(&Self::built_key(platform)) == Some(&key) {
+                let iid = self.spec.iidfile(platform);
+                Some(
+                    std::fs::read_to_string(&iid)
+                        .with_context(|| {
+                            format!("docker build wrote no image ID to {}", iid.display())
+                        })?
+                        .trim()
+                        .to_string(),
+                )
+            } else {
+                None
+            };
+            let missing_bases = if earlier.is_none() && built.is_none() {
+                self.pulls
+                    .iter()
+                    .filter(|(p, _)| p == platform)
+                    .filter(|(p, image)| {
+                        !local_platform(&self.spec, image)
+                            .is_some_and(|have| same_platform(&have, p))
+                    })
+                    .map(|(_, image)| image.clone())
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            platforms.push(PlatformSeen {
+                platform: platform.clone(),
+                named: inspect(&self.spec.local_name(platform)),
                 key,
-                json!({"image": id, "platform": platform, "commit": self.spec.commit, "name": self.spec.local_name(platform)}),
-            );
-            crate::run::exec::write_atomic(
-                &self.record_path(),
-                &serde_json::to_string_pretty(&Json::Object(records.clone()))?,
-            )?;
-            built.push(format!(
-                "{platform} {id} ({})",
-                self.spec.local_name(platform)
-            ));
-            cx.set(&image_key(platform), id);
+                earlier,
+                missing_bases,
+                built,
+            });
         }
-        let short = &self.spec.commit[..self.spec.commit.len().min(7)];
-        if built.is_empty() {
-            return Ok(Done::Skipped(format!(
+        Ok(BuildSeen { platforms, records })
+    }
+    fn decide(&self, seen: &BuildSeen) -> Result<Decision> {
+        let mut subs = Vec::new();
+        let mut said = Vec::new();
+        let mut records = seen.records.clone();
+        let mut reused = Vec::new();
+        let mut done: Vec<(String, String)> = Vec::new();
+        for p in &seen.platforms {
+            if let Some(id) = &p.earlier {
+                if p.named.as_deref() != Some(id.as_str()) {
+                    // Keep the local name on the image (a later build may have taken it).
+                    subs.push(Sub::run(self.tag_process(&p.platform, id)));
+                }
+                reused.push(format!("{} {id}", p.platform));
+                done.push((image_key(&p.platform), id.clone()));
+            } else if let Some(id) = &p.built {
+                // This run's build: recorded, so a re-run reuses it.
+                records.insert(
+                    p.key.clone(),
+                    json!({"image": id, "platform": p.platform, "commit": self.spec.commit, "name": self.spec.local_name(&p.platform)}),
+                );
+                said.push(format!(
+                    "built {} {id} ({})",
+                    p.platform,
+                    self.spec.local_name(&p.platform)
+                ));
+            } else {
+                for image in &p.missing_bases {
+                    subs.push(
+                        Run::new(self.pull_process(&p.platform, image))
+                            .explain({
+                                let (image, platform) = (image.clone(), p.platform.clone());
+                                move |e| {
+                                    Some(format!(
+                                        "pulling the base image {image} for {platform}: {e}"
+                                    ))
+                                }
+                            })
+                            .sub(),
+                    );
+                    said.push(format!("pulled {image} ({})", p.platform));
+                }
+                subs.push(Sub::Dir(self.spec.work.join("docker")));
+                subs.push(Sub::Remove(self.spec.iidfile(&p.platform)));
+                let platform = p.platform.clone();
+                subs.push(
+                    Run::new(self.spec.build_process(&p.platform))
+                        .explain(move |e| Some(format!("docker build for {platform}: {e}")))
+                        .sub(),
+                );
+                subs.push(Sub::Record(Self::built_key(&p.platform), p.key.clone()));
+            }
+        }
+        if records != seen.records {
+            subs.push(Sub::Write {
+                path: self.record_path(),
+                content: serde_json::to_string_pretty(&Json::Object(records))?,
+            });
+        }
+        if subs.is_empty() {
+            let short = &self.spec.commit[..self.spec.commit.len().min(7)];
+            let mut d = Decision::done(format!(
                 "built earlier from {short}, still in the engine: {}",
                 reused.join(", ")
-            )));
+            ));
+            for (k, v) in done {
+                d = d.recording(k, v);
+            }
+            return Ok(d);
         }
-        let mut what = format!("built {}", built.join(", "));
-        if !pulled.is_empty() {
-            what = format!("{}; {what}", pulled.join(", "));
-        }
-        if !reused.is_empty() {
-            what.push_str(&format!("; built earlier: {}", reused.join(", ")));
-        }
-        Ok(Done::Ran(what))
+        Ok(Decision::apply(subs, said.join("; ")))
+    }
+    fn rounds(&self) -> usize {
+        4
     }
     fn json(&self) -> Json {
         json!({"platforms": self.spec.platforms, "labels": self.spec.labels, "build_args": self.spec.build_args})

@@ -27,6 +27,8 @@ use crate::Problems;
 
 mod build;
 mod check;
+#[cfg(test)]
+mod decide_tests;
 mod dockerfile;
 mod platform;
 mod probe;

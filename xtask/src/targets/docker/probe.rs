@@ -107,14 +107,6 @@ pub fn planned(spec: &ImageSpec, name: &str, paths: &[&[&str]], script: &str) ->
     out
 }
 
-/// A line for the dry run.
-pub fn describe(spec: &ImageSpec, name: &str) -> String {
-    format!(
-        "(an image without python3 is probed from a sidecar in its network namespace instead: {} …)",
-        sidecar(spec, name, &probe_image(spec), "<pid>", "<probe>").command_line()
-    )
-}
-
 /// Containers whose probe choice is made: (name, choice).
 static CHOSEN: Mutex<Vec<(String, Via)>> = Mutex::new(Vec::new());
 

@@ -1,4 +1,5 @@
-//! Push every planned tag to every registry (registries in parallel), each checked first; the multi-arch index is assembled from the pushed per-platform digests.
+//! Push every planned tag to every registry (registries in parallel), each tag read first; the
+//! multi-arch index is assembled from the pushed per-platform digests.
 
 use super::check::registry_credentials;
 use super::check::Login;
@@ -13,8 +14,10 @@ use super::spec::digest_key;
 use super::spec::image_key;
 use super::spec::ImageSpec;
 use crate::core::dockertags::{PlannedTag, TagKind};
-use crate::run::plan::{Action, Done, Process, RunContext};
-use anyhow::{anyhow, bail, Context, Result};
+use crate::run::plan::{
+    Decision, Lane, Parallel, Planned, Process, Reconcile, Request, Run, RunContext, Sub, Val,
+};
+use anyhow::{anyhow, bail, Result};
 use registry::Repo;
 use serde_json::{json, Value as Json};
 use std::collections::BTreeMap;
@@ -22,11 +25,11 @@ use std::path::PathBuf;
 
 /// Pushes every planned tag to every registry, the registries in parallel.
 ///
-/// 1. Per registry, in parallel: `docker login` (with env credentials, password on stdin, into
-///    the private `DOCKER_CONFIG`), then read what every tag holds.
+/// 1. Observe, per registry in parallel: what every tag holds (the registry API).
 /// 2. A tag that may not move (the exact tag, `sha-…`, per-arch tags) holding another image
 ///    stops everything before any push, on every registry.
-/// 3. Per registry, in parallel: push what is absent, move the moving tags that point elsewhere,
+/// 3. Apply, per registry in parallel: `docker login` (env credentials, password on stdin, into
+///    the private `DOCKER_CONFIG`), push what is absent, move the moving tags that point elsewhere,
 ///    skip what already holds this build (evidence: the registry's config digest = the image ID).
 ///    A registry that cannot be reached or refuses the login fails alone: the others complete,
 ///    and a re-run completes it (what is there is skipped).
@@ -39,48 +42,32 @@ pub struct Push {
     pub credentials: Option<Login>,
 }
 
-/// What one registry's run did.
-#[derive(Debug, Default)]
-pub(crate) struct RegistryReport {
-    pub(crate) pushed: Vec<String>,
-    pub(crate) moved: Vec<String>,
-    pub(crate) kept: Vec<String>,
-    /// The digest every release tag resolves to (the index for multi-platform).
-    pub(crate) digest: Option<String>,
+/// What [`Push`] reads: the built images, and per registry what every tag holds (or why the
+/// registry could not be read).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushSeen {
+    /// platform → image ID (this run's build).
+    pub images: BTreeMap<String, String>,
+    pub registries: Vec<(String, Result<Held, String>)>,
 }
 
-impl RegistryReport {
-    /// What a registry got before it failed.
-    pub(crate) fn partial(&self) -> String {
-        let mut parts = Vec::new();
-        if !self.pushed.is_empty() {
-            parts.push(format!("pushed {}", self.pushed.join(", ")));
-        }
-        if !self.moved.is_empty() {
-            parts.push(format!("moved {}", self.moved.join(", ")));
-        }
-        if !self.kept.is_empty() {
-            parts.push(format!("already there: {}", self.kept.join(", ")));
-        }
-        if parts.is_empty() {
-            String::new()
-        } else {
-            format!(" (before that: {})", parts.join("; "))
-        }
-    }
+/// What one registry holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    /// Per platform (multi-platform only): (platform, arch tag, what it holds).
+    pub arch: Vec<(String, String, Remote)>,
+    /// Every planned tag, in order, with what it holds.
+    pub tags: Vec<(PlannedTag, Remote)>,
 }
 
-#[derive(Debug, Clone)]
-pub(crate) enum Decision {
+/// What a tag needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Need {
     Push,
+    /// Holds another image, and may move: the digest it held.
     Move(String),
+    /// Holds this build: its digest.
     Keep(String),
-}
-
-pub(crate) struct Observed {
-    /// (platform, arch tag, decision) for multi-platform images.
-    pub(crate) arch: Vec<(String, String, Decision)>,
-    pub(crate) tags: Vec<(PlannedTag, Decision, Remote)>,
 }
 
 impl Push {
@@ -91,7 +78,11 @@ impl Push {
     }
 
     pub(crate) fn docker(&self) -> Process {
-        engine::docker(&self.spec.root, self.config_dir().as_deref())
+        let p = self.spec.engine.clone();
+        match self.config_dir() {
+            Some(c) => p.env("DOCKER_CONFIG", Val::Plain(c.display().to_string())),
+            None => p,
+        }
     }
 
     pub(crate) fn repo(&self, registry: &str) -> String {
@@ -114,112 +105,55 @@ impl Push {
         )
     }
 
+    fn login(&self, registry: &str) -> Option<Sub> {
+        let p = self.login_process(registry)?;
+        let (registry, user) = (
+            registry.to_string(),
+            self.credentials
+                .as_ref()
+                .map(|c| c.user.clone())
+                .unwrap_or_default(),
+        );
+        Some(
+            Run::new(p)
+                .explain(move |text| {
+                    if text.contains("401") || text.to_lowercase().contains("unauthorized") {
+                        return Some(format!("registry {registry} refused the credentials of `{user}`: check DOCKER_USERNAME/DOCKER_PASSWORD"));
+                    }
+                    if unreachable(text) {
+                        return Some(format!("registry {registry} is unreachable (docker login: connection refused): is it running, and is the address right?"));
+                    }
+                    Some(format!("docker login {registry}: {text}"))
+                })
+                .sub(),
+        )
+    }
+
+    fn logout(&self, registry: &str) -> Option<Sub> {
+        self.credentials.as_ref()?;
+        let host = Repo::parse(&self.repo(registry)).registry;
+        Some(
+            Run::new(self.docker().args(["logout", &host]))
+                .tolerated()
+                .sub(),
+        )
+    }
+
     pub(crate) fn insecure(registry: &str) -> Option<&'static str> {
         crate::run::net::is_loopback(registry.split('/').next().unwrap_or(registry))
             .then_some("--insecure")
     }
 
-    /// Login and read every tag; conflicts are returned as messages.
-    pub(crate) fn observe(
-        &self,
-        registry: &str,
-        images: &BTreeMap<String, String>,
-    ) -> Result<(Observed, Vec<String>)> {
-        if let Some(login) = self.login_process(registry) {
-            if let Err(e) = crate::run::exec::run_captured(&login) {
-                let text = format!("{e:#}");
-                let user = self
-                    .credentials
-                    .as_ref()
-                    .map(|c| c.user.as_str())
-                    .unwrap_or("");
-                if text.contains("401") || text.to_lowercase().contains("unauthorized") {
-                    bail!("registry {registry} refused the credentials of `{user}`: check DOCKER_USERNAME/DOCKER_PASSWORD");
-                }
-                if text.contains("connection refused")
-                    || text.contains("no such host")
-                    || text.contains("i/o timeout")
-                {
-                    bail!("registry {registry} is unreachable (docker login: connection refused): is it running, and is the address right?");
-                }
-                return Err(e.context(format!("docker login {registry}")));
-            }
-        }
-        let repo = Repo::parse(&self.repo(registry));
-        let creds = registry_credentials(&repo.registry, &self.credentials);
-        let mut client = registry::Client::new(
-            &repo.registry,
-            creds.as_ref().map(|(u, p)| (u.as_str(), p.as_str())),
-        );
-        let full = self.repo(registry);
-        let mut conflicts = Vec::new();
-        let mut arch = Vec::new();
-        if self.spec.multi() {
-            for platform in &self.spec.platforms {
-                let tag = self.spec.arch_tag(platform);
-                let id = &images[platform];
-                let remote = read_remote(&mut client, &repo.path, &tag)?;
-                let d = match &remote {
-                    Remote::Absent => Decision::Push,
-                    Remote::Image { digest, config } if config == id => {
-                        Decision::Keep(digest.clone())
-                    }
-                    other => {
-                        conflicts.push(conflict(
-                            &full,
-                            &tag,
-                            other,
-                            &format!("image {id}"),
-                            TagKind::Exact,
-                        ));
-                        Decision::Push
-                    }
-                };
-                arch.push((platform.clone(), tag, d));
-            }
-        }
-        let mut tags = Vec::new();
-        for t in &self.tags {
-            let remote = read_remote(&mut client, &repo.path, &t.tag)?;
-            let same = match (&remote, self.spec.multi()) {
-                (Remote::Image { config, .. }, false) => Some(config) == images.values().next(),
-                (r @ Remote::Index { .. }, true) => r.index_holds(images),
-                _ => false,
-            };
-            let d = match (&remote, same) {
-                (Remote::Absent, _) => Decision::Push,
-                (r, true) => Decision::Keep(r.digest().unwrap_or_default().to_string()),
-                (r, false) if t.may_move() => {
-                    Decision::Move(r.digest().unwrap_or_default().to_string())
-                }
-                (r, false) => {
-                    let ours = if self.spec.multi() {
-                        images
-                            .iter()
-                            .map(|(p, id)| format!("{p} {id}"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    } else {
-                        format!(
-                            "image {}",
-                            images.values().next().cloned().unwrap_or_default()
-                        )
-                    };
-                    conflicts.push(conflict(&full, &t.tag, r, &ours, t.kind));
-                    Decision::Push
-                }
-            };
-            tags.push((t.clone(), d, remote));
-        }
-        Ok((Observed { arch, tags }, conflicts))
-    }
-
-    pub(crate) fn push_tag(&self, image: &str, target: &str, tag: &str) -> Result<String> {
-        crate::run::exec::run_captured(&self.docker().args(["tag", image, target]))?;
-        let out = crate::run::exec::run_captured(&self.docker().args(["push", target]))
-            .map_err(|e| push_error(e, target))?;
-        pushed_digest(&out, tag)
-            .ok_or_else(|| anyhow!("`docker push {target}` printed no digest:\n{}", out.trim()))
+    /// `docker tag` + `docker push`, recording the pushed digest under `key`.
+    fn push_tag(&self, image: &str, target: &str, tag: &str, key: String) -> [Sub; 2] {
+        let (t, target_s) = (tag.to_string(), target.to_string());
+        [
+            Sub::run(self.docker().args(["tag", image, target])),
+            Run::new(self.docker().args(["push", target]))
+                .explain(move |text| Some(push_error_text(text, &target_s)))
+                .capture(key, move |out| pushed_digest(out, &t))
+                .sub(),
+        ]
     }
 
     pub(crate) fn manifest_processes(
@@ -247,95 +181,428 @@ impl Push {
         ]
     }
 
-    pub(crate) fn push_index(
-        &self,
-        registry: &str,
-        tag: &str,
-        children: &[String],
-    ) -> Result<String> {
+    /// The index for `tag` from `children` (digests, or `<…>` values recorded this round).
+    fn push_index(&self, registry: &str, tag: &str, children: &[String], key: String) -> Vec<Sub> {
         let target = format!("{}:{tag}", self.repo(registry));
-        // A list left by an interrupted run would make `create` refuse.
-        let _ = crate::run::exec::run_captured(&self.docker().args(["manifest", "rm", &target]));
-        let procs = self.manifest_processes(registry, tag, children);
-        crate::run::exec::run_captured(&procs[0])
-            .with_context(|| format!("docker manifest create {target}"))?;
-        let out = crate::run::exec::run_captured(&procs[1]).map_err(|e| push_error(e, &target))?;
-        manifest_push_digest(&out).ok_or_else(|| {
-            anyhow!(
-                "`docker manifest push {target}` printed no digest:\n{}",
-                out.trim()
-            )
-        })
+        let mut procs = self.manifest_processes(registry, tag, children);
+        let push = procs.pop().expect("two processes");
+        let create = procs.pop().expect("two processes");
+        let (t1, t2) = (target.clone(), target.clone());
+        vec![
+            // A list left by an interrupted run would make `create` refuse.
+            Run::new(self.docker().args(["manifest", "rm", &target]))
+                .tolerated()
+                .sub(),
+            Run::new(create)
+                .explain(move |e| Some(format!("docker manifest create {t1}: {e}")))
+                .sub(),
+            Run::new(push)
+                .explain(move |text| Some(push_error_text(text, &t2)))
+                .capture(key, manifest_push_digest)
+                .sub(),
+        ]
     }
 
-    /// Phase 2 for one registry.
-    pub(crate) fn apply(
+    fn pushed_key(registry: &str, tag: &str) -> String {
+        format!("docker.pushed {registry} {tag}")
+    }
+
+    /// What every tag on one registry needs; conflicts (a tag that may not move holding another
+    /// image) are added as sentences.
+    #[allow(clippy::type_complexity)]
+    fn needs(
+        &self,
+        registry: &str,
+        held: &Held,
+        images: &BTreeMap<String, String>,
+        conflicts: &mut Vec<String>,
+    ) -> (Vec<(String, String, Need)>, Vec<(PlannedTag, Need)>) {
+        let full = self.repo(registry);
+        let mut arch = Vec::new();
+        for (platform, tag, remote) in &held.arch {
+            let id = images.get(platform).cloned().unwrap_or_default();
+            let need = match remote {
+                Remote::Absent => Need::Push,
+                Remote::Image { digest, config } if *config == id => Need::Keep(digest.clone()),
+                other => {
+                    conflicts.push(conflict(
+                        &full,
+                        tag,
+                        other,
+                        &format!("image {id}"),
+                        TagKind::Exact,
+                    ));
+                    Need::Push
+                }
+            };
+            arch.push((platform.clone(), tag.clone(), need));
+        }
+        let mut tags = Vec::new();
+        // The digest every tag must hold: the first tag's, when it holds this build.
+        let mut reference: Option<String> = None;
+        for (i, (t, remote)) in held.tags.iter().enumerate() {
+            let same = match (remote, self.spec.multi()) {
+                (Remote::Image { config, .. }, false) => Some(config) == images.values().next(),
+                (r @ Remote::Index { .. }, true) => r.index_holds(images),
+                _ => false,
+            };
+            let need = match (remote, same) {
+                (Remote::Absent, _) => Need::Push,
+                (r, true) => {
+                    let d = r.digest().unwrap_or_default().to_string();
+                    if i == 0 {
+                        reference = Some(d.clone());
+                    }
+                    match &reference {
+                        Some(r) if *r != d => Need::Move(d),
+                        _ => Need::Keep(d),
+                    }
+                }
+                (r, false) if t.may_move() => {
+                    Need::Move(r.digest().unwrap_or_default().to_string())
+                }
+                (r, false) => {
+                    let ours = if self.spec.multi() {
+                        images
+                            .iter()
+                            .map(|(p, id)| format!("{p} {id}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    } else {
+                        format!(
+                            "image {}",
+                            images.values().next().cloned().unwrap_or_default()
+                        )
+                    };
+                    conflicts.push(conflict(&full, &t.tag, r, &ours, t.kind));
+                    Need::Push
+                }
+            };
+            tags.push((t.clone(), need));
+        }
+        (arch, tags)
+    }
+
+    /// One registry's lane: login, what is missing, logout; and what it says once done.
+    fn lane(
         &self,
         registry: &str,
         images: &BTreeMap<String, String>,
-        observed: Observed,
-        report: &mut RegistryReport,
-    ) -> Result<()> {
+        arch: &[(String, String, Need)],
+        tags: &[(PlannedTag, Need)],
+    ) -> Lane {
         let repo = self.repo(registry);
+        let (mut pushed, mut moved, mut kept) = (Vec::new(), Vec::new(), Vec::new());
+        let mut subs: Vec<Sub> = Vec::new();
         let mut children = Vec::new();
-        for (platform, tag, d) in &observed.arch {
-            let digest = match d {
-                Decision::Keep(digest) => {
-                    report.kept.push(tag.clone());
-                    digest.clone()
+        for (platform, tag, need) in arch {
+            match need {
+                Need::Keep(d) => {
+                    kept.push(tag.clone());
+                    children.push(d.clone());
                 }
                 _ => {
-                    let digest = self.push_tag(&images[platform], &format!("{repo}:{tag}"), tag)?;
-                    report.pushed.push(tag.clone());
-                    digest
+                    let key = Self::pushed_key(registry, tag);
+                    let image = images.get(platform).cloned().unwrap_or_default();
+                    subs.extend(self.push_tag(&image, &format!("{repo}:{tag}"), tag, key.clone()));
+                    pushed.push(tag.clone());
+                    children.push(format!("<{key}>"));
                 }
-            };
-            children.push(digest);
-        }
-        let mut reference: Option<String> = None;
-        for (t, d, _) in observed.tags {
-            let keep = match &d {
-                Decision::Keep(digest) => reference.as_ref().is_none_or(|r| r == digest),
-                _ => false,
-            };
-            let digest = if keep {
-                report.kept.push(t.tag.clone());
-                match d {
-                    Decision::Keep(digest) => digest,
-                    _ => unreachable!(),
-                }
-            } else {
-                let digest = if self.spec.multi() {
-                    self.push_index(registry, &t.tag, &children)?
-                } else {
-                    let image = images.values().next().expect("one platform");
-                    self.push_tag(image, &format!("{repo}:{}", t.tag), &t.tag)?
-                };
-                match d {
-                    Decision::Move(was) => report.moved.push(format!("{} (was {was})", t.tag)),
-                    _ => report.pushed.push(t.tag.clone()),
-                }
-                digest
-            };
-            match &reference {
-                None => reference = Some(digest),
-                Some(r) if *r != digest => bail!(
-                    "{repo}:{} resolved to {digest}, but {repo}:{} is {r}: the tags of one release must hold one manifest",
-                    t.tag,
-                    self.spec.exact_tag
-                ),
-                Some(_) => {}
             }
         }
-        report.digest = reference;
-        Ok(())
+        for (t, need) in tags {
+            match need {
+                Need::Keep(_) => kept.push(t.tag.clone()),
+                Need::Push | Need::Move(_) => {
+                    if self.spec.multi() {
+                        subs.extend(self.push_index(
+                            registry,
+                            &t.tag,
+                            &children,
+                            digest_key(registry),
+                        ));
+                    } else {
+                        let image = images.values().next().cloned().unwrap_or_default();
+                        subs.extend(self.push_tag(
+                            &image,
+                            &format!("{repo}:{}", t.tag),
+                            &t.tag,
+                            digest_key(registry),
+                        ));
+                    }
+                    match need {
+                        Need::Move(was) => moved.push(format!("{} (was {was})", t.tag)),
+                        _ => pushed.push(t.tag.clone()),
+                    }
+                }
+            }
+        }
+        if let Some(Need::Keep(d)) = tags.first().map(|(_, n)| n) {
+            subs.insert(0, Sub::Record(digest_key(registry), d.clone()));
+        }
+        let mut parts = Vec::new();
+        if !pushed.is_empty() {
+            parts.push(format!("pushed {}", pushed.join(", ")));
+        }
+        if !moved.is_empty() {
+            parts.push(format!("moved {}", moved.join(", ")));
+        }
+        if !kept.is_empty() {
+            parts.push(format!("already there: {}", kept.join(", ")));
+        }
+        let touches = subs.iter().any(|s| matches!(s, Sub::Run(_)));
+        let mut all = Vec::new();
+        if touches {
+            all.extend(self.login(registry));
+        }
+        all.extend(subs);
+        Lane {
+            label: repo.clone(),
+            subs: all,
+            finally: if touches {
+                self.logout(registry).into_iter().collect()
+            } else {
+                Vec::new()
+            },
+            summary: format!("{repo} → <{}>: {}", digest_key(registry), parts.join("; ")),
+        }
     }
 
-    pub(crate) fn logout(&self, registry: &str) {
-        if self.credentials.is_some() {
-            let host = Repo::parse(&self.repo(registry)).registry;
-            let _ = crate::run::exec::run_captured(&self.docker().args(["logout", &host]));
+    fn manifest_read(&self, registry: &str, tag: &str) -> Sub {
+        let repo = Repo::parse(&self.repo(registry));
+        Sub::Http(Request {
+            method: "GET".into(),
+            url: format!(
+                "{}/v2/{}/manifests/{tag}",
+                registry::api_base(&repo.registry),
+                repo.path
+            ),
+            headers: vec![(
+                "Accept".into(),
+                Val::Plain(registry::MANIFEST_TYPES.join(", ")),
+            )],
+            body: None,
+            service: format!("registry {registry}"),
+        })
+    }
+
+    /// Reads what every tag holds on one registry.
+    fn read(&self, registry: &str) -> Result<Held> {
+        let repo = Repo::parse(&self.repo(registry));
+        let creds = registry_credentials(&repo.registry, &self.credentials);
+        let mut client = registry::Client::new(
+            &repo.registry,
+            creds.as_ref().map(|(u, p)| (u.as_str(), p.as_str())),
+        );
+        let mut arch = Vec::new();
+        if self.spec.multi() {
+            for platform in &self.spec.platforms {
+                let tag = self.spec.arch_tag(platform);
+                let remote = read_remote(&mut client, &repo.path, &tag)?;
+                arch.push((platform.clone(), tag, remote));
+            }
         }
+        let mut tags = Vec::new();
+        for t in &self.tags {
+            tags.push((t.clone(), read_remote(&mut client, &repo.path, &t.tag)?));
+        }
+        Ok(Held { arch, tags })
+    }
+}
+
+fn unreachable(text: &str) -> bool {
+    text.contains("connection refused")
+        || text.contains("Connection refused")
+        || text.contains("no such host")
+        || text.contains("i/o timeout")
+}
+
+impl Reconcile for Push {
+    type Seen = PushSeen;
+    fn header(&self) -> String {
+        let tags: Vec<&str> = self.tags.iter().map(|t| t.tag.as_str()).collect();
+        format!(
+            "push {} to {} (registries in parallel; what is there is skipped)",
+            tags.join(", "),
+            self.registries
+                .iter()
+                .map(|r| self.repo(r))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    }
+    fn rule(&self) -> Option<String> {
+        Some(
+            "each tag read first: absent → push; holding this build (config digest = image ID) → skip; \
+             holding another image → moving tags (latest, v1, v1.2) move, the exact and sha- tags stop \
+             the run before anything is pushed"
+                .into(),
+        )
+    }
+    fn planned(&self) -> Planned {
+        let mut observe = Vec::new();
+        let mut lanes = Vec::new();
+        for r in &self.registries {
+            if self.spec.multi() {
+                for p in &self.spec.platforms {
+                    observe.push(self.manifest_read(r, &self.spec.arch_tag(p)));
+                }
+            }
+            observe.push(self.manifest_read(r, "<tag>"));
+            let repo = self.repo(r);
+            let mut subs: Vec<Sub> = self.login(r).into_iter().collect();
+            if self.spec.multi() {
+                let mut children = Vec::new();
+                for p in &self.spec.platforms {
+                    let tag = self.spec.arch_tag(p);
+                    let key = Self::pushed_key(r, &tag);
+                    subs.extend(self.push_tag(
+                        &format!("<{}>", image_key(p)),
+                        &format!("{repo}:{tag}"),
+                        &tag,
+                        key,
+                    ));
+                    children.push(format!("<digest {}>", platform_slug(p)));
+                }
+                subs.extend(self.push_index(r, "<tag>", &children, digest_key(r)));
+            } else {
+                let p = self.spec.platforms.first().cloned().unwrap_or_default();
+                subs.extend(self.push_tag(
+                    &format!("<{}>", image_key(&p)),
+                    &format!("{repo}:<tag>"),
+                    "<tag>",
+                    digest_key(r),
+                ));
+            }
+            lanes.push(Lane {
+                label: repo,
+                subs,
+                finally: self.logout(r).into_iter().collect(),
+                summary: String::new(),
+            });
+        }
+        Planned {
+            observe,
+            apply: vec![Sub::Parallel(Parallel {
+                what: "pushing".into(),
+                lanes,
+            })],
+        }
+    }
+    fn observe(&self, cx: &RunContext) -> Result<PushSeen> {
+        let images: BTreeMap<String, String> = self
+            .spec
+            .platforms
+            .iter()
+            .map(|p| Ok((p.clone(), cx.get(&image_key(p))?.to_string())))
+            .collect::<Result<_>>()?;
+        // Every registry read in parallel; one that cannot be read fails alone.
+        let registries = std::thread::scope(|s| {
+            let handles: Vec<_> = self
+                .registries
+                .iter()
+                .map(|r| s.spawn(move || (r.clone(), self.read(r))))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        (
+                            String::new(),
+                            Err(anyhow!("internal error: a read thread panicked")),
+                        )
+                    })
+                })
+                .map(|(r, res)| {
+                    let res = res.map_err(|e| {
+                        let text = crate::run::ui::redact(&format!("{e:#}"));
+                        if unreachable(&text) {
+                            format!("registry {r} is unreachable ({text}): is it running, and is the address right?")
+                        } else {
+                            text
+                        }
+                    });
+                    (r, res)
+                })
+                .collect()
+        });
+        Ok(PushSeen { images, registries })
+    }
+    fn decide(&self, seen: &PushSeen) -> Result<Decision> {
+        let mut conflicts = Vec::new();
+        let mut lanes = Vec::new();
+        let mut all_kept = true;
+        let mut kept_lines = Vec::new();
+        let mut record = Vec::new();
+        for (r, held) in &seen.registries {
+            match held {
+                Err(e) => {
+                    all_kept = false;
+                    lanes.push(Lane {
+                        label: self.repo(r),
+                        subs: vec![Sub::Fail(e.clone())],
+                        finally: Vec::new(),
+                        summary: String::new(),
+                    });
+                }
+                Ok(held) => {
+                    let (arch, tags) = self.needs(r, held, &seen.images, &mut conflicts);
+                    let kept = arch.iter().all(|(_, _, n)| matches!(n, Need::Keep(_)))
+                        && tags.iter().all(|(_, n)| matches!(n, Need::Keep(_)));
+                    if kept {
+                        let d = match tags.first() {
+                            Some((_, Need::Keep(d))) => d.clone(),
+                            _ => String::new(),
+                        };
+                        kept_lines.push(format!(
+                            "{} → {d}: already there: {}",
+                            self.repo(r),
+                            arch.iter()
+                                .map(|(_, t, _)| t.clone())
+                                .chain(tags.iter().map(|(t, _)| t.tag.clone()))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ));
+                        record.push((digest_key(r), d));
+                    } else {
+                        all_kept = false;
+                    }
+                    lanes.push(self.lane(r, &seen.images, &arch, &tags));
+                }
+            }
+        }
+        if !conflicts.is_empty() {
+            bail!("nothing was pushed: {}", conflicts.join("\n"));
+        }
+        if all_kept {
+            let mut d = Decision::done(format!(
+                "every tag already holds this build: {}",
+                kept_lines.join("; ")
+            ));
+            for (k, v) in record {
+                d = d.recording(k, v);
+            }
+            return Ok(d);
+        }
+        let summary = lanes
+            .iter()
+            .map(|l| l.summary.clone())
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join("\n");
+        Ok(Decision::apply(
+            vec![Sub::Parallel(Parallel {
+                what: "pushing".into(),
+                lanes,
+            })],
+            summary,
+        ))
+    }
+    fn json(&self) -> Json {
+        json!({
+            "registries": self.registries,
+            "tags": self.tags.iter().map(|t| json!({"tag": t.tag, "may_move": t.may_move()})).collect::<Vec<_>>(),
+        })
     }
 }
 
@@ -366,254 +633,17 @@ pub(crate) fn conflict(
     format!("{full}:{tag} already points at {held}, but this build is {ours}; {rule}")
 }
 
-pub(crate) fn push_error(e: anyhow::Error, target: &str) -> anyhow::Error {
-    let text = format!("{e:#}");
+/// The sentence for a failed push of `target`, from the error text.
+pub(crate) fn push_error_text(text: &str, target: &str) -> String {
     let registry = target.split('/').next().unwrap_or(target);
     if text.contains("connection refused") || text.contains("no such host") {
-        anyhow!("registry {registry} became unreachable while pushing {target}: is it running? A re-run pushes what is missing")
+        format!("registry {registry} became unreachable while pushing {target}: is it running? A re-run pushes what is missing")
     } else if text.contains("unauthorized")
         || text.contains("authentication required")
         || text.contains("denied")
     {
-        anyhow!("registry {registry} refused to let this login push {target}: check DOCKER_USERNAME/DOCKER_PASSWORD and the repository's permissions")
+        format!("registry {registry} refused to let this login push {target}: check DOCKER_USERNAME/DOCKER_PASSWORD and the repository's permissions")
     } else {
-        e.context(format!("pushing {target}"))
-    }
-}
-
-impl Action for Push {
-    fn header(&self) -> String {
-        let tags: Vec<&str> = self.tags.iter().map(|t| t.tag.as_str()).collect();
-        format!(
-            "push {} to {} (registries in parallel; what is there is skipped)",
-            tags.join(", "),
-            self.registries
-                .iter()
-                .map(|r| self.repo(r))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    }
-    fn detail(&self) -> Option<String> {
-        let mut lines = Vec::new();
-        for r in &self.registries {
-            if let Some(p) = self.login_process(r) {
-                lines.push(p.command_line());
-            }
-        }
-        lines.push(
-            "every tag is read from the registry first (GET /v2/<name>/manifests/<tag>): absent → push; \
-             holding this build (config digest = image ID) → skip; holding another image → moving tags \
-             (latest, v1, v1.2) are moved, the exact and sha- tags stop the run before anything is pushed"
-                .into(),
-        );
-        let Some(r0) = self.registries.first() else {
-            return Some(lines.join("\n"));
-        };
-        let repo = self.repo(r0);
-        if self.spec.multi() {
-            for p in &self.spec.platforms {
-                let tag = self.spec.arch_tag(p);
-                lines.push(
-                    self.docker()
-                        .args(["tag", &format!("<image {p}>"), &format!("{repo}:{tag}")])
-                        .command_line(),
-                );
-                lines.push(
-                    self.docker()
-                        .args(["push", &format!("{repo}:{tag}")])
-                        .command_line(),
-                );
-            }
-            let children: Vec<String> = self
-                .spec
-                .platforms
-                .iter()
-                .map(|p| format!("<digest {}>", platform_slug(p)))
-                .collect();
-            for p in self.manifest_processes(r0, "<tag>", &children) {
-                lines.push(p.command_line());
-            }
-        } else {
-            lines.push(
-                self.docker()
-                    .args(["tag", "<image>", &format!("{repo}:<tag>")])
-                    .command_line(),
-            );
-            lines.push(
-                self.docker()
-                    .args(["push", &format!("{repo}:<tag>")])
-                    .command_line(),
-            );
-        }
-        if self.registries.len() > 1 {
-            lines.push(format!(
-                "… the same for {}",
-                self.registries[1..].join(", ")
-            ));
-        }
-        if self.credentials.is_some() {
-            lines.push("then docker logout (no credentials stay on disk)".into());
-        }
-        Some(lines.join("\n"))
-    }
-    fn planned(&self) -> Vec<Process> {
-        let mut out = Vec::new();
-        for r in &self.registries {
-            out.extend(self.login_process(r));
-            let repo = self.repo(r);
-            if self.spec.multi() {
-                for p in &self.spec.platforms {
-                    let target = format!("{repo}:{}", self.spec.arch_tag(p));
-                    out.push(self.docker().args(["tag", "<image-id>", &target]));
-                    out.push(self.docker().args(["push", &target]));
-                }
-                out.push(
-                    self.docker()
-                        .args(["manifest", "rm", &format!("{repo}:<tag>")]),
-                );
-                let children: Vec<String> = self
-                    .spec
-                    .platforms
-                    .iter()
-                    .map(|p| format!("<digest {}>", platform_slug(p)))
-                    .collect();
-                out.extend(self.manifest_processes(r, "<tag>", &children));
-            } else {
-                let target = format!("{repo}:<tag>");
-                out.push(self.docker().args(["tag", "<image-id>", &target]));
-                out.push(self.docker().args(["push", &target]));
-            }
-            if self.credentials.is_some() {
-                let host = Repo::parse(&repo).registry;
-                out.push(self.docker().args(["logout", &host]));
-            }
-        }
-        out
-    }
-    fn execute(&self, cx: &mut RunContext) -> Result<Done> {
-        let images: BTreeMap<String, String> = self
-            .spec
-            .platforms
-            .iter()
-            .map(|p| Ok((p.clone(), cx.get(&image_key(p))?.to_string())))
-            .collect::<Result<_>>()?;
-        // Phase 1: login + read, every registry in parallel.
-        let observed: Vec<Result<(Observed, Vec<String>)>> = std::thread::scope(|s| {
-            let handles: Vec<_> = self
-                .registries
-                .iter()
-                .map(|r| s.spawn(|| self.observe(r, &images)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|_| Err(anyhow!("internal error: a push thread panicked")))
-                })
-                .collect()
-        });
-        let conflicts: Vec<String> = observed
-            .iter()
-            .filter_map(|o| o.as_ref().ok())
-            .flat_map(|(_, c)| c.clone())
-            .collect();
-        if !conflicts.is_empty() {
-            for r in &self.registries {
-                self.logout(r);
-            }
-            bail!("nothing was pushed: {}", conflicts.join("\n"));
-        }
-        // Phase 2: push, every reachable registry in parallel.
-        let results: Vec<(String, Result<RegistryReport, String>)> = std::thread::scope(|s| {
-            let handles: Vec<_> = self
-                .registries
-                .iter()
-                .zip(observed)
-                .map(|(r, o)| {
-                    let images = &images;
-                    s.spawn(move || {
-                        let result = match o {
-                            Err(e) => Err(format!("{e:#}")),
-                            Ok((obs, _)) => {
-                                let mut report = RegistryReport::default();
-                                match self.apply(r, images, obs, &mut report) {
-                                    Ok(()) => Ok(report),
-                                    Err(e) => Err(format!("{e:#}{}", report.partial())),
-                                }
-                            }
-                        };
-                        self.logout(r);
-                        (r.clone(), result)
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join().unwrap_or_else(|_| {
-                        (
-                            String::new(),
-                            Err("internal error: a push thread panicked".into()),
-                        )
-                    })
-                })
-                .collect()
-        });
-        let mut lines = Vec::new();
-        let mut failures = Vec::new();
-        let mut any_pushed = false;
-        for (r, result) in results {
-            match result {
-                Ok(rep) => {
-                    let mut parts = Vec::new();
-                    if !rep.pushed.is_empty() {
-                        any_pushed = true;
-                        parts.push(format!("pushed {}", rep.pushed.join(", ")));
-                    }
-                    if !rep.moved.is_empty() {
-                        any_pushed = true;
-                        parts.push(format!("moved {}", rep.moved.join(", ")));
-                    }
-                    if !rep.kept.is_empty() {
-                        parts.push(format!("already there: {}", rep.kept.join(", ")));
-                    }
-                    let digest = rep.digest.unwrap_or_default();
-                    lines.push(format!(
-                        "{} → {digest}: {}",
-                        self.repo(&r),
-                        parts.join("; ")
-                    ));
-                    cx.set(&digest_key(&r), digest);
-                }
-                Err(e) => {
-                    failures.push(format!("{}: {}", self.repo(&r), crate::run::ui::redact(&e)))
-                }
-            }
-        }
-        if !failures.is_empty() {
-            let mut msg = format!("pushing failed for {}", failures.join("\n"));
-            if !lines.is_empty() {
-                msg.push_str(&format!(
-                    "\nthe other registries completed:\n{}\na re-run completes the rest (what is there is skipped)",
-                    lines.join("\n")
-                ));
-            }
-            bail!("{msg}");
-        }
-        if any_pushed {
-            Ok(Done::Ran(lines.join("\n")))
-        } else {
-            Ok(Done::Skipped(format!(
-                "every tag already holds this build: {}",
-                lines.join("; ")
-            )))
-        }
-    }
-    fn json(&self) -> Json {
-        json!({
-            "registries": self.registries,
-            "tags": self.tags.iter().map(|t| json!({"tag": t.tag, "may_move": t.may_move()})).collect::<Vec<_>>(),
-        })
+        format!("pushing {target}: {text}")
     }
 }

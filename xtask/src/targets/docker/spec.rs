@@ -30,6 +30,9 @@ pub struct ImageSpec {
     pub commit: String,
     pub dist_dir: PathBuf,
     pub health: HealthConfig,
+    /// The docker client for the engine (`DOCKER_HOST`, the client program), resolved once when
+    /// the plan is made: the steps' pure decisions build their processes from it.
+    pub engine: Process,
 }
 
 impl ImageSpec {
@@ -105,6 +108,7 @@ impl ImageSpec {
             commit: facts.commit.clone(),
             dist_dir,
             health: docker.health.clone(),
+            engine: engine::docker(&cfg.root, None),
         }
     }
 
@@ -143,7 +147,10 @@ impl ImageSpec {
     pub(crate) fn docker(&self) -> Process {
         // Builds and containers need no credentials: always the private client config, so the
         // user's ~/.docker is never written.
-        engine::docker(&self.root, Some(&engine::private_config(&self.work)))
+        self.engine.clone().env(
+            "DOCKER_CONFIG",
+            Val::Plain(engine::private_config(&self.work).display().to_string()),
+        )
     }
 
     pub(crate) fn iidfile(&self, platform: &str) -> PathBuf {

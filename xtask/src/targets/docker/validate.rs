@@ -4,7 +4,7 @@ use super::check::rel;
 use super::spec::image_key;
 use super::spec::ImageSpec;
 use super::spec::VALIDATE_LABEL;
-use crate::run::plan::{Action, Done, Process, RunContext};
+use crate::run::plan::{Decision, Planned, Probe, Process, Reconcile, Run, RunContext, Sub};
 use crate::run::process;
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::Value as Json;
@@ -38,7 +38,7 @@ print(json.dumps(out))";
 /// binary again, no shell, in its own process group: [`process::watchdog`]) removes it when this
 /// process dies in any way (its stdin pipe closes); and
 /// stale `slipway.validate` containers whose process is gone are swept first.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Validate {
     pub spec: ImageSpec,
     /// Skip an image validated earlier with the same health check (recorded in
@@ -131,11 +131,11 @@ impl Validate {
             .args(["inspect", "--format", "{{json .State}}", name])
     }
 
-    /// Removes validation containers left by slipway processes that no longer exist.
-    pub(crate) fn sweep(&self) -> Vec<String> {
+    /// Validation containers left by slipway processes that no longer exist.
+    pub(crate) fn stale(&self) -> Vec<String> {
         let list = crate::run::exec::run_captured(&self.list_process()).unwrap_or_default();
         let me = std::process::id().to_string();
-        let mut removed = Vec::new();
+        let mut stale = Vec::new();
         for line in list.lines() {
             let Some((name, pid)) = line.split_once(' ') else {
                 continue;
@@ -144,14 +144,39 @@ impl Validate {
                 && !pid.is_empty()
                 && pid.chars().all(|c| c.is_ascii_digit())
                 && Path::new("/proc").join(pid).exists();
-            if !alive
-                && crate::run::exec::run_captured(&self.spec.docker().args(["rm", "-f", name]))
-                    .is_ok()
-            {
-                removed.push(name.to_string());
+            if !alive {
+                stale.push(name.to_string());
             }
         }
-        removed
+        stale
+    }
+
+    fn validated_key(platform: &str) -> String {
+        format!("docker.validated {platform}")
+    }
+
+    /// The processes one platform's check may start (`name` and `image` may be templates).
+    fn check_processes(&self, name: &str, platform: &str, image: &str, pid: &str) -> Vec<Process> {
+        vec![
+            self.healthcheck_process(image),
+            self.run_process(name, platform, image, pid),
+            self.state_process(name),
+            self.probe_process(name, &[&self.spec.health.path], PROBE),
+            self.probe_process(name, &[&self.spec.health.path, "/version"], PROBE),
+        ]
+        .into_iter()
+        // An image without python3 is probed from a sidecar in its network namespace instead.
+        .chain(super::probe::planned(
+            &self.spec,
+            name,
+            &[
+                &[&self.spec.health.path],
+                &[&self.spec.health.path, "/version"],
+            ],
+            PROBE,
+        ))
+        .chain([self.spec.docker().args(["rm", "-f", name])])
+        .collect()
     }
 
     pub(crate) fn validate_one(&self, index: usize, platform: &str, image: &str) -> Result<String> {
@@ -349,7 +374,44 @@ pub(crate) fn describe_exit(code: Option<i32>) -> String {
     }
 }
 
-impl Action for Validate {
+/// What [`Validate`] reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidateSeen {
+    /// Validation containers whose slipway process is gone.
+    pub stale: Vec<String>,
+    /// (platform, image ID, the verdict of this run's check once it has run).
+    pub platforms: Vec<(String, String, Option<String>)>,
+    /// `validated.json` as it is.
+    pub records: serde_json::Map<String, Json>,
+}
+
+/// One platform's container check, as a sub-step.
+#[derive(Debug)]
+struct ContainerCheck {
+    validate: Validate,
+    index: usize,
+    platform: String,
+    image: String,
+}
+
+impl Probe for ContainerCheck {
+    fn processes(&self) -> Vec<Process> {
+        let name = format!("slipway-validate-{}-{}", std::process::id(), self.index);
+        self.validate.check_processes(
+            &name,
+            &self.platform,
+            &self.image,
+            &std::process::id().to_string(),
+        )
+    }
+    fn run(&self) -> Result<String> {
+        self.validate
+            .validate_one(self.index, &self.platform, &self.image)
+    }
+}
+
+impl Reconcile for Validate {
+    type Seen = ValidateSeen;
     fn header(&self) -> String {
         format!(
             "validate {}:{} in a container without network: healthy within {} s, GET {} and GET /version = {}",
@@ -360,109 +422,144 @@ impl Action for Validate {
             self.spec.pep440
         )
     }
-    fn detail(&self) -> Option<String> {
-        let name = "slipway-validate-<pid>-<n>";
-        let mut lines: Vec<String> = self
-            .spec
-            .platforms
-            .iter()
-            .map(|p| {
-                self.run_process(name, p, &format!("<image built for {p}>"), "<pid>")
-                    .command_line()
-            })
-            .collect();
-        lines.push(format!(
-            "wait for the HEALTHCHECK to say healthy (without one: poll GET {}), then inside the container:",
+    fn rule(&self) -> Option<String> {
+        let mut rule = format!(
+            "healthy means: the HEALTHCHECK says so (without one: GET {} answers 200), then both paths answer inside the container; the container is always removed",
             self.spec.health.path
-        ));
-        lines.push(
-            self.probe_process(
-                name,
-                &[&self.spec.health.path, "/version"],
-                "<GET each path on 127.0.0.1:port, print {path: [status, body]}>",
-            )
-            .command_line(),
         );
-        lines.push(super::probe::describe(&self.spec, name));
-        lines.push(format!(
-            "always: {}",
-            self.spec.docker().args(["rm", "-f", name]).command_line()
-        ));
         if self.reuse_validated {
-            lines.push(format!(
-                "skipped for an image validated earlier with the same health check (recorded in {})",
+            rule.push_str(&format!(
+                "; skipped for an image validated earlier with the same health check (recorded in {})",
                 rel(&self.spec.root, &self.record_path())
             ));
         }
-        Some(lines.join("\n"))
+        Some(rule)
     }
-    fn planned(&self) -> Vec<Process> {
+    fn planned(&self) -> Planned {
         let name = "slipway-validate-<pid>-<n>";
-        let mut out = vec![
-            self.list_process(),
-            self.spec.docker().args(["rm", "-f", "<stale container>"]),
-        ];
+        let mut apply = vec![Sub::run(self.spec.docker().args([
+            "rm",
+            "-f",
+            "<stale container>",
+        ]))];
         for p in &self.spec.platforms {
-            out.push(self.healthcheck_process("<image-id>"));
-            out.push(self.run_process(name, p, "<image-id>", "<pid>"));
-            out.push(self.state_process(name));
-            out.push(self.probe_process(name, &[&self.spec.health.path], PROBE));
-            out.push(self.probe_process(name, &[&self.spec.health.path, "/version"], PROBE));
-            out.extend(super::probe::planned(
-                &self.spec,
-                name,
-                &[
-                    &[&self.spec.health.path],
-                    &[&self.spec.health.path, "/version"],
-                ],
-                PROBE,
-            ));
-            out.push(self.spec.docker().args(["rm", "-f", name]));
+            let image = format!("<{}>", image_key(p));
+            apply.push(Sub::Probe {
+                key: Self::validated_key(p),
+                probe: std::sync::Arc::new(Template(
+                    self.check_processes(name, p, &image, "<pid>"),
+                )),
+            });
         }
-        out
+        apply.push(Sub::Write {
+            path: self.record_path(),
+            content: "<record>".into(),
+        });
+        Planned {
+            observe: vec![Sub::run(self.list_process())],
+            apply,
+        }
     }
-    fn execute(&self, cx: &mut RunContext) -> Result<Done> {
-        let swept = self.sweep();
+    fn observe(&self, cx: &RunContext) -> Result<ValidateSeen> {
+        let mut platforms = Vec::new();
+        for p in &self.spec.platforms {
+            platforms.push((
+                p.clone(),
+                cx.get(&image_key(p))?.to_string(),
+                cx.values.get(&Self::validated_key(p)).cloned(),
+            ));
+        }
+        Ok(ValidateSeen {
+            stale: self.stale(),
+            platforms,
+            records: self.records(),
+        })
+    }
+    fn decide(&self, seen: &ValidateSeen) -> Result<Decision> {
+        let mut subs: Vec<Sub> = seen
+            .stale
+            .iter()
+            .map(|name| {
+                Run::new(self.spec.docker().args(["rm", "-f", name]))
+                    .tolerated()
+                    .sub()
+            })
+            .collect();
         let mut lines = Vec::new();
-        if !swept.is_empty() {
+        if !seen.stale.is_empty() {
             lines.push(format!(
                 "removed stale validation containers: {}",
-                swept.join(", ")
+                seen.stale.join(", ")
             ));
         }
-        let mut records = self.records();
+        let mut records = seen.records.clone();
         let mut reused = Vec::new();
-        for (i, platform) in self.spec.platforms.iter().enumerate() {
-            let image = cx.get(&image_key(platform))?.to_string();
-            let key = self.key(platform, &image);
+        for (i, (platform, image, verdict)) in seen.platforms.iter().enumerate() {
+            let key = self.key(platform, image);
+            if let Some(line) = verdict {
+                records.insert(
+                    key,
+                    serde_json::json!({"image": image, "platform": platform, "result": line}),
+                );
+                continue;
+            }
             if self.reuse_validated {
                 if let Some(line) = records.get(&key).and_then(|r| r["result"].as_str()) {
                     reused.push(format!("{platform} {image}: {line}"));
                     continue;
                 }
             }
-            let line = self.validate_one(i, platform, &image)?;
-            records.insert(
-                key,
-                serde_json::json!({"image": image, "platform": platform, "result": line}),
-            );
-            std::fs::create_dir_all(self.spec.work.join("docker"))?;
-            crate::run::exec::write_atomic(
-                &self.record_path(),
-                &serde_json::to_string_pretty(&Json::Object(records.clone()))?,
-            )?;
-            lines.push(format!("{platform}: {line}"));
+            subs.push(Sub::Probe {
+                key: Self::validated_key(platform),
+                probe: std::sync::Arc::new(ContainerCheck {
+                    validate: self.clone(),
+                    index: i,
+                    platform: platform.clone(),
+                    image: image.clone(),
+                }),
+            });
+            lines.push(format!("{platform}: <{}>", Self::validated_key(platform)));
         }
-        if lines.is_empty() && !reused.is_empty() {
-            return Ok(Done::Skipped(format!(
+        if records != seen.records {
+            subs.push(Sub::Dir(self.spec.work.join("docker")));
+            subs.push(Sub::Write {
+                path: self.record_path(),
+                content: serde_json::to_string_pretty(&Json::Object(records))?,
+            });
+        }
+        let work = subs.len() > seen.stale.len();
+        if !work && seen.stale.is_empty() {
+            return Ok(Decision::done(format!(
                 "validated earlier (docker-validate), same image and health check: {}",
                 reused.join("; ")
             )));
         }
-        if !reused.is_empty() {
+        if !work {
+            // Only stale containers to remove: not read back (one that cannot be removed is
+            // no reason to fail the release).
+            return Ok(Decision::finish(subs, lines.join("\n")));
+        }
+        if !reused.is_empty() && lines.iter().any(|l| !l.starts_with("removed")) {
             lines.push(format!("validated earlier: {}", reused.join("; ")));
         }
-        Ok(Done::Ran(lines.join("\n")))
+        // A check that ran records its verdict: the next round writes the record, then is done.
+        Ok(Decision::apply(subs, lines.join("\n")))
+    }
+    fn rounds(&self) -> usize {
+        3
+    }
+}
+
+/// The processes of a check, as a plan lists them.
+#[derive(Debug)]
+struct Template(Vec<Process>);
+
+impl Probe for Template {
+    fn processes(&self) -> Vec<Process> {
+        self.0.clone()
+    }
+    fn run(&self) -> Result<String> {
+        bail!("internal error: a plan's template was applied")
     }
 }
 

@@ -14,7 +14,7 @@ use super::spec::image_key;
 use super::spec::planned_tags;
 use super::spec::ImageSpec;
 use crate::core::dockertags::PlannedTag;
-use crate::run::plan::{Action, Done, RunContext, Step};
+use crate::run::plan::{Decision, Planned, Reconcile, Request, RunContext, Step, Sub, Val};
 use crate::targets::publish::Facts;
 use crate::Problems;
 use anyhow::{bail, Result};
@@ -32,7 +32,49 @@ pub struct Verify {
     pub credentials: Option<Login>,
 }
 
-impl Action for Verify {
+/// What [`Verify`] reads on one registry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistrySeen {
+    pub registry: String,
+    /// The digest this run pushed there (none when verifying after the fact).
+    pub pushed: Option<String>,
+    pub exact: Remote,
+    /// Every planned tag, in order.
+    pub tags: Vec<(String, Remote)>,
+    /// Per platform (multi-platform only): its arch tag and what it holds.
+    pub arch: Vec<(String, String, Remote)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifySeen {
+    /// The built images (platform → image ID): this run's, else this commit's recorded build.
+    pub images: Option<BTreeMap<String, String>>,
+    pub registries: Vec<RegistrySeen>,
+}
+
+impl Verify {
+    fn manifest_read(&self, registry: &str, tag: &str) -> Sub {
+        let full = format!("{}/{}", registry.trim_end_matches('/'), self.spec.image);
+        let repo = Repo::parse(&full);
+        Sub::Http(Request {
+            method: "GET".into(),
+            url: format!(
+                "{}/v2/{}/manifests/{tag}",
+                registry::api_base(&repo.registry),
+                repo.path
+            ),
+            headers: vec![(
+                "Accept".into(),
+                Val::Plain(registry::MANIFEST_TYPES.join(", ")),
+            )],
+            body: None,
+            service: format!("registry {registry}"),
+        })
+    }
+}
+
+impl Reconcile for Verify {
+    type Seen = VerifySeen;
     fn header(&self) -> String {
         format!(
             "verify {} tag(s) of {} on {} through the registry API",
@@ -41,15 +83,33 @@ impl Action for Verify {
             self.registries.join(", ")
         )
     }
-    fn detail(&self) -> Option<String> {
+    fn rule(&self) -> Option<String> {
         Some(format!(
-            "HEAD/GET /v2/{}/manifests/<tag> (Accept: {}): every tag = the pushed digest; its config digest = the built image ID{}",
-            self.spec.image,
-            registry::MANIFEST_TYPES.join(", "),
-            if self.spec.multi() { "; the index lists every platform with its own image" } else { "" }
+            "every tag = the pushed digest; its config digest = the built image ID{}",
+            if self.spec.multi() {
+                "; the index lists every platform with its own image"
+            } else {
+                ""
+            }
         ))
     }
-    fn execute(&self, cx: &mut RunContext) -> Result<Done> {
+    fn planned(&self) -> Planned {
+        let mut observe = Vec::new();
+        for r in &self.registries {
+            observe.push(self.manifest_read(r, &self.spec.exact_tag));
+            observe.push(self.manifest_read(r, "<tag>"));
+            if self.spec.multi() {
+                for p in &self.spec.platforms {
+                    observe.push(self.manifest_read(r, &self.spec.arch_tag(p)));
+                }
+            }
+        }
+        Planned {
+            observe,
+            apply: Vec::new(),
+        }
+    }
+    fn observe(&self, cx: &RunContext) -> Result<VerifySeen> {
         // The built images: from this run, else this commit's recorded build (`cargo xtask
         // verify` after the fact); without either, the identity checks are left out.
         let images: Option<BTreeMap<String, String>> = self
@@ -65,7 +125,7 @@ impl Action for Verify {
                 Some((p.clone(), id))
             })
             .collect();
-        let mut lines = Vec::new();
+        let mut registries = Vec::new();
         for r in &self.registries {
             let full = format!("{}/{}", r.trim_end_matches('/'), self.spec.image);
             let path = Repo::parse(&full).path;
@@ -74,22 +134,48 @@ impl Action for Verify {
             let mut client =
                 registry::Client::new(&host, creds.as_ref().map(|(u, p)| (u.as_str(), p.as_str())));
             let exact = read_remote(&mut client, &path, &self.spec.exact_tag)?;
-            let expected = match (cx.values.get(&digest_key(r)), exact.digest()) {
+            let mut tags = Vec::new();
+            for t in &self.tags {
+                tags.push((t.tag.clone(), read_remote(&mut client, &path, &t.tag)?));
+            }
+            let mut arch = Vec::new();
+            if self.spec.multi() {
+                for p in &self.spec.platforms {
+                    let tag = self.spec.arch_tag(p);
+                    let remote = read_remote(&mut client, &path, &tag)?;
+                    arch.push((p.clone(), tag, remote));
+                }
+            }
+            registries.push(RegistrySeen {
+                registry: r.clone(),
+                pushed: cx.values.get(&digest_key(r)).cloned(),
+                exact,
+                tags,
+                arch,
+            });
+        }
+        Ok(VerifySeen { images, registries })
+    }
+    fn decide(&self, seen: &VerifySeen) -> Result<Decision> {
+        let images = &seen.images;
+        let mut lines = Vec::new();
+        for rs in &seen.registries {
+            let full = format!("{}/{}", rs.registry.trim_end_matches('/'), self.spec.image);
+            let exact = &rs.exact;
+            let expected = match (&rs.pushed, exact.digest()) {
                 (Some(pushed), _) => pushed.clone(),
                 (None, Some(d)) => d.to_string(),
                 (None, None) => bail!("{full}:{} is missing on the registry", self.spec.exact_tag),
             };
-            for t in &self.tags {
-                let remote = read_remote(&mut client, &path, &t.tag)?;
+            for (tag, remote) in &rs.tags {
                 match remote.digest() {
-                    None => bail!("{full}:{} is missing on the registry", t.tag),
-                    Some(d) if d != expected => bail!(
-                        "{full}:{} resolves to {d}, but {expected} was pushed",
-                        t.tag
-                    ),
+                    None => bail!("{full}:{tag} is missing on the registry"),
+                    Some(d) if d != expected => {
+                        bail!("{full}:{tag} resolves to {d}, but {expected} was pushed")
+                    }
                     Some(_) => {}
                 }
-                let holds = match (&remote, self.spec.multi(), &images) {
+                let holds = match (remote, self.spec.multi(), images) {
                     (_, _, None) => true,
                     (Remote::Image { config, .. }, false, Some(images)) => {
                         Some(config) == images.values().next()
@@ -98,32 +184,28 @@ impl Action for Verify {
                     _ => false,
                 };
                 if !holds {
-                    bail!(
-                        "{full}:{} ({expected}) does not hold the built image: {remote:?}",
-                        t.tag
-                    );
+                    bail!("{full}:{tag} ({expected}) does not hold the built image: {remote:?}");
                 }
             }
             let mut what = format!(
                 "{full}: {} → {expected}",
-                self.tags
+                rs.tags
                     .iter()
-                    .map(|t| t.tag.as_str())
+                    .map(|(t, _)| t.as_str())
                     .collect::<Vec<_>>()
                     .join(", ")
             );
             if self.spec.multi() {
-                let Remote::Index { children, .. } = &exact else {
+                let Remote::Index { children, .. } = exact else {
                     bail!("{full}:{} is not an index: {exact:?}", self.spec.exact_tag);
                 };
-                for p in &self.spec.platforms {
-                    let tag = self.spec.arch_tag(p);
+                for (p, tag, remote) in &rs.arch {
                     let listed = children
                         .iter()
                         .find(|(cp, _, _)| same_platform(cp, p))
                         .map(|(_, d, _)| d.as_str());
                     let built = images.as_ref().map(|i| i[p].as_str());
-                    match read_remote(&mut client, &path, &tag)? {
+                    match remote {
                         Remote::Image { digest, config }
                             if built.is_none_or(|b| b == config)
                                 && listed == Some(digest.as_str()) =>
@@ -140,7 +222,7 @@ impl Action for Verify {
                     }
                 }
             } else {
-                match &images {
+                match images {
                     Some(i) => what.push_str(&format!(
                         " (image {})",
                         i.values().next().cloned().unwrap_or_default()
@@ -153,7 +235,7 @@ impl Action for Verify {
             }
             lines.push(what);
         }
-        Ok(Done::Ran(lines.join("\n")))
+        Ok(Decision::Verified(lines.join("\n")))
     }
 }
 
