@@ -1285,6 +1285,7 @@ mod tests {
             package: "slipway-demo".into(),
             repository_url: "http://127.0.0.1:1/".into(),
             index_url: "http://127.0.0.1:1/simple/".into(),
+            index_fallback: false,
             credentials: None,
         };
         let local: Vec<(String, PathBuf, String)> = vec![
@@ -1410,6 +1411,7 @@ mod tests {
             package: "slipway-demo".into(),
             pep440: "1.3.0".into(),
             index_url: "http://i/simple/".into(),
+            index_fallback: false,
         };
         let whl = "slipway_demo-1.3.0-py3-none-any.whl";
         let seen =

@@ -30,6 +30,7 @@ fn spec(platforms: &[&str]) -> ImageSpec {
             path: "/health".into(),
             port: 8080,
             timeout_s: 60,
+            probe_image: None,
         },
         engine: crate::run::plan::Process::new("docker", std::path::Path::new("/r")),
     }
