@@ -221,6 +221,12 @@ pub fn heading(r: &Release) -> String {
 /// Markdown for one release: `## heading`, then `### Section` blocks.
 pub fn render_md(r: &Release, style: &Style, out: &mut String) {
     out.push_str(&format!("## {}\n\n", heading(r)));
+    render_body_md(r, style, out);
+}
+
+/// The `### Section` blocks of one release, without its heading (release notes of a
+/// repository that keeps no changelog).
+pub fn render_body_md(r: &Release, style: &Style, out: &mut String) {
     for (title, entries) in sections(r, style) {
         out.push_str(&format!("### {title}\n\n"));
         for e in entries {

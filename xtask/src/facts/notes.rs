@@ -5,6 +5,7 @@ use anyhow::{Context, Result};
 use semver::Version;
 
 use crate::core::changelog::Changelog;
+use crate::core::clstyle::StyleName;
 use crate::core::notes::{bullets, split_breaking};
 use crate::core::template::{self, Vars};
 use crate::core::version;
@@ -21,9 +22,14 @@ pub fn render(cfg: &Config, version_arg: Option<&str>, template: &str) -> Result
 }
 
 pub fn variables(cfg: &Config, version_arg: Option<&str>) -> Result<Vars> {
-    let changelog_path = cfg.path(&cfg.changelog);
-    let text = std::fs::read_to_string(&changelog_path)
-        .map_err(|e| usage(format!("{}: {e} (key `changelog`)", cfg.changelog)))?;
+    // `changelog-style = "none"`: no file to read; the notes come from the release's commits.
+    let kept = cfg.changelog_style != Some(StyleName::None);
+    let text = if kept {
+        std::fs::read_to_string(cfg.path(&cfg.changelog))
+            .map_err(|e| usage(format!("{}: {e} (key `changelog`)", cfg.changelog)))?
+    } else {
+        String::new()
+    };
     let cl = Changelog::parse(&text).map_err(|e| usage(format!("{}: {e}", cfg.changelog)))?;
     let all_tags = history::release_tags(&cfg.root, &cfg.tag_prefix)?;
     let v: Version = match version_arg {
@@ -40,6 +46,11 @@ pub fn variables(cfg: &Config, version_arg: Option<&str>) -> Result<Vars> {
                 .max();
             match at_head.or_else(|| cl.newest_version().and_then(|s| s.version.clone())) {
                 Some(v) => v,
+                None if !kept => {
+                    return Err(usage(
+                        "no release tag at HEAD and no changelog (changelog-style = \"none\"): give the version",
+                    ))
+                }
                 None => {
                     return Err(usage(format!(
                         "{} has no released version yet; give one",
@@ -49,24 +60,31 @@ pub fn variables(cfg: &Config, version_arg: Option<&str>) -> Result<Vars> {
             }
         }
     };
-    let section = cl.section(&v).ok_or_else(|| {
-        let known: Vec<String> = cl
-            .versions()
-            .iter()
-            .filter_map(|s| s.version.as_ref())
-            .map(|v| v.to_string())
-            .collect();
-        usage(format!(
-            "{} has no section for {v}; it has: {}",
-            cfg.changelog,
-            if known.is_empty() {
-                "none".into()
-            } else {
-                known.join(", ")
-            }
-        ))
-    })?;
-    let body = cl.body(&text, section).trim().replace("\r\n", "\n");
+    let (body, date) = if kept {
+        let section = cl.section(&v).ok_or_else(|| {
+            let known: Vec<String> = cl
+                .versions()
+                .iter()
+                .filter_map(|s| s.version.as_ref())
+                .map(|v| v.to_string())
+                .collect();
+            usage(format!(
+                "{} has no section for {v}; it has: {}",
+                cfg.changelog,
+                if known.is_empty() {
+                    "none".into()
+                } else {
+                    known.join(", ")
+                }
+            ))
+        })?;
+        (
+            cl.body(&text, section).trim().replace("\r\n", "\n"),
+            section.date.clone().unwrap_or_default(),
+        )
+    } else {
+        (String::new(), String::new())
+    };
     let tag = version::git_tag(&cfg.tag_prefix, &v);
     let tag_exists = all_tags.iter().any(|t| t.name == tag);
     let previous: Option<&Tag> = all_tags
@@ -85,6 +103,17 @@ pub fn variables(cfg: &Config, version_arg: Option<&str>) -> Result<Vars> {
         None,
     )
     .context("reading the commits of this release")?;
+    let body = if kept {
+        body
+    } else {
+        let mut generated = String::new();
+        crate::core::changegen::render_body_md(
+            &range,
+            &crate::facts::commits::style(cfg),
+            &mut generated,
+        );
+        generated.trim().to_string()
+    };
     let repo = crate::facts::commits::repo_url(cfg);
     let pyproject = std::fs::read_to_string(cfg.path(&cfg.pyproject)).unwrap_or_default();
     let package = crate::core::pyproject::project_name(&pyproject).unwrap_or_default();
@@ -117,7 +146,7 @@ pub fn variables(cfg: &Config, version_arg: Option<&str>) -> Result<Vars> {
     let mut vars = Vars::new();
     vars.insert("version", v.to_string());
     vars.insert("tag", tag.clone());
-    vars.insert("date", section.date.clone().unwrap_or_default());
+    vars.insert("date", date);
     vars.insert("pep440", version::pep440(&v));
     vars.insert("docker_tag", version::docker_tag(&v));
     vars.insert("body", body.clone());

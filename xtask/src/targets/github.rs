@@ -617,6 +617,13 @@ fn rel(root: &Path, p: &Path) -> String {
 pub fn notes(facts: &Facts) -> Result<String, String> {
     let cfg = &facts.cfg;
     let v = &facts.version;
+    if cfg.changelog_style == Some(crate::core::clstyle::StyleName::None) {
+        // No changelog: the notes are the release's commits (release_notes::variables).
+        let vars = release_notes::variables(cfg, Some(&v.to_string()))
+            .map_err(|e| format!("release notes for {v}: {e:#}"))?;
+        return template::render(crate::core::notes::DEFAULT, &vars)
+            .map_err(|e| format!("release notes: {e}"));
+    }
     let text = std::fs::read_to_string(cfg.path(&cfg.changelog)).map_err(|e| {
         format!(
             "cannot read {}: {e}; it holds the release notes",

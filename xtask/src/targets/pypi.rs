@@ -492,6 +492,9 @@ pub struct Build {
     /// The commit being released: a build recorded for it is reused (sdists are not
     /// byte-reproducible, so rebuilding would change their sha256).
     pub commit: String,
+    /// What the build backend needs to know the version when it comes from git tags
+    /// (`SETUPTOOLS_SCM_PRETEND_VERSION`, `PDM_BUILD_SCM_VERSION`): the tag is the version.
+    pub env: Vec<(String, String)>,
 }
 
 const BUILD_RECORD: &str = ".slipway-build.json";
@@ -518,13 +521,17 @@ impl Build {
     }
 
     fn process(&self) -> Process {
-        Process::new(&self.python.display().to_string(), &self.root)
+        let mut p = Process::new(&self.python.display().to_string(), &self.root)
             .args(["-m", "build", "--sdist", "--wheel", "--outdir"])
             .args([
                 self.outdir.display().to_string(),
                 self.root.display().to_string(),
             ])
-            .env("SOURCE_DATE_EPOCH", Val::Plain(self.epoch.to_string()))
+            .env("SOURCE_DATE_EPOCH", Val::Plain(self.epoch.to_string()));
+        for (k, v) in &self.env {
+            p = p.env(k, Val::Plain(v.clone()));
+        }
+        p
     }
 }
 
@@ -1089,6 +1096,7 @@ pub fn gather(facts: &Facts, problems: &mut Problems) -> Gathered {
         pep440: facts.pep440(),
         epoch: facts.commit_time,
         commit: facts.commit.clone(),
+        env: crate::facts::managed::build_env(cfg, &facts.version),
     })));
     build.push(Step::Action(Box::new(Check {
         python: python.clone(),
@@ -1344,6 +1352,7 @@ mod tests {
             pep440: "1.3.0".into(),
             epoch: 0,
             commit: "abc1234def".into(),
+            env: Vec::new(),
         };
         let files = |names: &[&str]| -> Vec<(String, String)> {
             names

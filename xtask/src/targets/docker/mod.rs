@@ -94,6 +94,7 @@ pub fn wheel_steps(facts: &Facts) -> Vec<Step> {
         pep440: facts.pep440(),
         epoch: facts.commit_time,
         commit: facts.commit.clone(),
+        env: crate::facts::managed::build_env(&facts.cfg, &facts.version),
     })));
     steps
 }
