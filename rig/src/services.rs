@@ -468,14 +468,10 @@ mod tests {
         assert!(!line.contains("s3cret-pw"));
         // And it checks out: python3's crypt verifies it against the password (on stdin again).
         let hash = line.split_once(':').unwrap().1;
+        let verify =
+            "import crypt,sys; h=sys.argv[1]; sys.exit(crypt.crypt(sys.stdin.read(), h) != h)";
         let check = Process::new("python3", Path::new("/"))
-            .args([
-                "-W",
-                "ignore",
-                "-c",
-                "import crypt,sys; h=sys.argv[1]; sys.exit(crypt.crypt(sys.stdin.read(), h) != h)",
-                hash,
-            ])
+            .args(["-W", "ignore", "-c", verify, hash])
             .stdin(Val::Secret("s3cret-pw".into()));
         assert!(process::succeeds(&check));
     }
