@@ -5,12 +5,12 @@
 //! first and says whether it acted or skipped.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
 use xtask::run::plan::{Action, Done, Plan, Process, RunContext, Step, Val};
+use xtask::run::process::{self, Supervised};
 use xtask::targets::docker::engine;
 use xtask::targets::pypi::Venv;
 
@@ -33,17 +33,13 @@ pub const PACKAGES: &[&str] = &[
 ];
 
 fn installed(pkg: &str) -> bool {
-    Command::new("dpkg-query")
-        .args(["-W", "-f=${Status}", pkg])
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+    process::output(&Process::new("dpkg-query", Path::new("/")).args(["-W", "-f=${Status}", pkg]))
+        .is_ok_and(|o| o.stdout.contains("install ok installed"))
 }
 
 fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+    process::output(&Process::new("id", Path::new("/")).args(["-u"]))
+        .is_ok_and(|o| o.stdout.trim() == "0")
 }
 
 /// `apt-get install` of the packages that are missing.
@@ -71,12 +67,7 @@ impl Action for Apt {
         }
         // As root, or through passwordless sudo (CI runners); otherwise one clear error.
         let sudo = !is_root();
-        if sudo
-            && !Command::new("sudo")
-                .args(["-n", "true"])
-                .status()
-                .is_ok_and(|s| s.success())
-        {
+        if sudo && !process::succeeds(&Process::new("sudo", cx.root).args(["-n", "true"])) {
             bail!(
                 "missing Debian packages: {}; install them as root: apt-get install {}",
                 missing.join(" "),
@@ -177,24 +168,13 @@ impl Action for Dockerd {
         // A socket file nobody answers on (a daemon that died) is in the way.
         let _ = std::fs::remove_file(engine::socket());
         let p = Dockerd::process(cx.root);
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(engine::LOG)?;
-        let mut cmd = Command::new(&p.program);
-        cmd.args(&p.args)
-            .stdin(std::process::Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log);
-        #[cfg(unix)]
-        {
-            use std::os::unix::process::CommandExt;
-            cmd.process_group(0);
-        }
-        let child = cmd.spawn().context("starting dockerd")?;
-        let pid = child.id();
-        // It outlives this step (`ci` and `rehearse` stop it at the end). The handle is kept so
-        // that a stop in this process reaps it instead of waiting on a zombie.
+        let child = process::daemon(&p, Path::new(engine::LOG)).context("starting dockerd")?;
+        let pid = child
+            .pid()
+            .context("dockerd started without a pid: see its log")?;
+        // It outlives this step and this process (`ci` and `rehearse` stop it at the end): the
+        // handle lives in a static, never dropped. It is kept so that a stop in this process
+        // reaps it instead of waiting on a zombie.
         STARTED
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -398,7 +378,7 @@ pub fn plan(root: &Path, tools: &Path) -> Plan {
 }
 
 /// Daemons this process started (their handles, so that stopping one also reaps it).
-static STARTED: std::sync::Mutex<Vec<std::process::Child>> = std::sync::Mutex::new(Vec::new());
+static STARTED: std::sync::Mutex<Vec<Supervised>> = std::sync::Mutex::new(Vec::new());
 
 /// What a provisioning run started, as `slipway-rig provision --started <file>` records it:
 /// `{"dockerd": <pid> | null}`.
@@ -446,37 +426,36 @@ pub fn stop_started_file(path: &Path) -> Result<String> {
 /// reaped when this process started it, else until `/proc` no longer lists it or lists it as a
 /// zombie (it has exited; reaping it is its parent's business). SIGKILL after 20 s.
 pub fn stop_dockerd(pid: u32) -> Result<String> {
+    const GRACE: Duration = Duration::from_secs(20);
     let started = std::time::Instant::now();
-    let mut own = {
+    let own = {
         let mut list = STARTED.lock().unwrap_or_else(|e| e.into_inner());
         list.iter()
-            .position(|c| c.id() == pid)
+            .position(|c| c.pid() == Some(pid))
             .map(|i| list.remove(i))
     };
-    if own.is_none() && !is_dockerd(pid) {
-        return Ok(format!("pid {pid} is no dockerd any more: nothing to stop"));
-    }
-    let _ = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .stderr(std::process::Stdio::null())
-        .status();
-    let exited = |own: &mut Option<std::process::Child>| match own {
-        Some(child) => child.try_wait().ok().flatten().is_some(),
-        None => has_exited(pid),
-    };
-    if crate::services::wait_until("dockerd to stop", Duration::from_secs(20), || {
-        exited(&mut own)
-    })
-    .is_err()
-    {
-        let _ = Command::new("kill")
-            .args(["-KILL", &pid.to_string()])
-            .stderr(std::process::Stdio::null())
-            .status();
-        if let Some(child) = own.as_mut() {
-            let _ = child.wait();
+    let stopped = match own {
+        // Ours: SIGTERM, the grace, SIGKILL; reaped either way.
+        Some(mut child) => child.terminate(GRACE).is_some(),
+        None => {
+            if !is_dockerd(pid) {
+                return Ok(format!("pid {pid} is no dockerd any more: nothing to stop"));
+            }
+            process::signal(pid, "TERM");
+            let stopped =
+                crate::services::wait_until("dockerd to stop", GRACE, || has_exited(pid)).is_ok();
+            if !stopped {
+                process::signal(pid, "KILL");
+            }
+            stopped
         }
-        bail!("dockerd (pid {pid}) did not stop within 20 s of SIGTERM; killed it");
+    };
+    if !stopped {
+        bail!(
+            "dockerd (pid {pid}) did not stop within {} s of SIGTERM, so it was killed: see {}",
+            GRACE.as_secs(),
+            engine::LOG
+        );
     }
     Ok(format!(
         "stopped dockerd (pid {pid}) in {}",
@@ -506,18 +485,26 @@ pub fn has_exited(pid: u32) -> bool {
 mod tests {
     use super::*;
 
+    /// `sleep 60` in the background, its output to a log in `dir`.
+    fn sleeper(dir: &Path) -> Supervised {
+        process::supervise(
+            &Process::new("sleep", dir).args(["60"]),
+            &dir.join("sleep.log"),
+        )
+        .unwrap()
+    }
+
     #[test]
     fn a_zombie_counts_as_exited_and_a_reaped_child_too() {
-        let mut child = Command::new("sleep").arg("60").spawn().unwrap();
-        let pid = child.id();
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = sleeper(dir.path());
+        let pid = child.pid().unwrap();
         assert!(!has_exited(pid));
-        let _ = Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .stderr(std::process::Stdio::null())
-            .status();
+        assert!(process::signal(pid, "TERM"));
         // Not reaped yet: a zombie, which has exited.
         wait_for(|| has_exited(pid));
-        child.wait().unwrap();
+        assert!(Path::new(&format!("/proc/{pid}")).exists(), "a zombie");
+        child.stop(Duration::ZERO);
         assert!(has_exited(pid));
     }
 
@@ -525,8 +512,9 @@ mod tests {
     fn stopping_an_own_daemon_reaps_it_promptly() {
         // A stand-in for dockerd that exits on SIGTERM at once: the stop must not wait on the
         // zombie (it used to take 20 s).
-        let child = Command::new("sleep").arg("60").spawn().unwrap();
-        let pid = child.id();
+        let dir = tempfile::tempdir().unwrap();
+        let child = sleeper(dir.path());
+        let pid = child.pid().unwrap();
         STARTED.lock().unwrap().push(child);
         let t = std::time::Instant::now();
         let said = stop_dockerd(pid).unwrap();
@@ -535,18 +523,22 @@ mod tests {
             "{said} took {:?}",
             t.elapsed()
         );
-        assert!(has_exited(pid));
-        assert!(STARTED.lock().unwrap().iter().all(|c| c.id() != pid));
+        assert!(
+            said.starts_with(&format!("stopped dockerd (pid {pid})")),
+            "{said}"
+        );
+        assert!(!Path::new(&format!("/proc/{pid}")).exists(), "reaped");
+        assert!(STARTED.lock().unwrap().iter().all(|c| c.pid() != Some(pid)));
     }
 
     #[test]
     fn a_pid_that_is_no_dockerd_is_left_alone() {
-        let mut child = Command::new("sleep").arg("60").spawn().unwrap();
-        let said = stop_dockerd(child.id()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = sleeper(dir.path());
+        let said = stop_dockerd(child.pid().unwrap()).unwrap();
         assert!(said.contains("no dockerd"), "{said}");
-        assert!(child.try_wait().unwrap().is_none(), "it was not signalled");
-        child.kill().unwrap();
-        child.wait().unwrap();
+        assert_eq!(child.exited(), None, "it was not signalled");
+        child.stop(Duration::ZERO);
     }
 
     #[test]
@@ -557,15 +549,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let fake = dir.path().join("dockerd");
         std::fs::copy("/bin/sleep", &fake).unwrap();
-        // setsid --fork: the forking parent exits at once, so the fake is not our child.
-        let status = Command::new("setsid")
-            .arg("--fork")
-            .arg(&fake)
-            .arg("60")
-            .stdin(std::process::Stdio::null())
-            .status()
-            .unwrap();
-        assert!(status.success());
+        // setsid --fork: the forking parent exits at once, so the fake is not our child. (Not
+        // captured: the fake would hold the pipes open for its whole minute.)
+        process::streamed(&Process::new("setsid", dir.path()).args([
+            "--fork".to_string(),
+            fake.display().to_string(),
+            "60".into(),
+        ]))
+        .unwrap();
         let mut pid = None;
         wait_for(|| {
             pid = std::fs::read_dir("/proc").unwrap().flatten().find_map(|e| {

@@ -8,10 +8,12 @@
 use std::io::Read;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
+
+use xtask::run::plan::{Process, Val};
+use xtask::run::process::{self, Supervised};
 
 /// A free TCP port on 127.0.0.1 (bound and released; good enough for tests on one machine).
 pub fn free_port() -> Result<u16> {
@@ -46,54 +48,61 @@ pub fn http_status(url: &str) -> Option<u16> {
         .map(|r| r.status().as_u16())
 }
 
-/// A background process we started; stopped (SIGTERM, then SIGKILL) when dropped.
-#[derive(Debug)]
+/// This process's directory (a service's relative paths mean what they meant to its caller).
+fn here() -> PathBuf {
+    std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"))
+}
+
+/// A background process we started ([`process::daemon`]: its own process group, output appended
+/// to its log); stopped (SIGTERM, up to [`Daemon::GRACE`], then SIGKILL) and reaped when dropped.
 pub struct Daemon {
     pub name: String,
     pub log: PathBuf,
-    child: Option<Child>,
+    child: Supervised,
+}
+
+impl std::fmt::Debug for Daemon {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Daemon")
+            .field("name", &self.name)
+            .field("log", &self.log)
+            .field("pid", &self.pid())
+            .finish()
+    }
 }
 
 impl Daemon {
-    /// Starts `cmd` with its output appended to `log`, then waits until `ready`; on failure the
+    /// How long a stop waits after SIGTERM before SIGKILL.
+    pub const GRACE: Duration = Duration::from_secs(5);
+
+    /// Starts `p` with its output appended to `log`, then waits until `ready`; on failure the
     /// error carries the last lines of the log.
     pub fn start(
         name: &str,
-        mut cmd: Command,
+        p: &Process,
         log: &Path,
         timeout: Duration,
         mut ready: impl FnMut() -> bool,
     ) -> Result<Daemon> {
         if let Some(dir) = log.parent() {
-            std::fs::create_dir_all(dir)?;
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {} for {name}'s log", dir.display()))?;
         }
-        let out = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)?;
-        let err = out.try_clone()?;
-        cmd.stdin(Stdio::null()).stdout(out).stderr(err);
-        #[cfg(unix)]
-        {
-            use std::os::unix::process::CommandExt;
-            cmd.process_group(0); // not killed by a Ctrl-C meant for the caller's step
-        }
-        let child = cmd
-            .spawn()
-            .with_context(|| format!("cannot start {name} ({:?})", cmd.get_program()))?;
+        let child = process::daemon(p, log).with_context(|| format!("cannot start {name}"))?;
         let mut d = Daemon {
             name: name.into(),
             log: log.into(),
-            child: Some(child),
+            child,
         };
         let started = Instant::now();
         loop {
             if ready() {
                 // Waiting for a service to come up is time spent in that service.
-                xtask::run::exec::count_child_span(started, Instant::now());
+                process::count_child_span(started, Instant::now());
                 return Ok(d);
             }
-            if let Some(status) = d.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+            if let Some(code) = d.child.exited() {
+                let status = code.map_or("a signal".to_string(), |c| format!("status {c}"));
                 bail!(
                     "{name} exited with {status} while starting; its log ({}):\n{}",
                     log.display(),
@@ -113,37 +122,24 @@ impl Daemon {
         }
     }
 
+    /// Its pid while it runs (None once stopped).
     pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
+        self.child.pid()
     }
 
+    /// The last `n` lines of its log, secrets masked.
     pub fn log_tail(&self, n: usize) -> String {
         let mut s = String::new();
         if let Ok(mut f) = std::fs::File::open(&self.log) {
             let _ = f.read_to_string(&mut s);
         }
         let lines: Vec<&str> = s.lines().collect();
-        lines[lines.len().saturating_sub(n)..].join("\n")
+        xtask::run::ui::redact(&lines[lines.len().saturating_sub(n)..].join("\n"))
     }
 
-    /// SIGTERM, up to 5 s to exit, then SIGKILL.
+    /// SIGTERM, up to [`Daemon::GRACE`] to exit, then SIGKILL; reaped either way.
     pub fn stop(&mut self) {
-        let Some(mut child) = self.child.take() else {
-            return;
-        };
-        let _ = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .stderr(Stdio::null())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
+        self.child.terminate(Self::GRACE);
     }
 }
 
@@ -156,26 +152,18 @@ impl Drop for Daemon {
 /// bcrypt htpasswd line via the system python3's `crypt` (libxcrypt does `$2b$`): no
 /// apache2-utils, no PyPI. The password travels on stdin, never in argv.
 pub fn bcrypt_htpasswd(user: &str, password: &str) -> Result<String> {
+    xtask::run::ui::register_secret(password);
     let script = "import crypt, sys\npw = sys.stdin.read()\nprint('%s:%s' % (sys.argv[1], crypt.crypt(pw, crypt.mksalt(crypt.METHOD_BLOWFISH))))";
-    let mut child = Command::new("python3")
+    let p = Process::new("python3", Path::new("/"))
         .args(["-W", "ignore", "-c", script, user])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .context("python3 is needed to write an htpasswd file")?;
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .expect("piped")
-        .write_all(password.as_bytes())?;
-    let out = child.wait_with_output()?;
-    let line = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    if !out.status.success() || !line.contains(":$2") {
+        .stdin(Val::Secret(password.into()));
+    let out = process::output(&p)
+        .context("python3 is needed to write an htpasswd file: install python3")?;
+    let line = out.stdout.trim().to_string();
+    if !out.ok || !line.contains(":$2") {
         bail!(
-            "could not hash the password with bcrypt: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
+            "could not hash the password with bcrypt (python3's crypt module, with libxcrypt): {}",
+            out.tail(10)
         );
     }
     Ok(line)
@@ -222,12 +210,14 @@ impl Registry {
             ));
         }
         std::fs::write(dir.join("config.yml"), config)?;
-        let mut cmd = Command::new(REGISTRY_BIN);
-        cmd.arg("serve").arg(dir.join("config.yml"));
+        let p = Process::new(REGISTRY_BIN, &here()).args([
+            "serve".to_string(),
+            dir.join("config.yml").display().to_string(),
+        ]);
         let url = format!("http://{addr}/v2/");
         let daemon = Daemon::start(
             "docker-registry",
-            cmd,
+            &p,
             &dir.join("registry.log"),
             Duration::from_secs(20),
             || matches!(http_status(&url), Some(200 | 401)),
@@ -322,19 +312,17 @@ impl PackageIndex {
             dir.join("htpasswd"),
             bcrypt_htpasswd(user, password)? + "\n",
         )?;
-        let mut cmd = Command::new(&server);
-        cmd.args(["run", "-p", &port.to_string(), "-i", "127.0.0.1", "-P"])
-            .arg(dir.join("htpasswd"))
-            .args(["-a", "update"]);
-        if !fallback {
-            cmd.arg("--disable-fallback");
-        }
-        cmd.arg(dir.join("packages"));
+        let p = Process::new(&server.display().to_string(), &here())
+            .args(["run", "-p", &port.to_string(), "-i", "127.0.0.1", "-P"])
+            .args([dir.join("htpasswd").display().to_string()])
+            .args(["-a", "update"])
+            .args((!fallback).then_some("--disable-fallback"))
+            .args([dir.join("packages").display().to_string()]);
         let url = format!("http://127.0.0.1:{port}/");
         let health = format!("{url}health");
         let daemon = Daemon::start(
             "pypiserver",
-            cmd,
+            &p,
             &dir.join("pypiserver.log"),
             Duration::from_secs(30),
             || http_status(&health) == Some(200),
@@ -382,43 +370,95 @@ mod tests {
     #[test]
     fn daemon_start_reports_the_log_when_it_dies() {
         let dir = tempfile::tempdir().unwrap();
-        let mut cmd = Command::new("sh");
-        cmd.args(["-c", "echo starting; echo 'fatal: no config' >&2; exit 3"]);
+        let p = Process::new("python3", dir.path()).args([
+            "-c",
+            "import sys; print('starting', flush=True); sys.stderr.write('fatal: no config\\n'); sys.exit(3)",
+        ]);
         let err = Daemon::start(
             "demo",
-            cmd,
+            &p,
+            &dir.path().join("logs/d.log"),
+            Duration::from_secs(5),
+            || false,
+        )
+        .unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(
+            msg.contains("demo exited with status 3 while starting"),
+            "{msg}"
+        );
+        assert!(msg.contains("starting\nfatal: no config"), "{msg}");
+    }
+
+    #[test]
+    fn daemon_start_names_a_missing_program() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Daemon::start(
+            "demo",
+            &Process::new("definitely-not-here-xyz", dir.path()),
             &dir.path().join("d.log"),
             Duration::from_secs(5),
             || false,
         )
         .unwrap_err();
         let msg = format!("{err:#}");
-        assert!(msg.contains("demo exited with exit status: 3"), "{msg}");
-        assert!(msg.contains("fatal: no config"), "{msg}");
+        assert!(
+            msg.starts_with(
+                "cannot start demo: cannot run `definitely-not-here-xyz`: it is not installed"
+            ),
+            "{msg}"
+        );
     }
 
     #[test]
-    fn daemon_is_stopped_on_drop() {
+    fn daemon_not_ready_is_stopped_and_its_log_reported() {
         let dir = tempfile::tempdir().unwrap();
-        let mut cmd = Command::new("sleep");
-        cmd.arg("60");
+        let p = Process::new("python3", dir.path()).args([
+            "-c",
+            "import time; print('listening soon', flush=True); time.sleep(60)",
+        ]);
+        let log = dir.path().join("d.log");
+        let t = Instant::now();
+        let err = Daemon::start("slow", &p, &log, Duration::from_millis(500), || {
+            std::fs::read_to_string(&log).is_ok_and(|l| l.contains("never"))
+        })
+        .unwrap_err();
+        assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+        let msg = format!("{err:#}");
+        assert!(msg.contains("slow was not ready after 0 s"), "{msg}");
+        assert!(msg.contains("listening soon"), "{msg}");
+    }
+
+    #[test]
+    fn daemon_is_stopped_with_term_and_reaped_on_drop() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("s.log");
+        let script = "import signal,sys,time\n\
+                      def bye(*_):\n    print('got TERM', flush=True); sys.exit(0)\n\
+                      signal.signal(signal.SIGTERM, bye)\n\
+                      print('up', flush=True)\n\
+                      time.sleep(60)";
         let d = Daemon::start(
             "sleeper",
-            cmd,
-            &dir.path().join("s.log"),
-            Duration::from_secs(5),
-            || true,
+            &Process::new("python3", dir.path()).args(["-c", script]),
+            &log,
+            Duration::from_secs(10),
+            || std::fs::read_to_string(&log).is_ok_and(|l| l.contains("up")),
         )
         .unwrap();
         let pid = d.pid().unwrap();
+        let t = Instant::now();
         drop(d);
-        let alive = Command::new("kill")
-            .args(["-0", &pid.to_string()])
-            .stderr(std::process::Stdio::null())
-            .status()
-            .unwrap()
-            .success();
-        assert!(!alive, "pid {pid} still alive");
+        assert!(
+            t.elapsed() < Daemon::GRACE,
+            "stopped by TERM, not by the grace"
+        );
+        assert!(std::fs::read_to_string(&log).unwrap().contains("got TERM"));
+        // Reaped: not even a zombie is left.
+        assert!(
+            !Path::new(&format!("/proc/{pid}")).exists(),
+            "pid {pid} still there"
+        );
     }
 
     #[test]
@@ -426,11 +466,19 @@ mod tests {
         let line = bcrypt_htpasswd("ann", "s3cret-pw").unwrap();
         assert!(line.starts_with("ann:$2"), "{line}");
         assert!(!line.contains("s3cret-pw"));
+        // And it checks out: python3's crypt verifies it against the password (on stdin again).
+        let hash = line.split_once(':').unwrap().1;
+        let verify =
+            "import crypt,sys; h=sys.argv[1]; sys.exit(crypt.crypt(sys.stdin.read(), h) != h)";
+        let check = Process::new("python3", Path::new("/"))
+            .args(["-W", "ignore", "-c", verify, hash])
+            .stdin(Val::Secret("s3cret-pw".into()));
+        assert!(process::succeeds(&check));
     }
 
     #[test]
-    fn which_finds_sh() {
-        assert!(which("sh").is_some());
+    fn which_finds_python3() {
+        assert!(which("python3").is_some());
         assert!(which("definitely-not-here-xyz").is_none());
     }
 }

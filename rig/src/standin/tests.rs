@@ -3,14 +3,15 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Value as Json};
 
 use super::tests_support::spec_path;
 use super::*;
 use xtask::core::sha256::digest_hex as sha256_hex;
+use xtask::run::plan::{Process, Val};
+use xtask::run::process;
 
 const API: &str = "http://api.github.localhost";
 const UPLOADS: &str = "http://uploads.github.localhost";
@@ -1056,12 +1057,7 @@ fn gh_env_points_gh_at_the_standin() {
 // End to end: the real gh binary.
 
 fn gh_installed() -> bool {
-    let ok = Command::new("gh")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
+    let ok = process::succeeds(&Process::new("gh", Path::new("/")).args(["--version"]));
     if !ok {
         // Straight to the process's stderr: libtest captures `eprintln!` of passing tests.
         let _ = writeln!(
@@ -1094,12 +1090,7 @@ impl GhOut {
 fn gh(s: &Standin, dir: &Path, args: &[&str]) -> GhOut {
     let config = dir.join("gh-config");
     std::fs::create_dir_all(&config).unwrap();
-    let mut cmd = Command::new("gh");
-    cmd.args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let mut p = Process::new("gh", dir).args(args.iter().copied());
     for k in [
         "GITHUB_TOKEN",
         "GITHUB_ENTERPRISE_TOKEN",
@@ -1108,29 +1099,22 @@ fn gh(s: &Standin, dir: &Path, args: &[&str]) -> GhOut {
         "ALL_PROXY",
         "all_proxy",
     ] {
-        cmd.env_remove(k);
+        p = p.env_removed(k);
     }
-    cmd.envs(s.gh_env(&config));
-    let mut child = cmd.spawn().expect("gh starts");
-    let started = Instant::now();
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        if started.elapsed() > Duration::from_secs(60) {
-            let _ = child.kill();
-            panic!(
-                "gh {args:?} did not finish in 60 s; requests: {:#?}",
-                s.requests()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
+    for (k, v) in s.gh_env(&config) {
+        let v = if k.ends_with("TOKEN") {
+            Val::Secret(v)
+        } else {
+            Val::Plain(v)
+        };
+        p = p.env(&k, v);
     }
-    let out = child.wait_with_output().unwrap();
+    let out = process::output_within(&p, Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("{e:#}; gh {args:?}: requests: {:#?}", s.requests()));
     GhOut {
-        ok: out.status.success(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        ok: out.ok,
+        stdout: out.stdout,
+        stderr: out.stderr,
     }
 }
 

@@ -7,7 +7,12 @@
 //! - **read** ([`reader`]): stdout consumed as it comes, the child killed and reaped when the
 //!   reader is dropped early (`duct`);
 //! - **supervised** ([`supervise`], [`watchdog`]): a background child behind a [`Supervised`]
-//!   handle that is killed and reaped on drop (`duct`).
+//!   handle that is killed and reaped on drop (`duct`);
+//! - **daemon** ([`daemon`]): a service in its own process group, its output appended to a log,
+//!   stopped with SIGTERM then SIGKILL ([`Supervised::terminate`]), reaped either way (`duct`);
+//! - **bounded** ([`output_within`]): captured, but killed and reaped after a time limit (`duct`).
+//!
+//! The rehearsal rig (`rig/`, crate `slipway-rig`) starts its children here too.
 //!
 //! What every mode shares lives here once: secrets are revealed only to the child and masked in
 //! every error, a program that cannot be started is "not installed (is it on PATH?)", and the
@@ -133,6 +138,57 @@ fn output_inner(p: &Process) -> Result<Output> {
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     })
+}
+
+/// Like [`output`], but a child still running after `limit` is killed and reaped, and that is the
+/// error (a hung program cannot hang its caller).
+pub fn output_within(p: &Process, limit: Duration) -> Result<Output> {
+    let started = Instant::now();
+    let result = output_within_inner(p, limit);
+    count_child_span(started, Instant::now());
+    result
+}
+
+fn output_within_inner(p: &Process, limit: Duration) -> Result<Output> {
+    let deadline = Instant::now() + limit;
+    let handle = expression(p)
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked()
+        .start()
+        .map_err(|e| not_started(p, &e))?;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        if let Some(o) = handle
+            .try_wait()
+            .with_context(|| format!("cannot wait for `{}`", p.program))?
+        {
+            return Ok(Output {
+                ok: o.status.success(),
+                code: o.status.code(),
+                stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+                stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+            });
+        }
+        if Instant::now() >= deadline {
+            let _ = handle.kill();
+            let _ = handle.wait();
+            bail!(
+                "`{}` did not finish within {}, so it was killed: is it waiting for input or for a \
+                 service that does not answer?",
+                p.program,
+                ui::human_duration(limit)
+            );
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(20));
+    }
+}
+
+/// Sends `signal` (a name or number as `kill(1)` takes it: `TERM`, `KILL`, `0` to probe) to
+/// `pid`; true when it was delivered.
+pub fn signal(pid: u32, signal: &str) -> bool {
+    succeeds(&Process::new("kill", Path::new("/")).args([format!("-{signal}"), pid.to_string()]))
 }
 
 /// Runs `p` to completion and returns its stdout; on a non-zero exit, the error relays the last
@@ -308,6 +364,37 @@ pub fn supervise(p: &Process, log: &Path) -> Result<Supervised> {
     })
 }
 
+/// Starts `p` as a service: in the background, in its own process group (a Ctrl-C meant for us
+/// does not reach it), stdin from the plan or empty, stdout and stderr appended to `log`. Its life
+/// is not counted as child time (only the waits on it are, by the caller). Stop it with
+/// [`Supervised::terminate`]; dropping the handle kills and reaps it. A handle that is never
+/// dropped (kept in a `static`) leaves it running after this process exits.
+pub fn daemon(p: &Process, log: &Path) -> Result<Supervised> {
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .with_context(|| format!("cannot open {} (is its directory writable?)", log.display()))?;
+    let handle = expression(p)
+        .stdout_file(out.try_clone()?)
+        .stderr_file(out)
+        .unchecked()
+        .before_spawn(|c| {
+            use std::os::unix::process::CommandExt;
+            c.process_group(0);
+            Ok(())
+        })
+        .start()
+        .map_err(|e| not_started(p, &e))?;
+    Ok(Supervised {
+        handle: Some(handle),
+        program: p.program.clone(),
+        started: Instant::now(),
+        counted: false,
+        fuse: None,
+    })
+}
+
 /// Starts `p` in the background, in its own process group (a Ctrl-C meant for us does not reach
 /// it), stdout and stderr appended to `log`, its stdin a pipe only we hold: its lifeline.
 /// [`Supervised::close_stdin_and_wait`] closes it (the child then stops by itself); if this
@@ -454,6 +541,51 @@ impl Supervised {
         }
         // Disarmed: the watchdog is gone before its pipe closes.
         self.fuse.take();
+    }
+}
+
+impl Supervised {
+    /// Asks it to stop (SIGTERM), waits up to `grace` for it to end, then kills it (SIGKILL);
+    /// always reaps it. `Some(code)` when it ended within the grace (`Some(None)`: by a signal, as
+    /// a program without a SIGTERM handler does, or earlier by itself); `None` when it had to be
+    /// killed, or was stopped before. A watchdog's fuse is closed only after it is gone (it does
+    /// not fire).
+    pub fn terminate(&mut self, grace: Duration) -> Option<Option<i32>> {
+        let h = self.handle.take()?;
+        // Unreaped until the `try_wait` that sees it end, so the pid cannot have been reused.
+        let mut ended = h.try_wait().ok().flatten().map(|o| o.status.code());
+        if ended.is_none() {
+            if let Some(pid) = h.pids().first() {
+                signal(*pid, "TERM");
+            }
+            let deadline = Instant::now() + grace;
+            loop {
+                if let Ok(Some(o)) = h.try_wait() {
+                    ended = Some(o.status.code());
+                    break;
+                }
+                if Instant::now() >= deadline {
+                    let _ = h.kill();
+                    let _ = h.wait();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        if self.counted {
+            count_child_span(self.started, Instant::now());
+        }
+        self.fuse.take();
+        ended
+    }
+}
+
+impl std::fmt::Debug for Supervised {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Supervised")
+            .field("program", &self.program)
+            .field("pid", &self.pid())
+            .finish()
     }
 }
 
@@ -616,5 +748,139 @@ mod tests {
             s.close_stdin_and_wait(Duration::from_secs(5)),
             Some(Some(0))
         );
+    }
+
+    /// The process group of `pid`, from `/proc/<pid>/stat` (the fifth field).
+    fn pgrp(pid: u32) -> u32 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let rest = stat.rsplit_once(')').unwrap().1;
+        rest.split_whitespace().nth(2).unwrap().parse().unwrap()
+    }
+
+    #[test]
+    fn a_daemon_appends_to_its_log_in_its_own_group_and_terminate_sends_term() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("d.log");
+        std::fs::write(&log, "before\n").unwrap();
+        // Says it is up, then waits for SIGTERM and says so on the way out.
+        let script = "import signal,sys,time\n\
+                      def bye(*_):\n    print('got TERM', flush=True); sys.exit(0)\n\
+                      signal.signal(signal.SIGTERM, bye)\n\
+                      print('up', flush=True)\n\
+                      time.sleep(30)";
+        let mut d = daemon(
+            &Process::new("python3", dir.path()).args(["-c", script]),
+            &log,
+        )
+        .unwrap();
+        let pid = d.pid().unwrap();
+        let started = Instant::now();
+        while !std::fs::read_to_string(&log).unwrap().contains("up") {
+            assert!(started.elapsed() < Duration::from_secs(10), "never up");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(pgrp(pid), pid, "its own process group");
+        let t = Instant::now();
+        assert_eq!(d.terminate(Duration::from_secs(10)), Some(Some(0)));
+        assert!(t.elapsed() < Duration::from_secs(5), "TERM, not the grace");
+        assert_eq!(
+            std::fs::read_to_string(&log).unwrap(),
+            "before\nup\ngot TERM\n"
+        );
+        assert!(
+            !Path::new(&format!("/proc/{pid}")).exists(),
+            "reaped, not a zombie"
+        );
+        assert_eq!(d.pid(), None);
+        assert_eq!(d.terminate(Duration::ZERO), None, "once");
+    }
+
+    #[test]
+    fn terminate_kills_what_ignores_term_after_the_grace() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("d.log");
+        let script = "import signal,time\n\
+                      signal.signal(signal.SIGTERM, signal.SIG_IGN)\n\
+                      print('up', flush=True)\n\
+                      time.sleep(30)";
+        let mut d = daemon(
+            &Process::new("python3", dir.path()).args(["-c", script]),
+            &log,
+        )
+        .unwrap();
+        let pid = d.pid().unwrap();
+        let started = Instant::now();
+        while !std::fs::read_to_string(&log).unwrap().contains("up") {
+            assert!(started.elapsed() < Duration::from_secs(10), "never up");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let t = Instant::now();
+        assert_eq!(d.terminate(Duration::from_millis(300)), None, "killed");
+        assert!(t.elapsed() >= Duration::from_millis(300));
+        assert!(t.elapsed() < Duration::from_secs(5));
+        assert!(!Path::new(&format!("/proc/{pid}")).exists(), "reaped");
+        // A child that ended by itself keeps its status.
+        let mut d = daemon(&Process::new("false", dir.path()), &log).unwrap();
+        let t = Instant::now();
+        while d.exited().is_none() {
+            assert!(t.elapsed() < Duration::from_secs(5));
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(d.terminate(Duration::from_secs(5)), Some(Some(1)));
+        let mut d = daemon(&Process::new("sleep", dir.path()).args(["30"]), &log).unwrap();
+        assert_eq!(
+            d.terminate(Duration::from_secs(5)),
+            Some(None),
+            "no handler: ended by the signal"
+        );
+    }
+
+    #[test]
+    fn output_within_kills_and_reaps_a_child_that_overruns() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = Process::new("python3", dir.path()).args([
+            "-c",
+            "import sys; print('out'); sys.stderr.write('err'); sys.exit(3)",
+        ]);
+        let out = output_within(&p, Duration::from_secs(30)).unwrap();
+        assert_eq!((out.ok, out.code), (false, Some(3)));
+        assert_eq!((out.stdout.as_str(), out.stderr.as_str()), ("out\n", "err"));
+        let t = Instant::now();
+        let err = format!(
+            "{:#}",
+            output_within(
+                &Process::new("sleep", dir.path()).args(["30"]),
+                Duration::from_millis(200)
+            )
+            .unwrap_err()
+        );
+        assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+        assert!(
+            err.starts_with("`sleep` did not finish within 200"),
+            "{err}"
+        );
+        let err = format!(
+            "{:#}",
+            output_within(
+                &Process::new("definitely-not-a-program-xyz", dir.path()),
+                Duration::from_secs(1)
+            )
+            .unwrap_err()
+        );
+        assert!(err.contains("it is not installed"), "{err}");
+    }
+
+    #[test]
+    fn signal_reaches_a_live_pid_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = supervise(
+            &Process::new("sleep", dir.path()).args(["30"]),
+            &dir.path().join("log"),
+        )
+        .unwrap();
+        let pid = s.pid().unwrap();
+        assert!(signal(pid, "0"));
+        s.stop(Duration::ZERO);
+        assert!(!signal(pid, "0"), "reaped: no such process");
     }
 }
