@@ -12,6 +12,7 @@ pub mod date;
 pub mod diff;
 pub mod dockertags;
 pub mod edit;
+pub mod json;
 pub mod notes;
 pub mod problems;
 pub mod pyproject;
