@@ -7,7 +7,7 @@
 
 pub mod cli;
 pub mod cmd;
-pub mod core;
+pub use slipway_core as core;
 pub mod facts;
 pub mod run;
 pub mod targets;

@@ -112,7 +112,11 @@ fn workspace_sources() -> Vec<(String, String)> {
     let root = workspace_root();
     let mut files = Vec::new();
     for member in members(&root) {
-        sources(&root.join(&member).join("src"), &mut files);
+        // A crate's sources are its `src/`, or the crate folder itself when its manifest points
+        // its lib there (the pure core, `xtask/src/core`).
+        let dir = root.join(&member);
+        let src = dir.join("src");
+        sources(if src.is_dir() { &src } else { &dir }, &mut files);
     }
     files.sort();
     files

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use semver::Version;
 use serde_json::{json, Value as Json};
 
-use crate::core::conventional::{self, Commit, Kind};
+use crate::conventional::{self, Commit, Kind};
 
 pub const BREAKING: &str = "Breaking changes";
 /// One commit as read from git.
@@ -327,9 +327,9 @@ pub fn render_html(r: &Release, style: &Style, out: &mut String) {
 }
 
 /// The level `auto` picks: breaking → major (minor while 0.x), feat → minor, fix/perf → patch.
-pub fn auto_level(r: &Release, current: &Version) -> Option<crate::core::version::BumpSpec> {
-    use crate::core::conventional::Bump;
-    use crate::core::version::BumpSpec;
+pub fn auto_level(r: &Release, current: &Version) -> Option<crate::version::BumpSpec> {
+    use crate::conventional::Bump;
+    use crate::version::BumpSpec;
     let max = r
         .entries
         .iter()

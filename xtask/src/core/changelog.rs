@@ -14,8 +14,8 @@ use std::ops::Range;
 
 use semver::Version;
 
-use crate::core::edit::{line_ending, line_of, splice, Replacement};
-use crate::core::version::{git_tag, parse_pep440, parse_semver};
+use crate::edit::{line_ending, line_of, splice, Replacement};
+use crate::version::{git_tag, parse_pep440, parse_semver};
 
 /// The bullet text [`release`] inserts when `[Unreleased]` has no entries.
 pub const PLACEHOLDER: &str = "_TODO: describe this change (placeholder inserted by slipway)_";
@@ -600,7 +600,7 @@ pub fn add_unreleased_entries(
                 lines[last].end..lines[last].end,
                 format!("{sep}{block}"),
             ));
-        } else if *title == crate::core::changegen::BREAKING {
+        } else if *title == crate::changegen::BREAKING {
             // First in the section: before the first non-blank line of the body.
             match (0..lines.len()).find(|&i| !text(&lines[i]).trim().is_empty()) {
                 Some(first) => reps.push(Replacement::new(
@@ -912,16 +912,16 @@ pub(crate) fn read_title(title: &str) -> Result<Title, String> {
 
 /// The generated entries of a release as changelog bullets, grouped by section.
 pub fn generated_groups(
-    r: &crate::core::changegen::Release,
-    style: &crate::core::changegen::Style,
+    r: &crate::changegen::Release,
+    style: &crate::changegen::Style,
 ) -> Vec<(&'static str, Vec<GenEntry>)> {
-    crate::core::changegen::sections(r, style)
+    crate::changegen::sections(r, style)
         .into_iter()
         .map(|(title, entries)| {
             let list = entries
                 .into_iter()
                 .map(|e| GenEntry {
-                    text: crate::core::changegen::bullet(e, style),
+                    text: crate::changegen::bullet(e, style),
                     short_hash: e.short().to_string(),
                     subject: e.commit.subject.clone(),
                 })

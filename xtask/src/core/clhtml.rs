@@ -4,8 +4,8 @@
 //! `#123` and commit hashes when the repository URL is known. The link definitions themselves are
 //! not shown. A small Markdown subset on the changelog's own line model; everything is escaped.
 
-use crate::core::changegen::html_escape;
-use crate::core::changelog::Changelog;
+use crate::changegen::html_escape;
+use crate::changelog::Changelog;
 
 /// Renders `src` (parsed as `cl`) for `project`; `repo` is the repository's web URL.
 pub fn render(src: &str, cl: &Changelog, project: &str, repo: Option<&str>) -> String {

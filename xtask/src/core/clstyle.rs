@@ -6,12 +6,12 @@
 
 use semver::Version;
 
-use crate::core::changelog::{
+use crate::changelog::{
     has_placeholders, insert_block, read_title, Changelog, GenEntry, ReleaseEdit, Section, Title,
     PLACEHOLDER,
 };
-use crate::core::edit::{line_ending, splice, Replacement};
-use crate::core::version::{git_tag, parse_pep440, pep440};
+use crate::edit::{line_ending, splice, Replacement};
+use crate::version::{git_tag, parse_pep440, pep440};
 
 /// `changelog-style`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -234,7 +234,7 @@ impl Form {
 pub struct FileStyle {
     pub name: StyleName,
     /// The file keeps an `[Unreleased]` section (Keep a Changelog with one): the release renames
-    /// it, as [`crate::core::changelog::release_parsed`] does.
+    /// it, as [`crate::changelog::release_parsed`] does.
     pub unreleased: bool,
     form: Form,
     /// Subheading per generated group (GROUPS order).
@@ -724,7 +724,7 @@ mod tests {
     /// pieces: before and after the insertion points).
     #[test]
     fn property_release_only_inserts() {
-        let mut rng = crate::core::testutil::Rng::new(9);
+        let mut rng = crate::testutil::Rng::new(9);
         let heads = [
             "## v{v} (2025-06-01)",
             "## {v}",

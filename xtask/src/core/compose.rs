@@ -1,16 +1,16 @@
 //! Docker Compose files: find the project's own images and move their version tags.
 //!
-//! [`scan`] walks the YAML event stream ([`crate::core::yaml`], with byte spans) and looks at the
+//! [`scan`] walks the YAML event stream ([`crate::yaml`], with byte spans) and looks at the
 //! `image` value of every `services.<name>` mapping, and at every `image` key anywhere beneath a
 //! top-level `x-…` extension field (where anchors for `<<: *app` merges usually live). Compose
 //! interpolation (`${VAR:-default}`, `$$`, …) is resolved with a map back to source bytes, so a
 //! tag that sits inside a default (`${APP_TAG:-1.2.3}`) is still edited in place.
 //!
-//! [`set_version`] only ever replaces the bytes of a tag ([`crate::core::edit::splice`]), then scans the
+//! [`set_version`] only ever replaces the bytes of a tag ([`crate::edit::splice`]), then scans the
 //! result again and refuses to return anything that does not show the new version at every
 //! versioned use.
 //!
-//! Positions: [`crate::core::yaml`] gives every scalar the byte range of its source text (a
+//! Positions: [`crate::yaml`] gives every scalar the byte range of its source text (a
 //! quoted scalar's from its opening quote); the raw text is only trusted when it equals the
 //! parsed value. YAML the reader does not understand is refused with its line and column, never
 //! guessed at.
@@ -19,9 +19,9 @@ use std::ops::Range;
 
 use semver::Version;
 
-use crate::core::edit::{splice, Replacement};
-use crate::core::version::{docker_tag, parse_docker_tag};
-use crate::core::yaml::{self, Event, Style};
+use crate::edit::{splice, Replacement};
+use crate::version::{docker_tag, parse_docker_tag};
+use crate::yaml::{self, Event, Style};
 
 /// One reference to an own image in a compose file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -382,7 +382,7 @@ fn node_slot(stack: &mut [Frame]) -> Slot {
 
 /// Line numbers for one source text.
 struct Offsets {
-    /// Byte offsets of every `\n` (as [`crate::core::edit::line_of`] counts them).
+    /// Byte offsets of every `\n` (as [`crate::edit::line_of`] counts them).
     newlines: Vec<usize>,
 }
 
@@ -818,7 +818,7 @@ fn commented_lines(src: &str, images: &[String]) -> Vec<(usize, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::edit::line_of;
+    use crate::edit::line_of;
 
     fn v(s: &str) -> Version {
         Version::parse(s).unwrap()

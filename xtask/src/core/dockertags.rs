@@ -8,7 +8,7 @@
 
 use semver::Version;
 
-use crate::core::version::docker_tag;
+use crate::version::docker_tag;
 
 /// The kinds of tag a release can get besides its exact version.
 pub const MOVING_KINDS: &[&str] = &["minor", "major", "latest", "sha"];
@@ -247,7 +247,7 @@ mod tests {
 
     #[test]
     fn every_planned_tag_is_a_valid_docker_tag() {
-        let mut rng = crate::core::testutil::Rng::new(7);
+        let mut rng = crate::testutil::Rng::new(7);
         let labels = [
             "",
             "-rc.1",

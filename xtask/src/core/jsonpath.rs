@@ -2,8 +2,8 @@
 //! span-keeping parser: the bytes inside the matched string's quotes are the span. Duplicate keys
 //! are refused (which one counts would be a guess).
 
-use crate::core::edit::line_of;
-use crate::core::versioned::Span;
+use crate::edit::line_of;
+use crate::versioned::Span;
 
 /// Splits `/a/b~1c/0` into its reference tokens (`~1` → `/`, `~0` → `~`).
 pub fn split_pointer(pointer: &str) -> Result<Vec<String>, String> {
@@ -279,7 +279,7 @@ mod tests {
 
     #[test]
     fn property_bytes_outside_the_span_stay() {
-        let mut rng = crate::core::testutil::Rng::new(11);
+        let mut rng = crate::testutil::Rng::new(11);
         for _ in 0..300 {
             let nl = ["\n", "\r\n", ""][rng.below(3)];
             let ind = ["", "  ", "\t"][rng.below(3)];
@@ -299,9 +299,9 @@ mod tests {
                 src.push_str(nl);
             }
             let s = find(&src, "/version").unwrap().remove(0);
-            let out = crate::core::edit::splice(
+            let out = crate::edit::splice(
                 &src,
-                &[crate::core::edit::Replacement::new(
+                &[crate::edit::Replacement::new(
                     s.range.clone(),
                     "10.0.0",
                 )],

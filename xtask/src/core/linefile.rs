@@ -2,8 +2,8 @@
 //! a plain-text version file, a dotenv key, a Python `__version__ = "…"` assignment, and a line
 //! template (`current_version = {version}`).
 
-use crate::core::edit::line_of;
-use crate::core::versioned::Span;
+use crate::edit::line_of;
+use crate::versioned::Span;
 
 /// Lines as (start, end without the line ending).
 fn lines(src: &str) -> impl Iterator<Item = (usize, usize)> + '_ {
@@ -265,7 +265,7 @@ mod tests {
     /// Property: for each grammar, random surroundings stay byte-identical around the span.
     #[test]
     fn property_bytes_outside_the_span_stay() {
-        let mut rng = crate::core::testutil::Rng::new(5);
+        let mut rng = crate::testutil::Rng::new(5);
         type Finder = fn(&str) -> Result<Vec<Span>, String>;
         let kinds: [(&str, Finder); 3] = [
             ("APP_VERSION={q}1.2.3{q}", |s| find_dotenv(s, "APP_VERSION")),
@@ -287,9 +287,9 @@ mod tests {
                 src.push_str(nl);
             }
             let s = find(&src).unwrap().remove(0);
-            let out = crate::core::edit::splice(
+            let out = crate::edit::splice(
                 &src,
-                &[crate::core::edit::Replacement::new(
+                &[crate::edit::Replacement::new(
                     s.range.clone(),
                     "4.5.6",
                 )],
@@ -303,9 +303,9 @@ mod tests {
             let trail = ["", "\n", "\r\n", " \n"][rng.below(4)];
             let src = format!("{lead}v1.2.3{trail}");
             let s = find_text(&src).unwrap().remove(0);
-            let out = crate::core::edit::splice(
+            let out = crate::edit::splice(
                 &src,
-                &[crate::core::edit::Replacement::new(
+                &[crate::edit::Replacement::new(
                     s.range.clone(),
                     "v2.0.0",
                 )],

@@ -14,6 +14,7 @@ pub mod date;
 pub mod diff;
 pub mod dockertags;
 pub mod edit;
+pub mod json;
 pub mod jsonpath;
 pub mod linefile;
 pub mod notes;

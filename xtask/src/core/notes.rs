@@ -42,7 +42,7 @@ pub fn split_breaking(body: &str) -> (String, String) {
         if let Some(title) = line.strip_prefix("### ") {
             in_breaking = title
                 .trim()
-                .eq_ignore_ascii_case(crate::core::changegen::BREAKING);
+                .eq_ignore_ascii_case(crate::changegen::BREAKING);
             if in_breaking {
                 continue;
             }
@@ -62,7 +62,7 @@ pub fn split_breaking(body: &str) -> (String, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::template::{self, Vars};
+    use crate::template::{self, Vars};
 
     #[test]
     fn bullets_and_breaking_split() {

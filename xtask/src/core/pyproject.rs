@@ -5,8 +5,8 @@ use std::ops::Range;
 
 use semver::Version;
 
-use crate::core::edit::{line_of, splice, Replacement};
-use crate::core::version::parse_pep440;
+use crate::edit::{line_of, splice, Replacement};
+use crate::version::parse_pep440;
 
 /// One place in pyproject.toml that holds the package version.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -429,7 +429,7 @@ mod tests {
     /// nothing else.
     #[test]
     fn property_edit_changes_only_version_bytes() {
-        let mut rng = crate::core::testutil::Rng::new(0x5eed);
+        let mut rng = crate::testutil::Rng::new(0x5eed);
         let fillers = [
             "# comment 1.2.3\n",
             "name = \"acme\"\n",

@@ -1,8 +1,8 @@
 //! A TOML key path (`tool.bumpversion.current_version`) with `toml_edit`, which keeps source
 //! spans: the bytes inside the string's quotes are the span.
 
-use crate::core::edit::line_of;
-use crate::core::versioned::Span;
+use crate::edit::line_of;
+use crate::versioned::Span;
 
 /// Splits `a."b.c".d` into its keys.
 pub fn split_key(key: &str) -> Result<Vec<String>, String> {
@@ -33,7 +33,7 @@ pub fn split_key(key: &str) -> Result<Vec<String>, String> {
 pub fn find(src: &str, key: &str) -> Result<Vec<Span>, String> {
     let parts = split_key(key)?;
     let doc =
-        toml_edit::Document::parse(src).map_err(|e| crate::core::pyproject::toml_error(&e))?;
+        toml_edit::Document::parse(src).map_err(|e| crate::pyproject::toml_error(&e))?;
     let mut item = doc.as_item();
     for p in &parts {
         match item.get(p.as_str()) {
@@ -95,7 +95,7 @@ mod tests {
 
     #[test]
     fn property_bytes_outside_the_span_stay() {
-        let mut rng = crate::core::testutil::Rng::new(7);
+        let mut rng = crate::testutil::Rng::new(7);
         let fill = ["# c 1.2.3\n", "other = \"1.2.3\"\n", "\n", "n = 3 # x\n"];
         for _ in 0..300 {
             let nl = ["\n", "\r\n"][rng.below(2)];
@@ -108,9 +108,9 @@ mod tests {
                 src.push_str(&format!("  # keep{nl}tail = 1"));
             }
             let s = find(&src, "tool.x.current").unwrap().remove(0);
-            let out = crate::core::edit::splice(
+            let out = crate::edit::splice(
                 &src,
-                &[crate::core::edit::Replacement::new(
+                &[crate::edit::Replacement::new(
                     s.range.clone(),
                     "9.9.9",
                 )],

@@ -9,8 +9,8 @@ use std::ops::Range;
 
 use semver::Version;
 
-use crate::core::edit::{splice, Replacement};
-use crate::core::version::{docker_tag, parse_docker_tag, parse_pep440, parse_semver, pep440};
+use crate::edit::{splice, Replacement};
+use crate::version::{docker_tag, parse_docker_tag, parse_pep440, parse_semver, pep440};
 
 /// The kind of an extra version file and what locates the version in it.
 #[derive(Debug, Clone, PartialEq, Eq)]

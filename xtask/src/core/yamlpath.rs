@@ -5,9 +5,9 @@
 //! byte spans); this module shares nothing else with `compose.rs`. Duplicate keys on the path
 //! are refused: which one counts would be a guess.
 
-use crate::core::edit::line_of;
-use crate::core::versioned::Span;
-use crate::core::yaml::{self, Event, Style};
+use crate::edit::line_of;
+use crate::versioned::Span;
+use crate::yaml::{self, Event, Style};
 
 enum Frame {
     Map {
@@ -182,7 +182,7 @@ mod tests {
 
     #[test]
     fn property_bytes_outside_the_span_stay() {
-        let mut rng = crate::core::testutil::Rng::new(3);
+        let mut rng = crate::testutil::Rng::new(3);
         for _ in 0..300 {
             let nl = ["\n", "\r\n"][rng.below(2)];
             let q = ["", "'", "\""][rng.below(3)];
@@ -204,9 +204,9 @@ mod tests {
                 src.push_str(nl);
             }
             let s = find(&src, "image.tag").unwrap().remove(0);
-            let out = crate::core::edit::splice(
+            let out = crate::edit::splice(
                 &src,
-                &[crate::core::edit::Replacement::new(
+                &[crate::edit::Replacement::new(
                     s.range.clone(),
                     "2.0.0",
                 )],

@@ -207,7 +207,7 @@ impl Intent {
         clear_stale_temp_files(&dir.join("tmp"));
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
-        let text = serde_json::to_string(&self.to_json())?;
+        let text = crate::core::json::text(&self.to_json());
         write_atomic(&intent_path(root)?, &text).context("cannot record the release intent")
     }
 
@@ -219,7 +219,7 @@ impl Intent {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
         };
-        let v: Json = serde_json::from_str(&text).with_context(|| {
+        let v: Json = crate::core::json::parse(&text).with_context(|| {
             format!(
                 "{} is not valid JSON; remove it if no bump is interrupted",
                 path.display()
