@@ -78,6 +78,7 @@ pub fn scan(src: &str, images: &[String]) -> Result<Scan, String> {
                 stack.push(Frame::Map {
                     ctx,
                     key: KeyState::Expect,
+                    seen: Vec::new(),
                 });
             }
             Event::SequenceStart => {
@@ -94,16 +95,44 @@ pub fn scan(src: &str, images: &[String]) -> Result<Scan, String> {
             Event::Scalar(yaml::Scalar { value, style, span }) => {
                 if let Some(Frame::Map {
                     key: key @ KeyState::Expect,
+                    seen,
                     ..
                 }) = stack.last_mut()
                 {
+                    // Duplicate keys are malformed (YAML requires unique keys; Compose refuses
+                    // them): which one would be "the" image is not ours to guess.
+                    let line = offsets.line(span.start);
+                    if value != "<<" {
+                        if let Some((_, first)) = seen.iter().find(|(k, _)| *k == value) {
+                            return Err(format!(
+                                "duplicate key `{}` at line {line} (first at line {first}): keys must be unique within a mapping; remove one of them",
+                                shorten(&value)
+                            ));
+                        }
+                        seen.push((value.clone(), line));
+                    }
                     *key = KeyState::Key(Some(value));
                     continue;
                 }
-                if let Slot::Image(service) = node_slot(&mut stack) {
-                    if let Some(u) = classify(src, &offsets, &value, style, span, service, images) {
-                        uses.push(u);
+                // A scalar directly under a top-level `x-…` key, or an anchored one anywhere
+                // beneath it (`x-app-image: &app-image ghcr.io/acme/app:1.2.3`, used by
+                // `image: *app-image`): the anchor is where the version is written.
+                let top_level = stack.len() == 1;
+                match node_slot(&mut stack) {
+                    Slot::Image(service) => {
+                        if let Some(u) =
+                            classify(src, &offsets, &value, style, span, service, images)
+                        {
+                            uses.push(u);
+                        }
                     }
+                    Slot::Node(Ctx::Ext(name)) if top_level || anchored(src, span.start) => {
+                        if let Some(u) = classify(src, &offsets, &value, style, span, name, images)
+                        {
+                            uses.push(u);
+                        }
+                    }
+                    Slot::Node(_) => {}
                 }
             }
         }
@@ -336,8 +365,27 @@ enum KeyState {
 }
 
 enum Frame {
-    Map { ctx: Ctx, key: KeyState },
-    Seq { ctx: Ctx },
+    Map {
+        ctx: Ctx,
+        key: KeyState,
+        /// The scalar keys read so far, with their lines (duplicates are refused).
+        seen: Vec<(String, usize)>,
+    },
+    Seq {
+        ctx: Ctx,
+    },
+}
+
+/// Does the node whose text starts at `start` carry an anchor (`&name`) before it, on its line?
+fn anchored(src: &str, start: usize) -> bool {
+    let before = src.get(..start).unwrap_or("");
+    let line = before.rsplit('\n').next().unwrap_or("");
+    // The node properties are the last words before the text: `&a`, `!tag`, in either order.
+    line.split_whitespace()
+        .rev()
+        .take(2)
+        .take_while(|w| w.starts_with(['&', '!']))
+        .any(|w| w.starts_with('&'))
 }
 
 /// Where a node that is not a mapping key lands.
@@ -363,7 +411,7 @@ fn node_slot(stack: &mut [Frame]) -> Slot {
             *key = KeyState::Key(None);
             Slot::Node(Ctx::Other)
         }
-        Frame::Map { ctx, key } => {
+        Frame::Map { ctx, key, .. } => {
             let k = match std::mem::replace(key, KeyState::Expect) {
                 KeyState::Key(Some(k)) => k,
                 _ => return Slot::Node(Ctx::Other),
@@ -460,7 +508,20 @@ fn classify(
                 reason: "empty tag".to_string(),
             }
         } else {
+            let split = source_range(tag_chars)
+                .is_none()
+                .then(|| suffixed(tag_chars))
+                .flatten();
             match (parse_docker_tag(&tag), &located, source_range(tag_chars)) {
+                // `${TAG:-0.6.2}-ollama`: the version is the default, the rest a suffix.
+                (_, Ok(content), None) if split.is_some() => {
+                    let (version, v_prefix, r) = split.expect("checked");
+                    UseKind::Versioned {
+                        version,
+                        v_prefix,
+                        range: content + r.start..content + r.end,
+                    }
+                }
                 (None, _, _) => UseKind::Floating { tag },
                 (Some((version, v_prefix)), Ok(content), Some(r)) => UseKind::Versioned {
                     version,
@@ -483,6 +544,34 @@ fn classify(
         image,
         kind,
     })
+}
+
+/// A tag made of a version from one stretch of source text followed by a suffix from elsewhere
+/// (`${TAG:-0.6.2}-ollama` resolves to `0.6.2-ollama`): the version, its `v` prefix and the byte
+/// range of the version within the scalar's value. The suffix must start with `-`, `_` or `.`.
+fn suffixed(chars: &[(char, Prov)]) -> Option<(Version, bool, Range<usize>)> {
+    let Some(&(_, Prov::Lit(first))) = chars.first() else {
+        return None;
+    };
+    let mut next = first;
+    let mut n = 0;
+    for &(c, p) in chars {
+        match p {
+            Prov::Lit(at) if at == next => next += c.len_utf8(),
+            _ => break,
+        }
+        n += 1;
+    }
+    let rest = chars.get(n..)?;
+    if !rest
+        .first()
+        .is_some_and(|(c, _)| matches!(c, '-' | '_' | '.'))
+    {
+        return None;
+    }
+    let head: String = chars[..n].iter().map(|(c, _)| *c).collect();
+    let (version, v_prefix) = parse_docker_tag(&head)?;
+    Some((version, v_prefix, first..next))
 }
 
 /// The byte range, within the scalar's value, of characters that are contiguous literal text.
@@ -1042,6 +1131,31 @@ mod tests {
     }
 
     #[test]
+    fn duplicate_keys_are_malformed() {
+        let err = scan(
+            "services:\n  app:\n    image: ghcr.io/acme/app:1.2.3\n    image: ghcr.io/acme/app:1.2.3\n",
+            &imgs(OWN),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            "duplicate key `image` at line 4 (first at line 3): keys must be unique within a \
+             mapping; remove one of them"
+        );
+        let err = scan("services:\n  a: {}\n  b: {}\n  a: {}\n", &imgs(OWN)).unwrap_err();
+        assert!(
+            err.starts_with("duplicate key `a` at line 4 (first at line 2)"),
+            "{err}"
+        );
+        // Merge keys and equal keys in different mappings are fine.
+        scan(
+            "x-a: &a {x: 1}\nservices:\n  a:\n    <<: *a\n    image: ghcr.io/acme/app:1.2.3\n  b:\n    image: ghcr.io/acme/app:1.2.3\n",
+            &imgs(OWN),
+        )
+        .unwrap();
+    }
+
+    #[test]
     fn invalid_yaml_is_an_error_with_position() {
         for (src, want) in [
             ("services:\n  a: [\n  b: c\n", "invalid YAML at line "),
@@ -1089,6 +1203,16 @@ mod tests {
                 "services:\n  a:\n    image: ghcr.io/acme/app:${APP_TAG:-v1.2.3}\n  b:\n    image: ${APP_IMAGE:-ghcr.io/acme/app:1.2.3}\n  c:\n    image: ghcr.io/acme/app:latest\n  d:\n    image: ghcr.io/acme/app@sha256:00\n",
                 "1.3.0",
                 "services:\n  a:\n    image: ghcr.io/acme/app:${APP_TAG:-v1.3.0}\n  b:\n    image: ${APP_IMAGE:-ghcr.io/acme/app:1.3.0}\n  c:\n    image: ghcr.io/acme/app:latest\n  d:\n    image: ghcr.io/acme/app@sha256:00\n",
+            ),
+            (
+                "services:\n  a:\n    image: ghcr.io/acme/app:${TAG:-0.6.2}-ollama\n  b:\n    image: \"ghcr.io/acme/app:${TAG:-v0.6.2}-llamacpp-cpu\"\n  c:\n    image: ghcr.io/acme/app:${TAG:-0.6.2}_cpu\n",
+                "0.6.3",
+                "services:\n  a:\n    image: ghcr.io/acme/app:${TAG:-0.6.3}-ollama\n  b:\n    image: \"ghcr.io/acme/app:${TAG:-v0.6.3}-llamacpp-cpu\"\n  c:\n    image: ghcr.io/acme/app:${TAG:-0.6.3}_cpu\n",
+            ),
+            (
+                "x-app-image: &app-image ghcr.io/acme/app:v0.1.0\nx-images:\n  worker: &worker 'acme/worker:0.1.0'\n  other: acme/worker:0.0.9\nservices:\n  app:\n    image: *app-image\n  w:\n    image: *worker\n",
+                "0.1.1",
+                "x-app-image: &app-image ghcr.io/acme/app:v0.1.1\nx-images:\n  worker: &worker 'acme/worker:0.1.1'\n  other: acme/worker:0.0.9\nservices:\n  app:\n    image: *app-image\n  w:\n    image: *worker\n",
             ),
             (
                 "x-app: &app\n  image: ghcr.io/acme/app:1.2.3\nservices:\n  app:\n    <<: *app\n  #  image: ghcr.io/acme/app:1.2.2\n",
