@@ -80,6 +80,13 @@ pub fn status(root: &Path) -> Result<Status> {
     Ok(parse_status(&out))
 }
 
+/// Is `path` (relative to the repository root) one of slipway's own outputs (`target/slipway/…`)?
+/// Those never count as changes to the tree, even when a repository once committed them.
+pub fn is_own_output(path: &str) -> bool {
+    path.strip_prefix(crate::run::atomic::OWN_OUTPUT)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
 pub fn parse_status(out: &str) -> Status {
     let mut st = Status::default();
     let mut records = out.split('\0').filter(|r| !r.is_empty());
@@ -100,6 +107,7 @@ pub fn parse_status(out: &str) -> Status {
                 .push(rec.splitn(11, ' ').nth(10).unwrap_or(rec).to_string());
         }
     }
+    st.changed.retain(|p| !is_own_output(p));
     st
 }
 
@@ -186,6 +194,12 @@ mod tests {
         assert_eq!(st.branch.as_deref(), Some("main"));
         assert_eq!(st.head.as_deref(), Some("1234abcd"));
         assert_eq!(st.changed, ["pyproject.toml", "new name.md"]);
+        let st = parse_status(
+            "# branch.head main\0\
+             1 .M N... 100644 100644 100644 aaa bbb target/slipway/journal/v1.jsonl\0\
+             1 .M N... 100644 100644 100644 aaa bbb target/slipwayish\0",
+        );
+        assert_eq!(st.changed, ["target/slipwayish"]);
         let st = parse_status("# branch.oid (initial)\0# branch.head (detached)\0");
         assert_eq!(st, Status::default());
     }
