@@ -846,10 +846,17 @@ fn spec(m: &ArgMatches, command: &str) -> Result<String> {
 }
 
 fn check_spec(s: &str, what: &str) -> Result<()> {
-    let versionish = s
-        .strip_prefix('v')
-        .unwrap_or(s)
-        .starts_with(|c: char| c.is_ascii_digit());
+    if let Some(bare) = s
+        .strip_prefix(['v', 'V'])
+        .filter(|b| b.starts_with(|c: char| c.is_ascii_digit()))
+    {
+        // A tag name, not a version: taking it silently would hide which one was meant.
+        return Err(usage(format!(
+            "`{s}` for {what} is a tag name, not a version; give the version without the tag \
+             prefix: `{BIN} {what} {bare}` (the tag is named from `tag-prefix`)"
+        )));
+    }
+    let versionish = s.starts_with(|c: char| c.is_ascii_digit());
     if versionish || SPEC_WORDS.contains(&s) {
         return Ok(());
     }
