@@ -61,6 +61,53 @@ pub struct Scan {
 
 /// Parses `src` (all documents) and finds the own images. Err is a one-line message for the user.
 pub fn scan(src: &str, images: &[String]) -> Result<Scan, String> {
+    let mut builds = Vec::new();
+    let uses = walk(src, &|i: &str| is_own_image(i, images), &mut builds)?;
+    Ok(Scan {
+        uses,
+        commented: commented_lines(src, images),
+    })
+}
+
+/// Every image reference of a compose file (what `init` sorts into own and left alone).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reference {
+    pub service: String,
+    pub line: usize,
+    /// Defaults substituted, as in [`ImageUse::image`].
+    pub image: String,
+    /// The repository as written, without tag or digest (`ghcr.io/acme/app`).
+    pub repository: String,
+    /// The service also has a `build:` (the image is built from this repository's Dockerfile).
+    pub built_here: bool,
+    pub kind: UseKind,
+}
+
+/// Every `image` reference of `src` (services and `x-…` extensions), with the services that
+/// have a `build:` key marked.
+pub fn references(src: &str) -> Result<Vec<Reference>, String> {
+    let mut builds = Vec::new();
+    let uses = walk(src, &|_: &str| true, &mut builds)?;
+    Ok(uses
+        .into_iter()
+        .map(|u| Reference {
+            built_here: builds.contains(&u.service),
+            repository: repository_of(&u.image).to_string(),
+            service: u.service,
+            line: u.line,
+            image: u.image,
+            kind: u.kind,
+        })
+        .collect())
+}
+
+/// The event walk of [`scan`]: the `image` uses that `own` accepts; `builds` gets every service
+/// with a `build` key.
+fn walk(
+    src: &str,
+    own: &dyn Fn(&str) -> bool,
+    builds: &mut Vec<String>,
+) -> Result<Vec<ImageUse>, String> {
     let offsets = Offsets::new(src);
     let mut uses = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
@@ -96,9 +143,12 @@ pub fn scan(src: &str, images: &[String]) -> Result<Scan, String> {
                 if let Some(Frame::Map {
                     key: key @ KeyState::Expect,
                     seen,
-                    ..
+                    ctx,
                 }) = stack.last_mut()
                 {
+                    if let (Ctx::Service(name), "build") = (&*ctx, value.as_str()) {
+                        builds.push(name.clone());
+                    }
                     // Duplicate keys are malformed (YAML requires unique keys; Compose refuses
                     // them): which one would be "the" image is not ours to guess.
                     let line = offsets.line(span.start);
@@ -120,15 +170,13 @@ pub fn scan(src: &str, images: &[String]) -> Result<Scan, String> {
                 let top_level = stack.len() == 1;
                 match node_slot(&mut stack) {
                     Slot::Image(service) => {
-                        if let Some(u) =
-                            classify(src, &offsets, &value, style, span, service, images)
+                        if let Some(u) = classify(src, &offsets, &value, style, span, service, own)
                         {
                             uses.push(u);
                         }
                     }
                     Slot::Node(Ctx::Ext(name)) if top_level || anchored(src, span.start) => {
-                        if let Some(u) = classify(src, &offsets, &value, style, span, name, images)
-                        {
+                        if let Some(u) = classify(src, &offsets, &value, style, span, name, own) {
                             uses.push(u);
                         }
                     }
@@ -137,10 +185,7 @@ pub fn scan(src: &str, images: &[String]) -> Result<Scan, String> {
             }
         }
     }
-    Ok(Scan {
-        uses,
-        commented: commented_lines(src, images),
-    })
+    Ok(uses)
 }
 
 /// Rewrites every `Versioned` use's tag to `new` (Docker rendering, keeping each occurrence's
@@ -334,7 +379,7 @@ impl RepoName {
 
 /// `host/path` with the host spelled out (`docker.io/…` for Docker Hub): an entry that matches
 /// exactly the repository of `reference`.
-fn canonical_repo(reference: &str) -> Option<String> {
+pub fn canonical_repo(reference: &str) -> Option<String> {
     let r = RepoName::parse(repository_of(reference))?;
     Some(match r.registry {
         Registry::Hub => format!("docker.io/{}", r.path),
@@ -467,12 +512,12 @@ fn classify(
     style: Style,
     span: Range<usize>,
     service: String,
-    images: &[String],
+    own: &dyn Fn(&str) -> bool,
 ) -> Option<ImageUse> {
     let resolved = Resolved::new(value);
     let image: String = resolved.chars.iter().map(|(c, _)| *c).collect();
     let parts = RefParts::of(&resolved)?;
-    if !is_own_image(&image, images) {
+    if !own(&image) {
         return None;
     }
     let (start, end) = (span.start, span.end.max(span.start));
