@@ -480,3 +480,110 @@ fn adopt_into_a_fresh_repository_then_check_versions_there() {
         String::from_utf8_lossy(&check.stderr)
     );
 }
+
+#[test]
+fn symlinked_changelog_is_edited_through_the_link() {
+    let r = repo(
+        &[
+            ("pyproject.toml", "[project]\nname = \"app\"\nversion = \"1.0.0\"\n"),
+            ("docs/CHANGES.md", "# Changelog\n\n## [Unreleased]\n\n- a change\n\n## [1.0.0] - 2026-01-01\n\n- first\n"),
+        ],
+        &["v1.0.0"],
+    );
+    std::os::unix::fs::symlink("docs/CHANGES.md", r.path().join("CHANGELOG.md")).unwrap();
+    r.git(&["add", "-A"]);
+    r.git(&["commit", "-q", "-m", "docs: link"]);
+    init_ok(
+        &r,
+        expect![[r#"
+            [workspace.metadata.release]
+            # Written by `cargo xtask init` from what it found in this repository; review it, then run
+            # `cargo xtask check-versions`. Every key is described in slipway's README.
+            # Release tags look like `v1.2.3` (1 existing tag uses this prefix).
+            tag-prefix = "v"
+            branch = "main"
+            # pyproject.toml: [project].version = "1.0.0" (static)
+            pyproject = "pyproject.toml"
+            # CHANGELOG.md is written in the keep-a-changelog style; new sections follow it.
+            changelog-style = "keep-a-changelog"
+        "#]],
+    );
+    let out = r.run(&["bump-version", "patch"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let link = std::fs::symlink_metadata(r.path().join("CHANGELOG.md")).unwrap();
+    assert!(link.file_type().is_symlink(), "the link stays a link");
+    assert!(r
+        .read("docs/CHANGES.md")
+        .contains("## [1.0.1] - 2026-11-21"));
+    assert_eq!(
+        r.git(&["status", "--porcelain"]),
+        "",
+        "the target was committed"
+    );
+}
+
+#[test]
+fn traps_are_refused_with_the_fix() {
+    let r = repo(
+        &[
+            ("Cargo.toml", "[workspace]\nmembers = []\n\n[workspace.metadata.release]\ntag-prefix = \"v\"\nchangelog-style = \"none\"\ncompose = [\"compose.yml\"]\nimages = [\"ghcr.io/acme/app\"]\n"),
+            ("pyproject.toml", "[project]\nname = \"app\"\nversion = \"1.0.0\"\n"),
+            ("compose.yml", "services:\n  app:\n    image: ghcr.io/acme/app:1.0.0\n    image: ghcr.io/acme/app:1.0.0\n"),
+        ],
+        &["1.0.0"],
+    );
+    let out = r.run(&["check-versions", "--json"]);
+    assert_eq!(out.code, 2, "{}", out.all());
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(doc["problems"][0]["file"], "compose.yml", "{doc}");
+    assert_eq!(doc["problems"][0]["line"], 4, "{doc}");
+    r.write(
+        "compose.yml",
+        "services:\n  app:\n    image: ghcr.io/acme/app:1.0.0\n",
+    );
+    r.git(&["add", "-A"]);
+    r.git(&["commit", "-q", "-m", "fix"]);
+    let out = r.run(&["check-versions"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        out.all().contains(
+            "no existing tag uses tag-prefix = \"v\" (the release tags look like `1.0.0`)"
+        ),
+        "{}",
+        out.all()
+    );
+    let out = r.run(&["bump-version", "v1.0.1"]);
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(
+        out.all()
+            .contains("give the version without the tag prefix: `cargo xtask bump-version 1.0.1`"),
+        "{}",
+        out.all()
+    );
+    r.write(
+        "Cargo.toml",
+        "[package]\nname = \"x\"\n[package.metadata.release]\ntag-prefix = \"\"\n",
+    );
+    let out = r.run(&["check-versions"]);
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(
+        out.all()
+            .contains("did you mean [workspace.metadata.release]?"),
+        "{}",
+        out.all()
+    );
+}
+
+#[test]
+fn own_outputs_never_dirty_the_tree() {
+    let r = fixture();
+    // A repository without `target/` in .gitignore that once committed slipway's outputs.
+    r.write("target/slipway/journal/v1.2.3.jsonl", "{}\n");
+    r.git(&["add", "-A"]);
+    r.git(&["commit", "-q", "-m", "oops"]);
+    r.write("target/slipway/journal/v1.2.3.jsonl", "{}\n{}\n");
+    r.write("target/slipway/dist/1.2.4/app.whl", "x");
+    let out = r.run(&["bump-version", "patch", "--dry-run"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(!out.all().contains("uncommitted"), "{}", out.all());
+}
