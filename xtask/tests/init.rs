@@ -587,3 +587,59 @@ fn own_outputs_never_dirty_the_tree() {
     assert_eq!(out.code, 0, "{}", out.all());
     assert!(!out.all().contains("uncommitted"), "{}", out.all());
 }
+
+#[test]
+fn adopt_refuses_another_xtask_or_a_package_manifest() {
+    let checkout = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let adopt = |r: &Repo| {
+        let out = hermetic(BIN, &checkout)
+            .args(["adopt", r.path().to_str().unwrap()])
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let py = (
+        "pyproject.toml",
+        "[project]\nname = \"app\"\nversion = \"1.0.0\"\n",
+    );
+    let r = repo(
+        &[
+            py,
+            (
+                "xtask/Cargo.toml",
+                "[package]\nname = \"xtask\"\nversion = \"9.0.0\"\n",
+            ),
+        ],
+        &[],
+    );
+    let snap = r.snapshot();
+    let (code, err) = adopt(&r);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("already has an xtask crate that is not this slipway"),
+        "{err}"
+    );
+    assert_eq!(r.snapshot(), snap, "nothing written");
+    let r = repo(
+        &[
+            py,
+            (
+                "Cargo.toml",
+                "[package]\nname = \"app-rs\"\nversion = \"0.1.0\"\n",
+            ),
+        ],
+        &[],
+    );
+    let snap = r.snapshot();
+    let (code, err) = adopt(&r);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("the top-level Cargo.toml is the package `app-rs`, not a workspace"),
+        "{err}"
+    );
+    assert_eq!(r.snapshot(), snap, "nothing written");
+}

@@ -206,7 +206,9 @@ pub fn prepare(source: &Path, target: &Path) -> Result<(Plan, Vec<String>)> {
             } else {
                 text
             };
-            files.push((rel, text));
+            if !files.iter().any(|(r, _)| *r == rel) {
+                files.push((rel, text));
+            }
         }
     }
     let alias = std::fs::read_to_string(source.join(".cargo/config.toml"))
@@ -276,9 +278,30 @@ pub fn prepare(source: &Path, target: &Path) -> Result<(Plan, Vec<String>)> {
     let on_disk = std::fs::read_to_string(&manifest).ok();
     let source_manifest = std::fs::read_to_string(source.join(crate::facts::config::FILE))
         .context("cannot read Cargo.toml in the slipway checkout")?;
+    // Members: the tool's crates that the checkout's workspace lists (a path dependency inside
+    // the workspace that is not listed is a member by being a path dependency).
+    let source_members: Vec<String> = source_manifest
+        .parse::<toml_edit::DocumentMut>()
+        .ok()
+        .and_then(|d| {
+            d.get("workspace")
+                .and_then(|w| w.get("members"))
+                .and_then(|m| m.as_array())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect()
+                })
+        })
+        .unwrap_or_default();
+    let members: Vec<&str> = crates
+        .iter()
+        .filter(|c| *c == "xtask" || source_members.contains(c))
+        .map(String::as_str)
+        .collect();
     let merged = match &on_disk {
-        None => Some(new_workspace(&source_manifest)),
-        Some(text) => match merge_workspace(text) {
+        None => Some(new_workspace(&source_manifest, &members)),
+        Some(text) => match merge_workspace(text, &members) {
             Ok(t) => Some(t),
             Err(e) => {
                 problems.failure(e);
@@ -312,10 +335,12 @@ pub fn prepare(source: &Path, target: &Path) -> Result<(Plan, Vec<String>)> {
 
 /// A top-level `Cargo.toml` for a repository that has none: the workspace with `xtask`, and the
 /// checkout's build profiles (the tool's dependencies optimised, as slipway measured).
-fn new_workspace(source_manifest: &str) -> String {
-    let mut out = String::from(
+fn new_workspace(source_manifest: &str, members: &[&str]) -> String {
+    let list: Vec<String> = members.iter().map(|m| format!("{m:?}")).collect();
+    let mut out = format!(
         "# The Rust workspace of slipway's release tool (`cargo xtask`); added by `cargo xtask adopt`.\n\
-         [workspace]\nmembers = [\"xtask\"]\nresolver = \"2\"\n",
+         [workspace]\nmembers = [{}]\nresolver = \"2\"\n",
+        list.join(", ")
     );
     if let Ok(src) = source_manifest.parse::<toml_edit::DocumentMut>() {
         if let Some(profile) = src.get("profile") {
@@ -330,7 +355,7 @@ fn new_workspace(source_manifest: &str) -> String {
 
 /// The target's `Cargo.toml` with `xtask` among its workspace members (toml_edit: everything else
 /// kept as written). Err: why it cannot be merged, with what to do.
-pub fn merge_workspace(text: &str) -> std::result::Result<String, String> {
+pub fn merge_workspace(text: &str, add: &[&str]) -> std::result::Result<String, String> {
     let mut doc: toml_edit::DocumentMut = text
         .parse()
         .map_err(|e| format!("Cargo.toml: invalid TOML ({e}); fix it, then run adopt again"))?;
@@ -361,8 +386,10 @@ pub fn merge_workspace(text: &str) -> std::result::Result<String, String> {
         .get_mut("members")
         .and_then(|m| m.as_array_mut())
         .ok_or("Cargo.toml: [workspace] members is not an array; fix it, then run adopt again")?;
-    if !members.iter().any(|m| m.as_str() == Some("xtask")) {
-        members.push("xtask");
+    for m in add {
+        if !members.iter().any(|v| v.as_str() == Some(m)) {
+            members.push(*m);
+        }
     }
     if let Some(ex) = ws.get("exclude").and_then(|e| e.as_array()) {
         if ex.iter().any(|e| e.as_str() == Some("xtask")) {
@@ -381,13 +408,17 @@ mod tests {
 
     #[test]
     fn workspaces_merge_or_refuse() {
-        let out = merge_workspace("# mine\n[workspace]\nmembers = [\"crates/a\"] # keep\n\n[workspace.dependencies]\nx = \"1\"\n").unwrap();
+        let out = merge_workspace("# mine\n[workspace]\nmembers = [\"crates/a\"] # keep\n\n[workspace.dependencies]\nx = \"1\"\n", &["xtask"]).unwrap();
         assert_eq!(
             out,
             "# mine\n[workspace]\nmembers = [\"crates/a\", \"xtask\"] # keep\n\n[workspace.dependencies]\nx = \"1\"\n"
         );
-        assert_eq!(merge_workspace(&out).unwrap(), out, "twice changes nothing");
-        let err = merge_workspace("[package]\nname = \"app\"\n").unwrap_err();
+        assert_eq!(
+            merge_workspace(&out, &["xtask"]).unwrap(),
+            out,
+            "twice changes nothing"
+        );
+        let err = merge_workspace("[package]\nname = \"app\"\n", &["xtask"]).unwrap_err();
         assert!(
             err.starts_with("the top-level Cargo.toml is the package `app`"),
             "{err}"
