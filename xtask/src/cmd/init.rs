@@ -668,8 +668,7 @@ fn detect(root: &Path, problems: &mut Problems) -> Result<Detected> {
             ));
         }
     }
-    for (img, note) in d.images.iter().zip(&d.image_notes) {
-        let _ = img;
+    for note in &d.image_notes {
         d.findings.push(format!("own image: {note}"));
     }
 
@@ -704,17 +703,17 @@ fn detect(root: &Path, problems: &mut Problems) -> Result<Detected> {
             });
         };
         match name {
-            "VERSION" | "version.txt" | ".release" | ".version" if depth <= 2 => {
-                if let Some(n) = crate::core::linefile::find_text(&text)
-                    .ok()
-                    .and_then(|s| versions_ok(&text, s, Render::Semver))
-                {
-                    let _ = n;
-                    push(
-                        "a plain-text version file".into(),
-                        vec!["kind = \"text\"".into()],
-                    );
-                }
+            "VERSION" | "version.txt" | ".release" | ".version"
+                if depth <= 2
+                    && crate::core::linefile::find_text(&text)
+                        .ok()
+                        .and_then(|s| versions_ok(&text, s, Render::Semver))
+                        .is_some() =>
+            {
+                push(
+                    "a plain-text version file".into(),
+                    vec!["kind = \"text\"".into()],
+                );
             }
             "server.json" | "package.json" if depth <= 1 => {
                 for (pointer, what) in [
