@@ -64,6 +64,8 @@ pub enum Cmd {
         options: cmd::rehearse::Options,
         dry_run: bool,
     },
+    Init(cmd::init::Options),
+    Adopt(cmd::adopt::Options),
 }
 
 /// An "Examples:" section: 2–4 commands (`cargo xtask` is prepended unless the example names it,
@@ -214,6 +216,25 @@ package index and the local GitHub stand-in, it runs `release`, `docker-validate
 and how long each stage took, and tears everything down (`--keep` leaves it running).
 Prerequisites are provisioned as `cargo xtask ci` does.";
 
+const INIT_ABOUT: &str = "\
+Writes a commented [workspace.metadata.release] into the top-level Cargo.toml from what the
+repository shows: every pyproject.toml and where its version lives (static, a module, a file,
+git tags), every compose file and which images are the project's own (built here, or named
+like the package or the GitHub repository under its owner; the others are listed as left
+alone, with the reason), the tag prefix of the existing tags, the changelog and its style (none:
+changelog-style = \"none\"), and the extra version files it recognises (VERSION, .release,
+server.json, package.json, .env.example version keys, Helm Chart.yaml / values.yaml,
+__version__). Shows the change as a diff; every other byte of Cargo.toml stays. A repository
+that has the table already is left alone, so running it twice changes nothing.";
+
+const ADOPT_ABOUT: &str = "\
+Run from a slipway checkout: copies the tool (xtask/ and the crates it is built from, without
+slipway's own tests) and .cargo/config.toml (the `cargo xtask` alias) into the repository at
+<path>, adds xtask to its top-level Cargo.toml workspace (created when absent; every other table
+kept), and writes the `init` configuration there, all as one plan. Refuses, before writing
+anything, a target with a different xtask crate or alias, or whose top-level Cargo.toml is a
+package.";
+
 const COMPLETIONS_ABOUT: &str = "\
 Prints a completion script for the tool's binary (`xtask`, as cargo builds it; `--bin-name`
 names another, e.g. a wrapper or an alias on PATH). Load it from your shell's startup file.";
@@ -283,6 +304,8 @@ pub fn command() -> App {
             release_notes(),
             ci(),
             provision(),
+            init(),
+            adopt(),
             completions(),
             help(),
         ])
@@ -604,6 +627,44 @@ fn rehearse() -> App {
         ]))
 }
 
+fn init() -> App {
+    App::new("init")
+        .about("write the release configuration from what the repository shows")
+        .before_help(INIT_ABOUT)
+        .help_template(SUB_TEMPLATE)
+        .arg(flag(
+            "dry-run",
+            "show what it found and the diff of Cargo.toml; write nothing",
+        ))
+        .after_help(examples(&[
+            ("init --dry-run", "what it found, and the table as a diff"),
+            ("init", "write it; then check-versions"),
+            ("-C ../app init", "configure another checkout"),
+        ]))
+}
+
+fn adopt() -> App {
+    App::new("adopt")
+        .about("put slipway into another repository and configure it there")
+        .before_help(ADOPT_ABOUT)
+        .help_template(SUB_TEMPLATE)
+        .arg(
+            Arg::new("path")
+                .value_name("path")
+                .required(true)
+                .value_parser(value_parser!(PathBuf))
+                .help("the repository to adopt slipway (its git checkout)"),
+        )
+        .arg(flag(
+            "dry-run",
+            "show every file it would write; write nothing",
+        ))
+        .after_help(examples(&[
+            ("adopt ../app --dry-run", "what it would copy and configure"),
+            ("adopt ../app", "copy the tool and write the configuration"),
+        ]))
+}
+
 fn completions() -> App {
     App::new("completions")
         .about("print a shell completion script (bash, zsh, fish)")
@@ -747,6 +808,13 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation> {
                 dry_run: sub.get_flag("dry-run"),
             }
         }
+        "init" => Cmd::Init(cmd::init::Options {
+            dry_run: sub.get_flag("dry-run"),
+        }),
+        "adopt" => Cmd::Adopt(cmd::adopt::Options {
+            path: sub.get_one::<PathBuf>("path").cloned().unwrap_or_default(),
+            dry_run: sub.get_flag("dry-run"),
+        }),
         "help" => {
             let name = string(sub, "command");
             if let Some(name) = &name {
@@ -806,6 +874,8 @@ fn dispatch(global: &cmd::Global, command: Cmd, ui: &Ui) -> Result<u8> {
         }
         Cmd::Ci { dry_run } => cmd::ci::run(global, dry_run, ui),
         Cmd::Provision { dry_run } => cmd::ci::provision(global, dry_run, ui),
+        Cmd::Init(o) => cmd::init::run(global, &o, ui),
+        Cmd::Adopt(o) => cmd::adopt::run(global, &o, ui),
         Cmd::Rehearse {
             options,
             dry_run: true,
@@ -846,10 +916,17 @@ fn spec(m: &ArgMatches, command: &str) -> Result<String> {
 }
 
 fn check_spec(s: &str, what: &str) -> Result<()> {
-    let versionish = s
-        .strip_prefix('v')
-        .unwrap_or(s)
-        .starts_with(|c: char| c.is_ascii_digit());
+    if let Some(bare) = s
+        .strip_prefix(['v', 'V'])
+        .filter(|b| b.starts_with(|c: char| c.is_ascii_digit()))
+    {
+        // A tag name, not a version: taking it silently would hide which one was meant.
+        return Err(usage(format!(
+            "`{s}` for {what} is a tag name, not a version; give the version without the tag \
+             prefix: `{BIN} {what} {bare}` (the tag is named from `tag-prefix`)"
+        )));
+    }
+    let versionish = s.starts_with(|c: char| c.is_ascii_digit());
     if versionish || SPEC_WORDS.contains(&s) {
         return Ok(());
     }

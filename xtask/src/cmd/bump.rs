@@ -253,6 +253,9 @@ pub fn prepare(root: std::path::PathBuf, o: &Options) -> Result<Prepared> {
     }
 
     let mut warnings = Vec::new();
+    if let Some(w) = git::tag_prefix_warning(&git::tags(&cfg.root)?, &cfg.tag_prefix) {
+        warnings.push(w);
+    }
     let mut notes = Vec::new();
     let mut current = None;
     let mut new = None;

@@ -16,6 +16,9 @@ pub fn run(global: &Global, json_out: bool, ui: &Ui) -> Result<u8> {
     let managed = managed::load(&cfg, &mut problems);
     problems.check("check-versions")?;
     let m = managed.expect("no problems implies the files were read");
+    if let Some(w) = git::tag_prefix_warning(&git::tags(&cfg.root)?, &cfg.tag_prefix) {
+        ui.warn(&w);
+    }
     let mut readings = m.readings();
     // Release tags at HEAD (prefix + SemVer), e.g. v1.2.3.
     for tag in git::tags_at_head(&cfg.root)? {

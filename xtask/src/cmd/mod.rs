@@ -5,11 +5,13 @@
 
 use std::path::PathBuf;
 
+pub mod adopt;
 pub mod bump;
 pub mod changelog;
 pub mod check_versions;
 pub mod ci;
 pub mod docker_validate;
+pub mod init;
 pub mod publish;
 pub mod rehearse;
 pub mod release_notes;

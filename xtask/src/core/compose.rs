@@ -61,6 +61,53 @@ pub struct Scan {
 
 /// Parses `src` (all documents) and finds the own images. Err is a one-line message for the user.
 pub fn scan(src: &str, images: &[String]) -> Result<Scan, String> {
+    let mut builds = Vec::new();
+    let uses = walk(src, &|i: &str| is_own_image(i, images), &mut builds)?;
+    Ok(Scan {
+        uses,
+        commented: commented_lines(src, images),
+    })
+}
+
+/// Every image reference of a compose file (what `init` sorts into own and left alone).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reference {
+    pub service: String,
+    pub line: usize,
+    /// Defaults substituted, as in [`ImageUse::image`].
+    pub image: String,
+    /// The repository as written, without tag or digest (`ghcr.io/acme/app`).
+    pub repository: String,
+    /// The service also has a `build:` (the image is built from this repository's Dockerfile).
+    pub built_here: bool,
+    pub kind: UseKind,
+}
+
+/// Every `image` reference of `src` (services and `x-…` extensions), with the services that
+/// have a `build:` key marked.
+pub fn references(src: &str) -> Result<Vec<Reference>, String> {
+    let mut builds = Vec::new();
+    let uses = walk(src, &|_: &str| true, &mut builds)?;
+    Ok(uses
+        .into_iter()
+        .map(|u| Reference {
+            built_here: builds.contains(&u.service),
+            repository: repository_of(&u.image).to_string(),
+            service: u.service,
+            line: u.line,
+            image: u.image,
+            kind: u.kind,
+        })
+        .collect())
+}
+
+/// The event walk of [`scan`]: the `image` uses that `own` accepts; `builds` gets every service
+/// with a `build` key.
+fn walk(
+    src: &str,
+    own: &dyn Fn(&str) -> bool,
+    builds: &mut Vec<String>,
+) -> Result<Vec<ImageUse>, String> {
     let offsets = Offsets::new(src);
     let mut uses = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
@@ -78,6 +125,7 @@ pub fn scan(src: &str, images: &[String]) -> Result<Scan, String> {
                 stack.push(Frame::Map {
                     ctx,
                     key: KeyState::Expect,
+                    seen: Vec::new(),
                 });
             }
             Event::SequenceStart => {
@@ -94,24 +142,50 @@ pub fn scan(src: &str, images: &[String]) -> Result<Scan, String> {
             Event::Scalar(yaml::Scalar { value, style, span }) => {
                 if let Some(Frame::Map {
                     key: key @ KeyState::Expect,
-                    ..
+                    seen,
+                    ctx,
                 }) = stack.last_mut()
                 {
+                    if let (Ctx::Service(name), "build") = (&*ctx, value.as_str()) {
+                        builds.push(name.clone());
+                    }
+                    // Duplicate keys are malformed (YAML requires unique keys; Compose refuses
+                    // them): which one would be "the" image is not ours to guess.
+                    let line = offsets.line(span.start);
+                    if value != "<<" {
+                        if let Some((_, first)) = seen.iter().find(|(k, _)| *k == value) {
+                            return Err(format!(
+                                "duplicate key `{}` at line {line} (first at line {first}): keys must be unique within a mapping; remove one of them",
+                                shorten(&value)
+                            ));
+                        }
+                        seen.push((value.clone(), line));
+                    }
                     *key = KeyState::Key(Some(value));
                     continue;
                 }
-                if let Slot::Image(service) = node_slot(&mut stack) {
-                    if let Some(u) = classify(src, &offsets, &value, style, span, service, images) {
-                        uses.push(u);
+                // A scalar directly under a top-level `x-…` key, or an anchored one anywhere
+                // beneath it (`x-app-image: &app-image ghcr.io/acme/app:1.2.3`, used by
+                // `image: *app-image`): the anchor is where the version is written.
+                let top_level = stack.len() == 1;
+                match node_slot(&mut stack) {
+                    Slot::Image(service) => {
+                        if let Some(u) = classify(src, &offsets, &value, style, span, service, own)
+                        {
+                            uses.push(u);
+                        }
                     }
+                    Slot::Node(Ctx::Ext(name)) if top_level || anchored(src, span.start) => {
+                        if let Some(u) = classify(src, &offsets, &value, style, span, name, own) {
+                            uses.push(u);
+                        }
+                    }
+                    Slot::Node(_) => {}
                 }
             }
         }
     }
-    Ok(Scan {
-        uses,
-        commented: commented_lines(src, images),
-    })
+    Ok(uses)
 }
 
 /// Rewrites every `Versioned` use's tag to `new` (Docker rendering, keeping each occurrence's
@@ -305,7 +379,7 @@ impl RepoName {
 
 /// `host/path` with the host spelled out (`docker.io/…` for Docker Hub): an entry that matches
 /// exactly the repository of `reference`.
-fn canonical_repo(reference: &str) -> Option<String> {
+pub fn canonical_repo(reference: &str) -> Option<String> {
     let r = RepoName::parse(repository_of(reference))?;
     Some(match r.registry {
         Registry::Hub => format!("docker.io/{}", r.path),
@@ -336,8 +410,27 @@ enum KeyState {
 }
 
 enum Frame {
-    Map { ctx: Ctx, key: KeyState },
-    Seq { ctx: Ctx },
+    Map {
+        ctx: Ctx,
+        key: KeyState,
+        /// The scalar keys read so far, with their lines (duplicates are refused).
+        seen: Vec<(String, usize)>,
+    },
+    Seq {
+        ctx: Ctx,
+    },
+}
+
+/// Does the node whose text starts at `start` carry an anchor (`&name`) before it, on its line?
+fn anchored(src: &str, start: usize) -> bool {
+    let before = src.get(..start).unwrap_or("");
+    let line = before.rsplit('\n').next().unwrap_or("");
+    // The node properties are the last words before the text: `&a`, `!tag`, in either order.
+    line.split_whitespace()
+        .rev()
+        .take(2)
+        .take_while(|w| w.starts_with(['&', '!']))
+        .any(|w| w.starts_with('&'))
 }
 
 /// Where a node that is not a mapping key lands.
@@ -363,7 +456,7 @@ fn node_slot(stack: &mut [Frame]) -> Slot {
             *key = KeyState::Key(None);
             Slot::Node(Ctx::Other)
         }
-        Frame::Map { ctx, key } => {
+        Frame::Map { ctx, key, .. } => {
             let k = match std::mem::replace(key, KeyState::Expect) {
                 KeyState::Key(Some(k)) => k,
                 _ => return Slot::Node(Ctx::Other),
@@ -419,12 +512,12 @@ fn classify(
     style: Style,
     span: Range<usize>,
     service: String,
-    images: &[String],
+    own: &dyn Fn(&str) -> bool,
 ) -> Option<ImageUse> {
     let resolved = Resolved::new(value);
     let image: String = resolved.chars.iter().map(|(c, _)| *c).collect();
     let parts = RefParts::of(&resolved)?;
-    if !is_own_image(&image, images) {
+    if !own(&image) {
         return None;
     }
     let (start, end) = (span.start, span.end.max(span.start));
@@ -460,7 +553,20 @@ fn classify(
                 reason: "empty tag".to_string(),
             }
         } else {
+            let split = source_range(tag_chars)
+                .is_none()
+                .then(|| suffixed(tag_chars))
+                .flatten();
             match (parse_docker_tag(&tag), &located, source_range(tag_chars)) {
+                // `${TAG:-0.6.2}-ollama`: the version is the default, the rest a suffix.
+                (_, Ok(content), None) if split.is_some() => {
+                    let (version, v_prefix, r) = split.expect("checked");
+                    UseKind::Versioned {
+                        version,
+                        v_prefix,
+                        range: content + r.start..content + r.end,
+                    }
+                }
                 (None, _, _) => UseKind::Floating { tag },
                 (Some((version, v_prefix)), Ok(content), Some(r)) => UseKind::Versioned {
                     version,
@@ -483,6 +589,34 @@ fn classify(
         image,
         kind,
     })
+}
+
+/// A tag made of a version from one stretch of source text followed by a suffix from elsewhere
+/// (`${TAG:-0.6.2}-ollama` resolves to `0.6.2-ollama`): the version, its `v` prefix and the byte
+/// range of the version within the scalar's value. The suffix must start with `-`, `_` or `.`.
+fn suffixed(chars: &[(char, Prov)]) -> Option<(Version, bool, Range<usize>)> {
+    let Some(&(_, Prov::Lit(first))) = chars.first() else {
+        return None;
+    };
+    let mut next = first;
+    let mut n = 0;
+    for &(c, p) in chars {
+        match p {
+            Prov::Lit(at) if at == next => next += c.len_utf8(),
+            _ => break,
+        }
+        n += 1;
+    }
+    let rest = chars.get(n..)?;
+    if !rest
+        .first()
+        .is_some_and(|(c, _)| matches!(c, '-' | '_' | '.'))
+    {
+        return None;
+    }
+    let head: String = chars[..n].iter().map(|(c, _)| *c).collect();
+    let (version, v_prefix) = parse_docker_tag(&head)?;
+    Some((version, v_prefix, first..next))
 }
 
 /// The byte range, within the scalar's value, of characters that are contiguous literal text.
@@ -1042,6 +1176,31 @@ mod tests {
     }
 
     #[test]
+    fn duplicate_keys_are_malformed() {
+        let err = scan(
+            "services:\n  app:\n    image: ghcr.io/acme/app:1.2.3\n    image: ghcr.io/acme/app:1.2.3\n",
+            &imgs(OWN),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            "duplicate key `image` at line 4 (first at line 3): keys must be unique within a \
+             mapping; remove one of them"
+        );
+        let err = scan("services:\n  a: {}\n  b: {}\n  a: {}\n", &imgs(OWN)).unwrap_err();
+        assert!(
+            err.starts_with("duplicate key `a` at line 4 (first at line 2)"),
+            "{err}"
+        );
+        // Merge keys and equal keys in different mappings are fine.
+        scan(
+            "x-a: &a {x: 1}\nservices:\n  a:\n    <<: *a\n    image: ghcr.io/acme/app:1.2.3\n  b:\n    image: ghcr.io/acme/app:1.2.3\n",
+            &imgs(OWN),
+        )
+        .unwrap();
+    }
+
+    #[test]
     fn invalid_yaml_is_an_error_with_position() {
         for (src, want) in [
             ("services:\n  a: [\n  b: c\n", "invalid YAML at line "),
@@ -1089,6 +1248,16 @@ mod tests {
                 "services:\n  a:\n    image: ghcr.io/acme/app:${APP_TAG:-v1.2.3}\n  b:\n    image: ${APP_IMAGE:-ghcr.io/acme/app:1.2.3}\n  c:\n    image: ghcr.io/acme/app:latest\n  d:\n    image: ghcr.io/acme/app@sha256:00\n",
                 "1.3.0",
                 "services:\n  a:\n    image: ghcr.io/acme/app:${APP_TAG:-v1.3.0}\n  b:\n    image: ${APP_IMAGE:-ghcr.io/acme/app:1.3.0}\n  c:\n    image: ghcr.io/acme/app:latest\n  d:\n    image: ghcr.io/acme/app@sha256:00\n",
+            ),
+            (
+                "services:\n  a:\n    image: ghcr.io/acme/app:${TAG:-0.6.2}-ollama\n  b:\n    image: \"ghcr.io/acme/app:${TAG:-v0.6.2}-llamacpp-cpu\"\n  c:\n    image: ghcr.io/acme/app:${TAG:-0.6.2}_cpu\n",
+                "0.6.3",
+                "services:\n  a:\n    image: ghcr.io/acme/app:${TAG:-0.6.3}-ollama\n  b:\n    image: \"ghcr.io/acme/app:${TAG:-v0.6.3}-llamacpp-cpu\"\n  c:\n    image: ghcr.io/acme/app:${TAG:-0.6.3}_cpu\n",
+            ),
+            (
+                "x-app-image: &app-image ghcr.io/acme/app:v0.1.0\nx-images:\n  worker: &worker 'acme/worker:0.1.0'\n  other: acme/worker:0.0.9\nservices:\n  app:\n    image: *app-image\n  w:\n    image: *worker\n",
+                "0.1.1",
+                "x-app-image: &app-image ghcr.io/acme/app:v0.1.1\nx-images:\n  worker: &worker 'acme/worker:0.1.1'\n  other: acme/worker:0.0.9\nservices:\n  app:\n    image: *app-image\n  w:\n    image: *worker\n",
             ),
             (
                 "x-app: &app\n  image: ghcr.io/acme/app:1.2.3\nservices:\n  app:\n    <<: *app\n  #  image: ghcr.io/acme/app:1.2.2\n",

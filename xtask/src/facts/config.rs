@@ -161,14 +161,24 @@ impl Config {
     }
 }
 
-/// Loads the config of the repository at `root`. A missing `Cargo.toml` or missing table means
-/// defaults; anything malformed is an error per key.
+/// How to get a configuration: `init` writes one from what it finds in the repository.
+pub const RUN_INIT: &str =
+    "run `cargo xtask init` to write one from what it finds in the repository \
+                            (`--dry-run` shows it first)";
+
+/// Loads the config of the repository at `root`. A missing `Cargo.toml` or missing table is an
+/// error that names `init` (slipway never runs on silent defaults); anything malformed is an
+/// error per key.
 pub fn load(root: &Path) -> Result<Config, Vec<String>> {
     let path = root.join(FILE);
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Ok(Config::defaults(root.into()))
+            return Err(vec![format!(
+                "{FILE} not found at the repository root ({}): slipway is configured in its \
+                 {TABLE}; {RUN_INIT}",
+                root.display()
+            )])
         }
         Err(e) => return Err(vec![format!("{FILE}: cannot read: {e}")]),
     };
@@ -193,18 +203,39 @@ pub fn parse(root: &Path, text: &str) -> Result<Config, Vec<String>> {
         )]
     })?;
     let mut cfg = Config::defaults(root.into());
+    let package_table = doc
+        .as_table()
+        .get("package")
+        .and_then(|w| w.get("metadata"))
+        .and_then(|m| m.get("release"))
+        .and_then(Item::as_table_like);
+    let mut errors = Vec::new();
+    if let Some(t) = package_table {
+        let keys: Vec<String> = t.iter().map(|(k, _)| format!("`{k}`")).collect();
+        errors.push(format!(
+            "{FILE}: [package.metadata.release] is not read ({}); did you mean {TABLE}? move \
+             the keys there (slipway reads the workspace table of the top-level Cargo.toml)",
+            if keys.is_empty() {
+                "no keys".to_string()
+            } else {
+                keys.join(", ")
+            }
+        ));
+    }
     let Some(item) = doc
         .as_table()
         .get("workspace")
         .and_then(|w| w.get("metadata"))
         .and_then(|m| m.get("release"))
     else {
-        return Ok(cfg);
+        if errors.is_empty() {
+            errors.push(format!("{FILE} has no {TABLE} table; {RUN_INIT}"));
+        }
+        return Err(errors);
     };
     let Some(table) = item.as_table_like() else {
         return Err(vec![format!("{FILE}: {TABLE} must be a table")]);
     };
-    let mut errors = Vec::new();
     for (key, _) in table.iter() {
         if !KEYS.contains(&key) && !SUBTABLES.contains(&key) {
             let hint = KEYS
@@ -767,17 +798,58 @@ fn check_image(s: &str) -> Result<(), String> {
 mod tests {
     use super::*;
 
+    /// Parses `s`, with a `[workspace.metadata.release]` header first when it names none.
     fn parse_ok(s: &str) -> Config {
-        parse(Path::new("/r"), s).unwrap()
+        if s.contains("[workspace.metadata.release") {
+            parse(Path::new("/r"), s).unwrap()
+        } else {
+            parse(
+                Path::new("/r"),
+                &format!("[workspace.metadata.release]\n{s}"),
+            )
+            .unwrap()
+        }
     }
 
     #[test]
-    fn defaults_without_table() {
-        assert_eq!(
-            parse_ok("[workspace]\nmembers = []\n"),
-            Config::defaults("/r".into())
-        );
+    fn defaults_with_an_empty_table() {
         assert_eq!(parse_ok(""), Config::defaults("/r".into()));
+    }
+
+    #[test]
+    fn no_table_is_an_error_naming_init() {
+        for text in ["", "[workspace]\nmembers = []\n"] {
+            let errs = parse(Path::new("/r"), text).unwrap_err();
+            assert_eq!(errs.len(), 1);
+            assert!(
+                errs[0].starts_with(
+                    "Cargo.toml has no [workspace.metadata.release] table; run `cargo xtask init`"
+                ),
+                "{errs:?}"
+            );
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let errs = load(dir.path()).unwrap_err();
+        assert!(
+            errs[0].starts_with("Cargo.toml not found at the repository root"),
+            "{errs:?}"
+        );
+        assert!(errs[0].contains("cargo xtask init"), "{errs:?}");
+    }
+
+    #[test]
+    fn package_metadata_gets_a_did_you_mean() {
+        let errs = parse(
+            Path::new("/r"),
+            "[package]\nname = \"x\"\n[package.metadata.release]\ntag-prefix = \"\"\nbranch = \"main\"\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            errs,
+            ["Cargo.toml: [package.metadata.release] is not read (`tag-prefix`, `branch`); did you \
+              mean [workspace.metadata.release]? move the keys there (slipway reads the workspace \
+              table of the top-level Cargo.toml)"]
+        );
     }
 
     #[test]

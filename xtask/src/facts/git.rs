@@ -80,6 +80,13 @@ pub fn status(root: &Path) -> Result<Status> {
     Ok(parse_status(&out))
 }
 
+/// Is `path` (relative to the repository root) one of slipway's own outputs (`target/slipway/…`)?
+/// Those never count as changes to the tree, even when a repository once committed them.
+pub fn is_own_output(path: &str) -> bool {
+    path.strip_prefix(crate::run::atomic::OWN_OUTPUT)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
 pub fn parse_status(out: &str) -> Status {
     let mut st = Status::default();
     let mut records = out.split('\0').filter(|r| !r.is_empty());
@@ -100,6 +107,7 @@ pub fn parse_status(out: &str) -> Status {
                 .push(rec.splitn(11, ' ').nth(10).unwrap_or(rec).to_string());
         }
     }
+    st.changed.retain(|p| !is_own_output(p));
     st
 }
 
@@ -107,6 +115,61 @@ pub fn parse_status(out: &str) -> Status {
 pub fn tag_exists(root: &Path, tag: &str) -> Result<bool> {
     let refname = format!("refs/tags/{tag}");
     Ok(git_output(root, ["rev-parse", "-q", "--verify", &refname])?.ok)
+}
+
+/// Every tag name in the repository.
+pub fn tags(root: &Path) -> Result<Vec<String>> {
+    let out = git_output(root, ["tag", "-l"])?;
+    Ok(out.stdout.lines().map(str::to_string).collect())
+}
+
+/// The prefix the release tags among `tags` use (`v` for `v1.2.3`, `` for `1.2.3`, `app-v` for
+/// `app-v1.2.3`): the most common text before a SemVer version, None when no tag ends in one.
+pub fn tag_prefix_of(tags: &[String]) -> Option<String> {
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for t in tags {
+        let Some(at) = (0..t.len())
+            .filter(|&i| t.is_char_boundary(i))
+            .find(|&i| semver::Version::parse(&t[i..]).is_ok())
+        else {
+            continue;
+        };
+        let prefix = t[..at].to_string();
+        match counts.iter_mut().find(|(p, _)| *p == prefix) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((prefix, 1)),
+        }
+    }
+    // Most used; on a tie the first seen.
+    let best = counts.iter().map(|(_, n)| *n).max()?;
+    counts.into_iter().find(|(_, n)| *n == best).map(|(p, _)| p)
+}
+
+/// A warning when the repository has version tags but none with `prefix` (e.g. `tag-prefix =
+/// "v"` in a repository tagged `0.2.37`): releases would start a second tag series.
+pub fn tag_prefix_warning(tags: &[String], prefix: &str) -> Option<String> {
+    let uses = |t: &String| {
+        t.strip_prefix(prefix)
+            .is_some_and(|v| semver::Version::parse(v).is_ok())
+    };
+    if tags.iter().any(uses) {
+        return None;
+    }
+    let found = tag_prefix_of(tags)?;
+    let example = tags
+        .iter()
+        .rev()
+        .find(|t| {
+            t.strip_prefix(found.as_str())
+                .is_some_and(|v| semver::Version::parse(v).is_ok())
+        })
+        .cloned()
+        .unwrap_or_default();
+    Some(format!(
+        "no existing tag uses tag-prefix = {prefix:?} (the release tags look like `{example}`); \
+         set tag-prefix = {found:?} in [workspace.metadata.release] of Cargo.toml (`cargo xtask \
+         init` detects it), or releases start a second tag series"
+    ))
 }
 
 /// Tags that point at HEAD.
@@ -186,8 +249,36 @@ mod tests {
         assert_eq!(st.branch.as_deref(), Some("main"));
         assert_eq!(st.head.as_deref(), Some("1234abcd"));
         assert_eq!(st.changed, ["pyproject.toml", "new name.md"]);
+        let st = parse_status(
+            "# branch.head main\0\
+             1 .M N... 100644 100644 100644 aaa bbb target/slipway/journal/v1.jsonl\0\
+             1 .M N... 100644 100644 100644 aaa bbb target/slipwayish\0",
+        );
+        assert_eq!(st.changed, ["target/slipwayish"]);
         let st = parse_status("# branch.oid (initial)\0# branch.head (detached)\0");
         assert_eq!(st, Status::default());
+    }
+
+    #[test]
+    fn tag_prefixes() {
+        let t = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            tag_prefix_of(&t(&["0.2.36", "0.2.37", "v0.1.0"])).as_deref(),
+            Some("")
+        );
+        assert_eq!(
+            tag_prefix_of(&t(&["v1.2.3", "nightly"])).as_deref(),
+            Some("v")
+        );
+        assert_eq!(tag_prefix_of(&t(&["app-v1.0.0"])).as_deref(), Some("app-v"));
+        assert_eq!(tag_prefix_of(&t(&["nightly"])), None);
+        assert_eq!(tag_prefix_warning(&t(&["v1.2.3"]), "v"), None);
+        assert_eq!(tag_prefix_warning(&t(&[]), "v"), None);
+        let w = tag_prefix_warning(&t(&["0.2.36", "0.2.37"]), "v").unwrap();
+        assert!(
+            w.starts_with("no existing tag uses tag-prefix = \"v\" (the release tags look like `0.2.37`); set tag-prefix = \"\""),
+            "{w}"
+        );
     }
 
     #[test]

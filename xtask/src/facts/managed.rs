@@ -833,7 +833,7 @@ impl Managed {
             // A file whose content does not change is not part of the plan.
             if after != f.text() {
                 edits.push(FileEdit::new(
-                    f.rel(),
+                    through_link(f.rel(), f.path()),
                     f.path(),
                     f.text().to_string(),
                     after,
@@ -841,6 +841,27 @@ impl Managed {
             }
         }
         Ok((edits, notes))
+    }
+}
+
+/// The repository path an edit of `rel` changes: `rel` itself, or for a symlink to a file inside
+/// the repository, that file's path (what git must stage; the link itself stays as it is).
+fn through_link(rel: &str, path: &std::path::Path) -> String {
+    let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    if !is_link {
+        return rel.to_string();
+    }
+    let depth = std::path::Path::new(rel).components().count();
+    let (Some(root), Ok(target)) = (path.ancestors().nth(depth), std::fs::canonicalize(path))
+    else {
+        return rel.to_string();
+    };
+    match std::fs::canonicalize(root)
+        .ok()
+        .and_then(|r| target.strip_prefix(r).ok().map(|p| p.to_path_buf()))
+    {
+        Some(inside) => inside.to_string_lossy().into_owned(),
+        None => rel.to_string(),
     }
 }
 

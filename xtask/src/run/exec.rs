@@ -444,8 +444,13 @@ fn rollback(applied: &[Undo]) -> Result<usize> {
 }
 
 /// Temp file on the same filesystem (under `.git/slipway/tmp` in a git work tree, else the same
-/// directory), same permissions, then rename.
+/// directory), same permissions, then rename. A symlink is written through: the file it points
+/// to gets the content and the link stays a link. slipway's own outputs (`target/slipway/…`)
+/// are registered in `.git/info/exclude` on the first write there.
 pub fn write_atomic(path: &Path, content: &str) -> Result<()> {
+    let resolved = crate::run::atomic::through_symlinks(path)?;
+    let path = resolved.as_path();
+    crate::run::atomic::exclude_own_output(path)?;
     let dir = crate::run::atomic::temp_dir_for(path)
         .ok_or_else(|| anyhow!("{} has no parent directory", path.display()))?;
     let name = path
