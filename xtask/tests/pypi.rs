@@ -325,3 +325,43 @@ fn an_index_with_its_default_fallback_is_read_on_its_own_host_only() {
         .collect();
     assert!(off.is_empty(), "connections off loopback: {off:?}");
 }
+
+/// Without a readme the metadata has no `long_description`: PyPI accepts that, so `twine check`
+/// warnings are shown and the package is published; with `python.strict-check = true` the same
+/// warnings stop the build before anything is uploaded.
+#[test]
+fn twine_check_warnings_are_shown_and_stop_only_with_strict_check() {
+    for strict in [false, true] {
+        let extra = if strict { "strict-check = true\n" } else { "" };
+        let Some(s) = setup_with("1.5.0", false, extra) else {
+            return;
+        };
+        let pyproject = s.repo.path().join("pyproject.toml");
+        let text = std::fs::read_to_string(&pyproject).unwrap();
+        let without: String = text
+            .lines()
+            .filter(|l| !l.starts_with("readme"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert_ne!(without, text, "the fixture's pyproject names a readme");
+        std::fs::write(&pyproject, without).unwrap();
+        s.repo.git(&["commit", "-q", "-am", "no readme"]);
+        s.repo.git(&["tag", "-f", "-a", "v1.5.0", "-m", "release"]);
+        let r = publish(&s, PASSWORD);
+        if strict {
+            assert_ne!(r.code, 0, "{}", r.all());
+            assert!(r.all().contains("twine check"), "{}", r.all());
+            assert!(r.all().contains("long_description"), "{}", r.all());
+            assert!(packages(&s).is_empty(), "uploaded: {:?}", packages(&s));
+        } else {
+            assert_eq!(r.code, 0, "{}", r.all());
+            assert!(r.all().contains("passed with warnings"), "{}", r.all());
+            assert!(
+                r.all().contains("`long_description` missing"),
+                "{}",
+                r.all()
+            );
+            assert_eq!(packages(&s).len(), 2, "{:?}", packages(&s));
+        }
+    }
+}

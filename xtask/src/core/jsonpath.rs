@@ -301,10 +301,7 @@ mod tests {
             let s = find(&src, "/version").unwrap().remove(0);
             let out = crate::edit::splice(
                 &src,
-                &[crate::edit::Replacement::new(
-                    s.range.clone(),
-                    "10.0.0",
-                )],
+                &[crate::edit::Replacement::new(s.range.clone(), "10.0.0")],
             );
             assert_eq!(&out[..s.range.start], &src[..s.range.start]);
             assert_eq!(&out[s.range.start + 6..], &src[s.range.end..]);

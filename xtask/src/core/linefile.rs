@@ -289,10 +289,7 @@ mod tests {
             let s = find(&src).unwrap().remove(0);
             let out = crate::edit::splice(
                 &src,
-                &[crate::edit::Replacement::new(
-                    s.range.clone(),
-                    "4.5.6",
-                )],
+                &[crate::edit::Replacement::new(s.range.clone(), "4.5.6")],
             );
             assert_eq!(&out[..s.range.start], &src[..s.range.start]);
             assert_eq!(&out[s.range.start + 5..], &src[s.range.end..]);
@@ -305,10 +302,7 @@ mod tests {
             let s = find_text(&src).unwrap().remove(0);
             let out = crate::edit::splice(
                 &src,
-                &[crate::edit::Replacement::new(
-                    s.range.clone(),
-                    "v2.0.0",
-                )],
+                &[crate::edit::Replacement::new(s.range.clone(), "v2.0.0")],
             );
             assert_eq!(out, format!("{lead}v2.0.0{trail}"));
         }

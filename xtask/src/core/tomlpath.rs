@@ -32,8 +32,7 @@ pub fn split_key(key: &str) -> Result<Vec<String>, String> {
 /// a string with escapes.
 pub fn find(src: &str, key: &str) -> Result<Vec<Span>, String> {
     let parts = split_key(key)?;
-    let doc =
-        toml_edit::Document::parse(src).map_err(|e| crate::pyproject::toml_error(&e))?;
+    let doc = toml_edit::Document::parse(src).map_err(|e| crate::pyproject::toml_error(&e))?;
     let mut item = doc.as_item();
     for p in &parts {
         match item.get(p.as_str()) {
@@ -110,10 +109,7 @@ mod tests {
             let s = find(&src, "tool.x.current").unwrap().remove(0);
             let out = crate::edit::splice(
                 &src,
-                &[crate::edit::Replacement::new(
-                    s.range.clone(),
-                    "9.9.9",
-                )],
+                &[crate::edit::Replacement::new(s.range.clone(), "9.9.9")],
             );
             assert_eq!(&out[..s.range.start], &src[..s.range.start]);
             assert_eq!(&out[s.range.start + 5..], &src[s.range.end..]);

@@ -206,10 +206,7 @@ mod tests {
             let s = find(&src, "image.tag").unwrap().remove(0);
             let out = crate::edit::splice(
                 &src,
-                &[crate::edit::Replacement::new(
-                    s.range.clone(),
-                    "2.0.0",
-                )],
+                &[crate::edit::Replacement::new(s.range.clone(), "2.0.0")],
             );
             assert_eq!(&out[..s.range.start], &src[..s.range.start]);
             assert_eq!(&out[s.range.start + 5..], &src[s.range.end..]);

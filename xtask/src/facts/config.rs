@@ -84,6 +84,9 @@ pub struct PythonConfig {
     /// `index-fallback`: the index redirects projects it lacks to another host (pypiserver's
     /// default); such a redirect then means "not listed". It is never followed either way.
     pub index_fallback: bool,
+    /// `strict-check`: `twine check` warnings (a missing `long_description`, which PyPI
+    /// accepts) stop the build too; errors always do.
+    pub strict_check: bool,
 }
 
 impl Default for PythonConfig {
@@ -93,6 +96,7 @@ impl Default for PythonConfig {
             repository_url: "https://upload.pypi.org/legacy/".into(),
             index_url: "https://pypi.org/simple/".into(),
             index_fallback: false,
+            strict_check: false,
         }
     }
 }
@@ -405,11 +409,22 @@ fn parse_github(s: &mut Sub, cfg: &mut Config) {
 }
 
 fn parse_python(s: &mut Sub, cfg: &mut Config) {
-    s.check_keys(&["package", "repository-url", "index-url", "index-fallback"]);
-    if let Some(item) = s.table.get("index-fallback") {
-        match item.as_bool() {
-            Some(b) => cfg.python.index_fallback = b,
-            None => s.err("index-fallback", "must be true or false"),
+    s.check_keys(&[
+        "package",
+        "repository-url",
+        "index-url",
+        "index-fallback",
+        "strict-check",
+    ]);
+    for (key, slot) in [
+        ("index-fallback", &mut cfg.python.index_fallback),
+        ("strict-check", &mut cfg.python.strict_check),
+    ] {
+        if let Some(item) = s.table.get(key) {
+            match item.as_bool() {
+                Some(b) => *slot = b,
+                None => s.err(key, "must be true or false"),
+            }
         }
     }
     cfg.python.package = s.string("package");
@@ -919,6 +934,7 @@ package = "acme-app"
 repository-url = "http://127.0.0.1:8081"
 index-url = "http://127.0.0.1:8081/simple"
 index-fallback = true
+strict-check = true
 [workspace.metadata.release.github]
 repo = "acme/app"
 release-workflow = "publish.yml"
@@ -950,6 +966,8 @@ release-workflow = "publish.yml"
         assert_eq!(c.python.index_url, "http://127.0.0.1:8081/simple/");
         assert!(c.python.index_fallback);
         assert!(!parse_ok("").python.index_fallback);
+        assert!(c.python.strict_check);
+        assert!(!parse_ok("").python.strict_check);
         assert_eq!(c.release_workflow, "publish.yml");
         assert_eq!(parse_ok("").docker, None);
         assert_eq!(parse_ok("").python.index_url, "https://pypi.org/simple/");

@@ -643,13 +643,19 @@ pub struct Check {
     pub python: PathBuf,
     pub root: PathBuf,
     pub outdir: PathBuf,
+    /// `python.strict-check`: warnings stop the build too (`twine check --strict`).
+    pub strict: bool,
 }
 
 impl Reconcile for Check {
     /// The built files.
     type Seen = Vec<String>;
     fn header(&self) -> String {
-        format!("twine check --strict {}/*", self.outdir.display())
+        format!(
+            "twine check{} {}/*",
+            if self.strict { " --strict" } else { "" },
+            self.outdir.display()
+        )
     }
     fn planned(&self) -> Planned {
         Planned::apply(vec![Sub::run(
@@ -667,17 +673,42 @@ impl Reconcile for Check {
         Ok(Decision::finish(
             vec![Run::new(self.process(files.clone()))
                 .explain(|e| Some(format!("twine check: {e}")))
+                .capture(CHECK_WARNINGS, |out| Some(check_warnings(out)))
                 .sub()],
-            "",
+            format!("<{CHECK_WARNINGS}>"),
         ))
+    }
+}
+
+/// The recorded summary of `twine check`: its warnings, or that there were none.
+const CHECK_WARNINGS: &str = "pypi.check";
+
+/// What `twine check` said besides "PASSED": its warnings (shown; they stop the build only with
+/// `python.strict-check = true`), else that every file passed.
+pub fn check_warnings(out: &str) -> String {
+    let warnings: Vec<&str> = out
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("WARNING"))
+        .map(|l| l.trim_start_matches("WARNING").trim())
+        .collect();
+    if warnings.is_empty() {
+        "every file passed".to_string()
+    } else {
+        format!(
+            "passed with warnings (python.strict-check = true makes them stop the build): {}",
+            warnings.join("; ")
+        )
     }
 }
 
 impl Check {
     fn process(&self, files: Vec<String>) -> Process {
-        twine(&self.python, &self.root)
-            .args(["check", "--strict"])
-            .args(files)
+        let mut p = twine(&self.python, &self.root).args(["check"]);
+        if self.strict {
+            p = p.args(["--strict"]);
+        }
+        p.args(files)
     }
 }
 
@@ -1110,6 +1141,7 @@ pub fn gather(facts: &Facts, problems: &mut Problems) -> Gathered {
         python: python.clone(),
         root: cfg.root.clone(),
         outdir: outdir.clone(),
+        strict: cfg.python.strict_check,
     })));
     let publish = vec![Step::Action(Box::new(Upload {
         python,
@@ -1349,6 +1381,28 @@ mod tests {
                 .contains("already has a.whl with sha256 zz, but this build's is aa"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn twine_check_warnings_are_summarised() {
+        assert_eq!(
+            check_warnings("Checking d/a.whl: PASSED\nChecking d/a.tar.gz: PASSED\n"),
+            "every file passed"
+        );
+        let w = check_warnings(
+            "Checking d/a.whl: PASSED with warnings\nWARNING  `long_description` missing.   \n",
+        );
+        assert!(w.starts_with("passed with warnings"), "{w}");
+        assert!(w.ends_with("`long_description` missing."), "{w}");
+        let check = |strict| Check {
+            python: "/v/bin/python".into(),
+            root: "/r".into(),
+            outdir: "/r/d".into(),
+            strict,
+        };
+        let args = |c: &Check| c.process(vec!["/r/d/a.whl".into()]).args;
+        assert!(args(&check(true)).contains(&"--strict".to_string()));
+        assert!(!args(&check(false)).contains(&"--strict".to_string()));
     }
 
     #[test]
