@@ -38,20 +38,45 @@ fn init_ok(r: &Repo, want: Expect) {
     assert_eq!(check.code, 0, "{}", check.all());
 }
 
-fn bump_diff(r: &Repo) -> String {
-    let out = r.run(&["bump-version", "patch", "--dry-run", "--allow-placeholders"]);
-    assert_eq!(out.code, 0, "{}", out.all());
-    out.stdout
-        .lines()
+/// The changed lines of a unified diff, `+`/`-` marked, headers left out.
+fn changed_lines(diff: &str) -> Vec<String> {
+    diff.lines()
         .filter(|l| {
             let t = l.trim_start();
             (t.starts_with('+') || t.starts_with('-'))
                 && !t.starts_with("+++")
                 && !t.starts_with("---")
         })
-        .map(|l| l.trim_start().to_string())
-        .collect::<Vec<_>>()
-        .join("\n")
+        .map(|l| l.trim_start().trim_end_matches('\r').to_string())
+        .collect()
+}
+
+/// The real `bump-version patch` after the dry run whose changed lines are `dry`: it commits
+/// exactly those lines (the commit's diff, whatever the file order), no file is left changed,
+/// and `check-versions` agrees afterwards — with no config beyond what init wrote.
+fn real_bump_is_the_dry_run(r: &Repo, dry: &str) {
+    let out = r.run(&["bump-version", "patch", "--allow-placeholders"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let mut committed = changed_lines(&r.git(&["show", "--format=", "--no-color", "HEAD"]));
+    let mut planned: Vec<String> = dry.lines().map(str::to_string).collect();
+    committed.sort();
+    planned.sort();
+    assert_eq!(
+        committed, planned,
+        "the commit is not what the dry run showed"
+    );
+    assert_eq!(
+        r.git(&["status", "--porcelain", "--untracked-files=no"]),
+        ""
+    );
+    let check = r.run(&["check-versions"]);
+    assert_eq!(check.code, 0, "{}", check.all());
+}
+
+fn bump_diff(r: &Repo) -> String {
+    let out = r.run(&["bump-version", "patch", "--dry-run", "--allow-placeholders"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    changed_lines(&out.stdout).join("\n")
 }
 
 #[test]
@@ -134,6 +159,7 @@ fn release_please_unprefixed_tags_suffix_anchor_and_extra_files_no_gitignore() {
             repo = "acme/app"
         "#]],
     );
+    let dry = bump_diff(&r);
     expect![[r#"
         -version = "0.6.2"
         +version = "0.6.3"
@@ -167,7 +193,8 @@ fn release_please_unprefixed_tags_suffix_anchor_and_extra_files_no_gitignore() {
         +
         +* _TODO: describe this change (placeholder inserted by slipway)_
         +"#]]
-    .assert_eq(&bump_diff(&r));
+    .assert_eq(&dry);
+    real_bump_is_the_dry_run(&r, &dry);
     // No .gitignore: slipway's own outputs are excluded by git anyway once written.
     assert!(!r.path().join(".gitignore").exists());
 }
@@ -200,6 +227,7 @@ fn commitizen_hatch_path_subdirectory_pyproject() {
             changelog-style = "commitizen"
         "#]],
     );
+    let dry = bump_diff(&r);
     expect![[r#"
         -version = "0.2.37"
         +version = "0.2.38"
@@ -219,7 +247,8 @@ fn commitizen_hatch_path_subdirectory_pyproject() {
         +
         +- _TODO: describe this change (placeholder inserted by slipway)_
         +"#]]
-    .assert_eq(&bump_diff(&r));
+    .assert_eq(&dry);
+    real_bump_is_the_dry_run(&r, &dry);
 }
 
 #[test]
@@ -246,6 +275,7 @@ fn plain_changelog_setuptools_scm() {
         changelog-style = "plain"
     "#]],
     );
+    let dry = bump_diff(&r);
     expect![[r#"
         +## 1.4.1
         +
@@ -262,7 +292,8 @@ fn plain_changelog_setuptools_scm() {
         +- _TODO: describe this change (placeholder inserted by slipway)_
         +
         - things"#]]
-    .assert_eq(&bump_diff(&r));
+    .assert_eq(&dry);
+    real_bump_is_the_dry_run(&r, &dry);
 }
 
 #[test]
@@ -347,6 +378,7 @@ fn no_changelog_and_a_29_image_compose_file() {
         repo = "acme/acme-app"
     "#]],
     );
+    let dry = bump_diff(&r);
     expect![[r#"
         -version = "2.0.0"
         +version = "2.0.1"
@@ -392,7 +424,8 @@ fn no_changelog_and_a_29_image_compose_file() {
         +    image: ghcr.io/acme/acme-app:v2.0.1
         -    image: registry.example.com/ops/worker:v2.0.0
         +    image: registry.example.com/ops/worker:v2.0.1"#]]
-    .assert_eq(&bump_diff(&r));
+    .assert_eq(&dry);
+    real_bump_is_the_dry_run(&r, &dry);
 }
 
 #[test]
@@ -454,7 +487,11 @@ fn adopt_into_a_fresh_repository_then_check_versions_there() {
     assert!(r.path().join("xtask/src/cli.rs").is_file());
     assert!(r.path().join(".cargo/config.toml").is_file());
     let cargo = r.read("Cargo.toml");
-    assert!(cargo.contains("members = [\"xtask\"]"), "{cargo}");
+    // The tool and its pure core (a crate of its own inside `xtask/`).
+    assert!(
+        cargo.contains("members = [\"xtask\", \"xtask/src/core\"]"),
+        "{cargo}"
+    );
     assert!(cargo.contains("[workspace.metadata.release]"), "{cargo}");
     // Adopting twice changes nothing.
     let snap = r.snapshot();
