@@ -258,6 +258,15 @@ fn full_publish_dry_run_equals_real_run_then_rerun_skips() {
         sb.index_files().is_empty() && sb.releases().is_empty(),
         "the dry run published nothing"
     );
+    // The alert a failure would send is listed too, its webhook URL masked.
+    assert_eq!(dry["alerts"]["on"], serde_json::json!(["failure"]));
+    let alert = &dry["alerts"]["requests"][0];
+    assert_eq!(alert["method"], "POST", "{alert}");
+    assert!(
+        !alert.to_string().contains(SLACK_PATH) && alert.to_string().contains("***"),
+        "the webhook URL is a secret: {alert}"
+    );
+    assert!(alert.to_string().contains("<failing step>"), "{alert}");
 
     let real = sb.publish();
     assert_eq!(real.code, 0, "{}", real.all());

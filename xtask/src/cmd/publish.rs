@@ -319,10 +319,37 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
         plan.steps.len()
     );
     if o.dry_run {
+        // The alerts are effects too: what a real run sends when it ends (on failure; on
+        // success only with --notify), with run-time values as placeholders.
+        let when = if o.notify {
+            vec!["failure", "success"]
+        } else {
+            vec!["failure"]
+        };
+        let alert = crate::targets::notices::Alert {
+            success: false,
+            package: facts.package.clone(),
+            version: facts.version.to_string(),
+            tag: facts.tag.clone(),
+            stage: "<stage>".into(),
+            error: Some("<failing step>: <error>".into()),
+            duration: std::time::Duration::ZERO,
+        };
+        let alerts: Vec<crate::run::plan::Sub> = crate::targets::notices::requests(
+            &alert,
+            &crate::targets::notices::hooks(&cfg.webhooks),
+        )
+        .into_iter()
+        .map(crate::run::plan::Sub::Http)
+        .collect();
         if o.json {
             ui::print_json(&json!({
                 "dry_run": true, "version": facts.version.to_string(), "tag": facts.tag,
                 "steps": plan.to_json_marked(&cfg.root, &marks),
+                "alerts": {
+                    "on": when,
+                    "requests": alerts.iter().map(|a| crate::run::plan::sub_json(a, &cfg.root)).collect::<Vec<_>>(),
+                },
                 "problems": problems.list,
             }));
         } else {
@@ -335,6 +362,21 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
                 "publish-prod {summary} — dry run, nothing will be changed{refused}"
             ));
             plan.render_marked(ui, &cfg.root, &marks);
+            if alerts.is_empty() {
+                ui.note(
+                    "alerts: none (set SLACK_WEBHOOK or `webhooks` to be told how a release ended)",
+                );
+            } else {
+                let mut lines = vec![format!("alerts, on {}:", when.join(" and "))];
+                for a in &alerts {
+                    lines.extend(
+                        crate::run::plan::sub_lines(a, &cfg.root)
+                            .into_iter()
+                            .map(|l| format!("    {l}")),
+                    );
+                }
+                ui.note(&lines.join("\n"));
+            }
         }
         return problems.check("publish-prod").map(|()| 0);
     }
