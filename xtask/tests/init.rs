@@ -503,10 +503,13 @@ fn adopt_into_a_fresh_repository_then_check_versions_there() {
     assert_eq!(r.snapshot(), snap);
     r.git(&["add", "-A"]);
     r.git(&["commit", "-q", "-m", "chore: adopt slipway"]);
-    // The copied tool builds there (reusing this checkout's built dependencies) and agrees.
+    // The copied tool builds there and agrees. In a target directory of its own: cargo gives a
+    // workspace crate the same artifact names whatever the workspace's folder, so building the
+    // copy into this checkout's target would overwrite the `xtask` library the other test
+    // binaries (the rig's doc tests) are linked against. It persists, so later runs are warm.
     let check = hermetic("cargo", r.path())
         .args(["xtask", "check-versions"])
-        .env("CARGO_TARGET_DIR", target_dir())
+        .env("CARGO_TARGET_DIR", target_dir().join("adopted"))
         .env_remove("RUSTFLAGS")
         .output()
         .unwrap();
