@@ -344,6 +344,12 @@ pub fn apply(sub: &Sub, values: &mut std::collections::BTreeMap<String, String>)
             Ok(())
         }
         Sub::Fail(msg) => Err(anyhow!("{msg}")),
+        Sub::Call(c) => {
+            for (k, v) in c.call()? {
+                values.insert(k, v);
+            }
+            Ok(())
+        }
         Sub::Probe { key, probe } => {
             let verdict = probe.run()?;
             values.insert(key.clone(), verdict);

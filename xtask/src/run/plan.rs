@@ -192,6 +192,17 @@ pub enum Sub {
         key: String,
         probe: std::sync::Arc<dyn Probe>,
     },
+    /// HTTP requests a target's own client makes (a registry's token flow, a blob streamed
+    /// from one registry to another): shown as those requests, made by the client.
+    Call(std::sync::Arc<dyn Call>),
+}
+
+/// What a [`Sub::Call`] makes.
+pub trait Call: std::fmt::Debug + Send + Sync {
+    /// The requests it makes, in order (templates in a plan, concrete once decided).
+    fn requests(&self) -> Vec<Request>;
+    /// Makes them; `Ok` holds values to record (`RunContext::get`), `Err` fails the step.
+    fn call(&self) -> anyhow::Result<Vec<(String, String)>>;
 }
 
 /// What a [`Sub::Probe`] runs.
@@ -675,11 +686,9 @@ pub fn sub_json(sub: &Sub, root: &Path) -> Json {
         }
         Sub::Write { path, content } => json!({"path": shown(path), "bytes": content.len()}),
         Sub::Remove(path) | Sub::Dir(path) => json!({"path": shown(path)}),
-        Sub::Http(r) => json!({
-            "method": r.method,
-            "url": ui::redact(&r.url),
-            "headers": r.headers.iter().map(|(k, v)| json!([k, ui::redact(v.shown())])).collect::<Vec<_>>(),
-            "body": r.body.as_ref().map(|b| ui::redact(b)),
+        Sub::Http(r) => request_json(r),
+        Sub::Call(c) => json!({
+            "requests": c.requests().iter().map(request_json).collect::<Vec<_>>(),
         }),
         Sub::Record(k, v) => json!({"key": k, "value": ui::redact(v)}),
         Sub::Parallel(p) => json!({
@@ -704,6 +713,15 @@ pub fn sub_json(sub: &Sub, root: &Path) -> Json {
     j
 }
 
+fn request_json(r: &Request) -> Json {
+    json!({
+        "method": r.method,
+        "url": ui::redact(&r.url),
+        "headers": r.headers.iter().map(|(k, v)| json!([k, ui::redact(v.shown())])).collect::<Vec<_>>(),
+        "body": r.body.as_ref().map(|b| ui::redact(b)),
+    })
+}
+
 /// A template's stand-in for content known only when it runs (`<record>`).
 fn is_placeholder(text: &str) -> bool {
     text.starts_with('<') && text.ends_with('>') && !text.contains('\n')
@@ -720,6 +738,7 @@ fn sub_kind(sub: &Sub) -> &'static str {
         Sub::Parallel(_) => "parallel",
         Sub::Fail(_) => "fail",
         Sub::Probe { .. } => "probe",
+        Sub::Call(_) => "call",
     }
 }
 
@@ -757,13 +776,8 @@ pub fn sub_lines(sub: &Sub, root: &Path) -> Vec<String> {
         }
         Sub::Remove(path) => vec![format!("remove {}", shown(path))],
         Sub::Dir(path) => vec![format!("create directory {}", shown(path))],
-        Sub::Http(r) => {
-            let mut s = format!("{} {}", r.method, ui::redact(&r.url));
-            if let Some(b) = &r.body {
-                s.push_str(&format!("  {}", ui::redact(b)));
-            }
-            vec![s]
-        }
+        Sub::Http(r) => vec![request_line(r)],
+        Sub::Call(c) => c.requests().iter().map(request_line).collect(),
         Sub::Record(k, v) => vec![format!("record <{k}> = {}", ui::redact(v))],
         Sub::Parallel(p) => {
             let mut out = vec![format!("in parallel ({}):", p.what)];
@@ -795,6 +809,15 @@ pub fn sub_lines(sub: &Sub, root: &Path) -> Vec<String> {
             out
         }
     }
+}
+
+/// `METHOD url  body` (secrets masked).
+fn request_line(r: &Request) -> String {
+    let mut s = format!("{} {}", r.method, ui::redact(&r.url));
+    if let Some(b) = &r.body {
+        s.push_str(&format!("  {}", ui::redact(b)));
+    }
+    s
 }
 
 /// The dry-run view of an action's sub-steps.

@@ -1,5 +1,6 @@
-//! A small client for the Docker Registry HTTP API v2 (read-only): which digest does a tag
-//! resolve to, and which platforms does an index list. Handles the two auth flows registries use:
+//! A small client for the Docker Registry HTTP API v2: which digest does a tag resolve to, which
+//! platforms does an index list; and, for promotion and rollback, the writes that copy an image
+//! by digest: blob mount or streamed copy, manifest put. Handles the two auth flows registries use:
 //! HTTP Basic, and a Bearer token fetched from the realm a 401 names (ghcr.io, Docker Hub, ECR).
 //!
 //! Loopback registries (localhost, 127.0.0.0/8, [::1]) are spoken to over plain HTTP, as docker
@@ -92,6 +93,23 @@ pub struct PlatformManifest {
     /// `linux/amd64`, `linux/arm64/v8`, or `unknown/unknown` (attestations).
     pub platform: String,
     pub digest: String,
+}
+
+/// A request body.
+enum Payload<'a> {
+    None,
+    /// Bytes and their Content-Type (a manifest).
+    Bytes(&'a [u8], &'a str),
+    /// A stream of known length (a blob read from another registry).
+    Stream(&'a mut dyn std::io::Read, u64),
+}
+
+/// A response header's value, parameters (`; charset=…`) left out.
+fn header(resp: &ureq::http::Response<ureq::Body>, name: &str) -> Option<String> {
+    resp.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.split(';').next().unwrap_or(s).trim().to_string())
 }
 
 pub struct Client {
@@ -196,6 +214,162 @@ impl Client {
         Ok(parse_index(&json))
     }
 
+    /// The manifest `<path>:<reference>` resolves to, as the exact text the registry stores (its
+    /// sha256 is the digest); `None` when the tag (or repository) does not exist.
+    pub fn manifest_raw(
+        &mut self,
+        path: &str,
+        reference: &str,
+    ) -> Result<Option<(Manifest, String)>> {
+        let url = format!("{}/v2/{path}/manifests/{reference}", self.base);
+        let mut resp = self.send("GET", &url, path)?;
+        match resp.status().as_u16() {
+            200 => {}
+            404 => return Ok(None),
+            code => bail!("{url}: unexpected HTTP {code} from the registry"),
+        }
+        let digest = header(&resp, "docker-content-digest")
+            .ok_or_else(|| anyhow!("{url}: the registry sent no Docker-Content-Digest header"))?;
+        let media_type = header(&resp, "content-type").unwrap_or_default();
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(16 << 20)
+            .read_to_string()
+            .context("reading the manifest")?;
+        Ok(Some((Manifest { digest, media_type }, body)))
+    }
+
+    /// Stores a manifest under `reference` (a tag, or its digest); returns the digest the
+    /// registry computed.
+    pub fn put_manifest(
+        &mut self,
+        path: &str,
+        reference: &str,
+        media_type: &str,
+        body: &str,
+    ) -> Result<String> {
+        let url = format!("{}/v2/{path}/manifests/{reference}", self.base);
+        let resp = self.send_with(
+            "PUT",
+            &url,
+            path,
+            Payload::Bytes(body.as_bytes(), media_type),
+        )?;
+        match resp.status().as_u16() {
+            200 | 201 => header(&resp, "docker-content-digest")
+                .ok_or_else(|| anyhow!("{url}: the registry sent no Docker-Content-Digest header")),
+            code => bail!("{}", self.refused("storing the manifest", &url, code, resp)),
+        }
+    }
+
+    /// Does the repository hold the blob?
+    pub fn has_blob(&mut self, path: &str, digest: &str) -> Result<bool> {
+        let url = format!("{}/v2/{path}/blobs/{digest}", self.base);
+        let resp = self.send("HEAD", &url, path)?;
+        match resp.status().as_u16() {
+            200 => Ok(true),
+            404 => Ok(false),
+            code => bail!("{url}: unexpected HTTP {code} from the registry"),
+        }
+    }
+
+    /// Cross-repository mount on the same registry: `true` when the registry mounted the blob
+    /// from `from`; `false` when it started an upload instead (which is cancelled).
+    pub fn mount_blob(&mut self, path: &str, digest: &str, from: &str) -> Result<bool> {
+        let url = format!(
+            "{}/v2/{path}/blobs/uploads/?mount={digest}&from={from}",
+            self.base
+        );
+        let resp = self.send_with("POST", &url, path, Payload::None)?;
+        match resp.status().as_u16() {
+            201 => Ok(true),
+            202 => {
+                if let Some(location) = header(&resp, "location") {
+                    let cancel = self.absolute(&location);
+                    let _ = self.request("DELETE", &cancel);
+                }
+                Ok(false)
+            }
+            code => bail!("{}", self.refused("mounting a blob", &url, code, resp)),
+        }
+    }
+
+    /// Streams a blob from `src`'s repository `src_path` into this registry's `path`
+    /// (a monolithic upload: `POST …/blobs/uploads/`, then `PUT <location>&digest=…`, which the
+    /// registry refuses unless the bytes hash to `digest`). Returns the bytes copied.
+    pub fn copy_blob_from(
+        &mut self,
+        src: &mut Client,
+        src_path: &str,
+        path: &str,
+        digest: &str,
+    ) -> Result<u64> {
+        let get = format!("{}/v2/{src_path}/blobs/{digest}", src.base);
+        let mut from = src.send("GET", &get, src_path)?;
+        if from.status().as_u16() != 200 {
+            bail!(
+                "{get}: HTTP {} from registry {}",
+                from.status().as_u16(),
+                src.registry
+            );
+        }
+        let len: u64 = header(&from, "content-length")
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| anyhow!("{get}: the registry sent no Content-Length"))?;
+        let start = format!("{}/v2/{path}/blobs/uploads/", self.base);
+        let resp = self.send_with("POST", &start, path, Payload::None)?;
+        if resp.status().as_u16() != 202 {
+            let code = resp.status().as_u16();
+            bail!("{}", self.refused("starting an upload", &start, code, resp));
+        }
+        let location = header(&resp, "location")
+            .ok_or_else(|| anyhow!("{start}: the registry sent no upload Location"))?;
+        let mut put = self.absolute(&location);
+        put.push(if put.contains('?') { '&' } else { '?' });
+        put.push_str(&format!("digest={digest}"));
+        let mut reader = from.body_mut().as_reader();
+        let resp = self.request_with("PUT", &put, Payload::Stream(&mut reader, len))?;
+        match resp.status().as_u16() {
+            201 => Ok(len),
+            code => bail!("{}", self.refused("uploading a blob", &put, code, resp)),
+        }
+    }
+
+    /// A Location header as an absolute URL (registries may send a path).
+    fn absolute(&self, location: &str) -> String {
+        if location.starts_with('/') {
+            format!("{}{location}", self.base)
+        } else {
+            location.to_string()
+        }
+    }
+
+    /// The sentence for a refused write: the registry's own error text, credentials named.
+    fn refused(
+        &self,
+        what: &str,
+        url: &str,
+        code: u16,
+        mut resp: ureq::http::Response<ureq::Body>,
+    ) -> String {
+        let text = resp
+            .body_mut()
+            .with_config()
+            .limit(64 << 10)
+            .read_to_string()
+            .unwrap_or_default();
+        match code {
+            401 | 403 => format!("{} ({what}: HTTP {code})", self.denied()),
+            _ => format!(
+                "registry {} refused {what} ({}): HTTP {code} {}",
+                self.registry,
+                ui::redact(url),
+                ui::redact(text.trim())
+            ),
+        }
+    }
+
     /// Sends a request, answering one 401 challenge (Basic or Bearer) with the credentials.
     fn send(
         &mut self,
@@ -203,7 +377,23 @@ impl Client {
         url: &str,
         path: &str,
     ) -> Result<ureq::http::Response<ureq::Body>> {
-        let resp = self.request(method, url)?;
+        self.send_with(method, url, path, Payload::None)
+    }
+
+    /// [`Client::send`] with a body (sent again after a challenge: bytes only, never a stream).
+    fn send_with(
+        &mut self,
+        method: &str,
+        url: &str,
+        path: &str,
+        payload: Payload<'_>,
+    ) -> Result<ureq::http::Response<ureq::Body>> {
+        let again = match &payload {
+            Payload::None => Payload::None,
+            Payload::Bytes(b, t) => Payload::Bytes(b, t),
+            Payload::Stream(..) => return self.request_with(method, url, payload),
+        };
+        let resp = self.request_with(method, url, payload)?;
         if resp.status().as_u16() != 401 {
             return Ok(resp);
         }
@@ -214,7 +404,7 @@ impl Client {
             .map(str::to_string)
             .ok_or_else(|| anyhow!("{url}: 401 without a WWW-Authenticate challenge"))?;
         self.auth = Some(self.answer(&challenge, path)?);
-        let resp = self.request(method, url)?;
+        let resp = self.request_with(method, url, again)?;
         if resp.status().as_u16() == 401 {
             bail!("{}", self.denied());
         }
@@ -222,21 +412,51 @@ impl Client {
     }
 
     fn request(&self, method: &str, url: &str) -> Result<ureq::http::Response<ureq::Body>> {
+        self.request_with(method, url, Payload::None)
+    }
+
+    fn request_with(
+        &self,
+        method: &str,
+        url: &str,
+        payload: Payload<'_>,
+    ) -> Result<ureq::http::Response<ureq::Body>> {
         let accept = MANIFEST_TYPES.join(", ");
         let result = crate::run::exec::timed(|| match method {
-            "HEAD" => {
-                let mut r = self.agent.head(url).header("Accept", &accept);
+            "HEAD" | "GET" | "DELETE" => {
+                let mut r = match method {
+                    "HEAD" => self.agent.head(url),
+                    "DELETE" => self.agent.delete(url),
+                    _ => self.agent.get(url),
+                }
+                .header("Accept", &accept);
                 if let Some(a) = &self.auth {
                     r = r.header("Authorization", a);
                 }
                 r.call()
             }
             _ => {
-                let mut r = self.agent.get(url).header("Accept", &accept);
+                let mut r = match method {
+                    "PUT" => self.agent.put(url),
+                    "PATCH" => self.agent.patch(url),
+                    _ => self.agent.post(url),
+                };
                 if let Some(a) = &self.auth {
                     r = r.header("Authorization", a);
                 }
-                r.call()
+                match payload {
+                    Payload::None => r.header("Content-Length", "0").send_empty(),
+                    Payload::Bytes(bytes, content_type) => {
+                        r.header("Content-Type", content_type).send(bytes)
+                    }
+                    Payload::Stream(reader, len) => r
+                        .header("Content-Type", "application/octet-stream")
+                        .header("Content-Length", len.to_string())
+                        .config()
+                        .timeout_global(Some(Duration::from_secs(3600)))
+                        .build()
+                        .send(ureq::SendBody::from_reader(reader)),
+                }
             }
         });
         result.map_err(|e| {
