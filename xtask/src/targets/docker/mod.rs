@@ -18,6 +18,7 @@
 //!   it while the engine still has it, so a publish that failed half-way pushes the same image.
 //! - **Containers never outlive validation.** See [`Validate`].
 
+pub mod calls;
 pub mod engine;
 pub mod registry;
 
