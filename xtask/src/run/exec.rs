@@ -345,7 +345,7 @@ pub fn apply(sub: &Sub, values: &mut std::collections::BTreeMap<String, String>)
         }
         Sub::Fail(msg) => Err(anyhow!("{msg}")),
         Sub::Call(c) => {
-            for (k, v) in c.call()? {
+            for (k, v) in c.call_with(values)? {
                 values.insert(k, v);
             }
             Ok(())

@@ -203,6 +203,15 @@ pub trait Call: std::fmt::Debug + Send + Sync {
     fn requests(&self) -> Vec<Request>;
     /// Makes them; `Ok` holds values to record (`RunContext::get`), `Err` fails the step.
     fn call(&self) -> anyhow::Result<Vec<(String, String)>>;
+    /// [`Call::call`] given the values recorded so far, for a call whose inputs are `<key>`
+    /// placeholders filled when it runs (a digest an earlier sub-step recorded).
+    fn call_with(
+        &self,
+        values: &BTreeMap<String, String>,
+    ) -> anyhow::Result<Vec<(String, String)>> {
+        let _ = values;
+        self.call()
+    }
 }
 
 /// What a [`Sub::Probe`] runs.

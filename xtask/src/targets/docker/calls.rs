@@ -3,6 +3,7 @@
 //! makes, so the dry run shows them, and makes exactly those through [`registry::Client`]
 //! (which answers the registry's auth challenge).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use anyhow::{bail, Result};
@@ -11,10 +12,19 @@ use super::registry::{self, Client, Repo};
 use crate::run::plan::{Call, Request, Sub, Val};
 
 /// One repository on one registry, with the credentials to use there.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Endpoint {
     pub repo: Repo,
     pub credentials: Option<(String, String)>,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("repo", &self.repo)
+            .field("user", &self.credentials.as_ref().map(|(u, _)| u))
+            .finish()
+    }
 }
 
 impl Endpoint {
@@ -57,7 +67,8 @@ impl Endpoint {
 }
 
 /// Stores the manifest held under `digest` under `tag` too, in the same repository: a tag
-/// moved (or created) without pulling or pushing an image.
+/// moved (or created) without pulling or pushing an image. `digest` may be a `<key>` a sub-step
+/// before it records (the digest `docker push` reported).
 #[derive(Debug, Clone)]
 pub struct Retag {
     pub at: Endpoint,
@@ -81,17 +92,28 @@ impl Call for Retag {
     }
 
     fn call(&self) -> Result<Vec<(String, String)>> {
+        self.call_with(&BTreeMap::new())
+    }
+
+    fn call_with(&self, values: &BTreeMap<String, String>) -> Result<Vec<(String, String)>> {
+        let digest = crate::run::exec::fill(&self.digest, values);
+        if !digest.starts_with("sha256:") {
+            bail!(
+                "internal error: no digest to tag {}:{} with (`{digest}`)",
+                self.at.name(),
+                self.tag
+            );
+        }
         let mut client = self.at.client();
-        let Some((m, body)) = client.manifest_raw(&self.at.repo.path, &self.digest)? else {
-            bail!("{} holds no manifest {}", self.at.name(), self.digest);
+        let Some((m, body)) = client.manifest_raw(&self.at.repo.path, &digest)? else {
+            bail!("{} holds no manifest {digest}", self.at.name());
         };
         let stored = client.put_manifest(&self.at.repo.path, &self.tag, &m.media_type, &body)?;
-        if stored != self.digest {
+        if stored != digest {
             bail!(
-                "{}:{} was stored as {stored}, not {}",
+                "{}:{} was stored as {stored}, not {digest}",
                 self.at.name(),
-                self.tag,
-                self.digest
+                self.tag
             );
         }
         Ok(Vec::new())

@@ -65,6 +65,13 @@ fn image(digest: &str, config: &str) -> Remote {
     }
 }
 
+fn endpoint() -> super::calls::Endpoint {
+    super::calls::Endpoint::new(
+        super::registry::Repo::parse("127.0.0.1:5000/acme/app"),
+        None,
+    )
+}
+
 fn seen(held: Result<Vec<Remote>, String>) -> PushSeen {
     PushSeen {
         images: [("linux/amd64".to_string(), "sha256:built".to_string())]
@@ -73,6 +80,7 @@ fn seen(held: Result<Vec<Remote>, String>) -> PushSeen {
         registries: vec![(
             "127.0.0.1:5000".into(),
             held.map(|remotes| Held {
+                endpoint: endpoint(),
                 arch: Vec::new(),
                 tags: tags().into_iter().zip(remotes).collect(),
             }),
@@ -99,6 +107,11 @@ fn docker_runs(d: &Decision) -> Vec<String> {
                     walk(&l.finally, out);
                 }),
                 Sub::Fail(m) => out.push(format!("fail {m}")),
+                Sub::Call(c) => out.extend(
+                    c.requests()
+                        .iter()
+                        .map(|r| format!("{} {}", r.method, r.url)),
+                ),
                 _ => {}
             }
         }
@@ -112,20 +125,21 @@ fn docker_runs(d: &Decision) -> Vec<String> {
 fn push_decides_from_what_each_tag_holds() {
     let p = push();
     let reg = "127.0.0.1:5000/acme/app";
+    let api = "http://127.0.0.1:5000/v2/acme/app";
     // (what the tags hold, the docker commands it decides, or the refusal)
     type Row = (
         Result<Vec<Remote>, String>,
         Result<Vec<String>, &'static str>,
     );
     let table: Vec<Row> = vec![
-        // absent → push both
+        // absent → push the first, set the other to the digest the push recorded
         (
             Ok(vec![Remote::Absent, Remote::Absent]),
             Ok(vec![
                 format!("tag sha256:built {reg}:v1.3.0"),
                 format!("push {reg}:v1.3.0"),
-                format!("tag sha256:built {reg}:latest"),
-                format!("push {reg}:latest"),
+                format!("GET {api}/manifests/<docker.digest.127.0.0.1:5000>"),
+                format!("PUT {api}/manifests/latest"),
             ]),
         ),
         // same build everywhere → done, nothing to run
@@ -136,15 +150,16 @@ fn push_decides_from_what_each_tag_holds() {
             ]),
             Ok(vec![]),
         ),
-        // the moving tag holds another image → only it moves
+        // the moving tag holds another image → only it moves, to the exact tag's digest,
+        // through the registry API (no docker push)
         (
             Ok(vec![
                 image("sha256:m", "sha256:built"),
                 image("sha256:o", "sha256:other"),
             ]),
             Ok(vec![
-                format!("tag sha256:built {reg}:latest"),
-                format!("push {reg}:latest"),
+                format!("GET {api}/manifests/sha256:m"),
+                format!("PUT {api}/manifests/latest"),
             ]),
         ),
         // another image on the fixed tag → refuse before anything is pushed
@@ -211,6 +226,7 @@ fn a_multi_platform_index_is_made_from_the_digests_pushed_this_round() {
         registries: vec![(
             "127.0.0.1:5000".into(),
             Ok(Held {
+                endpoint: endpoint(),
                 arch: vec![
                     (
                         "linux/amd64".into(),

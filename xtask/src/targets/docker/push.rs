@@ -1,6 +1,7 @@
 //! Push every planned tag to every registry (registries in parallel), each tag read first; the
 //! multi-arch index is assembled from the pushed per-platform digests.
 
+use super::calls::{Endpoint, Retag};
 use super::check::registry_credentials;
 use super::check::Login;
 use super::engine;
@@ -54,6 +55,8 @@ pub struct PushSeen {
 /// What one registry holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Held {
+    /// Where the registry API is spoken to (with the credentials read while observing).
+    pub endpoint: Endpoint,
     /// Per platform (multi-platform only): (platform, arch tag, what it holds).
     pub arch: Vec<(String, String, Remote)>,
     /// Every planned tag, in order, with what it holds.
@@ -287,6 +290,7 @@ impl Push {
     fn lane(
         &self,
         registry: &str,
+        endpoint: &Endpoint,
         images: &BTreeMap<String, String>,
         arch: &[(String, String, Need)],
         tags: &[(PlannedTag, Need)],
@@ -310,11 +314,26 @@ impl Push {
                 }
             }
         }
+        // Once one tag holds this build, the others are set to its digest through the registry
+        // API (`Retag`: one manifest GET + PUT) instead of another `docker push`.
+        let mut source: Option<String> = tags.iter().find_map(|(_, n)| match n {
+            Need::Keep(d) => Some(d.clone()),
+            _ => None,
+        });
         for (t, need) in tags {
             match need {
                 Need::Keep(_) => kept.push(t.tag.clone()),
                 Need::Push | Need::Move(_) => {
-                    if self.spec.multi() {
+                    if let Some(digest) = &source {
+                        subs.push(
+                            Retag {
+                                at: endpoint.clone(),
+                                digest: digest.clone(),
+                                tag: t.tag.clone(),
+                            }
+                            .sub(),
+                        );
+                    } else if self.spec.multi() {
                         subs.extend(self.push_index(
                             registry,
                             &t.tag,
@@ -330,6 +349,7 @@ impl Push {
                             digest_key(registry),
                         ));
                     }
+                    source.get_or_insert_with(|| format!("<{}>", digest_key(registry)));
                     match need {
                         Need::Move(was) => moved.push(format!("{} (was {was})", t.tag)),
                         _ => pushed.push(t.tag.clone()),
@@ -406,7 +426,11 @@ impl Push {
         for t in &self.tags {
             tags.push((t.clone(), read_remote(&mut client, &repo.path, &t.tag)?));
         }
-        Ok(Held { arch, tags })
+        Ok(Held {
+            endpoint: Endpoint::new(repo, creds),
+            arch,
+            tags,
+        })
     }
 }
 
@@ -474,6 +498,15 @@ impl Reconcile for Push {
                     digest_key(r),
                 ));
             }
+            // Every other tag: set to the digest the first one holds.
+            subs.push(
+                Retag {
+                    at: Endpoint::new(Repo::parse(&repo), None),
+                    digest: format!("<{}>", digest_key(r)),
+                    tag: "<other tag>".into(),
+                }
+                .sub(),
+            );
             lanes.push(Lane {
                 label: repo,
                 subs,
@@ -567,7 +600,7 @@ impl Reconcile for Push {
                     } else {
                         all_kept = false;
                     }
-                    lanes.push(self.lane(r, &seen.images, &arch, &tags));
+                    lanes.push(self.lane(r, &held.endpoint, &seen.images, &arch, &tags));
                 }
             }
         }
