@@ -114,7 +114,10 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
         ));
     }
     let mut plan = Plan::default();
-    for s in docker::wheel_steps(&facts)
+    let mut problems = Problems::default();
+    let wheel = docker::wheel_steps(&facts, &mut problems);
+    problems.check("docker-validate")?;
+    for s in wheel
         .into_iter()
         .chain(docker::image_steps(&spec, false))
     {

@@ -241,6 +241,26 @@ pub fn set_version(src: &str, found: &[PyVersion], new_pep440: &str) -> Result<S
 }
 
 /// `[project].name` (or `[tool.poetry].name`), if the file parses.
+/// `[build-system].requires`, as written (PEP 518); without a `[build-system]` table, what
+/// PEP 517 front ends assume: `setuptools>=40.8.0`. `None` when the file is not TOML.
+pub fn build_requires(src: &str) -> Option<Vec<String>> {
+    let doc: toml_edit::DocumentMut = src.parse().ok()?;
+    let Some(bs) = doc.get("build-system") else {
+        return Some(vec!["setuptools>=40.8.0".into()]);
+    };
+    Some(
+        bs.get("requires")
+            .and_then(|r| r.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str())
+                    .map(|v| v.trim().to_string())
+                    .collect()
+            })
+            .unwrap_or_default(),
+    )
+}
+
 pub fn project_name(src: &str) -> Option<String> {
     let doc = toml_edit::Document::parse(src).ok()?;
     let root = doc.as_table();
@@ -277,6 +297,23 @@ pub fn toml_error(e: &toml_edit::TomlError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn build_requirements() {
+        assert_eq!(
+            build_requires("[build-system]\nrequires = [\"setuptools>=77\", \" wheel \"]  # x\n"),
+            Some(vec!["setuptools>=77".to_string(), "wheel".to_string()])
+        );
+        assert_eq!(
+            build_requires("[project]\nname = \"a\"\n"),
+            Some(vec!["setuptools>=40.8.0".to_string()])
+        );
+        assert_eq!(
+            build_requires("[build-system]\nbuild-backend = \"x\"\n"),
+            Some(vec![])
+        );
+        assert_eq!(build_requires("[oops"), None);
+    }
 
     fn bump(src: &str, new: &str) -> String {
         let found = find_versions(src).unwrap();

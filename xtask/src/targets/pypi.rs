@@ -76,33 +76,87 @@ const PIP_REDIRECTS: &[&str] = &[
     "PIP_CONFIG_FILE",
 ];
 
+/// The build front end `python -m build --no-isolation` runs from, pinned (as in
+/// [`TOOL_REQUIREMENTS`]); the project's `[build-system].requires` go beside it.
+pub const BUILD_FRONTEND: &str = "\
+build==1.6.1
+packaging==26.3
+pyproject_hooks==1.3.3
+";
+
 /// A venv with pinned requirements, under `<work>/tools/<name>-<hash of requirements>`.
 #[derive(Debug, Clone)]
 pub struct Venv {
     pub dir: PathBuf,
     pub requirements: &'static str,
+    /// Requirements installed after the pinned ones, with their dependencies (a project's
+    /// `[build-system].requires`); part of the hash, so other requirements get another venv.
+    pub extra: Vec<String>,
+    /// Made without pip, installed into by this interpreter's pip (`pip --python`): no
+    /// ensurepip, which is most of a venv's making.
+    pub pip_from: Option<PathBuf>,
 }
 
 impl Venv {
     /// Under `$SLIPWAY_TOOLS_DIR` when set (shared by tests and `rehearse`'s throwaway clone),
     /// else `<work>/tools`.
     pub fn new(work: &Path, name: &str, requirements: &'static str) -> Venv {
-        let hash = &sha256::digest_hex(requirements.as_bytes())[..12];
+        let tools = std::env::var_os("SLIPWAY_TOOLS_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| work.join("tools"));
+        Venv::in_dir(&tools, name, requirements)
+    }
+    /// Directly under `tools` (provisioning and tests choose the place).
+    pub fn in_dir(tools: &Path, name: &str, requirements: &'static str) -> Venv {
+        Venv::with_extra(tools, name, requirements, Vec::new())
+    }
+    fn with_extra(
+        tools: &Path,
+        name: &str,
+        requirements: &'static str,
+        extra: Vec<String>,
+    ) -> Venv {
+        let mut key = requirements.to_string();
+        for e in &extra {
+            key.push_str(&format!("+{e}\n"));
+        }
+        let hash = &sha256::digest_hex(key.as_bytes())[..12];
+        Venv {
+            dir: tools.join(format!("{name}-{hash}")),
+            requirements,
+            extra,
+            pip_from: None,
+        }
+    }
+    /// The project's isolated build environment: the pinned front end and its
+    /// `[build-system].requires`, nothing else — what `python -m build` makes twice per build
+    /// (sdist, wheel), made once and reused until the requirements change.
+    pub fn build_env(work: &Path, requires: Vec<String>) -> Venv {
         let tools = std::env::var_os("SLIPWAY_TOOLS_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| work.join("tools"));
         Venv {
-            dir: tools.join(format!("{name}-{hash}")),
-            requirements,
+            pip_from: Some(Venv::tools(work).python()),
+            ..Venv::with_extra(&tools, "build-env", BUILD_FRONTEND, requires)
         }
     }
-    /// Directly under `tools` (provisioning and tests choose the place).
-    pub fn in_dir(tools: &Path, name: &str, requirements: &'static str) -> Venv {
-        let hash = &sha256::digest_hex(requirements.as_bytes())[..12];
-        Venv {
-            dir: tools.join(format!("{name}-{hash}")),
-            requirements,
+
+    /// `<python> -m pip` for installing into this venv (its own, or [`Venv::pip_from`]'s).
+    fn pip(&self, root: &Path) -> Process {
+        match &self.pip_from {
+            None => Process::new(&self.python().display().to_string(), root).args(["-m", "pip"]),
+            Some(from) => Process::new(&from.display().to_string(), root)
+                .args(["-m", "pip", "--python"])
+                .args([self.python().display().to_string()]),
         }
+    }
+    /// What the ready marker holds: every requirement it was made with.
+    fn manifest(&self) -> String {
+        let mut m = self.requirements.to_string();
+        for e in &self.extra {
+            m.push_str(&format!("+{e}\n"));
+        }
+        m
     }
     pub fn tools(work: &Path) -> Venv {
         Venv::new(work, "python-tools", TOOL_REQUIREMENTS)
@@ -117,7 +171,8 @@ impl Venv {
         self.dir.join(".slipway-ready")
     }
     pub fn is_ready(&self) -> bool {
-        self.python().exists() && self.marker().exists()
+        self.python().exists()
+            && std::fs::read_to_string(self.marker()).is_ok_and(|m| m == self.manifest())
     }
 
     /// The steps that create it (none when it is ready): venv, pinned install, ready marker.
@@ -130,17 +185,15 @@ impl Venv {
 
     /// [`Venv::steps`], whether or not it is ready.
     fn create_steps(&self, root: &Path) -> Vec<Step> {
-        vec![
+        let mut venv = Process::new("python3", root).args(["-m", "venv", "--clear"]);
+        if self.pip_from.is_some() {
+            venv = venv.args(["--without-pip"]);
+        }
+        let mut steps = vec![
+            Step::Run(venv.args([self.dir.display().to_string()])),
             Step::Run(
-                Process::new("python3", root)
-                    .args(["-m", "venv", "--clear"])
-                    .args([self.dir.display().to_string()]),
-            ),
-            Step::Run(
-                Process::new(&self.python().display().to_string(), root)
+                self.pip(root)
                     .args([
-                        "-m",
-                        "pip",
                         "install",
                         "--quiet",
                         "--no-deps",
@@ -150,11 +203,19 @@ impl Venv {
                     ])
                     .stdin(Val::Plain(self.requirements.to_string())),
             ),
-            Step::Action(Box::new(WriteFile {
-                path: self.marker(),
-                content: self.requirements.to_string(),
-            })),
-        ]
+        ];
+        if !self.extra.is_empty() {
+            steps.push(Step::Run(
+                self.pip(root)
+                    .args(["install", "--quiet", "--disable-pip-version-check"])
+                    .args(self.extra.iter().cloned()),
+            ));
+        }
+        steps.push(Step::Action(Box::new(WriteFile {
+            path: self.marker(),
+            content: self.manifest(),
+        })));
+        steps
     }
 
     /// Creates it now (tests, provisioning): runs [`Venv::steps`], holding a lock directory so
@@ -483,6 +544,8 @@ pub fn check_dist_names(names: &[String], stem: &str, pep440: &str) -> Result<()
 /// Builds sdist + wheel into a fresh directory and checks their names.
 #[derive(Debug)]
 pub struct Build {
+    /// The build environment's interpreter ([`Venv::build_env`]): it runs the front end with
+    /// `--no-isolation`, the environment being isolated already.
     pub python: PathBuf,
     pub root: PathBuf,
     pub outdir: PathBuf,
@@ -522,7 +585,7 @@ impl Build {
 
     fn process(&self) -> Process {
         let mut p = Process::new(&self.python.display().to_string(), &self.root)
-            .args(["-m", "build", "--sdist", "--wheel", "--outdir"])
+            .args(["-m", "build", "--no-isolation", "--sdist", "--wheel", "--outdir"])
             .args([
                 self.outdir.display().to_string(),
                 self.root.display().to_string(),
@@ -1126,17 +1189,7 @@ pub fn gather(facts: &Facts, problems: &mut Problems) -> Gathered {
     let venv = Venv::tools(&facts.work);
     let python = venv.python();
     let outdir = facts.dist_dir();
-    let mut build = venv.steps(&cfg.root);
-    build.push(Step::Action(Box::new(Build {
-        python: python.clone(),
-        root: cfg.root.clone(),
-        outdir: outdir.clone(),
-        stem: file_stem(&facts.package),
-        pep440: facts.pep440(),
-        epoch: facts.commit_time,
-        commit: facts.commit.clone(),
-        env: crate::facts::managed::build_env(cfg, &facts.version),
-    })));
+    let mut build = build_steps(facts, problems);
     build.push(Step::Action(Box::new(Check {
         python: python.clone(),
         root: cfg.root.clone(),
@@ -1159,6 +1212,42 @@ pub fn gather(facts: &Facts, problems: &mut Problems) -> Gathered {
         publish,
         verify: vec![verify_step(facts)],
     }))
+}
+
+/// The steps that build this commit's sdist and wheel (each skipped when done): the tool venv,
+/// the project's build environment, the build. `docker-validate` and `publish-prod` both plan
+/// these (the image installs the wheel).
+pub fn build_steps(facts: &Facts, problems: &mut Problems) -> Vec<Step> {
+    let cfg = &facts.cfg;
+    let tools = Venv::tools(&facts.work);
+    let mut steps = tools.steps(&cfg.root);
+    let pyproject = cfg.path(&cfg.pyproject);
+    let requires = std::fs::read_to_string(&pyproject)
+        .ok()
+        .and_then(|text| crate::core::pyproject::build_requires(&text));
+    let Some(requires) = requires else {
+        problems.invalid(format!(
+            "{}: cannot read [build-system].requires",
+            cfg.pyproject
+        ));
+        return steps;
+    };
+    let env = Venv::build_env(&facts.work, requires);
+    if !env.is_ready() {
+        // Made under a lock: concurrent builds (tests, a second checkout) make it once.
+        steps.push(Step::Action(Box::new(EnsureVenv(env.clone()))));
+    }
+    steps.push(Step::Action(Box::new(Build {
+        python: env.python(),
+        root: cfg.root.clone(),
+        outdir: facts.dist_dir(),
+        stem: file_stem(&facts.package),
+        pep440: facts.pep440(),
+        epoch: facts.commit_time,
+        commit: facts.commit.clone(),
+        env: crate::facts::managed::build_env(cfg, &facts.version),
+    })));
+    steps
 }
 
 /// The verification step alone (also used by `cargo xtask verify`).
@@ -1199,7 +1288,7 @@ impl crate::run::plan::Action for EnsureVenv {
             .collect();
         apply.push(Sub::Write {
             path: v.marker(),
-            content: v.requirements.to_string(),
+            content: v.manifest(),
         });
         Planned::apply(apply)
     }

@@ -84,20 +84,8 @@ impl crate::targets::Target for Docker {
 /// then the Python build of this commit (skipped when recorded). In `publish-prod` these are
 /// planned only when the Python target is not (it builds the same wheel), so what the plan lists
 /// is what runs.
-pub fn wheel_steps(facts: &Facts) -> Vec<Step> {
-    let venv = crate::targets::pypi::Venv::tools(&facts.work);
-    let mut steps = venv.steps(&facts.cfg.root);
-    steps.push(Step::Action(Box::new(crate::targets::pypi::Build {
-        python: venv.python(),
-        root: facts.cfg.root.clone(),
-        outdir: facts.dist_dir(),
-        stem: crate::targets::pypi::file_stem(&facts.package),
-        pep440: facts.pep440(),
-        epoch: facts.commit_time,
-        commit: facts.commit.clone(),
-        env: crate::facts::managed::build_env(&facts.cfg, &facts.version),
-    })));
-    steps
+pub fn wheel_steps(facts: &Facts, problems: &mut Problems) -> Vec<Step> {
+    crate::targets::pypi::build_steps(facts, problems)
 }
 
 /// Build + validate (docker-validate, and the build stage of publish-prod). `reuse_validated`:
@@ -135,7 +123,7 @@ pub fn gather(facts: &Facts, problems: &mut Problems) -> Gathered {
             Vec::new()
         }
     };
-    let inputs = wheel_steps(facts);
+    let inputs = wheel_steps(facts, problems);
     let build = image_steps(&spec, true);
     let publish = vec![Step::Action(Box::new(Push {
         spec: spec.clone(),
