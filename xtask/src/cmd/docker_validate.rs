@@ -117,10 +117,7 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
     let mut problems = Problems::default();
     let wheel = docker::wheel_steps(&facts, &mut problems);
     problems.check("docker-validate")?;
-    for s in wheel
-        .into_iter()
-        .chain(docker::image_steps(&spec, false))
-    {
+    for s in wheel.into_iter().chain(docker::image_steps(&spec, false)) {
         plan.push(s);
     }
     let title = format!(

@@ -585,7 +585,14 @@ impl Build {
 
     fn process(&self) -> Process {
         let mut p = Process::new(&self.python.display().to_string(), &self.root)
-            .args(["-m", "build", "--no-isolation", "--sdist", "--wheel", "--outdir"])
+            .args([
+                "-m",
+                "build",
+                "--no-isolation",
+                "--sdist",
+                "--wheel",
+                "--outdir",
+            ])
             .args([
                 self.outdir.display().to_string(),
                 self.root.display().to_string(),
@@ -1533,7 +1540,10 @@ mod tests {
             })
             .unwrap();
         assert!(matches!(d.subs()[0], Sub::Remove(_)), "{d:?}");
-        assert_eq!(runs(&d), ["-m build --sdist --wheel --outdir /r/d /r"]);
+        assert_eq!(
+            runs(&d),
+            ["-m build --no-isolation --sdist --wheel --outdir /r/d /r"]
+        );
         assert!(
             matches!(&d.subs()[2], Sub::Record(k, v) if k == "pypi.built /r/d" && v == "abc1234def")
         );

@@ -74,15 +74,24 @@ pub enum Need {
 }
 
 impl Push {
-    pub(crate) fn config_dir(&self) -> Option<PathBuf> {
-        self.credentials
-            .as_ref()
-            .map(|_| engine::private_config(&self.spec.work))
+    /// The private docker config for `registry` (one per registry: lanes run in parallel, and
+    /// a `docker logout` rewriting a shared config.json could drop another lane's login).
+    pub(crate) fn config_dir(&self, registry: &str) -> Option<PathBuf> {
+        self.credentials.as_ref().map(|_| {
+            engine::private_config(&self.spec.work).join(
+                registry
+                    .chars()
+                    .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+                    .collect::<String>(),
+            )
+        })
     }
 
-    pub(crate) fn docker(&self) -> Process {
+    /// `docker` with the private config of `registry` (as configured, or `host[:port]`).
+    pub(crate) fn docker(&self, registry: &str) -> Process {
         let p = self.spec.engine.clone();
-        match self.config_dir() {
+        let host = Repo::parse(&self.repo(registry)).registry;
+        match self.config_dir(&host) {
             Some(c) => p.env("DOCKER_CONFIG", Val::Plain(c.display().to_string())),
             None => p,
         }
@@ -96,7 +105,7 @@ impl Push {
         let login = self.credentials.as_ref()?;
         let host = Repo::parse(&self.repo(registry)).registry;
         Some(
-            self.docker()
+            self.docker(registry)
                 .args([
                     "login",
                     &host,
@@ -136,7 +145,7 @@ impl Push {
         self.credentials.as_ref()?;
         let host = Repo::parse(&self.repo(registry)).registry;
         Some(
-            Run::new(self.docker().args(["logout", &host]))
+            Run::new(self.docker(registry).args(["logout", &host]))
                 .tolerated()
                 .sub(),
         )
@@ -150,9 +159,10 @@ impl Push {
     /// `docker tag` + `docker push`, recording the pushed digest under `key`.
     fn push_tag(&self, image: &str, target: &str, tag: &str, key: String) -> [Sub; 2] {
         let (t, target_s) = (tag.to_string(), target.to_string());
+        let host = Repo::parse(target).registry;
         [
-            Sub::run(self.docker().args(["tag", image, target])),
-            Run::new(self.docker().args(["push", target]))
+            Sub::run(self.docker(&host).args(["tag", image, target])),
+            Run::new(self.docker(&host).args(["push", target]))
                 .explain(move |text| Some(push_error_text(text, &target_s)))
                 .capture(key, move |out| pushed_digest(out, &t))
                 .sub(),
@@ -168,7 +178,7 @@ impl Push {
         let target = format!("{}:{tag}", self.repo(registry));
         let insecure: Vec<&str> = Self::insecure(registry).into_iter().collect();
         vec![
-            self.docker()
+            self.docker(registry)
                 .args(["manifest", "create"])
                 .args(insecure.iter().copied())
                 .args([target.clone()])
@@ -177,7 +187,7 @@ impl Push {
                         .iter()
                         .map(|d| format!("{}@{d}", self.repo(registry))),
                 ),
-            self.docker()
+            self.docker(registry)
                 .args(["manifest", "push"])
                 .args(insecure.iter().copied())
                 .args(["--purge".to_string(), target]),
@@ -193,7 +203,7 @@ impl Push {
         let (t1, t2) = (target.clone(), target.clone());
         vec![
             // A list left by an interrupted run would make `create` refuse.
-            Run::new(self.docker().args(["manifest", "rm", &target]))
+            Run::new(self.docker(registry).args(["manifest", "rm", &target]))
                 .tolerated()
                 .sub(),
             Run::new(create)
