@@ -605,9 +605,14 @@ fn hotfix() -> App {
                 .help("the released line to patch (1.2 → branch release/1.2)"),
         )
         .arg(flag("dry-run", "print the git steps; change nothing"))
-        .arg(json_flag("print the plan (--dry-run) or the result as JSON on stdout"))
+        .arg(json_flag(
+            "print the plan (--dry-run) or the result as JSON on stdout",
+        ))
         .after_help(examples(&[
-            ("hotfix 1.2 --dry-run", "the git steps that reach release/1.2"),
+            (
+                "hotfix 1.2 --dry-run",
+                "the git steps that reach release/1.2",
+            ),
             ("hotfix 1.2", "create or switch to release/1.2"),
             (
                 "release patch",

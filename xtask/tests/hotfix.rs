@@ -120,7 +120,10 @@ fn dry_run_equals_real_run(dir: &Path, args: &[&str]) -> std::process::Output {
 #[test]
 fn hotfix_then_patch_release_on_the_maintenance_branch() {
     let repo = released_lines();
-    let v120 = repo.git(&["rev-parse", "v1.2.0^{commit}"]).trim().to_string();
+    let v120 = repo
+        .git(&["rev-parse", "v1.2.0^{commit}"])
+        .trim()
+        .to_string();
 
     // An unknown line: refused, the released lines listed, nothing changed.
     let before = repo.snapshot();
@@ -163,7 +166,8 @@ fn hotfix_then_patch_release_on_the_maintenance_branch() {
     };
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("then `cargo xtask release patch` (→ 1.2.1) and `cargo xtask publish-prod`"),
+        stdout
+            .contains("then `cargo xtask release patch` (→ 1.2.1) and `cargo xtask publish-prod`"),
         "{stdout}"
     );
     assert_eq!(branch(&repo), "release/1.2");
@@ -186,7 +190,8 @@ fn hotfix_then_patch_release_on_the_maintenance_branch() {
     let r = repo.run(&["release", "1.3.1"]);
     assert_eq!(r.code, 2, "{}", r.all());
     assert!(
-        r.stderr.contains("1.3.1 is a minor release, but `release/1.2`"),
+        r.stderr
+            .contains("1.3.1 is a minor release, but `release/1.2`"),
         "{}",
         r.stderr
     );
@@ -231,9 +236,7 @@ fn hotfix_then_patch_release_on_the_maintenance_branch() {
     assert!(changelog.contains("- the hot bug ("), "{changelog}");
     assert!(!changelog.contains("[1.3.0]"), "{changelog}");
     assert!(
-        changelog.contains(
-            "[1.2.1]: https://github.com/acme/app/compare/v1.2.0...v1.2.1"
-        ),
+        changelog.contains("[1.2.1]: https://github.com/acme/app/compare/v1.2.0...v1.2.1"),
         "{changelog}"
     );
     assert!(repo.read("pyproject.toml").contains("version = \"1.2.1\""));
@@ -255,7 +258,10 @@ fn hotfix_then_patch_release_on_the_maintenance_branch() {
 
     // Back on main: everything there as before; `hotfix 1.2` now switches to the local branch.
     repo.git(&["switch", "-q", "main"]);
-    assert_eq!(first_version_heading(&repo.read("CHANGELOG.md")), "## [1.3.0] - 2026-11-21");
+    assert_eq!(
+        first_version_heading(&repo.read("CHANGELOG.md")),
+        "## [1.3.0] - 2026-11-21"
+    );
     let dry = repo.run(&["hotfix", "1.2", "--dry-run"]);
     assert!(
         dry.stdout.contains("switch to the existing `release/1.2`")
@@ -273,7 +279,11 @@ fn hotfix_then_patch_release_on_the_maintenance_branch() {
     assert_eq!(head(&repo), tip);
     let r = repo.run(&["hotfix", "1.2"]);
     assert_eq!(r.code, 0, "{}", r.all());
-    assert!(r.stdout.contains("already on `release/1.2`"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("already on `release/1.2`"),
+        "{}",
+        r.stdout
+    );
 
     // Main releases above every tag; a version below the newest tag is refused there.
     repo.git(&["switch", "-q", "main"]);
@@ -283,23 +293,35 @@ fn hotfix_then_patch_release_on_the_maintenance_branch() {
 
     // Another clone has only the remote's branch: hotfix tracks it.
     let clone = tempfile::tempdir().unwrap();
-    let url = repo.remote.as_ref().unwrap().path().to_str().unwrap().to_string();
+    let url = repo
+        .remote
+        .as_ref()
+        .unwrap()
+        .path()
+        .to_str()
+        .unwrap()
+        .to_string();
     let out = git_cmd(clone.path())
         .args(["clone", "-q", "-b", "main", &url, "c"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let c = clone.path().join("c");
-    let dry = tool_cmd(&c, &["hotfix", "1.2", "--dry-run"]).output().unwrap();
+    let dry = tool_cmd(&c, &["hotfix", "1.2", "--dry-run"])
+        .output()
+        .unwrap();
     let dry_out = String::from_utf8_lossy(&dry.stdout);
     assert!(
         dry_out.contains("track `origin/release/1.2` as `release/1.2`")
             && dry_out.contains(
                 "git fetch --quiet origin +refs/heads/release/1.2:refs/remotes/origin/release/1.2"
             )
-            && dry_out.contains(
-                "git switch --quiet --create release/1.2 --track origin/release/1.2"
-            ),
+            && dry_out
+                .contains("git switch --quiet --create release/1.2 --track origin/release/1.2"),
         "{dry_out}"
     );
     if trace::strace_works() {
@@ -309,7 +331,11 @@ fn hotfix_then_patch_release_on_the_maintenance_branch() {
     }
     let git_c = |args: &[&str]| {
         let out = git_cmd(&c).args(args).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     };
     assert_eq!(git_c(&["branch", "--show-current"]), "release/1.2");
@@ -324,7 +350,10 @@ fn hotfix_then_patch_release_on_the_maintenance_branch() {
 fn hotfix_refuses_a_dirty_tree_and_branches_without_release_lines() {
     // The default `branches` is the main branch alone: the key to set is named.
     let repo = Repo::new(&[
-        ("Cargo.toml", &HOTFIX_CARGO_TOML.replace("branches = [\"main\", \"release/*\"]\n", "")),
+        (
+            "Cargo.toml",
+            &HOTFIX_CARGO_TOML.replace("branches = [\"main\", \"release/*\"]\n", ""),
+        ),
         ("pyproject.toml", PYPROJECT_110),
         ("CHANGELOG.md", CHANGELOG_110),
     ]);
@@ -348,7 +377,8 @@ fn hotfix_refuses_a_dirty_tree_and_branches_without_release_lines() {
     let r = repo.run(&["hotfix", "2.0"]);
     assert_eq!(r.code, 2, "{}", r.all());
     assert!(
-        r.stderr.contains("the work tree has uncommitted changes (Cargo.toml)")
+        r.stderr
+            .contains("the work tree has uncommitted changes (Cargo.toml)")
             && r.stderr.contains("there is no release of line 2.0")
             && r.stderr.contains("the released lines are 1.1"),
         "{}",
@@ -369,4 +399,291 @@ fn hotfix_refuses_a_dirty_tree_and_branches_without_release_lines() {
         "{}",
         r.stderr
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Docker: a patch on an old line moves only that line's tag.
+
+mod docker_line {
+    use std::path::Path;
+    use std::process::Command;
+
+    use super::common::*;
+    use slipway_rig::services::Registry;
+    use xtask::targets::docker::read_remote;
+    use xtask::targets::docker::registry::Client;
+
+    const BUSYBOX: &str = "/bin/busybox";
+    const IMAGE: &str = "acme/line-app";
+
+    fn docker() -> Command {
+        let mut c = Command::new(xtask::targets::docker::engine::client());
+        if let Some(h) = xtask::targets::docker::engine::docker_host() {
+            c.env("DOCKER_HOST", h);
+        }
+        c.env(
+            "DOCKER_CONFIG",
+            std::env::temp_dir().join("slipway-test-docker-config"),
+        );
+        c
+    }
+
+    fn services() -> bool {
+        if !require(
+            "a Docker engine (cargo xtask provision)",
+            xtask::targets::docker::engine::is_up(),
+        ) || !require(
+            "docker-registry",
+            Path::new(slipway_rig::services::REGISTRY_BIN).exists(),
+        ) || !require(
+            "busybox-static (cargo xtask provision)",
+            Path::new(BUSYBOX).exists(),
+        ) {
+            return false;
+        }
+        xtask::targets::pypi::Venv::in_dir(
+            &tools_dir(),
+            "python-tools",
+            xtask::targets::pypi::TOOL_REQUIREMENTS,
+        )
+        .ensure(Path::new("/"))
+        .expect("tool venv");
+        true
+    }
+
+    /// Removes the local `<addr>/…` names that pushing to the test registry leaves.
+    struct Untag(String);
+
+    impl Drop for Untag {
+        fn drop(&mut self) {
+            let Ok(out) = docker()
+                .args(["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"])
+                .output()
+            else {
+                return;
+            };
+            let names: Vec<String> = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter(|l| l.starts_with(&format!("{}/", self.0)) && !l.ends_with(":<none>"))
+                .map(str::to_string)
+                .collect();
+            if !names.is_empty() {
+                let _ = docker().arg("rmi").args(&names).output();
+            }
+        }
+    }
+
+    /// Sets `version` in pyproject.toml, the served `/version` and a new CHANGELOG section.
+    fn set_version(repo: &Repo, version: &str) {
+        let pep440 = xtask::core::version::pep440(&semver::Version::parse(version).unwrap());
+        let py = repo.read("pyproject.toml");
+        let at = py.find("\nversion = \"").unwrap() + "\nversion = \"".len();
+        let end = at + py[at..].find('"').unwrap();
+        repo.write(
+            "pyproject.toml",
+            &format!("{}{pep440}{}", &py[..at], &py[end..]),
+        );
+        repo.write(
+            "scratch/www/version",
+            &format!("{{\"version\": \"{version}\"}}\n"),
+        );
+        let cl = repo.read("CHANGELOG.md");
+        repo.write(
+            "CHANGELOG.md",
+            &cl.replacen(
+                "## [Unreleased]\n",
+                &format!(
+                    "## [Unreleased]\n\n## [{version}] - 2026-11-21\n\n### Fixed\n\n- Things.\n"
+                ),
+                1,
+            ),
+        );
+    }
+
+    /// The payload, an image FROM scratch that serves `/version` and `/health` with busybox, and
+    /// the docker table for `registry`; nothing released yet.
+    fn fixture(registry: &str) -> Repo {
+        let mut files = payload_files();
+        files.push((
+            "Cargo.toml".into(),
+            format!(
+                "[workspace]\nmembers = []\n\n[workspace.metadata.release]\nbranches = [\"main\", \"release/*\"]\n\n\
+                 [workspace.metadata.release.docker]\nimage = \"{IMAGE}\"\nregistries = [\"{registry}\"]\n\
+                 health = {{ timeout-s = 20 }}\n"
+            ),
+        ));
+        files.push((
+            "Dockerfile".into(),
+            "FROM scratch\nARG DIST=dist\nCOPY scratch/busybox /busybox\nCOPY scratch/www /www\nEXPOSE 8080\n\
+             HEALTHCHECK --interval=1s --timeout=2s --retries=3 CMD [\"/busybox\", \"wget\", \"-q\", \"-O-\", \"http://127.0.0.1:8080/health\"]\n\
+             ENTRYPOINT [\"/busybox\", \"httpd\", \"-f\", \"-v\", \"-p\", \"8080\", \"-h\", \"/www\"]\n"
+                .into(),
+        ));
+        files.push((
+            ".dockerignore".into(),
+            "*\n!target/slipway/dist/\n!scratch/\n".into(),
+        ));
+        files.push((
+            "scratch/www/health".into(),
+            "{\"status\": \"healthy\"}\n".into(),
+        ));
+        files.push((
+            "CHANGELOG.md".into(),
+            "# Changelog\n\n## [Unreleased]\n".into(),
+        ));
+        files.push((".gitignore".into(), "/target\n/build\n*.egg-info/\n".into()));
+        let refs: Vec<(&str, &str)> = files
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .collect();
+        let repo = Repo::new(&refs);
+        std::fs::copy(BUSYBOX, repo.path().join("scratch/busybox")).unwrap();
+        repo
+    }
+
+    fn release(repo: &Repo, version: &str) {
+        set_version(repo, version);
+        repo.git(&["add", "-A"]);
+        repo.git(&[
+            "commit",
+            "-q",
+            "-m",
+            &format!("chore(release): bump version to v{version}"),
+        ]);
+        repo.git(&["tag", "-a", &format!("v{version}"), "-m", "release"]);
+    }
+
+    fn tool(repo: &Repo, args: &[&str]) -> Run {
+        let out = hermetic(BIN, repo.path())
+            .args(args)
+            .env("SLIPWAY_TOOLS_DIR", tools_dir())
+            .env("NO_COLOR", "1")
+            .env(
+                "DOCKER_CONFIG",
+                repo.path().join("target/user-docker-config"),
+            )
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("DOCKER_USERNAME")
+            .env_remove("DOCKER_PASSWORD")
+            .env_remove("GITHUB_ACTIONS")
+            .output()
+            .unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(out.stdout).unwrap(),
+            stderr: String::from_utf8(out.stderr).unwrap(),
+        }
+    }
+
+    fn publish(repo: &Repo) -> Run {
+        let r = tool(
+            repo,
+            &["publish-prod", "--only", "docker", "--skip-ci-check"],
+        );
+        assert_eq!(r.code, 0, "{}", r.all());
+        r
+    }
+
+    fn digest(registry: &Registry, tag: &str) -> Option<String> {
+        let mut client = Client::new(&registry.addr, None);
+        read_remote(&mut client, IMAGE, tag)
+            .unwrap()
+            .digest()
+            .map(str::to_string)
+    }
+
+    /// Every `{"tag": …}` planned anywhere in a dry run's JSON.
+    fn planned_tags(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                if let Some(list) = m.get("tags").and_then(|t| t.as_array()) {
+                    for t in list {
+                        if let Some(tag) = t["tag"].as_str() {
+                            if !out.iter().any(|o| o == tag) {
+                                out.push(tag.to_string());
+                            }
+                        }
+                    }
+                }
+                m.values().for_each(|x| planned_tags(x, out));
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|x| planned_tags(x, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn a_patch_of_an_old_line_moves_only_that_lines_tag() {
+        if !services() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let reg = Registry::start(dir.path(), None).unwrap();
+        let _untag = Untag(reg.addr.clone());
+        let repo = fixture(&reg.addr);
+        release(&repo, "1.2.0");
+        publish(&repo);
+        let d120 = digest(&reg, "v1.2.0").expect("v1.2.0 pushed");
+        assert_eq!(digest(&reg, "latest").as_deref(), Some(d120.as_str()));
+
+        release(&repo, "1.3.0");
+        publish(&repo);
+        let d130 = digest(&reg, "v1.3.0").expect("v1.3.0 pushed");
+        assert_ne!(d130, d120);
+        for t in ["latest", "v1", "v1.3"] {
+            assert_eq!(digest(&reg, t).as_deref(), Some(d130.as_str()), "{t}");
+        }
+        assert_eq!(digest(&reg, "v1.2").as_deref(), Some(d120.as_str()));
+
+        let r = tool(&repo, &["hotfix", "1.2"]);
+        assert_eq!(r.code, 0, "{}", r.all());
+        assert_eq!(
+            repo.git(&["branch", "--show-current"]).trim(),
+            "release/1.2"
+        );
+        release(&repo, "1.2.1");
+        // v1.3.0 is not reachable from release/1.2, and still counts as released.
+        assert!(!repo.git_ok(&["merge-base", "--is-ancestor", "v1.3.0", "HEAD"]));
+        let short = repo
+            .git(&["rev-parse", "--short=7", "HEAD"])
+            .trim()
+            .to_string();
+        let dry = tool(
+            &repo,
+            &[
+                "publish-prod",
+                "--only",
+                "docker",
+                "--skip-ci-check",
+                "--dry-run",
+                "--json",
+            ],
+        );
+        assert_eq!(dry.code, 0, "{}", dry.all());
+        let plan: serde_json::Value = serde_json::from_str(&dry.stdout).unwrap();
+        let mut tags = Vec::new();
+        planned_tags(&plan, &mut tags);
+        tags.sort();
+        let mut want = vec!["v1.2.1".to_string(), "v1.2".into(), format!("sha-{short}")];
+        want.sort();
+        assert_eq!(tags, want, "{plan:#}");
+
+        let r = publish(&repo);
+        assert!(r.stdout.contains("v1.2.1"), "{}", r.stdout);
+        let d121 = digest(&reg, "v1.2.1").expect("v1.2.1 pushed");
+        assert_ne!(d121, d130);
+        assert_eq!(
+            digest(&reg, "v1.2").as_deref(),
+            Some(d121.as_str()),
+            "v1.2 moved to 1.2.1"
+        );
+        for t in ["latest", "v1", "v1.3", "v1.3.0"] {
+            assert_eq!(
+                digest(&reg, t).as_deref(),
+                Some(d130.as_str()),
+                "{t} stays at 1.3.0"
+            );
+        }
+        assert_eq!(digest(&reg, "v1.2.0").as_deref(), Some(d120.as_str()));
+    }
 }

@@ -213,7 +213,12 @@ pub fn prepare(root: &Path, o: &Options) -> Result<Prepared> {
 
 /// Where the branch is: HEAD, a local branch, the remote (asked with `git ls-remote`; offline,
 /// the remote-tracking ref of the last fetch), or nowhere.
-fn reach(cfg: &Config, status: &git::Status, name: &str, warnings: &mut Vec<String>) -> Result<Reach> {
+fn reach(
+    cfg: &Config,
+    status: &git::Status,
+    name: &str,
+    warnings: &mut Vec<String>,
+) -> Result<Reach> {
     if status.branch.as_deref() == Some(name) {
         return Ok(Reach::Already);
     }
@@ -274,12 +279,7 @@ pub fn build_plan(cfg: &Config, name: &str, tag: &str, reach: &Reach) -> Plan {
                 ])));
             }
             plan.push(Step::Run(git().args([
-                "switch",
-                "--quiet",
-                "--create",
-                name,
-                "--track",
-                &tracking,
+                "switch", "--quiet", "--create", name, "--track", &tracking,
             ])));
         }
         Reach::Create => plan.push(Step::Run(git().args([

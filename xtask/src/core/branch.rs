@@ -58,7 +58,9 @@ pub fn pattern_problem(pattern: &str) -> Option<String> {
         return Some("contains whitespace".into());
     }
     if let Some(c) = pattern.chars().find(|c| "~^:\\[".contains(*c)) {
-        return Some(format!("contains `{c}`, which git refuses in a branch name"));
+        return Some(format!(
+            "contains `{c}`, which git refuses in a branch name"
+        ));
     }
     if pattern.contains("***") {
         return Some("has `***`; use `*` (within a segment) or `**` (across segments)".into());
@@ -79,9 +81,11 @@ pub fn line_of(branch: &str) -> Option<(u64, u64)> {
     let last = last.strip_prefix('v').unwrap_or(last);
     let (x, y) = last.split_once('.')?;
     let num = |s: &str| {
-        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || !s.starts_with('0')))
-            .then(|| s.parse::<u64>().ok())
-            .flatten()
+        (!s.is_empty()
+            && s.bytes().all(|b| b.is_ascii_digit())
+            && (s == "0" || !s.starts_with('0')))
+        .then(|| s.parse::<u64>().ok())
+        .flatten()
     };
     Some((num(x)?, num(y)?))
 }
@@ -305,22 +309,38 @@ mod tests {
             "{e}"
         );
         let e = check_line(line, "release/1.2", "main", &v("2.0.0"), Some("`auto`")).unwrap_err();
-        assert!(e.contains("a major release") && e.contains("major releases are cut from `main`"), "{e}");
+        assert!(
+            e.contains("a major release") && e.contains("major releases are cut from `main`"),
+            "{e}"
+        );
         let e = check_line(line, "release/1.2", "main", &v("1.1.9"), None).unwrap_err();
-        assert!(e.starts_with("1.1.9 is not on line 1.2: `release/1.2` releases only 1.2.x"), "{e}");
+        assert!(
+            e.starts_with("1.1.9 is not on line 1.2: `release/1.2` releases only 1.2.x"),
+            "{e}"
+        );
         assert!(check_line(Cut::Main, "main", "main", &v("9.0.0"), Some("`major`")).is_ok());
     }
 
     #[test]
     fn newer_than_the_tags_it_competes_with() {
-        let tags: Vec<Version> = ["1.2.0", "1.3.0", "1.2.1-rc.1", "0.9.0"].iter().map(|s| v(s)).collect();
+        let tags: Vec<Version> = ["1.2.0", "1.3.0", "1.2.1-rc.1", "0.9.0"]
+            .iter()
+            .map(|s| v(s))
+            .collect();
         // On line 1.2, 1.3.0 does not count.
         assert!(check_newer_than_tags(Cut::Line(1, 2), &v("1.2.1"), &tags, "v").is_ok());
-        let e = check_newer_than_tags(Cut::Line(1, 2), &v("1.2.0"), &[v("1.2.3")], "v").unwrap_err();
-        assert!(e.contains("not greater than v1.2.3, the newest release of line 1.2"), "{e}");
+        let e =
+            check_newer_than_tags(Cut::Line(1, 2), &v("1.2.0"), &[v("1.2.3")], "v").unwrap_err();
+        assert!(
+            e.contains("not greater than v1.2.3, the newest release of line 1.2"),
+            "{e}"
+        );
         // On main, every tag counts.
         let e = check_newer_than_tags(Cut::Main, &v("1.2.1"), &tags, "v").unwrap_err();
-        assert!(e.contains("not greater than v1.3.0, the newest release tag"), "{e}");
+        assert!(
+            e.contains("not greater than v1.3.0, the newest release tag"),
+            "{e}"
+        );
         assert!(check_newer_than_tags(Cut::Main, &v("1.3.1"), &tags, "v").is_ok());
         // Its own tag is reported as existing, not here.
         assert!(check_newer_than_tags(Cut::Main, &v("1.3.0"), &tags, "v").is_ok());

@@ -929,13 +929,25 @@ mod tests {
               main branch `trunk` (key `branch`); add \"trunk\" to `branches`"]
         );
         for (text, says) in [
-            ("branches = \"main\"", "branches must be an array of strings"),
+            (
+                "branches = \"main\"",
+                "branches must be an array of strings",
+            ),
             ("branches = []", "branches is empty"),
-            ("branches = [\"main\", \"rel ease/*\"]", "branches entry \"rel ease/*\" contains whitespace"),
+            (
+                "branches = [\"main\", \"rel ease/*\"]",
+                "branches entry \"rel ease/*\" contains whitespace",
+            ),
         ] {
-            let errs = parse(Path::new("/r"), &format!("[workspace.metadata.release]\n{text}\n"))
-                .unwrap_err();
-            assert!(errs.len() == 1 && errs[0].contains(says), "{text}: {errs:?}");
+            let errs = parse(
+                Path::new("/r"),
+                &format!("[workspace.metadata.release]\n{text}\n"),
+            )
+            .unwrap_err();
+            assert!(
+                errs.len() == 1 && errs[0].contains(says),
+                "{text}: {errs:?}"
+            );
         }
     }
 
