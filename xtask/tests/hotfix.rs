@@ -208,11 +208,48 @@ fn hotfix_then_patch_release_on_the_maintenance_branch() {
         "{}",
         dry.stdout
     );
+    // Killed right after its commit (a post-commit hook kills slipway): the intent records the
+    // branch, and the bump resumes only there.
+    let hook = repo.path().join(".git/hooks/post-commit");
+    std::fs::write(
+        &hook,
+        "#!/bin/sh\nslipway=$(ps -o ppid= -p $PPID | tr -d ' ')\nkill -KILL $slipway\n",
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let r = repo.run(&["release", "patch"]);
+    assert_ne!(r.code, 0, "{}", r.all());
+    std::fs::remove_file(&hook).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let intent: serde_json::Value =
+        serde_json::from_str(&repo.read(".git/slipway/intent.json")).unwrap();
+    assert_eq!(intent["branch"], "release/1.2", "{intent:#}");
+    assert_eq!(
+        intent["push"]["refs"][0], "refs/heads/release/1.2",
+        "{intent:#}"
+    );
+    repo.git(&["switch", "-q", "main"]);
+    let r = repo.run(&["release", "patch"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.stderr.contains(
+            "the interrupted bump to 1.2.1 was cut from `release/1.2`, but HEAD is on `main`; \
+             `git switch release/1.2` first"
+        ),
+        "{}",
+        r.stderr
+    );
+    repo.git(&["switch", "-q", "release/1.2"]);
     let r = repo.run(&["release", "patch"]);
     assert_eq!(r.code, 0, "{}", r.all());
     assert!(
         r.stdout
-            .contains("released 1.2.1: pushed release/1.2 and v1.2.1 to origin"),
+            .contains("resuming the interrupted bump to 1.2.1 (commit ")
+            && r.stdout
+                .contains("released 1.2.1: pushed release/1.2 and v1.2.1 to origin"),
         "{}",
         r.stdout
     );
