@@ -126,13 +126,14 @@ fn spec_arg(help: &'static str) -> Arg {
 }
 
 const RELEASE_ABOUT: &str = "\
-Cuts a release: preflight (on `branch`, clean, not behind the remote, tag absent locally and
+Cuts a release from the current branch: preflight (a branch `branches` matches, clean, not behind the remote, tag absent locally and
 on the remote), bump-version with changelog entries generated from Conventional Commits since
 the last release, commit, annotated tag, then `git push --atomic <remote> <branch> <tag>`, so
 branch and tag land together or not at all. If the push is rejected, the tag and the commit are
 undone and the files restored: the repository is as before. `auto` picks the level from the
 commits: breaking → major (minor while 0.x), feat → minor, fix/perf → patch. The remote is
-`remote` in [workspace.metadata.release] (default origin).";
+`remote` in [workspace.metadata.release] (default origin). On a maintenance branch
+`release/X.Y` (see `hotfix`) only X.Y.* versions are released.";
 
 const BUMP_VERSION_ABOUT: &str = "\
 Sets the release version in pyproject.toml, the project's own image tags in the compose files

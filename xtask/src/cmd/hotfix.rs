@@ -122,13 +122,13 @@ fn result_json(p: &Prepared, dry_run: bool, executed: Option<&[String]>) -> serd
 /// Gathers the facts (read-only) and builds the plan; every problem is reported at once.
 pub fn prepare(root: &Path, o: &Options) -> Result<Prepared> {
     let mut problems = Problems::default();
-    let cfg = match config::load(root) {
-        Ok(c) => c,
+    let (cfg, configured) = match config::load(root) {
+        Ok(c) => (c, true),
         Err(errors) => {
             for e in errors {
                 problems.invalid(e);
             }
-            Config::defaults(root.to_path_buf())
+            (Config::defaults(root.to_path_buf()), false)
         }
     };
     let line = branch::parse_line(&o.line);
@@ -157,7 +157,7 @@ pub fn prepare(root: &Path, o: &Options) -> Result<Prepared> {
     let mut newest = None;
     if let Some((x, y)) = line {
         let name = branch::maintenance_branch((x, y));
-        if branch::matching(&cfg.branches, &name).is_none() {
+        if configured && branch::matching(&cfg.branches, &name).is_none() {
             let list: Vec<String> = cfg.branches.iter().map(|b| format!("{b:?}")).collect();
             problems.invalid(format!(
                 "releases may not be cut from `{name}`: key `branches` in {} {} is [{}]; set \
