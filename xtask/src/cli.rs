@@ -66,6 +66,7 @@ pub enum Cmd {
     },
     Init(cmd::init::Options),
     Adopt(cmd::adopt::Options),
+    Hotfix(cmd::hotfix::Options),
 }
 
 /// An "Examples:" section: 2–4 commands (`cargo xtask` is prepended unless the example names it,
@@ -125,13 +126,14 @@ fn spec_arg(help: &'static str) -> Arg {
 }
 
 const RELEASE_ABOUT: &str = "\
-Cuts a release: preflight (on `branch`, clean, not behind the remote, tag absent locally and
+Cuts a release from the current branch: preflight (a branch `branches` matches, clean, not behind the remote, tag absent locally and
 on the remote), bump-version with changelog entries generated from Conventional Commits since
 the last release, commit, annotated tag, then `git push --atomic <remote> <branch> <tag>`, so
 branch and tag land together or not at all. If the push is rejected, the tag and the commit are
 undone and the files restored: the repository is as before. `auto` picks the level from the
 commits: breaking → major (minor while 0.x), feat → minor, fix/perf → patch. The remote is
-`remote` in [workspace.metadata.release] (default origin).";
+`remote` in [workspace.metadata.release] (default origin). On a maintenance branch
+`release/X.Y` (see `hotfix`) only X.Y.* versions are released.";
 
 const BUMP_VERSION_ABOUT: &str = "\
 Sets the release version in pyproject.toml, the project's own image tags in the compose files
@@ -139,6 +141,15 @@ and the CHANGELOG ([Unreleased] becomes the new section), then commits exactly t
 creates an annotated tag. `auto` picks the level from the Conventional Commits since the last
 release (breaking → major (minor while 0.x), feat → minor, fix/perf → patch) and implies
 --generate-changelog.";
+
+const HOTFIX_ABOUT: &str = "\
+Switches to the maintenance branch `release/X.Y` of a released line: creates it from the newest
+stable `<tag-prefix>X.Y.*` tag, or switches to it when it exists locally, or tracks
+`<remote>/release/X.Y` when only the remote has it. Refuses (exit 2, nothing changed) a line
+without a release (listing the lines that have one), uncommitted changes, and a `branches` key
+that does not match `release/X.Y`. On that branch `release patch` cuts X.Y.(n+1), pushed with the
+branch; minor and major releases stay on the main branch. Moving Docker tags (`latest`, `vX`) stay
+on the newest line.";
 
 const CHECK_VERSIONS_ABOUT: &str = "\
 Exit 0 when pyproject.toml, the own image tags in the compose files and the newest CHANGELOG
@@ -296,6 +307,7 @@ pub fn command() -> App {
             rehearse(),
             release(),
             bump_version(),
+            hotfix(),
             check_versions(),
             publish_prod(),
             verify(),
@@ -582,6 +594,34 @@ fn ci() -> App {
         ]))
 }
 
+fn hotfix() -> App {
+    App::new("hotfix")
+        .about("switch to the maintenance branch release/X.Y of a released line")
+        .before_help(HOTFIX_ABOUT)
+        .help_template(SUB_TEMPLATE)
+        .arg(
+            Arg::new("line")
+                .value_name("X.Y")
+                .required(true)
+                .help("the released line to patch (1.2 → branch release/1.2)"),
+        )
+        .arg(flag("dry-run", "print the git steps; change nothing"))
+        .arg(json_flag(
+            "print the plan (--dry-run) or the result as JSON on stdout",
+        ))
+        .after_help(examples(&[
+            (
+                "hotfix 1.2 --dry-run",
+                "the git steps that reach release/1.2",
+            ),
+            ("hotfix 1.2", "create or switch to release/1.2"),
+            (
+                "release patch",
+                "then, on release/1.2: cut 1.2.(n+1) and push it",
+            ),
+        ]))
+}
+
 fn provision() -> App {
     App::new("provision")
         .about("install/start what the end-to-end tests need (idempotent)")
@@ -811,6 +851,11 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation> {
         "init" => Cmd::Init(cmd::init::Options {
             dry_run: sub.get_flag("dry-run"),
         }),
+        "hotfix" => Cmd::Hotfix(cmd::hotfix::Options {
+            line: string(sub, "line").unwrap_or_default(),
+            dry_run: sub.get_flag("dry-run"),
+            json: sub.get_flag("json"),
+        }),
         "adopt" => Cmd::Adopt(cmd::adopt::Options {
             path: sub.get_one::<PathBuf>("path").cloned().unwrap_or_default(),
             dry_run: sub.get_flag("dry-run"),
@@ -876,6 +921,7 @@ fn dispatch(global: &cmd::Global, command: Cmd, ui: &Ui) -> Result<u8> {
         Cmd::Provision { dry_run } => cmd::ci::provision(global, dry_run, ui),
         Cmd::Init(o) => cmd::init::run(global, &o, ui),
         Cmd::Adopt(o) => cmd::adopt::run(global, &o, ui),
+        Cmd::Hotfix(o) => cmd::hotfix::run(global, &o, ui),
         Cmd::Rehearse {
             options,
             dry_run: true,

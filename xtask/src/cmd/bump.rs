@@ -5,6 +5,7 @@ use semver::Version;
 use serde_json::json;
 
 use crate::cmd::Global;
+use crate::core::branch::Cut;
 use crate::core::version::{self, BumpSpec};
 use crate::facts::config::{self, Config};
 use crate::facts::managed::{self, Managed};
@@ -66,6 +67,8 @@ pub struct Prepared {
     pub new: Version,
     pub tag: String,
     pub plan: Plan,
+    /// The branch the release is cut from (the current one): committed on, pushed, recorded.
+    pub branch: String,
     /// The remote `release` pushes to (None: no push).
     pub push: Option<String>,
     pub notes: Vec<String>,
@@ -128,7 +131,7 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
             "{} released {}: pushed {} and {} to {remote}",
             ui.paint(Style::Green, "done:"),
             p.new,
-            p.cfg.branch,
+            p.branch,
             p.tag
         ));
         ui.line("next: the release workflow publishes the tag (`cargo xtask publish-prod`)");
@@ -157,7 +160,7 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
         ));
         ui.line(&format!(
             "next: git push --atomic {remote} {} {}",
-            p.cfg.branch, p.tag
+            p.branch, p.tag
         ));
     }
     Ok(0)
@@ -222,6 +225,10 @@ pub fn prepare(root: std::path::PathBuf, o: &Options) -> Result<Prepared> {
     let commit = !o.no_commit;
     let tag_it = commit && !o.no_tag;
     let status = git::status(&cfg.root)?;
+    // Releases are cut from the current branch (any that `branches` matches); on a detached HEAD
+    // (possible only without a commit) the main line's rules apply.
+    let branch = status.branch.clone().unwrap_or_else(|| cfg.branch.clone());
+    let cut = Cut::of(&branch, &cfg.branch);
     if !status.changed.is_empty() {
         let shown: Vec<&str> = status.changed.iter().take(5).map(String::as_str).collect();
         let more = status.changed.len().saturating_sub(5);
@@ -239,15 +246,16 @@ pub fn prepare(root: std::path::PathBuf, o: &Options) -> Result<Prepared> {
         if let Some(p) = intent::index_lock_problem(&cfg.root) {
             problems.failure(p);
         }
+        let (from, key) = release_branches(&cfg);
         match &status.branch {
-            Some(b) if *b == cfg.branch => {}
+            Some(b) if crate::core::branch::matching(&cfg.branches, b).is_some() => {}
             Some(b) => problems.failure(format!(
-                "on branch `{b}`, but releases are cut from `{}` (key `branch`); `git switch {}` first",
-                cfg.branch, cfg.branch
+                "on branch `{b}`, but releases are cut from {from} (key `{key}`); `git switch {}` first",
+                cfg.branch
             )),
             None => problems.failure(format!(
-                "HEAD is detached; releases are cut from `{}`: `git switch {}` first",
-                cfg.branch, cfg.branch
+                "HEAD is detached; releases are cut from {from}: `git switch {}` first",
+                cfg.branch
             )),
         }
     }
@@ -318,6 +326,31 @@ pub fn prepare(root: std::path::PathBuf, o: &Options) -> Result<Prepared> {
                 Err(e) => problems.invalid(e),
             }
         }
+        if let Some(n) = &new {
+            // A maintenance branch releases its own line only; every branch releases above the
+            // tags it competes with (its line's on a maintenance branch, all of them elsewhere).
+            let what = match (auto, BumpSpec::parse(&o.spec)) {
+                (true, _) => Some("`auto` (from the commits)".to_string()),
+                (false, Ok(BumpSpec::Exact(_))) | (false, Err(_)) => None,
+                (false, Ok(_)) => Some(format!("`{}`", o.spec)),
+            };
+            if let Err(e) =
+                crate::core::branch::check_line(cut, &branch, &cfg.branch, n, what.as_deref())
+            {
+                problems.invalid(e);
+            } else {
+                let tags: Vec<Version> =
+                    crate::facts::history::release_tag_names(&cfg.root, &cfg.tag_prefix)?
+                        .into_iter()
+                        .map(|t| t.version)
+                        .collect();
+                if let Err(e) =
+                    crate::core::branch::check_newer_than_tags(cut, n, &tags, &cfg.tag_prefix)
+                {
+                    problems.invalid(e);
+                }
+            }
+        }
         if let (Some(n), Some((prev, rel))) = (&new, since) {
             // A stable release lists everything since the previous stable release.
             let rel = if base_commit.is_some() {
@@ -358,6 +391,7 @@ pub fn prepare(root: std::path::PathBuf, o: &Options) -> Result<Prepared> {
     if let (Some(remote), Some(n)) = (&push, &new) {
         remote_preflight(
             &cfg,
+            &branch,
             remote,
             &version::git_tag(&cfg.tag_prefix, n),
             &mut problems,
@@ -386,7 +420,7 @@ pub fn prepare(root: std::path::PathBuf, o: &Options) -> Result<Prepared> {
     }
     notes.extend(edit_notes);
     let tag = version::git_tag(&cfg.tag_prefix, &new);
-    let plan = build_plan(&cfg, &edits, &tag, commit, tag_it, push.as_deref());
+    let plan = build_plan(&cfg, &branch, &edits, &tag, commit, tag_it, push.as_deref());
     // Read here, by the dry run as well: HEAD is what a release intent's commit starts from
     // (without a commit there is none to check, and no process to spend on it).
     let head = if commit {
@@ -400,6 +434,7 @@ pub fn prepare(root: std::path::PathBuf, o: &Options) -> Result<Prepared> {
         new,
         tag,
         plan,
+        branch,
         push,
         notes,
         warnings,
@@ -431,6 +466,7 @@ pub fn compute_edits(
 /// order, and the repository is exactly as before. With a push, the push seals the plan.
 pub fn build_plan(
     cfg: &Config,
+    branch: &str,
     edits: &[FileEdit],
     tag: &str,
     commit: bool,
@@ -473,17 +509,27 @@ pub fn build_plan(
     if let Some(remote) = push {
         plan.push(Step::Run(
             git()
-                .args(["push", "--atomic", remote, &cfg.branch, tag])
+                .args(["push", "--atomic", remote, branch, tag])
                 .sealing(),
         ));
     }
     plan
 }
 
+/// The branches releases are cut from, as a bump's message shows them, and the key that sets them.
+fn release_branches(cfg: &Config) -> (String, &'static str) {
+    if cfg.branches.len() == 1 && cfg.branches[0] == cfg.branch {
+        return (format!("`{}`", cfg.branch), "branch");
+    }
+    let list: Vec<String> = cfg.branches.iter().map(|b| format!("`{b}`")).collect();
+    (list.join(", "), "branches")
+}
+
 /// `release` preflight against the remote, read-only: it exists and answers, the tag is not
 /// there yet, and the remote branch has nothing that is not in HEAD (else: pull first).
 pub fn remote_preflight(
     cfg: &Config,
+    branch: &str,
     remote: &str,
     tag: &str,
     problems: &mut Problems,
@@ -494,7 +540,7 @@ pub fn remote_preflight(
         ));
         return Ok(());
     };
-    let branch_ref = format!("refs/heads/{}", cfg.branch);
+    let branch_ref = format!("refs/heads/{branch}");
     let tag_ref = format!("refs/tags/{tag}");
     let refs = match git::ls_remote(&cfg.root, remote, &[branch_ref.clone(), tag_ref.clone()]) {
         Ok(r) => r,
@@ -521,9 +567,8 @@ pub fn remote_preflight(
     if let Some((_, head)) = refs.iter().find(|(name, _)| *name == branch_ref) {
         if !git::is_ancestor(&cfg.root, head, "HEAD")? {
             problems.failure(format!(
-                "`{}` is behind `{remote}/{}` (the remote has commits you do not have); \
-                 `git pull --rebase {remote} {}` first",
-                cfg.branch, cfg.branch, cfg.branch
+                "`{branch}` is behind `{remote}/{branch}` (the remote has commits you do not have); \
+                 `git pull --rebase {remote} {branch}` first"
             ));
         }
     }

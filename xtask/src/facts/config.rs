@@ -13,6 +13,7 @@ pub const TABLE: &str = "[workspace.metadata.release]";
 const KEYS: &[&str] = &[
     "tag-prefix",
     "branch",
+    "branches",
     "remote",
     "changelog",
     "changelog-other",
@@ -33,7 +34,11 @@ pub struct Config {
     /// The repository root (git top level).
     pub root: PathBuf,
     pub tag_prefix: String,
+    /// The main line: where minor and major releases are cut.
     pub branch: String,
+    /// `branches`: glob patterns (`core::branch`) of every branch a release may be cut from; the
+    /// main `branch` matches one of them. Default: `[branch]`.
+    pub branches: Vec<String>,
     pub changelog: String,
     pub pyproject: String,
     pub compose: Vec<String>,
@@ -142,6 +147,7 @@ impl Config {
             root,
             tag_prefix: "v".into(),
             branch: "main".into(),
+            branches: vec!["main".into()],
             changelog: "CHANGELOG.md".into(),
             pyproject: "pyproject.toml".into(),
             compose: Vec::new(),
@@ -304,6 +310,7 @@ pub fn parse(root: &Path, text: &str) -> Result<Config, Vec<String>> {
             )),
         }
     }
+    parse_branches(table, &mut cfg, &mut errors);
     for name in SUBTABLES {
         if let Some(item) = table.get(name) {
             match item.as_table_like() {
@@ -337,6 +344,44 @@ pub fn parse(root: &Path, text: &str) -> Result<Config, Vec<String>> {
     } else {
         Err(errors)
     }
+}
+
+/// `branches = ["main", "release/*"]`: valid patterns, and the main `branch` among what they match.
+fn parse_branches(table: &dyn toml_edit::TableLike, cfg: &mut Config, errors: &mut Vec<String>) {
+    use crate::core::branch;
+    let Some(item) = table.get("branches") else {
+        cfg.branches = vec![cfg.branch.clone()];
+        return;
+    };
+    let Some(list) = string_array(item) else {
+        errors.push(format!(
+            "{FILE}: {TABLE} branches must be an array of strings (glob patterns, e.g. [\"main\", \"release/*\"])"
+        ));
+        return;
+    };
+    if list.is_empty() {
+        errors.push(format!(
+            "{FILE}: {TABLE} branches is empty; list every branch releases are cut from, e.g. [{:?}, \"release/*\"]",
+            cfg.branch
+        ));
+        return;
+    }
+    let mut valid = true;
+    for p in &list {
+        if let Some(why) = branch::pattern_problem(p) {
+            valid = false;
+            errors.push(format!("{FILE}: {TABLE} branches entry {p:?} {why}"));
+        }
+    }
+    if valid && branch::matching(&list, &cfg.branch).is_none() {
+        errors.push(format!(
+            "{FILE}: {TABLE} branches = [{}] does not match the main branch `{}` (key `branch`); add {:?} to `branches`",
+            list.iter().map(|p| format!("{p:?}")).collect::<Vec<_>>().join(", "),
+            cfg.branch,
+            cfg.branch
+        ));
+    }
+    cfg.branches = list;
 }
 
 /// Reads one `[workspace.metadata.release.<name>]` table, recording errors that name the key.
@@ -865,6 +910,45 @@ mod tests {
               mean [workspace.metadata.release]? move the keys there (slipway reads the workspace \
               table of the top-level Cargo.toml)"]
         );
+    }
+
+    #[test]
+    fn branches_default_to_the_main_branch_and_must_include_it() {
+        assert_eq!(parse_ok("").branches, ["main"]);
+        assert_eq!(parse_ok("branch = \"trunk\"").branches, ["trunk"]);
+        let c = parse_ok("branches = [\"main\", \"release/*\"]");
+        assert_eq!(c.branches, ["main", "release/*"]);
+        let errs = parse(
+            Path::new("/r"),
+            "[workspace.metadata.release]\nbranch = \"trunk\"\nbranches = [\"release/*\"]\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            errs,
+            ["Cargo.toml: [workspace.metadata.release] branches = [\"release/*\"] does not match the \
+              main branch `trunk` (key `branch`); add \"trunk\" to `branches`"]
+        );
+        for (text, says) in [
+            (
+                "branches = \"main\"",
+                "branches must be an array of strings",
+            ),
+            ("branches = []", "branches is empty"),
+            (
+                "branches = [\"main\", \"rel ease/*\"]",
+                "branches entry \"rel ease/*\" contains whitespace",
+            ),
+        ] {
+            let errs = parse(
+                Path::new("/r"),
+                &format!("[workspace.metadata.release]\n{text}\n"),
+            )
+            .unwrap_err();
+            assert!(
+                errs.len() == 1 && errs[0].contains(says),
+                "{text}: {errs:?}"
+            );
+        }
     }
 
     #[test]

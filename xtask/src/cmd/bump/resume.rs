@@ -42,7 +42,7 @@ pub fn execute_recorded(p: &Prepared, o: &Options, what: &str, ui: &Ui) -> Resul
         o.pre.as_deref(),
         &p.current,
         &p.new,
-        &p.cfg.branch,
+        &p.branch,
         &edits,
         &p.plan,
         p.head.clone(),
@@ -133,6 +133,7 @@ pub fn resume(root: &Path, o: &Options, ui: &Ui, rec: Intent) -> Result<u8> {
         }
         .into());
     }
+    wrong_branch(root, &rec, what)?;
     let removed = rec.clear_stale_locks(root)?;
     let state = rec.state(root, rec.push_remote.is_some())?;
     if !state.problems.is_empty() {
@@ -196,11 +197,39 @@ pub fn resume(root: &Path, o: &Options, ui: &Ui, rec: Intent) -> Result<u8> {
     Ok(0)
 }
 
+/// Refuses to resume or abort a bump on another branch than the one it was cut from (its commit,
+/// its push and its locks are that branch's).
+fn wrong_branch(root: &Path, rec: &Intent, what: &str) -> Result<()> {
+    let current = crate::facts::git::status(root)?.branch;
+    // Without a commit no branch was required (a detached HEAD edits files only).
+    if rec.commit_message.is_none() || current.as_deref() == Some(rec.branch.as_str()) {
+        return Ok(());
+    }
+    Err(crate::Refusal {
+        places: Vec::new(),
+        what: what.into(),
+        code: crate::EXIT_FAILURE,
+        problems: vec![format!(
+            "the interrupted bump to {} was cut from `{}`, but {}; `git switch {}` first, then run \
+             the same command again (nothing was touched)",
+            rec.new,
+            rec.branch,
+            match &current {
+                Some(b) => format!("HEAD is on `{b}`"),
+                None => "HEAD is detached".to_string(),
+            },
+            rec.branch
+        )],
+    }
+    .into())
+}
+
 pub fn abort(root: &Path, o: &Options, ui: &Ui) -> Result<u8> {
     let Some(rec) = Intent::load(root)? else {
         ui.line("nothing to abort: no bump is interrupted");
         return Ok(0);
     };
+    wrong_branch(root, &rec, "bump-version --abort")?;
     let removed = if o.dry_run {
         Vec::new()
     } else {
