@@ -46,17 +46,17 @@ pub fn parse_json(body: &str) -> Result<Vec<File>, String> {
 /// The files of a PEP 503/592 HTML project page: every `<a>` element, its text the file name
 /// (else the last path segment of its `href`), `data-yanked` its yank state.
 pub fn parse_html(body: &str) -> Vec<File> {
+    // Tag names are case-insensitive: search a lowercased copy (same byte offsets).
+    let lower = body.to_ascii_lowercase();
     let mut out = Vec::new();
-    let mut rest = body;
-    while let Some(i) = find_anchor(rest) {
-        rest = &rest[i..];
-        let Some(open_end) = rest.find('>') else {
+    let mut at = 0;
+    while let Some(i) = find_anchor(&lower[at..]).map(|i| i + at) {
+        let Some(open_end) = body[i..].find('>').map(|e| e + i) else {
             break;
         };
-        let attrs = attributes(&rest[2..open_end]);
-        let after = &rest[open_end + 1..];
-        let close = after.find("</a>").or_else(|| after.find("</A>"));
-        let text = close.map(|c| after[..c].trim()).unwrap_or("");
+        let attrs = attributes(&body[i + 2..open_end]);
+        let close = lower[open_end + 1..].find("</a>").map(|c| c + open_end + 1);
+        let text = close.map(|c| body[open_end + 1..c].trim()).unwrap_or("");
         let href = attrs
             .iter()
             .find(|(k, _)| k == "href")
@@ -75,22 +75,22 @@ pub fn parse_html(body: &str) -> Vec<File> {
                 .map(|(_, v)| v.clone());
             out.push(File { filename, yanked });
         }
-        rest = match close {
-            Some(c) => &after[c + 4..],
-            None => after,
+        at = match close {
+            Some(c) => c + 4,
+            None => open_end + 1,
         };
     }
     out
 }
 
-/// Where the next `<a` element starts (not `<abbr`).
+/// Where the next `<a` element starts (not `<abbr`), in lowercased text.
 fn find_anchor(s: &str) -> Option<usize> {
     let bytes = s.as_bytes();
     let mut from = 0;
     while let Some(i) = s[from..].find('<').map(|i| i + from) {
         let next = bytes.get(i + 1).copied();
         let after = bytes.get(i + 2).copied();
-        if matches!(next, Some(b'a' | b'A'))
+        if next == Some(b'a')
             && after.is_some_and(|c| c.is_ascii_whitespace() || c == b'>')
         {
             return Some(i);
