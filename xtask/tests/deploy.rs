@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use common::*;
 use slipway_rig::services::Registry;
 use slipway_rig::standin::Standin;
-use xtask::targets::docker::registry::Client;
 use xtask::targets::docker::read_remote;
+use xtask::targets::docker::registry::Client;
 
 const BUSYBOX: &str = "/bin/busybox";
 const GH_SECRET: &str = "ghs-DEPLOY-41c2-secret";
@@ -451,7 +451,12 @@ fn deploy_config_errors_exit_2_naming_the_key() {
         assert!(r.stderr.contains(want), "{want}\n{}", r.all());
     }
     let r = repo.run(&["check-versions"]);
-    assert_eq!(r.code, 2, "every command refuses a malformed table: {}", r.all());
+    assert_eq!(
+        r.code,
+        2,
+        "every command refuses a malformed table: {}",
+        r.all()
+    );
 }
 
 #[test]
@@ -602,8 +607,15 @@ fn verify_yanked_reads_pep691_json_and_pep592_html() {
         "{seen:?}"
     );
     // --yanked with another target only is a usage error.
-    let repo = payload_repo("1.0.0", "[workspace]\nmembers = []\n\n[workspace.metadata.release]\n");
+    let repo = payload_repo(
+        "1.0.0",
+        "[workspace]\nmembers = []\n\n[workspace.metadata.release]\n",
+    );
     let r = repo.run(&["verify", "--yanked", "--only", "docker"]);
     assert_eq!(r.code, 2, "{}", r.all());
-    assert!(r.stderr.contains("--yanked checks the package index"), "{}", r.all());
+    assert!(
+        r.stderr.contains("--yanked checks the package index"),
+        "{}",
+        r.all()
+    );
 }

@@ -902,7 +902,12 @@ fn every_operation_answers_within_the_contract() {
                "auto_inactive": true}),
         201,
     );
-    let prod = check("POST", format!("{repo}/deployments"), json!({"ref": "v1"}), 201);
+    let prod = check(
+        "POST",
+        format!("{repo}/deployments"),
+        json!({"ref": "v1"}),
+        201,
+    );
     assert_eq!(prod["environment"], "production");
     assert_eq!(prod["production_environment"], true);
     let prod_id = prod["id"].as_u64().unwrap();
@@ -918,7 +923,12 @@ fn every_operation_answers_within_the_contract() {
         json!({"state": "error", "description": "x".repeat(141)}),
         422,
     );
-    check("POST", format!("{repo}/deployments"), json!({"ref": " "}), 422);
+    check(
+        "POST",
+        format!("{repo}/deployments"),
+        json!({"ref": " "}),
+        422,
+    );
     check(
         "POST",
         format!("{repo}/deployments/999/statuses"),
@@ -935,7 +945,11 @@ fn every_operation_answers_within_the_contract() {
             .map(|s| s["state"].as_str().unwrap().to_string())
             .collect()
     };
-    assert_eq!(states(0), ["success", "inactive"], "superseded by the second");
+    assert_eq!(
+        states(0),
+        ["success", "inactive"],
+        "superseded by the second"
+    );
     assert_eq!(states(1), ["success"]);
     assert_eq!(states(2), ["failure"]);
 

@@ -506,7 +506,10 @@ fn plan_deploy(
     if o.no_deploy {
         return Some(crate::targets::deploy::skipped(
             deploy,
-            &format!("--no-deploy: not deploying {} to {}", facts.tag, deploy.environment),
+            &format!(
+                "--no-deploy: not deploying {} to {}",
+                facts.tag, deploy.environment
+            ),
         ));
     }
     let registry = docker.registries.first()?;
@@ -520,11 +523,8 @@ fn plan_deploy(
         )),
         image: docker.repositories().first().cloned(),
     };
-    let gh = crate::targets::deploy::github(
-        cfg,
-        &crate::targets::github::process_gh_env(),
-        problems,
-    );
+    let gh =
+        crate::targets::deploy::github(cfg, &crate::targets::github::process_gh_env(), problems);
     Some(crate::targets::deploy::step_with(deploy, &input, gh))
 }
 

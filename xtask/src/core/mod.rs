@@ -28,6 +28,6 @@ pub mod testutil;
 pub mod tomlpath;
 pub mod version;
 pub mod versioned;
-pub mod yank;
 pub mod yaml;
 pub mod yamlpath;
+pub mod yank;

@@ -84,7 +84,10 @@ mod tests {
     #[test]
     fn the_deploy_line_quotes_the_command_as_code() {
         assert_eq!(
-            deploy_line("staging", "helm upgrade --install app ./chart --set image.tag=1.2.3"),
+            deploy_line(
+                "staging",
+                "helm upgrade --install app ./chart --set image.tag=1.2.3"
+            ),
             "Deployed to staging with: `helm upgrade --install app ./chart --set image.tag=1.2.3`"
         );
         let mut vars = Vars::new();

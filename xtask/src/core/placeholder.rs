@@ -26,12 +26,12 @@ fn pieces(arg: &str) -> Result<Vec<Piece<'_>>, String> {
             out.push(Piece::Text(&rest[..i]));
         }
         let tail = &rest[i..];
-        if tail.starts_with("{{") {
+        if let Some(after) = tail.strip_prefix("{{") {
             out.push(Piece::Text("{"));
-            rest = &tail[2..];
-        } else if tail.starts_with("}}") {
+            rest = after;
+        } else if let Some(after) = tail.strip_prefix("}}") {
             out.push(Piece::Text("}"));
-            rest = &tail[2..];
+            rest = after;
         } else if tail.starts_with('}') {
             return Err(format!(
                 "`{arg}` has a `}}` that closes nothing (write `}}}}` for a literal one)"
@@ -199,7 +199,10 @@ mod tests {
     fn renders_each_argument_as_one_argument() {
         for (arg, want) in [
             ("image.tag={docker_tag}", Ok("image.tag=1.2.3-rc.1")),
-            ("{image}:{docker_tag}", Ok("127.0.0.1:5000/acme/app:1.2.3-rc.1")),
+            (
+                "{image}:{docker_tag}",
+                Ok("127.0.0.1:5000/acme/app:1.2.3-rc.1"),
+            ),
             ("plain", Ok("plain")),
             ("", Ok("")),
             ("{version}{version}", Ok("1.2.3rc11.2.3rc1")),
@@ -210,8 +213,14 @@ mod tests {
                 "{digest}",
                 Err("`{digest}` uses {digest}, which has no value here"),
             ),
-            ("{tag", Err("`{tag` has a `{` that is not closed (write `{{` for a literal one)")),
-            ("a}b", Err("`a}b` has a `}` that closes nothing (write `}}` for a literal one)")),
+            (
+                "{tag",
+                Err("`{tag` has a `{` that is not closed (write `{{` for a literal one)"),
+            ),
+            (
+                "a}b",
+                Err("`a}b` has a `}` that closes nothing (write `}}` for a literal one)"),
+            ),
         ] {
             assert_eq!(
                 render(arg, &values).as_deref(),
@@ -225,7 +234,10 @@ mod tests {
     fn check_names_every_unknown_placeholder_once() {
         let known = DEPLOY;
         assert_eq!(
-            check(&argv(&["helm", "--set", "image.tag={docker_tag}", "{digest}"]), known),
+            check(
+                &argv(&["helm", "--set", "image.tag={docker_tag}", "{digest}"]),
+                known
+            ),
             Vec::<String>::new()
         );
         assert_eq!(
@@ -248,7 +260,16 @@ mod tests {
     #[test]
     fn display_fills_what_is_known_and_names_the_rest() {
         assert_eq!(
-            display(&argv(&["helm", "--set", "image.tag={docker_tag}", "d={digest}", "{bad"]), &values),
+            display(
+                &argv(&[
+                    "helm",
+                    "--set",
+                    "image.tag={docker_tag}",
+                    "d={digest}",
+                    "{bad"
+                ]),
+                &values
+            ),
             "helm --set image.tag=1.2.3-rc.1 'd={digest}' '{bad'"
         );
         assert_eq!(inline_code("helm upgrade"), "`helm upgrade`");
@@ -258,7 +279,15 @@ mod tests {
     #[test]
     fn shell_lines_quote_for_display_only() {
         assert_eq!(
-            shell_line(&argv(&["helm", "upgrade", "--set", "image.tag=1.2.3", "a b", "it's", ""])),
+            shell_line(&argv(&[
+                "helm",
+                "upgrade",
+                "--set",
+                "image.tag=1.2.3",
+                "a b",
+                "it's",
+                ""
+            ])),
             "helm upgrade --set image.tag=1.2.3 'a b' 'it'\\''s' ''"
         );
     }

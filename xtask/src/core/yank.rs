@@ -90,9 +90,7 @@ fn find_anchor(s: &str) -> Option<usize> {
     while let Some(i) = s[from..].find('<').map(|i| i + from) {
         let next = bytes.get(i + 1).copied();
         let after = bytes.get(i + 2).copied();
-        if next == Some(b'a')
-            && after.is_some_and(|c| c.is_ascii_whitespace() || c == b'>')
-        {
+        if next == Some(b'a') && after.is_some_and(|c| c.is_ascii_whitespace() || c == b'>') {
             return Some(i);
         }
         from = i + 1;
@@ -152,7 +150,11 @@ fn unescape(s: &str) -> String {
 pub fn of_version(filename: &str, stems: &[String], version: &str) -> bool {
     let f = filename.to_ascii_lowercase();
     stems.iter().any(|stem| {
-        let prefix = format!("{}-{}", stem.to_ascii_lowercase(), version.to_ascii_lowercase());
+        let prefix = format!(
+            "{}-{}",
+            stem.to_ascii_lowercase(),
+            version.to_ascii_lowercase()
+        );
         f.strip_prefix(&prefix).is_some_and(|rest| {
             rest.starts_with('-') || matches!(rest, ".tar.gz" | ".zip" | ".tar.bz2" | ".tgz")
         })
@@ -279,13 +281,18 @@ mod tests {
         assert_eq!(
             states,
             [
-                ("slipway_demo-1.2.3-py3-none-any.whl", Some("broken entry point")),
+                (
+                    "slipway_demo-1.2.3-py3-none-any.whl",
+                    Some("broken entry point")
+                ),
                 ("slipway_demo-1.2.3.tar.gz", Some("")),
                 ("slipway_demo-1.2.4-py3-none-any.whl", None),
                 ("slipway_demo-1.2.3.post1.tar.gz", None),
             ]
         );
-        assert!(parse_json("{\"meta\": {}}").unwrap_err().contains("no `files` list"));
+        assert!(parse_json("{\"meta\": {}}")
+            .unwrap_err()
+            .contains("no `files` list"));
         assert!(parse_json("<html>").unwrap_err().contains("invalid JSON"));
     }
 
@@ -299,7 +306,10 @@ mod tests {
         assert_eq!(
             states,
             [
-                ("slipway_demo-1.2.3-py3-none-any.whl", Some("broken \"entry\" point")),
+                (
+                    "slipway_demo-1.2.3-py3-none-any.whl",
+                    Some("broken \"entry\" point")
+                ),
                 ("slipway_demo-1.2.3.tar.gz", Some("")),
                 ("slipway_demo-1.2.4-py3-none-any.whl", None),
                 ("slipway_demo-1.2.3.post1.tar.gz", None),
@@ -313,8 +323,14 @@ mod tests {
         assert_eq!(
             files,
             [
-                File { filename: "x-1.0.tar.gz".into(), yanked: Some(String::new()) },
-                File { filename: "x-1.0-py3-none-any.whl".into(), yanked: Some("bad build".into()) },
+                File {
+                    filename: "x-1.0.tar.gz".into(),
+                    yanked: Some(String::new())
+                },
+                File {
+                    filename: "x-1.0-py3-none-any.whl".into(),
+                    yanked: Some("bad build".into())
+                },
             ]
         );
     }
@@ -353,14 +369,25 @@ mod tests {
                 .contains("lists no file of 9.9.9"));
         }
         let partly = vec![
-            File { filename: "slipway_demo-2.0.0.tar.gz".into(), yanked: Some("x".into()) },
-            File { filename: "slipway_demo-2.0.0-py3-none-any.whl".into(), yanked: None },
+            File {
+                filename: "slipway_demo-2.0.0.tar.gz".into(),
+                yanked: Some("x".into()),
+            },
+            File {
+                filename: "slipway_demo-2.0.0-py3-none-any.whl".into(),
+                yanked: None,
+            },
         ];
         assert_eq!(
             verdict(&partly, &s, "2.0.0").unwrap_err(),
             "2.0.0 is not yanked: 1 of its 2 file(s) not yanked: slipway_demo-2.0.0-py3-none-any.whl"
         );
-        let no_reason = vec![File { filename: "slipway_demo-2.0.0.tar.gz".into(), yanked: Some(" ".into()) }];
-        assert!(verdict(&no_reason, &s, "2.0.0").unwrap().ends_with("no reason given"));
+        let no_reason = vec![File {
+            filename: "slipway_demo-2.0.0.tar.gz".into(),
+            yanked: Some(" ".into()),
+        }];
+        assert!(verdict(&no_reason, &s, "2.0.0")
+            .unwrap()
+            .ends_with("no reason given"));
     }
 }

@@ -169,7 +169,10 @@ impl Deploy {
 
     /// The argv with every known value filled in; a missing one is an error naming it. With
     /// `values`, `<key>`s recorded by earlier steps are filled too.
-    fn argv(&self, values: Option<&std::collections::BTreeMap<String, String>>) -> Result<Vec<String>> {
+    fn argv(
+        &self,
+        values: Option<&std::collections::BTreeMap<String, String>>,
+    ) -> Result<Vec<String>> {
         placeholder::render_all(&self.cfg.command, &|name| {
             let v = value(&self.input, name)?;
             Some(match values {
@@ -249,7 +252,8 @@ impl Deploy {
     }
 
     fn deployment_file(&self) -> PathBuf {
-        self.work.join(format!("{}.deployment.json", self.file_safe()))
+        self.work
+            .join(format!("{}.deployment.json", self.file_safe()))
     }
     fn status_file(&self) -> PathBuf {
         self.work.join(format!("{}.status.json", self.file_safe()))
@@ -312,7 +316,10 @@ impl Deploy {
                     match status {
                         201 => Ok(vec![(
                             "github.deployment_status".into(),
-                            body.get("state").and_then(Json::as_str).unwrap_or("").to_string(),
+                            body.get("state")
+                                .and_then(Json::as_str)
+                                .unwrap_or("")
+                                .to_string(),
                         )]),
                         _ => Err(format!(
                             "`{shown}` answered HTTP {status}: {}",
@@ -327,10 +334,10 @@ impl Deploy {
     fn apply(cx: &mut RunContext, subs: &[Sub]) -> Result<()> {
         for sub in subs {
             for line in crate::run::plan::sub_lines(sub, cx.root) {
-                cx.ui.detail(&cx.ui.paint(
-                    ui::Style::Dim,
-                    &crate::run::exec::fill(&line, &cx.values),
-                ));
+                cx.ui.detail(
+                    &cx.ui
+                        .paint(ui::Style::Dim, &crate::run::exec::fill(&line, &cx.values)),
+                );
             }
             crate::run::exec::apply(sub, &mut cx.values)?;
         }
@@ -427,7 +434,10 @@ impl Action for Deploy {
         let started = Instant::now();
         let mut recorded = String::new();
         if let Some(gh) = &self.gh {
-            Self::apply(cx, &self.create_deployment(gh, &self.deployment_body(&digest)))?;
+            Self::apply(
+                cx,
+                &self.create_deployment(gh, &self.deployment_body(&digest)),
+            )?;
             recorded = cx.get("github.deployment_id")?.to_string();
         }
         let p = self.process(&argv, &digest);
@@ -441,24 +451,28 @@ impl Action for Deploy {
                 Ok(_) => ("success", format!("deployed {} in {took}", self.input.tag)),
                 Err(e) => ("failure", e.lines().next().unwrap_or("").to_string()),
             };
-            match Self::apply(
+            note = match Self::apply(
                 cx,
                 &self.create_status(gh, &recorded, &self.status_body(state, &what)),
             ) {
-                Ok(()) => note = format!(" (GitHub deployment {recorded}: {state})"),
-                Err(e) => note = format!(" (the GitHub deployment status was not recorded: {e:#})"),
-            }
+                Ok(()) => format!("GitHub deployment {recorded}: {state}"),
+                Err(e) => format!("the GitHub deployment status was not recorded: {e:#}"),
+            };
         }
         match result {
             Ok(tail) => {
-                let mut s = format!("deployed {} to {env} in {took}{note}", self.input.tag);
+                let mut s = format!("deployed {} to {env} in {took}", self.input.tag);
+                if !note.is_empty() {
+                    s.push_str(&format!(" ({note})"));
+                }
                 if !tail.is_empty() {
                     s.push('\n');
                     s.push_str(&tail);
                 }
                 Ok(Done::Ran(s))
             }
-            Err(e) => bail!("the deploy to {env} failed: {e}{note}"),
+            Err(e) if note.is_empty() => bail!("the deploy to {env} failed: {e}"),
+            Err(e) => bail!("the deploy to {env} failed: {e}\n({note})"),
         }
     }
     fn json(&self) -> Json {
@@ -531,9 +545,19 @@ mod tests {
 
     fn cfg() -> DeployConfig {
         DeployConfig {
-            command: ["helm", "upgrade", "--install", "app", "./chart", "--set", "image.tag={docker_tag}", "--set", "image.digest={digest}"]
-                .map(String::from)
-                .to_vec(),
+            command: [
+                "helm",
+                "upgrade",
+                "--install",
+                "app",
+                "./chart",
+                "--set",
+                "image.tag={docker_tag}",
+                "--set",
+                "image.digest={digest}",
+            ]
+            .map(String::from)
+            .to_vec(),
             environment: "staging".into(),
             timeout_s: 600,
             github_deployment: true,
@@ -561,10 +585,21 @@ mod tests {
              'image.digest=<docker.digest.127.0.0.1:5000>'"
         );
         let Step::Action(a) = &s else { panic!() };
-        let lines: Vec<String> = a.planned().apply.iter().flat_map(|s| sub_lines(s, root)).collect();
+        let lines: Vec<String> = a
+            .planned()
+            .apply
+            .iter()
+            .flat_map(|s| sub_lines(s, root))
+            .collect();
         assert_eq!(lines.len(), 1, "{lines:?}");
-        assert!(lines[0].contains("SLIPWAY_DIGEST='<docker.digest.127.0.0.1:5000>'"), "{lines:?}");
-        assert!(lines[0].contains("SLIPWAY_ENVIRONMENT=staging"), "{lines:?}");
+        assert!(
+            lines[0].contains("SLIPWAY_DIGEST='<docker.digest.127.0.0.1:5000>'"),
+            "{lines:?}"
+        );
+        assert!(
+            lines[0].contains("SLIPWAY_ENVIRONMENT=staging"),
+            "{lines:?}"
+        );
         assert!(lines[0].contains("SLIPWAY_VERSION=1.2.3rc1"), "{lines:?}");
     }
 
@@ -591,7 +626,12 @@ mod tests {
             work: "/r/w".into(),
         };
         let err = d.argv(None).unwrap_err().to_string();
-        assert!(err.contains("uses {digest}, which has no value here (this run has no published image)"), "{err}");
+        assert!(
+            err.contains(
+                "uses {digest}, which has no value here (this run has no published image)"
+            ),
+            "{err}"
+        );
     }
 
     #[test]
@@ -602,7 +642,11 @@ mod tests {
             stderr: String::new(),
         };
         assert_eq!(
-            reply("gh", &a("HTTP/2.0 201 Created\r\nContent-Type: application/json\r\n\r\n{\"id\": 7}")).unwrap(),
+            reply(
+                "gh",
+                &a("HTTP/2.0 201 Created\r\nContent-Type: application/json\r\n\r\n{\"id\": 7}")
+            )
+            .unwrap(),
             (201, json!({"id": 7}))
         );
         assert!(reply("gh", &a("")).unwrap_err().contains("got no answer"));

@@ -1242,7 +1242,11 @@ impl Reconcile for Yanked {
                     "{} {evidence} (on {}, {})",
                     self.package,
                     self.index_url,
-                    if page.json { "PEP 691 JSON" } else { "PEP 592 HTML" }
+                    if page.json {
+                        "PEP 691 JSON"
+                    } else {
+                        "PEP 592 HTML"
+                    }
                 ))
             })
             .map_err(|e| anyhow!("{} {e} (on {})", self.package, self.index_url))
