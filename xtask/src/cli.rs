@@ -462,6 +462,10 @@ fn publish_prod() -> App {
                 "publish-prod --only docker,pypi --json",
                 "two targets, a JSON report",
             ),
+            (
+                "publish-prod --no-deploy",
+                "publish and verify, without running the deploy command",
+            ),
         ]))
 }
 
@@ -1528,6 +1532,35 @@ mod tests {
             } => assert_eq!(o.only.len(), 3),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn verify_takes_yanked_and_only_publish_takes_no_deploy() {
+        match parse_ok(&["verify", "1.2.3", "--yanked", "--only", "pypi"]) {
+            Invocation::Run {
+                command:
+                    Cmd::Verify {
+                        version,
+                        yanked,
+                        only,
+                    },
+                ..
+            } => {
+                assert_eq!(version.as_deref(), Some("1.2.3"));
+                assert!(yanked);
+                assert_eq!(only, [cmd::publish::Target::Pypi]);
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse_ok(&["publish-prod", "--no-deploy"]) {
+            Invocation::Run {
+                command: Cmd::Publish(o),
+                ..
+            } => assert!(o.no_deploy),
+            other => panic!("{other:?}"),
+        }
+        let e = parse_err(&["verify", "--only", "pypy"]);
+        assert!(e.contains("did you mean `pypi`?"), "{e}");
     }
 
     #[test]

@@ -512,15 +512,15 @@ fn plan_deploy(
             ),
         ));
     }
-    let registry = docker.registries.first()?;
+    // The first registry's: the digest its push records, and its repository.
     let input = crate::targets::deploy::DeployInput {
         version: facts.pep440(),
         tag: facts.tag.clone(),
         docker_tag: crate::core::dockertags::exact_tag(&cfg.tag_prefix, &facts.version),
-        digest: Some(format!(
-            "<{}>",
-            crate::targets::docker::digest_key(registry)
-        )),
+        digest: docker
+            .registries
+            .first()
+            .map(|r| format!("<{}>", crate::targets::docker::digest_key(r))),
         image: docker.repositories().first().cloned(),
     };
     let gh =

@@ -92,6 +92,10 @@ pub fn github(config: &Config, gh_env: &[(String, String)], problems: &mut Probl
         Ok(gh) => Some(gh),
         Err(list) => {
             for m in list {
+                // Already said by the GitHub target's gather (the same token, the same gh).
+                if problems.list.contains(&m) {
+                    continue;
+                }
                 let m = format!(
                     "{m} (to record the deployment to {} on GitHub; `github-deployment = false` in \
                      [workspace.metadata.release.deploy] turns that off)",
@@ -631,6 +635,46 @@ mod tests {
                 "uses {digest}, which has no value here (this run has no published image)"
             ),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn a_github_deployment_needs_the_token_unless_turned_off() {
+        let mut config = Config {
+            github_repo: Some("acme/app".into()),
+            deploy: Some(cfg()),
+            ..Config::defaults("/r".into())
+        };
+        let mut problems = Problems::default();
+        let gh = github(&config, &[], &mut problems);
+        assert_eq!(
+            gh.map(|g| g.repo),
+            Some("acme/app".to_string()),
+            "previewed"
+        );
+        assert!(
+            problems.list.iter().any(|p| p.starts_with("no GitHub token")
+                && p.contains("to record the deployment to staging on GitHub; `github-deployment = false`")),
+            "{:?}",
+            problems.list
+        );
+        // Said once when the GitHub target said it already.
+        let mut problems = Problems::default();
+        problems.failure(
+            "no GitHub token: set GH_TOKEN (or GITHUB_TOKEN) to a token that may create releases",
+        );
+        github(&config, &[], &mut problems);
+        assert_eq!(problems.list.len(), 1, "{:?}", problems.list);
+        config.deploy.as_mut().unwrap().github_deployment = false;
+        let mut problems = Problems::default();
+        assert!(github(&config, &[], &mut problems).is_none());
+        assert!(problems.is_empty());
+        let token = vec![("GH_TOKEN".to_string(), "ghs_deploy-unit".to_string())];
+        config.deploy.as_mut().unwrap().github_deployment = true;
+        config.github_repo = None;
+        assert!(
+            github(&config, &token, &mut problems).is_none(),
+            "no repository: no record"
         );
     }
 
