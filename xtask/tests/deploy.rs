@@ -205,32 +205,12 @@ impl Sandbox {
     }
 
     fn run(&self, args: &[&str], mode: &str) -> Run {
-        let mut c = hermetic(BIN, self.repo.path());
-        for (k, v) in self.standin.gh_env(self.gh_config.path()) {
-            if k.to_ascii_lowercase().ends_with("_proxy") {
-                continue;
-            }
-            c.env(k, v);
-        }
-        c.args(args)
-            .env("SLIPWAY_GH_PROXY", self.standin.url())
-            .env("GH_TOKEN", GH_SECRET)
-            .env("SLIPWAY_TOOLS_DIR", tools_dir())
-            .env("NO_COLOR", "1")
-            .env(
-                "DOCKER_CONFIG",
-                self.repo.path().join("target/user-docker-config"),
-            )
-            .env("DEPLOY_RECORD", &self.record)
-            .env("DEPLOY_MODE", mode)
+        let out = self
+            .command(args, mode)
             // Withheld from the deploy command (it is a publishing credential).
             .env("TWINE_PASSWORD", "twine-SECRET-not-for-deploys")
-            .env_remove("CARGO_TARGET_DIR")
-            .env_remove("DOCKER_USERNAME")
-            .env_remove("DOCKER_PASSWORD")
-            .env_remove("GITHUB_ACTIONS")
-            .env_remove("GITHUB_TOKEN");
-        let out = c.output().unwrap();
+            .output()
+            .unwrap();
         Run {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8(out.stdout).unwrap(),
@@ -433,6 +413,117 @@ fn deploy_gets_the_real_digest_fails_without_unpublishing_reruns_and_times_out()
     assert!(gone(child), "the deploy's child {child} still runs");
     assert_eq!(s.deployments().last().unwrap().2, ["failure"]);
     s.standin.ensure_no_violations().unwrap();
+}
+
+#[path = "common/trace.rs"]
+mod trace;
+
+impl Sandbox {
+    fn command(&self, args: &[&str], mode: &str) -> Command {
+        let mut c = hermetic(BIN, self.repo.path());
+        for (k, v) in self.standin.gh_env(self.gh_config.path()) {
+            if k.to_ascii_lowercase().ends_with("_proxy") {
+                continue;
+            }
+            c.env(k, v);
+        }
+        c.args(args)
+            .env("SLIPWAY_GH_PROXY", self.standin.url())
+            .env("GH_TOKEN", GH_SECRET)
+            .env("SLIPWAY_TOOLS_DIR", tools_dir())
+            .env("NO_COLOR", "1")
+            .env(
+                "DOCKER_CONFIG",
+                self.repo.path().join("target/user-docker-config"),
+            )
+            .env("DEPLOY_RECORD", &self.record)
+            .env("DEPLOY_MODE", mode)
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("DOCKER_USERNAME")
+            .env_remove("DOCKER_PASSWORD")
+            .env_remove("GITHUB_ACTIONS")
+            .env_remove("GITHUB_TOKEN");
+        c
+    }
+}
+
+/// Under strace: the processes the deploy step starts (gh for the GitHub deployment and its
+/// status, the deploy command) are exactly the `run` sub-steps its `--dry-run --json` plan
+/// lists, `<docker.digest.…>` and `<github.deployment_id>` standing for the run-time values.
+#[test]
+fn the_deploy_starts_exactly_the_processes_its_dry_run_lists() {
+    if !services() || !trace::strace_works() {
+        eprintln!("SKIPPED: no services or strace cannot trace here");
+        return;
+    }
+    let s = Sandbox::new(
+        "4.3.0",
+        "command = [\"./deploy.sh\", \"{digest}\", \"{image}:{docker_tag}\"]\nenvironment = \"qa\"\n",
+    );
+    let dry_dir = tempfile::tempdir().unwrap();
+    let (dry, _) = trace::traced(
+        &s.command(
+            &publish_with("--dry-run")
+                .iter()
+                .copied()
+                .chain(["--json"])
+                .collect::<Vec<_>>(),
+            "ok",
+        ),
+        dry_dir.path(),
+    );
+    assert!(
+        dry.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+    let plan: serde_json::Value = serde_json::from_slice(&dry.stdout).unwrap();
+    let step = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|st| {
+            st["header"]
+                .as_str()
+                .unwrap()
+                .starts_with("deploy v4.3.0 to qa: ")
+        })
+        .expect("the deploy step in the plan")
+        .clone();
+    assert_eq!(step["data"]["environment"], "qa");
+    let planned = trace::planned(&serde_json::json!([step]));
+    assert_eq!(planned.len(), 3, "{planned:#?}");
+
+    let real_dir = tempfile::tempdir().unwrap();
+    let (real, started) = trace::traced(&s.command(PUBLISH, "ok"), real_dir.path());
+    assert!(
+        real.status.success(),
+        "{}",
+        String::from_utf8_lossy(&real.stderr)
+    );
+    let deploy_sh = s.repo.path().join("deploy.sh").display().to_string();
+    let acted: Vec<&Vec<String>> = started
+        .iter()
+        .filter(|a| {
+            a[0] == deploy_sh
+                || a[0].ends_with("/deploy.sh")
+                || (a[0] == "gh" && a.iter().any(|x| x.contains("/deployments")))
+        })
+        .collect();
+    assert_eq!(acted.len(), 3, "{started:#?}");
+    for argv in &acted {
+        assert!(
+            planned.iter().any(|t| trace::matches(t, argv)),
+            "started but not in the dry-run plan: {argv:?}\nplanned: {planned:#?}"
+        );
+    }
+    for t in &planned {
+        assert!(
+            acted.iter().any(|a| trace::matches(t, a)),
+            "planned but not started: {t:?}\nstarted: {acted:#?}"
+        );
+    }
+    assert_eq!(s.runs().len(), 1);
 }
 
 #[test]

@@ -197,7 +197,14 @@ impl Deploy {
     }
 
     fn process(&self, argv: &[String], digest: &str) -> Process {
-        let mut p = Process::new(&argv[0], &self.cfg.root).args(argv[1..].iter().cloned());
+        // A relative program path is the repository's (`./deploy.sh`): made absolute here, as
+        // it is started (the process boundary would take it from slipway's own directory).
+        let program = if argv[0].contains('/') && Path::new(&argv[0]).is_relative() {
+            self.cfg.root.join(&argv[0]).display().to_string()
+        } else {
+            argv[0].clone()
+        };
+        let mut p = Process::new(&program, &self.cfg.root).args(argv[1..].iter().cloned());
         for k in WITHHELD {
             p = p.env_removed(k);
         }
@@ -214,15 +221,22 @@ impl Deploy {
         p
     }
 
-    /// The command as the plan shows it: known values filled, run-time ones as `<key>`.
-    fn planned_process(&self) -> Process {
-        let argv = self.argv(None).unwrap_or_else(|_| {
+    /// The argv as the plan shows it: known values filled, run-time ones as `<key>`.
+    fn planned_argv(&self) -> Vec<String> {
+        self.argv(None).unwrap_or_else(|_| {
             placeholder::render_all(&self.cfg.command, &|name| {
                 Some(value(&self.input, name).unwrap_or_else(|| format!("<no {name}>")))
             })
             .unwrap_or_else(|_| self.cfg.command.clone())
-        });
-        self.process(&argv, self.input.digest.as_deref().unwrap_or(""))
+        })
+    }
+
+    /// The process as the plan lists it (what a real run starts, `<key>`s aside).
+    fn planned_process(&self) -> Process {
+        self.process(
+            &self.planned_argv(),
+            self.input.digest.as_deref().unwrap_or(""),
+        )
     }
 
     fn deployment_body(&self, digest: &str) -> Json {
@@ -351,12 +365,7 @@ impl Deploy {
     /// Runs the command; `Err` is the sentence after "the deploy to <environment> failed: ".
     fn run_command(&self, p: &Process) -> std::result::Result<String, String> {
         let limit = Duration::from_secs(self.cfg.timeout_s);
-        let mut p = p.clone();
-        // A relative program path is the repository's (`./deploy.sh`).
-        if p.program.contains('/') && Path::new(&p.program).is_relative() {
-            p.program = self.cfg.root.join(&p.program).display().to_string();
-        }
-        match crate::run::process::output_within_group(&p, limit) {
+        match crate::run::process::output_within_group(p, limit) {
             Err(e) => Err(format!("{e:#}")),
             Ok(None) => Err(format!(
                 "deploy timed out after {} s (`{}` and its children were killed)",
@@ -386,7 +395,7 @@ impl Action for Deploy {
             "deploy {} to {}: {}",
             self.input.tag,
             self.cfg.environment,
-            placeholder::shell_line(&self.planned_process().args_with_program())
+            placeholder::shell_line(&self.planned_argv())
         )
     }
     fn detail(&self) -> Option<String> {
@@ -483,22 +492,10 @@ impl Action for Deploy {
         json!({
             "environment": self.cfg.environment,
             "command": self.cfg.command,
-            "argv": self.planned_process().args_with_program(),
+            "argv": self.planned_argv(),
             "timeout_s": self.cfg.timeout_s,
             "github_deployment": self.gh.as_ref().map(|g| g.repo.clone()),
         })
-    }
-}
-
-trait ArgsWithProgram {
-    fn args_with_program(&self) -> Vec<String>;
-}
-
-impl ArgsWithProgram for Process {
-    fn args_with_program(&self) -> Vec<String> {
-        std::iter::once(self.program.clone())
-            .chain(self.args.iter().cloned())
-            .collect()
     }
 }
 
