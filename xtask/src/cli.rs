@@ -47,6 +47,10 @@ pub enum Cmd {
     Publish(cmd::publish::Options),
     Verify {
         version: Option<String>,
+        /// `--yanked`: check that the version is yanked on the index instead.
+        yanked: bool,
+        /// `--only <target>`: verify only these targets.
+        only: Vec<cmd::publish::Target>,
     },
     DockerValidate(cmd::docker_validate::Options),
     Changelog(cmd::changelog::Options),
@@ -456,6 +460,10 @@ fn publish_prod() -> App {
         ))
         .arg(json_flag("print the report as JSON on stdout"))
         .arg(flag("notify", "also send the webhooks on success"))
+        .arg(flag(
+            "no-deploy",
+            "do not run the deploy command of [workspace.metadata.release.deploy] (shown as skipped)",
+        ))
         .after_help(examples(&[
             (
                 "publish-prod --dry-run",
@@ -465,6 +473,10 @@ fn publish_prod() -> App {
             (
                 "publish-prod --only docker,pypi --json",
                 "two targets, a JSON report",
+            ),
+            (
+                "publish-prod --no-deploy",
+                "publish and verify, without running the deploy command",
             ),
         ]))
 }
@@ -479,9 +491,23 @@ fn verify() -> App {
                 .value_name("version")
                 .help("the version to check (default: the release tagged at HEAD)"),
         )
+        .arg(flag(
+            "yanked",
+            "check instead that every file of the version is yanked on the package index (PEP 592/691)",
+        ))
+        .arg(
+            opt(
+                "only",
+                "target",
+                "verify only these targets: docker, pypi, github (repeat, or docker,pypi)",
+            )
+            .action(ArgAction::Append)
+            .value_delimiter(','),
+        )
         .after_help(examples(&[
             ("verify", "the release tagged at HEAD"),
             ("verify 1.3.0", "an earlier release"),
+            ("verify 1.2.3 --yanked", "1.2.3 is yanked on the index, with its reason"),
         ]))
 }
 
@@ -803,11 +829,22 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation> {
                 skip_ci_check: sub.get_flag("skip-ci-check"),
                 json: sub.get_flag("json"),
                 notify: sub.get_flag("notify"),
+                no_deploy: sub.get_flag("no-deploy"),
             })
         }
-        "verify" => Cmd::Verify {
-            version: string(sub, "version"),
-        },
+        "verify" => {
+            let mut only = Vec::new();
+            for t in strings(sub, "only") {
+                let t = t.trim();
+                choose(t, "--only <target>", &["docker", "pypi", "github"])?;
+                only.push(cmd::publish::Target::parse(t)?);
+            }
+            Cmd::Verify {
+                version: string(sub, "version"),
+                yanked: sub.get_flag("yanked"),
+                only,
+            }
+        }
         "docker-validate" => Cmd::DockerValidate(cmd::docker_validate::Options {
             version: string(sub, "image-version"),
             platform: string(sub, "platform"),
@@ -911,7 +948,19 @@ fn dispatch(global: &cmd::Global, command: Cmd, ui: &Ui) -> Result<u8> {
         Cmd::Bump(o) => cmd::bump::run(global, &o, ui),
         Cmd::CheckVersions { json } => cmd::check_versions::run(global, json, ui),
         Cmd::Publish(o) => cmd::publish::run(global, &o, ui),
-        Cmd::Verify { version } => cmd::verify::run(global, version.as_deref(), ui),
+        Cmd::Verify {
+            version,
+            yanked,
+            only,
+        } => cmd::verify::run_with(
+            global,
+            &cmd::verify::Options {
+                version,
+                yanked,
+                only,
+            },
+            ui,
+        ),
         Cmd::DockerValidate(o) => cmd::docker_validate::run(global, &o, ui),
         Cmd::Changelog(o) => cmd::changelog::run(global, &o, ui),
         Cmd::ReleaseNotes { version, template } => {
@@ -1529,6 +1578,35 @@ mod tests {
             } => assert_eq!(o.only.len(), 3),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn verify_takes_yanked_and_only_publish_takes_no_deploy() {
+        match parse_ok(&["verify", "1.2.3", "--yanked", "--only", "pypi"]) {
+            Invocation::Run {
+                command:
+                    Cmd::Verify {
+                        version,
+                        yanked,
+                        only,
+                    },
+                ..
+            } => {
+                assert_eq!(version.as_deref(), Some("1.2.3"));
+                assert!(yanked);
+                assert_eq!(only, [cmd::publish::Target::Pypi]);
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse_ok(&["publish-prod", "--no-deploy"]) {
+            Invocation::Run {
+                command: Cmd::Publish(o),
+                ..
+            } => assert!(o.no_deploy),
+            other => panic!("{other:?}"),
+        }
+        let e = parse_err(&["verify", "--only", "pypy"]);
+        assert!(e.contains("did you mean `pypi`?"), "{e}");
     }
 
     #[test]

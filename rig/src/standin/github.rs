@@ -10,6 +10,11 @@
 //!   `.`, leading/trailing dots dropped); `digest` is `sha256:<hex>` of the uploaded bytes;
 //! - `releases/latest` is the newest published non-prerelease, or the one most recently marked
 //!   `make_latest: "true"`;
+//! - a deployment's `environment` defaults to `production`, `production_environment` to whether
+//!   it is `production`; a status may rename the environment (the first name stays
+//!   `original_environment`), and a `success` status with `auto_inactive` (default true) marks
+//!   the earlier successful non-transient, non-production deployments to the same environment
+//!   `inactive`, as GitHub does;
 //! - workflow runs are listed newest first, filtered by `branch`, `event`, `status` (a status
 //!   or a conclusion), `head_sha`, `actor`, and paginated by `per_page` (≤ 100) / `page`.
 
@@ -133,6 +138,35 @@ pub struct Repo {
     /// Issues and pull requests share one number sequence, like on GitHub.
     pub issues: Vec<Issue>,
     pub labels: Vec<Label>,
+    pub deployments: Vec<Deployment>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Deployment {
+    pub id: u64,
+    pub sha: String,
+    pub git_ref: String,
+    pub task: String,
+    pub payload: Json,
+    pub original_environment: String,
+    pub environment: String,
+    pub description: Option<String>,
+    pub transient_environment: bool,
+    pub production_environment: bool,
+    pub created_at: String,
+    pub updated_at: String,
+    pub statuses: Vec<DeploymentStatus>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DeploymentStatus {
+    pub id: u64,
+    pub state: String,
+    pub description: String,
+    pub environment: String,
+    pub log_url: String,
+    pub environment_url: String,
+    pub created_at: String,
 }
 
 #[derive(Debug, Clone)]
@@ -256,8 +290,6 @@ pub const NOT_YET_IMPLEMENTED: &[&str] = &[
     "pulls/list",
     "pulls/update",
     "repos/create-attestation",
-    "repos/create-deployment",
-    "repos/create-deployment-status",
     "repos/delete-release",
     "repos/delete-release-asset",
     "repos/get-combined-status-for-ref",
@@ -307,6 +339,7 @@ impl World {
             runs: Vec::new(),
             issues: Vec::new(),
             labels: Vec::new(),
+            deployments: Vec::new(),
         });
         id
     }
@@ -461,8 +494,133 @@ impl World {
                 }
             }
             "pulls/request-reviewers" => self.request_reviewers(c),
+            "repos/create-deployment" => self.create_deployment(c),
+            "repos/create-deployment-status" => self.create_deployment_status(c),
             _ => error(501, &format!("the stand-in does not implement {op_id}")),
         }
+    }
+
+    fn create_deployment(&mut self, c: &Call) -> Reply {
+        let id = self.id(8);
+        let repo = self.repo_mut(c.p("owner"), c.p("repo")).unwrap();
+        let git_ref = c.str_field("ref").unwrap_or_default();
+        if git_ref.trim().is_empty() {
+            return validation_failed("Deployment", "invalid", "ref", None);
+        }
+        let environment = c
+            .str_field("environment")
+            .filter(|e| !e.trim().is_empty())
+            .unwrap_or_else(|| "production".into());
+        // A ref that is a full commit hash is that commit; a name resolves to a stable one.
+        let sha = if git_ref.len() == 40 && git_ref.bytes().all(|b| b.is_ascii_hexdigit()) {
+            git_ref.to_ascii_lowercase()
+        } else {
+            sha256_hex(format!("{}/{}@{git_ref}", repo.owner, repo.name).as_bytes())[..40]
+                .to_string()
+        };
+        let payload = match c.field("payload") {
+            Some(Json::String(text)) => {
+                serde_json::from_str(text).unwrap_or_else(|_| Json::String(text.clone()))
+            }
+            Some(v) => v.clone(),
+            None => json!({}),
+        };
+        let t = now();
+        let d = Deployment {
+            id,
+            sha,
+            git_ref,
+            task: c.str_field("task").unwrap_or_else(|| "deploy".into()),
+            payload,
+            original_environment: environment.clone(),
+            production_environment: c
+                .bool_field("production_environment")
+                .unwrap_or(environment == "production"),
+            environment,
+            description: c.str_field("description"),
+            transient_environment: c.bool_field("transient_environment").unwrap_or(false),
+            created_at: t.clone(),
+            updated_at: t,
+            statuses: Vec::new(),
+        };
+        repo.deployments.push(d);
+        let r = self.repo(c.p("owner"), c.p("repo")).unwrap();
+        Reply::created(deployment_json(r, r.deployments.last().unwrap()))
+    }
+
+    fn create_deployment_status(&mut self, c: &Call) -> Reply {
+        let status_id = self.id(9);
+        let repo = self.repo_mut(c.p("owner"), c.p("repo")).unwrap();
+        let id = c.p("deployment_id").parse::<u64>().unwrap_or(0);
+        let Some(idx) = repo.deployments.iter().position(|d| d.id == id) else {
+            return not_found();
+        };
+        let state = c.str_field("state").unwrap_or_default();
+        let description = c.str_field("description").unwrap_or_default();
+        if description.chars().count() > 140 {
+            return validation_failed(
+                "DeploymentStatus",
+                "custom",
+                "description",
+                Some("description is too long (maximum is 140 characters)"),
+            );
+        }
+        let t = now();
+        let d = &mut repo.deployments[idx];
+        let environment = c
+            .str_field("environment")
+            .filter(|e| !e.trim().is_empty())
+            .or_else(|| d.statuses.last().map(|s| s.environment.clone()))
+            .unwrap_or_else(|| d.environment.clone());
+        d.environment = environment.clone();
+        d.updated_at = t.clone();
+        let log_url = c
+            .str_field("log_url")
+            .or_else(|| c.str_field("target_url"))
+            .unwrap_or_default();
+        d.statuses.push(DeploymentStatus {
+            id: status_id,
+            state: state.clone(),
+            description,
+            environment: environment.clone(),
+            log_url,
+            environment_url: c.str_field("environment_url").unwrap_or_default(),
+            created_at: t.clone(),
+        });
+        if state == "success" && c.bool_field("auto_inactive").unwrap_or(true) {
+            let mut next = Vec::new();
+            for other in repo.deployments.iter().filter(|o| {
+                o.id != id
+                    && o.environment == environment
+                    && !o.transient_environment
+                    && !o.production_environment
+                    && o.statuses.last().is_some_and(|s| s.state == "success")
+            }) {
+                next.push(other.id);
+            }
+            for other_id in next {
+                let inactive_id = self.id(9);
+                let repo = self.repo_mut(c.p("owner"), c.p("repo")).unwrap();
+                let o = repo
+                    .deployments
+                    .iter_mut()
+                    .find(|o| o.id == other_id)
+                    .unwrap();
+                o.statuses.push(DeploymentStatus {
+                    id: inactive_id,
+                    state: "inactive".into(),
+                    description: format!("superseded by deployment {id}"),
+                    environment: environment.clone(),
+                    log_url: String::new(),
+                    environment_url: String::new(),
+                    created_at: t.clone(),
+                });
+                o.updated_at = t.clone();
+            }
+        }
+        let r = self.repo(c.p("owner"), c.p("repo")).unwrap();
+        let d = &r.deployments[idx];
+        Reply::created(deployment_status_json(r, d, d.statuses.last().unwrap()))
     }
 
     fn create_release(&mut self, c: &Call) -> Reply {
@@ -860,6 +1018,15 @@ impl World {
                         })).collect::<Vec<_>>(),
                     })).collect::<Vec<_>>(),
                     "workflows": r.workflows.iter().map(|w| json!({"id": w.id, "path": w.path})).collect::<Vec<_>>(),
+                    "deployments": r.deployments.iter().map(|d| json!({
+                        "id": d.id, "ref": d.git_ref, "sha": d.sha, "environment": d.environment,
+                        "task": d.task, "payload": d.payload, "description": d.description,
+                        "production_environment": d.production_environment,
+                        "statuses": d.statuses.iter().map(|s| json!({
+                            "id": s.id, "state": s.state, "description": s.description,
+                            "environment": s.environment,
+                        })).collect::<Vec<_>>(),
+                    })).collect::<Vec<_>>(),
                     "runs": r.runs.iter().map(|x| json!({
                         "id": x.id, "workflow_id": x.workflow_id, "branch": x.head_branch,
                         "status": x.status, "conclusion": x.conclusion,
@@ -1104,6 +1271,66 @@ fn merge(into: &mut Json, from: Json) {
     if let (Json::Object(a), Json::Object(b)) = (into, from) {
         a.extend(b);
     }
+}
+
+pub fn deployment_json(r: &Repo, d: &Deployment) -> Json {
+    let full = format!("{}/{}", r.owner, r.name);
+    let u = format!("{}/repos/{full}/deployments/{}", api(), d.id);
+    json!({
+        "url": u,
+        "id": d.id,
+        "node_id": node_id("DE", d.id),
+        "sha": d.sha,
+        "ref": d.git_ref,
+        "task": d.task,
+        "payload": d.payload,
+        "original_environment": d.original_environment,
+        "environment": d.environment,
+        "description": d.description,
+        "creator": user_json(BOT),
+        "created_at": d.created_at,
+        "updated_at": d.updated_at,
+        "statuses_url": format!("{u}/statuses"),
+        "repository_url": format!("{}/repos/{full}", api()),
+        "transient_environment": d.transient_environment,
+        "production_environment": d.production_environment,
+        "performed_via_github_app": null,
+    })
+}
+
+pub fn deployment_status_json(r: &Repo, d: &Deployment, s: &DeploymentStatus) -> Json {
+    let full = format!("{}/{}", r.owner, r.name);
+    let du = format!("{}/repos/{full}/deployments/{}", api(), d.id);
+    // GitHub answers "" for a URL that was not given, which the contract's `format: uri`
+    // refuses: `target_url` (required) is then the repository's deployments page, the other two
+    // (optional) are left out.
+    let target = if s.log_url.is_empty() {
+        format!("{}/{full}/deployments", web())
+    } else {
+        s.log_url.clone()
+    };
+    let mut v = json!({
+        "url": format!("{du}/statuses/{}", s.id),
+        "id": s.id,
+        "node_id": node_id("DES", s.id),
+        "state": s.state,
+        "creator": user_json(BOT),
+        "description": s.description,
+        "environment": s.environment,
+        "target_url": target,
+        "created_at": s.created_at,
+        "updated_at": s.created_at,
+        "deployment_url": du,
+        "repository_url": format!("{}/repos/{full}", api()),
+        "performed_via_github_app": null,
+    });
+    if !s.log_url.is_empty() {
+        v["log_url"] = json!(s.log_url);
+    }
+    if !s.environment_url.is_empty() {
+        v["environment_url"] = json!(s.environment_url);
+    }
+    v
 }
 
 pub fn release_json(r: &Repo, rel: &Release) -> Json {

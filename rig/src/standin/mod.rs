@@ -34,7 +34,7 @@
 //! | `POST /_standin/faults` | `{"method": "POST", "path": "/repos/{owner}/{repo}/releases", "status": 500, "count"?: 1}` → 201: the next `count` requests to that operation (method + path template of the description) answer `status` with a GitHub error body; `status: 0` closes the connection without an answer |
 //! | `GET /_standin/requests` | the request log: `[{"method", "host", "target", "operation", "status", "request_body", "response_body"}]` |
 //! | `GET /_standin/violations` | `["…", …]` |
-//! | `GET /_standin/state` | repositories, releases (assets as name/size/digest), workflows, runs, issues, teams |
+//! | `GET /_standin/state` | repositories, releases (assets as name/size/digest), workflows, runs, issues, deployments (with their statuses), teams |
 //! | `POST /_standin/reset` | forget everything (state, log, violations, faults) |
 //!
 //! [`Standin`] offers the same from Rust. Behaviour of the GitHub operations: see `github.rs`.

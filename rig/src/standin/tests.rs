@@ -864,6 +864,95 @@ fn every_operation_answers_within_the_contract() {
     check("GET", format!("{repo}/pulls/{n}"), Json::Null, 200);
     check("GET", format!("{repo}/pulls/1000"), Json::Null, 404);
 
+    // Deployments: created for a tag, then given statuses; a success supersedes the earlier
+    // successful deployment to the same (non-production) environment.
+    let first = check(
+        "POST",
+        format!("{repo}/deployments"),
+        json!({"ref": "v1", "environment": "staging", "auto_merge": false, "required_contexts": [],
+               "task": "deploy", "description": "slipway: deploy v1",
+               "payload": {"digest": "sha256:ab"}}),
+        201,
+    );
+    assert_eq!(first["environment"], "staging");
+    assert_eq!(first["production_environment"], false);
+    assert_eq!(first["payload"]["digest"], "sha256:ab");
+    let first_id = first["id"].as_u64().unwrap();
+    let status = check(
+        "POST",
+        format!("{repo}/deployments/{first_id}/statuses"),
+        json!({"state": "success", "description": "deployed v1 in 2s"}),
+        201,
+    );
+    assert_eq!(status["environment"], "staging");
+    assert_eq!(status["state"], "success");
+    let second = check(
+        "POST",
+        format!("{repo}/deployments"),
+        json!({"ref": "main", "payload": "{\"a\": 1}", "environment": "staging",
+               "transient_environment": false, "production_environment": false}),
+        201,
+    );
+    assert_eq!(second["payload"]["a"], 1);
+    let second_id = second["id"].as_u64().unwrap();
+    check(
+        "POST",
+        format!("{repo}/deployments/{second_id}/statuses"),
+        json!({"state": "success", "log_url": "https://ci.example/1", "environment_url": "https://staging.example/",
+               "auto_inactive": true}),
+        201,
+    );
+    let prod = check(
+        "POST",
+        format!("{repo}/deployments"),
+        json!({"ref": "v1"}),
+        201,
+    );
+    assert_eq!(prod["environment"], "production");
+    assert_eq!(prod["production_environment"], true);
+    let prod_id = prod["id"].as_u64().unwrap();
+    check(
+        "POST",
+        format!("{repo}/deployments/{prod_id}/statuses"),
+        json!({"state": "failure", "description": "the deploy script exited with status 3"}),
+        201,
+    );
+    check(
+        "POST",
+        format!("{repo}/deployments/{prod_id}/statuses"),
+        json!({"state": "error", "description": "x".repeat(141)}),
+        422,
+    );
+    check(
+        "POST",
+        format!("{repo}/deployments"),
+        json!({"ref": " "}),
+        422,
+    );
+    check(
+        "POST",
+        format!("{repo}/deployments/999/statuses"),
+        json!({"state": "success"}),
+        404,
+    );
+    let state = s.state();
+    let deployments = state["repos"][0]["deployments"].as_array().unwrap().clone();
+    let states = |i: usize| -> Vec<String> {
+        deployments[i]["statuses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["state"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        states(0),
+        ["success", "inactive"],
+        "superseded by the second"
+    );
+    assert_eq!(states(1), ["success"]);
+    assert_eq!(states(2), ["failure"]);
+
     let members = check(
         "GET",
         format!("{API}/orgs/acme/teams/releasers/members?role=all&per_page=1"),

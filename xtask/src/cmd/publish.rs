@@ -6,6 +6,8 @@
 //! 3. Publish, least reversible last: docker registries, the package index, the GitHub release.
 //!    Each publish step reads the real state first and skips what is already there.
 //! 4. Verify everything that was published.
+//! 5. Deploy (`[workspace.metadata.release.deploy]`), when the docker target is in the run: its
+//!    failure is reported as such (everything stays published), a re-run deploys again.
 //!
 //! A journal of every step (done / skipped with evidence / failed) is appended to
 //! `target/slipway/journal/<tag>.jsonl`; a JSON report goes to `target/slipway/reports/`.
@@ -62,6 +64,8 @@ pub struct Options {
     pub skip_ci_check: bool,
     pub json: bool,
     pub notify: bool,
+    /// `--no-deploy`: the deploy step is shown, and skipped.
+    pub no_deploy: bool,
 }
 
 impl Options {
@@ -272,6 +276,8 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
             targets.push((t, tp));
         }
     }
+    // The deploy runs after everything else when the image is published in this run.
+    let deploy = plan_deploy(&cfg, &facts, o, &targets, &mut problems);
     if o.skip_ci_check {
         ui.warn(&format!(
             "--skip-ci-check: NOT checking that the `{}` workflow passed for {} — emergency use only",
@@ -295,7 +301,12 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
         return problems.check("publish-prod").map(|()| 0);
     }
 
-    let assembled = assemble(targets);
+    let mut assembled = assemble(targets);
+    if let Some(step) = deploy {
+        assembled.plan.push(step);
+        assembled.stages.push("deploy");
+        assembled.owners.push("deploy");
+    }
     // A dry run shows the whole plan even when a real run would refuse (no credentials, no
     // engine yet): each problem under the step of the target that raised it, then all of them.
     let mut marks: std::collections::BTreeMap<usize, Vec<String>> = Default::default();
@@ -445,10 +456,22 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
     if o.json {
         ui::print_json(&report);
     }
-    result?;
+    if let Err(e) = result {
+        // A failed deploy leaves everything published and verified: say so, exit 1.
+        if let Some(r) = records
+            .iter()
+            .find(|r| r.2 == "failed" && stages[r.0] == "deploy")
+        {
+            return Err(anyhow::anyhow!("published and verified; {}", r.3));
+        }
+        return Err(e);
+    }
     // The summary: what each verification proved, with the URLs.
     ui.heading(&format!("published {} {}:", facts.package, facts.tag));
-    for r in records.iter().filter(|r| stages[r.0] == "verify") {
+    for r in records
+        .iter()
+        .filter(|r| stages[r.0] == "verify" || (stages[r.0] == "deploy" && r.2 == "done"))
+    {
         for line in r.3.lines().filter(|l| !l.trim().is_empty()) {
             ui.line(&format!("  {line}"));
         }
@@ -464,6 +487,45 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
             .display()
     ));
     Ok(0)
+}
+
+/// The deploy step of this run: with a deploy table, when the docker target is in the run
+/// (its push records the digest the command may use); skipped with `--no-deploy`.
+fn plan_deploy(
+    cfg: &Config,
+    facts: &Facts,
+    o: &Options,
+    targets: &[(&'static dyn crate::targets::Target, TargetPlan)],
+    problems: &mut Problems,
+) -> Option<Step> {
+    let deploy = cfg.deploy.as_ref()?;
+    let docker = cfg.docker.as_ref()?;
+    if !targets.iter().any(|(t, _)| t.name() == "docker") {
+        return None;
+    }
+    if o.no_deploy {
+        return Some(crate::targets::deploy::skipped(
+            deploy,
+            &format!(
+                "--no-deploy: not deploying {} to {}",
+                facts.tag, deploy.environment
+            ),
+        ));
+    }
+    // The first registry's: the digest its push records, and its repository.
+    let input = crate::targets::deploy::DeployInput {
+        version: facts.pep440(),
+        tag: facts.tag.clone(),
+        docker_tag: crate::core::dockertags::exact_tag(&cfg.tag_prefix, &facts.version),
+        digest: docker
+            .registries
+            .first()
+            .map(|r| format!("<{}>", crate::targets::docker::digest_key(r))),
+        image: docker.repositories().first().cloned(),
+    };
+    let gh =
+        crate::targets::deploy::github(cfg, &crate::targets::github::process_gh_env(), problems);
+    Some(crate::targets::deploy::step_with(deploy, &input, gh))
 }
 
 /// In GitHub Actions, is this a job of the release workflow (`GITHUB_WORKFLOW_REF` names it)?
@@ -524,7 +586,7 @@ pub fn report_json(
     took: Duration,
 ) -> serde_json::Value {
     let mut by_stage: Vec<serde_json::Value> = Vec::new();
-    for stage in ["build", "publish", "verify"] {
+    for stage in ["build", "publish", "verify", "deploy"] {
         let steps: Vec<&(usize, String, String, String, Duration)> =
             records.iter().filter(|r| stages[r.0] == stage).collect();
         let planned = stages.iter().filter(|s| **s == stage).count();

@@ -1,7 +1,7 @@
 //! Release notes: the built-in templates and the pure helpers that cut a CHANGELOG section
 //! into the variables they use.
 
-pub const DEFAULT: &str = "{{body}}\n\n## Install\n\n```sh\n{{pip_install}}\n{{#docker_pull}}{{docker_pull}}\n{{/docker_pull}}```\n";
+pub const DEFAULT: &str = "{{body}}\n\n## Install\n\n```sh\n{{pip_install}}\n{{#docker_pull}}{{docker_pull}}\n{{/docker_pull}}```\n{{#deploy}}\n{{deploy}}\n{{/deploy}}";
 
 pub const MINIMAL: &str = "{{bullets}}\n";
 
@@ -10,11 +10,19 @@ pub const DETAILED: &str = "{{body}}\n\n\
 ## Contributors\n\n{{contributors}}\n\n\
 {{commit_count}} commit(s){{#previous_tag}} since {{previous_tag}}{{/previous_tag}}\
 {{#compare_url}} · [full diff]({{compare_url}}){{/compare_url}}\n\n\
-## Install\n\n```sh\n{{pip_install}}\n{{#docker_pull}}{{docker_pull}}\n{{/docker_pull}}```\n";
+## Install\n\n```sh\n{{pip_install}}\n{{#docker_pull}}{{docker_pull}}\n{{/docker_pull}}```\n{{#deploy}}\n{{deploy}}\n{{/deploy}}";
 
 pub const BREAKING: &str = "{{#breaking}}## ⚠ Breaking changes\n\n{{breaking}}\n\n{{/breaking}}\
 {{#migration_notes}}### Migration notes\n\n{{migration_notes}}\n\n{{/migration_notes}}\
-{{body_without_breaking}}\n\n## Install\n\n```sh\n{{pip_install}}\n{{#docker_pull}}{{docker_pull}}\n{{/docker_pull}}```\n";
+{{body_without_breaking}}\n\n## Install\n\n```sh\n{{pip_install}}\n{{#docker_pull}}{{docker_pull}}\n{{/docker_pull}}```\n{{#deploy}}\n{{deploy}}\n{{/deploy}}";
+
+/// The `deploy` variable: the environment and the command line (already rendered for display).
+pub fn deploy_line(environment: &str, command_line: &str) -> String {
+    format!(
+        "Deployed to {environment} with: {}",
+        crate::placeholder::inline_code(command_line)
+    )
+}
 
 /// The bullet lines of a section (with their continuation lines), without headings.
 pub fn bullets(body: &str) -> String {
@@ -74,6 +82,27 @@ mod tests {
     }
 
     #[test]
+    fn the_deploy_line_quotes_the_command_as_code() {
+        assert_eq!(
+            deploy_line(
+                "staging",
+                "helm upgrade --install app ./chart --set image.tag=1.2.3"
+            ),
+            "Deployed to staging with: `helm upgrade --install app ./chart --set image.tag=1.2.3`"
+        );
+        let mut vars = Vars::new();
+        for k in ["body", "pip_install", "docker_pull"] {
+            vars.insert(k, String::new());
+        }
+        vars.insert("deploy", String::new());
+        assert!(template::render(DEFAULT, &vars).unwrap().ends_with("```\n"));
+        vars.insert("deploy", deploy_line("staging", "./deploy.sh"));
+        assert!(template::render(DEFAULT, &vars)
+            .unwrap()
+            .ends_with("```\n\nDeployed to staging with: `./deploy.sh`\n"));
+    }
+
+    #[test]
     fn builtin_templates_use_only_known_variables() {
         let mut vars = Vars::new();
         for k in [
@@ -96,6 +125,7 @@ mod tests {
             "compare_url",
             "commit_count",
             "contributors",
+            "deploy",
         ] {
             vars.insert(k, format!("<{k}>"));
         }

@@ -26,8 +26,8 @@ const KEYS: &[&str] = &[
     "changelog-style",
     "files",
 ];
-/// Sub-tables owned by later stages (docker, python, github); accepted here.
-const SUBTABLES: &[&str] = &["docker", "python", "github"];
+/// Sub-tables owned by later stages (docker, python, github, deploy); accepted here.
+const SUBTABLES: &[&str] = &["docker", "python", "github", "deploy"];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -59,6 +59,8 @@ pub struct Config {
     pub python: PythonConfig,
     /// `[workspace.metadata.release.docker]`; None when the project publishes no image.
     pub docker: Option<DockerConfig>,
+    /// `[workspace.metadata.release.deploy]`; None when nothing is deployed after publishing.
+    pub deploy: Option<DeployConfig>,
     /// `changelog-style`; None: detected from the file.
     pub changelog_style: Option<crate::core::clstyle::StyleName>,
     /// Every pyproject that states the version (`pyproject` as a string or a list); the first is
@@ -131,6 +133,24 @@ pub struct DockerConfig {
     pub tags: Vec<String>,
 }
 
+/// `[workspace.metadata.release.deploy]`: the command `publish-prod` runs once everything is
+/// published and verified (argv, never a shell), with `{name}` placeholders
+/// ([`crate::core::placeholder::DEPLOY`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeployConfig {
+    /// `command`: program and arguments, placeholders not yet rendered.
+    pub command: Vec<String>,
+    /// `environment` (default `production`, GitHub's default environment name).
+    pub environment: String,
+    /// `timeout-s` (default 600): the command is killed after this long.
+    pub timeout_s: u64,
+    /// `github-deployment` (default true): record a GitHub deployment and its status when
+    /// the GitHub repository is known.
+    pub github_deployment: bool,
+    /// Where the command runs: the repository root.
+    pub root: PathBuf,
+}
+
 impl DockerConfig {
     /// `<registry>/<image>` for each registry.
     pub fn repositories(&self) -> Vec<String> {
@@ -160,6 +180,7 @@ impl Config {
             release_workflow: "release.yml".into(),
             python: PythonConfig::default(),
             docker: None,
+            deploy: None,
             changelog_style: None,
             pyprojects: vec!["pyproject.toml".into()],
             files: Vec::new(),
@@ -323,6 +344,7 @@ pub fn parse(root: &Path, text: &str) -> Result<Config, Vec<String>> {
                     match *name {
                         "github" => parse_github(&mut sub, &mut cfg),
                         "python" => parse_python(&mut sub, &mut cfg),
+                        "deploy" => cfg.deploy = parse_deploy(&mut sub, root),
                         _ => cfg.docker = parse_docker(&mut sub),
                     }
                 }
@@ -485,6 +507,87 @@ fn parse_python(s: &mut Sub, cfg: &mut Config) {
             }
         }
     }
+}
+
+fn parse_deploy(s: &mut Sub, root: &Path) -> Option<DeployConfig> {
+    s.check_keys(&["command", "environment", "timeout-s", "github-deployment"]);
+    let mut ok = true;
+    let command = match s.table.get("command") {
+        None => {
+            s.err(
+                "command",
+                "is required: the program and its arguments, e.g. \
+                 [\"helm\", \"upgrade\", \"--install\", \"app\", \"./chart\", \"--set\", \"image.tag={docker_tag}\"]",
+            );
+            None
+        }
+        Some(item) => match string_array(item) {
+            Some(v) if !v.is_empty() && !v[0].trim().is_empty() => Some(v),
+            _ => {
+                s.err(
+                    "command",
+                    "must be a non-empty array of strings (program first), e.g. [\"./deploy.sh\", \"{version}\"]",
+                );
+                None
+            }
+        },
+    };
+    if let Some(argv) = &command {
+        for problem in crate::core::placeholder::check(argv, crate::core::placeholder::DEPLOY) {
+            let what = if problem.starts_with("unknown") {
+                format!("has an {problem}")
+            } else {
+                format!("argument {problem}")
+            };
+            s.err("command", &what);
+            ok = false;
+        }
+    }
+    let environment = match s.table.get("environment") {
+        None => "production".to_string(),
+        Some(_) => match s.string("environment") {
+            Some(e) if !e.contains(char::is_whitespace) => e,
+            Some(_) => {
+                s.err("environment", "must be one word, like \"staging\"");
+                ok = false;
+                String::new()
+            }
+            None => {
+                ok = false;
+                String::new()
+            }
+        },
+    };
+    let timeout_s = match s.table.get("timeout-s") {
+        None => 600,
+        Some(item) => match item.as_integer() {
+            Some(t) if t > 0 => t as u64,
+            _ => {
+                s.err("timeout-s", "must be a positive number of seconds");
+                ok = false;
+                0
+            }
+        },
+    };
+    let github_deployment = match s.table.get("github-deployment") {
+        None => true,
+        Some(item) => match item.as_bool() {
+            Some(b) => b,
+            None => {
+                s.err("github-deployment", "must be true or false");
+                ok = false;
+                true
+            }
+        },
+    };
+    let command = command?;
+    ok.then(|| DeployConfig {
+        command,
+        environment,
+        timeout_s,
+        github_deployment,
+        root: root.to_path_buf(),
+    })
 }
 
 fn parse_docker(s: &mut Sub) -> Option<DockerConfig> {
@@ -1000,6 +1103,57 @@ repo = "acme/app"
         )
         .unwrap_err();
         assert_eq!(errs.len(), 3, "{errs:?}");
+    }
+
+    #[test]
+    fn deploy_table() {
+        let c = parse_ok(
+            r#"
+[workspace.metadata.release.deploy]
+command = ["helm", "upgrade", "--install", "app", "./chart", "--set", "image.tag={docker_tag}"]
+environment = "staging"
+timeout-s = 90
+"#,
+        );
+        let d = c.deploy.unwrap();
+        assert_eq!(d.command[6], "image.tag={docker_tag}");
+        assert_eq!((d.environment.as_str(), d.timeout_s), ("staging", 90));
+        assert!(d.github_deployment);
+        assert_eq!(d.root, Path::new("/r"));
+        let d = parse_ok("[workspace.metadata.release.deploy]\ncommand = [\"./deploy.sh\"]\ngithub-deployment = false\n")
+            .deploy
+            .unwrap();
+        assert_eq!((d.environment.as_str(), d.timeout_s), ("production", 600));
+        assert!(!d.github_deployment);
+        assert_eq!(parse_ok("").deploy, None);
+    }
+
+    #[test]
+    fn deploy_errors_name_the_key() {
+        for (table, want) in [
+            ("environment = \"x\"", "[workspace.metadata.release.deploy] command is required"),
+            ("command = []", "[workspace.metadata.release.deploy] command must be a non-empty array of strings"),
+            ("command = \"helm upgrade\"", "command must be a non-empty array of strings"),
+            (
+                "command = [\"deploy\", \"{sha}\", \"{env}\"]",
+                "[workspace.metadata.release.deploy] command has an unknown placeholders {sha}, {env}; known: {version}, {tag}, {docker_tag}, {digest}, {image}",
+            ),
+            ("command = [\"deploy\", \"{tag\"]", "command argument `{tag` has a `{` that is not closed"),
+            ("command = [\"d\"]\ntimeout-s = 0", "[workspace.metadata.release.deploy] timeout-s must be a positive number of seconds"),
+            ("command = [\"d\"]\nenvironment = \"\"", "[workspace.metadata.release.deploy] environment must be a non-empty string"),
+            ("command = [\"d\"]\nenvironment = \"my env\"", "environment must be one word"),
+            ("command = [\"d\"]\ngithub-deployment = \"yes\"", "github-deployment must be true or false"),
+            ("command = [\"d\"]\nhooks = 1", "unknown key `hooks` in [workspace.metadata.release.deploy]; known keys: command, environment, timeout-s, github-deployment"),
+        ] {
+            let errs = parse(
+                Path::new("/r"),
+                &format!("[workspace.metadata.release.deploy]\n{table}\n"),
+            )
+            .unwrap_err()
+            .join("\n");
+            assert!(errs.contains(want), "{table}: missing {want:?} in\n{errs}");
+            assert!(errs.starts_with("Cargo.toml: "), "{errs}");
+        }
     }
 
     #[test]

@@ -184,6 +184,23 @@ pub fn variables(cfg: &Config, version_arg: Option<&str>) -> Result<Vars> {
             _ => String::new(),
         },
     );
+    vars.insert(
+        "deploy",
+        match &cfg.deploy {
+            // The digest is known only once the image is pushed: it stays `{digest}`.
+            Some(d) => crate::core::notes::deploy_line(
+                &d.environment,
+                &crate::core::placeholder::display(&d.command, &|name| match name {
+                    "version" => Some(version::pep440(&v)),
+                    "tag" => Some(tag.clone()),
+                    "docker_tag" => Some(exact_tag.clone()),
+                    "image" => Some(image.clone()).filter(|i| !i.is_empty()),
+                    _ => None,
+                }),
+            ),
+            None => String::new(),
+        },
+    );
     vars.insert("commit_count", range.commit_count.to_string());
     vars.insert(
         "contributors",

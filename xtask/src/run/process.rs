@@ -185,6 +185,62 @@ fn output_within_inner(p: &Process, limit: Duration) -> Result<Output> {
     }
 }
 
+/// Like [`output_within`], for a program that may start children of its own (a deploy script
+/// running helm): it runs in its own process group, and on expiry the whole group is killed
+/// (SIGKILL) and the child reaped, so no grandchild keeps running or holds the output pipes.
+/// `Ok(None)` is the expiry; `Err` only when the program cannot be started.
+pub fn output_within_group(p: &Process, limit: Duration) -> Result<Option<Output>> {
+    let started = Instant::now();
+    let result = output_within_group_inner(p, limit);
+    count_child_span(started, Instant::now());
+    result
+}
+
+fn output_within_group_inner(p: &Process, limit: Duration) -> Result<Option<Output>> {
+    let deadline = Instant::now() + limit;
+    let handle = expression(p)
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked()
+        .before_spawn(|c| {
+            use std::os::unix::process::CommandExt;
+            c.process_group(0);
+            Ok(())
+        })
+        .start()
+        .map_err(|e| not_started(p, &e))?;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        if let Some(o) = handle
+            .try_wait()
+            .with_context(|| format!("cannot wait for `{}`", p.program))?
+        {
+            return Ok(Some(Output {
+                ok: o.status.success(),
+                code: o.status.code(),
+                stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+                stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+            }));
+        }
+        if Instant::now() >= deadline {
+            // The group's id is the child's pid (`process_group(0)`); it is not reaped yet, so
+            // the id cannot have been reused.
+            if let Some(pid) = handle.pids().first() {
+                succeeds(&Process::new("kill", Path::new("/")).args([
+                    "-KILL",
+                    "--",
+                    &format!("-{pid}"),
+                ]));
+            }
+            let _ = handle.kill();
+            let _ = handle.wait();
+            return Ok(None);
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(20));
+    }
+}
+
 /// Sends `signal` (a name or number as `kill(1)` takes it: `TERM`, `KILL`, `0` to probe) to
 /// `pid`; true when it was delivered.
 pub fn signal(pid: u32, signal: &str) -> bool {
@@ -868,6 +924,36 @@ mod tests {
             .unwrap_err()
         );
         assert!(err.contains("it is not installed"), "{err}");
+    }
+
+    #[test]
+    fn output_within_group_kills_the_grandchildren_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("grandchild");
+        // A program that starts a grandchild holding the output pipe, then waits for it.
+        let script = "import subprocess,sys\n\
+                      p = subprocess.Popen(['sleep', '30'])\n\
+                      open(sys.argv[1], 'w').write(str(p.pid))\n\
+                      p.wait()";
+        let p = Process::new("python3", dir.path())
+            .args(["-c", script])
+            .args([pidfile.display().to_string()]);
+        let t = Instant::now();
+        assert!(output_within_group(&p, Duration::from_secs(3))
+            .unwrap()
+            .is_none());
+        assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+        let grandchild = std::fs::read_to_string(&pidfile).unwrap();
+        let alive = std::fs::read_to_string(format!("/proc/{}/stat", grandchild.trim()))
+            .is_ok_and(|s| !s.rsplit_once(')').unwrap().1.trim_start().starts_with('Z'));
+        assert!(!alive, "the grandchild was killed");
+        let out = output_within_group(
+            &Process::new("python3", dir.path()).args(["-c", "print('hi'); exit(4)"]),
+            Duration::from_secs(30),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!((out.code, out.stdout.as_str()), (Some(4), "hi\n"));
     }
 
     #[test]

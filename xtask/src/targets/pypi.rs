@@ -403,6 +403,23 @@ pub fn parse_simple_json(body: &str) -> Result<Vec<IndexFile>> {
 /// only when `fallback` (`index-fallback = true`) says the index sends projects it lacks
 /// elsewhere; otherwise it is an error naming both fixes.
 pub fn index_files(index_url: &str, package: &str, fallback: bool) -> Result<Vec<IndexFile>> {
+    match index_page(index_url, package, fallback)? {
+        None => Ok(Vec::new()),
+        Some(page) if page.json => parse_simple_json(&page.body),
+        Some(page) => Ok(parse_simple_html(&page.body)),
+    }
+}
+
+/// A project page of the simple API, as the index answered it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexPage {
+    /// PEP 691 JSON (else PEP 503 HTML).
+    pub json: bool,
+    pub body: String,
+}
+
+/// The project page of `package` (None: not listed), read as [`index_files`] says.
+pub fn index_page(index_url: &str, package: &str, fallback: bool) -> Result<Option<IndexPage>> {
     let url = format!(
         "{}/{}/",
         index_url.trim_end_matches('/'),
@@ -418,7 +435,7 @@ pub fn index_files(index_url: &str, package: &str, fallback: bool) -> Result<Vec
     .map_err(|e| anyhow!("the package index {index_url} is unreachable ({url}): {e}; is it up, and is `index-url` right?"))?;
     let mut resp = match answer {
         crate::run::net::OnHost::Answer(resp) => resp,
-        crate::run::net::OnHost::Elsewhere { .. } if fallback => return Ok(Vec::new()),
+        crate::run::net::OnHost::Elsewhere { .. } if fallback => return Ok(None),
         crate::run::net::OnHost::Elsewhere { from, to } => bail!(
             "the package index {index_url} redirected {from} to another host ({to}); slipway reads an \
              index on its own host only (another index's listing could be anyone's package): if the index \
@@ -429,7 +446,7 @@ pub fn index_files(index_url: &str, package: &str, fallback: bool) -> Result<Vec
     };
     match resp.status().as_u16() {
         200 => {}
-        404 => return Ok(Vec::new()),
+        404 => return Ok(None),
         code => bail!("the package index answered HTTP {code} for {url}"),
     }
     let json = resp
@@ -441,11 +458,7 @@ pub fn index_files(index_url: &str, package: &str, fallback: bool) -> Result<Vec
         .body_mut()
         .read_to_string()
         .with_context(|| format!("reading {url}"))?;
-    if json {
-        parse_simple_json(&body)
-    } else {
-        Ok(parse_simple_html(&body))
-    }
+    Ok(Some(IndexPage { json, body }))
 }
 
 /// Credentials for the upload: a token, a user/password pair, or GitHub's trusted publishing.
@@ -1268,6 +1281,81 @@ pub fn verify_step(facts: &Facts) -> Step {
         index_url: facts.cfg.python.index_url.clone(),
         index_fallback: facts.cfg.python.index_fallback,
         pip: Venv::tools(&facts.work).python(),
+    }))
+}
+
+/// `verify --yanked`: every file of the version is yanked on the index (PEP 592 `data-yanked`
+/// in HTML, PEP 691 `yanked` in JSON); the evidence names the reason.
+#[derive(Debug)]
+pub struct Yanked {
+    pub package: String,
+    pub pep440: String,
+    pub index_url: String,
+    pub index_fallback: bool,
+}
+
+impl Reconcile for Yanked {
+    type Seen = Option<IndexPage>;
+    fn header(&self) -> String {
+        format!(
+            "check that {} {} is yanked on {}",
+            self.package, self.pep440, self.index_url
+        )
+    }
+    fn rule(&self) -> Option<String> {
+        Some(
+            "every file of the version is yanked: `yanked` true or a reason (PEP 691 JSON), or a \
+             `data-yanked` attribute (PEP 592 HTML)"
+                .into(),
+        )
+    }
+    fn planned(&self) -> Planned {
+        Planned {
+            observe: vec![Sub::Http(index_request(&self.index_url, &self.package))],
+            apply: Vec::new(),
+        }
+    }
+    fn observe(&self, _cx: &RunContext) -> Result<Option<IndexPage>> {
+        index_page(&self.index_url, &self.package, self.index_fallback)
+    }
+    fn decide(&self, page: &Option<IndexPage>) -> Result<Decision> {
+        let Some(page) = page else {
+            bail!(
+                "{} is not listed on {}: nothing to be yanked",
+                self.package,
+                self.index_url
+            );
+        };
+        let files = if page.json {
+            crate::core::yank::parse_json(&page.body).map_err(|e| anyhow!("{e}"))?
+        } else {
+            crate::core::yank::parse_html(&page.body)
+        };
+        let stems = vec![file_stem(&self.package), normalize(&self.package)];
+        crate::core::yank::verdict(&files, &stems, &self.pep440)
+            .map(|evidence| {
+                Decision::Verified(format!(
+                    "{} {evidence} (on {}, {})",
+                    self.package,
+                    self.index_url,
+                    if page.json {
+                        "PEP 691 JSON"
+                    } else {
+                        "PEP 592 HTML"
+                    }
+                ))
+            })
+            .map_err(|e| anyhow!("{} {e} (on {})", self.package, self.index_url))
+    }
+}
+
+/// The `verify --yanked` step.
+pub fn yanked_step(facts: &Facts) -> Step {
+    Step::Action(Box::new(Yanked {
+        package: facts.package.clone(),
+        pep440: facts.pep440(),
+        index_url: facts.cfg.python.index_url.clone(),
+        index_fallback: facts.cfg.python.index_fallback,
     }))
 }
 
