@@ -504,11 +504,19 @@ fn rollback() -> App {
             "dry-run",
             "read the tags, print every request it would make, change nothing",
         ))
-        .arg(json_flag("print the rollback report (or the dry run's plan) as JSON"))
+        .arg(json_flag(
+            "print the rollback report (or the dry run's plan) as JSON",
+        ))
         .after_help(examples(&[
-            ("rollback --dry-run", "what rolling back the newest release would do"),
+            (
+                "rollback --dry-run",
+                "what rolling back the newest release would do",
+            ),
             ("rollback", "the newest release back to the one before it"),
-            ("rollback 1.3.0 --to 1.1.0", "a given release back to a given one"),
+            (
+                "rollback 1.3.0 --to 1.1.0",
+                "a given release back to a given one",
+            ),
             ("rollback --json", "the report as JSON on stdout"),
         ]))
 }

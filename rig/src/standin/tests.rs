@@ -318,7 +318,9 @@ fn release_lifecycle() {
     // Editing a published release's notes leaves the latest alone; `make_latest` moves it
     // (what `rollback` does: the good release becomes latest, the bad one gets a banner).
     let latest = |c: &mut Client| {
-        c.send("GET", &format!("{releases}/latest"), &[], b"").json()["id"].as_u64()
+        c.send("GET", &format!("{releases}/latest"), &[], b"")
+            .json()["id"]
+            .as_u64()
     };
     let a = c.json(
         "PATCH",

@@ -212,9 +212,7 @@ pub struct PypiYank {
 pub fn pypi_yank(index_url: &str, package: &str, bad: &Version, good: &Version) -> PypiYank {
     let origin = index_url
         .split_once("://")
-        .map(|(scheme, rest)| {
-            format!("{scheme}://{}", rest.split('/').next().unwrap_or(rest))
-        })
+        .map(|(scheme, rest)| format!("{scheme}://{}", rest.split('/').next().unwrap_or(rest)))
         .unwrap_or_else(|| "https://pypi.org".into());
     let known = ["https://pypi.org", "https://test.pypi.org"].contains(&origin.as_str());
     let origin = if origin == "https://files.pythonhosted.org" {
@@ -247,10 +245,10 @@ impl PypiYank {
             ),
             format!("  {}", self.page),
             format!("  (Options → Yank) with the reason: {}", self.reason),
-            format!("then check with `{}`", self.check),
+            format!("  then check with `{}`", self.check),
         ];
         if let Some(n) = &self.note {
-            out.push(format!("note: {n}"));
+            out.push(format!("  ({n})"));
         }
         out
     }
@@ -329,13 +327,12 @@ fn build_plan(cfg: &Config, bad: &Version, good: &Version, problems: &mut Proble
             }
         };
         if let Some(gh) = gh {
-            let date = crate::core::date::release_date(
-                std::env::var("SOURCE_DATE_EPOCH").ok().as_deref(),
-            )
-            .unwrap_or_else(|e| {
-                problems.invalid(e);
-                String::new()
-            });
+            let date =
+                crate::core::date::release_date(std::env::var("SOURCE_DATE_EPOCH").ok().as_deref())
+                    .unwrap_or_else(|e| {
+                        problems.invalid(e);
+                        String::new()
+                    });
             plan.push(Step::Action(Box::new(github::MakeLatest {
                 gh: gh.clone(),
                 tag: good_tag.clone(),
@@ -379,11 +376,10 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
         .as_deref()
         .map(|s| parse_arg(&cfg, s, "<bad-version>"))
         .transpose()?;
-    let to_arg = o
-        .to
-        .as_deref()
-        .map(|s| parse_arg(&cfg, s, "--to"))
-        .transpose()?;
+    let to_arg =
+        o.to.as_deref()
+            .map(|s| parse_arg(&cfg, s, "--to"))
+            .transpose()?;
     let versions = released(&cfg, ui)?;
     let mut problems = Problems::default();
     let (bad, good) = match choose(
@@ -472,13 +468,10 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
             })
         })
         .collect();
-    let registries = ledger
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .report(
-            &dockertags::exact_tag(&cfg.tag_prefix, &bad),
-            &dockertags::exact_tag(&cfg.tag_prefix, &good),
-        );
+    let registries = ledger.lock().unwrap_or_else(|e| e.into_inner()).report(
+        &dockertags::exact_tag(&cfg.tag_prefix, &bad),
+        &dockertags::exact_tag(&cfg.tag_prefix, &good),
+    );
     let mut report = json!({
         "schema": "slipway.rollback-report/1",
         "bad": bad.to_string(),
@@ -497,10 +490,7 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    crate::run::exec::write_atomic(
-        &path,
-        &ui::redact(&serde_json::to_string_pretty(&report)?),
-    )?;
+    crate::run::exec::write_atomic(&path, &ui::redact(&serde_json::to_string_pretty(&report)?))?;
     if o.json {
         ui::print_json(&report);
     } else {
@@ -511,7 +501,7 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
     }
     result?;
     ui.line(&format!(
-        "{} rolled back {bad_tag} to {good_tag}",
+        "{} {bad_tag} is rolled back to {good_tag}",
         ui.paint(Style::Green, "done:")
     ));
     Ok(0)
@@ -587,13 +577,8 @@ mod tests {
         bad: Option<&str>,
         to: Option<&str>,
     ) -> Result<(String, String), Refused> {
-        choose(
-            &vs(released),
-            bad.map(v).as_ref(),
-            to.map(v).as_ref(),
-            "v",
-        )
-        .map(|(b, g)| (b.to_string(), g.to_string()))
+        choose(&vs(released), bad.map(v).as_ref(), to.map(v).as_ref(), "v")
+            .map(|(b, g)| (b.to_string(), g.to_string()))
     }
 
     #[test]
@@ -606,7 +591,10 @@ mod tests {
             "2.0.0-rc.1",
             "0.9.0",
         ];
-        assert_eq!(pick(&tags, None, None), Ok(("1.3.0".into(), "1.2.0".into())));
+        assert_eq!(
+            pick(&tags, None, None),
+            Ok(("1.3.0".into(), "1.2.0".into()))
+        );
         assert_eq!(
             pick(&tags, Some("1.2.0"), None),
             Ok(("1.2.0".into(), "1.1.0".into()))

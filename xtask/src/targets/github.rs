@@ -1521,7 +1521,9 @@ impl Reconcile for MarkRolledBack {
     }
     fn planned(&self) -> Planned {
         Planned {
-            observe: vec![Sub::run(self.gh.api([self.gh.release_by_tag_path(&self.tag)]))],
+            observe: vec![Sub::run(
+                self.gh.api([self.gh.release_by_tag_path(&self.tag)]),
+            )],
             apply: self.update(
                 &format!("<release id of {}>", self.tag),
                 "<{\"body\": the banner, then the notes}>".into(),

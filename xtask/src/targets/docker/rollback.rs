@@ -78,10 +78,7 @@ pub enum TagNeed {
     /// Already points at the good release.
     Done(String),
     /// Points at neither (or is absent): left alone, with why.
-    Left {
-        held: Option<String>,
-        why: String,
-    },
+    Left { held: Option<String>, why: String },
 }
 
 /// What one registry needs.
@@ -176,10 +173,8 @@ impl Ledger {
                                 "tag": tag, "result": "left", "from": held, "to": held, "why": why,
                             }),
                             TagNeed::Move { from, to } => {
-                                if let Some(m) = self
-                                    .moved
-                                    .iter()
-                                    .find(|m| m.0 == *name && m.1 == *tag)
+                                if let Some(m) =
+                                    self.moved.iter().find(|m| m.0 == *name && m.1 == *tag)
                                 {
                                     json!({
                                         "tag": tag, "result": "moved", "from": m.2, "to": m.3,
@@ -358,7 +353,12 @@ impl Reconcile for RollbackTags {
                         )
                     })
                 })
-                .map(|(name, r)| (name, r.map_err(|e| crate::run::ui::redact(&format!("{e:#}")))))
+                .map(|(name, r)| {
+                    (
+                        name,
+                        r.map_err(|e| crate::run::ui::redact(&format!("{e:#}"))),
+                    )
+                })
                 .collect()
         });
         let mut ledger = self.ledger.lock().unwrap_or_else(|e| e.into_inner());
@@ -540,7 +540,11 @@ mod tests {
             "r/acme/app",
             "v1.3.0",
             "v1.2.0",
-            &Ok(held(Some("sha256:bad"), None, &[("v1", Some("sha256:bad"))])),
+            &Ok(held(
+                Some("sha256:bad"),
+                None,
+                &[("v1", Some("sha256:bad"))],
+            )),
         );
         assert!(
             matches!(&need, RegistryNeed::Fail(e) if e.starts_with("r/acme/app has no v1.2.0")),
