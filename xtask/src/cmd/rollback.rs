@@ -680,6 +680,93 @@ mod tests {
         assert!(local.note.unwrap().contains("is not PyPI"));
     }
 
+    fn gh() -> github::Gh {
+        github::Gh {
+            repo: "acme/app".into(),
+            env: Vec::new(),
+            cwd: "/r".into(),
+        }
+    }
+
+    fn lines(d: &crate::run::plan::Decision) -> Vec<String> {
+        d.subs()
+            .iter()
+            .flat_map(|s| crate::run::plan::sub_lines(s, Path::new("/r")))
+            .collect()
+    }
+
+    #[test]
+    fn github_latest_moves_only_when_it_is_not_the_good_release() {
+        use crate::run::plan::{Decision, Reconcile};
+        let step = github::MakeLatest {
+            gh: gh(),
+            tag: "v1.2.0".into(),
+        };
+        let rel =
+            |id: u64, tag: &str| Some(json!({"id": id, "tag_name": tag, "prerelease": false}));
+        let err = step
+            .decide(&github::LatestSeen {
+                release: None,
+                latest: rel(2, "v1.3.0"),
+            })
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("no published release v1.2.0") && err.contains("--to"),
+            "{err}"
+        );
+        let d = step
+            .decide(&github::LatestSeen {
+                release: rel(1, "v1.2.0"),
+                latest: rel(1, "v1.2.0"),
+            })
+            .unwrap();
+        assert!(matches!(d, Decision::Done { .. }), "{d:?}");
+        let d = step
+            .decide(&github::LatestSeen {
+                release: rel(1, "v1.2.0"),
+                latest: rel(2, "v1.3.0"),
+            })
+            .unwrap();
+        assert_eq!(
+            lines(&d),
+            ["$ gh api --include -X PATCH repos/acme/app/releases/1 -f make_latest=true"]
+        );
+        assert!(
+            matches!(&d, Decision::Finish { summary, .. } if summary.ends_with("(was v1.3.0)"))
+        );
+    }
+
+    #[test]
+    fn the_banner_goes_on_once_and_the_notes_stay_below_it() {
+        use crate::run::plan::{Decision, Reconcile, Sub};
+        let banner = github::rollback_banner("2026-11-21", "v1.2.0");
+        let step = github::MarkRolledBack {
+            gh: gh(),
+            tag: "v1.3.0".into(),
+            banner: banner.clone(),
+            body_file: "/r/target/slipway/rollback/github-v1.3.0.json".into(),
+        };
+        let d = step
+            .decide(&Some(json!({"id": 7, "body": "Notes.", "html_url": "u"})))
+            .unwrap();
+        let Sub::Write { content, .. } = &d.subs()[0] else {
+            panic!("{d:?}");
+        };
+        let body: Json = serde_json::from_str(content).unwrap();
+        assert_eq!(body, json!({"body": format!("{banner}Notes.")}));
+        assert_eq!(
+            lines(&d)[1],
+            "$ gh api --include -X PATCH repos/acme/app/releases/7 --input target/slipway/rollback/github-v1.3.0.json"
+        );
+        let marked = json!({"id": 7, "body": format!("{banner}Notes.")});
+        assert!(matches!(
+            step.decide(&Some(marked)).unwrap(),
+            Decision::Done { .. }
+        ));
+        assert!(matches!(step.decide(&None).unwrap(), Decision::Done { .. }));
+    }
+
     #[test]
     fn the_banner_starts_with_the_mark() {
         let b = github::rollback_banner("2026-11-21", "v1.2.0");
