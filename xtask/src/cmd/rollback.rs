@@ -214,12 +214,12 @@ pub fn pypi_yank(index_url: &str, package: &str, bad: &Version, good: &Version) 
         .split_once("://")
         .map(|(scheme, rest)| format!("{scheme}://{}", rest.split('/').next().unwrap_or(rest)))
         .unwrap_or_else(|| "https://pypi.org".into());
-    let known = ["https://pypi.org", "https://test.pypi.org"].contains(&origin.as_str());
     let origin = if origin == "https://files.pythonhosted.org" {
         "https://pypi.org".to_string()
     } else {
         origin
     };
+    let known = ["https://pypi.org", "https://test.pypi.org"].contains(&origin.as_str());
     let name = crate::targets::pypi::normalize(package);
     let (b, g) = (version::pep440(bad), version::pep440(good));
     PypiYank {
