@@ -52,6 +52,7 @@ pub enum Cmd {
         /// `--only <target>`: verify only these targets.
         only: Vec<cmd::publish::Target>,
     },
+    Rollback(cmd::rollback::Options),
     DockerValidate(cmd::docker_validate::Options),
     Changelog(cmd::changelog::Options),
     ReleaseNotes {
@@ -173,6 +174,16 @@ Checks a published version (default: the release tagged at HEAD) against the con
 targets: every tag and digest on every registry, the index's files by sha256 plus an install
 smoke test, the GitHub release and its assets. Exit 0 only when everything is there and
 consistent.";
+
+const ROLLBACK_ABOUT: &str = "\
+Rolls a bad release back to a good one everywhere it was published. Default: the newest stable
+release (from the tags, the remote's included) back to the highest lower stable release of its
+major line. On every registry, the bad release's moving tags (latest, vX, vX.Y) that still point
+at its digest move to the good release's digest (its exact tag vX.Y.Z); exact and sha- tags are
+never touched, a moving tag pointing elsewhere is left alone and reported. On GitHub the good
+release becomes the latest and the bad one gets a banner on its notes (its assets stay). PyPI
+cannot be yanked through its API: the page and the reason to paste are printed. Every step reads
+first, so a re-run finishes what a failed run left. Report: target/slipway/rollback-<bad>.json.";
 
 const DOCKER_VALIDATE_ABOUT: &str = "\
 Builds the wheel (once per commit) and the image from it, once per platform (`docker build
@@ -315,6 +326,7 @@ pub fn command() -> App {
             check_versions(),
             publish_prod(),
             verify(),
+            rollback(),
             docker_validate(),
             changelog(),
             release_notes(),
@@ -508,6 +520,42 @@ fn verify() -> App {
             ("verify", "the release tagged at HEAD"),
             ("verify 1.3.0", "an earlier release"),
             ("verify 1.2.3 --yanked", "1.2.3 is yanked on the index, with its reason"),
+        ]))
+}
+
+fn rollback() -> App {
+    App::new("rollback")
+        .about("roll a bad release back to the previous good one everywhere")
+        .before_help(ROLLBACK_ABOUT)
+        .help_template(SUB_TEMPLATE)
+        .arg(
+            Arg::new("bad-version")
+                .value_name("bad-version")
+                .help("the release to roll back (default: the newest stable release)"),
+        )
+        .arg(opt(
+            "to",
+            "good-version",
+            "the release to go back to (default: the stable one below it in its major line)",
+        ))
+        .arg(flag(
+            "dry-run",
+            "read the tags, print every request it would make, change nothing",
+        ))
+        .arg(json_flag(
+            "print the rollback report (or the dry run's plan) as JSON",
+        ))
+        .after_help(examples(&[
+            (
+                "rollback --dry-run",
+                "what rolling back the newest release would do",
+            ),
+            ("rollback", "the newest release back to the one before it"),
+            (
+                "rollback 1.3.0 --to 1.1.0",
+                "a given release back to a given one",
+            ),
+            ("rollback --json", "the report as JSON on stdout"),
         ]))
 }
 
@@ -845,6 +893,12 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation> {
                 only,
             }
         }
+        "rollback" => Cmd::Rollback(cmd::rollback::Options {
+            bad: string(sub, "bad-version"),
+            to: string(sub, "to"),
+            dry_run: sub.get_flag("dry-run"),
+            json: sub.get_flag("json"),
+        }),
         "docker-validate" => Cmd::DockerValidate(cmd::docker_validate::Options {
             version: string(sub, "image-version"),
             platform: string(sub, "platform"),
@@ -961,6 +1015,7 @@ fn dispatch(global: &cmd::Global, command: Cmd, ui: &Ui) -> Result<u8> {
             },
             ui,
         ),
+        Cmd::Rollback(o) => cmd::rollback::run(global, &o, ui),
         Cmd::DockerValidate(o) => cmd::docker_validate::run(global, &o, ui),
         Cmd::Changelog(o) => cmd::changelog::run(global, &o, ui),
         Cmd::ReleaseNotes { version, template } => {

@@ -37,6 +37,7 @@ const COMMANDS: &[&str] = &[
     "check-versions",
     "publish-prod",
     "verify",
+    "rollback",
     "docker-validate",
     "changelog",
     "release-notes",

@@ -9,7 +9,8 @@
 //! - asset names are sanitised like GitHub does (characters other than `A-Za-z0-9._+-` become
 //!   `.`, leading/trailing dots dropped); `digest` is `sha256:<hex>` of the uploaded bytes;
 //! - `releases/latest` is the newest published non-prerelease, or the one most recently marked
-//!   `make_latest: "true"`;
+//!   `make_latest: "true"` (on create, and on update: an edit without `make_latest` leaves the
+//!   latest release alone unless it publishes a draft; `"legacy"` drops the mark);
 //! - a deployment's `environment` defaults to `production`, `production_environment` to whether
 //!   it is `production`; a status may rename the environment (the first name stays
 //!   `original_environment`), and a `success` status with `auto_inactive` (default true) marks
@@ -685,6 +686,7 @@ impl World {
         }
         let t = now();
         let rel = &mut repo.releases[idx];
+        let was_draft = rel.draft;
         if let Some(v) = c.str_field("tag_name") {
             rel.tag_name = v;
         }
@@ -710,7 +712,15 @@ impl World {
         }
         rel.updated_at = t;
         let snapshot = rel.clone();
-        mark_latest(repo, &snapshot, c.str_field("make_latest").as_deref());
+        // `make_latest` defaults to "true" only for a release this edit publishes: editing the
+        // notes of a published release leaves the latest one alone; "legacy" hands the choice
+        // back to the creation order.
+        match c.str_field("make_latest").as_deref() {
+            Some("legacy") => repo.latest_marker = None,
+            Some(v) => mark_latest(repo, &snapshot, Some(v)),
+            None if was_draft && !snapshot.draft => mark_latest(repo, &snapshot, None),
+            None => {}
+        }
         let r = self.repo(c.p("owner"), c.p("repo")).unwrap();
         Reply::ok(200, release_json(r, &r.releases[idx]))
     }

@@ -315,6 +315,38 @@ fn release_lifecycle() {
             .as_u64(),
         Some(draft_id)
     );
+    // Editing a published release's notes leaves the latest alone; `make_latest` moves it
+    // (what `rollback` does: the good release becomes latest, the bad one gets a banner).
+    let latest = |c: &mut Client| {
+        c.send("GET", &format!("{releases}/latest"), &[], b"")
+            .json()["id"]
+            .as_u64()
+    };
+    let a = c.json(
+        "PATCH",
+        &format!("{releases}/{id}"),
+        json!({"body": "edited"}),
+    );
+    assert_eq!(a.status, 200);
+    assert_eq!(latest(&mut c), Some(draft_id));
+    c.json(
+        "PATCH",
+        &format!("{releases}/{id}"),
+        json!({"make_latest": "true"}),
+    );
+    assert_eq!(latest(&mut c), Some(id));
+    c.json(
+        "PATCH",
+        &format!("{releases}/{draft_id}"),
+        json!({"body": "final, edited"}),
+    );
+    assert_eq!(latest(&mut c), Some(id));
+    c.json(
+        "PATCH",
+        &format!("{releases}/{draft_id}"),
+        json!({"make_latest": "true"}),
+    );
+    assert_eq!(latest(&mut c), Some(draft_id));
     // Renaming onto an existing tag is refused.
     let a = c.json(
         "PATCH",

@@ -16,6 +16,7 @@ pub mod init;
 pub mod publish;
 pub mod rehearse;
 pub mod release_notes;
+pub mod rollback;
 pub mod verify;
 
 /// What every command is given, whatever it is.

@@ -1337,6 +1337,235 @@ impl Reconcile for VerifyRelease {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Rollback: the good release becomes the latest, the bad one gets a banner (its assets stay).
+
+/// The line that starts a rolled-back release's notes (how a re-run knows it is there).
+pub const ROLLBACK_MARK: &str = "> **Rolled back**";
+
+/// The banner prepended to the notes of a rolled-back release.
+pub fn rollback_banner(date: &str, good_tag: &str) -> String {
+    format!(
+        "{ROLLBACK_MARK} on {date}: this release was rolled back to {good_tag}. Use {good_tag} \
+         (or a later release) instead; the assets below stay for reference.\n\n"
+    )
+}
+
+/// `repos/<owner>/<name>/releases/latest`.
+fn latest_path(gh: &Gh) -> String {
+    format!("repos/{}/releases/latest", gh.repo)
+}
+
+/// `gh api --include -X PATCH repos/<owner>/<name>/releases/<id> <args>`, judged: 200 or the
+/// error sentence.
+fn patch_release(gh: &Gh, id: &str, args: &[String]) -> Sub {
+    let mut all = vec![
+        "-X".to_string(),
+        "PATCH".into(),
+        format!("repos/{}/releases/{id}", gh.repo),
+    ];
+    all.extend(args.iter().cloned());
+    let p = gh.api(all);
+    let judged = p.clone();
+    Run::new(p)
+        .verdict(move |out| {
+            let r = reply(&judged, out)?;
+            match r.status {
+                200 => Ok(Vec::new()),
+                _ => Err(unexpected(&judged, &r).to_string()),
+            }
+        })
+        .sub()
+}
+
+/// Makes the release of `tag` the repository's latest (`make_latest: "true"`), unless it is.
+#[derive(Debug)]
+pub struct MakeLatest {
+    pub gh: Gh,
+    pub tag: String,
+}
+
+/// The release of a tag and the repository's latest release (`None`: 404).
+#[derive(Debug)]
+pub struct LatestSeen {
+    pub release: Option<Json>,
+    pub latest: Option<Json>,
+}
+
+impl Reconcile for MakeLatest {
+    type Seen = LatestSeen;
+    fn header(&self) -> String {
+        format!(
+            "make GitHub release {} the latest in {}",
+            self.tag, self.gh.repo
+        )
+    }
+    fn rule(&self) -> Option<String> {
+        Some("skipped when releases/latest already is this release".into())
+    }
+    fn planned(&self) -> Planned {
+        Planned {
+            observe: vec![
+                Sub::run(self.gh.api([self.gh.release_by_tag_path(&self.tag)])),
+                Sub::run(self.gh.api([latest_path(&self.gh)])),
+            ],
+            apply: vec![patch_release(
+                &self.gh,
+                &format!("<release id of {}>", self.tag),
+                &["-f".into(), "make_latest=true".into()],
+            )],
+        }
+    }
+    fn observe(&self, _cx: &RunContext) -> Result<LatestSeen> {
+        let release = release_by_tag(&self.gh, &self.tag)?;
+        let p = self.gh.api([latest_path(&self.gh)]);
+        let r = api(&p)?;
+        let latest = match r.status {
+            200 => Some(r.body),
+            404 => None,
+            _ => return Err(unexpected(&p, &r)),
+        };
+        Ok(LatestSeen { release, latest })
+    }
+    fn decide(&self, seen: &LatestSeen) -> Result<Decision> {
+        let Some(rel) = &seen.release else {
+            bail!(
+                "GitHub has no published release {} in {}: nothing to make the latest; publish it \
+                 (`cargo xtask publish-prod --only github` at {}) or pass another --to",
+                self.tag,
+                self.gh.repo,
+                self.tag
+            );
+        };
+        if rel.get("prerelease").and_then(Json::as_bool) == Some(true) {
+            bail!(
+                "GitHub release {} in {} is a pre-release, which GitHub never makes the latest: \
+                 untick \"pre-release\" in the web UI, or pass another --to",
+                self.tag,
+                self.gh.repo
+            );
+        }
+        let id = rel.get("id").and_then(Json::as_u64).unwrap_or(0);
+        let latest_id = seen
+            .latest
+            .as_ref()
+            .and_then(|l| l.get("id").and_then(Json::as_u64));
+        if latest_id == Some(id) {
+            return Ok(Decision::done(format!(
+                "{} is already the latest release of {}",
+                self.tag, self.gh.repo
+            )));
+        }
+        let was = seen
+            .latest
+            .as_ref()
+            .map(|l| str_of(l, "tag_name").to_string())
+            .unwrap_or_else(|| "none".into());
+        Ok(Decision::finish(
+            vec![patch_release(
+                &self.gh,
+                &id.to_string(),
+                &["-f".into(), "make_latest=true".into()],
+            )],
+            format!(
+                "{} is now the latest release of {} (was {was})",
+                self.tag, self.gh.repo
+            ),
+        ))
+    }
+    fn json(&self) -> Json {
+        json!({"repo": self.gh.repo, "tag": self.tag, "request": {"make_latest": "true"}})
+    }
+}
+
+/// Prepends the rollback banner to the notes of the release of `tag`, unless they start with
+/// one; its assets are left as they are.
+#[derive(Debug)]
+pub struct MarkRolledBack {
+    pub gh: Gh,
+    pub tag: String,
+    /// The banner ([`rollback_banner`]).
+    pub banner: String,
+    /// Where the JSON request body is written (`gh api --input`).
+    pub body_file: PathBuf,
+}
+
+impl MarkRolledBack {
+    fn update(&self, id: &str, content: String) -> Vec<Sub> {
+        vec![
+            Sub::Write {
+                path: self.body_file.clone(),
+                content,
+            },
+            patch_release(
+                &self.gh,
+                id,
+                &["--input".into(), rel(&self.gh.cwd, &self.body_file)],
+            ),
+        ]
+    }
+}
+
+impl Reconcile for MarkRolledBack {
+    type Seen = ReleaseSeen;
+    fn header(&self) -> String {
+        format!(
+            "mark GitHub release {} in {} as rolled back (a banner on its notes)",
+            self.tag, self.gh.repo
+        )
+    }
+    fn rule(&self) -> Option<String> {
+        Some(format!(
+            "skipped when its notes already start with `{ROLLBACK_MARK}`; its assets stay"
+        ))
+    }
+    fn planned(&self) -> Planned {
+        Planned {
+            observe: vec![Sub::run(
+                self.gh.api([self.gh.release_by_tag_path(&self.tag)]),
+            )],
+            apply: self.update(
+                &format!("<release id of {}>", self.tag),
+                "<{\"body\": the banner, then the notes}>".into(),
+            ),
+        }
+    }
+    fn observe(&self, _cx: &RunContext) -> Result<ReleaseSeen> {
+        release_by_tag(&self.gh, &self.tag)
+    }
+    fn decide(&self, seen: &ReleaseSeen) -> Result<Decision> {
+        let Some(rel) = seen else {
+            return Ok(Decision::done(format!(
+                "GitHub has no published release {} in {}: no notes to mark",
+                self.tag, self.gh.repo
+            )));
+        };
+        let body = str_of(rel, "body");
+        if body.trim_start().starts_with(ROLLBACK_MARK) {
+            return Ok(Decision::done(format!(
+                "the notes of {} already start with the rollback banner",
+                self.tag
+            )));
+        }
+        let id = rel.get("id").and_then(Json::as_u64).unwrap_or(0);
+        let request = json!({"body": format!("{}{body}", self.banner)});
+        Ok(Decision::finish(
+            self.update(
+                &id.to_string(),
+                serde_json::to_string_pretty(&request).unwrap_or_default(),
+            ),
+            format!(
+                "{} is marked as rolled back: {}",
+                self.tag,
+                str_of(rel, "html_url")
+            ),
+        ))
+    }
+    fn json(&self) -> Json {
+        json!({"repo": self.gh.repo, "tag": self.tag, "banner": self.banner})
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

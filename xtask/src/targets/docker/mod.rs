@@ -21,6 +21,7 @@
 pub mod calls;
 pub mod engine;
 pub mod registry;
+pub mod rollback;
 
 use crate::run::plan::Step;
 use crate::targets::publish::{Facts, Gathered, TargetPlan};
