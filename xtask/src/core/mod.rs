@@ -14,12 +14,14 @@ pub mod date;
 pub mod diff;
 pub mod dockertags;
 pub mod edit;
+pub mod gitfmt;
 pub mod json;
 pub mod jsonpath;
 pub mod linefile;
 pub mod notes;
 pub mod problems;
 pub mod pyproject;
+pub mod sha1;
 pub mod sha256;
 pub mod template;
 #[cfg(test)]
