@@ -81,7 +81,16 @@ pub fn status_with_source(root: &Path) -> Result<(Status, Source)> {
 /// `status_with_source` with git's environment as given.
 pub fn status_in(root: &Path, env: &gitdir::Env) -> Result<(Status, Source)> {
     match gitdir::status(root, env) {
-        Ok(st) => Ok((st, Source::Files)),
+        Ok(h) => {
+            let mut changed = h.changed;
+            changed.retain(|p| !is_own_output(p));
+            let st = Status {
+                branch: h.branch,
+                head: Some(h.commit),
+                changed,
+            };
+            Ok((st, Source::Files))
+        }
         Err(why) => Ok((git_status(root)?, Source::Git(why))),
     }
 }

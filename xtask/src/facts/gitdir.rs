@@ -15,7 +15,18 @@ use std::path::{Path, PathBuf};
 
 use crate::core::gitfmt::{self, Kind, RefFile, Settings, Stat, Verdict};
 use crate::core::sha1;
-use crate::facts::git::{is_own_output, Status};
+
+/// What `git status --porcelain=v2 --branch --untracked-files=no` says, read from the files
+/// (`facts::git::Status` is made of it, slipway's own outputs left out).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    /// None on a detached HEAD.
+    pub branch: Option<String>,
+    /// The HEAD commit.
+    pub commit: String,
+    /// Tracked paths whose file differs from the index, in index order.
+    pub changed: Vec<String>,
+}
 
 /// Where an answer came from: the files, or git (and why the files were not enough).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -346,11 +357,11 @@ fn stat_of(m: &std::fs::Metadata) -> Stat {
     }
 }
 
-/// `git status --porcelain=v2 --branch --untracked-files=no` as `Status`, from the files: HEAD
+/// `git status --porcelain=v2 --branch --untracked-files=no`, from the files: HEAD
 /// and the refs for the branch and commit, the index's cache tree against the HEAD commit's
 /// tree for staged changes (any → git is asked), and each index entry against its file the way
 /// git compares them (stat data, then the content when the stat data cannot tell).
-pub fn status(root: &Path, env: &Env) -> Result<Status, Why> {
+pub fn status(root: &Path, env: &Env) -> Result<Head, Why> {
     if let Some(v) = &env.moving {
         return Err(format!("{v} is set"));
     }
@@ -489,13 +500,13 @@ pub fn status(root: &Path, env: &Env) -> Result<Status, Why> {
                 sha1::blob_id(&content) != e.oid
             }
         };
-        if is_changed && !is_own_output(&e.path) {
+        if is_changed {
             changed.push(e.path.clone());
         }
     }
-    Ok(Status {
+    Ok(Head {
         branch,
-        head: Some(sha1::hex(&head)),
+        commit: sha1::hex(&head),
         changed,
     })
 }
