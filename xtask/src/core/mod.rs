@@ -15,6 +15,7 @@ pub mod date;
 pub mod diff;
 pub mod dockertags;
 pub mod edit;
+pub mod gitfmt;
 pub mod json;
 pub mod jsonpath;
 pub mod linefile;
@@ -22,6 +23,7 @@ pub mod notes;
 pub mod placeholder;
 pub mod problems;
 pub mod pyproject;
+pub mod sha1;
 pub mod sha256;
 pub mod template;
 #[cfg(test)]

@@ -4,6 +4,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
+use crate::facts::gitdir;
+pub use crate::facts::gitdir::Source;
 use crate::run::plan::Process;
 use crate::run::process::{self, Output};
 
@@ -65,7 +67,36 @@ pub struct Status {
     pub changed: Vec<String>,
 }
 
+/// The status, read from the files in `.git` when that is sure to give git's answer
+/// (`facts::gitdir`), else from `git status`.
 pub fn status(root: &Path) -> Result<Status> {
+    Ok(status_with_source(root)?.0)
+}
+
+/// `status`, and where the answer came from.
+pub fn status_with_source(root: &Path) -> Result<(Status, Source)> {
+    status_in(root, &gitdir::Env::from_process())
+}
+
+/// `status_with_source` with git's environment as given.
+pub fn status_in(root: &Path, env: &gitdir::Env) -> Result<(Status, Source)> {
+    match gitdir::status(root, env) {
+        Ok(h) => {
+            let mut changed = h.changed;
+            changed.retain(|p| !is_own_output(p));
+            let st = Status {
+                branch: h.branch,
+                head: Some(h.commit),
+                changed,
+            };
+            Ok((st, Source::Files))
+        }
+        Err(why) => Ok((git_status(root)?, Source::Git(why))),
+    }
+}
+
+/// `git status --porcelain=v2 --branch --untracked-files=no -z`, parsed.
+pub fn git_status(root: &Path) -> Result<Status> {
     let out = git_read(
         root,
         [
@@ -117,8 +148,27 @@ pub fn tag_exists(root: &Path, tag: &str) -> Result<bool> {
     Ok(git_output(root, ["rev-parse", "-q", "--verify", &refname])?.ok)
 }
 
-/// Every tag name in the repository.
+/// Every tag name in the repository, sorted as `git tag -l` sorts them; read from the refs in
+/// `.git` unless anything is unusual (`facts::gitdir`).
 pub fn tags(root: &Path) -> Result<Vec<String>> {
+    Ok(tags_with_source(root)?.0)
+}
+
+/// `tags`, and where the answer came from.
+pub fn tags_with_source(root: &Path) -> Result<(Vec<String>, Source)> {
+    tags_in(root, &gitdir::Env::from_process())
+}
+
+/// `tags_with_source` with git's environment as given.
+pub fn tags_in(root: &Path, env: &gitdir::Env) -> Result<(Vec<String>, Source)> {
+    match gitdir::tags(root, env) {
+        Ok(t) => Ok((t, Source::Files)),
+        Err(why) => Ok((git_tags(root)?, Source::Git(why))),
+    }
+}
+
+/// `git tag -l`.
+pub fn git_tags(root: &Path) -> Result<Vec<String>> {
     let out = git_output(root, ["tag", "-l"])?;
     Ok(out.stdout.lines().map(str::to_string).collect())
 }

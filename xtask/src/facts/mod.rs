@@ -5,6 +5,7 @@ pub mod commits;
 pub mod config;
 pub mod files;
 pub mod git;
+pub mod gitdir;
 pub mod history;
 pub mod managed;
 pub mod notes;
