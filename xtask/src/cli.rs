@@ -48,6 +48,7 @@ pub enum Cmd {
     Verify {
         version: Option<String>,
     },
+    Promote(cmd::promote::Options),
     DockerValidate(cmd::docker_validate::Options),
     Changelog(cmd::changelog::Options),
     ReleaseNotes {
@@ -158,6 +159,16 @@ Checks a published version (default: the release tagged at HEAD) against the con
 targets: every tag and digest on every registry, the index's files by sha256 plus an install
 smoke test, the GitHub release and its assets. Exit 0 only when everything is there and
 consistent.";
+
+const PROMOTE_ABOUT: &str = "\
+Copies a release's image, by digest, from the staging registry (`--from`, default
+`staging-registry` in [workspace.metadata.release.docker]) to every production registry (`--to`,
+default `registries`), then sets the release's tags there, as publish-prod computes them. The
+source is `--digest`, else the tag dev-X.Y.Z, else vX.Y.Z. Blobs are mounted on the same
+registry, else streamed registry to registry; an index's children, then the index, then the
+tags: no docker build, no docker CLI. What is there is skipped; a release or sha- tag holding
+another digest on any destination stops the run before anything is copied. Writes
+target/slipway/promote-<version>.json.";
 
 const DOCKER_VALIDATE_ABOUT: &str = "\
 Builds the wheel (once per commit) and the image from it, once per platform (`docker build
@@ -299,6 +310,7 @@ pub fn command() -> App {
             check_versions(),
             publish_prod(),
             verify(),
+            promote(),
             docker_validate(),
             changelog(),
             release_notes(),
@@ -470,6 +482,51 @@ fn verify() -> App {
         .after_help(examples(&[
             ("verify", "the release tagged at HEAD"),
             ("verify 1.3.0", "an earlier release"),
+        ]))
+}
+
+fn promote() -> App {
+    App::new("promote")
+        .about("copy a validated image by digest from staging to the production registries")
+        .before_help(PROMOTE_ABOUT)
+        .help_template(SUB_TEMPLATE)
+        .arg(
+            Arg::new("promote-version")
+                .value_name("version")
+                .required(true)
+                .help("the released version to promote (1.3.0 or v1.3.0; its git tag must exist)"),
+        )
+        .arg(opt(
+            "from",
+            "registry",
+            "the source registry (default: `staging-registry` in the docker table)",
+        ))
+        .arg(
+            opt(
+                "to",
+                "registry",
+                "a destination registry (repeat, or a,b; default: `registries`)",
+            )
+            .action(ArgAction::Append)
+            .value_delimiter(','),
+        )
+        .arg(opt(
+            "digest",
+            "sha256:…",
+            "the image to promote (default: the tag dev-X.Y.Z, else vX.Y.Z, on the source)",
+        ))
+        .arg(flag(
+            "dry-run",
+            "read the source, print every request a real run makes, change nothing",
+        ))
+        .arg(json_flag("print the plan (dry run) or the report as JSON on stdout"))
+        .after_help(examples(&[
+            ("promote 1.3.0 --dry-run", "the requests, nothing copied"),
+            ("promote 1.3.0", "staging → every production registry"),
+            (
+                "promote 1.3.0 --from 127.0.0.1:5000 --to ghcr.io --digest sha256:…",
+                "one image, named by digest",
+            ),
         ]))
 }
 
@@ -768,6 +825,18 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation> {
         "verify" => Cmd::Verify {
             version: string(sub, "version"),
         },
+        "promote" => Cmd::Promote(cmd::promote::Options {
+            version: string(sub, "promote-version").unwrap_or_default(),
+            from: string(sub, "from"),
+            to: strings(sub, "to")
+                .into_iter()
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty())
+                .collect(),
+            digest: string(sub, "digest"),
+            dry_run: sub.get_flag("dry-run"),
+            json: sub.get_flag("json"),
+        }),
         "docker-validate" => Cmd::DockerValidate(cmd::docker_validate::Options {
             version: string(sub, "image-version"),
             platform: string(sub, "platform"),
@@ -867,6 +936,7 @@ fn dispatch(global: &cmd::Global, command: Cmd, ui: &Ui) -> Result<u8> {
         Cmd::CheckVersions { json } => cmd::check_versions::run(global, json, ui),
         Cmd::Publish(o) => cmd::publish::run(global, &o, ui),
         Cmd::Verify { version } => cmd::verify::run(global, version.as_deref(), ui),
+        Cmd::Promote(o) => cmd::promote::run(global, &o, ui),
         Cmd::DockerValidate(o) => cmd::docker_validate::run(global, &o, ui),
         Cmd::Changelog(o) => cmd::changelog::run(global, &o, ui),
         Cmd::ReleaseNotes { version, template } => {

@@ -12,6 +12,7 @@ pub mod check_versions;
 pub mod ci;
 pub mod docker_validate;
 pub mod init;
+pub mod promote;
 pub mod publish;
 pub mod rehearse;
 pub mod release_notes;

@@ -95,6 +95,31 @@ pub struct PlatformManifest {
     pub digest: String,
 }
 
+/// Every request a client made while recording is on (`METHOD url`, secrets masked), in the
+/// order they were answered: what `promote` reports it executed, to hold against its dry run.
+/// A request answered by a challenge (401) and sent again counts once; token fetches are not
+/// registry API requests and are left out.
+static LOG: std::sync::Mutex<Option<Vec<String>>> = std::sync::Mutex::new(None);
+
+/// Starts recording requests (clears what was recorded).
+pub fn record_requests() {
+    *LOG.lock().unwrap_or_else(|e| e.into_inner()) = Some(Vec::new());
+}
+
+/// Stops recording; returns what was recorded.
+pub fn recorded_requests() -> Vec<String> {
+    LOG.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take()
+        .unwrap_or_default()
+}
+
+fn log_request(method: &str, url: &str) {
+    if let Some(list) = LOG.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+        list.push(format!("{method} {}", ui::redact(url)));
+    }
+}
+
 /// A request body.
 enum Payload<'a> {
     None,
@@ -459,13 +484,17 @@ impl Client {
                 }
             }
         });
-        result.map_err(|e| {
+        let resp = result.map_err(|e| {
             anyhow!(
                 "registry {} is unreachable ({url}): {}; is it running, and is the address right?",
                 self.registry,
                 ui::redact(&e.to_string())
             )
-        })
+        })?;
+        if resp.status().as_u16() != 401 {
+            log_request(method, url);
+        }
+        Ok(resp)
     }
 
     fn denied(&self) -> String {
