@@ -519,7 +519,9 @@ fn promote() -> App {
             "dry-run",
             "read the source, print every request a real run makes, change nothing",
         ))
-        .arg(json_flag("print the plan (dry run) or the report as JSON on stdout"))
+        .arg(json_flag(
+            "print the plan (dry run) or the report as JSON on stdout",
+        ))
         .after_help(examples(&[
             ("promote 1.3.0 --dry-run", "the requests, nothing copied"),
             ("promote 1.3.0", "staging → every production registry"),

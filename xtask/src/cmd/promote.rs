@@ -38,7 +38,9 @@ pub struct Options {
 /// `sha256:` and 64 lowercase hex digits.
 pub fn valid_digest(d: &str) -> bool {
     d.strip_prefix("sha256:").is_some_and(|h| {
-        h.len() == 64 && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        h.len() == 64
+            && h.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     })
 }
 
@@ -115,7 +117,10 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
     let candidates: Vec<(String, String)> = match &o.digest {
         Some(d) => vec![(d.clone(), "--digest".into())],
         None => vec![
-            (dockertags::dev_tag(&facts.version).tag, "the dev tag".into()),
+            (
+                dockertags::dev_tag(&facts.version).tag,
+                "the dev tag".into(),
+            ),
             (exact.clone(), "the exact tag".into()),
         ],
     };
@@ -128,7 +133,7 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
         }
     };
     let destinations: Vec<Endpoint> = to.iter().map(|t| endpoint(t)).collect();
-    let wanted_tags = wanted_tags(&source, &exact, &tags);
+    let wanted_tags = wanted_tags(&source, &exact, &tags, &docker.platforms);
     let found = format!(
         "source {}@{} ({}, found by {} `{}`; {} blob(s), {} bytes)",
         source_at.name(),
@@ -237,16 +242,11 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
         "requests": requests,
         "duration_ms": took.as_millis() as u64,
     });
-    let path = facts
-        .work
-        .join(format!("promote-{}.json", facts.version));
+    let path = facts.work.join(format!("promote-{}.json", facts.version));
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    crate::run::exec::write_atomic(
-        &path,
-        &ui::redact(&serde_json::to_string_pretty(&report)?),
-    )?;
+    crate::run::exec::write_atomic(&path, &ui::redact(&serde_json::to_string_pretty(&report)?))?;
     if o.json {
         ui::print_json(&report);
     }

@@ -201,7 +201,8 @@ impl Call for PutManifest {
     fn call(&self) -> Result<Vec<(String, String)>> {
         let mut to = self.at.client();
         for reference in &self.references {
-            let stored = to.put_manifest(&self.at.repo.path, reference, &self.media_type, &self.body)?;
+            let stored =
+                to.put_manifest(&self.at.repo.path, reference, &self.media_type, &self.body)?;
             if stored != self.digest {
                 bail!(
                     "{}:{reference} was stored as {stored}, not {}",

@@ -17,7 +17,7 @@ use anyhow::{anyhow, bail, Result};
 use serde_json::{json, Value as Json};
 
 use super::calls::{CopyBlob, Endpoint, PutManifest};
-use super::platform::platform_slug;
+use super::platform::{platform_slug, same_platform};
 use super::registry::{self, Client};
 use crate::core::dockertags::{PlannedTag, TagKind};
 use crate::run::plan::{
@@ -78,7 +78,10 @@ fn image_blobs(digest: &str, body: &str) -> Result<Vec<(String, u64)>> {
 
 /// The digest of exact manifest bytes.
 fn digest_of(body: &str) -> String {
-    format!("sha256:{}", crate::core::sha256::digest_hex(body.as_bytes()))
+    format!(
+        "sha256:{}",
+        crate::core::sha256::digest_hex(body.as_bytes())
+    )
 }
 
 fn stored(client: &mut Client, path: &str, reference: &str) -> Result<Option<Stored>> {
@@ -170,8 +173,14 @@ pub struct WantTag {
 }
 
 /// The tags of a promotion: the release's tag plan on the image, and for an index one exact
-/// per-architecture tag per platform (`v1.2.0-arm64`), as `publish-prod` pushes them.
-pub fn wanted_tags(source: &Source, exact: &str, plan: &[PlannedTag]) -> Vec<WantTag> {
+/// per-architecture tag per platform (`v1.2.0-arm64`), as `publish-prod` pushes them (named
+/// after the configured platform the entry is, so `verify` finds them).
+pub fn wanted_tags(
+    source: &Source,
+    exact: &str,
+    plan: &[PlannedTag],
+    configured: &[String],
+) -> Vec<WantTag> {
     let mut out: Vec<WantTag> = plan
         .iter()
         .map(|t| WantTag {
@@ -183,9 +192,13 @@ pub fn wanted_tags(source: &Source, exact: &str, plan: &[PlannedTag]) -> Vec<Wan
         if platform.starts_with("unknown") {
             continue;
         }
+        let named = configured
+            .iter()
+            .find(|c| same_platform(c, platform))
+            .unwrap_or(platform);
         out.push(WantTag {
             tag: PlannedTag {
-                tag: format!("{exact}-{}", platform_slug(platform)),
+                tag: format!("{exact}-{}", platform_slug(named)),
                 kind: TagKind::Exact,
             },
             digest: child.digest.clone(),
@@ -492,5 +505,168 @@ impl Reconcile for Promote {
             "destinations": self.to.iter().map(Endpoint::name).collect::<Vec<_>>(),
             "tags": self.tags.iter().map(|t| json!({"tag": t.tag.tag, "digest": t.digest, "may_move": t.tag.may_move()})).collect::<Vec<_>>(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::dockertags::TagKind;
+    use crate::run::plan::sub_lines;
+    use std::path::Path;
+
+    fn at(reg: &str) -> Endpoint {
+        Endpoint::new(registry::Repo::parse(&format!("{reg}/acme/app")), None)
+    }
+
+    fn promote() -> Promote {
+        let source = Source {
+            from: at("127.0.0.1:5000"),
+            reference: "dev-1.2.0".into(),
+            via: "the dev tag".into(),
+            top: Stored {
+                digest: "sha256:top".into(),
+                media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+                body: "{}".into(),
+            },
+            children: Vec::new(),
+            blobs: vec![("sha256:cfg".into(), 10), ("sha256:layer".into(), 20)],
+        };
+        let tag = |t: &str, kind| PlannedTag {
+            tag: t.into(),
+            kind,
+        };
+        let tags = wanted_tags(
+            &source,
+            "v1.2.0",
+            &[
+                tag("v1.2.0", TagKind::Exact),
+                tag("latest", TagKind::Moving),
+            ],
+            &[],
+        );
+        Promote {
+            source,
+            to: vec![at("127.0.0.1:5001"), at("127.0.0.1:5002")],
+            tags,
+        }
+    }
+
+    fn seen(blobs: [bool; 2], top: bool, tags: [Option<&str>; 2]) -> DestSeen {
+        DestSeen {
+            blobs: blobs.to_vec(),
+            children: Vec::new(),
+            top,
+            tags: tags.iter().map(|t| t.map(str::to_string)).collect(),
+        }
+    }
+
+    fn lines(d: &Decision) -> Vec<String> {
+        d.subs()
+            .iter()
+            .flat_map(|s| sub_lines(s, Path::new("/")))
+            .collect()
+    }
+
+    #[test]
+    fn what_each_destination_needs() {
+        let p = promote();
+        let all = seen([true, true], true, [Some("sha256:top"), Some("sha256:top")]);
+        // Everything there on both: done, with the evidence.
+        let d = p
+            .decide(&PromoteSeen {
+                destinations: vec![Ok(all.clone()), Ok(all.clone())],
+            })
+            .unwrap();
+        assert!(
+            matches!(&d, Decision::Done { evidence, .. } if evidence.starts_with("already promoted: sha256:top")),
+            "{d:?}"
+        );
+        // One destination lacks a blob and `latest` holds an older release (moves); the other
+        // is complete and gets no lane.
+        let d = p
+            .decide(&PromoteSeen {
+                destinations: vec![
+                    Ok(seen([true, false], false, [None, Some("sha256:old")])),
+                    Ok(all),
+                ],
+            })
+            .unwrap();
+        assert_eq!(
+            lines(&d),
+            [
+                "in parallel (promoting):",
+                "  127.0.0.1:5001/acme/app:",
+                "    GET http://127.0.0.1:5000/v2/acme/app/blobs/sha256:layer",
+                "    POST http://127.0.0.1:5001/v2/acme/app/blobs/uploads/",
+                "    PUT <upload location>&digest=sha256:layer",
+                "    PUT http://127.0.0.1:5001/v2/acme/app/manifests/sha256:top",
+                "    PUT http://127.0.0.1:5001/v2/acme/app/manifests/v1.2.0",
+                "    PUT http://127.0.0.1:5001/v2/acme/app/manifests/latest",
+                "    record <promote.tags 127.0.0.1:5001/acme/app> = v1.2.0, latest",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_release_tag_elsewhere_on_one_destination_stops_all() {
+        let p = promote();
+        let err = p
+            .decide(&PromoteSeen {
+                destinations: vec![
+                    Ok(seen([false, false], false, [None, None])),
+                    Ok(seen([true, true], true, [Some("sha256:other"), None])),
+                ],
+            })
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("nothing was copied to any registry: 127.0.0.1:5002/acme/app:v1.2.0 already points at sha256:other, not sha256:top"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_unreadable_destination_fails_its_lane_alone() {
+        let p = promote();
+        let d = p
+            .decide(&PromoteSeen {
+                destinations: vec![
+                    Err("registry 127.0.0.1:5001 is unreachable".into()),
+                    Ok(seen([false, false], false, [None, None])),
+                ],
+            })
+            .unwrap();
+        let l = lines(&d);
+        assert_eq!(l[2], "    fail: registry 127.0.0.1:5001 is unreachable");
+        assert!(
+            l.iter().filter(|s| s.contains("5002/v2")).count() >= 5,
+            "{l:#?}"
+        );
+    }
+
+    #[test]
+    fn an_index_gets_per_architecture_tags_on_its_children() {
+        let mut p = promote();
+        let child = |d: &str| Stored {
+            digest: d.into(),
+            media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+            body: "{}".into(),
+        };
+        p.source.children = vec![
+            ("linux/amd64".into(), child("sha256:amd")),
+            ("linux/arm64/v8".into(), child("sha256:arm")),
+            ("unknown/unknown".into(), child("sha256:att")),
+        ];
+        let tags = wanted_tags(&p.source, "v1.2.0", &[], &["linux/arm64".to_string()]);
+        assert_eq!(
+            tags.iter()
+                .map(|t| (t.tag.tag.as_str(), t.digest.as_str(), t.tag.may_move()))
+                .collect::<Vec<_>>(),
+            [
+                ("v1.2.0-amd64", "sha256:amd", false),
+                ("v1.2.0-arm64", "sha256:arm", false)
+            ]
+        );
     }
 }
