@@ -458,6 +458,13 @@ impl Client {
                 if let Some(a) = &self.auth {
                     r = r.header("Authorization", a);
                 }
+                if method == "GET" && url.contains("/blobs/") {
+                    // A blob streamed into another registry: the body may take long to read.
+                    r = r
+                        .config()
+                        .timeout_global(Some(Duration::from_secs(3600)))
+                        .build();
+                }
                 r.call()
             }
             _ => {
