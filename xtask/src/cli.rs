@@ -493,7 +493,6 @@ fn promote() -> App {
         .arg(
             Arg::new("promote-version")
                 .value_name("version")
-                .required(true)
                 .help("the released version to promote (1.3.0 or v1.3.0; its git tag must exist)"),
         )
         .arg(opt(
@@ -828,7 +827,11 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation> {
             version: string(sub, "version"),
         },
         "promote" => Cmd::Promote(cmd::promote::Options {
-            version: string(sub, "promote-version").unwrap_or_default(),
+            version: string(sub, "promote-version").ok_or_else(|| {
+                usage(format!(
+                    "promote needs the released version to promote (e.g. `{BIN} promote 1.3.0`)"
+                ))
+            })?,
             from: string(sub, "from"),
             to: strings(sub, "to")
                 .into_iter()

@@ -649,6 +649,9 @@ fn same_registry_promotion_mounts_blobs() {
         "1.2.0",
         &table(Some(&format!("{}/staging", reg.addr)), &[&reg.addr], ""),
     );
+    // A newer release exists: promoting 1.2.0 moves v1.2 but never v1 or latest backwards.
+    repo.git(&["commit", "--allow-empty", "-qm", "next"]);
+    repo.git(&["tag", "-a", "v1.3.0", "-m", "release"]);
     let (observe, apply) = dry_run(&repo, &["1.2.0"]);
     assert!(
         apply.iter().filter(|l| l.contains("?mount=")).count() == 2,
@@ -661,7 +664,14 @@ fn same_registry_promotion_mounts_blobs() {
     assert_eq!(d["blobs"]["mounted"], 2, "{d:#}");
     assert_eq!(d["blobs"]["copied"], 0);
     assert_eq!(d["bytes_copied"], 0);
-    assert_eq!(digest_at(reg, "acme/app", "latest"), Some(digest.clone()));
+    let short = git_short(&repo);
+    assert_eq!(
+        strs(&d["tags_set"]),
+        ["v1.2.0", "v1.2", &format!("sha-{short}")]
+    );
+    assert_eq!(digest_at(reg, "acme/app", "v1.2"), Some(digest.clone()));
+    assert_eq!(digest_at(reg, "acme/app", "latest"), None);
+    assert_eq!(digest_at(reg, "acme/app", "v1"), None);
     assert!(
         !strs(&r["requests"])
             .iter()
