@@ -359,37 +359,17 @@ fn assert_same_requests(observe: &[String], apply: &[String], executed: &[String
     );
 }
 
-/// The docker verification (`cargo xtask verify`'s docker step), in-process, on `repo`.
-fn verify_docker(repo: &Repo, version: &str) -> Result<String, String> {
-    let cfg = xtask::facts::config::load_or_refuse(repo.path(), "verify").unwrap();
-    let mut problems = xtask::Problems::default();
-    let v = semver::Version::parse(version).unwrap();
-    let facts = xtask::cmd::publish::gather_facts_for(&cfg, Some(&v), &mut problems)
-        .unwrap()
-        .unwrap();
-    // `verify_step` with the credentials the tool would read from DOCKER_USERNAME/PASSWORD.
-    let docker = cfg.docker.clone().unwrap();
-    let spec = xtask::targets::docker::ImageSpec::new(
-        &facts,
-        &docker,
-        docker.platforms.clone(),
-        &mut xtask::Problems::default(),
-    );
-    let step = xtask::targets::docker::Verify {
-        spec,
-        registries: docker.registries.clone(),
-        tags: xtask::targets::docker::planned_tags(&facts, &docker).unwrap(),
-        credentials: Some(xtask::targets::docker::Login {
-            user: USER.into(),
-            password: xtask::run::plan::Val::Secret(PASSWORD.into()),
-        }),
-    };
-    assert!(problems.list.is_empty(), "{:?}", problems.list);
-    let mut plan = xtask::run::plan::Plan::default();
-    plan.push(xtask::run::plan::Step::Action(Box::new(step)));
-    xtask::run::exec::execute(&plan, &xtask::run::ui::Ui::captured(), repo.path())
-        .map(|o| format!("{:?}", o.done))
-        .map_err(|e| format!("{e:#}"))
+/// `cargo xtask verify <version>`: its docker step passes (the output of that step). The
+/// Python target's verification runs too and fails here (no package index is configured for
+/// this docker-only fixture, so it reads pypi.org): only the docker step is judged.
+fn verify_docker(repo: &Repo, version: &str) -> String {
+    let v = tool(repo, &["verify", version]);
+    let out = v.all();
+    let passed = out
+        .lines()
+        .any(|l| l.starts_with("✓ [") && l.contains("tag(s) of acme/app on"));
+    assert!(passed, "the docker verification did not pass:\n{out}");
+    out
 }
 
 fn started(n: usize, auth: &[bool]) -> (Vec<tempfile::TempDir>, Vec<Registry>) {
@@ -463,7 +443,7 @@ fn single_arch_promote_lists_its_requests_then_a_rerun_copies_nothing() {
     }
     assert_same_requests(&observe, &apply, &strs(&r["requests"]));
     // Published like publish-prod publishes: verify passes without any local build.
-    let verified = verify_docker(&repo, "1.2.0").unwrap();
+    let verified = verify_docker(&repo, "1.2.0");
     assert!(verified.contains(&digest), "{verified}");
 
     let again = tool(&repo, &["promote", "1.2.0", "--json"]);
@@ -549,7 +529,7 @@ fn two_arch_index_promotes_children_then_index_then_tags() {
     );
     assert!(pos(&index) < pos("/manifests/latest"), "{writes:#?}");
     assert_same_requests(&observe, &apply, &strs(&r["requests"]));
-    let verified = verify_docker(&repo, "1.2.0").unwrap();
+    let verified = verify_docker(&repo, "1.2.0");
     assert!(verified.contains(&index), "{verified}");
 
     let again = tool(&repo, &["promote", "1.2.0", "--json"]);
