@@ -646,6 +646,28 @@ mod tests {
     }
 
     #[test]
+    fn an_image_names_its_config_then_its_layers() {
+        let body = r#"{"config":{"digest":"sha256:c","size":3},"layers":[{"digest":"sha256:l1","size":5},{"digest":"sha256:l2","size":7}]}"#;
+        assert_eq!(
+            image_blobs("sha256:m", body).unwrap(),
+            [
+                ("sha256:c".to_string(), 3),
+                ("sha256:l1".to_string(), 5),
+                ("sha256:l2".to_string(), 7)
+            ]
+        );
+        let nested = r#"{"manifests":[]}"#;
+        assert!(image_blobs("sha256:i", nested)
+            .unwrap_err()
+            .to_string()
+            .contains("an index inside an index"));
+        assert_eq!(
+            digest_of(""),
+            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+
+    #[test]
     fn an_index_gets_per_architecture_tags_on_its_children() {
         let mut p = promote();
         let child = |d: &str| Stored {
