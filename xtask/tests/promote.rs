@@ -722,3 +722,75 @@ fn bad_input_is_refused_with_the_fix() {
     assert_eq!(r.code, 2, "{}", r.all());
     assert!(r.all().contains("is the source itself"), "{}", r.all());
 }
+
+/// The calls `rollback` builds on, against real registries (one with htpasswd): a manifest
+/// copied byte for byte with its tags after its blobs, then a tag moved with `Retag`.
+#[test]
+fn copy_manifest_and_retag_on_real_registries() {
+    use xtask::run::plan::Call;
+    use xtask::targets::docker::calls::{CopyBlob, CopyManifest, Endpoint, Retag};
+    use xtask::targets::docker::registry::Repo;
+    if !services() {
+        return;
+    }
+    let (_d, regs) = started(2, &[false, true]);
+    let (src, dst) = (&regs[0], &regs[1]);
+    let one = push_image(&format!("{}/acme/app:one", src.addr), "one\n");
+    let two = push_image(&format!("{}/acme/app:two", src.addr), "two\n");
+    let at = |r: &Registry| {
+        Endpoint::new(
+            Repo::parse(&format!("{}/acme/app", r.addr)),
+            r.credentials.clone(),
+        )
+    };
+    for digest in [&one, &two] {
+        let (_, body) = client(src)
+            .manifest_raw("acme/app", digest)
+            .unwrap()
+            .unwrap();
+        let json: Json = serde_json::from_str(&body).unwrap();
+        for blob in std::iter::once(&json["config"]).chain(json["layers"].as_array().unwrap()) {
+            let copied = CopyBlob {
+                from: at(src),
+                to: at(dst),
+                digest: blob["digest"].as_str().unwrap().into(),
+            }
+            .call()
+            .unwrap();
+            assert!(copied[0].1.starts_with("streamed "), "{copied:?}");
+        }
+        CopyManifest {
+            from: at(src),
+            to: at(dst),
+            digest: (*digest).clone(),
+            tags: vec![if *digest == one { "stable" } else { "next" }.into()],
+        }
+        .call()
+        .unwrap();
+    }
+    assert_eq!(digest_at(dst, "acme/app", "stable"), Some(one.clone()));
+    assert_eq!(digest_at(dst, "acme/app", "next"), Some(two.clone()));
+    // Move `stable` to the other image, then back.
+    for digest in [&two, &one] {
+        Retag {
+            at: at(dst),
+            digest: digest.clone(),
+            tag: "stable".into(),
+        }
+        .call()
+        .unwrap();
+        assert_eq!(digest_at(dst, "acme/app", "stable").as_ref(), Some(digest));
+    }
+    // A digest the repository does not hold is refused, naming it.
+    let missing = format!("sha256:{}", "0".repeat(64));
+    let err = Retag {
+        at: at(dst),
+        digest: missing.clone(),
+        tag: "stable".into(),
+    }
+    .call()
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains(&missing), "{err}");
+    assert_eq!(digest_at(dst, "acme/app", "stable"), Some(one));
+}
