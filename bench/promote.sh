@@ -129,3 +129,7 @@ print(f"promote (staging → 2 registries)           {q / 1000:7.2f} s")
 print(f"promote again (already promoted)           {r / 1000:7.2f} s")
 print(f"ratio publish-prod / promote               {p / q:7.1f}x   (goal >= 3x)")
 PY
+echo "publish-prod's steps:"
+grep -E '^[✓↷✗] \[' "$WORK/publish.txt" | sed 's/^/  /'
+echo "promote's step:"
+grep -E '^[✓↷✗] \[' "$WORK/promote.txt" | sed 's/^/  /'
