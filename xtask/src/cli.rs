@@ -53,6 +53,7 @@ pub enum Cmd {
         only: Vec<cmd::publish::Target>,
     },
     Rollback(cmd::rollback::Options),
+    Promote(cmd::promote::Options),
     DockerValidate(cmd::docker_validate::Options),
     Changelog(cmd::changelog::Options),
     ReleaseNotes {
@@ -184,6 +185,15 @@ never touched, a moving tag pointing elsewhere is left alone and reported. On Gi
 release becomes the latest and the bad one gets a banner on its notes (its assets stay). PyPI
 cannot be yanked through its API: the page and the reason to paste are printed. Every step reads
 first, so a re-run finishes what a failed run left. Report: target/slipway/rollback-<bad>.json.";
+const PROMOTE_ABOUT: &str = "\
+Copies a release's image, by digest, from the staging registry (`--from`, default
+`staging-registry` in [workspace.metadata.release.docker]) to every production registry (`--to`,
+default `registries`), then sets the release's tags there, as publish-prod computes them. The
+source is `--digest`, else the tag dev-X.Y.Z, else vX.Y.Z. Blobs are mounted on the same
+registry, else streamed registry to registry; an index's children, then the index, then the
+tags: no docker build, no docker CLI. What is there is skipped; a release or sha- tag holding
+another digest on any destination stops the run before anything is copied. Writes
+target/slipway/promote-<version>.json.";
 
 const DOCKER_VALIDATE_ABOUT: &str = "\
 Builds the wheel (once per commit) and the image from it, once per platform (`docker build
@@ -327,6 +337,7 @@ pub fn command() -> App {
             publish_prod(),
             verify(),
             rollback(),
+            promote(),
             docker_validate(),
             changelog(),
             release_notes(),
@@ -556,6 +567,52 @@ fn rollback() -> App {
                 "a given release back to a given one",
             ),
             ("rollback --json", "the report as JSON on stdout"),
+        ]))
+}
+
+fn promote() -> App {
+    App::new("promote")
+        .about("copy a validated image by digest from staging to the production registries")
+        .before_help(PROMOTE_ABOUT)
+        .help_template(SUB_TEMPLATE)
+        .arg(
+            Arg::new("promote-version")
+                .value_name("version")
+                .help("the released version to promote (1.3.0 or v1.3.0; its git tag must exist)"),
+        )
+        .arg(opt(
+            "from",
+            "registry",
+            "the source registry (default: `staging-registry` in the docker table)",
+        ))
+        .arg(
+            opt(
+                "to",
+                "registry",
+                "a destination registry (repeat, or a,b; default: `registries`)",
+            )
+            .action(ArgAction::Append)
+            .value_delimiter(','),
+        )
+        .arg(opt(
+            "digest",
+            "sha256:…",
+            "the image to promote (default: the tag dev-X.Y.Z, else vX.Y.Z, on the source)",
+        ))
+        .arg(flag(
+            "dry-run",
+            "read the source, print every request a real run makes, change nothing",
+        ))
+        .arg(json_flag(
+            "print the plan (dry run) or the report as JSON on stdout",
+        ))
+        .after_help(examples(&[
+            ("promote 1.3.0 --dry-run", "the requests, nothing copied"),
+            ("promote 1.3.0", "staging → every production registry"),
+            (
+                "promote 1.3.0 --from 127.0.0.1:5000 --to ghcr.io --digest sha256:…",
+                "one image, named by digest",
+            ),
         ]))
 }
 
@@ -899,6 +956,22 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation> {
             dry_run: sub.get_flag("dry-run"),
             json: sub.get_flag("json"),
         }),
+        "promote" => Cmd::Promote(cmd::promote::Options {
+            version: string(sub, "promote-version").ok_or_else(|| {
+                usage(format!(
+                    "promote needs the released version to promote (e.g. `{BIN} promote 1.3.0`)"
+                ))
+            })?,
+            from: string(sub, "from"),
+            to: strings(sub, "to")
+                .into_iter()
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty())
+                .collect(),
+            digest: string(sub, "digest"),
+            dry_run: sub.get_flag("dry-run"),
+            json: sub.get_flag("json"),
+        }),
         "docker-validate" => Cmd::DockerValidate(cmd::docker_validate::Options {
             version: string(sub, "image-version"),
             platform: string(sub, "platform"),
@@ -1016,6 +1089,7 @@ fn dispatch(global: &cmd::Global, command: Cmd, ui: &Ui) -> Result<u8> {
             ui,
         ),
         Cmd::Rollback(o) => cmd::rollback::run(global, &o, ui),
+        Cmd::Promote(o) => cmd::promote::run(global, &o, ui),
         Cmd::DockerValidate(o) => cmd::docker_validate::run(global, &o, ui),
         Cmd::Changelog(o) => cmd::changelog::run(global, &o, ui),
         Cmd::ReleaseNotes { version, template } => {

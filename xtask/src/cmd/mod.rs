@@ -13,6 +13,7 @@ pub mod ci;
 pub mod docker_validate;
 pub mod hotfix;
 pub mod init;
+pub mod promote;
 pub mod publish;
 pub mod rehearse;
 pub mod release_notes;

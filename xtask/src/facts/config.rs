@@ -131,6 +131,8 @@ pub struct DockerConfig {
     pub health: HealthConfig,
     /// Moving tags to maintain: any of minor, major, latest, sha.
     pub tags: Vec<String>,
+    /// Where `promote` copies the release's image from (`127.0.0.1:5000`, `ghcr.io/acme-staging`).
+    pub staging_registry: Option<String>,
 }
 
 /// `[workspace.metadata.release.deploy]`: the command `publish-prod` runs once everything is
@@ -600,6 +602,7 @@ fn parse_docker(s: &mut Sub) -> Option<DockerConfig> {
         "build-args",
         "health",
         "tags",
+        "staging-registry",
     ]);
     let image = s.string("image");
     if image.is_none() && s.table.get("image").is_none() {
@@ -709,6 +712,7 @@ fn parse_docker(s: &mut Sub) -> Option<DockerConfig> {
         build_args,
         health,
         tags,
+        staging_registry: s.string("staging-registry"),
     })
 }
 

@@ -164,20 +164,75 @@ impl Call for CopyBlob {
         out
     }
 
+    /// Records under [`blob_key`]: `mounted`, or `streamed <bytes>` (also when a mount was
+    /// refused and the blob streamed instead).
     fn call(&self) -> Result<Vec<(String, String)>> {
         let mut to = self.to.client();
+        let key = blob_key(&self.to, &self.digest);
         if self.same_registry()
             && to.mount_blob(&self.to.repo.path, &self.digest, &self.from.repo.path)?
         {
-            return Ok(Vec::new());
+            return Ok(vec![(key, "mounted".into())]);
         }
         let mut from = self.from.client();
-        to.copy_blob_from(
+        let bytes = to.copy_blob_from(
             &mut from,
             &self.from.repo.path,
             &self.to.repo.path,
             &self.digest,
         )?;
+        Ok(vec![(key, format!("streamed {bytes}"))])
+    }
+}
+
+/// The value [`CopyBlob`] records: how `digest` reached `to`.
+pub fn blob_key(to: &Endpoint, digest: &str) -> String {
+    format!("registry.blob {} {digest}", to.name())
+}
+
+/// Stores a manifest whose exact bytes are already known (read from the source when the plan
+/// was made) under each of `references` in order — its digest first, then tags — checking that
+/// the registry computed `digest` each time. One `PUT` per reference, nothing read again.
+#[derive(Debug, Clone)]
+pub struct PutManifest {
+    pub at: Endpoint,
+    pub digest: String,
+    pub media_type: String,
+    pub body: Arc<str>,
+    pub references: Vec<String>,
+}
+
+impl PutManifest {
+    pub fn sub(self) -> Sub {
+        Sub::Call(Arc::new(self))
+    }
+}
+
+impl Call for PutManifest {
+    fn requests(&self) -> Vec<Request> {
+        self.references
+            .iter()
+            .map(|r| {
+                let mut put = self.at.request("PUT", &format!("manifests/{r}"));
+                put.headers = vec![("Content-Type".into(), Val::Plain(self.media_type.clone()))];
+                put
+            })
+            .collect()
+    }
+
+    fn call(&self) -> Result<Vec<(String, String)>> {
+        let mut to = self.at.client();
+        for reference in &self.references {
+            let stored =
+                to.put_manifest(&self.at.repo.path, reference, &self.media_type, &self.body)?;
+            if stored != self.digest {
+                bail!(
+                    "{}:{reference} was stored as {stored}, not {}",
+                    self.at.name(),
+                    self.digest
+                );
+            }
+        }
         Ok(Vec::new())
     }
 }

@@ -20,6 +20,7 @@
 
 pub mod calls;
 pub mod engine;
+pub mod promote;
 pub mod registry;
 pub mod rollback;
 

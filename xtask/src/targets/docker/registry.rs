@@ -95,6 +95,53 @@ pub struct PlatformManifest {
     pub digest: String,
 }
 
+/// Every request a client made while recording is on (`METHOD url`, secrets masked), in the
+/// order they were answered: what `promote` reports it executed, to hold against its dry run.
+/// A request answered by a challenge (401) and sent again counts once; token fetches are not
+/// registry API requests and are left out.
+static LOG: std::sync::Mutex<Option<Vec<String>>> = std::sync::Mutex::new(None);
+
+/// Starts recording requests (clears what was recorded).
+pub fn record_requests() {
+    *LOG.lock().unwrap_or_else(|e| e.into_inner()) = Some(Vec::new());
+}
+
+/// Stops recording; returns what was recorded.
+pub fn recorded_requests() -> Vec<String> {
+    LOG.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take()
+        .unwrap_or_default()
+}
+
+fn log_request(method: &str, url: &str) {
+    if let Some(list) = LOG.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+        list.push(format!("{method} {}", ui::redact(url)));
+    }
+}
+
+/// The last Authorization header each registry accepted, per user: a new client starts with it,
+/// so the calls of one run (a client each) answer the challenge once, not once per call (a
+/// token fetch each, on ghcr.io or Docker Hub). A header that no longer suffices (a token
+/// scoped to another repository) is answered by a 401, and the challenge is answered again.
+static AUTH: std::sync::Mutex<Vec<(String, String, String)>> = std::sync::Mutex::new(Vec::new());
+
+fn remembered_auth(registry: &str, user: Option<&str>) -> Option<String> {
+    let user = user.unwrap_or_default();
+    AUTH.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .find(|(r, u, _)| r == registry && u == user)
+        .map(|(_, _, a)| a.clone())
+}
+
+fn remember_auth(registry: &str, user: Option<&str>, auth: &str) {
+    let user = user.unwrap_or_default().to_string();
+    let mut list = AUTH.lock().unwrap_or_else(|e| e.into_inner());
+    list.retain(|(r, u, _)| !(r == registry && *u == user));
+    list.push((registry.to_string(), user, auth.to_string()));
+}
+
 /// A request body.
 enum Payload<'a> {
     None,
@@ -141,7 +188,7 @@ impl Client {
             base: api_base(registry),
             user: credentials.map(|(u, _)| u.to_string()),
             password: credentials.map(|(_, p)| p.to_string()),
-            auth: None,
+            auth: remembered_auth(registry, credentials.map(|(u, _)| u)),
         }
     }
 
@@ -403,7 +450,9 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
             .ok_or_else(|| anyhow!("{url}: 401 without a WWW-Authenticate challenge"))?;
-        self.auth = Some(self.answer(&challenge, path)?);
+        let auth = self.answer(&challenge, path)?;
+        remember_auth(&self.registry, self.user.as_deref(), &auth);
+        self.auth = Some(auth);
         let resp = self.request_with(method, url, again)?;
         if resp.status().as_u16() == 401 {
             bail!("{}", self.denied());
@@ -433,6 +482,13 @@ impl Client {
                 if let Some(a) = &self.auth {
                     r = r.header("Authorization", a);
                 }
+                if method == "GET" && url.contains("/blobs/") {
+                    // A blob streamed into another registry: the body may take long to read.
+                    r = r
+                        .config()
+                        .timeout_global(Some(Duration::from_secs(3600)))
+                        .build();
+                }
                 r.call()
             }
             _ => {
@@ -459,13 +515,17 @@ impl Client {
                 }
             }
         });
-        result.map_err(|e| {
+        let resp = result.map_err(|e| {
             anyhow!(
                 "registry {} is unreachable ({url}): {}; is it running, and is the address right?",
                 self.registry,
                 ui::redact(&e.to_string())
             )
-        })
+        })?;
+        if resp.status().as_u16() != 401 {
+            log_request(method, url);
+        }
+        Ok(resp)
     }
 
     fn denied(&self) -> String {
