@@ -1277,6 +1277,11 @@ fn clap_outcome(e: clap::Error, root: &App, args: &[OsString]) -> Result<Invocat
             let given = context(ContextKind::InvalidSubcommand).unwrap_or_default();
             return Err(unknown_command(&given, root));
         }
+        ErrorKind::MissingRequiredArgument => {
+            let missing = context(ContextKind::InvalidArg).unwrap_or_default();
+            let at = subcommand.map(|c| format!("{c} ")).unwrap_or_default();
+            format!("{at}needs {missing} {see}")
+        }
         ErrorKind::UnknownArgument => {
             let given = context(ContextKind::InvalidArg).unwrap_or_default();
             let suggestion = context(ContextKind::SuggestedArg)

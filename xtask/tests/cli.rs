@@ -233,6 +233,22 @@ fn did_you_mean_for_values_and_commands() {
 }
 
 #[test]
+fn a_missing_argument_is_named() {
+    for (args, want) in [
+        (
+            &["adopt"][..],
+            "adopt needs <path> (see `cargo xtask adopt --help`)",
+        ),
+        (&["hotfix"][..], "hotfix needs <X.Y>"),
+        (&["completions"][..], "completions needs <shell>"),
+    ] {
+        let r = xtask(args);
+        assert_eq!(r.code, 2, "{}", r.all());
+        assert!(r.stderr.contains(want), "{args:?}: {}", r.stderr);
+    }
+}
+
+#[test]
 fn global_dir_is_accepted_anywhere() {
     let repo = fixture();
     let elsewhere = tempfile::tempdir().unwrap();
