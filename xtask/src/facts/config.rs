@@ -476,11 +476,7 @@ impl Sub<'_> {
 pub const NOTIFY_CHANNELS: &[&str] = &["slack", "discord", "webhook", "email"];
 
 /// `notify` and `notify-on`.
-fn parse_notices(
-    table: &dyn toml_edit::TableLike,
-    cfg: &mut Config,
-    errors: &mut Vec<String>,
-) {
+fn parse_notices(table: &dyn toml_edit::TableLike, cfg: &mut Config, errors: &mut Vec<String>) {
     for (key, known) in [
         ("notify", NOTIFY_CHANNELS),
         ("notify-on", &["failure", "success"][..]),
@@ -493,7 +489,10 @@ fn parse_notices(
             ));
             continue;
         };
-        let bad: Vec<&String> = list.iter().filter(|c| !known.contains(&c.as_str())).collect();
+        let bad: Vec<&String> = list
+            .iter()
+            .filter(|c| !known.contains(&c.as_str()))
+            .collect();
         for b in &bad {
             errors.push(format!(
                 "{FILE}: {TABLE} {key} entry {b:?} is unknown; use any of {}",
@@ -515,7 +514,10 @@ fn parse_github(s: &mut Sub, cfg: &mut Config) {
     if let Some(item) = s.table.get("ci-wait-s") {
         match item.as_integer() {
             Some(n) if (0..=86_400).contains(&n) => cfg.ci_wait_s = n as u64,
-            _ => s.err("ci-wait-s", "must be a whole number of seconds (0 to 86400)"),
+            _ => s.err(
+                "ci-wait-s",
+                "must be a whole number of seconds (0 to 86400)",
+            ),
         }
     }
     if let Some(r) = s.string("repo") {

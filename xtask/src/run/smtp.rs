@@ -356,6 +356,9 @@ mod tests {
         let r = mail().request();
         assert_eq!(r.method, "MAIL");
         assert_eq!(r.url, "smtp://127.0.0.1:2525");
-        assert_eq!(r.body.as_deref(), Some("to a@b.example from slipway@host: x"));
+        assert_eq!(
+            r.body.as_deref(),
+            Some("to a@b.example from slipway@host: x")
+        );
     }
 }

@@ -76,7 +76,11 @@ impl std::fmt::Debug for Email {
 /// names otherwise), and a warning for each named channel whose settings are missing.
 pub fn channels(cfg: &Config) -> (Vec<Hook>, Vec<String>) {
     let wanted = |c: &str| cfg.notify.as_ref().is_none_or(|l| l.iter().any(|x| x == c));
-    let named = |c: &str| cfg.notify.as_ref().is_some_and(|l| l.iter().any(|x| x == c));
+    let named = |c: &str| {
+        cfg.notify
+            .as_ref()
+            .is_some_and(|l| l.iter().any(|x| x == c))
+    };
     let mut out = Vec::new();
     let mut warnings = Vec::new();
     let env = crate::targets::publish::secret_env;
@@ -99,9 +103,8 @@ pub fn channels(cfg: &Config) -> (Vec<Hook>, Vec<String>) {
             out.push(Hook::Json(url.clone()));
         }
         if cfg.webhooks.is_empty() && named("webhook") {
-            warnings.push(
-                "`notify` names webhook but `webhooks` lists none: no webhook notice".into(),
-            );
+            warnings
+                .push("`notify` names webhook but `webhooks` lists none: no webhook notice".into());
         }
     }
     if wanted("email") {
@@ -136,11 +139,15 @@ fn email_settings() -> Result<Option<Email>, String> {
         .collect();
     let plain = |a: &str| a.contains('@') && !a.contains(['<', '>', '\r', '\n', ' ']);
     if let Some(bad) = to.iter().find(|a| !plain(a)) {
-        return Err(format!("MAIL_TO: {bad:?} is not an address like ops@example.com"));
+        return Err(format!(
+            "MAIL_TO: {bad:?} is not an address like ops@example.com"
+        ));
     }
     let from = var("MAIL_FROM").unwrap_or_else(|| format!("slipway@{}", hostname()));
     if !plain(&from) {
-        return Err(format!("MAIL_FROM: {from:?} is not an address like slipway@example.com"));
+        return Err(format!(
+            "MAIL_FROM: {from:?} is not an address like slipway@example.com"
+        ));
     }
     let user = crate::targets::publish::secret_env("SMTP_USERNAME");
     let password = crate::targets::publish::secret_env("SMTP_PASSWORD");
@@ -250,7 +257,11 @@ pub fn text(n: &Notice) -> String {
 }
 
 pub fn slack_payload(a: &Notice) -> Json {
-    let mark = if a.success { ":white_check_mark:" } else { ":x:" };
+    let mark = if a.success {
+        ":white_check_mark:"
+    } else {
+        ":x:"
+    };
     let mut text = format!("{mark} {}", headline(a));
     if !a.problems.is_empty() {
         text.push_str(&format!("\n```{}```", a.problems.join("\n")));
@@ -675,7 +686,10 @@ mod tests {
         ] {
             assert!(t.contains(want), "{want:?} in\n{t}");
         }
-        assert_eq!(subject(&a), "[slipway] publish-prod acme-app v1.3.0: failed");
+        assert_eq!(
+            subject(&a),
+            "[slipway] publish-prod acme-app v1.3.0: failed"
+        );
         let r = Alert {
             command: "release".into(),
             refused: true,
@@ -694,8 +708,10 @@ mod tests {
         let lines = crate::run::plan::sub_lines(&subs(&r, &hooks)[0], std::path::Path::new("/"));
         assert_eq!(
             lines,
-            ["MAIL smtp://127.0.0.1:2525  to ops@example.com from slipway@h: [slipway] release \
-              acme-app v1.3.0: refused"]
+            [
+                "MAIL smtp://127.0.0.1:2525  to ops@example.com from slipway@h: [slipway] release \
+              acme-app v1.3.0: refused"
+            ]
         );
     }
 }
