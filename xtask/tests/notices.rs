@@ -365,3 +365,220 @@ fn an_unknown_channel_is_refused_naming_the_key() {
         r.stderr
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// The CI gate on the tag's commit: the real `gh` against the GitHub stand-in.
+
+use slipway_rig::standin::{CheckSeed, RunSeed, Standin};
+
+struct Gate {
+    repo: Repo,
+    standin: Standin,
+    gh_config: tempfile::TempDir,
+    sha: String,
+}
+
+/// A payload repository tagged v1.6.0 whose release workflow passed, publishing only the GitHub
+/// release (its distributions already built), with `ci-wait-s = 30`.
+fn gate() -> Option<Gate> {
+    let gh = std::process::Command::new("gh")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !require("gh (Debian package)", gh) {
+        return None;
+    }
+    let standin =
+        Standin::start(&slipway_rig::standin::default_spec_path().expect("the GitHub contract"))
+            .unwrap();
+    standin.seed_repo("acme", "app");
+    let repo = payload_repo(
+        "1.6.0",
+        "[workspace]\nmembers = []\n\n[workspace.metadata.release]\n\n\
+         [workspace.metadata.release.github]\nrepo = \"acme/app\"\nrelease-workflow = \"release.yml\"\n\
+         ci-wait-s = 30\n",
+    );
+    let sha = repo
+        .git(&["rev-parse", "v1.6.0^{commit}"])
+        .trim()
+        .to_string();
+    standin
+        .seed_run_with(&RunSeed {
+            owner: "acme".into(),
+            repo: "app".into(),
+            workflow: "release.yml".into(),
+            branch: "v1.6.0".into(),
+            conclusion: Some("success".into()),
+            status: None,
+            head_sha: Some(sha.clone()),
+            event: Some("push".into()),
+        })
+        .unwrap();
+    let dist = repo.path().join("target/slipway/dist/1.6.0");
+    std::fs::create_dir_all(&dist).unwrap();
+    std::fs::write(dist.join("slipway_demo-1.6.0.tar.gz"), b"sdist bytes").unwrap();
+    Some(Gate {
+        repo,
+        standin,
+        gh_config: tempfile::tempdir().unwrap(),
+        sha,
+    })
+}
+
+impl Gate {
+    fn seed(&self, kind: &str, name: &str, status: Option<&str>, conclusion: Option<&str>) {
+        self.standin
+            .seed_check(&CheckSeed {
+                owner: "acme".into(),
+                repo: "app".into(),
+                sha: self.sha.clone(),
+                kind: kind.into(),
+                name: name.into(),
+                status: status.map(String::from),
+                conclusion: conclusion.map(String::from),
+                url: Some(format!("https://ci.example/{name}")),
+            })
+            .unwrap();
+    }
+
+    fn command(&self, args: &[&str]) -> std::process::Command {
+        let mut c = hermetic(BIN, self.repo.path());
+        for (k, v) in self.standin.gh_env(self.gh_config.path()) {
+            if k.to_ascii_lowercase().ends_with("_proxy") {
+                continue;
+            }
+            c.env(k, v);
+        }
+        c.args(args)
+            .env("SLIPWAY_GH_PROXY", self.standin.url())
+            .env("GH_TOKEN", GH_SECRET)
+            .env("GH_ENTERPRISE_TOKEN", GH_SECRET)
+            .env("SLIPWAY_CI_POLL_MS", "200")
+            .env("NO_COLOR", "1")
+            .env_remove("GITHUB_ACTIONS")
+            .env_remove("GITHUB_TOKEN")
+            .env_remove("SLACK_WEBHOOK")
+            .env_remove("SMTP_URL")
+            .env_remove("MAIL_TO");
+        c
+    }
+
+    fn publish(&self, extra: &[&str]) -> Run {
+        let mut args = vec!["publish-prod", "--only", "github"];
+        args.extend(extra);
+        let out = self.command(&args).output().unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(out.stdout).unwrap(),
+            stderr: String::from_utf8(out.stderr).unwrap(),
+        }
+    }
+
+    fn releases(&self) -> usize {
+        self.standin.state()["repos"][0]["releases"]
+            .as_array()
+            .map_or(0, Vec::len)
+    }
+}
+
+#[test]
+fn a_red_check_run_or_status_on_the_tags_commit_refuses_publishing() {
+    let Some(g) = gate() else { return };
+    g.seed("check", "test", None, Some("success"));
+    g.seed("check", "lint", None, Some("failure"));
+    g.seed("status", "ci/legacy", Some("error"), None);
+    let r = g.publish(&[]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.all().contains(&format!(
+            "the check run `lint` is failure (https://ci.example/lint)"
+        )),
+        "{}",
+        r.all()
+    );
+    assert!(
+        r.all()
+            .contains("the status `ci/legacy` is error (https://ci.example/ci/legacy)"),
+        "{}",
+        r.all()
+    );
+    assert!(
+        !r.all().contains("`test`"),
+        "green checks are not problems: {}",
+        r.all()
+    );
+    assert_eq!(g.releases(), 0, "nothing published");
+    assert!(!r.all().contains(GH_SECRET));
+
+    // --skip-ci-check bypasses it, loudly.
+    let r = g.publish(&["--skip-ci-check"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(
+        r.all().contains("--skip-ci-check: NOT checking"),
+        "{}",
+        r.all()
+    );
+    assert_eq!(g.releases(), 1);
+    g.standin.ensure_no_violations().unwrap();
+}
+
+#[test]
+fn pending_checks_are_waited_for_then_pass() {
+    let Some(g) = gate() else { return };
+    g.seed("check", "test", Some("in_progress"), None);
+    g.seed("status", "ci/legacy", Some("pending"), None);
+    let started = std::time::Instant::now();
+    let child = g
+        .command(&["publish-prod", "--only", "github"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert_eq!(
+        g.releases(),
+        0,
+        "nothing is published while checks are pending"
+    );
+    g.seed("check", "test", None, Some("success"));
+    g.seed("status", "ci/legacy", Some("success"), None);
+    let out = child.wait_with_output().unwrap();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    assert!(started.elapsed().as_secs_f64() >= 2.0);
+    assert!(
+        all.contains("waiting up to 30 s for 2 pending check(s)"),
+        "{all}"
+    );
+    assert!(all.contains("all 2 checks on v1.6.0's commit"), "{all}");
+    assert_eq!(g.releases(), 1);
+    g.standin.ensure_no_violations().unwrap();
+}
+
+#[test]
+fn a_dry_run_does_not_wait_and_no_checks_pass_with_a_note() {
+    let Some(g) = gate() else { return };
+    // No checks at all: passes, with a note (the dry run reads them too).
+    let r = g.publish(&["--dry-run"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(
+        r.all()
+            .contains("no check runs or statuses on v1.6.0's commit"),
+        "{}",
+        r.all()
+    );
+    // A dry run does not wait: a pending check is reported as such.
+    g.seed("check", "slow", Some("queued"), None);
+    let r = g.publish(&["--dry-run"]);
+    assert!(
+        r.all().contains("the check run `slow` is queued (https://ci.example/slow) (ci-wait-s is 0: not waiting)"),
+        "{}",
+        r.all()
+    );
+    assert_eq!(g.releases(), 0);
+    g.standin.ensure_no_violations().unwrap();
+}

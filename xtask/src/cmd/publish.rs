@@ -285,7 +285,7 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
     let deploy = plan_deploy(&cfg, &facts, o, &targets, &mut problems);
     if o.skip_ci_check {
         ui.warn(&format!(
-            "--skip-ci-check: NOT checking that the `{}` workflow passed for {} — emergency use only",
+            "--skip-ci-check: NOT checking that the `{}` workflow and the checks of its commit passed for {} — emergency use only",
             cfg.release_workflow, facts.tag
         ));
     } else if inside_release_workflow(&cfg.release_workflow) {
@@ -299,6 +299,16 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
         crate::targets::github::ci_check(
             &facts,
             &crate::targets::github::process_gh_env(),
+            &mut problems,
+        )?;
+        // The tag's commit: every check run and status green (pending ones waited for up to
+        // ci-wait-s; a dry run does not wait).
+        let wait = if o.dry_run { 0 } else { cfg.ci_wait_s };
+        crate::targets::github::commit_check(
+            &facts,
+            &crate::targets::github::process_gh_env(),
+            Duration::from_secs(wait),
+            ui,
             &mut problems,
         )?;
     }
