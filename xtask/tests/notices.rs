@@ -490,9 +490,8 @@ fn a_red_check_run_or_status_on_the_tags_commit_refuses_publishing() {
     let r = g.publish(&[]);
     assert_eq!(r.code, 1, "{}", r.all());
     assert!(
-        r.all().contains(&format!(
-            "the check run `lint` is failure (https://ci.example/lint)"
-        )),
+        r.all()
+            .contains("the check run `lint` is failure (https://ci.example/lint)"),
         "{}",
         r.all()
     );
