@@ -1036,6 +1036,39 @@ mod tests {
     }
 
     #[test]
+    fn notices_and_the_ci_wait() {
+        let c = parse_ok(
+            "[workspace.metadata.release]\nnotify = [\"slack\", \"email\"]\nnotify-on = [\"failure\", \"success\"]\n\
+             [workspace.metadata.release.github]\nci-wait-s = 120\n",
+        );
+        assert_eq!(c.notify, Some(vec!["slack".into(), "email".into()]));
+        assert_eq!(c.notify_on, ["failure", "success"]);
+        assert_eq!(c.ci_wait_s, 120);
+        let d = parse_ok("");
+        assert_eq!(
+            (d.notify, d.notify_on, d.ci_wait_s),
+            (None, vec!["failure".to_string()], 0)
+        );
+        let errs = parse(
+            Path::new("/r"),
+            "[workspace.metadata.release]\nnotify = [\"pager\"]\nnotify-on = \"always\"\n\
+             [workspace.metadata.release.github]\nci-wait-s = -1\n",
+        )
+        .unwrap_err();
+        assert_eq!(errs.len(), 3, "{errs:?}");
+        for want in [
+            "notify entry \"pager\" is unknown; use any of slack, discord",
+            "notify-on must be an array of strings (any of failure, success)",
+            "ci-wait-s must be a whole number of seconds",
+        ] {
+            assert!(
+                errs.iter().any(|e| e.contains(want)),
+                "{want:?} in {errs:?}"
+            );
+        }
+    }
+
+    #[test]
     fn defaults_with_an_empty_table() {
         assert_eq!(parse_ok(""), Config::defaults("/r".into()));
     }
