@@ -54,6 +54,13 @@ const STRIPPED: &[&str] = &[
     "DOCKER_PASSWORD",
     "DOCKER_CONFIG",
     "SLACK_WEBHOOK",
+    // Notices: a rehearsal tells nobody.
+    "DISCORD_WEBHOOK",
+    "SMTP_URL",
+    "MAIL_TO",
+    "MAIL_FROM",
+    "SMTP_USERNAME",
+    "SMTP_PASSWORD",
     "HTTP_PROXY",
     "HTTPS_PROXY",
     "http_proxy",
