@@ -506,9 +506,11 @@ class Handler:
     async def handle_DATA(self, server, session, envelope):
         seq[0] += 1
         name = os.path.join(out, "%06d.eml" % seq[0])
-        head = "X-Sink-Mail-From: %s\r\nX-Sink-Rcpt-To: %s\r\nX-Sink-Auth: %s\r\n" % (
+        head = ("X-Sink-Mail-From: %s\r\nX-Sink-Rcpt-To: %s\r\nX-Sink-Auth: %s\r\n"
+                "X-Sink-TLS: %s\r\n") % (
             envelope.mail_from, ",".join(envelope.rcpt_tos),
-            "yes" if session.authenticated else "no")
+            "yes" if session.authenticated else "no",
+            "yes" if session.ssl is not None else "no")
         with open(name + ".tmp", "wb") as f:
             f.write(head.encode())
             f.write(envelope.original_content)
@@ -521,8 +523,14 @@ def authenticator(server, session, envelope, mechanism, auth_data):
     return AuthResult(success=ok, handled=False)
 
 kw = {}
+cert, key = os.environ.get("SINK_CERT"), os.environ.get("SINK_KEY")
+if cert:
+    import ssl
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    kw.update(tls_context=ctx, require_starttls=True)
 if user:
-    kw = dict(authenticator=authenticator, auth_required=True, auth_require_tls=False)
+    kw.update(authenticator=authenticator, auth_required=True, auth_require_tls=bool(cert))
 c = Controller(Handler(), hostname="127.0.0.1", port=port, **kw)
 c.start()
 print("mail sink on 127.0.0.1:%d" % port, flush=True)
@@ -543,6 +551,17 @@ impl MailSink {
     /// Starts the sink from the venv at `venv` (`Venv::in_dir(tools, "smtpd",
     /// SMTPD_REQUIREMENTS)`), keeping messages under `dir/mail`; with `auth`, AUTH is required.
     pub fn start(venv: &Path, dir: &Path, auth: Option<(&str, &str)>) -> Result<MailSink> {
+        Self::start_with(venv, dir, auth, None)
+    }
+
+    /// [`MailSink::start`] with STARTTLS (`tls`: the certificate chain and key, PEM files):
+    /// then required before MAIL, and AUTH only after it.
+    pub fn start_with(
+        venv: &Path,
+        dir: &Path,
+        auth: Option<(&str, &str)>,
+        tls: Option<(&Path, &Path)>,
+    ) -> Result<MailSink> {
         let python = venv.join("bin/python");
         if !python.exists() {
             bail!(
@@ -564,6 +583,12 @@ impl MailSink {
             p.env.push(("SINK_USER".into(), Val::Plain(user.into())));
             p.env
                 .push(("SINK_PASSWORD".into(), Val::Secret(password.into())));
+        }
+        if let Some((cert, key)) = tls {
+            p.env
+                .push(("SINK_CERT".into(), Val::Plain(cert.display().to_string())));
+            p.env
+                .push(("SINK_KEY".into(), Val::Plain(key.display().to_string())));
         }
         let addr = format!("127.0.0.1:{port}");
         let daemon = Daemon::start(

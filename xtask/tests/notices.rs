@@ -581,3 +581,146 @@ fn a_dry_run_does_not_wait_and_no_checks_pass_with_a_note() {
     assert_eq!(g.releases(), 0);
     g.standin.ensure_no_violations().unwrap();
 }
+
+/// A CA and a server certificate for 127.0.0.1 signed by it (openssl): (ca.pem, cert, key).
+fn certificates(
+    dir: &Path,
+) -> Option<(std::path::PathBuf, std::path::PathBuf, std::path::PathBuf)> {
+    let ok = std::process::Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !require("openssl (Debian package)", ok) {
+        return None;
+    }
+    let openssl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=slipway test CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+    ]);
+    Some((
+        dir.join("ca.pem"),
+        dir.join("server.pem"),
+        dir.join("server.key"),
+    ))
+}
+
+#[test]
+fn starttls_when_the_server_offers_it_and_credentials_only_inside_it() {
+    let venv = Venv::in_dir(&tools_dir(), "smtpd", SMTPD_REQUIREMENTS);
+    let ready = venv.is_ready() || venv.ensure(Path::new("/")).is_ok();
+    if !require("aiosmtpd (the mail sink's venv)", ready) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let Some((ca, cert, key)) = certificates(dir.path()) else {
+        return;
+    };
+    // The sink requires STARTTLS before MAIL and AUTH only inside it.
+    let sink = MailSink::start_with(
+        &venv.dir,
+        &dir.path().join("sink"),
+        Some((SMTP_USER, SMTP_PASSWORD)),
+        Some((&cert, &key)),
+    )
+    .unwrap();
+    let hooks = Receiver::start(200);
+    let repo = repo_with("notify = [\"email\"]\n");
+    repo.write("docker-compose.yml", &(COMPOSE.to_string() + "# edited\n"));
+
+    // A certificate no root vouches for: the handshake fails, nothing falls back to plain text.
+    let r = run(&repo, &sink.url(), "", &["release", "patch"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.all().contains("the TLS handshake with smtp://127.0.0.1:"),
+        "{}",
+        r.all()
+    );
+    assert!(sink.messages().is_empty());
+
+    // With the relay's CA in SMTP_CA_FILE: sent over TLS, authenticated.
+    let out = hermetic(BIN, repo.path())
+        .args(["release", "patch"])
+        .env("NO_COLOR", "1")
+        .env_remove("GITHUB_ACTIONS")
+        .env("SMTP_URL", sink.url())
+        .env("SMTP_CA_FILE", &ca)
+        .env("MAIL_TO", "ops@example.com")
+        .env("SMTP_USERNAME", SMTP_USER)
+        .env("SMTP_PASSWORD", SMTP_PASSWORD)
+        .env_remove("SLACK_WEBHOOK")
+        .output()
+        .unwrap();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    let mails = sink.messages();
+    assert_eq!(mails.len(), 1, "{mails:?}\n{all}");
+    assert_eq!(header(&mails[0], "X-Sink-TLS"), "yes", "{}", mails[0]);
+    assert_eq!(header(&mails[0], "X-Sink-Auth"), "yes", "{}", mails[0]);
+    assert!(!all.contains(SMTP_PASSWORD) && !mails[0].contains(SMTP_PASSWORD));
+    assert!(hooks.posts().is_empty());
+}

@@ -61,6 +61,7 @@ const STRIPPED: &[&str] = &[
     "MAIL_FROM",
     "SMTP_USERNAME",
     "SMTP_PASSWORD",
+    "SMTP_CA_FILE",
     "HTTP_PROXY",
     "HTTPS_PROXY",
     "http_proxy",

@@ -1,13 +1,15 @@
-//! A small SMTP client (RFC 5321) for notices: EHLO, AUTH PLAIN/LOGIN, MAIL FROM, RCPT TO, DATA
-//! with dot-stuffing, QUIT, every read and write under a timeout.
+//! A small SMTP client (RFC 5321) for notices: EHLO, STARTTLS when the server offers it (RFC
+//! 3207, rustls — the TLS stack ureq already builds — with the webpki roots plus `SMTP_CA_FILE`
+//! when set), AUTH PLAIN/LOGIN, MAIL FROM, RCPT TO, DATA with dot-stuffing, QUIT, every read and
+//! write under a timeout.
 //!
-//! There is no TLS here (slipway's HTTP client owns the only TLS stack, and it is not used for
-//! raw sockets): credentials are sent only to a loopback server; a server elsewhere gets the mail
-//! without AUTH only when no credentials are set, and a mail that needs them is refused with a
-//! message that says why (STARTTLS is not implemented).
+//! Credentials go only over TLS or to a loopback server: a server elsewhere that offers no
+//! STARTTLS gets the mail without AUTH only when no credentials are set; a mail that needs them is
+//! refused with a message that says why. A failed TLS handshake never falls back to plain text.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -115,13 +117,6 @@ impl Mail {
 
     /// Sends it: one SMTP session.
     pub fn send(&self) -> Result<()> {
-        if self.auth.is_some() && !self.server.is_loopback() {
-            bail!(
-                "not sending the mail to {}: SMTP_USERNAME/SMTP_PASSWORD would go over a plain \
-                 connection (STARTTLS is not implemented); use a relay on 127.0.0.1 or unset them",
-                self.server.url()
-            );
-        }
         let addr = (self.server.host.as_str(), self.server.port)
             .to_socket_addrs()
             .with_context(|| format!("cannot resolve {}", self.server.url()))?
@@ -132,13 +127,35 @@ impl Mail {
         stream.set_read_timeout(Some(self.timeout))?;
         stream.set_write_timeout(Some(self.timeout))?;
         let mut s = Session {
-            reader: BufReader::new(stream.try_clone()?),
-            writer: stream,
+            reader: BufReader::new(Conn::Plain(stream)),
             url: self.server.url(),
         };
         s.expect(&[220], "the greeting")?;
-        let ehlo = s.command("EHLO slipway.localhost", &[250])?;
+        let mut ehlo = s.command("EHLO slipway.localhost", &[250])?;
+        let offers = |lines: &[String], what: &str| {
+            lines.iter().any(|l| {
+                l.split_whitespace()
+                    .next()
+                    .is_some_and(|w| w.eq_ignore_ascii_case(what))
+            })
+        };
+        let mut tls = false;
+        if offers(&ehlo, "STARTTLS") {
+            s.command("STARTTLS", &[220])?;
+            s.start_tls(&self.server.host)?;
+            tls = true;
+            ehlo = s.command("EHLO slipway.localhost", &[250])?;
+        }
         if let Some((user, password)) = &self.auth {
+            if !tls && !self.server.is_loopback() {
+                let _ = s.command("QUIT", &[221]);
+                bail!(
+                    "not sending the mail to {}: it offers no STARTTLS, and SMTP_USERNAME/\
+                     SMTP_PASSWORD would go over a plain connection; use a server with STARTTLS \
+                     or a relay on 127.0.0.1",
+                    self.server.url()
+                );
+            }
             let mechs: Vec<String> = ehlo
                 .iter()
                 .filter_map(|l| {
@@ -173,8 +190,10 @@ impl Mail {
             s.command(&format!("RCPT TO:<{to}>"), &[250, 251])?;
         }
         s.command("DATA", &[354])?;
-        s.writer
+        s.reader
+            .get_mut()
             .write_all(self.data().as_bytes())
+            .and_then(|()| s.reader.get_mut().flush())
             .with_context(|| format!("cannot send the message to {}", self.server.url()))?;
         s.expect(&[250], "the message")?;
         let _ = s.command("QUIT", &[221]);
@@ -208,13 +227,102 @@ impl Call for Mail {
     }
 }
 
+/// The connection: plain TCP, or TLS after STARTTLS.
+enum Conn {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+    /// Only while switching.
+    Gone,
+}
+
+impl Read for Conn {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Conn::Plain(s) => s.read(buf),
+            Conn::Tls(s) => s.read(buf),
+            Conn::Gone => Err(std::io::ErrorKind::NotConnected.into()),
+        }
+    }
+}
+
+impl Write for Conn {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Conn::Plain(s) => s.write(buf),
+            Conn::Tls(s) => s.write(buf),
+            Conn::Gone => Err(std::io::ErrorKind::NotConnected.into()),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Conn::Plain(s) => s.flush(),
+            Conn::Tls(s) => s.flush(),
+            Conn::Gone => Ok(()),
+        }
+    }
+}
+
+/// The TLS client configuration: the webpki roots, plus the PEM certificates in `SMTP_CA_FILE`
+/// (a private relay's CA) when set.
+fn tls_config() -> Result<Arc<rustls::ClientConfig>> {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    if let Some(file) = std::env::var_os("SMTP_CA_FILE").filter(|f| !f.is_empty()) {
+        let shown = std::path::Path::new(&file).display().to_string();
+        let certs: Vec<_> = rustls::pki_types::CertificateDer::pem_file_iter(&file)
+            .with_context(|| format!("SMTP_CA_FILE {shown}: cannot read it"))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| anyhow!("SMTP_CA_FILE {shown}: not PEM certificates: {e}"))?;
+        if certs.is_empty() {
+            bail!("SMTP_CA_FILE {shown} holds no certificate");
+        }
+        for c in certs {
+            roots
+                .add(c)
+                .map_err(|e| anyhow!("SMTP_CA_FILE {shown}: {e}"))?;
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let cfg = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| anyhow!("TLS: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(cfg))
+}
+
 struct Session {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
+    reader: BufReader<Conn>,
     url: String,
 }
 
 impl Session {
+    /// Switches the connection to TLS (after `STARTTLS` was answered 220), verifying the
+    /// server's certificate for `host`; the handshake completes before anything else is sent.
+    fn start_tls(&mut self, host: &str) -> Result<()> {
+        if !self.reader.buffer().is_empty() {
+            bail!("{} sent data before the TLS handshake", self.url);
+        }
+        let conn = std::mem::replace(self.reader.get_mut(), Conn::Gone);
+        let Conn::Plain(tcp) = conn else {
+            bail!("{}: STARTTLS twice", self.url);
+        };
+        let name = rustls::pki_types::ServerName::try_from(host.to_string())
+            .map_err(|e| anyhow!("{host:?} is not a TLS server name: {e}"))?;
+        let client = rustls::ClientConnection::new(tls_config()?, name)
+            .map_err(|e| anyhow!("TLS with {}: {e}", self.url))?;
+        let mut tls = rustls::StreamOwned::new(client, tcp);
+        while tls.conn.is_handshaking() {
+            tls.conn
+                .complete_io(&mut tls.sock)
+                .with_context(|| format!("the TLS handshake with {} failed", self.url))?;
+        }
+        *self.reader.get_mut() = Conn::Tls(Box::new(tls));
+        Ok(())
+    }
+
     /// Reads one (possibly multi-line) reply; its lines without the codes.
     fn reply(&mut self) -> Result<(u16, Vec<String>)> {
         let mut lines = Vec::new();
@@ -264,8 +372,9 @@ impl Session {
     }
 
     fn write(&mut self, line: &str) -> Result<()> {
-        self.writer
-            .write_all(format!("{line}\r\n").as_bytes())
+        let w = self.reader.get_mut();
+        w.write_all(format!("{line}\r\n").as_bytes())
+            .and_then(|()| w.flush())
             .with_context(|| format!("cannot write to {}", self.url))
     }
 }
@@ -338,17 +447,6 @@ mod tests {
         assert_eq!(b64(b"fo"), "Zm8=");
         assert_eq!(b64(b"foo"), "Zm9v");
         assert_eq!(b64(b"\0u\0p"), "AHUAcA==");
-    }
-
-    #[test]
-    fn credentials_never_go_in_plain_to_another_host() {
-        let m = Mail {
-            server: Server::parse("smtp://mail.example:587").unwrap(),
-            auth: Some(("u".into(), "p".into())),
-            ..mail()
-        };
-        let e = m.send().unwrap_err().to_string();
-        assert!(e.contains("STARTTLS is not implemented"), "{e}");
     }
 
     #[test]
