@@ -535,12 +535,7 @@ pub fn after(outcome: &Outcome, ui: &Ui) {
             when.push("success");
         }
         if hooks.is_empty() || when.is_empty() {
-            ui.note(&format!(
-                "notices: none (`notify`/`notify-on` in [workspace.metadata.release] and \
-                 SLACK_WEBHOOK, DISCORD_WEBHOOK, `webhooks` or SMTP_URL + MAIL_TO tell how {} \
-                 ended)",
-                c.command
-            ));
+            // Nothing configured: nothing to list (the dry run's output stays as it was).
             return;
         }
         let subs = planned_for(&c);
