@@ -172,14 +172,6 @@ fn hostname() -> String {
         .unwrap_or_else(|| "localhost".into())
 }
 
-/// Kept for `publish-prod`'s callers: the webhook channels alone.
-pub fn hooks(configured: &[String]) -> Vec<Hook> {
-    let mut cfg = Config::defaults(Default::default());
-    cfg.webhooks = configured.to_vec();
-    cfg.notify = Some(vec!["slack".into(), "webhook".into()]);
-    channels(&cfg).0
-}
-
 fn outcome_word(n: &Notice) -> &'static str {
     if n.success {
         "succeeded"
