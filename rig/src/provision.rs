@@ -374,6 +374,10 @@ pub fn plan(root: &Path, tools: &Path) -> Plan {
     plan.push(Step::Action(Box::new(xtask::targets::pypi::EnsureVenv(
         Venv::in_dir(tools, "zizmor", xtask::targets::pypi::ZIZMOR_REQUIREMENTS),
     ))));
+    // The mail sink the notice tests send to.
+    plan.push(Step::Action(Box::new(xtask::targets::pypi::EnsureVenv(
+        Venv::in_dir(tools, "smtpd", crate::services::SMTPD_REQUIREMENTS),
+    ))));
     plan
 }
 

@@ -486,3 +486,148 @@ mod tests {
         assert!(which("definitely-not-here-xyz").is_none());
     }
 }
+
+/// Pins of the mail sink's venv (aiosmtpd and its dependencies).
+pub const SMTPD_REQUIREMENTS: &str = "aiosmtpd==1.4.6\natpublic==9.0.0\nattrs==26.1.0\n";
+
+/// The mail sink: aiosmtpd's `Controller` on 127.0.0.1, every message written to a file (the
+/// envelope and whether the session authenticated first, then the message as received). With
+/// credentials, AUTH (PLAIN/LOGIN, over plain TCP: loopback only) is required before MAIL.
+const SMTPD_SCRIPT: &str = r#"import os, sys, time
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+out, port = sys.argv[1], int(sys.argv[2])
+user = os.environ.get("SINK_USER") or None
+password = os.environ.get("SINK_PASSWORD") or None
+seq = [0]
+
+class Handler:
+    async def handle_DATA(self, server, session, envelope):
+        seq[0] += 1
+        name = os.path.join(out, "%06d.eml" % seq[0])
+        head = ("X-Sink-Mail-From: %s\r\nX-Sink-Rcpt-To: %s\r\nX-Sink-Auth: %s\r\n"
+                "X-Sink-TLS: %s\r\n") % (
+            envelope.mail_from, ",".join(envelope.rcpt_tos),
+            "yes" if session.authenticated else "no",
+            "yes" if session.ssl is not None else "no")
+        with open(name + ".tmp", "wb") as f:
+            f.write(head.encode())
+            f.write(envelope.original_content)
+        os.rename(name + ".tmp", name)
+        return "250 Message accepted"
+
+def authenticator(server, session, envelope, mechanism, auth_data):
+    ok = (isinstance(auth_data, LoginPassword)
+          and auth_data.login.decode() == user and auth_data.password.decode() == password)
+    return AuthResult(success=ok, handled=False)
+
+kw = {}
+cert, key = os.environ.get("SINK_CERT"), os.environ.get("SINK_KEY")
+if cert:
+    import ssl
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    kw.update(tls_context=ctx, require_starttls=True)
+if user:
+    kw.update(authenticator=authenticator, auth_required=True, auth_require_tls=bool(cert))
+c = Controller(Handler(), hostname="127.0.0.1", port=port, **kw)
+c.start()
+print("mail sink on 127.0.0.1:%d" % port, flush=True)
+while True:
+    time.sleep(3600)
+"#;
+
+/// A local SMTP server that records every message it receives (see [`SMTPD_REQUIREMENTS`]).
+#[derive(Debug)]
+pub struct MailSink {
+    pub port: u16,
+    /// Where the messages are written (`000001.eml`, …).
+    pub dir: PathBuf,
+    daemon: Daemon,
+}
+
+impl MailSink {
+    /// Starts the sink from the venv at `venv` (`Venv::in_dir(tools, "smtpd",
+    /// SMTPD_REQUIREMENTS)`), keeping messages under `dir/mail`; with `auth`, AUTH is required.
+    pub fn start(venv: &Path, dir: &Path, auth: Option<(&str, &str)>) -> Result<MailSink> {
+        Self::start_with(venv, dir, auth, None)
+    }
+
+    /// [`MailSink::start`] with STARTTLS (`tls`: the certificate chain and key, PEM files):
+    /// then required before MAIL, and AUTH only after it.
+    pub fn start_with(
+        venv: &Path,
+        dir: &Path,
+        auth: Option<(&str, &str)>,
+        tls: Option<(&Path, &Path)>,
+    ) -> Result<MailSink> {
+        let python = venv.join("bin/python");
+        if !python.exists() {
+            bail!(
+                "{} is missing: the mail sink's venv is not provisioned (cargo xtask provision \
+                 does it)",
+                python.display()
+            );
+        }
+        let port = free_port()?;
+        let mail = dir.join("mail");
+        std::fs::create_dir_all(&mail)?;
+        let script = dir.join("smtpd.py");
+        std::fs::write(&script, SMTPD_SCRIPT)?;
+        let mut p = Process::new(&python.display().to_string(), &here())
+            .args([script.display().to_string(), mail.display().to_string()])
+            .args([port.to_string()]);
+        if let Some((user, password)) = auth {
+            xtask::run::ui::register_secret(password);
+            p.env.push(("SINK_USER".into(), Val::Plain(user.into())));
+            p.env
+                .push(("SINK_PASSWORD".into(), Val::Secret(password.into())));
+        }
+        if let Some((cert, key)) = tls {
+            p.env
+                .push(("SINK_CERT".into(), Val::Plain(cert.display().to_string())));
+            p.env
+                .push(("SINK_KEY".into(), Val::Plain(key.display().to_string())));
+        }
+        let addr = format!("127.0.0.1:{port}");
+        let daemon = Daemon::start(
+            "the mail sink (aiosmtpd)",
+            &p,
+            &dir.join("smtpd.log"),
+            Duration::from_secs(30),
+            || tcp_open(&addr),
+        )?;
+        Ok(MailSink {
+            port,
+            dir: mail,
+            daemon,
+        })
+    }
+
+    /// `smtp://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    /// The messages received so far, in order.
+    pub fn messages(&self) -> Vec<String> {
+        let mut names: Vec<PathBuf> = std::fs::read_dir(&self.dir)
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+            .iter()
+            .filter_map(|p| std::fs::read_to_string(p).ok())
+            .collect()
+    }
+
+    pub fn stop(&mut self) {
+        self.daemon.stop();
+    }
+}

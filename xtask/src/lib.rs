@@ -50,21 +50,45 @@ pub fn run_main() -> ExitCode {
             );
         }
     }
-    let (code, failure) = match result {
+    let (code, failure) = match &result {
         Ok(0) => (0, None),
         Ok(code) => (
-            code,
+            *code,
             Some((format!("the command failed (exit code {code})"), Vec::new())),
         ),
         Err(err) => {
-            let (code, summary, problems) = report(&ui, &err);
+            let (code, summary, problems) = report(&ui, err);
             (code, Some((summary, problems)))
         }
     };
+    // Notices: how a command that can fail a release ended (it called `notices::begin`).
+    targets::notices::after(&outcome(&result, failure.as_ref()), &ui);
     if json {
         run::ui::finish_json(failure);
     }
     ExitCode::from(code)
+}
+
+/// The outcome a notice tells: a refusal's problems, else the error (or exit code) as one.
+fn outcome(
+    result: &anyhow::Result<u8>,
+    failure: Option<&(String, Vec<serde_json::Value>)>,
+) -> targets::notices::Outcome {
+    use targets::notices::Outcome;
+    match (result, failure) {
+        (Ok(0), _) => Outcome::Success,
+        (Err(err), _) if err.downcast_ref::<Refusal>().is_some() => {
+            let r = err.downcast_ref::<Refusal>().expect("checked");
+            Outcome::Failure {
+                refused: true,
+                problems: r.problems.iter().map(|p| run::ui::redact(p)).collect(),
+            }
+        }
+        (_, failure) => Outcome::Failure {
+            refused: false,
+            problems: failure.map(|f| vec![f.0.clone()]).unwrap_or_default(),
+        },
+    }
 }
 
 /// Reports an error on stderr (in GitHub Actions one annotation per problem, with its place) and

@@ -140,6 +140,9 @@ pub struct Repo {
     pub issues: Vec<Issue>,
     pub labels: Vec<Label>,
     pub deployments: Vec<Deployment>,
+    /// Check runs and commit statuses, by commit (seeded: the control API's `checks`).
+    pub checks: Vec<CheckRun>,
+    pub statuses: Vec<CommitStatus>,
 }
 
 #[derive(Debug, Clone)]
@@ -247,6 +250,52 @@ pub struct Label {
     pub name: String,
 }
 
+/// A check run on a commit (seeded).
+#[derive(Debug, Clone)]
+pub struct CheckRun {
+    pub id: u64,
+    pub head_sha: String,
+    pub name: String,
+    /// `queued`, `in_progress`, `completed`, …
+    pub status: String,
+    pub conclusion: Option<String>,
+    pub details_url: Option<String>,
+    pub started_at: String,
+    pub completed_at: Option<String>,
+}
+
+/// A commit status (seeded; one per context, the latest).
+#[derive(Debug, Clone)]
+pub struct CommitStatus {
+    pub id: u64,
+    pub sha: String,
+    pub context: String,
+    /// `error`, `failure`, `pending`, `success`.
+    pub state: String,
+    pub target_url: Option<String>,
+    pub description: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// A check run or a commit status to seed or change (control API `POST /_standin/checks`):
+/// the same `sha` + `name` again replaces the earlier one (a pending check that completes).
+#[derive(Debug, Clone, Default)]
+pub struct CheckSeed {
+    pub owner: String,
+    pub repo: String,
+    pub sha: String,
+    /// `check` (a check run) or `status` (a commit status).
+    pub kind: String,
+    /// The check run's name, or the status's context.
+    pub name: String,
+    /// A check run's `status` (default `completed` with a conclusion, else `in_progress`), or a
+    /// commit status's `state`.
+    pub status: Option<String>,
+    pub conclusion: Option<String>,
+    pub url: Option<String>,
+}
+
 /// A seeded workflow run (control API / [`super::Standin::seed_run`]).
 #[derive(Debug, Clone)]
 pub struct RunSeed {
@@ -278,7 +327,6 @@ pub struct World {
 /// or listed here.
 pub const NOT_YET_IMPLEMENTED: &[&str] = &[
     "actions/create-workflow-dispatch",
-    "checks/list-for-ref",
     "git/delete-ref",
     "git/get-ref",
     "issues/add-assignees",
@@ -293,7 +341,6 @@ pub const NOT_YET_IMPLEMENTED: &[&str] = &[
     "repos/create-attestation",
     "repos/delete-release",
     "repos/delete-release-asset",
-    "repos/get-combined-status-for-ref",
     "repos/list-attestations",
     "repos/list-deployments",
     "repos/list-release-assets",
@@ -341,6 +388,8 @@ impl World {
             issues: Vec::new(),
             labels: Vec::new(),
             deployments: Vec::new(),
+            checks: Vec::new(),
+            statuses: Vec::new(),
         });
         id
     }
@@ -404,6 +453,120 @@ impl World {
             created_at: now(),
         });
         Ok(run_id)
+    }
+
+    pub fn seed_check(&mut self, seed: &CheckSeed) -> Result<u64, String> {
+        let id = self.id(9);
+        let repo = self
+            .repo_mut(&seed.owner, &seed.repo)
+            .ok_or_else(|| format!("no repository {}/{} (seed it first)", seed.owner, seed.repo))?;
+        if seed.sha.len() != 40 || !seed.sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(format!("sha {:?} is not a 40-digit commit id", seed.sha));
+        }
+        let t = now();
+        match seed.kind.as_str() {
+            "check" => {
+                const STATUSES: &[&str] = &[
+                    "queued",
+                    "in_progress",
+                    "completed",
+                    "waiting",
+                    "requested",
+                    "pending",
+                ];
+                const CONCLUSIONS: &[&str] = &[
+                    "success",
+                    "failure",
+                    "neutral",
+                    "cancelled",
+                    "skipped",
+                    "timed_out",
+                    "action_required",
+                ];
+                let status = seed.status.clone().unwrap_or_else(|| {
+                    if seed.conclusion.is_some() {
+                        "completed"
+                    } else {
+                        "in_progress"
+                    }
+                    .to_string()
+                });
+                if !STATUSES.contains(&status.as_str()) {
+                    return Err(format!(
+                        "status {status:?}: use one of {}",
+                        STATUSES.join(", ")
+                    ));
+                }
+                if let Some(c) = &seed.conclusion {
+                    if !CONCLUSIONS.contains(&c.as_str()) {
+                        return Err(format!(
+                            "conclusion {c:?}: use one of {}",
+                            CONCLUSIONS.join(", ")
+                        ));
+                    }
+                }
+                if (status == "completed") != seed.conclusion.is_some() {
+                    return Err("a completed check run has a conclusion, any other none".into());
+                }
+                let completed_at = seed.conclusion.is_some().then(|| t.clone());
+                if let Some(c) = repo
+                    .checks
+                    .iter_mut()
+                    .find(|c| c.head_sha == seed.sha && c.name == seed.name)
+                {
+                    c.status = status;
+                    c.conclusion = seed.conclusion.clone();
+                    c.completed_at = completed_at;
+                    if seed.url.is_some() {
+                        c.details_url = seed.url.clone();
+                    }
+                    return Ok(c.id);
+                }
+                repo.checks.push(CheckRun {
+                    id,
+                    head_sha: seed.sha.clone(),
+                    name: seed.name.clone(),
+                    status,
+                    conclusion: seed.conclusion.clone(),
+                    details_url: seed.url.clone(),
+                    started_at: t,
+                    completed_at,
+                });
+                Ok(id)
+            }
+            "status" => {
+                let state = seed.status.clone().unwrap_or_else(|| "success".into());
+                if !["error", "failure", "pending", "success"].contains(&state.as_str()) {
+                    return Err(format!(
+                        "state {state:?}: use error, failure, pending or success"
+                    ));
+                }
+                if let Some(x) = repo
+                    .statuses
+                    .iter_mut()
+                    .find(|x| x.sha == seed.sha && x.context == seed.name)
+                {
+                    x.state = state;
+                    x.updated_at = t;
+                    if seed.url.is_some() {
+                        x.target_url = seed.url.clone();
+                    }
+                    return Ok(x.id);
+                }
+                repo.statuses.push(CommitStatus {
+                    id,
+                    sha: seed.sha.clone(),
+                    context: seed.name.clone(),
+                    state,
+                    target_url: seed.url.clone(),
+                    description: None,
+                    created_at: t.clone(),
+                    updated_at: t,
+                });
+                Ok(id)
+            }
+            k => Err(format!("kind {k:?}: use check or status")),
+        }
     }
 
     pub fn seed_team(&mut self, org: &str, team: &str, members: Vec<(String, String)>) {
@@ -475,6 +638,8 @@ impl World {
                 }
             }
             "actions/list-workflow-runs" => self.list_runs(c),
+            "checks/list-for-ref" => self.list_checks(c),
+            "repos/get-combined-status-for-ref" => self.combined_status(c),
             "actions/get-workflow-run" => {
                 let r = self.repo(c.p("owner"), c.p("repo")).unwrap();
                 let id = c.p("run_id").parse::<u64>().unwrap_or(0);
@@ -789,6 +954,95 @@ impl World {
         Reply::ok(
             200,
             json!({"total_count": runs.len(), "workflow_runs": items}),
+        )
+    }
+
+    /// Check runs of the commit `ref` (a commit id), filtered by `check_name` and `status`;
+    /// paginated by `per_page` / `page` with a `Link` header, like GitHub.
+    fn list_checks(&self, c: &Call) -> Reply {
+        let r = self.repo(c.p("owner"), c.p("repo")).unwrap();
+        let q = |k: &str| c.query.get(k).map(String::as_str);
+        let runs: Vec<&CheckRun> = r
+            .checks
+            .iter()
+            .filter(|x| x.head_sha == c.p("ref"))
+            .filter(|x| q("check_name").is_none_or(|n| x.name == n))
+            .filter(|x| q("status").is_none_or(|s| x.status == s))
+            .collect();
+        let per_page = c.int_query("per_page", 30).clamp(1, 100) as usize;
+        let page = c.int_query("page", 1).max(1) as usize;
+        let items: Vec<Json> = runs
+            .iter()
+            .skip((page - 1) * per_page)
+            .take(per_page)
+            .map(|x| check_run_json(r, x))
+            .collect();
+        let mut reply = Reply::ok(200, json!({"total_count": runs.len(), "check_runs": items}));
+        if page * per_page < runs.len() {
+            reply.headers.push((
+                "Link".into(),
+                format!(
+                    "<{}/repos/{}/{}/commits/{}/check-runs?per_page={per_page}&page={}>; rel=\"next\"",
+                    api(),
+                    r.owner,
+                    r.name,
+                    c.p("ref"),
+                    page + 1
+                ),
+            ));
+        }
+        reply
+    }
+
+    /// The combined status of the commit `ref`: `failure` if any context is error or failure,
+    /// else `pending` if any is pending or there are none, else `success` (GitHub's rule).
+    fn combined_status(&self, c: &Call) -> Reply {
+        let r = self.repo(c.p("owner"), c.p("repo")).unwrap();
+        let sha = c.p("ref");
+        let all: Vec<&CommitStatus> = r.statuses.iter().filter(|x| x.sha == sha).collect();
+        let state = if all
+            .iter()
+            .any(|x| x.state == "error" || x.state == "failure")
+        {
+            "failure"
+        } else if all.is_empty() || all.iter().any(|x| x.state == "pending") {
+            "pending"
+        } else {
+            "success"
+        };
+        let per_page = c.int_query("per_page", 30).clamp(1, 100) as usize;
+        let page = c.int_query("page", 1).max(1) as usize;
+        let u = format!("{}/repos/{}/{}", api(), r.owner, r.name);
+        let statuses: Vec<Json> = all
+            .iter()
+            .skip((page - 1) * per_page)
+            .take(per_page)
+            .map(|x| {
+                json!({
+                    "id": x.id,
+                    "node_id": node_id("SC", x.id),
+                    "state": x.state,
+                    "context": x.context,
+                    "description": x.description,
+                    "target_url": x.target_url,
+                    "avatar_url": null,
+                    "url": format!("{u}/statuses/{}", x.sha),
+                    "created_at": x.created_at,
+                    "updated_at": x.updated_at,
+                })
+            })
+            .collect();
+        Reply::ok(
+            200,
+            json!({
+                "state": state,
+                "sha": sha,
+                "total_count": all.len(),
+                "statuses": statuses,
+                "repository": repo_json(r, false),
+                "commit_url": format!("{u}/commits/{sha}"),
+                "url": format!("{u}/commits/{sha}/status"),
+            }),
         )
     }
 
@@ -1408,6 +1662,34 @@ pub fn workflow_json(r: &Repo, w: &Workflow) -> Json {
         "url": format!("{}/repos/{full}/actions/workflows/{}", api(), w.id),
         "html_url": format!("{}/{full}/blob/{}/{}", web(), r.default_branch, w.path),
         "badge_url": format!("{}/{full}/workflows/{}/badge.svg", web(), w.name),
+    })
+}
+
+pub fn check_run_json(r: &Repo, x: &CheckRun) -> Json {
+    let u = format!("{}/repos/{}/{}/check-runs/{}", api(), r.owner, r.name, x.id);
+    json!({
+        "id": x.id,
+        "node_id": node_id("CR", x.id),
+        "head_sha": x.head_sha,
+        "external_id": "",
+        "url": u,
+        "html_url": format!("{}/{}/{}/runs/{}", web(), r.owner, r.name, x.id),
+        "details_url": x.details_url,
+        "status": x.status,
+        "conclusion": x.conclusion,
+        "started_at": x.started_at,
+        "completed_at": x.completed_at,
+        "output": {
+            "title": null,
+            "summary": null,
+            "text": null,
+            "annotations_count": 0,
+            "annotations_url": format!("{u}/annotations"),
+        },
+        "name": x.name,
+        "check_suite": {"id": x.id + 100_000},
+        "app": null,
+        "pull_requests": [],
     })
 }
 

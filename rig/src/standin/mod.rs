@@ -30,6 +30,7 @@
 //! | `GET /_standin/health` | `{"ok": true}` |
 //! | `POST /_standin/repos` | `{"owner", "repo", "default_branch"?: "main", "private"?: false}` → 201 `{"id"}` |
 //! | `POST /_standin/runs` | `{"owner", "repo", "workflow": "release.yml", "branch", "conclusion"?: "success"\|"failure"\|…, "status"?, "head_sha"?, "event"?: "push"}` → 201 `{"id"}` (creates the workflow on first use; no conclusion = `in_progress`) |
+//! | `POST /_standin/checks` | `{"owner", "repo", "sha", "kind"?: "check"\|"status", "name", "status"?, "conclusion"?, "url"?}` → 201 `{"id"}`: a check run (`status` queued/in_progress/completed…, `conclusion` with completed) or a commit status (`status` is its state: pending/success/failure/error); the same sha + kind + name again changes it |
 //! | `POST /_standin/teams` | `{"org", "team", "members": ["login" \| {"login", "role": "member"\|"maintainer"}]}` → 201 |
 //! | `POST /_standin/faults` | `{"method": "POST", "path": "/repos/{owner}/{repo}/releases", "status": 500, "count"?: 1}` → 201: the next `count` requests to that operation (method + path template of the description) answer `status` with a GitHub error body; `status: 0` closes the connection without an answer |
 //! | `GET /_standin/requests` | the request log: `[{"method", "host", "target", "operation", "status", "request_body", "response_body"}]` |
@@ -60,7 +61,7 @@ use serde_json::{json, Value as Json};
 
 use crate::openapi::{self, Problem, Spec};
 use github::{Call, Reply, World};
-pub use github::{RunSeed, NOT_YET_IMPLEMENTED};
+pub use github::{CheckSeed, RunSeed, NOT_YET_IMPLEMENTED};
 use http::{ReadError, Response};
 
 /// The token `gh` is given; any non-empty token is accepted.
@@ -240,6 +241,15 @@ impl Standin {
             head_sha: None,
             event: None,
         })
+    }
+
+    /// Seeds (or changes: same sha, kind and name) a check run or a commit status.
+    pub fn seed_check(&self, seed: &CheckSeed) -> Result<u64> {
+        self.shared
+            .lock()
+            .world
+            .seed_check(seed)
+            .map_err(|e| anyhow!(e))
     }
 
     pub fn seed_run_with(&self, seed: &RunSeed) -> Result<u64> {
@@ -644,6 +654,20 @@ impl Shared {
                 let id = self.lock().world.seed_run(&seed)?;
                 Ok(Response::json(201, &json!({"id": id})))
             }
+            ("POST", "checks") => {
+                let seed = CheckSeed {
+                    owner: need("owner")?,
+                    repo: need("repo")?,
+                    sha: need("sha")?,
+                    kind: s("kind").unwrap_or_else(|| "check".into()),
+                    name: need("name")?,
+                    status: s("status"),
+                    conclusion: s("conclusion"),
+                    url: s("url"),
+                };
+                let id = self.lock().world.seed_check(&seed)?;
+                Ok(Response::json(201, &json!({"id": id})))
+            }
             ("POST", "teams") => {
                 let members = body
                     .get("members")
@@ -689,7 +713,7 @@ impl Shared {
                 404,
                 &json!({
                     "message": format!("no control endpoint {} /_standin/{what}", req.method),
-                    "endpoints": ["GET health", "GET violations", "GET requests", "GET state", "POST reset", "POST repos", "POST runs", "POST teams", "POST faults"],
+                    "endpoints": ["GET health", "GET violations", "GET requests", "GET state", "POST reset", "POST repos", "POST runs", "POST checks", "POST teams", "POST faults"],
                 }),
             )),
         })();

@@ -140,6 +140,28 @@ impl Client {
     }
 }
 
+fn slipway_rig_check_seed(
+    sha: &str,
+    kind: &str,
+    name: &str,
+    outcome: Option<&str>,
+) -> crate::standin::CheckSeed {
+    let (status, conclusion) = match kind {
+        "status" => (outcome.map(String::from), None),
+        _ => (None, outcome.map(String::from)),
+    };
+    crate::standin::CheckSeed {
+        owner: "acme".into(),
+        repo: "app".into(),
+        sha: sha.into(),
+        kind: kind.into(),
+        name: name.into(),
+        status,
+        conclusion,
+        url: None,
+    }
+}
+
 fn assert_clean(s: &Standin) {
     if let Err(e) = s.ensure_no_violations() {
         panic!("{e:#}\nrequests:\n  {}", s.requests().join("\n  "));
@@ -967,6 +989,43 @@ fn every_operation_answers_within_the_contract() {
         json!({"state": "success"}),
         404,
     );
+    // Check runs and the combined status of a commit (seeded through the control API).
+    let sha = "b".repeat(40);
+    s.seed_check(&slipway_rig_check_seed(
+        &sha,
+        "check",
+        "test",
+        Some("success"),
+    ))
+    .unwrap();
+    s.seed_check(&slipway_rig_check_seed(
+        &sha,
+        "status",
+        "ci/x",
+        Some("pending"),
+    ))
+    .unwrap();
+    let runs = check(
+        "GET",
+        format!("{repo}/commits/{sha}/check-runs?filter=all&per_page=100&page=1"),
+        Json::Null,
+        200,
+    );
+    assert_eq!(runs["check_runs"][0]["conclusion"], "success");
+    let combined = check(
+        "GET",
+        format!("{repo}/commits/{sha}/status?per_page=100&page=1"),
+        Json::Null,
+        200,
+    );
+    assert_eq!(combined["state"], "pending");
+    check(
+        "GET",
+        format!("{API}/repos/acme/none/commits/{sha}/status"),
+        Json::Null,
+        404,
+    );
+
     let state = s.state();
     let deployments = state["repos"][0]["deployments"].as_array().unwrap().clone();
     let states = |i: usize| -> Vec<String> {
@@ -1572,4 +1631,127 @@ fn gh_release_view_goes_through_graphql() {
         "{v:#?}\n{:#?}",
         s.requests()
     );
+}
+
+#[test]
+fn check_runs_and_statuses_of_a_commit() {
+    let s = standin();
+    let mut c = Client::new(&s);
+    let sha = "a".repeat(40);
+    let repo = format!("{API}/repos/acme/app");
+    let ctl = |c: &mut Client, body: Json| c.json("POST", "/_standin/checks", body);
+    // Nothing yet: no check runs; the combined status is `pending` with no statuses (GitHub's).
+    let none = c.json(
+        "GET",
+        &format!("{repo}/commits/{sha}/check-runs"),
+        Json::Null,
+    );
+    assert_eq!(none.status, 200);
+    assert_eq!(none.json()["total_count"], 0);
+    let combined = c
+        .json("GET", &format!("{repo}/commits/{sha}/status"), Json::Null)
+        .json();
+    assert_eq!(combined["state"], "pending");
+    assert_eq!(combined["total_count"], 0);
+
+    for (name, conclusion) in [
+        ("test", "success"),
+        ("lint", "failure"),
+        ("docs", "skipped"),
+    ] {
+        let a = ctl(
+            &mut c,
+            json!({"owner": "acme", "repo": "app", "sha": sha, "name": name, "conclusion": conclusion,
+                   "url": format!("https://ci.example/{name}")}),
+        );
+        assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));
+    }
+    let pending = ctl(
+        &mut c,
+        json!({"owner": "acme", "repo": "app", "sha": sha, "name": "slow", "status": "queued"}),
+    );
+    assert_eq!(pending.status, 201);
+    // Pages: per_page=3 → 3 + 1, with a Link to the next page on the first.
+    let p1 = c.json(
+        "GET",
+        &format!("{repo}/commits/{sha}/check-runs?per_page=3&page=1&filter=latest"),
+        Json::Null,
+    );
+    assert_eq!(p1.json()["total_count"], 4);
+    assert_eq!(p1.json()["check_runs"].as_array().unwrap().len(), 3);
+    assert!(
+        p1.headers
+            .iter()
+            .any(|(k, v)| k.eq_ignore_ascii_case("link") && v.contains("page=2")),
+        "{:?}",
+        p1.headers
+    );
+    let p2 = c
+        .json(
+            "GET",
+            &format!("{repo}/commits/{sha}/check-runs?per_page=3&page=2"),
+            Json::Null,
+        )
+        .json();
+    assert_eq!(p2["check_runs"][0]["name"], "slow");
+    assert_eq!(p2["check_runs"][0]["status"], "queued");
+    assert_eq!(p2["check_runs"][0]["conclusion"], Json::Null);
+    // Changed later: the same name completes.
+    ctl(
+        &mut c,
+        json!({"owner": "acme", "repo": "app", "sha": sha, "name": "slow", "conclusion": "success"}),
+    );
+    let named = c
+        .json(
+            "GET",
+            &format!("{repo}/commits/{sha}/check-runs?check_name=slow"),
+            Json::Null,
+        )
+        .json();
+    assert_eq!(named["total_count"], 1);
+    assert_eq!(named["check_runs"][0]["conclusion"], "success");
+    assert_eq!(named["check_runs"][0]["status"], "completed");
+
+    // Statuses: one per context; failure wins, then pending, else success.
+    for (context, state) in [("ci/a", "success"), ("ci/b", "pending")] {
+        let a = ctl(
+            &mut c,
+            json!({"owner": "acme", "repo": "app", "sha": sha, "kind": "status", "name": context,
+                   "status": state, "url": "https://ci.example/s"}),
+        );
+        assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));
+    }
+    let st = |c: &mut Client| {
+        c.json(
+            "GET",
+            &format!("{repo}/commits/{sha}/status?per_page=100"),
+            Json::Null,
+        )
+        .json()
+    };
+    assert_eq!(st(&mut c)["state"], "pending");
+    assert_eq!(st(&mut c)["total_count"], 2);
+    ctl(
+        &mut c,
+        json!({"owner": "acme", "repo": "app", "sha": sha, "kind": "status", "name": "ci/b", "status": "success"}),
+    );
+    assert_eq!(st(&mut c)["state"], "success");
+    ctl(
+        &mut c,
+        json!({"owner": "acme", "repo": "app", "sha": sha, "kind": "status", "name": "ci/c", "status": "error"}),
+    );
+    assert_eq!(st(&mut c)["state"], "failure");
+
+    // Bad seeds are refused by the control API, naming the field.
+    let bad = ctl(
+        &mut c,
+        json!({"owner": "acme", "repo": "app", "sha": "nope", "name": "x"}),
+    );
+    assert_eq!(bad.status, 400, "{}", String::from_utf8_lossy(&bad.body));
+    let bad = ctl(
+        &mut c,
+        json!({"owner": "acme", "repo": "app", "sha": sha, "name": "x", "conclusion": "green"}),
+    );
+    assert_eq!(bad.status, 400);
+    assert_clean(&s);
 }

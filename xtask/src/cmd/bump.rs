@@ -85,7 +85,17 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
     if let Some(pending) = intent::Intent::load(&root)? {
         return resume::resume(&root, o, ui, pending);
     }
+    // Notices: how this ends (a refusal in `prepare` included) is told when it ends.
+    if let Ok(cfg) = crate::facts::config::load(&root) {
+        let what = if o.push.pushes() {
+            "release"
+        } else {
+            "bump-version"
+        };
+        crate::targets::notices::begin(what, &cfg, o.dry_run);
+    }
     let p = prepare(root, o)?;
+    crate::targets::notices::release("", &p.new.to_string(), &p.tag);
     for w in &p.warnings {
         ui.warn(w);
     }

@@ -47,6 +47,7 @@ pub fn valid_digest(d: &str) -> bool {
 pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
     let root = git::toplevel(&global.dir)?;
     let cfg = config::load_or_refuse(&root, "promote")?;
+    crate::targets::notices::begin("promote", &cfg, o.dry_run);
     let mut problems = Problems::default();
     let s = o
         .version

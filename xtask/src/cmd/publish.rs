@@ -247,9 +247,14 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
     crate::cmd::bump::intent::refuse_if_pending(&root, "publish-prod")?;
     let mut problems = Problems::default();
     let cfg = config::load_or_refuse(&root, "publish-prod")?;
+    crate::targets::notices::begin("publish-prod", &cfg, o.dry_run);
+    if o.notify {
+        crate::targets::notices::also_on_success();
+    }
     let Some(facts) = gather_facts(&cfg, &mut problems)? else {
         return problems.check("publish-prod").map(|()| 0);
     };
+    crate::targets::notices::release(&facts.package, &facts.version.to_string(), &facts.tag);
     let status = git::status(&cfg.root)?;
     if !status.changed.is_empty() {
         problems.failure(format!(
@@ -280,7 +285,7 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
     let deploy = plan_deploy(&cfg, &facts, o, &targets, &mut problems);
     if o.skip_ci_check {
         ui.warn(&format!(
-            "--skip-ci-check: NOT checking that the `{}` workflow passed for {} — emergency use only",
+            "--skip-ci-check: NOT checking that the `{}` workflow and the checks of its commit passed for {} — emergency use only",
             cfg.release_workflow, facts.tag
         ));
     } else if inside_release_workflow(&cfg.release_workflow) {
@@ -294,6 +299,16 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
         crate::targets::github::ci_check(
             &facts,
             &crate::targets::github::process_gh_env(),
+            &mut problems,
+        )?;
+        // The tag's commit: every check run and status green (pending ones waited for up to
+        // ci-wait-s; a dry run does not wait).
+        let wait = if o.dry_run { 0 } else { cfg.ci_wait_s };
+        crate::targets::github::commit_check(
+            &facts,
+            &crate::targets::github::process_gh_env(),
+            Duration::from_secs(wait),
+            ui,
             &mut problems,
         )?;
     }
@@ -330,29 +345,11 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
         plan.steps.len()
     );
     if o.dry_run {
-        // The alerts are effects too: what a real run sends when it ends (on failure; on
-        // success only with --notify), with run-time values as placeholders.
-        let when = if o.notify {
-            vec!["failure", "success"]
-        } else {
-            vec!["failure"]
-        };
-        let alert = crate::targets::notices::Alert {
-            success: false,
-            package: facts.package.clone(),
-            version: facts.version.to_string(),
-            tag: facts.tag.clone(),
-            stage: "<stage>".into(),
-            error: Some("<failing step>: <error>".into()),
-            duration: std::time::Duration::ZERO,
-        };
-        let alerts: Vec<crate::run::plan::Sub> = crate::targets::notices::requests(
-            &alert,
-            &crate::targets::notices::hooks(&cfg.webhooks),
-        )
-        .into_iter()
-        .map(crate::run::plan::Sub::Http)
-        .collect();
+        // The notices are effects too: what a real run sends when it ends (on failure; on
+        // success with `notify-on` or --notify), with run-time values as placeholders.
+        let when = crate::targets::notices::when();
+        let alerts = crate::targets::notices::planned();
+        crate::targets::notices::listed();
         if o.json {
             ui::print_json(&json!({
                 "dry_run": true, "version": facts.version.to_string(), "tag": facts.tag,
@@ -375,7 +372,8 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
             plan.render_marked(ui, &cfg.root, &marks);
             if alerts.is_empty() {
                 ui.note(
-                    "alerts: none (set SLACK_WEBHOOK or `webhooks` to be told how a release ended)",
+                    "alerts: none (set `notify` and SLACK_WEBHOOK, DISCORD_WEBHOOK, `webhooks` or \
+                     SMTP_URL + MAIL_TO to be told how a release ended)",
                 );
             } else {
                 let mut lines = vec![format!("alerts, on {}:", when.join(" and "))];
@@ -423,22 +421,22 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
     let ok = result.is_ok();
     let took = started.elapsed();
     journal.event(json!({"event": "end", "status": if ok { "success" } else { "failure" }, "duration_ms": took.as_millis() as u64}));
-    // Alerts: on failure, and on success with --notify. They never hide the outcome.
-    if !ok || o.notify {
+    // Notices (sent by `run_main` when the command ends): the failed stage, what was published.
+    {
         let failed = records.iter().find(|r| r.2 == "failed");
-        let alert = crate::targets::notices::Alert {
-            success: ok,
-            package: facts.package.clone(),
-            version: facts.version.to_string(),
-            tag: facts.tag.clone(),
-            stage: failed
+        crate::targets::notices::stage(
+            failed
                 .or(records.last())
-                .map(|r| stages[r.0].to_string())
-                .unwrap_or_else(|| "build".into()),
-            error: failed.map(|r| format!("{}: {}", r.1, r.3)),
-            duration: took,
-        };
-        crate::targets::notices::send(&alert, &crate::targets::notices::hooks(&cfg.webhooks), ui);
+                .map(|r| stages[r.0])
+                .unwrap_or("build"),
+        );
+        crate::targets::notices::published(
+            records
+                .iter()
+                .filter(|r| stages[r.0] == "publish" && r.2 == "done")
+                .map(|r| r.1.clone())
+                .collect(),
+        );
     }
     step_summary(&facts, &stages, &records, ok, took);
     let report = report_json(&facts, &stages, &records, ok, started.elapsed());

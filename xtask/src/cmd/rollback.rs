@@ -389,6 +389,7 @@ fn package(cfg: &Config) -> Option<String> {
 pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
     let root = git::toplevel(&global.dir)?;
     let cfg = config::load_or_refuse(&root, "rollback")?;
+    crate::targets::notices::begin("rollback", &cfg, o.dry_run);
     let bad_arg = o
         .bad
         .as_deref()

@@ -22,6 +22,9 @@ const KEYS: &[&str] = &[
     "compose",
     "images",
     "webhooks",
+    // Notices (see `parse_notices`).
+    "notify",
+    "notify-on",
     // Adoption: changelog styles and extra version files (see `parse_adoption`).
     "changelog-style",
     "files",
@@ -51,6 +54,14 @@ pub struct Config {
     pub repository: Option<String>,
     /// Generic webhooks (JSON POST) told about failed (and, with --notify, successful) publishes.
     pub webhooks: Vec<String>,
+    /// `notify`: the channels notices go to (`slack`, `discord`, `webhook`, `email`); None:
+    /// every channel whose settings are present.
+    pub notify: Option<Vec<String>>,
+    /// `notify-on`: `failure` (default) and/or `success`.
+    pub notify_on: Vec<String>,
+    /// `[workspace.metadata.release.github] ci-wait-s`: how long publish-prod waits for pending
+    /// checks on the tag's commit (0: not at all).
+    pub ci_wait_s: u64,
     /// `[workspace.metadata.release.github] repo = "owner/name"`.
     pub github_repo: Option<String>,
     /// `[workspace.metadata.release.github] release-workflow`: must be green for the tag.
@@ -178,6 +189,9 @@ impl Config {
             changelog_other: true,
             repository: None,
             webhooks: Vec::new(),
+            notify: None,
+            notify_on: vec!["failure".into()],
+            ci_wait_s: 0,
             github_repo: None,
             release_workflow: "release.yml".into(),
             python: PythonConfig::default(),
@@ -356,6 +370,7 @@ pub fn parse(root: &Path, text: &str) -> Result<Config, Vec<String>> {
             }
         }
     }
+    parse_notices(table, &mut cfg, &mut errors);
     parse_adoption(table, &mut cfg, &mut errors);
     if !cfg.compose.is_empty() && cfg.images.is_empty() {
         errors.push(format!(
@@ -459,8 +474,54 @@ impl Sub<'_> {
     }
 }
 
+/// The notice channels `notify` may name.
+pub const NOTIFY_CHANNELS: &[&str] = &["slack", "discord", "webhook", "email"];
+
+/// `notify` and `notify-on`.
+fn parse_notices(table: &dyn toml_edit::TableLike, cfg: &mut Config, errors: &mut Vec<String>) {
+    for (key, known) in [
+        ("notify", NOTIFY_CHANNELS),
+        ("notify-on", &["failure", "success"][..]),
+    ] {
+        let Some(item) = table.get(key) else { continue };
+        let Some(list) = string_array(item) else {
+            errors.push(format!(
+                "{FILE}: {TABLE} {key} must be an array of strings (any of {})",
+                known.join(", ")
+            ));
+            continue;
+        };
+        let bad: Vec<&String> = list
+            .iter()
+            .filter(|c| !known.contains(&c.as_str()))
+            .collect();
+        for b in &bad {
+            errors.push(format!(
+                "{FILE}: {TABLE} {key} entry {b:?} is unknown; use any of {}",
+                known.join(", ")
+            ));
+        }
+        if bad.is_empty() {
+            if key == "notify" {
+                cfg.notify = Some(list);
+            } else {
+                cfg.notify_on = list;
+            }
+        }
+    }
+}
+
 fn parse_github(s: &mut Sub, cfg: &mut Config) {
-    s.check_keys(&["repo", "release-workflow"]);
+    s.check_keys(&["repo", "release-workflow", "ci-wait-s"]);
+    if let Some(item) = s.table.get("ci-wait-s") {
+        match item.as_integer() {
+            Some(n) if (0..=86_400).contains(&n) => cfg.ci_wait_s = n as u64,
+            _ => s.err(
+                "ci-wait-s",
+                "must be a whole number of seconds (0 to 86400)",
+            ),
+        }
+    }
     if let Some(r) = s.string("repo") {
         if r.split('/').count() == 2
             && !r.contains(char::is_whitespace)
@@ -975,6 +1036,39 @@ mod tests {
                 &format!("[workspace.metadata.release]\n{s}"),
             )
             .unwrap()
+        }
+    }
+
+    #[test]
+    fn notices_and_the_ci_wait() {
+        let c = parse_ok(
+            "[workspace.metadata.release]\nnotify = [\"slack\", \"email\"]\nnotify-on = [\"failure\", \"success\"]\n\
+             [workspace.metadata.release.github]\nci-wait-s = 120\n",
+        );
+        assert_eq!(c.notify, Some(vec!["slack".into(), "email".into()]));
+        assert_eq!(c.notify_on, ["failure", "success"]);
+        assert_eq!(c.ci_wait_s, 120);
+        let d = parse_ok("");
+        assert_eq!(
+            (d.notify, d.notify_on, d.ci_wait_s),
+            (None, vec!["failure".to_string()], 0)
+        );
+        let errs = parse(
+            Path::new("/r"),
+            "[workspace.metadata.release]\nnotify = [\"pager\"]\nnotify-on = \"always\"\n\
+             [workspace.metadata.release.github]\nci-wait-s = -1\n",
+        )
+        .unwrap_err();
+        assert_eq!(errs.len(), 3, "{errs:?}");
+        for want in [
+            "notify entry \"pager\" is unknown; use any of slack, discord",
+            "notify-on must be an array of strings (any of failure, success)",
+            "ci-wait-s must be a whole number of seconds",
+        ] {
+            assert!(
+                errs.iter().any(|e| e.contains(want)),
+                "{want:?} in {errs:?}"
+            );
         }
     }
 

@@ -6,4 +6,5 @@ pub mod exec;
 pub mod net;
 pub mod plan;
 pub mod process;
+pub mod smtp;
 pub mod ui;

@@ -19,6 +19,7 @@
 //! an explicit variable list ([`process_gh_env`] in production; tests inject the stand-in's).
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{json, Value as Json};
@@ -471,6 +472,223 @@ pub fn ci_check(facts: &Facts, gh_env: &[(String, String)], problems: &mut Probl
         ));
     }
     Ok(())
+}
+
+/// One check on a commit: a check run or a commit status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitCheck {
+    /// `check run` or `status`.
+    pub kind: &'static str,
+    pub name: String,
+    /// `success`, `failure`, `in_progress`, `pending`, … (a conclusion, else the status).
+    pub state: String,
+    pub url: String,
+}
+
+/// What the checks of a commit say (pure): the red ones, the pending ones, how many in all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommitVerdict {
+    pub red: Vec<CommitCheck>,
+    pub pending: Vec<CommitCheck>,
+    pub total: usize,
+}
+
+/// Judges every check run and commit status (pure): a check run is green when completed with
+/// `success`, `neutral` or `skipped`, pending until completed; a status is green with `success`,
+/// pending with `pending`, red otherwise.
+pub fn judge_commit(check_runs: &[Json], statuses: &[Json]) -> CommitVerdict {
+    let mut v = CommitVerdict::default();
+    for c in check_runs {
+        let url = [str_of(c, "details_url"), str_of(c, "html_url")]
+            .into_iter()
+            .find(|u| !u.is_empty())
+            .unwrap_or("")
+            .to_string();
+        let status = str_of(c, "status");
+        let conclusion = str_of(c, "conclusion");
+        let check = |state: &str| CommitCheck {
+            kind: "check run",
+            name: str_of(c, "name").to_string(),
+            state: state.to_string(),
+            url: url.clone(),
+        };
+        v.total += 1;
+        if status != "completed" {
+            v.pending
+                .push(check(if status.is_empty() { "pending" } else { status }));
+        } else if !["success", "neutral", "skipped"].contains(&conclusion) {
+            v.red.push(check(if conclusion.is_empty() {
+                "without a conclusion"
+            } else {
+                conclusion
+            }));
+        }
+    }
+    for st in statuses {
+        let state = str_of(st, "state");
+        let check = CommitCheck {
+            kind: "status",
+            name: str_of(st, "context").to_string(),
+            state: state.to_string(),
+            url: str_of(st, "target_url").to_string(),
+        };
+        v.total += 1;
+        match state {
+            "success" => {}
+            "pending" => v.pending.push(check),
+            _ => v.red.push(check),
+        }
+    }
+    v
+}
+
+/// Every check run and every commit status of `sha` (all pages).
+fn read_commit_checks(gh: &Gh, sha: &str) -> Result<(Vec<Json>, Vec<Json>), String> {
+    let mut out = (Vec::new(), Vec::new());
+    for (path, key) in [("check-runs", "check_runs"), ("status", "statuses")] {
+        let list = if key == "check_runs" {
+            &mut out.0
+        } else {
+            &mut out.1
+        };
+        for page in 1.. {
+            let p = gh.api([format!(
+                "repos/{}/commits/{sha}/{path}?per_page=100&page={page}",
+                gh.repo
+            )]);
+            let r = api(&p).map_err(|e| format!("{e:#}"))?;
+            if r.status != 200 {
+                return Err(format!("{:#}", unexpected(&p, &r)));
+            }
+            let items = r
+                .body
+                .get(key)
+                .and_then(Json::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let total = r
+                .body
+                .get("total_count")
+                .and_then(Json::as_u64)
+                .unwrap_or(0) as usize;
+            let n = items.len();
+            list.extend(items);
+            if n == 0 || list.len() >= total || page >= 50 {
+                break;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// How often pending checks are read again while waiting (`SLIPWAY_CI_POLL_MS`, default 5 s).
+fn ci_poll() -> Duration {
+    std::env::var("SLIPWAY_CI_POLL_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(Duration::from_millis)
+        .unwrap_or(Duration::from_secs(5))
+}
+
+/// Refuses the tag unless every check run and commit status of its commit is green; pending
+/// ones are waited for up to `wait` (`[workspace.metadata.release.github] ci-wait-s`), read
+/// again every [`ci_poll`]. A commit with no checks at all passes, with a note.
+pub fn commit_check(
+    facts: &Facts,
+    gh_env: &[(String, String)],
+    wait: Duration,
+    ui: &ui::Ui,
+    problems: &mut Problems,
+) -> Result<()> {
+    let gh = match Gh::resolve(&facts.cfg, gh_env) {
+        Ok(gh) => gh,
+        Err(list) => {
+            list.into_iter().for_each(|m| push_once(problems, m));
+            return Ok(());
+        }
+    };
+    let tag = &facts.tag;
+    let emergency = "or pass --skip-ci-check in an emergency";
+    let deadline = std::time::Instant::now() + wait;
+    let mut told = false;
+    loop {
+        let (runs, statuses) = match read_commit_checks(&gh, &facts.commit) {
+            Ok(x) => x,
+            Err(e) => {
+                problems.failure(format!(
+                    "cannot read the checks of {tag}'s commit {}: {e}; check the token may read \
+                     checks and statuses in {}, {emergency}",
+                    facts.short, gh.repo
+                ));
+                return Ok(());
+            }
+        };
+        let v = judge_commit(&runs, &statuses);
+        if v.total == 0 {
+            ui.note(&format!(
+                "no check runs or statuses on {tag}'s commit {}: nothing to wait for",
+                facts.short
+            ));
+            return Ok(());
+        }
+        let line = |c: &CommitCheck| {
+            let url = if c.url.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", c.url)
+            };
+            format!("{} `{}` is {}{url}", c.kind, c.name, c.state)
+        };
+        if !v.red.is_empty() {
+            for c in &v.red {
+                problems.failure(format!(
+                    "CI has not passed for {tag}: on its commit {}, the {}; fix it, {emergency}",
+                    facts.short,
+                    line(c)
+                ));
+            }
+            return Ok(());
+        }
+        if v.pending.is_empty() {
+            ui.note(&format!(
+                "all {} checks on {tag}'s commit {} are green",
+                v.total, facts.short
+            ));
+            return Ok(());
+        }
+        let now = std::time::Instant::now();
+        if now >= deadline {
+            let waited = if wait.is_zero() {
+                "(ci-wait-s is 0: not waiting)".to_string()
+            } else {
+                format!("after waiting {} s", wait.as_secs())
+            };
+            for c in &v.pending {
+                problems.failure(format!(
+                    "CI has not finished for {tag}: on its commit {}, the {} {waited}; wait for \
+                     it, raise [workspace.metadata.release.github] ci-wait-s, {emergency}",
+                    facts.short,
+                    line(c)
+                ));
+            }
+            return Ok(());
+        }
+        if !told {
+            ui.note(&format!(
+                "waiting up to {} s for {} pending check(s) on {tag}'s commit {}: {}",
+                wait.as_secs(),
+                v.pending.len(),
+                facts.short,
+                v.pending
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+            told = true;
+        }
+        std::thread::sleep(ci_poll().min(deadline - now));
+    }
 }
 
 /// The GitHub part of the publish plan (see the module docs). Reads gh's configuration from this
@@ -1569,6 +1787,36 @@ impl Reconcile for MarkRolledBack {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn commit_checks_are_judged_green_pending_or_red() {
+        let run = |name: &str, status: &str, conclusion: Json| {
+            json!({"name": name, "status": status, "conclusion": conclusion,
+                   "details_url": format!("https://ci.example/{name}"), "html_url": "https://h"})
+        };
+        let v = judge_commit(
+            &[
+                run("test", "completed", json!("success")),
+                run("docs", "completed", json!("skipped")),
+                run("info", "completed", json!("neutral")),
+                run("lint", "completed", json!("failure")),
+                run("slow", "queued", Json::Null),
+            ],
+            &[
+                json!({"context": "ci/a", "state": "success", "target_url": null}),
+                json!({"context": "ci/b", "state": "pending", "target_url": "https://s/b"}),
+                json!({"context": "ci/c", "state": "error", "target_url": "https://s/c"}),
+            ],
+        );
+        assert_eq!(v.total, 8);
+        let names = |l: &[CommitCheck]| l.iter().map(|c| c.name.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&v.red), ["lint", "ci/c"]);
+        assert_eq!(names(&v.pending), ["slow", "ci/b"]);
+        assert_eq!(v.red[0].url, "https://ci.example/lint");
+        assert_eq!(v.red[0].state, "failure");
+        assert_eq!(v.pending[0].state, "queued");
+        assert_eq!(judge_commit(&[], &[]), CommitVerdict::default());
+    }
 
     #[test]
     fn asset_names_and_encoding() {
