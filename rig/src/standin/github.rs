@@ -238,6 +238,7 @@ pub struct Issue {
 
 /// A comment on an issue or pull request.
 #[derive(Debug, Clone)]
+#[allow(dead_code)] // kept as GitHub keeps them; the dump shows the bodies
 pub struct Comment {
     pub id: u64,
     pub body: String,
@@ -1052,7 +1053,9 @@ impl World {
                 let Some(p) = &i.pull else { return false };
                 (state == "all" || i.state == state)
                     && head.as_ref().is_none_or(|(owner, branch)| {
-                        owner.as_ref().is_none_or(|o| o.eq_ignore_ascii_case(&r.owner))
+                        owner
+                            .as_ref()
+                            .is_none_or(|o| o.eq_ignore_ascii_case(&r.owner))
                             && *branch == p.head
                     })
                     && base.is_none_or(|b| *b == p.base)
@@ -1156,7 +1159,13 @@ impl World {
 
     /// Marks pull request `number` merged by `sha` (the merge commit the test made in the bare
     /// remote) and closes it, as a merge on GitHub does.
-    pub fn merge_pull(&mut self, owner: &str, repo: &str, number: u64, sha: &str) -> Result<(), String> {
+    pub fn merge_pull(
+        &mut self,
+        owner: &str,
+        repo: &str,
+        number: u64,
+        sha: &str,
+    ) -> Result<(), String> {
         let r = self
             .repo_mut(owner, repo)
             .ok_or_else(|| format!("no repository {owner}/{repo}"))?;
@@ -1646,7 +1655,8 @@ fn label_json(r: &Repo, name: &str) -> Json {
         "node_id": node_id("LA", id),
         "url": format!("{}/repos/{}/{}/labels/{}", api(), r.owner, r.name, name.replace(' ', "%20")),
         "name": name,
-        "description": null,
+        // A string: `pull-request-simple` labels declare it non-nullable.
+        "description": "",
         "color": "ededed",
         "default": false,
     })
