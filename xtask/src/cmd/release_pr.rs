@@ -456,7 +456,7 @@ impl Reconcile for TagMerged {
         };
         let tag = version::git_tag(&self.tag_prefix, v);
         let tag_ref = format!("refs/tags/{tag}");
-        let on_remote = git::ls_remote(&self.root, &self.remote, &[tag_ref.clone()])?
+        let on_remote = git::ls_remote(&self.root, &self.remote, std::slice::from_ref(&tag_ref))?
             .iter()
             .any(|(r, _)| *r == tag_ref);
         let local = read(
