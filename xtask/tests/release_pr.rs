@@ -369,8 +369,20 @@ fn the_release_pr_loop_feat_fix_merge_failed_publish_then_finished() {
     assert!(w.pulls().is_empty());
     assert_eq!(w.remote_ref("refs/heads/slipway/release"), None);
 
-    // feat → a PR for the minor version.
+    // feat → a PR for the minor version. The dry run for people lists the processes.
     w.commit_and_push("feat: a health endpoint");
+    let human = w.run(&["release-pr", "--dry-run", "--only", ONLY, "--skip-ci-check"]);
+    assert_eq!(human.code, 0, "{}", human.all());
+    for line in [
+        "release-pr: open the release PR for 1.3.0 — dry run, nothing will be changed",
+        "gh api --include -X POST repos/acme/app/pulls --input target/slipway/release-pr/pr-create.json",
+        "gh api --include 'repos/acme/app/releases/tags/<tag>'",
+        "$ git push --quiet --force origin HEAD:refs/heads/slipway/release",
+        "$ git push --quiet origin --delete slipway/release",
+    ] {
+        assert!(human.all().contains(line), "{line}\n{}", human.all());
+    }
+    assert!(!human.all().contains(TOKEN), "{}", human.all());
     let (plan, run) = w.release_pr();
     assert_eq!(run.code, 0, "{}", run.all());
     assert_eq!(plan["state"]["releasable"]["version"], "1.3.0");

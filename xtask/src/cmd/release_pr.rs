@@ -790,13 +790,22 @@ impl Reconcile for PushBranch {
             files: vec![("<file>…".into(), "<content>".into())],
         };
         let w = self.preview.wanted.as_ref().unwrap_or(&placeholder);
+        let git = git_in(&self.root);
         Planned {
-            observe: vec![Sub::run(git_in(&self.root)(&[
-                "ls-remote",
-                "--quiet",
-                &self.remote,
-                &format!("refs/heads/{BRANCH}"),
-            ]))],
+            observe: vec![
+                Sub::run(git(&[
+                    "ls-remote",
+                    "--quiet",
+                    &self.remote,
+                    &format!("refs/heads/{BRANCH}"),
+                ])),
+                Sub::run(git(&[
+                    "fetch",
+                    "--quiet",
+                    &self.remote,
+                    &format!("+refs/heads/{BRANCH}:refs/remotes/{}/{BRANCH}", self.remote),
+                ])),
+            ],
             apply: self.subs(w),
         }
     }

@@ -116,6 +116,10 @@ pub fn merged_release(gh: &Gh, base: &str) -> Result<Option<(Pr, Version)>> {
 
 /// `gh api --include repos/<repo>/releases/tags/<tag>`.
 pub fn release_process(gh: &Gh, tag: &str) -> Process {
+    if tag.starts_with('<') {
+        // A plan's template: the placeholder stays readable.
+        return gh.api([format!("repos/{}/releases/tags/{tag}", gh.repo)]);
+    }
     gh.api([gh.release_by_tag_path(tag)])
 }
 
