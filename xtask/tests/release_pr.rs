@@ -15,7 +15,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::*;
-use serde_json::{json, Value as Json};
+use serde_json::Value as Json;
 use slipway_rig::services::PackageIndex;
 use slipway_rig::standin::Standin;
 use xtask::targets::pypi::{Venv, SERVER_REQUIREMENTS, TOOL_REQUIREMENTS};
@@ -590,6 +590,13 @@ fn refuses_off_the_main_branch_and_without_a_token_changing_nothing() {
     assert!(all.contains("no GitHub token"), "{all}");
     assert_eq!(w.repo.snapshot(), before);
     assert!(w.standin.requests().is_empty());
-    let _ = json!(null);
-    let _ = Path::new("");
+    w.repo.git(&["switch", "-q", "main"]);
+    let run = w.run(&["release-pr", "--only", "docker"]);
+    assert_eq!(run.code, 2, "{}", run.all());
+    assert!(
+        run.all().contains("--only must include github"),
+        "{}",
+        run.all()
+    );
+    assert!(w.standin.requests().is_empty());
 }

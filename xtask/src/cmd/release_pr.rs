@@ -921,3 +921,135 @@ impl Reconcile for DeleteBranch {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gh() -> Gh {
+        Gh {
+            repo: "acme/app".into(),
+            env: Vec::new(),
+            cwd: PathBuf::from("/r"),
+        }
+    }
+
+    fn tagger() -> TagMerged {
+        TagMerged {
+            gh: gh(),
+            root: PathBuf::from("/r"),
+            remote: "origin".into(),
+            base: "main".into(),
+            tag_prefix: "v".into(),
+            preview: None,
+        }
+    }
+
+    fn merged(sha: &str) -> Option<(Pr, Version)> {
+        Some((
+            Pr {
+                number: 7,
+                title: "chore(release): 1.3.0".into(),
+                body: String::new(),
+                html_url: String::new(),
+                merge_sha: Some(sha.into()),
+                merged_at: Some("2026-11-21T00:00:00Z".into()),
+            },
+            Version::new(1, 3, 0),
+        ))
+    }
+
+    fn seen(local: Option<&str>, on_remote: bool, newer: Option<&str>) -> TagSeen {
+        TagSeen {
+            merged: merged("abc123"),
+            tag: "v1.3.0".into(),
+            on_remote,
+            local: local.map(String::from),
+            newer: newer.map(String::from),
+            have_commit: true,
+        }
+    }
+
+    fn lines(d: &Decision) -> Vec<String> {
+        d.subs()
+            .iter()
+            .flat_map(|s| crate::run::plan::sub_lines(s, Path::new("/r")))
+            .collect()
+    }
+
+    #[test]
+    fn tagging_decides_from_what_it_sees() {
+        let t = tagger();
+        let d = t.decide(&seen(None, false, None)).unwrap();
+        assert_eq!(
+            lines(&d),
+            [
+                "$ git tag -a v1.3.0 -m 'Release v1.3.0' abc123",
+                "$ git push --quiet origin refs/tags/v1.3.0"
+            ]
+        );
+        // Tagged here by a run whose push failed: only the push.
+        let d = t.decide(&seen(Some("abc123"), false, None)).unwrap();
+        assert_eq!(lines(&d), ["$ git push --quiet origin refs/tags/v1.3.0"]);
+        // On the remote: done, and the publish step is told which tag.
+        let d = t.decide(&seen(Some("abc123"), true, None)).unwrap();
+        assert!(
+            matches!(&d, Decision::Done { record, .. } if record == &[("release_pr.tag".to_string(), "v1.3.0".to_string())])
+        );
+        // A newer release: nothing to tag, nothing to publish.
+        let d = t.decide(&seen(None, false, Some("v1.4.0"))).unwrap();
+        assert!(matches!(&d, Decision::Done { record, .. } if record.is_empty()));
+        // A local tag elsewhere is refused, naming the fix.
+        let e = t.decide(&seen(Some("def456"), false, None)).unwrap_err();
+        assert!(e.to_string().contains("`git tag -d v1.3.0`"), "{e}");
+        // No merged release PR.
+        let mut none = seen(None, false, None);
+        none.merged = None;
+        assert!(t.decide(&none).unwrap().subs().is_empty());
+    }
+
+    #[test]
+    fn publishing_reuses_the_worktree_of_a_failed_attempt() {
+        let p = PublishMerged {
+            gh: gh(),
+            root: PathBuf::from("/r"),
+            exe: PathBuf::from("/bin/xtask"),
+            worktree: PathBuf::from("/r/target/slipway/release-pr/publish"),
+            only: vec![Target::Github],
+            skip_ci_check: false,
+            preview: None,
+        };
+        let fresh = p
+            .decide(&PublishSeen::Tag {
+                tag: "v1.3.0".into(),
+                complete: false,
+                reuse: false,
+            })
+            .unwrap();
+        assert!(lines(&fresh)
+            .iter()
+            .any(|l| l.contains("worktree add --quiet --detach --force")));
+        let again = p
+            .decide(&PublishSeen::Tag {
+                tag: "v1.3.0".into(),
+                complete: false,
+                reuse: true,
+            })
+            .unwrap();
+        assert_eq!(
+            lines(&again),
+            [
+                "$ /bin/xtask -C /r/target/slipway/release-pr/publish publish-prod --only github",
+                "$ git worktree remove --force /r/target/slipway/release-pr/publish"
+            ]
+        );
+        let done = p
+            .decide(&PublishSeen::Tag {
+                tag: "v1.3.0".into(),
+                complete: true,
+                reuse: true,
+            })
+            .unwrap();
+        assert!(done.subs().is_empty());
+    }
+}
