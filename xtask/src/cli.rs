@@ -73,6 +73,7 @@ pub enum Cmd {
     Init(cmd::init::Options),
     Adopt(cmd::adopt::Options),
     Hotfix(cmd::hotfix::Options),
+    ReleasePr(cmd::release_pr::Options),
 }
 
 /// An "Examples:" section: 2–4 commands (`cargo xtask` is prepended unless the example names it,
@@ -156,6 +157,16 @@ without a release (listing the lines that have one), uncommitted changes, and a 
 that does not match `release/X.Y`. On that branch `release patch` cuts X.Y.(n+1), pushed with the
 branch; minor and major releases stay on the main branch. Moving Docker tags (`latest`, `vX`) stay
 on the newest line.";
+
+const RELEASE_PR_ABOUT: &str = "\
+Keeps one release pull request open (branch `slipway/release` into the main branch, title
+`chore(release): X.Y.Z`, body = the changelog section) while Conventional Commits since the last
+release tag are releasable: the branch is the main branch plus the commit `bump-version auto
+--generate-changelog` makes (no tag). Nothing releasable: the open release PR is commented on and
+closed, the branch deleted. A merged release PR whose version has no tag: its merge commit is
+tagged and pushed, then `publish-prod` publishes it; a publish that failed is finished by the next
+run. Every state is read from git and GitHub on each run, never from labels. Meant for CI after
+every push to the main branch (`.github/workflows/release-pr.yml`).";
 
 const CHECK_VERSIONS_ABOUT: &str = "\
 Exit 0 when pyproject.toml, the own image tags in the compose files and the newest CHANGELOG
@@ -333,6 +344,7 @@ pub fn command() -> App {
             release(),
             bump_version(),
             hotfix(),
+            release_pr(),
             check_versions(),
             publish_prod(),
             verify(),
@@ -753,6 +765,44 @@ fn hotfix() -> App {
         ]))
 }
 
+fn release_pr() -> App {
+    App::new("release-pr")
+        .about("open, update or close the release PR; tag and publish a merged one")
+        .before_help(RELEASE_PR_ABOUT)
+        .help_template(SUB_TEMPLATE)
+        .arg(flag(
+            "dry-run",
+            "read git and GitHub, print every step it may take; change nothing",
+        ))
+        .arg(
+            opt(
+                "only",
+                "target",
+                "publish a merged release to these targets only (passed to publish-prod; must include github)",
+            )
+            .action(ArgAction::Append)
+            .value_delimiter(','),
+        )
+        .arg(flag(
+            "skip-ci-check",
+            "passed to publish-prod: do not require the release workflow to have passed for the tag",
+        ))
+        .arg(json_flag(
+            "print the state seen, the decision and the steps as one JSON document",
+        ))
+        .after_help(examples(&[
+            (
+                "release-pr --dry-run",
+                "what it would open, update, close, tag or publish",
+            ),
+            ("release-pr", "make the release PR what the commits say"),
+            (
+                "release-pr --dry-run --json",
+                "the state seen, the decision, the steps",
+            ),
+        ]))
+}
+
 fn provision() -> App {
     App::new("provision")
         .about("install/start what the end-to-end tests need (idempotent)")
@@ -1020,6 +1070,20 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation> {
             dry_run: sub.get_flag("dry-run"),
             json: sub.get_flag("json"),
         }),
+        "release-pr" => {
+            let mut only = Vec::new();
+            for t in strings(sub, "only") {
+                let t = t.trim();
+                choose(t, "--only <target>", &["docker", "pypi", "github"])?;
+                only.push(cmd::publish::Target::parse(t)?);
+            }
+            Cmd::ReleasePr(cmd::release_pr::Options {
+                dry_run: sub.get_flag("dry-run"),
+                json: sub.get_flag("json"),
+                only,
+                skip_ci_check: sub.get_flag("skip-ci-check"),
+            })
+        }
         "adopt" => Cmd::Adopt(cmd::adopt::Options {
             path: sub.get_one::<PathBuf>("path").cloned().unwrap_or_default(),
             dry_run: sub.get_flag("dry-run"),
@@ -1100,6 +1164,7 @@ fn dispatch(global: &cmd::Global, command: Cmd, ui: &Ui) -> Result<u8> {
         Cmd::Init(o) => cmd::init::run(global, &o, ui),
         Cmd::Adopt(o) => cmd::adopt::run(global, &o, ui),
         Cmd::Hotfix(o) => cmd::hotfix::run(global, &o, ui),
+        Cmd::ReleasePr(o) => cmd::release_pr::run(global, &o, ui),
         Cmd::Rehearse {
             options,
             dry_run: true,

@@ -232,6 +232,20 @@ pub struct Issue {
     pub assignees: Vec<String>,
     pub created_at: String,
     pub pull: Option<Pull>,
+    /// `open` or `closed`.
+    pub state: String,
+    pub closed_at: Option<String>,
+    pub updated_at: String,
+    pub comments: Vec<Comment>,
+}
+
+/// A comment on an issue or pull request.
+#[derive(Debug, Clone)]
+#[allow(dead_code)] // kept as GitHub keeps them; the dump shows the bodies
+pub struct Comment {
+    pub id: u64,
+    pub body: String,
+    pub created_at: String,
 }
 
 #[derive(Debug, Clone)]
@@ -242,6 +256,8 @@ pub struct Pull {
     pub maintainer_can_modify: bool,
     pub requested_reviewers: Vec<String>,
     pub requested_teams: Vec<String>,
+    /// Set when merged (control API `POST /_standin/merge`): the merge commit and when.
+    pub merged: Option<(String, String)>,
 }
 
 #[derive(Debug, Clone)]
@@ -330,14 +346,11 @@ pub const NOT_YET_IMPLEMENTED: &[&str] = &[
     "git/delete-ref",
     "git/get-ref",
     "issues/add-assignees",
-    "issues/create-comment",
     "issues/create-label",
     "issues/get-label",
     "issues/list-for-repo",
     "issues/remove-label",
     "issues/update",
-    "pulls/list",
-    "pulls/update",
     "repos/create-attestation",
     "repos/delete-release",
     "repos/delete-release-asset",
@@ -660,6 +673,9 @@ impl World {
                 }
             }
             "pulls/request-reviewers" => self.request_reviewers(c),
+            "pulls/list" => self.list_pulls(c),
+            "pulls/update" => self.update_pull(c),
+            "issues/create-comment" => self.create_comment(c),
             "repos/create-deployment" => self.create_deployment(c),
             "repos/create-deployment-status" => self.create_deployment_status(c),
             _ => error(501, &format!("the stand-in does not implement {op_id}")),
@@ -1102,6 +1118,10 @@ impl World {
             assignees,
             created_at: now(),
             pull: None,
+            state: "open".into(),
+            closed_at: None,
+            updated_at: now(),
+            comments: Vec::new(),
         });
         let r = self.repo(c.p("owner"), c.p("repo")).unwrap();
         Reply::created(issue_json(r, r.issues.last().unwrap()))
@@ -1158,9 +1178,10 @@ impl World {
             );
         }
         let existing = repo.issues.iter().any(|i| {
-            i.pull
-                .as_ref()
-                .is_some_and(|p| p.head == head_branch && p.base == base)
+            i.state == "open"
+                && i.pull
+                    .as_ref()
+                    .is_some_and(|p| p.head == head_branch && p.base == base)
         });
         if existing {
             return validation_failed(
@@ -1180,6 +1201,7 @@ impl World {
             maintainer_can_modify: c.bool_field("maintainer_can_modify").unwrap_or(false),
             requested_reviewers: Vec::new(),
             requested_teams: Vec::new(),
+            merged: None,
         };
         let number;
         if let Some(issue_number) = c.field("issue").and_then(Json::as_u64) {
@@ -1210,6 +1232,10 @@ impl World {
                 assignees: Vec::new(),
                 created_at: now(),
                 pull: Some(pull),
+                state: "open".into(),
+                closed_at: None,
+                updated_at: now(),
+                comments: Vec::new(),
             });
         }
         let r = self.repo(c.p("owner"), c.p("repo")).unwrap();
@@ -1258,6 +1284,161 @@ impl World {
         Reply::created(pull_json(r, issue, false))
     }
 
+    /// `GET /repos/{owner}/{repo}/pulls`: `state` (open, closed, all), `head` (`owner:branch`),
+    /// `base`, newest first (`sort=created`, `direction=desc`, GitHub's defaults), paged.
+    fn list_pulls(&self, c: &Call) -> Reply {
+        let r = self.repo(c.p("owner"), c.p("repo")).unwrap();
+        let state = c.query.get("state").map(String::as_str).unwrap_or("open");
+        if !matches!(state, "open" | "closed" | "all") {
+            return validation_failed("PullRequest", "invalid", "state", None);
+        }
+        let head = c.query.get("head").map(|h| match h.split_once(':') {
+            Some((owner, branch)) => (Some(owner.to_string()), branch.to_string()),
+            None => (None, h.clone()),
+        });
+        let base = c.query.get("base");
+        let per_page = c.int_query("per_page", 30).clamp(1, 100) as usize;
+        let page = c.int_query("page", 1).max(1) as usize;
+        let ascending = c.query.get("direction").is_some_and(|d| d == "asc");
+        let mut list: Vec<&Issue> = r
+            .issues
+            .iter()
+            .filter(|i| {
+                let Some(p) = &i.pull else { return false };
+                (state == "all" || i.state == state)
+                    && head.as_ref().is_none_or(|(owner, branch)| {
+                        owner
+                            .as_ref()
+                            .is_none_or(|o| o.eq_ignore_ascii_case(&r.owner))
+                            && *branch == p.head
+                    })
+                    && base.is_none_or(|b| *b == p.base)
+            })
+            .collect();
+        if !ascending {
+            list.reverse();
+        }
+        let list: Vec<Json> = list
+            .into_iter()
+            .skip((page - 1) * per_page)
+            .take(per_page)
+            .map(|i| pull_json(r, i, false))
+            .collect();
+        Reply::ok(200, Json::Array(list))
+    }
+
+    /// `PATCH /repos/{owner}/{repo}/pulls/{pull_number}`: title, body, state, base. A merged
+    /// pull request cannot be reopened.
+    fn update_pull(&mut self, c: &Call) -> Reply {
+        let n = c.p("pull_number").parse::<u64>().unwrap_or(0);
+        let repo = self.repo_mut(c.p("owner"), c.p("repo")).unwrap();
+        let Some(issue) = repo
+            .issues
+            .iter_mut()
+            .find(|i| i.number == n && i.pull.is_some())
+        else {
+            return not_found();
+        };
+        let state = c.str_field("state");
+        if let Some(s) = &state {
+            if !matches!(s.as_str(), "open" | "closed") {
+                return validation_failed("PullRequest", "invalid", "state", None);
+            }
+            if s == "open" && issue.pull.as_ref().is_some_and(|p| p.merged.is_some()) {
+                return validation_failed(
+                    "PullRequest",
+                    "custom",
+                    "state",
+                    Some("Cannot reopen a merged pull request"),
+                );
+            }
+        }
+        if let Some(t) = c.str_field("title") {
+            if t.trim().is_empty() {
+                return validation_failed("PullRequest", "missing_field", "title", None);
+            }
+            issue.title = t;
+        }
+        if let Some(b) = c.str_field("body") {
+            issue.body = Some(b);
+        }
+        if let Some(b) = c.str_field("base") {
+            issue.pull.as_mut().unwrap().base = b;
+        }
+        if let Some(s) = state {
+            if s != issue.state {
+                issue.closed_at = (s == "closed").then(now);
+                issue.state = s;
+            }
+        }
+        issue.updated_at = now();
+        let r = self.repo(c.p("owner"), c.p("repo")).unwrap();
+        let issue = r.issues.iter().find(|i| i.number == n).unwrap();
+        Reply::ok(200, pull_json(r, issue, true))
+    }
+
+    /// `POST /repos/{owner}/{repo}/issues/{issue_number}/comments`.
+    fn create_comment(&mut self, c: &Call) -> Reply {
+        let n = c.p("issue_number").parse::<u64>().unwrap_or(0);
+        let id = self.id(8);
+        let body = c.str_field("body").unwrap_or_default();
+        if body.trim().is_empty() {
+            return validation_failed("IssueComment", "missing_field", "body", None);
+        }
+        let repo = self.repo_mut(c.p("owner"), c.p("repo")).unwrap();
+        let Some(issue) = repo.issues.iter_mut().find(|i| i.number == n) else {
+            return not_found();
+        };
+        let created_at = now();
+        issue.comments.push(Comment {
+            id,
+            body: body.clone(),
+            created_at: created_at.clone(),
+        });
+        let r = self.repo(c.p("owner"), c.p("repo")).unwrap();
+        let full = format!("{}/{}", r.owner, r.name);
+        Reply::created(json!({
+            "id": id,
+            "node_id": node_id("IC", id),
+            "url": format!("{}/repos/{full}/issues/comments/{id}", api()),
+            "html_url": format!("{}/{full}/issues/{n}#issuecomment-{id}", web()),
+            "issue_url": format!("{}/repos/{full}/issues/{n}", api()),
+            "body": body,
+            "user": user_json(BOT),
+            "created_at": created_at,
+            "updated_at": created_at,
+            "author_association": "OWNER",
+        }))
+    }
+
+    /// Marks pull request `number` merged by `sha` (the merge commit the test made in the bare
+    /// remote) and closes it, as a merge on GitHub does.
+    pub fn merge_pull(
+        &mut self,
+        owner: &str,
+        repo: &str,
+        number: u64,
+        sha: &str,
+    ) -> Result<(), String> {
+        let r = self
+            .repo_mut(owner, repo)
+            .ok_or_else(|| format!("no repository {owner}/{repo}"))?;
+        let issue = r
+            .issues
+            .iter_mut()
+            .find(|i| i.number == number && i.pull.is_some())
+            .ok_or_else(|| format!("no pull request #{number} in {owner}/{repo}"))?;
+        if issue.state != "open" {
+            return Err(format!("pull request #{number} is not open"));
+        }
+        let at = now();
+        issue.pull.as_mut().unwrap().merged = Some((sha.to_string(), at.clone()));
+        issue.state = "closed".into();
+        issue.closed_at = Some(at.clone());
+        issue.updated_at = at;
+        Ok(())
+    }
+
     /// Everything, for tests and the control API (asset bytes as size + digest).
     pub fn dump(&self) -> Json {
         let repos: Vec<Json> = self
@@ -1297,10 +1478,13 @@ impl World {
                     })).collect::<Vec<_>>(),
                     "issues": r.issues.iter().map(|i| json!({
                         "number": i.number, "title": i.title, "labels": i.labels,
+                        "state": i.state, "body": i.body,
+                        "comments": i.comments.iter().map(|c| c.body.clone()).collect::<Vec<_>>(),
                         "pull_request": i.pull.as_ref().map(|p| json!({
                             "head": p.head, "base": p.base, "draft": p.draft,
                             "requested_reviewers": p.requested_reviewers,
                             "requested_teams": p.requested_teams,
+                            "merge_commit_sha": p.merged.as_ref().map(|(sha, _)| sha.clone()),
                         })),
                     })).collect::<Vec<_>>(),
                 })
@@ -1753,7 +1937,8 @@ fn label_json(r: &Repo, name: &str) -> Json {
         "node_id": node_id("LA", id),
         "url": format!("{}/repos/{}/{}/labels/{}", api(), r.owner, r.name, name.replace(' ', "%20")),
         "name": name,
-        "description": null,
+        // A string: `pull-request-simple` labels declare it non-nullable.
+        "description": "",
         "color": "ededed",
         "default": false,
     })
@@ -1772,7 +1957,7 @@ pub fn issue_json(r: &Repo, i: &Issue) -> Json {
         "events_url": format!("{u}/events"),
         "html_url": format!("{}/{full}/issues/{}", web(), i.number),
         "number": i.number,
-        "state": "open",
+        "state": i.state,
         "title": i.title,
         "body": i.body,
         "user": user_json(BOT),
@@ -1782,10 +1967,10 @@ pub fn issue_json(r: &Repo, i: &Issue) -> Json {
         "milestone": null,
         "locked": false,
         "active_lock_reason": null,
-        "comments": 0,
-        "closed_at": null,
+        "comments": i.comments.len(),
+        "closed_at": i.closed_at,
         "created_at": i.created_at,
-        "updated_at": i.created_at,
+        "updated_at": i.updated_at,
         "author_association": "OWNER",
     });
     if i.pull.is_some() {
@@ -1841,7 +2026,16 @@ pub fn pull_json(r: &Repo, i: &Issue, full: bool) -> Json {
     let requested_teams: Vec<Json> = p
         .requested_teams
         .iter()
-        .map(|t| team_json(&r.owner, t))
+        .map(|t| {
+            let mut t = team_json(&r.owner, t);
+            // `pull-request` lists `team-simple`s (no `parent`); `pull-request-simple`, `team`s.
+            if full {
+                if let Json::Object(m) = &mut t {
+                    m.remove("parent");
+                }
+            }
+            t
+        })
         .collect();
     let mut v = json!({
         "url": u,
@@ -1857,7 +2051,7 @@ pub fn pull_json(r: &Repo, i: &Issue, full: bool) -> Json {
         "comments_url": format!("{issue_url}/comments"),
         "statuses_url": statuses,
         "number": i.number,
-        "state": "open",
+        "state": i.state,
         "locked": false,
         "title": i.title,
         "user": user_json(BOT),
@@ -1866,10 +2060,10 @@ pub fn pull_json(r: &Repo, i: &Issue, full: bool) -> Json {
         "milestone": null,
         "active_lock_reason": null,
         "created_at": i.created_at,
-        "updated_at": i.created_at,
-        "closed_at": null,
-        "merged_at": null,
-        "merge_commit_sha": null,
+        "updated_at": i.updated_at,
+        "closed_at": i.closed_at,
+        "merged_at": p.merged.as_ref().map(|(_, at)| at.clone()),
+        "merge_commit_sha": p.merged.as_ref().map(|(sha, _)| sha.clone()),
         "assignee": null,
         "assignees": [],
         "requested_reviewers": requested_reviewers,
@@ -1885,12 +2079,12 @@ pub fn pull_json(r: &Repo, i: &Issue, full: bool) -> Json {
         merge(
             &mut v,
             json!({
-                "merged": false,
+                "merged": p.merged.is_some(),
                 "mergeable": null,
                 "rebaseable": null,
                 "mergeable_state": "unknown",
                 "merged_by": null,
-                "comments": 0,
+                "comments": i.comments.len(),
                 "review_comments": 0,
                 "maintainer_can_modify": p.maintainer_can_modify,
                 "commits": 1,

@@ -32,6 +32,7 @@
 //! | `POST /_standin/runs` | `{"owner", "repo", "workflow": "release.yml", "branch", "conclusion"?: "success"\|"failure"\|…, "status"?, "head_sha"?, "event"?: "push"}` → 201 `{"id"}` (creates the workflow on first use; no conclusion = `in_progress`) |
 //! | `POST /_standin/checks` | `{"owner", "repo", "sha", "kind"?: "check"\|"status", "name", "status"?, "conclusion"?, "url"?}` → 201 `{"id"}`: a check run (`status` queued/in_progress/completed…, `conclusion` with completed) or a commit status (`status` is its state: pending/success/failure/error); the same sha + kind + name again changes it |
 //! | `POST /_standin/teams` | `{"org", "team", "members": ["login" \| {"login", "role": "member"\|"maintainer"}]}` → 201 |
+//! | `POST /_standin/merge` | `{"owner", "repo", "number", "merge_commit_sha"}` → 200: pull request `number` is merged by that commit (made by the test in its bare remote) and closed |
 //! | `POST /_standin/faults` | `{"method": "POST", "path": "/repos/{owner}/{repo}/releases", "status": 500, "count"?: 1}` → 201: the next `count` requests to that operation (method + path template of the description) answer `status` with a GitHub error body; `status: 0` closes the connection without an answer |
 //! | `GET /_standin/requests` | the request log: `[{"method", "host", "target", "operation", "status", "request_body", "response_body"}]` |
 //! | `GET /_standin/violations` | `["…", …]` |
@@ -267,6 +268,16 @@ impl Standin {
             .map(|l| (l.to_string(), "member".to_string()))
             .collect();
         self.shared.lock().world.seed_team(org, team, members);
+    }
+
+    /// Marks pull request `number` merged by the commit `sha` (which the test made in its bare
+    /// git remote) and closes it.
+    pub fn merge_pull(&self, owner: &str, repo: &str, number: u64, sha: &str) -> Result<()> {
+        self.shared
+            .lock()
+            .world
+            .merge_pull(owner, repo, number, sha)
+            .map_err(|e| anyhow!(e))
     }
 
     /// The next `count` requests to the operation `method template` (as in the description,
@@ -694,6 +705,19 @@ impl Shared {
                     .seed_team(&need("org")?, &need("team")?, members);
                 Ok(Response::json(201, &json!({"ok": true})))
             }
+            ("POST", "merge") => {
+                let number = body
+                    .get("number")
+                    .and_then(Json::as_u64)
+                    .ok_or("missing integer field \"number\"")?;
+                self.lock().world.merge_pull(
+                    &need("owner")?,
+                    &need("repo")?,
+                    number,
+                    &need("merge_commit_sha")?,
+                )?;
+                Ok(Response::json(200, &json!({"ok": true})))
+            }
             ("POST", "faults") => {
                 let status = body
                     .get("status")
@@ -713,7 +737,7 @@ impl Shared {
                 404,
                 &json!({
                     "message": format!("no control endpoint {} /_standin/{what}", req.method),
-                    "endpoints": ["GET health", "GET violations", "GET requests", "GET state", "POST reset", "POST repos", "POST runs", "POST checks", "POST teams", "POST faults"],
+                    "endpoints": ["GET health", "GET violations", "GET requests", "GET state", "POST reset", "POST repos", "POST runs", "POST checks", "POST teams", "POST merge", "POST faults"],
                 }),
             )),
         })();

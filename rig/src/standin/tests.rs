@@ -918,6 +918,90 @@ fn every_operation_answers_within_the_contract() {
     check("GET", format!("{repo}/pulls/{n}"), Json::Null, 200);
     check("GET", format!("{repo}/pulls/1000"), Json::Null, 404);
 
+    // The release PR's operations: list by head, update, comment, close; a merge (control API)
+    // shows as merged with its merge commit; a closed PR's head may get a new PR.
+    let listed = check(
+        "GET",
+        format!("{repo}/pulls?state=open&head=acme:release/v1&base=main&per_page=100"),
+        Json::Null,
+        200,
+    );
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed[0]["number"], p);
+    let updated = check(
+        "PATCH",
+        format!("{repo}/pulls/{p}"),
+        json!({"title": "chore(release): 1.1.0", "body": "new body"}),
+        200,
+    );
+    assert_eq!(updated["title"], "chore(release): 1.1.0");
+    assert_eq!(updated["body"], "new body");
+    check(
+        "PATCH",
+        format!("{repo}/pulls/{p}"),
+        json!({"title": " "}),
+        422,
+    );
+    check("PATCH", format!("{repo}/pulls/999"), json!({}), 404);
+    let comment = check(
+        "POST",
+        format!("{repo}/issues/{p}/comments"),
+        json!({"body": "nothing to release"}),
+        201,
+    );
+    assert_eq!(comment["body"], "nothing to release");
+    check(
+        "POST",
+        format!("{repo}/issues/999/comments"),
+        json!({"body": "x"}),
+        404,
+    );
+    let closed = check(
+        "PATCH",
+        format!("{repo}/pulls/{p}"),
+        json!({"state": "closed"}),
+        200,
+    );
+    assert_eq!(closed["state"], "closed");
+    assert_eq!(closed["comments"], 1);
+    let open = check(
+        "GET",
+        format!("{repo}/pulls?head=acme:release/v1"),
+        Json::Null,
+        200,
+    );
+    assert_eq!(open, json!([]), "closed PRs are not listed by default");
+    let again = check(
+        "POST",
+        format!("{repo}/pulls"),
+        json!({"title": "again", "head": "release/v1", "base": "main"}),
+        201,
+    );
+    let q = again["number"].as_u64().unwrap();
+    s.merge_pull("acme", "app", q, "0123456789abcdef0123456789abcdef01234567")
+        .unwrap();
+    assert!(s.merge_pull("acme", "app", q, "00").is_err(), "merged once");
+    let all = check(
+        "GET",
+        format!("{repo}/pulls?state=all&head=acme:release/v1&direction=desc"),
+        Json::Null,
+        200,
+    );
+    assert_eq!(all.as_array().unwrap().len(), 2);
+    assert_eq!(all[0]["number"], q, "newest first");
+    assert_eq!(
+        all[0]["merge_commit_sha"],
+        "0123456789abcdef0123456789abcdef01234567"
+    );
+    assert!(all[0]["merged_at"].is_string());
+    assert!(all[1]["merged_at"].is_null());
+    check(
+        "PATCH",
+        format!("{repo}/pulls/{q}"),
+        json!({"state": "open"}),
+        422,
+    );
+
     // Deployments: created for a tag, then given statuses; a success supersedes the earlier
     // successful deployment to the same (non-production) environment.
     let first = check(

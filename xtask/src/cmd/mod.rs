@@ -17,6 +17,7 @@ pub mod promote;
 pub mod publish;
 pub mod rehearse;
 pub mod release_notes;
+pub mod release_pr;
 pub mod rollback;
 pub mod verify;
 

@@ -275,13 +275,13 @@ fn run(p: &Process) -> Result<Captured> {
 
 /// An answer of `gh api --include`.
 #[derive(Debug)]
-struct Reply {
-    status: u16,
-    body: Json,
+pub struct Reply {
+    pub status: u16,
+    pub body: Json,
 }
 
 /// Runs a `gh api --include` process. `Err` when gh got no HTTP answer at all.
-fn api(p: &Process) -> Result<Reply> {
+pub fn api(p: &Process) -> Result<Reply> {
     let out = run(p)?;
     reply(
         p,
@@ -296,7 +296,7 @@ fn api(p: &Process) -> Result<Reply> {
 
 /// The HTTP answer in what `gh api --include` printed (pure). `Err` is the sentence for no
 /// answer at all.
-fn reply(p: &Process, out: &Answer) -> Result<Reply, String> {
+pub fn reply(p: &Process, out: &Answer) -> Result<Reply, String> {
     let text = out.stdout.replace("\r\n", "\n");
     let status = text
         .lines()
@@ -332,7 +332,7 @@ fn reply(p: &Process, out: &Answer) -> Result<Reply, String> {
 }
 
 /// GitHub's error message from an error answer (`message` and the `errors` codes).
-fn gh_message(body: &Json) -> String {
+pub fn gh_message(body: &Json) -> String {
     let mut msg = body
         .get("message")
         .and_then(Json::as_str)
@@ -354,7 +354,7 @@ fn gh_message(body: &Json) -> String {
     ui::redact(&msg)
 }
 
-fn unexpected(p: &Process, r: &Reply) -> anyhow::Error {
+pub fn unexpected(p: &Process, r: &Reply) -> anyhow::Error {
     anyhow!(
         "`{}` answered HTTP {}: {}",
         shown(p),
