@@ -48,7 +48,44 @@ pub fn execute_with(
     root: &Path,
     on_step: &mut dyn FnMut(&StepRecord),
 ) -> Result<Outcome> {
+    execute_staged(plan, ui, root, &Stages::default(), on_step)
+}
+
+/// The stage of each step of a plan (`build`, `test`, `publish`, `verify`…) and the time limit
+/// of each stage, for [`execute_staged`].
+#[derive(Debug, Default, Clone)]
+pub struct Stages {
+    /// One per step (a plan with fewer names has no stages past them).
+    pub of_step: Vec<String>,
+    pub limits: std::collections::BTreeMap<String, Duration>,
+}
+
+/// [`execute_with`], each stage with a limit under its deadline (from its first step's start):
+/// the children of its steps are killed with their own children and reaped when the time is
+/// up, and a step that would start past it does not start. Either way the step fails with
+/// "timed out after N s in <stage> while running <what>"; published steps read real state
+/// first, so a re-run completes the rest.
+pub fn execute_staged(
+    plan: &Plan,
+    ui: &Ui,
+    root: &Path,
+    stages: &Stages,
+    on_step: &mut dyn FnMut(&StepRecord),
+) -> Result<Outcome> {
+    let result = execute_inner(plan, ui, root, stages, on_step);
+    process::set_stage_deadline(None);
+    result
+}
+
+fn execute_inner(
+    plan: &Plan,
+    ui: &Ui,
+    root: &Path,
+    stages: &Stages,
+    on_step: &mut dyn FnMut(&StepRecord),
+) -> Result<Outcome> {
     let total = plan.steps.len();
+    let mut current: Option<(String, Option<process::StageDeadline>)> = None;
     let mut outcome = Outcome::default();
     // Effects not yet sealed, undone in reverse order if anything fails.
     let mut unsealed: Vec<Undo> = Vec::new();
@@ -64,7 +101,29 @@ pub fn execute_with(
             ui.detail(&detail);
         }
         let started = Instant::now();
+        let stage = stages.of_step.get(i).cloned();
+        if current.as_ref().map(|c| &c.0) != stage.as_ref() {
+            let deadline = stage.as_ref().and_then(|name| {
+                stages.limits.get(name).map(|&limit| process::StageDeadline {
+                    stage: name.clone(),
+                    limit,
+                    deadline: started + limit,
+                })
+            });
+            process::set_stage_deadline(deadline.clone());
+            current = stage.map(|name| (name, deadline));
+        }
+        let late = current
+            .as_ref()
+            .and_then(|c| c.1.as_ref())
+            .filter(|d| d.is_past())
+            .map(|d| process::StageTimeout {
+                stage: d.stage.clone(),
+                limit: d.limit,
+                running: format!("`{}` (it did not start)", ui::redact(&header)),
+            });
         let result = match step {
+            _ if late.is_some() => Err(late.clone().expect("checked").into()),
             Step::Edit(e) => apply_edit(e).map(|()| {
                 unsealed.push(Undo::Edit(e));
                 Done::Ran(String::new())
