@@ -72,13 +72,20 @@ pub struct GatesStep {
     gates: Vec<Gate>,
     skipped: Vec<Skipped>,
     lanes: Vec<GateLane>,
+    /// What the run concluded (the report's `gates`), once it ran.
+    report: Report,
 }
+
+/// Where the gates' step leaves its report: read by the command once the plan ran (also when
+/// a gate stopped it).
+pub type Report = std::sync::Arc<std::sync::Mutex<Option<Json>>>;
 
 /// What the gates of a stage add to a plan: the gate tools' venv (skipped when ready) and the
 /// gates' step; the gates the overrides skip. No steps when the stage has no gate to run.
 pub struct GatePlan {
     pub steps: Vec<Step>,
     pub skipped: Vec<Skipped>,
+    pub report: Report,
 }
 
 /// Checks `--skip-gate` names (`Err`: the usage message listing the gates).
@@ -94,6 +101,7 @@ pub fn plan(cfg: &Config, stage: Stage, skips: &Skips) -> GatePlan {
         return GatePlan {
             steps: Vec::new(),
             skipped,
+            report: Report::default(),
         };
     }
     let tools = tools_venv(&work);
@@ -150,11 +158,13 @@ pub fn plan(cfg: &Config, stage: Stage, skips: &Skips) -> GatePlan {
             });
         }
     }
+    let report = Report::default();
     let step = GatesStep {
         stage,
         gates: run.into_iter().cloned().collect(),
         skipped: skipped.clone(),
         lanes,
+        report: report.clone(),
     };
     GatePlan {
         steps: vec![
@@ -162,6 +172,7 @@ pub fn plan(cfg: &Config, stage: Stage, skips: &Skips) -> GatePlan {
             Step::Action(Box::new(step)),
         ],
         skipped,
+        report,
     }
 }
 
@@ -357,9 +368,8 @@ impl Action for GatesStep {
                 "gate": l.gate, "python": l.python, "status": run.verdict.word(),
                 "detail": run.verdict.describe(), "duration_ms": r.took.as_millis() as u64,
             })).collect::<Vec<_>>(),
-            "skipped": skipped_json(&self.skipped),
         });
-        cx.set("gates.report", report.to_string());
+        *self.report.lock().unwrap_or_else(|e| e.into_inner()) = Some(report);
         if let Some(t) = results.iter().find_map(|r| r.stage_timeout.clone()) {
             return Err(t.into());
         }
