@@ -196,13 +196,37 @@ fn output_within_inner(p: &Process, limit: Duration) -> Result<Output> {
 /// (SIGKILL) and the child reaped, so no grandchild keeps running or holds the output pipes.
 /// `Ok(None)` is the expiry; `Err` only when the program cannot be started.
 pub fn output_within_group(p: &Process, limit: Duration) -> Result<Option<Output>> {
+    Ok(match bounded_group(p, limit)? {
+        Bounded::Done(out) => Some(out),
+        Bounded::Expired(_) => None,
+    })
+}
+
+/// How a [`bounded_group`] run ended.
+#[derive(Debug, Clone)]
+pub enum Bounded {
+    Done(Output),
+    /// Killed (with its group) at the limit; what it had printed by then.
+    Expired(Output),
+}
+
+/// [`output_within_group`], keeping what a killed program had printed (a gate's output up to
+/// its timeout).
+pub fn bounded_group(p: &Process, limit: Duration) -> Result<Bounded> {
     let started = Instant::now();
-    let result = output_within_group_inner(p, limit);
+    let result = bounded_group_inner(p, limit);
     count_child_span(started, Instant::now());
     result
 }
 
 fn output_within_group_inner(p: &Process, limit: Duration) -> Result<Option<Output>> {
+    Ok(match bounded_group_inner(p, limit)? {
+        Bounded::Done(out) => Some(out),
+        Bounded::Expired(_) => None,
+    })
+}
+
+fn bounded_group_inner(p: &Process, limit: Duration) -> Result<Bounded> {
     let deadline = Instant::now() + limit;
     let handle = expression(p)
         .stdout_capture()
@@ -221,7 +245,7 @@ fn output_within_group_inner(p: &Process, limit: Duration) -> Result<Option<Outp
             .try_wait()
             .with_context(|| format!("cannot wait for `{}`", p.program))?
         {
-            return Ok(Some(Output {
+            return Ok(Bounded::Done(Output {
                 ok: o.status.success(),
                 code: o.status.code(),
                 stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
@@ -230,7 +254,19 @@ fn output_within_group_inner(p: &Process, limit: Duration) -> Result<Option<Outp
         }
         if Instant::now() >= deadline {
             kill_group(&handle);
-            return Ok(None);
+            let (stdout, stderr) = match handle.wait() {
+                Ok(o) => (
+                    String::from_utf8_lossy(&o.stdout).into_owned(),
+                    String::from_utf8_lossy(&o.stderr).into_owned(),
+                ),
+                Err(_) => Default::default(),
+            };
+            return Ok(Bounded::Expired(Output {
+                ok: false,
+                code: None,
+                stdout,
+                stderr,
+            }));
         }
         std::thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_millis(20));

@@ -201,7 +201,13 @@ fn run_lane(lane: &GateLane) -> LaneResult {
     // The tighter of the gate's own limit and what is left of the stage's.
     let limit_of = |p: &Process| -> (Duration, Option<process::StageTimeout>) {
         match &stage {
-            Some(s) if s.remaining() < own => (s.remaining(), Some(s.expired(p))),
+            Some(s) if s.remaining() < own => (
+                s.remaining(),
+                Some(process::StageTimeout {
+                    running: format!("gate `{}` (`{}`)", lane.label(), ui::redact(&p.args_line())),
+                    ..s.expired(p)
+                }),
+            ),
             _ => (own, None),
         }
     };
@@ -213,16 +219,20 @@ fn run_lane(lane: &GateLane) -> LaneResult {
         .chain([(&lane.command, false)])
     {
         let (limit, by_stage) = limit_of(p);
-        match process::output_within_group(p, limit) {
+        match process::bounded_group(p, limit) {
             Err(e) => {
                 text.push_str(&format!("{e:#}\n"));
                 return done(Verdict::Failed("could not start".into()), text, None);
             }
-            Ok(None) if by_stage.is_some() => {
-                return done(Verdict::TimedOut(limit.as_secs()), text, by_stage)
+            Ok(process::Bounded::Expired(out)) => {
+                text.push_str(&out.stdout);
+                text.push_str(&out.stderr);
+                return match by_stage {
+                    Some(t) => done(Verdict::TimedOut(limit.as_secs()), text, Some(t)),
+                    None => done(Verdict::TimedOut(lane.timeout_s), text, None),
+                };
             }
-            Ok(None) => return done(Verdict::TimedOut(lane.timeout_s), text, None),
-            Ok(Some(out)) => {
+            Ok(process::Bounded::Done(out)) => {
                 text.push_str(&out.stdout);
                 text.push_str(&out.stderr);
                 if !out.ok {
