@@ -624,3 +624,80 @@ fn a_stage_timeout_stops_a_slow_build_and_a_rerun_completes() {
     assert_eq!(s.index_files().len(), 2);
     assert_eq!(s.release_bodies().len(), 1);
 }
+
+/// The `[[workspace.metadata.release.gates]]` tables of the repository's own Cargo.toml.
+fn reference_gates() -> String {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let text = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    let mut out = String::new();
+    let mut inside = false;
+    for line in text.lines() {
+        if line.starts_with('[') {
+            inside = line.trim() == "[[workspace.metadata.release.gates]]";
+        }
+        if inside {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    assert!(out.contains("name = \"mypy\""), "{out}");
+    out
+}
+
+/// The reference payload's own gates (its unittest suite, ruff, bandit, mypy from the pinned
+/// gate tools) pass on it: listed by the dry run, then run for real.
+#[test]
+fn the_reference_payload_passes_its_own_gates() {
+    gate_tools();
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let repo = payload_repo(
+        "0.1.0",
+        &format!(
+            "[workspace]\nmembers = []\n\n[workspace.metadata.release]\n\n{}",
+            reference_gates()
+        ),
+    );
+    repo.write(
+        "tests/test_server.py",
+        &std::fs::read_to_string(root.join("tests/test_server.py")).unwrap(),
+    );
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-q", "-m", "test: the payload's tests"]);
+    let dry = run(
+        &repo,
+        &["bump-version", "patch", "--allow-placeholders", "--dry-run", "--json"],
+    );
+    assert_eq!(dry.code, 0, "{}", dry.all());
+    let plan: serde_json::Value = serde_json::from_str(&dry.stdout).unwrap();
+    let planned = trace::planned(&plan["gates"]["steps"]);
+    for want in [
+        vec!["python", "-m", "unittest", "discover", "-s", "tests"],
+        vec!["ruff", "check", "src", "tests"],
+        vec!["bandit", "-q", "-r", "src"],
+        vec!["mypy", "src"],
+    ] {
+        assert!(
+            planned.iter().any(|t| *t == want),
+            "{want:?} not in {planned:#?}"
+        );
+    }
+    let here = installed_python();
+    let r = run(&repo, &["bump-version", "patch", "--allow-placeholders"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let all = r.all();
+    for passed in ["ruff", "bandit", "mypy"] {
+        assert!(all.contains(&format!("gate {passed}: passed")), "{all}");
+    }
+    if here == "3.11" || here == "3.12" {
+        assert!(
+            all.contains(&format!("gate tests (python {here}): passed")),
+            "{all}"
+        );
+        assert!(all.contains("gate tests: passed"), "{all}");
+    }
+    assert!(
+        repo.git(&["status", "--porcelain", "--ignored"]).lines().all(|l| l.contains("target/")),
+        "the gates wrote nothing into the tree: {}",
+        repo.git(&["status", "--porcelain", "--ignored"])
+    );
+}

@@ -107,6 +107,7 @@ pub fn plan(cfg: &Config, stage: Stage, skips: &Skips) -> GatePlan {
     let tools = tools_venv(&work);
     let tools_bin = tools.dir.join("bin");
     let path = std::env::var("PATH").unwrap_or_default();
+    let cache = work.join("gates").join("cache");
     let mut lanes = Vec::new();
     for g in &run {
         let versions: Vec<Option<String>> = if g.python.is_empty() {
@@ -129,16 +130,21 @@ pub fn plan(cfg: &Config, stage: Stage, skips: &Skips) -> GatePlan {
             if !path.is_empty() {
                 search.push(path.clone());
             }
+            // Gates read the tree, they do not write into it: no `__pycache__` beside the
+            // sources of a release, the gate tools' caches under `target/slipway/gates/`.
             let mut command = Process::new(&g.command[0], &cfg.root)
                 .args(g.command[1..].iter().cloned())
-                .env("PATH", Val::Plain(search.join(":")));
+                .env("PATH", Val::Plain(search.join(":")))
+                .env("PYTHONDONTWRITEBYTECODE", Val::Plain("1".into()))
+                .env("RUFF_CACHE_DIR", Val::Plain(cache.join("ruff").display().to_string()))
+                .env("MYPY_CACHE_DIR", Val::Plain(cache.join("mypy").display().to_string()));
             if let Some(dir) = &venv {
                 command = command.env("VIRTUAL_ENV", Val::Plain(dir.display().to_string()));
             }
             let interpreter = v.as_ref().map(|v| format!("python{v}"));
             let missing = interpreter
                 .as_ref()
-                .filter(|i| !process::installed(i))
+                .filter(|i| !runs(i, &cfg.root))
                 .map(|i| format!("{i} not installed"));
             let setup = match (&interpreter, &venv) {
                 (Some(i), Some(dir)) if missing.is_none() => Some(
@@ -174,6 +180,18 @@ pub fn plan(cfg: &Config, stage: Stage, skips: &Skips) -> GatePlan {
         skipped,
         report,
     }
+}
+
+/// Is the interpreter `python3.12` installed here: on `PATH`, and does it start? (A version
+/// manager's shim is on `PATH` for versions it does not select, and fails.) A read-only probe,
+/// made by the dry run too.
+fn runs(interpreter: &str, root: &Path) -> bool {
+    process::installed(interpreter)
+        && process::output_within(
+            &Process::new(interpreter, root).args(["-c", "import sys"]),
+            Duration::from_secs(30),
+        )
+        .is_ok_and(|o| o.ok)
 }
 
 /// What one lane's run answered.
