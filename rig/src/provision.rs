@@ -374,6 +374,14 @@ pub fn plan(root: &Path, tools: &Path) -> Plan {
     plan.push(Step::Action(Box::new(xtask::targets::pypi::EnsureVenv(
         Venv::in_dir(tools, "zizmor", xtask::targets::pypi::ZIZMOR_REQUIREMENTS),
     ))));
+    // The quality gates' pinned tools (ruff, bandit, mypy).
+    plan.push(Step::Action(Box::new(xtask::targets::pypi::EnsureVenv(
+        Venv::in_dir(
+            tools,
+            "gate-tools",
+            xtask::targets::gates::GATE_REQUIREMENTS,
+        ),
+    ))));
     plan
 }
 

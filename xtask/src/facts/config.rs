@@ -684,6 +684,7 @@ fn parse_gates(
         }
     };
     let mut gates: Vec<Gate> = Vec::new();
+    let mut seen: Vec<String> = Vec::new();
     for (i, t) in tables.into_iter().enumerate() {
         let name = t
             .get("name")
@@ -715,9 +716,10 @@ fn parse_gates(
             );
         }
         if let Some(n) = &name {
-            if gates.iter().any(|g| &g.name == n) {
+            if seen.contains(n) {
                 err("name", "is used by another gate; names must be unique");
             }
+            seen.push(n.clone());
         }
         let command = match t.get("command").map(string_array) {
             Some(Some(v)) if !v.is_empty() && !v[0].trim().is_empty() => Some(v),

@@ -753,6 +753,83 @@ mod tests {
     }
 
     #[test]
+    fn a_stage_past_its_time_is_stopped_its_children_killed_and_reaped() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let pidfile = root.join("grandchild");
+        // A step that starts a grandchild and waits for it: captured, then streamed.
+        let script = "import subprocess,sys\n\
+                      p = subprocess.Popen(['sleep', '300'])\n\
+                      open(sys.argv[1], 'w').write(str(p.pid))\n\
+                      p.wait()";
+        for stream in [false, true] {
+            let mut slow = Process::new("python3", root)
+                .args(["-c", script])
+                .args([pidfile.display().to_string()]);
+            if stream {
+                slow = slow.streaming();
+            }
+            let mut plan = Plan::default();
+            plan.push(Step::Run(Process::new("true", root)));
+            plan.push(Step::Run(slow));
+            plan.push(Step::Run(Process::new("true", root).args(["never"])));
+            let stages = Stages {
+                of_step: vec!["build".into(), "build".into(), "publish".into()],
+                limits: [("build".to_string(), Duration::from_secs(2))]
+                    .into_iter()
+                    .collect(),
+            };
+            let t = Instant::now();
+            let mut seen = Vec::new();
+            let err = execute_staged(&plan, &Ui::captured(), root, &stages, &mut |r| {
+                seen.push(r.index)
+            })
+            .unwrap_err();
+            assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
+            let err = format!("{err:#}");
+            assert!(
+                err.contains("step 2/3 failed") && err.contains("timed out after 2 s in build while running `python3 -c"),
+                "{err}"
+            );
+            assert_eq!(seen, [0, 1], "the next stage did not start");
+            let pid = std::fs::read_to_string(&pidfile).unwrap();
+            let alive = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim()))
+                .is_ok_and(|s| !s.rsplit_once(')').unwrap().1.trim_start().starts_with('Z'));
+            assert!(!alive, "the grandchild was killed (stream: {stream})");
+            assert!(process::stage_deadline().is_none(), "cleared after the run");
+        }
+        // A step that would start past the stage's deadline does not start.
+        #[derive(Debug)]
+        struct Slow;
+        impl Action for Slow {
+            fn header(&self) -> String {
+                "wait".into()
+            }
+            fn execute(&self, _: &mut RunContext) -> Result<Done> {
+                std::thread::sleep(Duration::from_millis(1200));
+                Ok(Done::Ran(String::new()))
+            }
+        }
+        let mut plan = Plan::default();
+        plan.push(Step::Action(Box::new(Slow)));
+        plan.push(Step::Run(Process::new("true", root).args(["late"])));
+        let stages = Stages {
+            of_step: vec!["verify".into(); 2],
+            limits: [("verify".to_string(), Duration::from_secs(1))]
+                .into_iter()
+                .collect(),
+        };
+        let err = format!(
+            "{:#}",
+            execute_staged(&plan, &Ui::captured(), root, &stages, &mut |_| {}).unwrap_err()
+        );
+        assert!(
+            err.contains("timed out after 1 s in verify while running `run true late` (it did not start)"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn missing_program_is_a_clear_error() {
         let dir = tempfile::tempdir().unwrap();
         let mut plan = Plan::default();
