@@ -175,8 +175,9 @@ fn an_advisory_failure_warns_and_does_not_stop() {
     let r = run(&repo, &["bump-version", "patch"]);
     assert_eq!(r.code, 0, "{}", r.all());
     assert!(
-        r.all()
-            .contains("warning: gate `mypy` (advisory) failed: mypy: failed (exited with status 1)"),
+        r.all().contains(
+            "warning: gate `mypy` (advisory) failed: mypy: failed (exited with status 1)"
+        ),
         "{}",
         r.all()
     );
@@ -247,13 +248,15 @@ fn python_versions_not_installed_are_not_run_never_passed() {
     let dry = run(&repo, &["bump-version", "patch", "--dry-run"]);
     assert_eq!(dry.code, 0, "{}", dry.all());
     assert!(
-        dry.stdout
-            .contains("tests (python 3.99) (timeout 600 s, blocking): not run (python3.99 not installed)"),
+        dry.stdout.contains(
+            "tests (python 3.99) (timeout 600 s, blocking): not run (python3.99 not installed)"
+        ),
         "{}",
         dry.stdout
     );
     assert!(
-        dry.stdout.contains(&format!("$ python{here} -m venv --clear --without-pip")),
+        dry.stdout
+            .contains(&format!("$ python{here} -m venv --clear --without-pip")),
         "{}",
         dry.stdout
     );
@@ -603,19 +606,24 @@ fn a_stage_timeout_stops_a_slow_build_and_a_rerun_completes() {
     s.repo.write("pyproject.toml", &pyproject);
     s.repo.git(&["add", "-A"]);
     s.repo.git(&["commit", "-q", "-m", "build: a slow backend"]);
-    s.repo.git(&["tag", "-f", "-a", "v0.5.0", "-m", "Release v0.5.0"]);
+    s.repo
+        .git(&["tag", "-f", "-a", "v0.5.0", "-m", "Release v0.5.0"]);
 
     let t = Instant::now();
     let r = s.run(&["publish-prod", "--only", "pypi,github", "--skip-ci-check"]);
     assert!(t.elapsed() < Duration::from_secs(120), "{:?}", t.elapsed());
     assert_eq!(r.code, 1, "{}", r.all());
     assert!(
-        r.all().contains("timed out after 5 s in build while running `"),
+        r.all()
+            .contains("timed out after 5 s in build while running `"),
         "{}",
         r.all()
     );
     let backend_pid = std::fs::read_to_string(&pidfile).expect("the backend ran");
-    assert!(!alive(&backend_pid), "the sleeping build backend was killed");
+    assert!(
+        !alive(&backend_pid),
+        "the sleeping build backend was killed"
+    );
     assert!(s.index_files().is_empty(), "nothing uploaded");
 
     std::fs::remove_file(&marker).unwrap();
@@ -665,7 +673,13 @@ fn the_reference_payload_passes_its_own_gates() {
     repo.git(&["commit", "-q", "-m", "test: the payload's tests"]);
     let dry = run(
         &repo,
-        &["bump-version", "patch", "--allow-placeholders", "--dry-run", "--json"],
+        &[
+            "bump-version",
+            "patch",
+            "--allow-placeholders",
+            "--dry-run",
+            "--json",
+        ],
     );
     assert_eq!(dry.code, 0, "{}", dry.all());
     let plan: serde_json::Value = serde_json::from_str(&dry.stdout).unwrap();
@@ -696,7 +710,9 @@ fn the_reference_payload_passes_its_own_gates() {
         assert!(all.contains("gate tests: passed"), "{all}");
     }
     assert!(
-        repo.git(&["status", "--porcelain", "--ignored"]).lines().all(|l| l.contains("target/")),
+        repo.git(&["status", "--porcelain", "--ignored"])
+            .lines()
+            .all(|l| l.contains("target/")),
         "the gates wrote nothing into the tree: {}",
         repo.git(&["status", "--porcelain", "--ignored"])
     );

@@ -146,7 +146,11 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
                 .collect(),
         };
         crate::run::exec::execute_staged(&gate_plan, ui, &p.cfg.root, &stages, &mut |_| {})
-            .map_err(|e| e.context(format!("{what} stopped by the pre-release gates; nothing was changed")))?;
+            .map_err(|e| {
+                e.context(format!(
+                    "{what} stopped by the pre-release gates; nothing was changed"
+                ))
+            })?;
     }
     let outcome = resume::execute_recorded(&p, o, what, ui)?;
     if o.json {

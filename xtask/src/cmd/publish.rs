@@ -436,24 +436,25 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
             .filter_map(|s| cfg.timeouts.of(s).map(|d| (s.to_string(), d)))
             .collect(),
     };
-    let result = crate::run::exec::execute_staged(&plan, ui, &cfg.root, &staged, &mut |r: &StepRecord| {
-        let (status, detail) = match &r.result {
-            Ok(Done::Ran(what)) => ("done", what.clone()),
-            Ok(Done::Skipped(why)) => ("skipped", why.clone()),
-            Err(e) => ("failed", e.clone()),
-        };
-        journal.event(json!({
-            "event": "step", "index": r.index + 1, "stage": stages[r.index], "step": r.header,
-            "status": status, "detail": detail, "duration_ms": r.took.as_millis() as u64,
-        }));
-        records.push((
-            r.index,
-            r.header.to_string(),
-            status.to_string(),
-            detail,
-            r.took,
-        ));
-    });
+    let result =
+        crate::run::exec::execute_staged(&plan, ui, &cfg.root, &staged, &mut |r: &StepRecord| {
+            let (status, detail) = match &r.result {
+                Ok(Done::Ran(what)) => ("done", what.clone()),
+                Ok(Done::Skipped(why)) => ("skipped", why.clone()),
+                Err(e) => ("failed", e.clone()),
+            };
+            journal.event(json!({
+                "event": "step", "index": r.index + 1, "stage": stages[r.index], "step": r.header,
+                "status": status, "detail": detail, "duration_ms": r.took.as_millis() as u64,
+            }));
+            records.push((
+                r.index,
+                r.header.to_string(),
+                status.to_string(),
+                detail,
+                r.took,
+            ));
+        });
     let ok = result.is_ok();
     let took = started.elapsed();
     journal.event(json!({"event": "end", "status": if ok { "success" } else { "failure" }, "duration_ms": took.as_millis() as u64}));

@@ -653,7 +653,14 @@ fn parse_gates(
     errors: &mut Vec<String>,
 ) -> Vec<crate::core::gates::Gate> {
     use crate::core::gates::{Gate, Stage, DEFAULT_TIMEOUT_S};
-    const GATE_KEYS: &[&str] = &["name", "command", "stage", "timeout-s", "blocking", "python"];
+    const GATE_KEYS: &[&str] = &[
+        "name",
+        "command",
+        "stage",
+        "timeout-s",
+        "blocking",
+        "python",
+    ];
     let Some(item) = table.get("gates") else {
         return Vec::new();
     };
@@ -731,7 +738,10 @@ fn parse_gates(
                 None
             }
             None => {
-                err("command", "is required: the program and its arguments, e.g. [\"ruff\", \"check\"]");
+                err(
+                    "command",
+                    "is required: the program and its arguments, e.g. [\"ruff\", \"check\"]",
+                );
                 None
             }
         };
@@ -793,8 +803,14 @@ fn parse_gates(
                 }
             },
         };
-        if let (Some(name), Some(command), Some(stage), Some(timeout_s), Some(blocking), Some(python)) =
-            (name, command, stage, timeout_s, blocking, python)
+        if let (
+            Some(name),
+            Some(command),
+            Some(stage),
+            Some(timeout_s),
+            Some(blocking),
+            Some(python),
+        ) = (name, command, stage, timeout_s, blocking, python)
         {
             gates.push(Gate {
                 name,
@@ -1610,7 +1626,10 @@ key = "x"
             (c.gates[1].stage, c.gates[1].blocking, c.gates[1].timeout_s),
             (Stage::PrePublish, false, 30)
         );
-        assert_eq!(c.timeouts.of("build"), Some(std::time::Duration::from_secs(300)));
+        assert_eq!(
+            c.timeouts.of("build"),
+            Some(std::time::Duration::from_secs(300))
+        );
         assert_eq!(c.timeouts.of("publish"), None);
         let errs = parse(
             Path::new("/r"),

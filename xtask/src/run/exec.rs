@@ -104,11 +104,14 @@ fn execute_inner(
         let stage = stages.of_step.get(i).cloned();
         if current.as_ref().map(|c| &c.0) != stage.as_ref() {
             let deadline = stage.as_ref().and_then(|name| {
-                stages.limits.get(name).map(|&limit| process::StageDeadline {
-                    stage: name.clone(),
-                    limit,
-                    deadline: started + limit,
-                })
+                stages
+                    .limits
+                    .get(name)
+                    .map(|&limit| process::StageDeadline {
+                        stage: name.clone(),
+                        limit,
+                        deadline: started + limit,
+                    })
             });
             process::set_stage_deadline(deadline.clone());
             current = stage.map(|name| (name, deadline));
@@ -788,7 +791,8 @@ mod tests {
             assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
             let err = format!("{err:#}");
             assert!(
-                err.contains("step 2/3 failed") && err.contains("timed out after 2 s in build while running `python3 -c"),
+                err.contains("step 2/3 failed")
+                    && err.contains("timed out after 2 s in build while running `python3 -c"),
                 "{err}"
             );
             assert_eq!(seen, [0, 1], "the next stage did not start");
@@ -824,7 +828,9 @@ mod tests {
             execute_staged(&plan, &Ui::captured(), root, &stages, &mut |_| {}).unwrap_err()
         );
         assert!(
-            err.contains("timed out after 1 s in verify while running `run true late` (it did not start)"),
+            err.contains(
+                "timed out after 1 s in verify while running `run true late` (it did not start)"
+            ),
             "{err}"
         );
     }

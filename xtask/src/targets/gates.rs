@@ -12,7 +12,9 @@ use serde_json::{json, Value as Json};
 
 use crate::core::gates::{self, Gate, GateRun, Skipped, Skips, Stage, Verdict};
 use crate::facts::config::Config;
-use crate::run::plan::{Action, Done, Lane, Parallel, Planned, Process, RunContext, Step, Sub, Val};
+use crate::run::plan::{
+    Action, Done, Lane, Parallel, Planned, Process, RunContext, Step, Sub, Val,
+};
 use crate::run::process;
 use crate::run::ui::{self, Style};
 use crate::targets::pypi::{EnsureVenv, Venv};
@@ -136,8 +138,14 @@ pub fn plan(cfg: &Config, stage: Stage, skips: &Skips) -> GatePlan {
                 .args(g.command[1..].iter().cloned())
                 .env("PATH", Val::Plain(search.join(":")))
                 .env("PYTHONDONTWRITEBYTECODE", Val::Plain("1".into()))
-                .env("RUFF_CACHE_DIR", Val::Plain(cache.join("ruff").display().to_string()))
-                .env("MYPY_CACHE_DIR", Val::Plain(cache.join("mypy").display().to_string()));
+                .env(
+                    "RUFF_CACHE_DIR",
+                    Val::Plain(cache.join("ruff").display().to_string()),
+                )
+                .env(
+                    "MYPY_CACHE_DIR",
+                    Val::Plain(cache.join("mypy").display().to_string()),
+                );
             if let Some(dir) = &venv {
                 command = command.env("VIRTUAL_ENV", Val::Plain(dir.display().to_string()));
             }
@@ -332,7 +340,9 @@ impl Action for GatesStep {
                 .into_iter()
                 .map(|h| {
                     h.join().unwrap_or_else(|_| LaneResult {
-                        verdict: Verdict::Failed("internal error: the gate's thread panicked".into()),
+                        verdict: Verdict::Failed(
+                            "internal error: the gate's thread panicked".into(),
+                        ),
                         output: String::new(),
                         took: Duration::ZERO,
                         stage_timeout: None,
