@@ -196,10 +196,17 @@ pub fn plan(cfg: &Config, stage: Stage, skips: &Skips) -> GatePlan {
 fn runs(interpreter: &str, root: &Path) -> bool {
     process::installed(interpreter)
         && process::output_within(
-            &Process::new(interpreter, root).args(["-c", "import sys"]),
+            &Process::new(interpreter, root).args(["--version"]),
             Duration::from_secs(30),
         )
-        .is_ok_and(|o| o.ok)
+        .is_ok_and(|o| {
+            // `Python 3.12.1` for `python3.12` (on stdout; Python 2 printed it on stderr).
+            let version = interpreter.trim_start_matches("python");
+            o.ok && format!("{}{}", o.stdout, o.stderr)
+                .trim()
+                .strip_prefix("Python ")
+                .is_some_and(|v| v == version || v.starts_with(&format!("{version}.")))
+        })
 }
 
 /// What one lane's run answered.
