@@ -162,6 +162,12 @@ fn a_failing_blocking_gate_stops_release_before_any_write() {
     );
     assert!(r.all().contains("gate lint: passed"), "{}", r.all());
     assert!(remote_refs(&repo).contains("refs/tags/v1.3.0"));
+    // Recorded in the tag's message, which publish-prod carries into the release notes.
+    assert_eq!(
+        repo.git(&["tag", "-l", "--format=%(contents)", "v1.3.0"])
+            .trim_end(),
+        "Release v1.3.0\n\nReleased with gates skipped: tests (--skip-gate)"
+    );
 }
 
 #[test]
@@ -536,7 +542,16 @@ fn a_failing_pre_publish_gate_publishes_nothing_and_the_override_is_recorded() {
     );
     assert_eq!(report["gates"]["ran"]["gates"][0]["status"], "failed");
 
-    // The override: published, loud, in the report and the release notes.
+    // The override: published, loud, in the report and the release notes — with the gates
+    // `release` skipped, as its tag's message says.
+    s.repo.git(&[
+        "tag",
+        "-f",
+        "-a",
+        "v0.4.0",
+        "-m",
+        "Release v0.4.0\n\nReleased with gates skipped: tests (--skip-gate)",
+    ]);
     let r = s.run(&[
         "publish-prod",
         "--only",
@@ -559,12 +574,12 @@ fn a_failing_pre_publish_gate_publishes_nothing_and_the_override_is_recorded() {
     );
     assert_eq!(
         report["gates"]["notes_line"],
-        "Released with gates skipped: smoke (--skip-gate)"
+        "Released with gates skipped: tests (--skip-gate), smoke (--skip-gate)"
     );
     let bodies = s.release_bodies();
     assert_eq!(bodies.len(), 1);
     assert!(
-        bodies[0].contains("Released with gates skipped: smoke (--skip-gate)"),
+        bodies[0].contains("Released with gates skipped: tests (--skip-gate), smoke (--skip-gate)"),
         "{}",
         bodies[0]
     );
@@ -716,4 +731,31 @@ fn the_reference_payload_passes_its_own_gates() {
         "the gates wrote nothing into the tree: {}",
         repo.git(&["status", "--porcelain", "--ignored"])
     );
+}
+
+/// The `test` stage's limit bounds the gates (tighter than their own `timeout-s`).
+#[test]
+fn the_test_stage_timeout_stops_the_gates() {
+    let repo = release_repo(&format!(
+        "\n[workspace.metadata.release.timeouts]\ntest = 2\n{}",
+        gate(
+            "slow",
+            "pre-release",
+            "import time; print('still testing', flush=True); time.sleep(300)",
+            ""
+        )
+    ));
+    let before = repo.snapshot();
+    let t = Instant::now();
+    let r = run(&repo, &["bump-version", "patch"]);
+    assert!(t.elapsed() < Duration::from_secs(60), "{:?}", t.elapsed());
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.all()
+            .contains("timed out after 2 s in test while running gate `slow` (`python3 -c"),
+        "{}",
+        r.all()
+    );
+    assert!(r.all().contains("still testing"), "{}", r.all());
+    assert_eq!(repo.snapshot(), before);
 }

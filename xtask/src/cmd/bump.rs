@@ -463,7 +463,13 @@ pub fn prepare(root: std::path::PathBuf, o: &Options) -> Result<Prepared> {
     }
     notes.extend(edit_notes);
     let tag = version::git_tag(&cfg.tag_prefix, &new);
-    let plan = build_plan(&cfg, &branch, &edits, &tag, commit, tag_it, push.as_deref());
+    let mut plan = build_plan(&cfg, &branch, &edits, &tag, commit, tag_it, push.as_deref());
+    // Gates an override skipped are said in the tag's message: `publish-prod` carries the line
+    // into the GitHub release notes.
+    let (_, skipped) = crate::core::gates::select(&cfg.gates, Stage::PreRelease, &o.skips);
+    if let Some(line) = crate::core::gates::skipped_line(&skipped) {
+        note_in_tag_message(&mut plan, &line);
+    }
     // Read here, by the dry run as well: HEAD is what a release intent's commit starts from
     // (without a commit there is none to check, and no process to spend on it).
     let head = if commit {
@@ -557,6 +563,21 @@ pub fn build_plan(
         ));
     }
     plan
+}
+
+/// Appends a paragraph to the message of the plan's `git tag -a … -m <message>`.
+fn note_in_tag_message(plan: &mut Plan, line: &str) {
+    for step in &mut plan.steps {
+        if let Step::Run(p) = step {
+            if p.args.first().is_some_and(|a| a == "tag") {
+                if let Some(i) = p.args.iter().position(|a| a == "-m") {
+                    if let Some(m) = p.args.get_mut(i + 1) {
+                        *m = format!("{m}\n\n{line}");
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The branches releases are cut from, as a bump's message shows them, and the key that sets them.

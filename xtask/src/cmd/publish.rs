@@ -273,7 +273,23 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
     if let Some(w) = crate::targets::gates::skip_warning("publish-prod", &gates.skipped) {
         ui.warn(&w);
     }
-    facts.gates_skipped = crate::core::gates::skipped_line(&gates.skipped);
+    // This run's overrides, and those `release` recorded in the tag's message.
+    let from_tag = git::git_read(
+        &cfg.root,
+        ["tag", "-l", "--format=%(contents)", facts.tag.as_str()],
+    )
+    .unwrap_or_default();
+    const SKIPPED: &str = "Released with gates skipped: ";
+    let lines: Vec<String> = from_tag
+        .lines()
+        .filter_map(|l| l.strip_prefix(SKIPPED))
+        .map(|l| l.trim_end().to_string())
+        .chain(
+            crate::core::gates::skipped_line(&gates.skipped)
+                .map(|l| l.trim_start_matches(SKIPPED).to_string()),
+        )
+        .collect();
+    facts.gates_skipped = (!lines.is_empty()).then(|| format!("{SKIPPED}{}", lines.join(", ")));
     let status = git::status(&cfg.root)?;
     if !status.changed.is_empty() {
         problems.failure(format!(
