@@ -313,8 +313,7 @@ fn no_interpreter_for_a_blocking_gate_refuses() {
 /// Under strace: the gate processes `release` starts are exactly those its dry run lists.
 #[test]
 fn release_starts_only_the_gate_processes_its_dry_run_lists() {
-    if !trace::strace_works() {
-        eprintln!("SKIPPED: strace cannot trace here");
+    if !require("strace (ptrace allowed)", trace::strace_works()) {
         return;
     }
     let here = installed_python();
@@ -432,6 +431,15 @@ fn sandbox(version: &str, extra: &str) -> Option<Sandbox> {
 
 impl Sandbox {
     fn run(&self, args: &[&str]) -> Run {
+        let out = self.command(args).output().unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(out.stdout).unwrap(),
+            stderr: String::from_utf8(out.stderr).unwrap(),
+        }
+    }
+
+    fn command(&self, args: &[&str]) -> std::process::Command {
         let mut c = hermetic(BIN, self.repo.path());
         for (k, v) in self.standin.gh_env(self.gh_config.path()) {
             if k.to_ascii_lowercase().ends_with("_proxy") {
@@ -439,8 +447,7 @@ impl Sandbox {
             }
             c.env(k, v);
         }
-        let out = c
-            .args(args)
+        c.args(args)
             .env("SLIPWAY_GH_PROXY", self.standin.url())
             .env("GH_TOKEN", GH_SECRET)
             .env("GH_ENTERPRISE_TOKEN", GH_SECRET)
@@ -451,14 +458,8 @@ impl Sandbox {
             .env_remove("PYPI_TOKEN")
             .env_remove("GITHUB_TOKEN")
             .env_remove("SLACK_WEBHOOK")
-            .env_remove("GITHUB_ACTIONS")
-            .output()
-            .unwrap();
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8(out.stdout).unwrap(),
-            stderr: String::from_utf8(out.stderr).unwrap(),
-        }
+            .env_remove("GITHUB_ACTIONS");
+        c
     }
 
     fn index_files(&self) -> Vec<String> {
@@ -758,4 +759,88 @@ fn the_test_stage_timeout_stops_the_gates() {
     );
     assert!(r.all().contains("still testing"), "{}", r.all());
     assert_eq!(repo.snapshot(), before);
+}
+
+/// Under strace: `publish-prod` starts exactly the gate processes (and every other process) its
+/// dry run lists, the gates between the builds and the first publish step.
+#[test]
+fn publish_starts_only_the_gate_processes_its_dry_run_lists() {
+    if !require("strace (ptrace allowed)", trace::strace_works()) {
+        return;
+    }
+    let here = installed_python();
+    let gates = format!(
+        "{}{}",
+        gate(
+            "smoke",
+            "pre-publish",
+            "print('healthy')",
+            &format!("python = [\"{here}\", \"3.99\"]")
+        ),
+        gate("lint", "pre-publish", "print('clean')", "blocking = false"),
+    );
+    let Some(s) = sandbox("0.6.0", &gates) else {
+        return;
+    };
+    let args = ["publish-prod", "--only", "pypi,github", "--skip-ci-check"];
+    let dry_dir = tempfile::tempdir().unwrap();
+    let mut dry_args = args.to_vec();
+    dry_args.extend(["--dry-run", "--json"]);
+    let (dry, observed) = trace::traced(&s.command(&dry_args), dry_dir.path());
+    assert!(
+        dry.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+    let plan: serde_json::Value = serde_json::from_slice(&dry.stdout).unwrap();
+    let headers: Vec<&str> = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|st| st["header"].as_str().unwrap())
+        .collect();
+    let gates_at = headers
+        .iter()
+        .position(|h| h.starts_with("quality gates (pre-publish): smoke, lint"))
+        .unwrap_or_else(|| panic!("{headers:#?}"));
+    assert!(
+        headers[..gates_at].iter().any(|h| h.contains("build")),
+        "after the builds: {headers:#?}"
+    );
+    let planned = trace::planned(&plan["steps"]);
+    let real_dir = tempfile::tempdir().unwrap();
+    let (real, started) = trace::traced(&s.command(&args), real_dir.path());
+    assert!(
+        real.status.success(),
+        "{}",
+        String::from_utf8_lossy(&real.stderr)
+    );
+    let acted = trace::less(&started, &observed);
+    for argv in &acted {
+        assert!(
+            planned.iter().any(|t| trace::matches(t, argv)),
+            "started but not in the dry-run plan: {argv:?}\nplanned: {planned:#?}"
+        );
+    }
+    for t in planned
+        .iter()
+        .filter(|t| {
+            t.len() > 1 && (t[1] == "-c" || t[1] == "-m" && t.get(2).is_some_and(|a| a == "venv"))
+        })
+        .filter(|t| !t.iter().any(|a| a.contains("gate-tools")))
+    {
+        assert!(
+            acted.iter().any(|a| trace::matches(t, a)),
+            "planned but not started: {t:?}\nstarted: {acted:#?}"
+        );
+    }
+    let report = s.report("v0.6.0");
+    assert_eq!(report["gates"]["ran"]["gates"][0]["status"], "passed");
+    assert_eq!(report["gates"]["ran"]["gates"][1]["status"], "passed");
+    let runs = report["gates"]["ran"]["runs"].as_array().unwrap();
+    assert!(
+        runs.iter()
+            .any(|r| r["python"] == "3.99" && r["status"] == "not run"),
+        "{runs:#?}"
+    );
 }
