@@ -844,3 +844,44 @@ fn publish_starts_only_the_gate_processes_its_dry_run_lists() {
         "{runs:#?}"
     );
 }
+
+/// In GitHub Actions every gate's output is a fold of its own.
+#[test]
+fn in_github_actions_each_gates_output_is_folded() {
+    let repo = release_repo(&format!(
+        "{}{}",
+        gate(
+            "mypy",
+            "pre-release",
+            "import sys; print('src/x.py:1: error: untyped'); sys.exit(1)",
+            "blocking = false",
+        ),
+        gate("lint", "pre-release", "print('all clean')", ""),
+    ));
+    let out = tool(&repo, &["bump-version", "patch"])
+        .env("GITHUB_ACTIONS", "true")
+        .output()
+        .unwrap();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{all}");
+    for (title, body) in [
+        (
+            "::group::gate mypy: failed (exited with status 1)",
+            "src/x.py:1: error: untyped",
+        ),
+        ("::group::gate lint: passed", "all clean"),
+    ] {
+        let at = all.find(title).unwrap_or_else(|| panic!("{title}: {all}"));
+        let rest = &all[at..];
+        let end = rest.find("::endgroup::").expect("closed");
+        assert!(rest[..end].contains(body), "{title}: {all}");
+    }
+    assert!(
+        all.contains("::warning::gate `mypy` (advisory) failed"),
+        "{all}"
+    );
+}

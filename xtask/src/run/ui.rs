@@ -280,10 +280,8 @@ impl Ui {
     /// holding all of it, elsewhere the title and the text indented.
     pub fn fold(&self, title: &str, text: &str) {
         if self.gha {
-            self.workflow(&redact(&format!("::group::{title}")));
-            self.close_pending();
-            self.write(&redact(&format!("{text}\n")));
-            self.workflow("::endgroup::");
+            // One stream for the fold and what it holds, so the runner sees them in order.
+            self.workflow(&redact(&format!("::group::{title}\n{text}\n::endgroup::")));
         } else {
             self.detail(title);
             self.detail(text);
