@@ -13,8 +13,8 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parent.parent / "src"
 sys.path.insert(0, str(SRC))
 
-from slipway_demo import installed_version  # noqa: E402
-from slipway_demo.server import serve  # noqa: E402
+from slipway_demo import installed_version
+from slipway_demo.server import serve
 
 
 def get(port: int, path: str):

@@ -378,6 +378,14 @@ pub fn plan(root: &Path, tools: &Path) -> Plan {
     plan.push(Step::Action(Box::new(xtask::targets::pypi::EnsureVenv(
         Venv::in_dir(tools, "smtpd", crate::services::SMTPD_REQUIREMENTS),
     ))));
+    // The quality gates' pinned tools (ruff, bandit, mypy).
+    plan.push(Step::Action(Box::new(xtask::targets::pypi::EnsureVenv(
+        Venv::in_dir(
+            tools,
+            "gate-tools",
+            xtask::targets::gates::GATE_REQUIREMENTS,
+        ),
+    ))));
     plan
 }
 

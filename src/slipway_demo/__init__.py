@@ -1,6 +1,7 @@
 """slipway-demo: the reference service that slipway releases."""
 
-from importlib.metadata import PackageNotFoundError, version as _version
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
 
 DIST_NAME = "slipway-demo"
 

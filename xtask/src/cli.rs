@@ -113,6 +113,30 @@ fn opt(name: &'static str, value: &'static str, help: &'static str) -> Arg {
         .help(help)
 }
 
+/// `--skip-gate <name>` (repeatable) and `--skip-gates`: the quality gates' emergency overrides.
+fn skip_gate_args() -> [Arg; 2] {
+    [
+        opt(
+            "skip-gate",
+            "name",
+            "emergency: do not run this quality gate (repeat for more); loud, recorded in the\n\
+             report and the release notes",
+        )
+        .action(ArgAction::Append),
+        flag(
+            "skip-gates",
+            "emergency: run no quality gate (loud, recorded like --skip-gate)",
+        ),
+    ]
+}
+
+fn skips(m: &ArgMatches) -> crate::core::gates::Skips {
+    crate::core::gates::Skips {
+        all: m.get_flag("skip-gates"),
+        names: strings(m, "skip-gate"),
+    }
+}
+
 fn json_flag(what: &'static str) -> Arg {
     flag("json", what)
 }
@@ -399,6 +423,7 @@ fn release() -> App {
             "allow-placeholders",
             "tag a release whose changelog section only has the `_TODO_` placeholders",
         ))
+        .args(skip_gate_args())
         .arg(json_flag("print the plan / result as JSON on stdout"))
         .after_help(examples(&[
             (
@@ -444,6 +469,7 @@ fn bump_version() -> App {
             "abort",
             "undo an interrupted bump: restore the state recorded before it (no version needed)",
         ))
+        .args(skip_gate_args())
         .arg(json_flag("print the plan / result as JSON on stdout"))
         .after_help(examples(&[
             (
@@ -493,6 +519,7 @@ fn publish_prod() -> App {
             "skip-ci-check",
             "emergency: do not require the release workflow to have passed for the tag",
         ))
+        .args(skip_gate_args())
         .arg(json_flag("print the report as JSON on stdout"))
         .arg(flag("notify", "also send the webhooks on success"))
         .arg(flag(
@@ -944,6 +971,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation> {
             },
             abort: sub.get_flag("abort"),
             allow_placeholders: sub.get_flag("allow-placeholders"),
+            skips: skips(sub),
             pre: pre(sub)?,
             dry_run: sub.get_flag("dry-run"),
             no_commit: sub.get_flag("no-commit"),
@@ -961,6 +989,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation> {
             json: sub.get_flag("json"),
             generate: true,
             allow_placeholders: sub.get_flag("allow-placeholders"),
+            skips: skips(sub),
             push: if sub.get_flag("no-push") {
                 Push::No
             } else {
@@ -985,6 +1014,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation> {
                 json: sub.get_flag("json"),
                 notify: sub.get_flag("notify"),
                 no_deploy: sub.get_flag("no-deploy"),
+                skips: skips(sub),
             })
         }
         "verify" => {

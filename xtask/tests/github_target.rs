@@ -153,6 +153,7 @@ fn facts_for(repo: &Repo, v: &str) -> Facts {
         version,
         package: "acme-app".into(),
         work: repo.path().join("target").join("slipway"),
+        gates_skipped: None,
         cfg,
     }
 }

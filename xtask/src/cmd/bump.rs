@@ -6,6 +6,7 @@ use serde_json::json;
 
 use crate::cmd::Global;
 use crate::core::branch::Cut;
+use crate::core::gates::Stage;
 use crate::core::version::{self, BumpSpec};
 use crate::facts::config::{self, Config};
 use crate::facts::managed::{self, Managed};
@@ -38,6 +39,8 @@ pub struct Options {
     /// `--allow-placeholders`: tag a release whose changelog section only has the
     /// `_TODO: describe this change…_` placeholders (an empty `[Unreleased]`).
     pub allow_placeholders: bool,
+    /// `--skip-gate <name>` / `--skip-gates`: the pre-release gates not to run (loud).
+    pub skips: crate::core::gates::Skips,
 }
 
 /// Whether (and where) `release` pushes; the remote is resolved when the config is read, not
@@ -96,6 +99,18 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
     }
     let p = prepare(root, o)?;
     crate::targets::notices::release("", &p.new.to_string(), &p.tag);
+    crate::targets::gates::check_skips(&p.cfg, &o.skips).map_err(crate::usage)?;
+    let what = if p.push.is_some() {
+        "release"
+    } else {
+        "bump-version"
+    };
+    // The pre-release gates: after the preflight checks, before the first edit.
+    let gates = crate::targets::gates::plan(&p.cfg, Stage::PreRelease, &o.skips);
+    if let Some(w) = crate::targets::gates::skip_warning(what, &gates.skipped) {
+        ui.warn(&w);
+    }
+    let gate_plan = Plan { steps: gates.steps };
     for w in &p.warnings {
         ui.warn(w);
     }
@@ -112,26 +127,41 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
     );
     if o.dry_run {
         if o.json {
-            crate::run::ui::print_json(&result_json(&p, true, None));
+            let mut j = result_json(&p, true, None);
+            j["gates"] = gate_json(&gate_plan, &gates.skipped, &p.cfg.root);
+            crate::run::ui::print_json(&j);
             return Ok(0);
         }
-        let what = if p.push.is_some() {
-            "release"
-        } else {
-            "bump-version"
-        };
         ui.heading(&format!(
             "{what} {summary} — dry run, nothing will be changed"
         ));
+        if !gate_plan.steps.is_empty() {
+            ui.line("first, the pre-release quality gates (a failing blocking gate stops here):");
+            gate_plan.render(ui, &p.cfg.root);
+            ui.line("then:");
+        }
         p.plan.render(ui, &p.cfg.root);
         return Ok(0);
     }
-    let what = if p.push.is_some() {
-        "release"
-    } else {
-        "bump-version"
-    };
     ui.heading(&format!("{what} {summary}"));
+    if !gate_plan.steps.is_empty() {
+        let stages = crate::run::exec::Stages {
+            of_step: vec!["test".into(); gate_plan.steps.len()],
+            limits: p
+                .cfg
+                .timeouts
+                .of("test")
+                .map(|d| ("test".to_string(), d))
+                .into_iter()
+                .collect(),
+        };
+        crate::run::exec::execute_staged(&gate_plan, ui, &p.cfg.root, &stages, &mut |_| {})
+            .map_err(|e| {
+                e.context(format!(
+                    "{what} stopped by the pre-release gates; nothing was changed"
+                ))
+            })?;
+    }
     let outcome = resume::execute_recorded(&p, o, what, ui)?;
     if o.json {
         crate::run::ui::print_json(&result_json(&p, false, Some(&outcome.executed)));
@@ -174,6 +204,19 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
         ));
     }
     Ok(0)
+}
+
+/// The pre-release gates of a dry run's JSON: their steps and the gates the overrides skip.
+fn gate_json(
+    plan: &Plan,
+    skipped: &[crate::core::gates::Skipped],
+    root: &std::path::Path,
+) -> serde_json::Value {
+    json!({
+        "stage": "pre-release",
+        "steps": plan.to_json(root),
+        "skipped": crate::targets::gates::skipped_json(skipped),
+    })
 }
 
 fn result_json(p: &Prepared, dry_run: bool, executed: Option<&[String]>) -> serde_json::Value {
@@ -430,7 +473,13 @@ pub fn prepare(root: std::path::PathBuf, o: &Options) -> Result<Prepared> {
     }
     notes.extend(edit_notes);
     let tag = version::git_tag(&cfg.tag_prefix, &new);
-    let plan = build_plan(&cfg, &branch, &edits, &tag, commit, tag_it, push.as_deref());
+    let mut plan = build_plan(&cfg, &branch, &edits, &tag, commit, tag_it, push.as_deref());
+    // Gates an override skipped are said in the tag's message: `publish-prod` carries the line
+    // into the GitHub release notes.
+    let (_, skipped) = crate::core::gates::select(&cfg.gates, Stage::PreRelease, &o.skips);
+    if let Some(line) = crate::core::gates::skipped_line(&skipped) {
+        note_in_tag_message(&mut plan, &line);
+    }
     // Read here, by the dry run as well: HEAD is what a release intent's commit starts from
     // (without a commit there is none to check, and no process to spend on it).
     let head = if commit {
@@ -524,6 +573,21 @@ pub fn build_plan(
         ));
     }
     plan
+}
+
+/// Appends a paragraph to the message of the plan's `git tag -a … -m <message>`.
+fn note_in_tag_message(plan: &mut Plan, line: &str) {
+    for step in &mut plan.steps {
+        if let Step::Run(p) = step {
+            if p.args.first().is_some_and(|a| a == "tag") {
+                if let Some(i) = p.args.iter().position(|a| a == "-m") {
+                    if let Some(m) = p.args.get_mut(i + 1) {
+                        *m = format!("{m}\n\n{line}");
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The branches releases are cut from, as a bump's message shows them, and the key that sets them.

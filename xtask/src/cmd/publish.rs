@@ -66,6 +66,8 @@ pub struct Options {
     pub notify: bool,
     /// `--no-deploy`: the deploy step is shown, and skipped.
     pub no_deploy: bool,
+    /// `--skip-gate <name>` / `--skip-gates`: the pre-publish gates not to run (loud).
+    pub skips: crate::core::gates::Skips,
 }
 
 impl Options {
@@ -171,6 +173,7 @@ pub fn facts_at(
         released,
         package,
         work: publish::work_dir(cfg),
+        gates_skipped: None,
     })
 }
 
@@ -184,6 +187,20 @@ pub struct Assembled {
 }
 
 impl Assembled {
+    /// The gates' steps as the `test` stage: after the builds, before the first publish step.
+    fn insert_gates(&mut self, steps: Vec<Step>) {
+        let at = self
+            .stages
+            .iter()
+            .position(|s| *s != "build")
+            .unwrap_or(self.stages.len());
+        for (n, s) in steps.into_iter().enumerate() {
+            self.plan.steps.insert(at + n, s);
+            self.stages.insert(at + n, "test");
+            self.owners.insert(at + n, "gates");
+        }
+    }
+
     /// Where a dry run shows a target's problems: under its first publish step (what a missing
     /// credential or tool stops), else its first step.
     fn step_of(&self, t: &str) -> Option<usize> {
@@ -251,10 +268,33 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
     if o.notify {
         crate::targets::notices::also_on_success();
     }
-    let Some(facts) = gather_facts(&cfg, &mut problems)? else {
+    crate::targets::gates::check_skips(&cfg, &o.skips).map_err(crate::usage)?;
+    let Some(mut facts) = gather_facts(&cfg, &mut problems)? else {
         return problems.check("publish-prod").map(|()| 0);
     };
     crate::targets::notices::release(&facts.package, &facts.version.to_string(), &facts.tag);
+    // The pre-publish gates, between the build stage and the first publish step.
+    let gates = crate::targets::gates::plan(&cfg, crate::core::gates::Stage::PrePublish, &o.skips);
+    if let Some(w) = crate::targets::gates::skip_warning("publish-prod", &gates.skipped) {
+        ui.warn(&w);
+    }
+    // This run's overrides, and those `release` recorded in the tag's message.
+    let from_tag = git::git_read(
+        &cfg.root,
+        ["tag", "-l", "--format=%(contents)", facts.tag.as_str()],
+    )
+    .unwrap_or_default();
+    const SKIPPED: &str = "Released with gates skipped: ";
+    let lines: Vec<String> = from_tag
+        .lines()
+        .filter_map(|l| l.strip_prefix(SKIPPED))
+        .map(|l| l.trim_end().to_string())
+        .chain(
+            crate::core::gates::skipped_line(&gates.skipped)
+                .map(|l| l.trim_start_matches(SKIPPED).to_string()),
+        )
+        .collect();
+    facts.gates_skipped = (!lines.is_empty()).then(|| format!("{SKIPPED}{}", lines.join(", ")));
     let status = git::status(&cfg.root)?;
     if !status.changed.is_empty() {
         problems.failure(format!(
@@ -317,6 +357,9 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
     }
 
     let mut assembled = assemble(targets);
+    let gate_report = gates.report.clone();
+    let gate_skipped = crate::targets::gates::skipped_json(&gates.skipped);
+    assembled.insert_gates(gates.steps);
     if let Some(step) = deploy {
         assembled.plan.push(step);
         assembled.stages.push("deploy");
@@ -400,24 +443,32 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
     );
     let started = Instant::now();
     let mut records: Vec<(usize, String, String, String, Duration)> = Vec::new();
-    let result = crate::run::exec::execute_with(&plan, ui, &cfg.root, &mut |r: &StepRecord| {
-        let (status, detail) = match &r.result {
-            Ok(Done::Ran(what)) => ("done", what.clone()),
-            Ok(Done::Skipped(why)) => ("skipped", why.clone()),
-            Err(e) => ("failed", e.clone()),
-        };
-        journal.event(json!({
-            "event": "step", "index": r.index + 1, "stage": stages[r.index], "step": r.header,
-            "status": status, "detail": detail, "duration_ms": r.took.as_millis() as u64,
-        }));
-        records.push((
-            r.index,
-            r.header.to_string(),
-            status.to_string(),
-            detail,
-            r.took,
-        ));
-    });
+    let staged = crate::run::exec::Stages {
+        of_step: stages.iter().map(|s| s.to_string()).collect(),
+        limits: ["build", "test", "publish", "verify"]
+            .into_iter()
+            .filter_map(|s| cfg.timeouts.of(s).map(|d| (s.to_string(), d)))
+            .collect(),
+    };
+    let result =
+        crate::run::exec::execute_staged(&plan, ui, &cfg.root, &staged, &mut |r: &StepRecord| {
+            let (status, detail) = match &r.result {
+                Ok(Done::Ran(what)) => ("done", what.clone()),
+                Ok(Done::Skipped(why)) => ("skipped", why.clone()),
+                Err(e) => ("failed", e.clone()),
+            };
+            journal.event(json!({
+                "event": "step", "index": r.index + 1, "stage": stages[r.index], "step": r.header,
+                "status": status, "detail": detail, "duration_ms": r.took.as_millis() as u64,
+            }));
+            records.push((
+                r.index,
+                r.header.to_string(),
+                status.to_string(),
+                detail,
+                r.took,
+            ));
+        });
     let ok = result.is_ok();
     let took = started.elapsed();
     journal.event(json!({"event": "end", "status": if ok { "success" } else { "failure" }, "duration_ms": took.as_millis() as u64}));
@@ -439,7 +490,8 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
         );
     }
     step_summary(&facts, &stages, &records, ok, took);
-    let report = report_json(&facts, &stages, &records, ok, started.elapsed());
+    let mut report = report_json(&facts, &stages, &records, ok, started.elapsed());
+    report["gates"] = gates_json(&gate_report, gate_skipped, &facts);
     let report_path = facts
         .work
         .join("reports")
@@ -584,7 +636,7 @@ pub fn report_json(
     took: Duration,
 ) -> serde_json::Value {
     let mut by_stage: Vec<serde_json::Value> = Vec::new();
-    for stage in ["build", "publish", "verify", "deploy"] {
+    for stage in ["build", "test", "publish", "verify", "deploy"] {
         let steps: Vec<&(usize, String, String, String, Duration)> =
             records.iter().filter(|r| stages[r.0] == stage).collect();
         let planned = stages.iter().filter(|s| **s == stage).count();
@@ -615,6 +667,17 @@ pub fn report_json(
         "duration_ms": took.as_millis() as u64,
         "stages": by_stage,
     })
+}
+
+/// The report's `gates`: what the pre-publish gates concluded (`ran`, null when none ran) and
+/// which ones an override skipped (`skipped`, with the flag), with the release notes' line.
+fn gates_json(
+    report: &crate::targets::gates::Report,
+    skipped: serde_json::Value,
+    facts: &Facts,
+) -> serde_json::Value {
+    let ran = report.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    json!({"ran": ran, "skipped": skipped, "notes_line": facts.gates_skipped})
 }
 
 /// Append-only JSON lines under `target/slipway/journal/<tag>.jsonl`, secrets masked.

@@ -15,6 +15,7 @@ pub mod date;
 pub mod diff;
 pub mod dockertags;
 pub mod edit;
+pub mod gates;
 pub mod gitfmt;
 pub mod json;
 pub mod jsonpath;

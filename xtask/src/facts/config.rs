@@ -28,9 +28,11 @@ const KEYS: &[&str] = &[
     // Adoption: changelog styles and extra version files (see `parse_adoption`).
     "changelog-style",
     "files",
+    // Quality gates: `[[workspace.metadata.release.gates]]` (see `parse_gates`).
+    "gates",
 ];
 /// Sub-tables owned by later stages (docker, python, github, deploy); accepted here.
-const SUBTABLES: &[&str] = &["docker", "python", "github", "deploy"];
+const SUBTABLES: &[&str] = &["docker", "python", "github", "deploy", "timeouts"];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -79,6 +81,35 @@ pub struct Config {
     pub pyprojects: Vec<String>,
     /// `[[workspace.metadata.release.files]]`: extra version files.
     pub files: Vec<ExtraFile>,
+    /// `[[workspace.metadata.release.gates]]`, in configuration order.
+    pub gates: Vec<crate::core::gates::Gate>,
+    /// `[workspace.metadata.release.timeouts]`.
+    pub timeouts: Timeouts,
+}
+
+/// `[workspace.metadata.release.timeouts]`: seconds per `publish-prod` stage; none is no limit.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Timeouts {
+    pub build: Option<u64>,
+    /// The gates' stage (`pre-publish` in `publish-prod`, `pre-release` in `bump-version` and
+    /// `release`).
+    pub test: Option<u64>,
+    pub publish: Option<u64>,
+    pub verify: Option<u64>,
+}
+
+impl Timeouts {
+    /// The limit of a stage by its plan name (`build`, `test`, `publish`, `verify`).
+    pub fn of(&self, stage: &str) -> Option<std::time::Duration> {
+        match stage {
+            "build" => self.build,
+            "test" => self.test,
+            "publish" => self.publish,
+            "verify" => self.verify,
+            _ => None,
+        }
+        .map(std::time::Duration::from_secs)
+    }
 }
 
 /// One `[[workspace.metadata.release.files]]` entry.
@@ -200,6 +231,8 @@ impl Config {
             changelog_style: None,
             pyprojects: vec!["pyproject.toml".into()],
             files: Vec::new(),
+            gates: Vec::new(),
+            timeouts: Timeouts::default(),
         }
     }
 
@@ -361,6 +394,7 @@ pub fn parse(root: &Path, text: &str) -> Result<Config, Vec<String>> {
                         "github" => parse_github(&mut sub, &mut cfg),
                         "python" => parse_python(&mut sub, &mut cfg),
                         "deploy" => cfg.deploy = parse_deploy(&mut sub, root),
+                        "timeouts" => cfg.timeouts = parse_timeouts(&mut sub),
                         _ => cfg.docker = parse_docker(&mut sub),
                     }
                 }
@@ -372,6 +406,7 @@ pub fn parse(root: &Path, text: &str) -> Result<Config, Vec<String>> {
     }
     parse_notices(table, &mut cfg, &mut errors);
     parse_adoption(table, &mut cfg, &mut errors);
+    cfg.gates = parse_gates(table, &mut errors);
     if !cfg.compose.is_empty() && cfg.images.is_empty() {
         errors.push(format!(
             "{FILE}: {TABLE} compose lists files but `images` is empty; name the project's own image \
@@ -651,6 +686,206 @@ fn parse_deploy(s: &mut Sub, root: &Path) -> Option<DeployConfig> {
         github_deployment,
         root: root.to_path_buf(),
     })
+}
+
+fn parse_timeouts(s: &mut Sub) -> Timeouts {
+    s.check_keys(&["build", "test", "publish", "verify"]);
+    let mut t = Timeouts::default();
+    for (key, slot) in [
+        ("build", &mut t.build),
+        ("test", &mut t.test),
+        ("publish", &mut t.publish),
+        ("verify", &mut t.verify),
+    ] {
+        if let Some(item) = s.table.get(key) {
+            match item.as_integer() {
+                Some(n) if n > 0 => *slot = Some(n as u64),
+                _ => s.err(
+                    key,
+                    "must be a positive number of seconds (leave it out for no limit)",
+                ),
+            }
+        }
+    }
+    t
+}
+
+/// `[[workspace.metadata.release.gates]]`: every error names the key and the gate.
+fn parse_gates(
+    table: &dyn toml_edit::TableLike,
+    errors: &mut Vec<String>,
+) -> Vec<crate::core::gates::Gate> {
+    use crate::core::gates::{Gate, Stage, DEFAULT_TIMEOUT_S};
+    const GATE_KEYS: &[&str] = &[
+        "name",
+        "command",
+        "stage",
+        "timeout-s",
+        "blocking",
+        "python",
+    ];
+    let Some(item) = table.get("gates") else {
+        return Vec::new();
+    };
+    let example = "[[workspace.metadata.release.gates]] with name = \"tests\", \
+                   command = [\"python3\", \"-m\", \"unittest\"], stage = \"pre-release\"";
+    let tables: Vec<&dyn toml_edit::TableLike> = match item {
+        Item::ArrayOfTables(a) => a.iter().map(|t| t as &dyn toml_edit::TableLike).collect(),
+        Item::Value(toml_edit::Value::Array(a)) => {
+            let list: Option<Vec<&dyn toml_edit::TableLike>> = a
+                .iter()
+                .map(|v| v.as_inline_table().map(|t| t as &dyn toml_edit::TableLike))
+                .collect();
+            match list {
+                Some(l) => l,
+                None => {
+                    errors.push(format!(
+                        "{FILE}: {TABLE} gates must be an array of tables: {example}"
+                    ));
+                    return Vec::new();
+                }
+            }
+        }
+        _ => {
+            errors.push(format!(
+                "{FILE}: {TABLE} gates must be an array of tables: {example}"
+            ));
+            return Vec::new();
+        }
+    };
+    let mut gates: Vec<Gate> = Vec::new();
+    let mut seen: Vec<String> = Vec::new();
+    for (i, t) in tables.into_iter().enumerate() {
+        let name = t
+            .get("name")
+            .and_then(Item::as_str)
+            .map(str::trim)
+            .filter(|n| !n.is_empty() && !n.contains(char::is_whitespace) && !n.contains(','))
+            .map(String::from);
+        let who = match &name {
+            Some(n) => format!("gate `{n}`"),
+            None => format!("gate #{}", i + 1),
+        };
+        let mut err = |key: &str, what: &str| {
+            errors.push(format!(
+                "{FILE}: [[workspace.metadata.release.gates]] {who}: {key} {what}"
+            ))
+        };
+        for (k, _) in t.iter() {
+            if !GATE_KEYS.contains(&k) {
+                err(
+                    &format!("`{k}`"),
+                    &format!("is not a gate key; known keys: {}", GATE_KEYS.join(", ")),
+                );
+            }
+        }
+        if name.is_none() {
+            err(
+                "name",
+                "is required: one word without commas, e.g. \"tests\" (what --skip-gate names)",
+            );
+        }
+        if let Some(n) = &name {
+            if seen.contains(n) {
+                err("name", "is used by another gate; names must be unique");
+            }
+            seen.push(n.clone());
+        }
+        let command = match t.get("command").map(string_array) {
+            Some(Some(v)) if !v.is_empty() && !v[0].trim().is_empty() => Some(v),
+            Some(_) => {
+                err(
+                    "command",
+                    "must be a non-empty array of strings (program first, no shell), e.g. [\"ruff\", \"check\"]",
+                );
+                None
+            }
+            None => {
+                err(
+                    "command",
+                    "is required: the program and its arguments, e.g. [\"ruff\", \"check\"]",
+                );
+                None
+            }
+        };
+        let stage = match t.get("stage") {
+            None => {
+                err("stage", "is required: \"pre-release\" or \"pre-publish\"");
+                None
+            }
+            Some(item) => match item.as_str().and_then(Stage::parse) {
+                Some(s) => Some(s),
+                None => {
+                    err("stage", "must be \"pre-release\" or \"pre-publish\"");
+                    None
+                }
+            },
+        };
+        let timeout_s = match t.get("timeout-s") {
+            None => Some(DEFAULT_TIMEOUT_S),
+            Some(item) => match item.as_integer() {
+                Some(n) if n > 0 => Some(n as u64),
+                _ => {
+                    err("timeout-s", "must be a positive number of seconds");
+                    None
+                }
+            },
+        };
+        let blocking = match t.get("blocking") {
+            None => Some(true),
+            Some(item) => match item.as_bool() {
+                Some(b) => Some(b),
+                None => {
+                    err("blocking", "must be true or false");
+                    None
+                }
+            },
+        };
+        let python = match t.get("python") {
+            None => Some(Vec::new()),
+            Some(item) => match string_array(item) {
+                Some(v)
+                    if !v.is_empty()
+                        && v.iter().all(|p| {
+                            let mut parts = p.split('.');
+                            parts.next() == Some("3")
+                                && parts.next().is_some_and(|m| {
+                                    !m.is_empty() && m.chars().all(|c| c.is_ascii_digit())
+                                })
+                                && parts.next().is_none()
+                        }) =>
+                {
+                    Some(v)
+                }
+                _ => {
+                    err(
+                        "python",
+                        "must be a non-empty array of interpreter versions like [\"3.11\", \"3.12\"]",
+                    );
+                    None
+                }
+            },
+        };
+        if let (
+            Some(name),
+            Some(command),
+            Some(stage),
+            Some(timeout_s),
+            Some(blocking),
+            Some(python),
+        ) = (name, command, stage, timeout_s, blocking, python)
+        {
+            gates.push(Gate {
+                name,
+                command,
+                stage,
+                timeout_s,
+                blocking,
+                python,
+            });
+        }
+    }
+    gates
 }
 
 fn parse_docker(s: &mut Sub) -> Option<DockerConfig> {
@@ -1465,5 +1700,60 @@ key = "x"
             errs[0].starts_with("Cargo.toml: invalid TOML at line 1"),
             "{errs:?}"
         );
+    }
+
+    #[test]
+    fn gates_and_timeouts() {
+        use crate::core::gates::Stage;
+        let c = parse_ok(
+            "[workspace.metadata.release]\n\
+             [workspace.metadata.release.timeouts]\nbuild = 300\ntest = 600\n\
+             [[workspace.metadata.release.gates]]\nname = \"tests\"\n\
+             command = [\"python\", \"-m\", \"unittest\"]\nstage = \"pre-release\"\n\
+             python = [\"3.11\", \"3.12\"]\n\
+             [[workspace.metadata.release.gates]]\nname = \"mypy\"\ncommand = [\"mypy\", \"src\"]\n\
+             stage = \"pre-publish\"\nblocking = false\ntimeout-s = 30\n",
+        );
+        assert_eq!(c.gates.len(), 2);
+        assert_eq!(
+            (c.gates[0].stage, c.gates[0].blocking, c.gates[0].timeout_s),
+            (Stage::PreRelease, true, 600)
+        );
+        assert_eq!(c.gates[0].python, ["3.11", "3.12"]);
+        assert_eq!(
+            (c.gates[1].stage, c.gates[1].blocking, c.gates[1].timeout_s),
+            (Stage::PrePublish, false, 30)
+        );
+        assert_eq!(
+            c.timeouts.of("build"),
+            Some(std::time::Duration::from_secs(300))
+        );
+        assert_eq!(c.timeouts.of("publish"), None);
+        let errs = parse(
+            Path::new("/r"),
+            "[workspace.metadata.release]\n\
+             [workspace.metadata.release.timeouts]\nbuild = 0\nlint = 3\n\
+             [[workspace.metadata.release.gates]]\nname = \"tests\"\ncommand = []\nstage = \"later\"\n\
+             python = [\"3\"]\nblocking = \"yes\"\ntimeout-s = -1\nshell = true\n\
+             [[workspace.metadata.release.gates]]\ncommand = [\"x\"]\nstage = \"pre-release\"\n\
+             [[workspace.metadata.release.gates]]\nname = \"tests\"\ncommand = [\"x\"]\nstage = \"pre-release\"\n",
+        )
+        .unwrap_err();
+        let want = [
+            "[workspace.metadata.release.timeouts]; known keys: build, test, publish, verify",
+            "[workspace.metadata.release.timeouts] build must be a positive number of seconds",
+            "gate `tests`: `shell` is not a gate key",
+            "gate `tests`: command must be a non-empty array",
+            "gate `tests`: stage must be \"pre-release\" or \"pre-publish\"",
+            "gate `tests`: timeout-s must be a positive number",
+            "gate `tests`: blocking must be true or false",
+            "gate `tests`: python must be a non-empty array of interpreter versions",
+            "gate #2: name is required",
+            "gate `tests`: name is used by another gate",
+        ];
+        for w in want {
+            assert!(errs.iter().any(|e| e.contains(w)), "{w}: {errs:#?}");
+        }
+        assert_eq!(errs.len(), want.len(), "{errs:#?}");
     }
 }

@@ -48,7 +48,44 @@ pub fn execute_with(
     root: &Path,
     on_step: &mut dyn FnMut(&StepRecord),
 ) -> Result<Outcome> {
+    execute_staged(plan, ui, root, &Stages::default(), on_step)
+}
+
+/// The stage of each step of a plan (`build`, `test`, `publish`, `verify`…) and the time limit
+/// of each stage, for [`execute_staged`].
+#[derive(Debug, Default, Clone)]
+pub struct Stages {
+    /// One per step (a plan with fewer names has no stages past them).
+    pub of_step: Vec<String>,
+    pub limits: std::collections::BTreeMap<String, Duration>,
+}
+
+/// [`execute_with`], each stage with a limit under its deadline (from its first step's start):
+/// the children of its steps are killed with their own children and reaped when the time is
+/// up, and a step that would start past it does not start. Either way the step fails with
+/// "timed out after N s in <stage> while running <what>"; published steps read real state
+/// first, so a re-run completes the rest.
+pub fn execute_staged(
+    plan: &Plan,
+    ui: &Ui,
+    root: &Path,
+    stages: &Stages,
+    on_step: &mut dyn FnMut(&StepRecord),
+) -> Result<Outcome> {
+    let result = execute_inner(plan, ui, root, stages, on_step);
+    process::set_stage_deadline(None);
+    result
+}
+
+fn execute_inner(
+    plan: &Plan,
+    ui: &Ui,
+    root: &Path,
+    stages: &Stages,
+    on_step: &mut dyn FnMut(&StepRecord),
+) -> Result<Outcome> {
     let total = plan.steps.len();
+    let mut current: Option<(String, Option<process::StageDeadline>)> = None;
     let mut outcome = Outcome::default();
     // Effects not yet sealed, undone in reverse order if anything fails.
     let mut unsealed: Vec<Undo> = Vec::new();
@@ -64,7 +101,32 @@ pub fn execute_with(
             ui.detail(&detail);
         }
         let started = Instant::now();
+        let stage = stages.of_step.get(i).cloned();
+        if current.as_ref().map(|c| &c.0) != stage.as_ref() {
+            let deadline = stage.as_ref().and_then(|name| {
+                stages
+                    .limits
+                    .get(name)
+                    .map(|&limit| process::StageDeadline {
+                        stage: name.clone(),
+                        limit,
+                        deadline: started + limit,
+                    })
+            });
+            process::set_stage_deadline(deadline.clone());
+            current = stage.map(|name| (name, deadline));
+        }
+        let late = current
+            .as_ref()
+            .and_then(|c| c.1.as_ref())
+            .filter(|d| d.is_past())
+            .map(|d| process::StageTimeout {
+                stage: d.stage.clone(),
+                limit: d.limit,
+                running: format!("`{}` (it did not start)", ui::redact(&header)),
+            });
         let result = match step {
+            _ if late.is_some() => Err(late.clone().expect("checked").into()),
             Step::Edit(e) => apply_edit(e).map(|()| {
                 unsealed.push(Undo::Edit(e));
                 Done::Ran(String::new())
@@ -691,6 +753,86 @@ mod tests {
             .tolerated()
             .sub();
         apply(&tolerated, &mut values).unwrap();
+    }
+
+    #[test]
+    fn a_stage_past_its_time_is_stopped_its_children_killed_and_reaped() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let pidfile = root.join("grandchild");
+        // A step that starts a grandchild and waits for it: captured, then streamed.
+        let script = "import subprocess,sys\n\
+                      p = subprocess.Popen(['sleep', '300'])\n\
+                      open(sys.argv[1], 'w').write(str(p.pid))\n\
+                      p.wait()";
+        for stream in [false, true] {
+            let mut slow = Process::new("python3", root)
+                .args(["-c", script])
+                .args([pidfile.display().to_string()]);
+            if stream {
+                slow = slow.streaming();
+            }
+            let mut plan = Plan::default();
+            plan.push(Step::Run(Process::new("true", root)));
+            plan.push(Step::Run(slow));
+            plan.push(Step::Run(Process::new("true", root).args(["never"])));
+            let stages = Stages {
+                of_step: vec!["build".into(), "build".into(), "publish".into()],
+                limits: [("build".to_string(), Duration::from_secs(2))]
+                    .into_iter()
+                    .collect(),
+            };
+            let t = Instant::now();
+            let mut seen = Vec::new();
+            let err = execute_staged(&plan, &Ui::captured(), root, &stages, &mut |r| {
+                seen.push(r.index)
+            })
+            .unwrap_err();
+            assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
+            let err = format!("{err:#}");
+            assert!(
+                err.contains("step 2/3 failed")
+                    && err.contains("timed out after 2 s in build while running `python3 -c"),
+                "{err}"
+            );
+            assert_eq!(seen, [0, 1], "the next stage did not start");
+            let pid = std::fs::read_to_string(&pidfile).unwrap();
+            let alive = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim()))
+                .is_ok_and(|s| !s.rsplit_once(')').unwrap().1.trim_start().starts_with('Z'));
+            assert!(!alive, "the grandchild was killed (stream: {stream})");
+            assert!(process::stage_deadline().is_none(), "cleared after the run");
+        }
+        // A step that would start past the stage's deadline does not start.
+        #[derive(Debug)]
+        struct Slow;
+        impl Action for Slow {
+            fn header(&self) -> String {
+                "wait".into()
+            }
+            fn execute(&self, _: &mut RunContext) -> Result<Done> {
+                std::thread::sleep(Duration::from_millis(1200));
+                Ok(Done::Ran(String::new()))
+            }
+        }
+        let mut plan = Plan::default();
+        plan.push(Step::Action(Box::new(Slow)));
+        plan.push(Step::Run(Process::new("true", root).args(["late"])));
+        let stages = Stages {
+            of_step: vec!["verify".into(); 2],
+            limits: [("verify".to_string(), Duration::from_secs(1))]
+                .into_iter()
+                .collect(),
+        };
+        let err = format!(
+            "{:#}",
+            execute_staged(&plan, &Ui::captured(), root, &stages, &mut |_| {}).unwrap_err()
+        );
+        assert!(
+            err.contains(
+                "timed out after 1 s in verify while running `run true late` (it did not start)"
+            ),
+            "{err}"
+        );
     }
 
     #[test]

@@ -525,6 +525,14 @@ impl Process {
         self
     }
 
+    /// The program and its arguments, shell-quoted, without the environment (secrets as
+    /// `***` only where they are arguments registered as secrets: see `ui::redact`).
+    pub fn args_line(&self) -> String {
+        let mut parts = vec![quote(&self.program)];
+        parts.extend(self.args.iter().map(|a| quote(a)));
+        parts.join(" ")
+    }
+
     /// The command line, shell-quoted for copy-paste, secrets as `***`.
     pub fn command_line(&self) -> String {
         let mut parts: Vec<String> = self

@@ -111,6 +111,12 @@ pub fn output(p: &Process) -> Result<Output> {
 }
 
 fn output_inner(p: &Process) -> Result<Output> {
+    if let Some(stage) = stage_deadline() {
+        return match output_within_group_inner(p, stage.remaining())? {
+            Some(out) => Ok(out),
+            None => Err(stage.expired(p).into()),
+        };
+    }
     let sh = xshell::Shell::new().context("cannot start a command shell")?;
     sh.change_dir(&p.cwd);
     let mut cmd = sh.cmd(&p.program).args(&p.args).quiet().ignore_status();
@@ -190,13 +196,37 @@ fn output_within_inner(p: &Process, limit: Duration) -> Result<Output> {
 /// (SIGKILL) and the child reaped, so no grandchild keeps running or holds the output pipes.
 /// `Ok(None)` is the expiry; `Err` only when the program cannot be started.
 pub fn output_within_group(p: &Process, limit: Duration) -> Result<Option<Output>> {
+    Ok(match bounded_group(p, limit)? {
+        Bounded::Done(out) => Some(out),
+        Bounded::Expired(_) => None,
+    })
+}
+
+/// How a [`bounded_group`] run ended.
+#[derive(Debug, Clone)]
+pub enum Bounded {
+    Done(Output),
+    /// Killed (with its group) at the limit; what it had printed by then.
+    Expired(Output),
+}
+
+/// [`output_within_group`], keeping what a killed program had printed (a gate's output up to
+/// its timeout).
+pub fn bounded_group(p: &Process, limit: Duration) -> Result<Bounded> {
     let started = Instant::now();
-    let result = output_within_group_inner(p, limit);
+    let result = bounded_group_inner(p, limit);
     count_child_span(started, Instant::now());
     result
 }
 
 fn output_within_group_inner(p: &Process, limit: Duration) -> Result<Option<Output>> {
+    Ok(match bounded_group_inner(p, limit)? {
+        Bounded::Done(out) => Some(out),
+        Bounded::Expired(_) => None,
+    })
+}
+
+fn bounded_group_inner(p: &Process, limit: Duration) -> Result<Bounded> {
     let deadline = Instant::now() + limit;
     let handle = expression(p)
         .stdout_capture()
@@ -215,7 +245,7 @@ fn output_within_group_inner(p: &Process, limit: Duration) -> Result<Option<Outp
             .try_wait()
             .with_context(|| format!("cannot wait for `{}`", p.program))?
         {
-            return Ok(Some(Output {
+            return Ok(Bounded::Done(Output {
                 ok: o.status.success(),
                 code: o.status.code(),
                 stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
@@ -223,17 +253,56 @@ fn output_within_group_inner(p: &Process, limit: Duration) -> Result<Option<Outp
             }));
         }
         if Instant::now() >= deadline {
-            // The group's id is the child's pid (`process_group(0)`); it is not reaped yet, so
-            // the id cannot have been reused.
-            if let Some(pid) = handle.pids().first() {
-                succeeds(&Process::new("kill", Path::new("/")).args([
-                    "-KILL",
-                    "--",
-                    &format!("-{pid}"),
-                ]));
+            kill_group(&handle);
+            let (stdout, stderr) = match handle.wait() {
+                Ok(o) => (
+                    String::from_utf8_lossy(&o.stdout).into_owned(),
+                    String::from_utf8_lossy(&o.stderr).into_owned(),
+                ),
+                Err(_) => Default::default(),
+            };
+            return Ok(Bounded::Expired(Output {
+                ok: false,
+                code: None,
+                stdout,
+                stderr,
+            }));
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(20));
+    }
+}
+
+/// [`streamed`] in its own process group, the whole group killed (SIGKILL) and the child reaped
+/// after `limit`: `Ok(None)` is the expiry, `Err` a failure to start or a non-zero exit.
+fn streamed_within_group(p: &Process, limit: Duration) -> Result<Option<()>> {
+    let deadline = Instant::now() + limit;
+    let handle = expression(p)
+        .unchecked()
+        .before_spawn(|c| {
+            use std::os::unix::process::CommandExt;
+            c.process_group(0);
+            Ok(())
+        })
+        .start()
+        .map_err(|e| not_started(p, &e))?;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        if let Some(o) = handle
+            .try_wait()
+            .with_context(|| format!("cannot wait for `{}`", p.program))?
+        {
+            if !o.status.success() {
+                let code = o
+                    .status
+                    .code()
+                    .map_or("a signal".to_string(), |c| format!("status {c}"));
+                bail!("`{}` exited with {code}", p.program);
             }
-            let _ = handle.kill();
-            let _ = handle.wait();
+            return Ok(Some(()));
+        }
+        if Instant::now() >= deadline {
+            kill_group(&handle);
             return Ok(None);
         }
         std::thread::sleep(pause);
@@ -241,10 +310,112 @@ fn output_within_group_inner(p: &Process, limit: Duration) -> Result<Option<Outp
     }
 }
 
+/// Kills the process group a handle's child leads (`process_group(0)`), then the child, and
+/// reaps it.
+fn kill_group(handle: &duct::Handle) {
+    // The group's id is the child's pid; it is not reaped yet, so the id cannot have been reused.
+    if let Some(pid) = handle.pids().first() {
+        let _ = output_unbounded(&Process::new("kill", Path::new("/")).args([
+            "-KILL",
+            "--",
+            &format!("-{pid}"),
+        ]));
+    }
+    let _ = handle.kill();
+    let _ = handle.wait();
+}
+
+/// The running stage's deadline (`[workspace.metadata.release.timeouts]`), set by the executor
+/// for the steps of a stage with a limit: every captured and streamed child started meanwhile
+/// runs in its own process group and is killed with its children, and reaped, when the stage's
+/// time is up.
+#[derive(Debug, Clone)]
+pub struct StageDeadline {
+    pub stage: String,
+    pub limit: Duration,
+    pub deadline: Instant,
+}
+
+impl StageDeadline {
+    /// The time left (zero once past).
+    pub fn remaining(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+    pub fn is_past(&self) -> bool {
+        Instant::now() >= self.deadline
+    }
+    /// The error of a child killed because the stage ran out of time.
+    pub fn expired(&self, p: &Process) -> StageTimeout {
+        StageTimeout {
+            stage: self.stage.clone(),
+            limit: self.limit,
+            running: format!("`{}`", ui::redact(&p.command_line())),
+        }
+    }
+}
+
+/// A stage past its time: `timed out after 5 s in build while running `python3 -m build …``.
+#[derive(Debug, Clone)]
+pub struct StageTimeout {
+    pub stage: String,
+    pub limit: Duration,
+    /// The step or command that was running.
+    pub running: String,
+}
+
+impl std::fmt::Display for StageTimeout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "timed out after {} s in {} while running {} (its processes were killed; a re-run \
+             completes what is missing — raise [workspace.metadata.release.timeouts] {} if the \
+             stage needs longer)",
+            self.limit.as_secs(),
+            self.stage,
+            self.running,
+            self.stage
+        )
+    }
+}
+
+impl std::error::Error for StageTimeout {}
+
+static STAGE: std::sync::Mutex<Option<StageDeadline>> = std::sync::Mutex::new(None);
+
+/// Sets (or, with `None`, clears) the running stage's deadline.
+pub fn set_stage_deadline(stage: Option<StageDeadline>) {
+    *STAGE.lock().unwrap_or_else(|e| e.into_inner()) = stage;
+}
+
+/// The running stage's deadline, if it has a limit.
+pub fn stage_deadline() -> Option<StageDeadline> {
+    STAGE.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+/// [`output`] ignoring any stage deadline (the `kill` that enforces one).
+fn output_unbounded(p: &Process) -> Result<Output> {
+    let sh = xshell::Shell::new().context("cannot start a command shell")?;
+    let out = sh
+        .cmd(&p.program)
+        .args(&p.args)
+        .quiet()
+        .ignore_status()
+        .output()?;
+    Ok(Output {
+        ok: out.status.success(),
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    })
+}
+
 /// Sends `signal` (a name or number as `kill(1)` takes it: `TERM`, `KILL`, `0` to probe) to
 /// `pid`; true when it was delivered.
 pub fn signal(pid: u32, signal: &str) -> bool {
-    succeeds(&Process::new("kill", Path::new("/")).args([format!("-{signal}"), pid.to_string()]))
+    output_unbounded(
+        &Process::new("kill", Path::new("/")).args([format!("-{signal}"), pid.to_string()]),
+    )
+    .is_ok_and(|o| o.ok)
 }
 
 /// Runs `p` to completion and returns its stdout; on a non-zero exit, the error relays the last
@@ -297,6 +468,14 @@ fn without_stdin(p: &Process) -> duct::Expression {
 /// Runs `p` with its stdout and stderr relayed live (long steps show their progress).
 pub fn streamed(p: &Process) -> Result<()> {
     let started = Instant::now();
+    if let Some(stage) = stage_deadline() {
+        let result = streamed_within_group(p, stage.remaining());
+        count_child_span(started, Instant::now());
+        return match result? {
+            Some(()) => Ok(()),
+            None => Err(stage.expired(p).into()),
+        };
+    }
     let result = expression(p).unchecked().run();
     count_child_span(started, Instant::now());
     let out = result.map_err(|e| not_started(p, &e))?;

@@ -276,6 +276,18 @@ impl Ui {
         ));
     }
 
+    /// A titled block of captured output (a gate's): in GitHub Actions a `::group::` fold
+    /// holding all of it, elsewhere the title and the text indented.
+    pub fn fold(&self, title: &str, text: &str) {
+        if self.gha {
+            // One stream for the fold and what it holds, so the runner sees them in order.
+            self.workflow(&redact(&format!("::group::{title}\n{text}\n::endgroup::")));
+        } else {
+            self.detail(title);
+            self.detail(text);
+        }
+    }
+
     /// Prints a block of detail lines (a diff, relayed output), indented.
     pub fn detail(&self, text: &str) {
         for l in text.lines() {

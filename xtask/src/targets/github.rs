@@ -833,6 +833,15 @@ fn rel(root: &Path, p: &Path) -> String {
 /// The release notes: the `default` template over the CHANGELOG section, with one `docker pull`
 /// line per configured registry. `Err` is the problem sentence.
 pub fn notes(facts: &Facts) -> Result<String, String> {
+    let notes = changelog_notes(facts)?;
+    Ok(match &facts.gates_skipped {
+        Some(line) => format!("{}\n\n> **{line}**\n", notes.trim_end()),
+        None => notes,
+    })
+}
+
+/// [`notes`] without the line on skipped gates.
+fn changelog_notes(facts: &Facts) -> Result<String, String> {
     let cfg = &facts.cfg;
     let v = &facts.version;
     if cfg.changelog_style == Some(crate::core::clstyle::StyleName::None) {

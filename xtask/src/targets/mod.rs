@@ -4,6 +4,7 @@
 
 pub mod deploy;
 pub mod docker;
+pub mod gates;
 pub mod github;
 pub mod github_pr;
 pub mod notices;

@@ -33,6 +33,9 @@ pub struct Facts {
     pub package: String,
     /// `target/slipway/` in the repository: tool venvs, dist files, journal, reports.
     pub work: PathBuf,
+    /// `Released with gates skipped: tests (--skip-gate)` when an override skipped gates: the
+    /// release notes say so.
+    pub gates_skipped: Option<String>,
 }
 
 impl Facts {
