@@ -293,7 +293,9 @@ mod tests {
             gate("smoke", Stage::PrePublish, true, &[]),
         ];
         let names = |v: &[&Gate]| v.iter().map(|g| g.name.clone()).collect::<Vec<_>>();
-        let table: [(Stage, Skips, &[&str], &[(&str, &str)]); 4] = [
+        // (stage, skips, the gates it runs, the gates skipped with their flag)
+        type Row<'a> = (Stage, Skips, &'a [&'a str], &'a [(&'a str, &'a str)]);
+        let table: [Row; 4] = [
             (Stage::PreRelease, Skips::default(), &["tests", "ruff"], &[]),
             (Stage::PrePublish, Skips::default(), &["smoke"], &[]),
             (

@@ -737,7 +737,9 @@ mod tests {
         };
         let later = (200, 0);
         use Verdict::*;
-        let cases: Vec<(&str, Entry, Option<Stat>, (u32, u32), bool, Verdict)> = vec![
+        // (what, the index entry, the file's stat, the index's mtime, filemode, the verdict)
+        type Case<'a> = (&'a str, Entry, Option<Stat>, (u32, u32), bool, Verdict);
+        let cases: Vec<Case> = vec![
             (
                 "same stat, index written later",
                 e.clone(),
