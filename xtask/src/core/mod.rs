@@ -4,6 +4,7 @@
 //! Nothing here touches the world: no process, no network, no filesystem. Everything is a
 //! function of its arguments, tested with tables and properties next to the code.
 
+pub mod base64;
 pub mod branch;
 pub mod changegen;
 pub mod changelog;

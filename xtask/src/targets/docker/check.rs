@@ -216,19 +216,5 @@ pub fn registry_credentials(registry: &str, env: &Option<Login>) -> Option<(Stri
 }
 
 pub(crate) fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = Vec::new();
-    let mut buf = 0u32;
-    let mut bits = 0;
-    for c in s.bytes().filter(|c| *c != b'=' && !c.is_ascii_whitespace()) {
-        let v = A.iter().position(|a| *a == c)? as u32;
-        buf = (buf << 6) | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((buf >> bits) as u8);
-            buf &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
+    crate::core::base64::decode(s)
 }
