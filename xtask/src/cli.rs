@@ -816,8 +816,16 @@ fn rehearse() -> App {
                 .action(ArgAction::Set)
                 .help("what `release` is given (default patch)"),
         )
+        .arg(flag(
+            "split",
+            "as the release workflow: one docker-validate --push-by-digest per platform in parallel, then publish-prod --from-digests (default with 2+ platforms)",
+        ))
         .after_help(examples(&[
             ("rehearse", "a patch release, rehearsed"),
+            (
+                "rehearse --split",
+                "per-platform processes, then the publish from their digests",
+            ),
             (
                 "rehearse --dry-run",
                 "every step it would run, and its teardown",
@@ -1054,6 +1062,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation> {
                     keep: sub.get_flag("keep"),
                     json: sub.get_flag("json"),
                     version,
+                    split: sub.get_flag("split"),
                 },
                 dry_run: sub.get_flag("dry-run"),
             }

@@ -701,3 +701,72 @@ fn the_release_workflow_is_zizmor_clean_and_splits_per_platform() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `rehearse --split` on this repository (one platform, amd64, for real): one
+/// `docker-validate --push-by-digest` process per platform, then `publish-prod --from-digests`;
+/// the report gives each platform's time and the total. (Two platforms need qemu and an arm64
+/// base image, `SLIPWAY_ARM64=1 cargo xtask provision`: the index assembly for two is proved
+/// above with a fabricated arm64 child.)
+#[test]
+fn rehearse_split_validates_per_platform_then_publishes_from_the_digests() {
+    if !require(
+        "a Docker engine (cargo xtask provision)",
+        xtask::targets::docker::engine::is_up(),
+    ) {
+        return;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dry = Command::new(BIN)
+        .arg("-C")
+        .arg(&root)
+        .args(["rehearse", "--split", "--dry-run"])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&dry.stdout);
+    assert!(dry.status.success(), "{text}");
+    for want in [
+        "docker-validate: one process per platform, in parallel (linux/amd64)",
+        "docker-validate --platform linux/amd64 --push-by-digest --digest-file",
+        "publish-prod --from-digests",
+    ] {
+        assert!(text.contains(want), "the dry run lacks {want:?}:\n{text}");
+    }
+    let out = Command::new(BIN)
+        .arg("-C")
+        .arg(&root)
+        .args(["rehearse", "--split"])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "the rehearsal failed:\n{}",
+        &all[all.len().saturating_sub(6000)..]
+    );
+    assert!(
+        all.contains("linux/amd64: validated and pushed in"),
+        "{all}"
+    );
+    let report = all
+        .lines()
+        .find_map(|l| {
+            l.split_whitespace()
+                .find(|w| w.contains("rehearsal-") && w.ends_with(".json"))
+        })
+        .unwrap_or_else(|| panic!("no report path in:\n{all}"));
+    let report: Json = serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
+    let split = &report["split"];
+    assert_eq!(
+        split["platforms"][0]["platform"], "linux/amd64",
+        "{report:#}"
+    );
+    assert_eq!(split["platforms"][0]["ok"], true, "{report:#}");
+    assert!(split["wall_ms"].as_u64().unwrap() > 0, "{report:#}");
+    assert_eq!(report["status"], "success");
+}
