@@ -508,9 +508,41 @@ fn two_platforms_make_an_index_of_exactly_those_digests() {
         }
     }
 
+    // The manifest writes the plan lists (`--dry-run --json`), per registry.
+    dry_args.push("--json");
+    let plan = tool(&repo, &dry_args);
+    assert_eq!(plan.code, 0, "{}", plan.all());
+    let plan: Json = serde_json::from_str(&plan.stdout).unwrap();
+    let mut puts = Vec::new();
+    manifest_puts(&plan["steps"], &mut puts);
+    let planned = |reg: &Registry| -> Vec<String> {
+        let prefix = format!("http://{}/v2/acme/app/manifests/", reg.addr);
+        let mut refs: Vec<String> = puts
+            .iter()
+            .filter_map(|u| u.strip_prefix(&prefix).map(str::to_string))
+            .collect();
+        refs.sort();
+        refs.dedup();
+        refs
+    };
+    assert_eq!(planned(&staging), [index.clone()]);
+
     let (r, children) = publish_traced(&repo, &files);
     assert_eq!(r.code, 0, "{}", r.all());
     assert_no_docker(&children);
+    // Exactly the tags the plan listed were set, and every manifest it listed is there.
+    for reg in [&a, &b] {
+        let refs = planned(reg);
+        let tags: Vec<String> = refs
+            .iter()
+            .filter(|r| !r.starts_with("sha256:"))
+            .cloned()
+            .collect();
+        assert_eq!(tags_of(reg), tags, "{}", reg.addr);
+        for d in refs.iter().filter(|r| r.starts_with("sha256:")) {
+            assert_eq!(digest_at(reg, d).as_ref(), Some(d), "{}@{d}", reg.addr);
+        }
+    }
     // The index the dry run announced is on staging and both productions, and lists exactly
     // the two digests, each with its config's platform.
     for reg in [&staging, &a, &b] {
@@ -542,6 +574,24 @@ fn two_platforms_make_an_index_of_exactly_those_digests() {
             };
             assert_eq!(digest_at(reg, t).as_ref(), Some(want), "{}:{t}", reg.addr);
         }
+    }
+}
+
+/// Every `PUT …/manifests/<ref>` URL in a plan's JSON.
+fn manifest_puts(j: &Json, out: &mut Vec<String>) {
+    match j {
+        Json::Object(m) => {
+            if m.get("method").and_then(Json::as_str) == Some("PUT") {
+                if let Some(u) = m.get("url").and_then(Json::as_str) {
+                    if u.contains("/manifests/") {
+                        out.push(u.to_string());
+                    }
+                }
+            }
+            m.values().for_each(|v| manifest_puts(v, out));
+        }
+        Json::Array(a) => a.iter().for_each(|v| manifest_puts(v, out)),
+        _ => {}
     }
 }
 
