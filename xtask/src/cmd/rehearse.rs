@@ -1522,6 +1522,49 @@ mod tests {
     }
 
     #[test]
+    fn the_split_runs_its_platforms_at_once_and_times_each() {
+        let sleep = |secs: &str| Process::new("sleep", Path::new("/")).args([secs]);
+        let shared = Arc::new(Shared::default());
+        let step = SplitBuild {
+            lanes: vec![
+                ("linux/amd64".into(), sleep("1")),
+                ("linux/arm64".into(), sleep("1")),
+            ],
+            times: shared.clone(),
+        };
+        let ui = crate::run::ui::Ui::plain();
+        let mut cx = RunContext {
+            ui: &ui,
+            root: Path::new("/"),
+            values: Default::default(),
+        };
+        let Done::Ran(said) = step.execute(&mut cx).unwrap() else {
+            panic!("not run");
+        };
+        assert!(
+            said.contains("linux/arm64: validated and pushed in"),
+            "{said}"
+        );
+        let j = split_json(&shared);
+        let (wall, sum) = (
+            j["wall_ms"].as_u64().unwrap(),
+            j["sum_ms"].as_u64().unwrap(),
+        );
+        assert!(sum >= 2000 && wall < 1800, "not in parallel: {j}");
+        // One failing lane fails the step, after the other ended.
+        let step = SplitBuild {
+            lanes: vec![
+                ("linux/amd64".into(), sleep("0")),
+                ("linux/arm64".into(), Process::new("false", Path::new("/"))),
+            ],
+            times: shared.clone(),
+        };
+        let err = step.execute(&mut cx).unwrap_err().to_string();
+        assert!(err.contains("failed for linux/arm64"), "{err}");
+        assert_eq!(split_json(&shared)["platforms"][0]["ok"], true);
+    }
+
+    #[test]
     fn targets_point_at_the_local_services_and_webhooks_go() {
         let t = RewriteTargets {
             clone: PathBuf::new(),
