@@ -525,7 +525,7 @@ fn two_platforms_make_an_index_of_exactly_those_digests() {
         refs.dedup();
         refs
     };
-    assert_eq!(planned(&staging), [index.clone()]);
+    assert_eq!(planned(&staging), vec![index.clone()]);
 
     let (r, children) = publish_traced(&repo, &files);
     assert_eq!(r.code, 0, "{}", r.all());
