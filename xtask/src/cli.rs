@@ -526,6 +526,15 @@ fn publish_prod() -> App {
             "no-deploy",
             "do not run the deploy command of [workspace.metadata.release.deploy] (shown as skipped)",
         ))
+        .arg(
+            opt(
+                "from-digests",
+                "FILE",
+                "publish the image from these per-platform digest files (docker-validate --push-by-digest): no build",
+            )
+            .num_args(1..)
+            .action(ArgAction::Append),
+        )
         .after_help(examples(&[
             (
                 "publish-prod --dry-run",
@@ -675,9 +684,31 @@ fn docker_validate() -> App {
             "validate this platform only (default: every configured platform)",
         ))
         .arg(flag("dry-run", "print the plan; build and run nothing"))
+        .arg(flag(
+            "push-by-digest",
+            "after validating, push the image to the staging registry as <exact>-<arch> and write its digest file",
+        ))
+        .arg(opt(
+            "digest-file",
+            "FILE",
+            "where --push-by-digest writes the digest (default: target/slipway/digests/<arch>.json)",
+        ))
+        .arg(flag(
+            "list-platforms",
+            "print the configured platforms and their GitHub runners (with --json: a workflow matrix)",
+        ))
+        .arg(flag(
+            "dist-only",
+            "build the Python dists only (the wheel the image installs), no image",
+        ))
+        .arg(json_flag("with --list-platforms: a JSON matrix {\"include\": [...]}"))
         .after_help(examples(&[
             ("docker-validate", "every configured platform"),
             ("docker-validate --platform linux/arm64", "one platform"),
+            (
+                "docker-validate --platform linux/amd64 --push-by-digest",
+                "validate, push to staging by digest, write target/slipway/digests/amd64.json",
+            ),
             ("docker-validate --dry-run", "the plan only"),
         ]))
 }
@@ -862,8 +893,16 @@ fn rehearse() -> App {
                 .action(ArgAction::Set)
                 .help("what `release` is given (default patch)"),
         )
+        .arg(flag(
+            "split",
+            "as the release workflow: one docker-validate --push-by-digest per platform in parallel, then publish-prod --from-digests (default with 2+ platforms)",
+        ))
         .after_help(examples(&[
             ("rehearse", "a patch release, rehearsed"),
+            (
+                "rehearse --split",
+                "per-platform processes, then the publish from their digests",
+            ),
             (
                 "rehearse --dry-run",
                 "every step it would run, and its teardown",
@@ -1007,6 +1046,15 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation> {
                 choose(t, "--only <target>", &["docker", "pypi", "github"])?;
                 only.push(cmd::publish::Target::parse(t)?);
             }
+            let from_digests = strings(sub, "from-digests");
+            if !from_digests.is_empty()
+                && !only.is_empty()
+                && !only.contains(&cmd::publish::Target::Docker)
+            {
+                return Err(usage(
+                    "--from-digests publishes the image: add docker to --only, or leave --from-digests out",
+                ));
+            }
             Cmd::Publish(cmd::publish::Options {
                 dry_run: sub.get_flag("dry-run"),
                 only,
@@ -1015,6 +1063,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation> {
                 notify: sub.get_flag("notify"),
                 no_deploy: sub.get_flag("no-deploy"),
                 skips: skips(sub),
+                from_digests,
             })
         }
         "verify" => {
@@ -1056,6 +1105,11 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation> {
             version: string(sub, "image-version"),
             platform: string(sub, "platform"),
             dry_run: sub.get_flag("dry-run"),
+            push_by_digest: sub.get_flag("push-by-digest"),
+            digest_file: string(sub, "digest-file"),
+            list_platforms: sub.get_flag("list-platforms"),
+            dist_only: sub.get_flag("dist-only"),
+            json: sub.get_flag("json"),
         }),
         "changelog" => {
             let format = string(sub, "format");
@@ -1088,6 +1142,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation> {
                     keep: sub.get_flag("keep"),
                     json: sub.get_flag("json"),
                     version,
+                    split: sub.get_flag("split"),
                 },
                 dry_run: sub.get_flag("dry-run"),
             }

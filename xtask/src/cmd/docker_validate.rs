@@ -2,13 +2,29 @@
 //! from the wheel of the release and prove it healthy in a container without network — the
 //! build stage of `publish-prod --only docker`, alone. Exit 0 only when every platform's
 //! container was healthy and reported the release's version; no container is left behind.
+//!
+//! `--push-by-digest` (one platform: the job of a native runner in the release workflow):
+//! after validating, push the image to `docker.staging-registry` under the per-run tag
+//! `<exact>-<arch>` (`v1.3.0-amd64`, the per-architecture tag naming of an index) and write its
+//! manifest digest to `target/slipway/digests/<arch>.json` (`--digest-file`). A tag and not an
+//! untagged push: `docker push` cannot push without a tag, and deleting a tag afterwards
+//! through the registry API is not supported by every registry; the per-arch tag never moves
+//! (a push of another image under it is refused), so it names exactly the validated image.
+//! `publish-prod --from-digests` then assembles the index from those files.
+//!
+//! `--list-platforms [--json]`: the configured platforms and their GitHub runners (the matrix
+//! of the release workflow's `build` job). `--dist-only`: build the Python dists only (the
+//! wheel the image installs; the `dist` job), recorded so later runs reuse them.
 
 use anyhow::Result;
 use semver::Version;
 
 use crate::cmd::Global;
 use crate::facts::config;
-use crate::run::plan::Plan;
+use std::path::PathBuf;
+
+use crate::core::dockertags::{PlannedTag, TagKind};
+use crate::run::plan::{Plan, Step};
 use crate::run::ui::{Style, Ui};
 use crate::targets::docker::{self, ImageSpec};
 use crate::targets::publish::Facts;
@@ -19,6 +35,11 @@ pub struct Options {
     pub version: Option<String>,
     pub platform: Option<String>,
     pub dry_run: bool,
+    pub push_by_digest: bool,
+    pub digest_file: Option<String>,
+    pub list_platforms: bool,
+    pub dist_only: bool,
+    pub json: bool,
 }
 
 /// `1.3.0-rc.1`, `v1.3.0-rc.1` or `1.3.0rc1`.
@@ -92,6 +113,9 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
         ));
         return problems.check("docker-validate").map(|()| 0);
     };
+    if o.list_platforms {
+        return list_platforms(&docker.platforms, o.json);
+    }
     let Some(facts) = facts(&cfg, o.version.as_deref(), &mut problems)? else {
         return problems.check("docker-validate").map(|()| 0);
     };
@@ -100,7 +124,14 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
         None => docker.platforms.clone(),
     };
     let spec = ImageSpec::new(&facts, &docker, platforms, &mut problems);
-    docker::check(&spec, &mut problems);
+    let staged = if o.push_by_digest {
+        staging_steps(&cfg, &docker, &facts, &spec, o, &mut problems)
+    } else {
+        Vec::new()
+    };
+    if !o.dist_only {
+        docker::check(&spec, &mut problems);
+    }
     crate::targets::pypi::check_python(&mut problems);
     problems.check("docker-validate")?;
 
@@ -117,15 +148,32 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
     let mut problems = Problems::default();
     let wheel = docker::wheel_steps(&facts, &mut problems);
     problems.check("docker-validate")?;
-    for s in wheel.into_iter().chain(docker::image_steps(&spec, false)) {
+    let image = if o.dist_only {
+        Vec::new()
+    } else {
+        docker::image_steps(&spec, false)
+    };
+    for s in wheel.into_iter().chain(image).chain(staged) {
         plan.push(s);
     }
-    let title = format!(
-        "docker-validate {} {} ({})",
-        docker.image,
-        spec.exact_tag,
-        spec.platforms.join(", ")
-    );
+    let title = if o.dist_only {
+        format!(
+            "docker-validate --dist-only {} {}",
+            facts.package, spec.pep440
+        )
+    } else {
+        format!(
+            "docker-validate {} {} ({}){}",
+            docker.image,
+            spec.exact_tag,
+            spec.platforms.join(", "),
+            if o.push_by_digest {
+                " --push-by-digest"
+            } else {
+                ""
+            }
+        )
+    };
     if o.dry_run {
         ui.heading(&format!("{title} — dry run, nothing will be built"));
         plan.render(ui, &cfg.root);
@@ -134,6 +182,20 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
     ui.heading(&title);
     let started = std::time::Instant::now();
     let outcome = crate::run::exec::execute(&plan, ui, &cfg.root)?;
+    if o.dist_only {
+        ui.line(&format!(
+            "{} dists of {} {} in {} — {}",
+            ui.paint(Style::Green, "ok:"),
+            facts.package,
+            spec.pep440,
+            crate::run::ui::human_duration(started.elapsed()),
+            spec.dist_dir
+                .strip_prefix(&cfg.root)
+                .unwrap_or(&spec.dist_dir)
+                .display()
+        ));
+        return Ok(0);
+    }
     let images: Vec<String> = spec
         .platforms
         .iter()
@@ -153,7 +215,113 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
         images.join(", "),
         crate::run::ui::human_duration(started.elapsed())
     ));
+    if let (true, Some(staging)) = (o.push_by_digest, &docker.staging_registry) {
+        let digest = outcome
+            .values
+            .get(&docker::digest_key(staging))
+            .cloned()
+            .unwrap_or_default();
+        let path = digest_path(&cfg, &facts, &spec, o);
+        ui.line(&format!(
+            "{} {}/{}@{digest} ({}) — {}",
+            ui.paint(Style::Green, "pushed:"),
+            staging.trim_end_matches('/'),
+            docker.image,
+            spec.arch_tag(&spec.platforms[0]),
+            path.strip_prefix(&cfg.root).unwrap_or(&path).display()
+        ));
+    }
     Ok(0)
+}
+
+/// `--list-platforms`: one line per platform, or with `--json` a GitHub Actions matrix
+/// (`{"include": [{"platform", "arch", "runner"}]}`).
+fn list_platforms(platforms: &[String], json: bool) -> Result<u8> {
+    let rows: Vec<serde_json::Value> = platforms
+        .iter()
+        .map(|p| {
+            serde_json::json!({
+                "platform": p,
+                "arch": docker::platform_slug(p),
+                "runner": docker::digests::runner_for(p),
+            })
+        })
+        .collect();
+    if json {
+        crate::run::ui::print_json(&serde_json::json!({ "include": rows }));
+    } else {
+        for r in &rows {
+            println!(
+                "{} {}",
+                r["platform"].as_str().unwrap_or_default(),
+                r["runner"].as_str().unwrap_or_default()
+            );
+        }
+    }
+    Ok(0)
+}
+
+fn digest_path(cfg: &config::Config, facts: &Facts, spec: &ImageSpec, o: &Options) -> PathBuf {
+    match &o.digest_file {
+        Some(f) => std::env::current_dir()
+            .unwrap_or_else(|_| cfg.root.clone())
+            .join(f),
+        None => docker::digests::default_path(&facts.work, &spec.platforms[0]),
+    }
+}
+
+/// `--push-by-digest`: the push of the validated image to the staging registry under its
+/// per-architecture tag, then the digest file.
+fn staging_steps(
+    cfg: &config::Config,
+    docker_cfg: &config::DockerConfig,
+    facts: &Facts,
+    spec: &ImageSpec,
+    o: &Options,
+    problems: &mut Problems,
+) -> Vec<Step> {
+    if o.dist_only {
+        problems
+            .invalid("--push-by-digest pushes an image; --dist-only builds none: pass one of them");
+        return Vec::new();
+    }
+    if spec.platforms.len() != 1 {
+        problems.invalid(format!(
+            "--push-by-digest pushes one platform's image: pass --platform P (one of {})",
+            spec.platforms.join(", ")
+        ));
+    }
+    let Some(staging) = docker_cfg.staging_registry.clone() else {
+        problems.invalid(format!(
+            "--push-by-digest pushes to the staging registry: set `staging-registry` in \
+             [workspace.metadata.release.docker] of {}",
+            config::FILE
+        ));
+        return Vec::new();
+    };
+    if spec.platforms.len() != 1 {
+        return Vec::new();
+    }
+    let platform = spec.platforms[0].clone();
+    let credentials = docker::credentials_from_env(problems);
+    let tag = PlannedTag {
+        tag: spec.arch_tag(&platform),
+        kind: TagKind::Exact,
+    };
+    vec![
+        Step::Action(Box::new(docker::Push {
+            spec: spec.clone(),
+            registries: vec![staging.clone()],
+            tags: vec![tag],
+            credentials,
+        })),
+        Step::Action(Box::new(docker::digests::WriteDigest {
+            path: digest_path(cfg, facts, spec, o),
+            platform,
+            repository: format!("{}/{}", staging.trim_end_matches('/'), docker_cfg.image),
+            registry: staging,
+        })),
+    ]
 }
 
 #[cfg(test)]

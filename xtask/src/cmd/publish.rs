@@ -68,6 +68,9 @@ pub struct Options {
     pub no_deploy: bool,
     /// `--skip-gate <name>` / `--skip-gates`: the pre-publish gates not to run (loud).
     pub skips: crate::core::gates::Skips,
+    /// `--from-digests`: the image from these per-platform digest files, no build
+    /// ([`crate::targets::docker::digests`]).
+    pub from_digests: Vec<String>,
 }
 
 impl Options {
@@ -310,7 +313,10 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
             continue;
         }
         let before = problems.list.len();
-        let gathered = t.gather(&facts, &mut problems)?;
+        let gathered = match from_digests(o, t.name(), &facts, &mut problems) {
+            Some(g) => g?,
+            None => t.gather(&facts, &mut problems)?,
+        };
         if gathered.is_none() && o.named(t.name()) {
             if let Some(msg) = t.unconfigured() {
                 problems.failure(msg);
@@ -537,6 +543,26 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
             .display()
     ));
     Ok(0)
+}
+
+/// `--from-digests`: the Docker target assembled from the digest files instead of built
+/// (`None`: gather the target as usual).
+fn from_digests(
+    o: &Options,
+    target: &str,
+    facts: &Facts,
+    problems: &mut Problems,
+) -> Option<publish::Gathered> {
+    if o.from_digests.is_empty() || target != "docker" {
+        return None;
+    }
+    let base = std::env::current_dir().unwrap_or_else(|_| facts.cfg.root.clone());
+    Some(crate::targets::docker::digests::gather(
+        facts,
+        &o.from_digests,
+        &base,
+        problems,
+    ))
 }
 
 /// The deploy step of this run: with a deploy table, when the docker target is in the run

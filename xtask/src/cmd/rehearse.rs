@@ -36,6 +36,10 @@ pub struct Options {
     pub json: bool,
     /// What `release` is given: X.Y.Z, major, minor, patch or auto.
     pub version: String,
+    /// `--split`: the release workflow's split even with one platform (it is the default with
+    /// more than one): one `docker-validate --platform P --push-by-digest` per platform in
+    /// parallel, then `publish-prod --from-digests`.
+    pub split: bool,
 }
 
 /// Variables of the user's environment that could reach real services; never passed to a stage.
@@ -152,11 +156,16 @@ impl Layout {
     }
 }
 
+/// The split's per-platform processes (platform, wall time, ok), and the step's wall time.
+type SplitTimes = (Vec<(String, Duration, bool)>, Duration);
+
 /// What the plan's actions share while it runs: the supervised `slipway-rig up`.
 #[derive(Default)]
 struct Shared {
     services: Mutex<Option<crate::run::process::Supervised>>,
     passed: std::sync::atomic::AtomicBool,
+    /// The split's per-platform processes: (platform, wall time, ok), and the step's wall time.
+    split: Mutex<Option<SplitTimes>>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -186,6 +195,12 @@ fn build(
         stages.push(stage);
     };
     let tools = ci::tools_dir(root);
+    let platforms: Vec<String> = cfg
+        .docker
+        .as_ref()
+        .map(|d| d.platforms.clone())
+        .unwrap_or_default();
+    let split = cfg.docker.is_some() && (o.split || platforms.len() > 1);
     // The one engine of the whole run, chosen now: provisioning and every stage get it.
     let docker_host = Val::Plain(engine::planned_host());
 
@@ -293,6 +308,7 @@ fn build(
             registries: l.registries.clone(),
             index_url: l.index_url.clone(),
             github_repo: github_repo.clone(),
+            staging: split.then(|| staging_of(l)),
         })),
     );
     push(
@@ -371,6 +387,68 @@ fn build(
             workflow: cfg.release_workflow.clone(),
         })),
     );
+    if split {
+        // The release workflow's split: one process per platform (its native runner), in
+        // parallel, each pushing its validated image to staging by digest; then the publish
+        // from exactly those digests.
+        let files: Vec<String> = platforms
+            .iter()
+            .map(|p| {
+                crate::targets::docker::digests::default_path(&l.clone.join("target/slipway"), p)
+                    .display()
+                    .to_string()
+            })
+            .collect();
+        let lanes: Vec<(String, Process)> = platforms
+            .iter()
+            .zip(&files)
+            .map(|(p, f)| {
+                (
+                    p.clone(),
+                    stage_process(&[
+                        "docker-validate",
+                        "--platform",
+                        p,
+                        "--push-by-digest",
+                        "--digest-file",
+                        f,
+                    ]),
+                )
+            })
+            .collect();
+        push(
+            "docker-validate",
+            Step::Action(Box::new(SplitBuild {
+                lanes,
+                times: shared.clone(),
+            })),
+        );
+        let mut args = vec!["publish-prod", "--from-digests"];
+        args.extend(files.iter().map(String::as_str));
+        push(
+            "publish-prod",
+            Step::Action(Box::new(StageRun {
+                name: "publish-prod",
+                process: stage_process(&args),
+                gh_config: l.sandbox.join("gh"),
+            })),
+        );
+    } else {
+        let mut stage = |name: &'static str, args: &[&str]| {
+            push(
+                name,
+                Step::Action(Box::new(StageRun {
+                    name,
+                    process: stage_process(args),
+                    gh_config: l.sandbox.join("gh"),
+                })),
+            );
+        };
+        if cfg.docker.is_some() {
+            stage("docker-validate", &["docker-validate"]);
+        }
+        stage("publish-prod", &["publish-prod"]);
+    }
     let mut stage = |name: &'static str, args: &[&str]| {
         push(
             name,
@@ -381,10 +459,7 @@ fn build(
             })),
         );
     };
-    if cfg.docker.is_some() {
-        stage("docker-validate", &["docker-validate"]);
-    }
-    stage("publish-prod", &["publish-prod"]);
+
     stage("verify", &["verify"]);
 
     // The teardown: whatever happened (with --keep, only the reports are copied).
@@ -547,6 +622,7 @@ fn rehearse(global: &Global, o: &Options, dry_run: bool, ui: &Ui) -> Result<u8> 
         },
         "publish_reports": copied,
         "published": published,
+        "split": split_json(&shared),
     });
     if let Some(dir) = report_path.parent() {
         std::fs::create_dir_all(dir)?;
@@ -556,6 +632,29 @@ fn rehearse(global: &Global, o: &Options, dry_run: bool, ui: &Ui) -> Result<u8> 
         ui::redact(&serde_json::to_string_pretty(&report)?),
     )?;
     print_report(ui, &stages, total, floor, busy, &report, &report_path);
+    if let Some(split) = report["split"].as_object() {
+        ui.line(&format!(
+            "split: {} — all platforms in {} ms, the sum of their times {} ms (overlap {} ms)",
+            split["platforms"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|p| format!(
+                    "{} {} ms{}",
+                    p["platform"].as_str().unwrap_or_default(),
+                    p["duration_ms"],
+                    if p["ok"] == true { "" } else { " (failed)" }
+                ))
+                .collect::<Vec<_>>()
+                .join(", "),
+            split["wall_ms"],
+            split["sum_ms"],
+            split["sum_ms"]
+                .as_u64()
+                .unwrap_or(0)
+                .saturating_sub(split["wall_ms"].as_u64().unwrap_or(0))
+        ));
+    }
 
     if o.keep {
         let pid = shared
@@ -609,6 +708,125 @@ impl Action for StageRun {
         crate::run::process::relayed(&self.process)
             .with_context(|| format!("the rehearsal's {} stage failed (see above)", self.name))?;
         Ok(Done::Ran(String::new()))
+    }
+}
+
+/// The split's build stage: one `docker-validate --platform P --push-by-digest` process per
+/// platform, all at once (as the workflow's jobs on their runners); each one's output is shown
+/// when it ends, with its time. Fails when any failed (after all have ended).
+struct SplitBuild {
+    lanes: Vec<(String, Process)>,
+    times: Arc<Shared>,
+}
+
+impl std::fmt::Debug for SplitBuild {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SplitBuild")
+            .field(
+                "platforms",
+                &self.lanes.iter().map(|l| &l.0).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl Action for SplitBuild {
+    fn header(&self) -> String {
+        format!(
+            "docker-validate: one process per platform, in parallel ({}), each pushing to staging by digest",
+            self.lanes
+                .iter()
+                .map(|l| l.0.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    }
+    fn planned(&self) -> Planned {
+        Planned::apply(vec![Sub::Parallel(crate::run::plan::Parallel {
+            what: "one per platform".into(),
+            lanes: self
+                .lanes
+                .iter()
+                .map(|(p, proc)| crate::run::plan::Lane {
+                    label: p.clone(),
+                    subs: vec![Sub::run(proc.clone())],
+                    finally: Vec::new(),
+                    summary: String::new(),
+                })
+                .collect(),
+        })])
+    }
+    fn execute(&self, _cx: &mut RunContext) -> Result<Done> {
+        let started = Instant::now();
+        let results: Vec<(String, Duration, Result<crate::run::process::Output>)> =
+            std::thread::scope(|s| {
+                let handles: Vec<_> = self
+                    .lanes
+                    .iter()
+                    .map(|(p, proc)| {
+                        s.spawn(move || {
+                            let t = Instant::now();
+                            let out = crate::run::process::output(proc);
+                            (p.clone(), t.elapsed(), out)
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| {
+                        h.join().unwrap_or_else(|_| {
+                            (
+                                String::new(),
+                                Duration::ZERO,
+                                Err(anyhow!("internal error: a lane panicked")),
+                            )
+                        })
+                    })
+                    .collect()
+            });
+        let wall = started.elapsed();
+        let mut failed = Vec::new();
+        let mut times = Vec::new();
+        let mut lines = Vec::new();
+        for (p, took, out) in &results {
+            let ok = match out {
+                Ok(o) => {
+                    let text = format!("{}{}", o.stdout, o.stderr);
+                    for l in text.lines() {
+                        println!("  [{p}] {}", ui::redact(l));
+                    }
+                    o.ok
+                }
+                Err(e) => {
+                    println!("  [{p}] {}", ui::redact(&format!("{e:#}")));
+                    false
+                }
+            };
+            if !ok {
+                failed.push(p.clone());
+            }
+            times.push((p.clone(), *took, ok));
+            lines.push(format!(
+                "{p}: {} in {}",
+                if ok { "validated and pushed" } else { "FAILED" },
+                ui::human_duration(*took)
+            ));
+        }
+        let sum: Duration = times.iter().map(|t| t.1).sum();
+        *self.times.split.lock().unwrap_or_else(|e| e.into_inner()) = Some((times, wall));
+        lines.push(format!(
+            "all platforms in {} (the sum of their times: {})",
+            ui::human_duration(wall),
+            ui::human_duration(sum)
+        ));
+        if !failed.is_empty() {
+            bail!(
+                "the rehearsal's docker-validate failed for {} (see above)\n{}",
+                failed.join(", "),
+                lines.join("\n")
+            );
+        }
+        Ok(Done::Ran(lines.join("\n")))
     }
 }
 
@@ -1065,6 +1283,14 @@ struct RewriteTargets {
     registries: [String; 2],
     index_url: String,
     github_repo: String,
+    /// The split's staging registry (`docker.staging-registry`).
+    staging: Option<String>,
+}
+
+/// The split's staging registry: a repository prefix on the first local registry (promotion
+/// to it mounts blobs; to the authenticated one it streams them).
+fn staging_of(l: &Layout) -> String {
+    format!("{}/staging", l.registries[0])
 }
 
 impl Reconcile for RewriteTargets {
@@ -1119,6 +1345,9 @@ fn rewrite_targets(text: &str, t: &RewriteTargets) -> Result<String> {
             regs.push(r.as_str());
         }
         docker["registries"] = toml_edit::value(regs);
+        if let Some(s) = &t.staging {
+            docker["staging-registry"] = toml_edit::value(s.clone());
+        }
         let mut args = toml_edit::InlineTable::new();
         if let Some(existing) = docker.get("build-args").and_then(|a| a.as_inline_table()) {
             for (k, v) in existing.iter() {
@@ -1129,6 +1358,19 @@ fn rewrite_targets(text: &str, t: &RewriteTargets) -> Result<String> {
         docker["build-args"] = toml_edit::value(args);
     }
     Ok(doc.to_string())
+}
+
+/// The split's per-platform times (`null` without the split).
+fn split_json(shared: &Shared) -> Json {
+    let guard = shared.split.lock().unwrap_or_else(|e| e.into_inner());
+    let Some((times, wall)) = guard.as_ref() else {
+        return Json::Null;
+    };
+    json!({
+        "platforms": times.iter().map(|(p, t, ok)| json!({"platform": p, "duration_ms": t.as_millis() as u64, "ok": ok})).collect::<Vec<_>>(),
+        "wall_ms": wall.as_millis() as u64,
+        "sum_ms": times.iter().map(|t| t.1).sum::<Duration>().as_millis() as u64,
+    })
 }
 
 /// What the publish reports say was published (steps' details), for the rehearsal report.
@@ -1219,6 +1461,7 @@ mod tests {
             keep: false,
             json: false,
             version: "patch".into(),
+            split: false,
         };
         let l = Layout::new(&cfg).unwrap();
         let planned = build(&root, &cfg, &o, &l, &Arc::new(Shared::default()));
@@ -1279,12 +1522,56 @@ mod tests {
     }
 
     #[test]
+    fn the_split_runs_its_platforms_at_once_and_times_each() {
+        let sleep = |secs: &str| Process::new("sleep", Path::new("/")).args([secs]);
+        let shared = Arc::new(Shared::default());
+        let step = SplitBuild {
+            lanes: vec![
+                ("linux/amd64".into(), sleep("1")),
+                ("linux/arm64".into(), sleep("1")),
+            ],
+            times: shared.clone(),
+        };
+        let ui = crate::run::ui::Ui::plain();
+        let mut cx = RunContext {
+            ui: &ui,
+            root: Path::new("/"),
+            values: Default::default(),
+        };
+        let Done::Ran(said) = step.execute(&mut cx).unwrap() else {
+            panic!("not run");
+        };
+        assert!(
+            said.contains("linux/arm64: validated and pushed in"),
+            "{said}"
+        );
+        let j = split_json(&shared);
+        let (wall, sum) = (
+            j["wall_ms"].as_u64().unwrap(),
+            j["sum_ms"].as_u64().unwrap(),
+        );
+        assert!(sum >= 2000 && wall < 1800, "not in parallel: {j}");
+        // One failing lane fails the step, after the other ended.
+        let step = SplitBuild {
+            lanes: vec![
+                ("linux/amd64".into(), sleep("0")),
+                ("linux/arm64".into(), Process::new("false", Path::new("/"))),
+            ],
+            times: shared.clone(),
+        };
+        let err = step.execute(&mut cx).unwrap_err().to_string();
+        assert!(err.contains("failed for linux/arm64"), "{err}");
+        assert_eq!(split_json(&shared)["platforms"][0]["ok"], true);
+    }
+
+    #[test]
     fn targets_point_at_the_local_services_and_webhooks_go() {
         let t = RewriteTargets {
             clone: PathBuf::new(),
             registries: ["127.0.0.1:1".into(), "127.0.0.1:2".into()],
             index_url: "http://127.0.0.1:3/".into(),
             github_repo: "acme/app".into(),
+            staging: None,
         };
         let out = rewrite_targets(
             "[workspace.metadata.release]\nwebhooks = [\"https://hooks.example/x\"]\n\n[workspace.metadata.release.docker]\nimage = \"acme/app\"\nregistries = [\"ghcr.io\"]\nbuild-args = { A = \"1\" }\n",
@@ -1305,5 +1592,19 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("A = \"1\""), "{out}");
+        assert!(!out.contains("staging-registry"), "{out}");
+        let split = RewriteTargets {
+            staging: Some("127.0.0.1:1/staging".into()),
+            ..t
+        };
+        let out = rewrite_targets(
+            "[workspace.metadata.release.docker]\nimage = \"acme/app\"\n",
+            &split,
+        )
+        .unwrap();
+        assert!(
+            out.contains("staging-registry = \"127.0.0.1:1/staging\""),
+            "{out}"
+        );
     }
 }

@@ -19,6 +19,7 @@
 //! - **Containers never outlive validation.** See [`Validate`].
 
 pub mod calls;
+pub mod digests;
 pub mod engine;
 pub mod promote;
 pub mod registry;

@@ -58,7 +58,7 @@ impl Source {
 }
 
 /// A parsed image manifest's blobs (config first, then layers).
-fn image_blobs(digest: &str, body: &str) -> Result<Vec<(String, u64)>> {
+pub(crate) fn image_blobs(digest: &str, body: &str) -> Result<Vec<(String, u64)>> {
     let json: Json =
         serde_json::from_str(body).map_err(|e| anyhow!("manifest {digest} is not JSON: {e}"))?;
     if json["manifests"].is_array() {
@@ -77,7 +77,7 @@ fn image_blobs(digest: &str, body: &str) -> Result<Vec<(String, u64)>> {
 }
 
 /// The digest of exact manifest bytes.
-fn digest_of(body: &str) -> String {
+pub(crate) fn digest_of(body: &str) -> String {
     format!(
         "sha256:{}",
         crate::core::sha256::digest_hex(body.as_bytes())

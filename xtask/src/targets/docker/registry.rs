@@ -310,6 +310,24 @@ impl Client {
         }
     }
 
+    /// A small blob (an image config) as text; `None` when the repository does not hold it.
+    pub fn blob_text(&mut self, path: &str, digest: &str) -> Result<Option<String>> {
+        let url = format!("{}/v2/{path}/blobs/{digest}", self.base);
+        let mut resp = self.send("GET", &url, path)?;
+        match resp.status().as_u16() {
+            200 => {}
+            404 => return Ok(None),
+            code => bail!("{url}: unexpected HTTP {code} from the registry"),
+        }
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(4 << 20)
+            .read_to_string()
+            .context("reading the blob")?;
+        Ok(Some(body))
+    }
+
     /// Does the repository hold the blob?
     pub fn has_blob(&mut self, path: &str, digest: &str) -> Result<bool> {
         let url = format!("{}/v2/{path}/blobs/{digest}", self.base);
