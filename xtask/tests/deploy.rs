@@ -24,15 +24,7 @@ const BUSYBOX: &str = "/bin/busybox";
 const GH_SECRET: &str = "ghs-DEPLOY-41c2-secret";
 
 fn docker() -> Command {
-    let mut c = Command::new(xtask::targets::docker::engine::client());
-    if let Some(h) = xtask::targets::docker::engine::docker_host() {
-        c.env("DOCKER_HOST", h);
-    }
-    c.env(
-        "DOCKER_CONFIG",
-        std::env::temp_dir().join("slipway-test-docker-config"),
-    );
-    c
+    docker_cli("slipway-test-docker-config")
 }
 
 /// The engine, the registry binary, busybox, gh and the tool venv.

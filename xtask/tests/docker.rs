@@ -20,26 +20,11 @@ const PASSWORD: &str = "pw-DOCKER-9c1e77-secret";
 const BASE: &str = "slipway-base:bookworm-python";
 
 fn docker() -> Command {
-    let mut c = Command::new(xtask::targets::docker::engine::client());
-    if let Some(h) = xtask::targets::docker::engine::docker_host() {
-        c.env("DOCKER_HOST", h);
-    }
-    // Never the user's ~/.docker.
-    c.env(
-        "DOCKER_CONFIG",
-        std::env::temp_dir().join("slipway-test-docker-config"),
-    );
-    c
+    docker_cli("slipway-test-docker-config")
 }
 
 fn docker_ok(args: &[&str]) -> String {
-    let out = docker().args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "docker {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    docker_output(docker(), args)
 }
 
 fn has_image(image: &str) -> bool {

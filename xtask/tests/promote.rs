@@ -19,25 +19,11 @@ const USER: &str = "promoter";
 const PASSWORD: &str = "pw-PROMOTE-51d0a3-secret";
 
 fn docker() -> Command {
-    let mut c = Command::new(xtask::targets::docker::engine::client());
-    if let Some(h) = xtask::targets::docker::engine::docker_host() {
-        c.env("DOCKER_HOST", h);
-    }
-    c.env(
-        "DOCKER_CONFIG",
-        std::env::temp_dir().join("slipway-test-promote-docker-config"),
-    );
-    c
+    docker_cli("slipway-test-promote-docker-config")
 }
 
 fn docker_ok(args: &[&str]) -> String {
-    let out = docker().args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "docker {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    docker_output(docker(), args)
 }
 
 fn services() -> bool {

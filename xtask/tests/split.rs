@@ -23,25 +23,11 @@ use xtask::targets::docker::registry::{parse_index, Client};
 const BUSYBOX: &str = "/bin/busybox";
 
 fn docker() -> Command {
-    let mut c = Command::new(xtask::targets::docker::engine::client());
-    if let Some(h) = xtask::targets::docker::engine::docker_host() {
-        c.env("DOCKER_HOST", h);
-    }
-    c.env(
-        "DOCKER_CONFIG",
-        std::env::temp_dir().join("slipway-test-split-docker-config"),
-    );
-    c
+    docker_cli("slipway-test-split-docker-config")
 }
 
 fn docker_ok(args: &[&str]) -> String {
-    let out = docker().args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "docker {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    docker_output(docker(), args)
 }
 
 /// The engine, docker-registry, busybox and the tool venv (`cargo xtask provision`).

@@ -429,3 +429,27 @@ impl Drop for DefaultSocket {
         let _ = std::fs::remove_dir_all(&self.lock);
     }
 }
+
+/// The docker CLI on the engine slipway chose (`DOCKER_HOST` set when it is not the default),
+/// with a private client config under the temp dir (`config`), never the user's ~/.docker.
+#[allow(dead_code)]
+pub fn docker_cli(config: &str) -> Command {
+    let mut c = Command::new(xtask::targets::docker::engine::client());
+    if let Some(h) = xtask::targets::docker::engine::docker_host() {
+        c.env("DOCKER_HOST", h);
+    }
+    c.env("DOCKER_CONFIG", std::env::temp_dir().join(config));
+    c
+}
+
+/// Runs `docker` with `args`; panics with its stderr unless it succeeds; its stdout.
+#[allow(dead_code)]
+pub fn docker_output(mut docker: Command, args: &[&str]) -> String {
+    let out = docker.args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
