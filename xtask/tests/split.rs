@@ -287,7 +287,7 @@ fn push_amd64(repo: &Repo, staging: &Registry) -> String {
         format!("{}/acme/app", staging.addr).as_str()
     );
     let digest = file["digest"].as_str().unwrap().to_string();
-    assert!(xtask::cmd::promote::valid_digest(&digest), "{file}");
+    assert!(xtask::core::sha256::valid_digest(&digest), "{file}");
     assert!(file["image_id"].as_str().unwrap().starts_with("sha256:"));
     // The digest is on staging, under the per-arch tag, and its config is the validated image.
     assert_eq!(
@@ -474,7 +474,7 @@ fn two_platforms_make_an_index_of_exactly_those_digests() {
         .and_then(|rest| rest.split(' ').next())
         .unwrap_or_else(|| panic!("no index in the dry run:\n{}", dry.stdout))
         .to_string();
-    assert!(xtask::cmd::promote::valid_digest(&index), "{index}");
+    assert!(xtask::core::sha256::valid_digest(&index), "{index}");
     for reg in [&a, &b] {
         for t in [
             index.as_str(),

@@ -35,14 +35,7 @@ pub struct Options {
     pub json: bool,
 }
 
-/// `sha256:` and 64 lowercase hex digits.
-pub fn valid_digest(d: &str) -> bool {
-    d.strip_prefix("sha256:").is_some_and(|h| {
-        h.len() == 64
-            && h.bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    })
-}
+use crate::core::sha256::valid_digest;
 
 pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
     let root = git::toplevel(&global.dir)?;

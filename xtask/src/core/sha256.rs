@@ -124,6 +124,15 @@ pub fn digest_hex(data: &[u8]) -> String {
     hex(&h.finish())
 }
 
+/// A content digest as registries write it: `sha256:` and 64 lowercase hex digits.
+pub fn valid_digest(d: &str) -> bool {
+    d.strip_prefix("sha256:").is_some_and(|h| {
+        h.len() == 64
+            && h.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -83,7 +83,7 @@ pub fn parse(text: &str) -> std::result::Result<DigestFile, String> {
         repository: field("repository")?,
         image_id: json["image_id"].as_str().map(str::to_string),
     };
-    if !crate::cmd::promote::valid_digest(&file.digest) {
+    if !crate::core::sha256::valid_digest(&file.digest) {
         return Err(format!(
             "names digest `{}`, not sha256: and 64 lowercase hex digits",
             file.digest
