@@ -897,11 +897,18 @@ fn rehearse() -> App {
             "split",
             "as the release workflow: one docker-validate --push-by-digest per platform in parallel, then publish-prod --from-digests (default with 2+ platforms)",
         ))
+        .arg(
+            Arg::new("platform")
+                .long("platform")
+                .value_name("PLATFORM")
+                .action(ArgAction::Append)
+                .help("rehearse these platforms instead of `docker.platforms` (repeatable; foreign ones need `SLIPWAY_ARM64=1 cargo xtask provision`)"),
+        )
         .after_help(examples(&[
             ("rehearse", "a patch release, rehearsed"),
             (
-                "rehearse --split",
-                "per-platform processes, then the publish from their digests",
+                "rehearse --platform linux/amd64 --platform linux/arm64",
+                "two platforms: per-platform processes, then the publish from their digests",
             ),
             (
                 "rehearse --dry-run",
@@ -1143,6 +1150,10 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation> {
                     json: sub.get_flag("json"),
                     version,
                     split: sub.get_flag("split"),
+                    platforms: sub
+                        .get_many::<String>("platform")
+                        .map(|v| v.cloned().collect())
+                        .unwrap_or_default(),
                 },
                 dry_run: sub.get_flag("dry-run"),
             }

@@ -42,9 +42,13 @@ pub fn run_main() -> ExitCode {
             let _ = std::io::Write::write_all(
                 &mut f,
                 format!(
-                    "{} {}\n",
+                    "{} {}{}\n",
                     run::exec::child_time().as_nanos(),
-                    run::exec::child_busy().as_nanos()
+                    run::exec::child_busy().as_nanos(),
+                    run::process::child_spans_unix()
+                        .iter()
+                        .map(|(s, e)| format!(" {s}:{e}"))
+                        .collect::<String>()
                 )
                 .as_bytes(),
             );

@@ -740,9 +740,7 @@ fn the_release_workflow_is_zizmor_clean_and_splits_per_platform() {
 
 /// `rehearse --split` on this repository (one platform, amd64, for real): one
 /// `docker-validate --push-by-digest` process per platform, then `publish-prod --from-digests`;
-/// the report gives each platform's time and the total. (Two platforms need qemu and an arm64
-/// base image, `SLIPWAY_ARM64=1 cargo xtask provision`: the index assembly for two is proved
-/// above with a fabricated arm64 child.)
+/// the report gives each platform's time and the total. (Two real platforms: the next test.)
 #[test]
 fn rehearse_split_validates_per_platform_then_publishes_from_the_digests() {
     if !require(
@@ -805,4 +803,120 @@ fn rehearse_split_validates_per_platform_then_publishes_from_the_digests() {
     assert_eq!(split["platforms"][0]["ok"], true, "{report:#}");
     assert!(split["wall_ms"].as_u64().unwrap() > 0, "{report:#}");
     assert_eq!(report["status"], "success");
+}
+
+/// `rehearse --platform linux/amd64 --platform linux/arm64` on this repository: both images
+/// built for real (arm64 under qemu binfmt, from its own base image), each validated and pushed
+/// by digest in its own process at the same time, then published from their digest files; the
+/// rehearsal's last check reads the index back from both production registries and it must list
+/// exactly the two validated digests (no rebuild on the way). Needs `SLIPWAY_ARM64=1 cargo xtask
+/// provision`; required when SLIPWAY_ARM64=1 (as CI runs), skipped loudly otherwise.
+#[test]
+fn rehearse_two_platforms_publishes_exactly_the_validated_digests() {
+    let binfmt = std::fs::read_to_string("/proc/sys/fs/binfmt_misc/qemu-aarch64")
+        .is_ok_and(|s| s.starts_with("enabled"));
+    let base = xtask::targets::docker::engine::BASE_IMAGE;
+    let has = |image: &str| {
+        docker()
+            .args(["image", "inspect", "--format", "{{.Id}}", image])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    let ready = xtask::targets::docker::engine::is_up()
+        && binfmt
+        && has(&format!("{base}-arm64"))
+        && has(&format!("{base}-amd64"));
+    if !ready {
+        if std::env::var("SLIPWAY_ARM64").is_ok_and(|v| v == "1") {
+            panic!("SLIPWAY_ARM64=1 but the arm64 base image or qemu binfmt is missing: run `SLIPWAY_ARM64=1 cargo xtask provision`");
+        }
+        eprintln!("SKIPPED: rehearse_two_platforms_publishes_exactly_the_validated_digests (run SLIPWAY_ARM64=1 cargo xtask provision)");
+        return;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let two = [
+        "rehearse",
+        "--platform",
+        "linux/amd64",
+        "--platform",
+        "linux/arm64",
+    ];
+    let dry = Command::new(BIN)
+        .arg("-C")
+        .arg(&root)
+        .args(two)
+        .arg("--dry-run")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&dry.stdout);
+    assert!(dry.status.success(), "{text}");
+    for want in [
+        "docker-validate --dist-only",
+        "docker-validate: one process per platform, in parallel (linux/amd64, linux/arm64)",
+        "docker-validate --platform linux/arm64 --push-by-digest --digest-file",
+        "publish-prod --from-digests",
+        "lists exactly the digests the per-platform steps validated (linux/amd64, linux/arm64)",
+    ] {
+        assert!(text.contains(want), "the dry run lacks {want:?}:\n{text}");
+    }
+    let out = Command::new(BIN)
+        .arg("-C")
+        .arg(&root)
+        .args(two)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "the rehearsal failed:\n{}",
+        &all[all.len().saturating_sub(8000)..]
+    );
+    let report = all
+        .lines()
+        .find_map(|l| {
+            l.split_whitespace()
+                .find(|w| w.contains("rehearsal-") && w.ends_with(".json"))
+        })
+        .unwrap_or_else(|| panic!("no report path in:\n{all}"));
+    let report: Json = serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
+    assert_eq!(report["status"], "success", "{report:#}");
+    let split = &report["split"];
+    let platforms: Vec<&str> = split["platforms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            assert_eq!(p["ok"], true, "{report:#}");
+            p["platform"].as_str().unwrap()
+        })
+        .collect();
+    assert_eq!(platforms, ["linux/amd64", "linux/arm64"], "{report:#}");
+    let validated = split["validated"].as_array().unwrap();
+    assert_eq!(validated.len(), 2, "{report:#}");
+    let digests: Vec<&str> = validated
+        .iter()
+        .map(|v| v["digest"].as_str().unwrap())
+        .collect();
+    assert_ne!(
+        digests[0], digests[1],
+        "two platforms, two images: {report:#}"
+    );
+    // The check passed, naming both digests as what every production registry serves.
+    for d in &digests {
+        assert!(
+            all.lines()
+                .any(|l| l.contains("check that the index") && l.contains(d)),
+            "the index check does not name {d}:\n{all}"
+        );
+    }
+    eprintln!(
+        "two platforms: all in {} ms, the sum of their times {} ms",
+        split["wall_ms"], split["sum_ms"]
+    );
 }

@@ -40,6 +40,10 @@ pub struct Options {
     /// more than one): one `docker-validate --platform P --push-by-digest` per platform in
     /// parallel, then `publish-prod --from-digests`.
     pub split: bool,
+    /// `--platform P` (repeatable): the clone's `docker.platforms` for this rehearsal (foreign
+    /// ones build under qemu binfmt: `SLIPWAY_ARM64=1 cargo xtask provision`); empty: as
+    /// configured.
+    pub platforms: Vec<String>,
 }
 
 /// Variables of the user's environment that could reach real services; never passed to a stage.
@@ -166,6 +170,8 @@ struct Shared {
     passed: std::sync::atomic::AtomicBool,
     /// The split's per-platform processes: (platform, wall time, ok), and the step's wall time.
     split: Mutex<Option<SplitTimes>>,
+    /// The split's validated (platform, digest) pairs, as their digest files say.
+    digests: Mutex<Vec<(String, String)>>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -195,12 +201,17 @@ fn build(
         stages.push(stage);
     };
     let tools = ci::tools_dir(root);
-    let platforms: Vec<String> = cfg
-        .docker
-        .as_ref()
-        .map(|d| d.platforms.clone())
-        .unwrap_or_default();
+    let platforms: Vec<String> = if o.platforms.is_empty() {
+        cfg.docker
+            .as_ref()
+            .map(|d| d.platforms.clone())
+            .unwrap_or_default()
+    } else {
+        o.platforms.clone()
+    };
     let split = cfg.docker.is_some() && (o.split || platforms.len() > 1);
+    // The split's digest files, one per platform (checked against the published index).
+    let mut split_files: Vec<(String, String)> = Vec::new();
     // The one engine of the whole run, chosen now: provisioning and every stage get it.
     let docker_host = Val::Plain(engine::planned_host());
 
@@ -309,6 +320,7 @@ fn build(
             index_url: l.index_url.clone(),
             github_repo: github_repo.clone(),
             staging: split.then(|| staging_of(l)),
+            platforms: o.platforms.clone(),
         })),
     );
     push(
@@ -399,6 +411,11 @@ fn build(
                     .to_string()
             })
             .collect();
+        split_files = platforms
+            .iter()
+            .cloned()
+            .zip(files.iter().cloned())
+            .collect();
         let lanes: Vec<(String, Process)> = platforms
             .iter()
             .zip(&files)
@@ -416,6 +433,16 @@ fn build(
                 )
             })
             .collect();
+        // The workflow's `dist` job: the Python dists once, before the platforms (each lane
+        // finds them recorded and skips its own build; lanes sharing one clone would race).
+        push(
+            "dist",
+            Step::Action(Box::new(StageRun {
+                name: "dist",
+                process: stage_process(&["docker-validate", "--dist-only"]),
+                gh_config: l.sandbox.join("gh"),
+            })),
+        );
         push(
             "docker-validate",
             Step::Action(Box::new(SplitBuild {
@@ -461,6 +488,27 @@ fn build(
     };
 
     stage("verify", &["verify"]);
+    if split {
+        // What the split must prove: the published index is made of exactly the images the
+        // per-platform steps validated (no rebuild on the way).
+        if let Some(docker) = cfg.docker.as_ref() {
+            push(
+                "verify",
+                Step::Action(Box::new(IndexOfTheLanes {
+                    files: split_files
+                        .iter()
+                        .map(|(p, f)| (p.clone(), PathBuf::from(f)))
+                        .collect(),
+                    registries: l.registries.to_vec(),
+                    path: docker.image.clone(),
+                    pyproject: l.clone.join(&cfg.pyproject),
+                    tag_prefix: cfg.tag_prefix.clone(),
+                    credentials: (SERVICE_USER.to_string(), registry_password.clone()),
+                    shared: shared.clone(),
+                })),
+            );
+        }
+    }
 
     // The teardown: whatever happened (with --keep, only the reports are copied).
     let mut teardown = Plan::default();
@@ -557,18 +605,13 @@ fn rehearse(global: &Global, o: &Options, dry_run: bool, ui: &Ui) -> Result<u8> 
     shared
         .passed
         .store(result.is_ok(), std::sync::atomic::Ordering::SeqCst);
-    // Read before the teardown removes the sandbox. Per stage process: "sum busy"
-    // (nanoseconds). The floor is the sum over all child
-    // processes (parallel ones each count); the tool's own time is the wall time during which no
-    // child process ran at all (stages run one after another, so their busy times add up).
-    let (stage_sum, stage_busy) = std::fs::read_to_string(&l.child_times)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|line| {
-            let mut it = line.split_whitespace().map(|n| n.parse::<u64>().ok());
-            Some((it.next()??, it.next()??))
-        })
-        .fold((0u64, 0u64), |(s, b), (s2, b2)| (s + s2, b + b2));
+    // Read before the teardown removes the sandbox. Per stage process: "sum busy span…"
+    // (nanoseconds; spans as `start:end` since the Unix epoch). The floor is the sum over all
+    // child processes (parallel ones each count); the tool's own time is the wall time during
+    // which no child process ran at all: the union of every stage process's spans and this
+    // process's own (the split's stage processes run at the same time).
+    let (stage_sum, stage_spans) =
+        stage_child_times(&std::fs::read_to_string(&l.child_times).unwrap_or_default());
     let t = Instant::now();
     ui.heading("rehearse: teardown");
     let teardown = crate::run::exec::execute(&planned.teardown, ui, &root);
@@ -587,7 +630,15 @@ fn rehearse(global: &Global, o: &Options, dry_run: bool, ui: &Ui) -> Result<u8> 
         .join(format!("rehearsal-{}.json", l.stamp));
     let published = published(&l.reports);
     let floor = Duration::from_nanos(stage_sum) + crate::run::exec::child_time();
-    let busy = Duration::from_nanos(stage_busy) + crate::run::exec::child_busy();
+    let busy = {
+        let mut spans = stage_spans;
+        spans.extend(crate::run::process::child_spans_unix());
+        let ns: u128 = crate::run::process::merge_spans(spans)
+            .iter()
+            .map(|(s, e)| e - s)
+            .sum();
+        Duration::from_nanos(ns as u64)
+    };
     let total = started.elapsed();
     // Everything the stages do not cover (planning, the report): so that stages add up to total.
     let counted: Duration = stages.iter().map(|s| s.took).sum();
@@ -709,6 +760,169 @@ impl Action for StageRun {
             .with_context(|| format!("the rehearsal's {} stage failed (see above)", self.name))?;
         Ok(Done::Ran(String::new()))
     }
+}
+
+/// The split's proof: the index each production registry serves under the release tag lists
+/// exactly the per-platform digests the lanes validated and wrote to their digest files.
+struct IndexOfTheLanes {
+    files: Vec<(String, PathBuf)>,
+    registries: Vec<String>,
+    /// The image's path on each registry (`docker.image`).
+    path: String,
+    /// The clone's pyproject.toml: its version, once released, names the tag.
+    pyproject: PathBuf,
+    tag_prefix: String,
+    credentials: (String, String),
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for IndexOfTheLanes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IndexOfTheLanes")
+            .field("files", &self.files)
+            .field("registries", &self.registries)
+            .finish()
+    }
+}
+
+/// What [`IndexOfTheLanes`] read: each lane's (platform, digest), the tag, and each registry's
+/// index entries (platform, digest), attestation entries left out.
+#[derive(Debug)]
+struct LanesAndIndexes {
+    lanes: Vec<(String, String)>,
+    tag: String,
+    indexes: Vec<(String, Vec<(String, String)>)>,
+}
+
+impl Reconcile for IndexOfTheLanes {
+    type Seen = LanesAndIndexes;
+    fn header(&self) -> String {
+        format!(
+            "check that the index on {} lists exactly the digests the per-platform steps validated ({})",
+            self.registries.join(", "),
+            self.files
+                .iter()
+                .map(|(p, _)| p.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    }
+    fn planned(&self) -> Planned {
+        Planned {
+            observe: self
+                .registries
+                .iter()
+                .map(|r| {
+                    Sub::Http(Request {
+                        method: "GET".into(),
+                        url: format!(
+                            "{}/v2/{}/manifests/<tag>",
+                            crate::targets::docker::registry::api_base(r),
+                            self.path
+                        ),
+                        headers: Vec::new(),
+                        body: None,
+                        service: format!("the registry {r}"),
+                    })
+                })
+                .collect(),
+            apply: Vec::new(),
+        }
+    }
+    fn observe(&self, _cx: &RunContext) -> Result<LanesAndIndexes> {
+        let mut lanes = Vec::new();
+        for (platform, file) in &self.files {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("the digest file of {platform}: {}", file.display()))?;
+            let d = crate::targets::docker::digests::parse(&text)
+                .map_err(|e| anyhow!("{}: {e}", file.display()))?;
+            lanes.push((d.platform, d.digest));
+        }
+        let pyproject = std::fs::read_to_string(&self.pyproject)
+            .with_context(|| format!("{}", self.pyproject.display()))?;
+        let doc: toml_edit::DocumentMut = pyproject
+            .parse()
+            .with_context(|| format!("{}", self.pyproject.display()))?;
+        let version = doc["project"]["version"]
+            .as_str()
+            .ok_or_else(|| anyhow!("{} has no project.version", self.pyproject.display()))?;
+        let tag = format!("{}{version}", self.tag_prefix);
+        let mut indexes = Vec::new();
+        for r in &self.registries {
+            let mut client = crate::targets::docker::registry::Client::new(
+                r,
+                Some((&self.credentials.0, &self.credentials.1)),
+            );
+            let entries = client
+                .platforms(&self.path, &tag)
+                .with_context(|| format!("reading the index {r}/{}:{tag}", self.path))?;
+            indexes.push((
+                r.clone(),
+                entries
+                    .into_iter()
+                    .filter(|e| e.platform != "unknown/unknown")
+                    .map(|e| (e.platform, e.digest))
+                    .collect(),
+            ));
+        }
+        *self
+            .shared
+            .digests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = lanes.clone();
+        Ok(LanesAndIndexes {
+            lanes,
+            tag,
+            indexes,
+        })
+    }
+    fn decide(&self, seen: &LanesAndIndexes) -> Result<Decision> {
+        let problems = index_differences(&seen.lanes, &seen.indexes);
+        if !problems.is_empty() {
+            bail!(
+                "the published index {} is not what the per-platform steps validated: {}",
+                seen.tag,
+                problems.join("; ")
+            );
+        }
+        Ok(Decision::done(format!(
+            "{} on {}: exactly {}",
+            seen.tag,
+            seen.indexes
+                .iter()
+                .map(|(r, _)| r.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            seen.lanes
+                .iter()
+                .map(|(p, d)| format!("{p} {d}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )))
+    }
+}
+
+/// Pure: how each registry's index differs from the lanes' (platform, digest) pairs (empty:
+/// the same set).
+fn index_differences(
+    lanes: &[(String, String)],
+    indexes: &[(String, Vec<(String, String)>)],
+) -> Vec<String> {
+    let want: std::collections::BTreeSet<&(String, String)> = lanes.iter().collect();
+    let mut out = Vec::new();
+    for (registry, entries) in indexes {
+        let got: std::collections::BTreeSet<&(String, String)> = entries.iter().collect();
+        for missing in want.difference(&got) {
+            out.push(format!("{registry} lacks {} {}", missing.0, missing.1));
+        }
+        for extra in got.difference(&want) {
+            out.push(format!(
+                "{registry} lists {} {}, which no step validated",
+                extra.0, extra.1
+            ));
+        }
+    }
+    out
 }
 
 /// The split's build stage: one `docker-validate --platform P --push-by-digest` process per
@@ -1285,6 +1499,8 @@ struct RewriteTargets {
     github_repo: String,
     /// The split's staging registry (`docker.staging-registry`).
     staging: Option<String>,
+    /// `--platform`: the platforms the clone builds (empty: as configured).
+    platforms: Vec<String>,
 }
 
 /// The split's staging registry: a repository prefix on the first local registry (promotion
@@ -1354,10 +1570,70 @@ fn rewrite_targets(text: &str, t: &RewriteTargets) -> Result<String> {
                 args.insert(k, v.clone());
             }
         }
-        args.insert("BASE_IMAGE", engine::BASE_IMAGE.into());
+        if !t.platforms.is_empty() {
+            let mut list = toml_edit::Array::new();
+            for p in &t.platforms {
+                list.push(p.as_str());
+            }
+            docker["platforms"] = toml_edit::value(list);
+        }
+        let configured: Vec<String> = docker
+            .get("platforms")
+            .and_then(|p| p.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default();
+        // A foreign platform builds from its own base (`provision` tags `<base>-<arch>` for
+        // each): `${TARGETARCH}` is substituted per platform.
+        let native = crate::targets::docker::native_platform();
+        let base = if configured
+            .iter()
+            .any(|p| !crate::targets::docker::same_platform(p, &native))
+        {
+            format!("{}-${{TARGETARCH}}", engine::BASE_IMAGE)
+        } else {
+            engine::BASE_IMAGE.to_string()
+        };
+        args.insert("BASE_IMAGE", base.into());
         docker["build-args"] = toml_edit::value(args);
     }
     Ok(doc.to_string())
+}
+
+/// The stage processes' child-time lines: the sum of their child processes' times, and their
+/// busy spans (a line without spans, from an older binary, counts its busy time as one span
+/// ending at 0, which overlaps nothing).
+fn stage_child_times(text: &str) -> (u64, Vec<(u128, u128)>) {
+    let mut sum = 0u64;
+    let mut spans = Vec::new();
+    let mut offset = 0u128;
+    for line in text.lines() {
+        let mut it = line.split_whitespace();
+        let (Some(s), Some(b)) = (
+            it.next().and_then(|n| n.parse::<u64>().ok()),
+            it.next().and_then(|n| n.parse::<u128>().ok()),
+        ) else {
+            continue;
+        };
+        sum += s;
+        let mut any = false;
+        for span in it {
+            if let Some((a, z)) = span.split_once(':') {
+                if let (Ok(a), Ok(z)) = (a.parse::<u128>(), z.parse::<u128>()) {
+                    spans.push((a, z));
+                    any = true;
+                }
+            }
+        }
+        if !any && b > 0 {
+            spans.push((offset, offset + b));
+            offset += b;
+        }
+    }
+    (sum, spans)
 }
 
 /// The split's per-platform times (`null` without the split).
@@ -1368,6 +1644,8 @@ fn split_json(shared: &Shared) -> Json {
     };
     json!({
         "platforms": times.iter().map(|(p, t, ok)| json!({"platform": p, "duration_ms": t.as_millis() as u64, "ok": ok})).collect::<Vec<_>>(),
+        // Set by the check that the published index is made of exactly these.
+        "validated": shared.digests.lock().unwrap_or_else(|e| e.into_inner()).iter().map(|(p, d)| json!({"platform": p, "digest": d})).collect::<Vec<_>>(),
         "wall_ms": wall.as_millis() as u64,
         "sum_ms": times.iter().map(|t| t.1).sum::<Duration>().as_millis() as u64,
     })
@@ -1462,6 +1740,7 @@ mod tests {
             json: false,
             version: "patch".into(),
             split: false,
+            platforms: Vec::new(),
         };
         let l = Layout::new(&cfg).unwrap();
         let planned = build(&root, &cfg, &o, &l, &Arc::new(Shared::default()));
@@ -1565,6 +1844,42 @@ mod tests {
     }
 
     #[test]
+    fn the_index_must_be_exactly_the_validated_digests() {
+        let lanes = vec![
+            ("linux/amd64".to_string(), "sha256:a".to_string()),
+            ("linux/arm64".to_string(), "sha256:b".to_string()),
+        ];
+        let same = vec![("r1".to_string(), lanes.iter().rev().cloned().collect())];
+        assert!(index_differences(&lanes, &same).is_empty());
+        let rebuilt = vec![(
+            "r2".to_string(),
+            vec![
+                ("linux/amd64".to_string(), "sha256:a".to_string()),
+                ("linux/arm64".to_string(), "sha256:c".to_string()),
+            ],
+        )];
+        assert_eq!(
+            index_differences(&lanes, &rebuilt),
+            [
+                "r2 lacks linux/arm64 sha256:b",
+                "r2 lists linux/arm64 sha256:c, which no step validated"
+            ]
+        );
+    }
+
+    #[test]
+    fn parallel_stage_processes_count_their_shared_time_once() {
+        // Two stage processes busy 10..20 and 15..30 (ns since the epoch): 20 ns busy, not 25.
+        let (sum, spans) = stage_child_times("10 10 10:20\n15 15 15:30\nnot a line\n");
+        assert_eq!(sum, 25);
+        let busy: u128 = crate::run::process::merge_spans(spans)
+            .iter()
+            .map(|(s, e)| e - s)
+            .sum();
+        assert_eq!(busy, 20);
+    }
+
+    #[test]
     fn targets_point_at_the_local_services_and_webhooks_go() {
         let t = RewriteTargets {
             clone: PathBuf::new(),
@@ -1572,6 +1887,7 @@ mod tests {
             index_url: "http://127.0.0.1:3/".into(),
             github_repo: "acme/app".into(),
             staging: None,
+            platforms: Vec::new(),
         };
         let out = rewrite_targets(
             "[workspace.metadata.release]\nwebhooks = [\"https://hooks.example/x\"]\n\n[workspace.metadata.release.docker]\nimage = \"acme/app\"\nregistries = [\"ghcr.io\"]\nbuild-args = { A = \"1\" }\n",
@@ -1604,6 +1920,30 @@ mod tests {
         .unwrap();
         assert!(
             out.contains("staging-registry = \"127.0.0.1:1/staging\""),
+            "{out}"
+        );
+        // `--platform`: the clone builds those, a foreign one from its own base.
+        let native = crate::targets::docker::native_platform();
+        let foreign = if native.ends_with("arm64") {
+            "linux/amd64"
+        } else {
+            "linux/arm64"
+        };
+        let two = RewriteTargets {
+            platforms: vec![native.clone(), foreign.into()],
+            ..split
+        };
+        let out = rewrite_targets(
+            "[workspace.metadata.release.docker]\nimage = \"acme/app\"\nplatforms = [\"linux/amd64\"]\n",
+            &two,
+        )
+        .unwrap();
+        assert!(
+            out.contains(&format!("platforms = [\"{native}\", \"{foreign}\"]")),
+            "{out}"
+        );
+        assert!(
+            out.contains("BASE_IMAGE = \"slipway-base:bookworm-python-${TARGETARCH}\""),
             "{out}"
         );
     }

@@ -869,6 +869,37 @@ pub fn child_time() -> Duration {
         .sum()
 }
 
+/// The child processes' spans as Unix-epoch nanoseconds, merged (so that spans reported by
+/// several processes, e.g. `rehearse`'s parallel stage processes, can be united).
+pub fn child_spans_unix() -> Vec<(u128, u128)> {
+    let (now_i, now_s) = (Instant::now(), std::time::SystemTime::now());
+    let now_ns = now_s
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let at = |i: Instant| now_ns.saturating_sub(now_i.saturating_duration_since(i).as_nanos());
+    let spans: Vec<(u128, u128)> = CHILD_SPANS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .map(|(s, e)| (at(*s), at(*e)))
+        .collect();
+    merge_spans(spans)
+}
+
+/// Overlapping or touching spans merged into one, sorted.
+pub fn merge_spans(mut spans: Vec<(u128, u128)>) -> Vec<(u128, u128)> {
+    spans.sort();
+    let mut out: Vec<(u128, u128)> = Vec::new();
+    for (s, e) in spans {
+        match out.last_mut() {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => out.push((s, e)),
+        }
+    }
+    out
+}
+
 /// How long at least one child process was running (the union of their spans).
 pub fn child_busy() -> Duration {
     let mut spans = CHILD_SPANS
@@ -897,6 +928,15 @@ pub fn child_busy() -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spans_merge_when_they_overlap_or_touch() {
+        assert_eq!(
+            merge_spans(vec![(5, 9), (1, 3), (2, 4), (9, 10), (20, 21)]),
+            [(1, 4), (5, 10), (20, 21)]
+        );
+        assert!(merge_spans(Vec::new()).is_empty());
+    }
     use crate::run::plan::Val;
 
     #[test]
