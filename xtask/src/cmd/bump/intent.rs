@@ -170,6 +170,16 @@ impl Intent {
                 }
             }
         }
+        // Each content hashed once (the file list and the content store share the digests).
+        let hashed: Vec<(String, String)> = edits
+            .iter()
+            .map(|e| {
+                (
+                    digest_hex(e.before.as_bytes()),
+                    digest_hex(e.after.as_bytes()),
+                )
+            })
+            .collect();
         Ok(Intent {
             command: command.into(),
             spec: spec.into(),
@@ -181,11 +191,12 @@ impl Intent {
             branch: branch.into(),
             files: edits
                 .iter()
-                .map(|e| IntentFile {
+                .zip(&hashed)
+                .map(|(e, (before, after))| IntentFile {
                     display: e.display.clone(),
                     path: e.path.clone(),
-                    before_sha256: digest_hex(e.before.as_bytes()),
-                    after_sha256: digest_hex(e.after.as_bytes()),
+                    before_sha256: before.clone(),
+                    after_sha256: after.clone(),
                 })
                 .collect(),
             commit_message,
@@ -194,8 +205,13 @@ impl Intent {
             push_remote,
             contents: edits
                 .iter()
-                .flat_map(|e| [&e.before, &e.after])
-                .map(|c| (digest_hex(c.as_bytes()), c.clone()))
+                .zip(&hashed)
+                .flat_map(|(e, (before, after))| {
+                    [
+                        (before.clone(), e.before.clone()),
+                        (after.clone(), e.after.clone()),
+                    ]
+                })
                 .collect(),
         })
     }
