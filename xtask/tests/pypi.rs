@@ -170,6 +170,75 @@ fn upload_verify_rerun_and_partial_upload() {
     assert_eq!(packages(&s).len(), 2);
 }
 
+/// The same commit built in a fresh clone makes byte-identical dists (the sdist's file and
+/// gzip times come from SOURCE_DATE_EPOCH, not from the checkout or the clock), so publishing
+/// it again from another checkout finds everything already there instead of refusing.
+#[test]
+fn a_fresh_checkout_rebuilds_the_same_bytes_and_republishes_as_a_no_op() {
+    let Some(s) = setup("0.4.0") else { return };
+    let first = publish(&s, PASSWORD);
+    assert_eq!(first.code, 0, "{}", first.all());
+    let before: Vec<(String, Vec<u8>)> = packages(&s)
+        .iter()
+        .map(|p| {
+            (
+                p.clone(),
+                std::fs::read(s.index.dir.join("packages").join(p)).unwrap(),
+            )
+        })
+        .collect();
+    // Another checkout, a second later (other file times), and its own fresh build.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let other = tempfile::tempdir().unwrap();
+    let clone = other.path().join("clone");
+    let out = std::process::Command::new("git")
+        .args(["clone", "-q"])
+        .arg(s.repo.path())
+        .arg(&clone)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut c = hermetic(BIN, &clone);
+    c.args(["publish-prod", "--only", "pypi", "--skip-ci-check"])
+        .env("SLIPWAY_TOOLS_DIR", tools_dir())
+        .env("TWINE_USERNAME", USER)
+        .env("TWINE_PASSWORD", PASSWORD)
+        .env("NO_COLOR", "1")
+        .env_remove("PYPI_TOKEN");
+    let out = c.output().unwrap();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "the re-publish from a fresh checkout failed:\n{all}"
+    );
+    let rebuilt = clone.join("target/slipway/dist/0.4.0");
+    for (name, bytes) in &before {
+        assert_eq!(
+            &std::fs::read(rebuilt.join(name)).unwrap(),
+            bytes,
+            "{name} rebuilt in another checkout differs"
+        );
+    }
+    let after: Vec<(String, Vec<u8>)> = packages(&s)
+        .iter()
+        .map(|p| {
+            (
+                p.clone(),
+                std::fs::read(s.index.dir.join("packages").join(p)).unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(before, after, "nothing new was uploaded");
+}
+
 #[test]
 fn same_version_other_content_is_refused() {
     let Some(s) = setup("0.2.0") else { return };

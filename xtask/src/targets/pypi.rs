@@ -565,8 +565,9 @@ pub struct Build {
     pub stem: String,
     pub pep440: String,
     pub epoch: i64,
-    /// The commit being released: a build recorded for it is reused (sdists are not
-    /// byte-reproducible, so rebuilding would change their sha256).
+    /// The commit being released: a build recorded for it is reused (a wheel is
+    /// byte-reproducible under SOURCE_DATE_EPOCH; the sdist is made so by [`NORMALIZE_SDIST`],
+    /// and reusing the record spares the rebuild).
     pub commit: String,
     /// What the build backend needs to know the version when it comes from git tags
     /// (`SETUPTOOLS_SCM_PRETEND_VERSION`, `PDM_BUILD_SCM_VERSION`): the tag is the version.
@@ -574,6 +575,33 @@ pub struct Build {
 }
 
 const BUILD_RECORD: &str = ".slipway-build.json";
+
+/// Makes an sdist byte-reproducible (setuptools writes the checkout's file times and the build
+/// time into it, so the same commit built in two clones gave two sha256 — and a re-publish from
+/// a fresh checkout was refused as "another file of the same name"): every member's time set to
+/// SOURCE_DATE_EPOCH, owners root/0, the gzip header's time too; members and their bytes kept
+/// in order. Arguments: the sdist, the epoch.
+pub const NORMALIZE_SDIST: &str = r#"import gzip, io, os, sys, tarfile
+path, epoch = sys.argv[1], int(sys.argv[2])
+if not os.path.exists(path):
+    sys.exit(0)  # the build made another name: the name check after it says so
+with tarfile.open(path, "r:gz") as src:
+    members = [(m, src.extractfile(m).read() if m.isfile() else None) for m in src.getmembers()]
+buf = io.BytesIO()
+with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as out:
+    for m, data in members:
+        m.mtime = epoch
+        m.uid = m.gid = 0
+        m.uname = m.gname = "root"
+        for k in ("mtime", "atime", "ctime", "uid", "gid", "uname", "gname"):
+            m.pax_headers.pop(k, None)
+        out.addfile(m, io.BytesIO(data) if data is not None else None)
+tmp = path + ".tmp"
+with open(tmp, "wb") as f:
+    with gzip.GzipFile(filename="", mode="wb", fileobj=f, mtime=epoch) as gz:
+        gz.write(buf.getvalue())
+os.replace(tmp, path)
+"#;
 
 impl Build {
     /// The files of an earlier build of this commit, if all are still there unchanged.
@@ -616,6 +644,19 @@ impl Build {
         }
         p
     }
+
+    /// [`NORMALIZE_SDIST`] on the sdist the build made.
+    fn normalize(&self) -> Process {
+        Process::new(&self.python.display().to_string(), &self.root)
+            .args(["-c", NORMALIZE_SDIST])
+            .args([
+                self.outdir
+                    .join(format!("{}-{}.tar.gz", self.stem, self.pep440))
+                    .display()
+                    .to_string(),
+                self.epoch.to_string(),
+            ])
+    }
 }
 
 /// What [`Build`] reads: an earlier build of this commit, and the files this run's build made.
@@ -653,6 +694,7 @@ impl Reconcile for Build {
         Planned::apply(vec![
             Sub::Remove(self.outdir.clone()),
             Sub::run(self.process()),
+            Sub::run(self.normalize()),
             Sub::Record(self.built_key(), self.commit.clone()),
             Sub::Write {
                 path: self.outdir.join(BUILD_RECORD),
@@ -694,6 +736,9 @@ impl Reconcile for Build {
                     Sub::Remove(self.outdir.clone()),
                     Run::new(self.process())
                         .explain(|e| Some(format!("building the Python distributions: {e}")))
+                        .sub(),
+                    Run::new(self.normalize())
+                        .explain(|e| Some(format!("making the sdist reproducible: {e}")))
                         .sub(),
                     Sub::Record(self.built_key(), self.commit.clone()),
                 ],
