@@ -317,6 +317,11 @@ const SUB_TEMPLATE: &str = "{before-help}{usage-heading} {usage}\n\n{all-args}{a
 
 /// The whole command tree: parsing, help, completions and the tests all read this one.
 pub fn command() -> App {
+    root().subcommands(COMMAND_NAMES.iter().filter_map(|n| subcommand(n)))
+}
+
+/// The top level: its options and help, no commands.
+fn root() -> App {
     App::new("slipway")
         .bin_name(BIN)
         .version(env!("CARGO_PKG_VERSION"))
@@ -363,27 +368,77 @@ pub fn command() -> App {
                 .display_order(999)
                 .help("run as if started in <dir> (the repository is its git top level)"),
         )
-        .subcommands([
-            rehearse(),
-            release(),
-            bump_version(),
-            hotfix(),
-            release_pr(),
-            check_versions(),
-            publish_prod(),
-            verify(),
-            rollback(),
-            promote(),
-            docker_validate(),
-            changelog(),
-            release_notes(),
-            ci(),
-            provision(),
-            init(),
-            adopt(),
-            completions(),
-            help(),
-        ])
+}
+
+/// Every command, in the order the command list shows them.
+const COMMAND_NAMES: &[&str] = &[
+    "rehearse",
+    "release",
+    "bump-version",
+    "hotfix",
+    "release-pr",
+    "check-versions",
+    "publish-prod",
+    "verify",
+    "rollback",
+    "promote",
+    "docker-validate",
+    "changelog",
+    "release-notes",
+    "ci",
+    "provision",
+    "init",
+    "adopt",
+    "completions",
+    "help",
+];
+
+/// One command's definition.
+fn subcommand(name: &str) -> Option<App> {
+    Some(match name {
+        "rehearse" => rehearse(),
+        "release" => release(),
+        "bump-version" => bump_version(),
+        "hotfix" => hotfix(),
+        "release-pr" => release_pr(),
+        "check-versions" => check_versions(),
+        "publish-prod" => publish_prod(),
+        "verify" => verify(),
+        "rollback" => rollback(),
+        "promote" => promote(),
+        "docker-validate" => docker_validate(),
+        "changelog" => changelog(),
+        "release-notes" => release_notes(),
+        "ci" => ci(),
+        "provision" => provision(),
+        "init" => init(),
+        "adopt" => adopt(),
+        "completions" => completions(),
+        "help" => help(),
+        _ => return None,
+    })
+}
+
+/// The tree with only the command `args` names (its first word that is not `-C <dir>`), when
+/// that is a command: parsing it is the same as parsing the whole tree, without building the
+/// other commands' definitions (a fifth of `bump-version`'s instructions). `None`: the whole
+/// tree is needed (no command, an unknown one, top-level help).
+fn lean_command(args: &[OsString]) -> Option<App> {
+    let mut it = args.iter().map(|a| a.to_str());
+    let name = loop {
+        match it.next()?? {
+            "-C" => {
+                it.next()?;
+            }
+            a if a.starts_with("-C") => {}
+            a if a.starts_with('-') => return None,
+            a => break a,
+        }
+    };
+    if name == "help" || name == "completions" {
+        return None;
+    }
+    Some(root().subcommand(subcommand(name)?))
 }
 
 fn help() -> App {
@@ -993,12 +1048,23 @@ fn completions() -> App {
 
 /// Parses the arguments (without the program name). Pure: reads no file, no git, no config.
 pub fn parse(args: Vec<OsString>) -> Result<Invocation> {
-    let mut root = command();
     let mut argv = vec![OsString::from(BIN)];
     argv.extend(args.iter().cloned());
-    let m = match root.try_get_matches_from_mut(argv) {
-        Ok(m) => m,
-        Err(e) => return clap_outcome(e, &root, &args),
+    // The lean tree when the command is known; any error or help is parsed again with the
+    // whole tree, so what is printed is the same either way.
+    let lean = lean_command(&args).and_then(|mut lean| {
+        let m = lean.try_get_matches_from_mut(argv.clone()).ok()?;
+        Some((lean, m))
+    });
+    let (mut root, m) = match lean {
+        Some(found) => found,
+        None => {
+            let mut root = command();
+            match root.try_get_matches_from_mut(argv) {
+                Ok(m) => (root, m),
+                Err(e) => return clap_outcome(e, &root, &args),
+            }
+        }
     };
     let dir = m.get_one::<PathBuf>("dir").cloned();
     let Some((name, sub)) = m.subcommand() else {

@@ -7,6 +7,29 @@
 //! the number of lines.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// A multiply-rotate hash for interning lines (the FxHash scheme): no DoS resistance is needed
+/// for a file's own lines, and SipHash cost more than the diff itself.
+#[derive(Default)]
+struct LineHasher(u64);
+
+impl Hasher for LineHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let word = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+            self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
 
 /// A unified diff of `before` → `after` with `context` lines of context, or `""` when they are
 /// equal. Lines keep their terminators: a CRLF line differs from its LF twin, and a last line
@@ -18,8 +41,8 @@ pub fn unified(
     after: &str,
     context: usize,
 ) -> String {
-    let old: Vec<&str> = before.split_inclusive('\n').collect();
-    let new: Vec<&str> = after.split_inclusive('\n').collect();
+    let old = lines(before);
+    let new = lines(after);
     let (del, ins) = changes(&old, &new);
     let runs = runs(&del, &ins);
     let mut out = String::new();
@@ -67,6 +90,24 @@ pub fn unified(
                 }
             }
         }
+    }
+    out
+}
+
+/// `text.split_inclusive('\n')`, by a byte scan (the char searcher costs several hundred
+/// instructions per short line, and a changelog is thousands of them).
+fn lines(text: &str) -> Vec<&str> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len() / 32 + 1);
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b'\n' {
+            out.push(&text[start..=i]);
+            start = i + 1;
+        }
+    }
+    if start < bytes.len() {
+        out.push(&text[start..]);
     }
     out
 }
@@ -232,7 +273,25 @@ fn hunks(runs: &[Run], n: usize) -> Vec<Hunk> {
 
 /// Per-line marks: `del[i]` when old line `i` is removed, `ins[j]` when new line `j` is added.
 fn changes<'a>(old: &[&'a str], new: &[&'a str]) -> (Vec<bool>, Vec<bool>) {
-    let mut ids: HashMap<&str, u32> = HashMap::with_capacity(old.len() + new.len());
+    let mut del = vec![false; old.len()];
+    let mut ins = vec![false; new.len()];
+    // The common prefix and suffix compared as text first (a version bump changes a few lines
+    // of a long file): only the middle is interned and searched.
+    let pre = old.iter().zip(new).take_while(|(a, b)| a == b).count();
+    let suf = old[pre..]
+        .iter()
+        .rev()
+        .zip(new[pre..].iter().rev())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let (old_mid, new_mid) = (&old[pre..old.len() - suf], &new[pre..new.len() - suf]);
+    if old_mid.is_empty() || new_mid.is_empty() {
+        del[pre..old.len() - suf].fill(true);
+        ins[pre..new.len() - suf].fill(true);
+        return (del, ins);
+    }
+    let mut ids: HashMap<&str, u32, BuildHasherDefault<LineHasher>> =
+        HashMap::with_capacity_and_hasher(old_mid.len() + new_mid.len(), Default::default());
     let mut intern = |lines: &[&'a str]| -> Vec<u32> {
         lines
             .iter()
@@ -242,10 +301,8 @@ fn changes<'a>(old: &[&'a str], new: &[&'a str]) -> (Vec<bool>, Vec<bool>) {
             })
             .collect()
     };
-    let a = intern(old);
-    let b = intern(new);
-    let mut del = vec![false; a.len()];
-    let mut ins = vec![false; b.len()];
+    let a = intern(old_mid);
+    let b = intern(new_mid);
     let max = (a.len() + b.len()).div_ceil(2) + 1;
     let mut vf = V::new(max);
     let mut vb = V::new(max);
@@ -254,8 +311,8 @@ fn changes<'a>(old: &[&'a str], new: &[&'a str]) -> (Vec<bool>, Vec<bool>) {
         0..a.len(),
         &b,
         0..b.len(),
-        &mut del,
-        &mut ins,
+        &mut del[pre..old.len() - suf],
+        &mut ins[pre..new.len() - suf],
         &mut vf,
         &mut vb,
     );
@@ -445,6 +502,14 @@ mod tests {
             out.push_str(line);
         }
         out
+    }
+
+    #[test]
+    fn lines_split_as_split_inclusive_does() {
+        for text in ["", "a", "a\n", "a\nb", "a\r\nb\r\n", "\n\n", "é\nü"] {
+            let want: Vec<&str> = text.split_inclusive('\n').collect();
+            assert_eq!(lines(text), want, "{text:?}");
+        }
     }
 
     #[test]
