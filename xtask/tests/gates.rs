@@ -291,6 +291,65 @@ fn python_versions_not_installed_are_not_run_never_passed() {
     assert!(!all.contains("gate future: passed"), "{all}");
 }
 
+/// `requirements` are installed from the package index into each interpreter's own venv (by
+/// the gate tools' pip, `--python <venv>`), listed in the dry run; an unpinned one is refused
+/// before anything runs.
+#[test]
+fn a_gates_requirements_are_installed_into_each_interpreters_venv() {
+    let here = installed_python();
+    let repo = release_repo(&gate(
+        "tests",
+        "pre-release",
+        "import os, sys, six; sys.exit(0 if os.path.realpath(six.__file__).startswith(os.path.realpath(sys.prefix)) else 4)",
+        &format!("python = [\"{here}\"]\nrequirements = [\"six==1.16.0\"]"),
+    ));
+    let dry = run(&repo, &["bump-version", "patch", "--dry-run"]);
+    assert_eq!(dry.code, 0, "{}", dry.all());
+    assert!(
+        dry.stdout.contains(&format!(
+            "-m pip --python {}",
+            repo.path()
+                .join(format!("target/slipway/gates/tests-py{here}/bin/python"))
+                .display()
+        )) && dry
+            .stdout
+            .contains("install --quiet --no-input --disable-pip-version-check six==1.16.0"),
+        "{}",
+        dry.stdout
+    );
+    let r = run(&repo, &["bump-version", "patch"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(
+        r.all()
+            .contains(&format!("gate tests (python {here}): passed")),
+        "{}",
+        r.all()
+    );
+    let site = repo.path().join(format!(
+        "target/slipway/gates/tests-py{here}/lib/python{here}/site-packages/six.py"
+    ));
+    assert!(
+        site.exists(),
+        "six is not in the gate's venv: {}",
+        site.display()
+    );
+
+    let unpinned = release_repo(&gate(
+        "tests",
+        "pre-release",
+        "pass",
+        &format!("python = [\"{here}\"]\nrequirements = [\"six>=1\"]"),
+    ));
+    let r = run(&unpinned, &["bump-version", "patch"]);
+    assert_eq!(r.code, 2, "{}", r.all());
+    assert!(
+        r.stderr
+            .contains("requirements must be a non-empty array of pinned requirements"),
+        "{}",
+        r.stderr
+    );
+}
+
 #[test]
 fn no_interpreter_for_a_blocking_gate_refuses() {
     let repo = release_repo(&gate(

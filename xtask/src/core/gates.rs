@@ -41,6 +41,9 @@ pub struct Gate {
     /// `python`: interpreter versions to run it under, each in its own venv (empty: once, as
     /// it is).
     pub python: Vec<String>,
+    /// `requirements` (with `python` only): pinned requirements (`name==version`) installed
+    /// from the package index into each version's venv before the gate runs.
+    pub requirements: Vec<String>,
 }
 
 /// The default of `timeout-s`.
@@ -274,6 +277,7 @@ mod tests {
             timeout_s: DEFAULT_TIMEOUT_S,
             blocking,
             python: python.iter().map(|s| s.to_string()).collect(),
+            requirements: Vec::new(),
         }
     }
 

@@ -723,6 +723,7 @@ fn parse_gates(
         "timeout-s",
         "blocking",
         "python",
+        "requirements",
     ];
     let Some(item) = table.get("gates") else {
         return Vec::new();
@@ -866,6 +867,26 @@ fn parse_gates(
                 }
             },
         };
+        let requirements = match t.get("requirements") {
+            None => Some(Vec::new()),
+            Some(item) => match string_array(item) {
+                Some(_) if t.get("python").is_none() => {
+                    err(
+                        "requirements",
+                        "needs `python` (they are installed into each interpreter's venv; the gate tools' venv is pinned by slipway)",
+                    );
+                    None
+                }
+                Some(v) if !v.is_empty() && v.iter().all(|r| pinned_requirement(r)) => Some(v),
+                _ => {
+                    err(
+                        "requirements",
+                        "must be a non-empty array of pinned requirements like [\"pytest==8.3.3\"] (name==version, so every run installs the same)",
+                    );
+                    None
+                }
+            },
+        };
         if let (
             Some(name),
             Some(command),
@@ -873,8 +894,16 @@ fn parse_gates(
             Some(timeout_s),
             Some(blocking),
             Some(python),
-        ) = (name, command, stage, timeout_s, blocking, python)
-        {
+            Some(requirements),
+        ) = (
+            name,
+            command,
+            stage,
+            timeout_s,
+            blocking,
+            python,
+            requirements,
+        ) {
             gates.push(Gate {
                 name,
                 command,
@@ -882,10 +911,27 @@ fn parse_gates(
                 timeout_s,
                 blocking,
                 python,
+                requirements,
             });
         }
     }
     gates
+}
+
+/// `name==version` (extras allowed in the name, no spaces, no other operator, no URL).
+fn pinned_requirement(r: &str) -> bool {
+    let Some((name, version)) = r.split_once("==") else {
+        return false;
+    };
+    let name_ok = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.[],".contains(c));
+    let version_ok = !version.is_empty()
+        && version
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._+!-".contains(c));
+    name_ok && version_ok
 }
 
 fn parse_docker(s: &mut Sub) -> Option<DockerConfig> {

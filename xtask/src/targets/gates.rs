@@ -51,8 +51,9 @@ struct GateLane {
     gate: String,
     python: Option<String>,
     timeout_s: u64,
-    /// Makes its venv (`python3.12 -m venv …`).
-    setup: Option<Process>,
+    /// Makes its venv (`python3.12 -m venv …`), then installs the gate's `requirements` into
+    /// it from the package index (the gate tools' pip, `--python <venv>`).
+    setup: Vec<Process>,
     command: Process,
     /// Why it cannot run here (`python3.12 not installed`).
     missing: Option<String>,
@@ -155,12 +156,27 @@ pub fn plan(cfg: &Config, stage: Stage, skips: &Skips) -> GatePlan {
                 .filter(|i| !runs(i, &cfg.root))
                 .map(|i| format!("{i} not installed"));
             let setup = match (&interpreter, &venv) {
-                (Some(i), Some(dir)) if missing.is_none() => Some(
-                    Process::new(i, &cfg.root)
+                (Some(i), Some(dir)) if missing.is_none() => {
+                    let mut setup = vec![Process::new(i, &cfg.root)
                         .args(["-m", "venv", "--clear", "--without-pip"])
-                        .args([dir.display().to_string()]),
-                ),
-                _ => None,
+                        .args([dir.display().to_string()])];
+                    if !g.requirements.is_empty() {
+                        setup.push(
+                            Process::new(&tools.python().display().to_string(), &cfg.root)
+                                .args(["-m", "pip", "--python"])
+                                .args([dir.join("bin/python").display().to_string()])
+                                .args([
+                                    "install",
+                                    "--quiet",
+                                    "--no-input",
+                                    "--disable-pip-version-check",
+                                ])
+                                .args(g.requirements.iter().cloned()),
+                        );
+                    }
+                    setup
+                }
+                _ => Vec::new(),
             };
             lanes.push(GateLane {
                 gate: g.name.clone(),
@@ -270,7 +286,11 @@ fn run_lane(lane: &GateLane) -> LaneResult {
                 text.push_str(&out.stderr);
                 if !out.ok {
                     let how = if is_setup {
-                        format!("making its venv exited with {}", out.status())
+                        format!(
+                            "making its venv (`{}`) exited with {}",
+                            ui::redact(&p.args_line()),
+                            out.status()
+                        )
                     } else {
                         format!("exited with {}", out.status())
                     };
