@@ -85,7 +85,12 @@ fn publish(s: &Setup, password: &str) -> Run {
 }
 
 fn publish_command(s: &Setup, password: &str) -> std::process::Command {
-    let mut c = hermetic(BIN, s.repo.path());
+    publish_in(s.repo.path(), password)
+}
+
+/// `publish-prod --only pypi` in the checkout `dir`.
+fn publish_in(dir: &Path, password: &str) -> std::process::Command {
+    let mut c = hermetic(BIN, dir);
     c.args(["publish-prod", "--only", "pypi", "--skip-ci-check"])
         .env("SLIPWAY_TOOLS_DIR", tools_dir())
         .env("TWINE_USERNAME", USER)
@@ -102,6 +107,19 @@ fn packages(s: &Setup) -> Vec<String> {
         .collect();
     v.sort();
     v
+}
+
+/// Every file the index holds, with its bytes.
+fn package_bytes(s: &Setup) -> Vec<(String, Vec<u8>)> {
+    packages(s)
+        .iter()
+        .map(|p| {
+            (
+                p.clone(),
+                std::fs::read(s.index.dir.join("packages").join(p)).unwrap(),
+            )
+        })
+        .collect()
 }
 
 fn assert_no_secret(r: &Run, s: &Setup) {
@@ -178,46 +196,18 @@ fn a_fresh_checkout_rebuilds_the_same_bytes_and_republishes_as_a_no_op() {
     let Some(s) = setup("0.4.0") else { return };
     let first = publish(&s, PASSWORD);
     assert_eq!(first.code, 0, "{}", first.all());
-    let before: Vec<(String, Vec<u8>)> = packages(&s)
-        .iter()
-        .map(|p| {
-            (
-                p.clone(),
-                std::fs::read(s.index.dir.join("packages").join(p)).unwrap(),
-            )
-        })
-        .collect();
+    let before = package_bytes(&s);
     // Another checkout, a second later (other file times), and its own fresh build.
     std::thread::sleep(std::time::Duration::from_millis(1100));
     let other = tempfile::tempdir().unwrap();
     let clone = other.path().join("clone");
-    let out = std::process::Command::new("git")
-        .args(["clone", "-q"])
-        .arg(s.repo.path())
-        .arg(&clone)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut c = hermetic(BIN, &clone);
-    c.args(["publish-prod", "--only", "pypi", "--skip-ci-check"])
-        .env("SLIPWAY_TOOLS_DIR", tools_dir())
-        .env("TWINE_USERNAME", USER)
-        .env("TWINE_PASSWORD", PASSWORD)
-        .env("NO_COLOR", "1")
-        .env_remove("PYPI_TOKEN");
-    let out = c.output().unwrap();
-    let all = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success(),
-        "the re-publish from a fresh checkout failed:\n{all}"
+    s.repo.git(&["clone", "-q", ".", clone.to_str().unwrap()]);
+    let r = Run::of(publish_in(&clone, PASSWORD).output().unwrap());
+    assert_eq!(
+        r.code,
+        0,
+        "the re-publish from a fresh checkout failed:\n{}",
+        r.all()
     );
     let rebuilt = clone.join("target/slipway/dist/0.4.0");
     for (name, bytes) in &before {
@@ -227,15 +217,7 @@ fn a_fresh_checkout_rebuilds_the_same_bytes_and_republishes_as_a_no_op() {
             "{name} rebuilt in another checkout differs"
         );
     }
-    let after: Vec<(String, Vec<u8>)> = packages(&s)
-        .iter()
-        .map(|p| {
-            (
-                p.clone(),
-                std::fs::read(s.index.dir.join("packages").join(p)).unwrap(),
-            )
-        })
-        .collect();
+    let after = package_bytes(&s);
     assert_eq!(before, after, "nothing new was uploaded");
 }
 

@@ -738,38 +738,29 @@ fn the_release_workflow_is_zizmor_clean_and_splits_per_platform() {
     );
 }
 
-/// `rehearse --split` on this repository (one platform, amd64, for real): one
-/// `docker-validate --push-by-digest` process per platform, then `publish-prod --from-digests`;
-/// the report gives each platform's time and the total. (Two real platforms: the next test.)
-#[test]
-fn rehearse_split_validates_per_platform_then_publishes_from_the_digests() {
-    if !require(
-        "a Docker engine (cargo xtask provision)",
-        xtask::targets::docker::engine::is_up(),
-    ) {
-        return;
-    }
+/// `rehearse <args> --dry-run` on this repository: its stdout.
+fn rehearse_dry_run(args: &[&str]) -> String {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let dry = Command::new(BIN)
         .arg("-C")
         .arg(&root)
-        .args(["rehearse", "--split", "--dry-run"])
+        .args(args)
+        .arg("--dry-run")
         .env("NO_COLOR", "1")
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&dry.stdout);
+    let text = String::from_utf8_lossy(&dry.stdout).into_owned();
     assert!(dry.status.success(), "{text}");
-    for want in [
-        "docker-validate: one process per platform, in parallel (linux/amd64)",
-        "docker-validate --platform linux/amd64 --push-by-digest --digest-file",
-        "publish-prod --from-digests",
-    ] {
-        assert!(text.contains(want), "the dry run lacks {want:?}:\n{text}");
-    }
+    text
+}
+
+/// `rehearse <args>` on this repository, which must pass: everything it printed, and its report.
+fn rehearse_passes(args: &[&str]) -> (String, Json) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let out = Command::new(BIN)
         .arg("-C")
         .arg(&root)
-        .args(["rehearse", "--split"])
+        .args(args)
         .env("NO_COLOR", "1")
         .output()
         .unwrap();
@@ -781,11 +772,7 @@ fn rehearse_split_validates_per_platform_then_publishes_from_the_digests() {
     assert!(
         out.status.success(),
         "the rehearsal failed:\n{}",
-        &all[all.len().saturating_sub(6000)..]
-    );
-    assert!(
-        all.contains("linux/amd64: validated and pushed in"),
-        "{all}"
+        &all[all.len().saturating_sub(8000)..]
     );
     let report = all
         .lines()
@@ -795,6 +782,34 @@ fn rehearse_split_validates_per_platform_then_publishes_from_the_digests() {
         })
         .unwrap_or_else(|| panic!("no report path in:\n{all}"));
     let report: Json = serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
+    assert_eq!(report["status"], "success", "{report:#}");
+    (all, report)
+}
+
+/// `rehearse --split` on this repository (one platform, amd64, for real): one
+/// `docker-validate --push-by-digest` process per platform, then `publish-prod --from-digests`;
+/// the report gives each platform's time and the total. (Two real platforms: the next test.)
+#[test]
+fn rehearse_split_validates_per_platform_then_publishes_from_the_digests() {
+    if !require(
+        "a Docker engine (cargo xtask provision)",
+        xtask::targets::docker::engine::is_up(),
+    ) {
+        return;
+    }
+    let text = rehearse_dry_run(&["rehearse", "--split"]);
+    for want in [
+        "docker-validate: one process per platform, in parallel (linux/amd64)",
+        "docker-validate --platform linux/amd64 --push-by-digest --digest-file",
+        "publish-prod --from-digests",
+    ] {
+        assert!(text.contains(want), "the dry run lacks {want:?}:\n{text}");
+    }
+    let (all, report) = rehearse_passes(&["rehearse", "--split"]);
+    assert!(
+        all.contains("linux/amd64: validated and pushed in"),
+        "{all}"
+    );
     let split = &report["split"];
     assert_eq!(
         split["platforms"][0]["platform"], "linux/amd64",
@@ -802,7 +817,17 @@ fn rehearse_split_validates_per_platform_then_publishes_from_the_digests() {
     );
     assert_eq!(split["platforms"][0]["ok"], true, "{report:#}");
     assert!(split["wall_ms"].as_u64().unwrap() > 0, "{report:#}");
-    assert_eq!(report["status"], "success");
+    // One platform is published as the image itself: the check read that it is the one the
+    // platform process validated.
+    assert_eq!(
+        split["validated"].as_array().unwrap().len(),
+        1,
+        "{report:#}"
+    );
+    assert_eq!(
+        split["validated"][0]["platform"], "linux/amd64",
+        "{report:#}"
+    );
 }
 
 /// `rehearse --platform linux/amd64 --platform linux/arm64` on this repository: both images
@@ -833,7 +858,6 @@ fn rehearse_two_platforms_publishes_exactly_the_validated_digests() {
         eprintln!("SKIPPED: rehearse_two_platforms_publishes_exactly_the_validated_digests (run SLIPWAY_ARM64=1 cargo xtask provision)");
         return;
     }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let two = [
         "rehearse",
         "--platform",
@@ -841,16 +865,7 @@ fn rehearse_two_platforms_publishes_exactly_the_validated_digests() {
         "--platform",
         "linux/arm64",
     ];
-    let dry = Command::new(BIN)
-        .arg("-C")
-        .arg(&root)
-        .args(two)
-        .arg("--dry-run")
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&dry.stdout);
-    assert!(dry.status.success(), "{text}");
+    let text = rehearse_dry_run(&two);
     for want in [
         "docker-validate --dist-only",
         "docker-validate: one process per platform, in parallel (linux/amd64, linux/arm64)",
@@ -860,32 +875,7 @@ fn rehearse_two_platforms_publishes_exactly_the_validated_digests() {
     ] {
         assert!(text.contains(want), "the dry run lacks {want:?}:\n{text}");
     }
-    let out = Command::new(BIN)
-        .arg("-C")
-        .arg(&root)
-        .args(two)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    let all = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success(),
-        "the rehearsal failed:\n{}",
-        &all[all.len().saturating_sub(8000)..]
-    );
-    let report = all
-        .lines()
-        .find_map(|l| {
-            l.split_whitespace()
-                .find(|w| w.contains("rehearsal-") && w.ends_with(".json"))
-        })
-        .unwrap_or_else(|| panic!("no report path in:\n{all}"));
-    let report: Json = serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
-    assert_eq!(report["status"], "success", "{report:#}");
+    let (all, report) = rehearse_passes(&two);
     let split = &report["split"];
     let platforms: Vec<&str> = split["platforms"]
         .as_array()

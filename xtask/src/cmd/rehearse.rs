@@ -763,7 +763,8 @@ impl Action for StageRun {
 }
 
 /// The split's proof: the index each production registry serves under the release tag lists
-/// exactly the per-platform digests the lanes validated and wrote to their digest files.
+/// exactly the per-platform digests the lanes validated and wrote to their digest files (one
+/// platform: the tag is that very image).
 struct IndexOfTheLanes {
     files: Vec<(String, PathBuf)>,
     registries: Vec<String>,
@@ -853,17 +854,28 @@ impl Reconcile for IndexOfTheLanes {
                 r,
                 Some((&self.credentials.0, &self.credentials.1)),
             );
-            let entries = client
-                .platforms(&self.path, &tag)
-                .with_context(|| format!("reading the index {r}/{}:{tag}", self.path))?;
-            indexes.push((
-                r.clone(),
-                entries
+            let what = || format!("reading {r}/{}:{tag}", self.path);
+            let Some(top) = client.manifest(&self.path, &tag).with_context(what)? else {
+                indexes.push((r.clone(), Vec::new()));
+                continue;
+            };
+            let entries: Vec<(String, String)> = if top.is_index() {
+                client
+                    .platforms(&self.path, &tag)
+                    .with_context(what)?
                     .into_iter()
                     .filter(|e| e.platform != "unknown/unknown")
                     .map(|e| (e.platform, e.digest))
-                    .collect(),
-            ));
+                    .collect()
+            } else {
+                // One platform is published as the image itself, no index.
+                let platform = match lanes.as_slice() {
+                    [(p, _)] => p.clone(),
+                    _ => "one image, no index".to_string(),
+                };
+                vec![(platform, top.digest)]
+            };
+            indexes.push((r.clone(), entries));
         }
         *self
             .shared
