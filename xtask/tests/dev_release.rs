@@ -418,7 +418,9 @@ fn the_dev_loop_with_a_failure_at_each_step_completes_without_duplicates_then_re
         .unwrap();
     let (code, _, all) = w.json(&["dev-release"]);
     assert_ne!(code, 0, "{all}");
-    let digest = w.digest_at(&w.staging, "dev-1.3.0").expect("dev image pushed");
+    let digest = w
+        .digest_at(&w.staging, "dev-1.3.0")
+        .unwrap_or_else(|| panic!("dev image pushed: {all}"));
     let pr = &w.pulls()[0];
     assert!(
         pr["body"]
@@ -434,7 +436,11 @@ fn the_dev_loop_with_a_failure_at_each_step_completes_without_duplicates_then_re
     // 4. The re-run completes: the label; nothing duplicated, the image reused.
     let (code, real, all) = w.json(&["dev-release"]);
     assert_eq!(code, 0, "{all}");
-    assert_eq!(headers(&real), planned, "the dry run listed exactly these steps");
+    assert_eq!(
+        headers(&real),
+        planned,
+        "the dry run listed exactly these steps"
+    );
     assert_eq!(real["executed"].as_array().unwrap().len(), planned.len());
     assert_eq!(real["digest"], digest.as_str());
     let number = real["pr"].as_u64().expect("the PR number in --json");
@@ -463,10 +469,35 @@ fn the_dev_loop_with_a_failure_at_each_step_completes_without_duplicates_then_re
         json!(["releasers"]),
         "{pr}"
     );
-    assert_eq!(issues[0]["assignees"], json!(["ann", "bob"]), "{issues:?}");
+    let listed: Json = serde_json::from_str(&w.gh(&[
+        "api",
+        "repos/acme/app/issues?state=all&labels=automated-release",
+    ]))
+    .unwrap();
+    let tracking = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["pull_request"].is_null())
+        .unwrap();
+    let logins: Vec<&str> = tracking["assignees"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["login"].as_str().unwrap())
+        .collect();
+    assert_eq!(logins, ["ann", "bob"], "the team's members: {listed}");
     assert_eq!(issues[0]["title"], "Release 1.3.0");
-    assert_eq!(w.repo.git(&["status", "--porcelain"]), "", "the checkout is untouched");
-    assert_eq!(w.remote_ref("refs/tags/v1.3.0"), None, "no tag before the merge");
+    assert_eq!(
+        w.repo.git(&["status", "--porcelain"]),
+        "",
+        "the checkout is untouched"
+    );
+    assert_eq!(
+        w.remote_ref("refs/tags/v1.3.0"),
+        None,
+        "no tag before the merge"
+    );
 
     // Once more: every step finds its work done.
     let (code, again, all) = w.json(&["dev-release"]);
@@ -493,7 +524,13 @@ fn the_dev_loop_with_a_failure_at_each_step_completes_without_duplicates_then_re
     let (code, dry, all) = w.json(&["release-merged", &n, "--dry-run"]);
     assert_eq!(code, 0, "{all}");
     let planned = headers(&dry);
-    for want in ["tag the merge", "promote", "publish", "verify", "close issue"] {
+    for want in [
+        "tag the merge",
+        "promote",
+        "publish",
+        "verify",
+        "close issue",
+    ] {
         assert!(
             planned.iter().any(|h| h.contains(want)),
             "{want}: {planned:?}"
@@ -505,7 +542,7 @@ fn the_dev_loop_with_a_failure_at_each_step_completes_without_duplicates_then_re
     assert_eq!(headers(&real), planned);
     assert!(!all.contains("--skip-ci-check"), "{all}");
     assert!(!all.contains("NOT checking"), "{all}");
-    assert!(all.contains("the review is the gate"), "{all}");
+    assert!(all.contains("the review of the merge is the gate"), "{all}");
 
     // Tagged (annotated) on the merge commit; the reviewed digest promoted; published; closed.
     let tag = w.remote_ref("refs/tags/v1.3.0").expect("tag pushed");
@@ -536,6 +573,23 @@ fn the_dev_loop_with_a_failure_at_each_step_completes_without_duplicates_then_re
             .contains("releases/tag/v1.3.0"),
         "{issue}"
     );
+
+    // What publish-prod says of its CI check when release-merged runs it: the review is the
+    // gate, not a skipped check.
+    let said = w.run(&[
+        "publish-prod",
+        "--only",
+        "pypi,github",
+        "--reviewed",
+        "PR #2",
+        "--dry-run",
+    ]);
+    assert!(
+        said.all().contains("the review is the gate"),
+        "{}",
+        said.all()
+    );
+    assert!(!said.all().contains("NOT checking"), "{}", said.all());
 
     // A re-run finds everything done (verify still runs).
     let (code, again, all) = w.json(&["release-merged", &n]);
@@ -604,7 +658,8 @@ fn merged_without_the_label_nothing_is_released() {
     let run = w.run(&["release-merged", &number.to_string()]);
     assert_eq!(run.code, 1, "{}", run.all());
     assert!(
-        run.all().contains("is not labelled `automated-release`: nothing released"),
+        run.all()
+            .contains("is not labelled `automated-release`: nothing released"),
         "{}",
         run.all()
     );
@@ -653,7 +708,10 @@ fn bad_input_is_refused_naming_the_fix() {
             vec!["dev-release", "--reviewer", "a/b/c"],
             "a team is `org/team`",
         ),
-        (vec!["release-merged", "abc"], "is not a pull request number"),
+        (
+            vec!["release-merged", "abc"],
+            "is not a pull request number",
+        ),
         (vec!["release-merged"], "needs the merged PR's number"),
     ] {
         let run = w.run(&args);

@@ -254,12 +254,14 @@ pub fn prepare(cfg: &Config, o: &Options, gh_env: &[(String, String)]) -> Result
         root: cfg.root.clone(),
         exe,
         version: version.clone(),
+        worktree: work.join("publish"),
     })));
     if let Some(n) = issue {
         let release_url = format!("https://github.com/{}/releases/tag/{tag}", gh.repo);
         plan.push(Step::Action(Box::new(dev::CloseIssue {
             gh: gh.clone(),
             work: work.clone(),
+            label: review.label.clone(),
             issue: n,
             comment: devpr::close_comment(&version, pr.number, &release_url, &digest),
         })));
@@ -561,7 +563,6 @@ impl PublishReviewed {
                     &self.reviewed,
                 ]),
             ),
-            Sub::run(git(&["worktree", "remove", "--force", &wt])),
         ]
     }
 }
@@ -620,35 +621,83 @@ pub struct VerifyReleased {
     pub root: PathBuf,
     pub exe: PathBuf,
     pub version: Version,
+    /// The publish worktree: its dists are what the GitHub release is compared with.
+    pub worktree: PathBuf,
 }
 
 impl VerifyReleased {
-    fn subs(&self) -> Vec<Sub> {
+    fn sums(&self) -> PathBuf {
+        self.worktree
+            .join("target/slipway/dist")
+            .join(crate::core::version::pep440(&self.version))
+            .join(github::SUMS)
+    }
+    /// With the publish's worktree: everything; then the worktree goes.
+    fn full(&self) -> Vec<Sub> {
+        let wt = self.worktree.display().to_string();
+        vec![
+            Sub::run(
+                Process::new(&self.exe.display().to_string(), &self.root).args([
+                    "-C",
+                    wt.as_str(),
+                    "verify",
+                    &self.version.to_string(),
+                ]),
+            ),
+            Sub::run(git_in(&self.root)(&["worktree", "remove", "--force", &wt])),
+        ]
+    }
+    /// Without it (a re-run after the publish completed and its worktree went): the images and
+    /// the index; the GitHub release was verified by the publish-prod that made it.
+    fn partial(&self) -> Vec<Sub> {
         vec![Sub::run(
-            Process::new(&self.exe.display().to_string(), &self.root)
-                .args(["verify", &self.version.to_string()]),
+            Process::new(&self.exe.display().to_string(), &self.root).args([
+                "verify",
+                &self.version.to_string(),
+                "--only",
+                "docker,pypi",
+            ]),
         )]
     }
 }
 
 impl Reconcile for VerifyReleased {
-    type Seen = ();
+    type Seen = bool;
     fn header(&self) -> String {
         format!(
             "verify {}: every registry tag and digest, the package index, the GitHub release",
             self.version
         )
     }
+    fn rule(&self) -> Option<String> {
+        Some(
+            "in the publish worktree (its dists); when an earlier run removed it, docker and pypi              (the GitHub release was verified by the publish that made it)"
+                .into(),
+        )
+    }
     fn planned(&self) -> Planned {
-        Planned::apply(self.subs())
+        let mut apply = self.full();
+        apply.extend(self.partial());
+        Planned {
+            observe: Vec::new(),
+            apply,
+        }
     }
-    fn observe(&self, _cx: &RunContext) -> Result<()> {
-        Ok(())
+    fn observe(&self, _cx: &RunContext) -> Result<bool> {
+        Ok(self.sums().is_file())
     }
-    fn decide(&self, _seen: &()) -> Result<Decision> {
-        Ok(Decision::finish(
-            self.subs(),
-            format!("verified {}", self.version),
-        ))
+    fn decide(&self, with_dists: &bool) -> Result<Decision> {
+        Ok(if *with_dists {
+            Decision::finish(self.full(), format!("verified {}", self.version))
+        } else {
+            Decision::finish(
+                self.partial(),
+                format!(
+                    "verified {} on the registries and the index (the GitHub release was verified \
+                     when it was published)",
+                    self.version
+                ),
+            )
+        })
     }
 }

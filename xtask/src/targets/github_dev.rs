@@ -118,13 +118,17 @@ pub fn pull(gh: &Gh, n: u64) -> Result<Option<Item>> {
     Ok(get(&pull_process(gh, &n.to_string()))?.map(|v| item_of(&v)))
 }
 
-/// `gh api --include repos/<repo>/issues/<n>`.
-pub fn issue_process(gh: &Gh, n: &str) -> Process {
-    gh.api([format!("repos/{}/issues/{n}", gh.repo)])
-}
-
-pub fn issue(gh: &Gh, n: u64) -> Result<Option<Item>> {
-    Ok(get(&issue_process(gh, &n.to_string()))?.map(|v| item_of(&v)))
+/// Issue `n` among those labelled `label` (the contract has no single-issue read: the list is
+/// read, `state=all`).
+pub fn issue(gh: &Gh, label: &str, n: u64) -> Result<Option<Item>> {
+    let p = issues_process(gh, label);
+    let list = get(&p)?.unwrap_or(Json::Null);
+    Ok(list
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(item_of)
+        .find(|i| i.number == n))
 }
 
 /// `gh api --include orgs/<org>/teams/<slug>/members?per_page=100`.
@@ -542,7 +546,7 @@ impl Reconcile for Assignees {
         }
     }
     fn planned(&self) -> Planned {
-        let mut observe = vec![Sub::run(issue_process(&self.dev.gh, "<dev.issue>"))];
+        let mut observe = vec![Sub::run(issues_process(&self.dev.gh, &self.dev.label))];
         if let (Some(t), true) = (&self.team, self.people.is_empty()) {
             observe.push(Sub::run(members_process(&self.dev.gh, t)));
         }
@@ -566,7 +570,7 @@ impl Reconcile for Assignees {
             _ => self.people.clone(),
         };
         let issue = match value(cx, "dev.issue").and_then(|n| n.parse().ok()) {
-            Some(n) => issue(&self.dev.gh, n)?,
+            Some(n) => issue(&self.dev.gh, &self.dev.label, n)?,
             None => None,
         };
         Ok(AssigneesSeen { issue, wanted })
@@ -753,6 +757,8 @@ impl Reconcile for Label {
 pub struct CloseIssue {
     pub gh: Gh,
     pub work: PathBuf,
+    /// The label dev-release opened the issue with (how it is found).
+    pub label: String,
     pub issue: u64,
     pub comment: String,
 }
@@ -797,12 +803,12 @@ impl Reconcile for CloseIssue {
     }
     fn planned(&self) -> Planned {
         Planned {
-            observe: vec![Sub::run(issue_process(&self.gh, &self.issue.to_string()))],
+            observe: vec![Sub::run(issues_process(&self.gh, &self.label))],
             apply: self.close(),
         }
     }
     fn observe(&self, _cx: &RunContext) -> Result<Option<Item>> {
-        issue(&self.gh, self.issue)
+        issue(&self.gh, &self.label, self.issue)
     }
     fn decide(&self, seen: &Option<Item>) -> Result<Decision> {
         match seen {
