@@ -109,7 +109,7 @@ pub fn with_digest(body: &str, digest: &str) -> String {
 pub fn close_comment(version: &Version, pr: u64, release_url: &str, digest: &str) -> String {
     format!(
         "Released {version} by `cargo xtask release-merged` after PR #{pr} was merged: {release_url}\n\n\
-         The reviewed dev image `{digest}` was promoted to the production registries."
+         The reviewed dev image `{digest}` was promoted to the release registries, byte for byte."
     )
 }
 
