@@ -1012,11 +1012,16 @@ fn rehearse() -> App {
             "split",
             "as the release workflow: one docker-validate --push-by-digest per platform in parallel, then publish-prod --from-digests (default with 2+ platforms)",
         ))
+        .arg(opt(
+            "scenario",
+            "release|dev",
+            "dev: the reviewed loop — dev-release (the configured bump), the PR merged through the GitHub stand-in, release-merged, verify",
+        ))
         .after_help(examples(&[
             ("rehearse", "a patch release, rehearsed"),
             (
-                "rehearse --split",
-                "per-platform processes, then the publish from their digests",
+                "rehearse --scenario dev",
+                "dev-release → merge → release-merged → verify",
             ),
             (
                 "rehearse --dry-run",
@@ -1254,12 +1259,18 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation> {
         "rehearse" => {
             let version = string(sub, "rehearse-version").unwrap_or_else(|| "patch".into());
             check_spec(&version, "rehearse --version")?;
+            let scenario = string(sub, "scenario");
+            if let Some(s) = &scenario {
+                choose(s, "--scenario", &["release", "dev"])?;
+            }
+            let scenario = scenario.filter(|s| s == "dev");
             Cmd::Rehearse {
                 options: cmd::rehearse::Options {
                     keep: sub.get_flag("keep"),
                     json: sub.get_flag("json"),
                     version,
                     split: sub.get_flag("split"),
+                    scenario,
                 },
                 dry_run: sub.get_flag("dry-run"),
             }
