@@ -308,6 +308,22 @@ impl World {
     }
 }
 
+/// Every tag of acme/app on `r`.
+fn tags_of(r: &Registry) -> Vec<String> {
+    let Ok(mut resp) = ureq::get(format!("http://{}/v2/acme/app/tags/list", r.addr)).call() else {
+        return Vec::new();
+    };
+    let json: Json = serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap();
+    let mut tags: Vec<String> = json["tags"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t.as_str().map(str::to_string))
+        .collect();
+    tags.sort();
+    tags
+}
+
 /// The step headers of a `--json` document.
 fn headers(doc: &Json) -> Vec<String> {
     doc["steps"]
@@ -512,6 +528,11 @@ fn the_dev_loop_with_a_failure_at_each_step_completes_without_duplicates_then_re
         again["done"]
     );
     assert_eq!(w.digest_at(&w.staging, "dev-1.3.0"), Some(digest.clone()));
+    assert_eq!(
+        tags_of(&w.staging),
+        ["dev-1.3.0"],
+        "only the dev tag in staging"
+    );
 
     // Not merged yet: release-merged refuses, nothing changed.
     let n = number.to_string();
