@@ -1222,6 +1222,11 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation> {
             dry_run: sub.get_flag("dry-run"),
             json: sub.get_flag("json"),
         }),
+        "docker-validate" if sub.get_flag("push-dev") && sub.get_flag("push-by-digest") => {
+            return Err(usage(
+                "--push-dev pushes dev-X.Y.Z, --push-by-digest the per-architecture tag: pass one of them",
+            ));
+        }
         "docker-validate" => Cmd::DockerValidate(cmd::docker_validate::Options {
             version: string(sub, "image-version"),
             platform: string(sub, "platform"),

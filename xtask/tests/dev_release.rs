@@ -67,6 +67,9 @@ struct World {
     index: Option<(PackageIndex, tempfile::TempDir)>,
     tmp: tempfile::TempDir,
     _dirs: tempfile::TempDir,
+    /// Every git and gh process slipway started: (cwd, program, args).
+    log: std::path::PathBuf,
+    path: String,
 }
 
 fn cargo_toml(staging: &Registry, prod: &Registry, index: Option<&PackageIndex>) -> String {
@@ -164,14 +167,43 @@ fn world(publish: bool) -> Option<World> {
             .unwrap();
     standin.seed_repo("acme", "app");
     standin.seed_team("acme", "releasers", &["ann", "bob"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("processes.log");
+    let bin = tmp.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let path = std::env::var("PATH").unwrap_or_default();
+    for program in ["git", "gh"] {
+        let real = std::env::split_paths(&path)
+            .map(|d| d.join(program))
+            .find(|p| p.is_file())
+            .unwrap_or_else(|| panic!("{program} on PATH"));
+        let wrapper = bin.join(program);
+        std::fs::write(
+            &wrapper,
+            format!(
+                "#!/bin/sh\n{{ printf '%s\\037' \"$PWD\" {program} \"$@\"; printf '\\n'; }} >> '{}'\nexec '{}' \"$@\"\n",
+                log.display(),
+                real.display()
+            ),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let path = std::env::join_paths(std::iter::once(bin).chain(std::env::split_paths(&path)))
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
     Some(World {
         repo,
         standin,
         staging,
         prod,
         index,
-        tmp: tempfile::tempdir().unwrap(),
+        tmp,
         _dirs: dirs,
+        log,
+        path,
     })
 }
 
@@ -190,6 +222,7 @@ impl World {
             .env("SLIPWAY_GH_PROXY", self.standin.url())
             .env("GH_TOKEN", TOKEN)
             .env("GH_ENTERPRISE_TOKEN", TOKEN)
+            .env("PATH", &self.path)
             .env("SOURCE_DATE_EPOCH", EPOCH)
             .env("SLIPWAY_TOOLS_DIR", tools_dir())
             .env("TWINE_USERNAME", INDEX_USER)
@@ -229,6 +262,53 @@ impl World {
             .and_then(|at| serde_json::from_str(&r.stdout[at..]).ok())
             .unwrap_or(Json::Null);
         (r.code, doc, r.all())
+    }
+
+    fn processes(&self) -> Vec<(String, String, Vec<String>)> {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        text.lines()
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                let mut f: Vec<String> = l.split('\x1f').map(String::from).collect();
+                f.pop(); // after the last separator
+                let cwd = f.remove(0);
+                let program = f.remove(0);
+                (cwd, program, f)
+            })
+            .collect()
+    }
+
+    /// `args --json` for real, asserting that every mutating git/gh process it started (those
+    /// of its child commands in their worktrees are their own plans') is one `dry` lists.
+    fn real(&self, args: &[&str], dry: &Json) -> (i32, Json, String) {
+        let _ = std::fs::remove_file(&self.log);
+        let out = self.json(args);
+        let templates = templates(dry);
+        let children = self.repo.path().join("target/slipway");
+        let children = [
+            children.join("dev-release/image").display().to_string(),
+            children
+                .join("release-merged/publish")
+                .display()
+                .to_string(),
+        ];
+        for (cwd, program, args) in self.processes() {
+            if children.iter().any(|c| cwd.starts_with(c.as_str())) || !mutating(&program, &args) {
+                continue;
+            }
+            assert!(
+                templates
+                    .iter()
+                    .any(|(p, t)| *p == program && matches(t, &args)),
+                "{program} {args:?} (in {cwd}) is not in the dry run's steps:\n{}",
+                templates
+                    .iter()
+                    .map(|(p, t)| format!("  {p} {}", t.join(" ")))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+        }
+        out
     }
 
     fn issues(&self) -> Vec<Json> {
@@ -306,6 +386,77 @@ impl World {
         );
         String::from_utf8(out.stdout).unwrap()
     }
+}
+
+/// Processes with effects (reads are not listed one by one: `rev-parse`, `show`, …).
+fn mutating(program: &str, args: &[String]) -> bool {
+    match program {
+        "git" => {
+            let listing = |flags: &[&str]| args.iter().any(|a| flags.contains(&a.as_str()));
+            match args.first().map(String::as_str) {
+                Some("tag") => !listing(&["-l", "--list", "--points-at", "--contains", "--merged"]),
+                Some("worktree") => args.get(1).is_some_and(|a| a != "list"),
+                Some("push" | "commit" | "add" | "merge") => true,
+                _ => false,
+            }
+        }
+        "gh" => args.iter().any(|a| a == "-X"),
+        _ => false,
+    }
+}
+
+/// Every `run` sub-step of the plan (observe and apply): (program, args).
+fn templates(plan: &Json) -> Vec<(String, Vec<String>)> {
+    let mut out = Vec::new();
+    for step in plan["steps"].as_array().unwrap() {
+        for list in ["observe", "apply"] {
+            for sub in step[list].as_array().into_iter().flatten() {
+                if sub["kind"] == "run" {
+                    let program = sub["program"].as_str().unwrap().to_string();
+                    let args = sub["args"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|a| a.as_str().unwrap().to_string())
+                        .collect();
+                    out.push((program, args));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Does `args` match the template (`<x>` stands for one argument, `<x>…` for one or more)?
+fn matches(template: &[String], args: &[String]) -> bool {
+    let placeholder = |t: &str| t.starts_with('<') && (t.ends_with('>') || t.ends_with(">…"));
+    match (template.first(), args.first()) {
+        (None, None) => true,
+        (Some(t), Some(_)) if t.ends_with(">…") => {
+            (1..=args.len()).any(|n| matches(&template[1..], &args[n..]))
+        }
+        (Some(t), Some(a)) => {
+            (t == a || placeholder(t) || t.contains('<') && like(t, a))
+                && matches(&template[1..], &args[1..])
+        }
+        _ => false,
+    }
+}
+
+/// `repos/acme/app/pulls/<dev.pr>/requested_reviewers` against `…/pulls/2/…`: the literal
+/// parts in order.
+fn like(template: &str, arg: &str) -> bool {
+    let mut rest = arg;
+    for (i, part) in template.split(['<', '>']).enumerate() {
+        if i % 2 == 1 || part.is_empty() {
+            continue;
+        }
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    true
 }
 
 /// Every tag of acme/app on `r`.
@@ -402,7 +553,7 @@ fn the_dev_loop_with_a_failure_at_each_step_completes_without_duplicates_then_re
     w.standin
         .fail_next("POST", "/repos/{owner}/{repo}/pulls", 502, 1)
         .unwrap();
-    let (code, _, all) = w.json(&["dev-release"]);
+    let (code, _, all) = w.real(&["dev-release"], &dry);
     assert_ne!(code, 0, "{all}");
     assert_eq!(w.only_issues().len(), 1, "{all}");
     assert!(w.pulls().is_empty());
@@ -417,7 +568,7 @@ fn the_dev_loop_with_a_failure_at_each_step_completes_without_duplicates_then_re
             1,
         )
         .unwrap();
-    let (code, _, all) = w.json(&["dev-release"]);
+    let (code, _, all) = w.real(&["dev-release"], &dry);
     assert_ne!(code, 0, "{all}");
     assert_eq!(w.only_issues().len(), 1, "{all}");
     assert_eq!(w.pulls().len(), 1, "{all}");
@@ -432,7 +583,7 @@ fn the_dev_loop_with_a_failure_at_each_step_completes_without_duplicates_then_re
             1,
         )
         .unwrap();
-    let (code, _, all) = w.json(&["dev-release"]);
+    let (code, _, all) = w.real(&["dev-release"], &dry);
     assert_ne!(code, 0, "{all}");
     let digest = w
         .digest_at(&w.staging, "dev-1.3.0")
@@ -449,8 +600,9 @@ fn the_dev_loop_with_a_failure_at_each_step_completes_without_duplicates_then_re
     assert_eq!(w.only_issues().len(), 1);
     assert_eq!(w.pulls().len(), 1);
 
-    // 4. The re-run completes: the label; nothing duplicated, the image reused.
-    let (code, real, all) = w.json(&["dev-release"]);
+    // 4. The re-run completes: the label; nothing duplicated, the image reused. Every git and
+    // gh process with an effect that the runs above started is one the dry run listed.
+    let (code, real, all) = w.real(&["dev-release"], &dry);
     assert_eq!(code, 0, "{all}");
     assert_eq!(
         headers(&real),
@@ -516,7 +668,7 @@ fn the_dev_loop_with_a_failure_at_each_step_completes_without_duplicates_then_re
     );
 
     // Once more: every step finds its work done.
-    let (code, again, all) = w.json(&["dev-release"]);
+    let (code, again, all) = w.real(&["dev-release"], &dry);
     assert_eq!(code, 0, "{all}");
     assert!(
         again["done"]
@@ -558,9 +710,15 @@ fn the_dev_loop_with_a_failure_at_each_step_completes_without_duplicates_then_re
         );
     }
     assert_eq!(w.remote_ref("refs/tags/v1.3.0"), None);
-    let (code, real, all) = w.json(&["release-merged", &n]);
+    let (code, real, all) = w.real(&["release-merged", &n], &dry);
     assert_eq!(code, 0, "{all}");
     assert_eq!(headers(&real), planned);
+    assert!(
+        w.processes()
+            .iter()
+            .any(|(_, p, a)| p == "git" && a.iter().any(|x| x == "refs/tags/v1.3.0")),
+        "the check saw the effects (not vacuous)"
+    );
     assert!(!all.contains("--skip-ci-check"), "{all}");
     assert!(!all.contains("NOT checking"), "{all}");
     assert!(all.contains("the review of the merge is the gate"), "{all}");
@@ -690,6 +848,7 @@ fn merged_without_the_label_nothing_is_released() {
         .as_array()
         .unwrap()
         .is_empty());
+    w.standin.ensure_no_violations().unwrap();
 }
 
 #[test]
@@ -717,6 +876,7 @@ fn a_dev_digest_replaced_after_review_is_refused() {
     }
     assert_eq!(w.remote_ref("refs/tags/v1.3.0"), None);
     assert_eq!(w.digest_at(&w.prod, "v1.3.0"), None);
+    w.standin.ensure_no_violations().unwrap();
 }
 
 #[test]
