@@ -70,6 +70,53 @@ struct World {
     /// Every git and gh process slipway started: (cwd, program, args).
     log: std::path::PathBuf,
     path: String,
+    /// `SLACK_WEBHOOK` points here: every POST (path, body).
+    slack: Receiver,
+}
+
+/// A tiny HTTP receiver standing in for Slack's webhook: records every POST body, answers 200.
+struct Receiver {
+    url: String,
+    posts: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Receiver {
+    fn start() -> Receiver {
+        use std::io::{BufRead, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let posts = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let store = posts.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let mut reader = std::io::BufReader::new(stream);
+                let mut len = 0usize;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        len = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; len];
+                let _ = reader.read_exact(&mut body);
+                store
+                    .lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&body).into_owned());
+                let _ = reader.get_mut().write_all(
+                    b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+                );
+            }
+        });
+        Receiver { url, posts }
+    }
+
+    fn posts(&self) -> Vec<String> {
+        self.posts.lock().unwrap().clone()
+    }
 }
 
 fn cargo_toml(staging: &Registry, prod: &Registry, index: Option<&PackageIndex>) -> String {
@@ -204,6 +251,7 @@ fn world(publish: bool) -> Option<World> {
         _dirs: dirs,
         log,
         path,
+        slack: Receiver::start(),
     })
 }
 
@@ -223,6 +271,9 @@ impl World {
             .env("GH_TOKEN", TOKEN)
             .env("GH_ENTERPRISE_TOKEN", TOKEN)
             .env("PATH", &self.path)
+            .env("SLACK_WEBHOOK", &self.slack.url)
+            .env_remove("DISCORD_WEBHOOK")
+            .env_remove("SMTP_URL")
             .env("SOURCE_DATE_EPOCH", EPOCH)
             .env("SLIPWAY_TOOLS_DIR", tools_dir())
             .env("TWINE_USERNAME", INDEX_USER)
@@ -493,7 +544,8 @@ fn push_fabricated(target: &str, content: &str) -> String {
         "FROM scratch\nCOPY note.txt /\n",
     )
     .unwrap();
-    std::fs::write(dir.path().join("note.txt"), content).unwrap();
+    // Unique per target: tests running at once never build (and remove) the same image.
+    std::fs::write(dir.path().join("note.txt"), format!("{content} {target}")).unwrap();
     let out = docker()
         .env("DOCKER_BUILDKIT", "0")
         .args([
@@ -752,6 +804,18 @@ fn the_dev_loop_with_a_failure_at_each_step_completes_without_duplicates_then_re
             .contains("releases/tag/v1.3.0"),
         "{issue}"
     );
+
+    // The team is told on Slack: the early refusal (a failure notice, `notify-on` default),
+    // then the release's success, naming it and what was published.
+    let told = w.slack.posts();
+    assert_eq!(told.len(), 2, "{told:?}");
+    assert!(
+        told[0].contains("refused before changing anything"),
+        "{told:?}"
+    );
+    for want in ["release-merged slipway-demo v1.3.0 succeeded", &digest] {
+        assert!(told[1].contains(want), "{want}: {told:?}");
+    }
 
     // What publish-prod says of its CI check when release-merged runs it: the review is the
     // gate, not a skipped check.
