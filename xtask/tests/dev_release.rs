@@ -805,6 +805,20 @@ fn the_dev_loop_with_a_failure_at_each_step_completes_without_duplicates_then_re
         "{issue}"
     );
 
+    // publish-prod's report is kept in the checkout (its worktree is gone).
+    assert!(!w
+        .repo
+        .path()
+        .join("target/slipway/release-merged/publish")
+        .exists());
+    let reports: Vec<String> = std::fs::read_dir(w.repo.path().join("target/slipway/reports"))
+        .map(|d| {
+            d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(!reports.is_empty(), "no publish report kept");
+
     // The team is told on Slack: the early refusal (a failure notice, `notify-on` default),
     // then the release's success, naming it and what was published.
     let told = w.slack.posts();

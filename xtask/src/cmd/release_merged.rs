@@ -632,9 +632,11 @@ impl VerifyReleased {
             .join(crate::core::version::pep440(&self.version))
             .join(github::SUMS)
     }
-    /// With the publish's worktree: everything; then the worktree goes.
+    /// With the publish's worktree: everything; then publish-prod's reports are kept (copied
+    /// to the checkout's `target/slipway/reports/`) and the worktree goes.
     fn full(&self) -> Vec<Sub> {
         let wt = self.worktree.display().to_string();
+        let reports = self.root.join("target/slipway/reports");
         vec![
             Sub::run(
                 Process::new(&self.exe.display().to_string(), &self.root).args([
@@ -644,6 +646,19 @@ impl VerifyReleased {
                     &self.version.to_string(),
                 ]),
             ),
+            Sub::Dir(reports.clone()),
+            Run::new(
+                Process::new("cp", &self.root).args([
+                    "-R".to_string(),
+                    self.worktree
+                        .join("target/slipway/reports/.")
+                        .display()
+                        .to_string(),
+                    reports.display().to_string(),
+                ]),
+            )
+            .tolerated()
+            .sub(),
             Sub::run(git_in(&self.root)(&["worktree", "remove", "--force", &wt])),
         ]
     }
