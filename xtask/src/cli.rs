@@ -308,7 +308,9 @@ never touched) with a bare git remote, two local container registries (one with 
 package index and the local GitHub stand-in, it runs `release`, `docker-validate`,
 `publish-prod` and `verify` exactly as production would, then prints what was published where
 and how long each stage took, and tears everything down (`--keep` leaves it running).
-Prerequisites are provisioned as `cargo xtask ci` does.";
+`--scenario dev` rehearses the reviewed loop instead: `dev-release`, the PR it opened merged
+through the GitHub stand-in, `release-merged` of that PR, `verify`. Prerequisites are
+provisioned as `cargo xtask ci` does.";
 
 const INIT_ABOUT: &str = "\
 Writes a commented [workspace.metadata.release] into the top-level Cargo.toml from what the
