@@ -660,3 +660,63 @@ impl Reconcile for DevImage {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(d: &Decision) -> Vec<String> {
+        d.subs()
+            .iter()
+            .flat_map(|s| crate::run::plan::sub_lines(s, Path::new("/r")))
+            .collect()
+    }
+
+    fn wanted() -> Wanted {
+        Wanted {
+            version: Version::new(1, 3, 0),
+            branch: "release/v1.3.0".into(),
+            label: "automated-release".into(),
+            section: "### Added\n\n- x".into(),
+            files: vec![("pyproject.toml".into(), "version = \"1.3.0\"\n".into())],
+            image: "127.0.0.1:5000/acme/app".into(),
+        }
+    }
+
+    #[test]
+    fn a_branch_or_image_an_earlier_run_pushed_is_reused() {
+        let b = PushReleaseBranch {
+            root: PathBuf::from("/r"),
+            remote: "origin".into(),
+            worktree: PathBuf::from("/r/target/slipway/dev-release/branch"),
+            wanted: wanted(),
+        };
+        let fresh = lines(&b.decide(&None).unwrap());
+        assert!(fresh
+            .iter()
+            .any(|l| l
+                .starts_with("$ git commit --quiet -m 'chore(release): 1.3.0' -- pyproject.toml")));
+        assert!(fresh
+            .iter()
+            .any(|l| l.starts_with("$ git push --quiet origin HEAD:refs/heads/release/v1.3.0")));
+        assert!(b.decide(&Some("abc".into())).unwrap().subs().is_empty());
+        let i = DevImage {
+            root: PathBuf::from("/r"),
+            remote: "origin".into(),
+            exe: PathBuf::from("/bin/xtask"),
+            worktree: PathBuf::from("/r/target/slipway/dev-release/image"),
+            version: Version::new(1, 3, 0),
+            branch: "release/v1.3.0".into(),
+            staging: Endpoint::new(Repo::parse("127.0.0.1:5000/acme/app"), None),
+        };
+        assert!(lines(&i.decide(&None).unwrap()).contains(
+            &"$ /bin/xtask -C /r/target/slipway/dev-release/image docker-validate --version 1.3.0 --push-dev"
+                .to_string()
+        ));
+        let d = format!("sha256:{}", "b".repeat(64));
+        let reused = i.decide(&Some(d.clone())).unwrap();
+        assert!(
+            matches!(&reused, Decision::Done { record, .. } if record == &[("dev.digest".to_string(), d)])
+        );
+    }
+}

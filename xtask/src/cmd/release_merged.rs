@@ -716,3 +716,106 @@ impl Reconcile for VerifyReleased {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(d: &Decision) -> Vec<String> {
+        d.subs()
+            .iter()
+            .flat_map(|s| crate::run::plan::sub_lines(s, Path::new("/r")))
+            .collect()
+    }
+
+    fn tagger() -> TagMerge {
+        TagMerge {
+            root: PathBuf::from("/r"),
+            remote: "origin".into(),
+            base: "main".into(),
+            tag: "v1.3.0".into(),
+            sha: "abc123".into(),
+            pr: 7,
+        }
+    }
+
+    fn seen(on_remote: Option<&str>, local: Option<&str>, have_commit: bool) -> TagSeen {
+        TagSeen {
+            on_remote: on_remote.map(String::from),
+            local: local.map(String::from),
+            have_commit,
+        }
+    }
+
+    #[test]
+    fn the_merge_commit_is_tagged_once_whatever_an_earlier_run_left() {
+        let t = tagger();
+        assert_eq!(
+            lines(&t.decide(&seen(None, None, true)).unwrap()),
+            [
+                "$ git tag -a v1.3.0 -m 'Release v1.3.0' abc123",
+                "$ git push --quiet origin refs/tags/v1.3.0"
+            ]
+        );
+        // The merge commit not fetched yet: fetched first.
+        assert_eq!(
+            lines(&t.decide(&seen(None, None, false)).unwrap())[0],
+            "$ git fetch --quiet origin main"
+        );
+        // Tagged by a run whose push failed: only the push.
+        assert_eq!(
+            lines(&t.decide(&seen(None, Some("abc123"), true)).unwrap()),
+            ["$ git push --quiet origin refs/tags/v1.3.0"]
+        );
+        assert!(t
+            .decide(&seen(Some("abc123"), Some("abc123"), true))
+            .unwrap()
+            .subs()
+            .is_empty());
+        let e = t.decide(&seen(Some("def456"), None, true)).unwrap_err();
+        assert!(e.to_string().contains("names def456"), "{e}");
+        let e = t.decide(&seen(None, Some("def456"), true)).unwrap_err();
+        assert!(e.to_string().contains("`git tag -d v1.3.0`"), "{e}");
+    }
+
+    #[test]
+    fn the_reviewed_digest_is_promoted_unless_every_registry_holds_it() {
+        let d = format!("sha256:{}", "a".repeat(64));
+        let p = PromoteReviewed {
+            root: PathBuf::from("/r"),
+            exe: PathBuf::from("/bin/xtask"),
+            version: Version::new(1, 3, 0),
+            exact: "v1.3.0".into(),
+            digest: d.clone(),
+            to: Vec::new(),
+        };
+        let promote = format!("$ /bin/xtask promote 1.3.0 --digest {d}");
+        let held = |x: Option<&str>| vec![("r1".to_string(), x.map(String::from))];
+        assert_eq!(lines(&p.decide(&held(None)).unwrap()), [promote.clone()]);
+        assert_eq!(
+            lines(&p.decide(&held(Some("sha256:other"))).unwrap()),
+            [promote]
+        );
+        assert!(p.decide(&held(Some(&d))).unwrap().subs().is_empty());
+    }
+
+    #[test]
+    fn verify_runs_against_the_dists_when_they_are_there() {
+        let v = VerifyReleased {
+            root: PathBuf::from("/r"),
+            exe: PathBuf::from("/bin/xtask"),
+            version: Version::new(1, 3, 0),
+            worktree: PathBuf::from("/r/target/slipway/release-merged/publish"),
+        };
+        let full = lines(&v.decide(&true).unwrap());
+        assert_eq!(
+            full[0],
+            "$ /bin/xtask -C /r/target/slipway/release-merged/publish verify 1.3.0"
+        );
+        assert!(full.last().unwrap().contains("worktree remove --force"));
+        assert_eq!(
+            lines(&v.decide(&false).unwrap()),
+            ["$ /bin/xtask verify 1.3.0 --only docker,pypi"]
+        );
+    }
+}
