@@ -791,7 +791,10 @@ mod tests {
         };
         let promote = format!("$ /bin/xtask promote 1.3.0 --digest {d}");
         let held = |x: Option<&str>| vec![("r1".to_string(), x.map(String::from))];
-        assert_eq!(lines(&p.decide(&held(None)).unwrap()), [promote.clone()]);
+        assert_eq!(
+            lines(&p.decide(&held(None)).unwrap()),
+            std::slice::from_ref(&promote)
+        );
         assert_eq!(
             lines(&p.decide(&held(Some("sha256:other"))).unwrap()),
             [promote]
