@@ -74,6 +74,8 @@ pub enum Cmd {
     Adopt(cmd::adopt::Options),
     Hotfix(cmd::hotfix::Options),
     ReleasePr(cmd::release_pr::Options),
+    DevRelease(cmd::dev_release::Options),
+    ReleaseMerged(cmd::release_merged::Options),
 }
 
 /// An "Examples:" section: 2–4 commands (`cargo xtask` is prepended unless the example names it,
@@ -192,6 +194,27 @@ tagged and pushed, then `publish-prod` publishes it; a publish that failed is fi
 run. Every state is read from git and GitHub on each run, never from labels. Meant for CI after
 every push to the main branch (`.github/workflows/release-pr.yml`).";
 
+const DEV_RELEASE_ABOUT: &str = "\
+The reviewed release, first half (what `.github/workflows/periodic_dev_image_release.yml` runs
+weekly): bumps the version (the level given, else `[workspace.metadata.release.review] bump`,
+default minor) with generated changelog entries, opens a GitHub issue, pushes the branch
+`release/vX.Y.Z` (`branch-prefix`) with the release commit, opens a pull request (body: the
+changelog section, how to test the dev image, its digest), asks the reviewer (a person, or a team
+`org/team` as `team_reviewers`, whose members are assigned to the issue), builds and validates the
+image and pushes it only as `dev-X.Y.Z` to `docker.staging-registry`, records its digest in the PR
+body, and labels the PR (`automated-release`) last. Everything is checked before the first write;
+every remote step reads first, so a re-run after a failure reuses the issue, branch, PR and image.";
+
+const RELEASE_MERGED_ABOUT: &str = "\
+The reviewed release, second half (what `.github/workflows/release_dev_image.yml` runs when a PR is
+merged): refuses unless the PR is merged, carries the label, and `dev-X.Y.Z` in the staging
+registry still holds the digest recorded in the PR (the digest reviewed is the digest released).
+Then tags the merge commit (annotated, pushed), promotes that digest to the production registries
+with the release tags (`promote --digest`, no rebuild), publishes the Python package and the GitHub
+release (`publish-prod --only pypi,github`, the review as its gate), verifies, notifies, and closes
+the issue with a comment linking the release. Every step reads first: a re-run finishes what is
+missing.";
+
 const CHECK_VERSIONS_ABOUT: &str = "\
 Exit 0 when pyproject.toml, the own image tags in the compose files and the newest CHANGELOG
 version heading agree (and equal the release tag at HEAD when HEAD is tagged); otherwise exit 1
@@ -285,7 +308,9 @@ never touched) with a bare git remote, two local container registries (one with 
 package index and the local GitHub stand-in, it runs `release`, `docker-validate`,
 `publish-prod` and `verify` exactly as production would, then prints what was published where
 and how long each stage took, and tears everything down (`--keep` leaves it running).
-Prerequisites are provisioned as `cargo xtask ci` does.";
+`--scenario dev` rehearses the reviewed loop instead: `dev-release`, the PR it opened merged
+through the GitHub stand-in, `release-merged` of that PR, `verify`. Prerequisites are
+provisioned as `cargo xtask ci` does.";
 
 const INIT_ABOUT: &str = "\
 Writes a commented [workspace.metadata.release] into the top-level Cargo.toml from what the
@@ -377,6 +402,8 @@ const COMMAND_NAMES: &[&str] = &[
     "bump-version",
     "hotfix",
     "release-pr",
+    "dev-release",
+    "release-merged",
     "check-versions",
     "publish-prod",
     "verify",
@@ -401,6 +428,8 @@ fn subcommand(name: &str) -> Option<App> {
         "bump-version" => bump_version(),
         "hotfix" => hotfix(),
         "release-pr" => release_pr(),
+        "dev-release" => dev_release(),
+        "release-merged" => release_merged(),
         "check-versions" => check_versions(),
         "publish-prod" => publish_prod(),
         "verify" => verify(),
@@ -574,6 +603,14 @@ fn publish_prod() -> App {
             "skip-ci-check",
             "emergency: do not require the release workflow to have passed for the tag",
         ))
+        .arg(
+            opt(
+                "reviewed",
+                "what",
+                "the tag is the merge of this reviewed PR (release-merged passes it): the review is the gate, no CI check",
+            )
+            .hide(true),
+        )
         .args(skip_gate_args())
         .arg(json_flag("print the report as JSON on stdout"))
         .arg(flag("notify", "also send the webhooks on success"))
@@ -742,6 +779,10 @@ fn docker_validate() -> App {
         .arg(flag(
             "push-by-digest",
             "after validating, push the image to the staging registry as <exact>-<arch> and write its digest file",
+        ))
+        .arg(flag(
+            "push-dev",
+            "after validating, push the image to the staging registry as dev-X.Y.Z only (what dev-release runs)",
         ))
         .arg(opt(
             "digest-file",
@@ -916,6 +957,84 @@ fn release_pr() -> App {
         ]))
 }
 
+fn dev_release() -> App {
+    App::new("dev-release")
+        .about("bump, open the issue and the PR for review, push the dev image to staging")
+        .before_help(DEV_RELEASE_ABOUT)
+        .help_template(SUB_TEMPLATE)
+        .arg(
+            Arg::new("level")
+                .value_name("major|minor|patch")
+                .action(ArgAction::Set)
+                .help("the bump (default: [workspace.metadata.release.review] bump, else minor)"),
+        )
+        .arg(opt(
+            "reviewer",
+            "user|org/team",
+            "ask this person, or this team (org/team), to review (default: review.reviewer / review.team)",
+        ))
+        .arg(opt(
+            "assignee",
+            "user",
+            "assign the issue to this person (default: the members of the team reviewing)",
+        ))
+        .arg(opt(
+            "label",
+            "label",
+            "the label whose merge releases (default: review.label, else automated-release)",
+        ))
+        .arg(flag(
+            "dry-run",
+            "check everything, print every step it may take; change nothing",
+        ))
+        .arg(json_flag(
+            "print the version, the names and the steps as one JSON document",
+        ))
+        .after_help(examples(&[
+            ("dev-release --dry-run", "what the weekly run would do"),
+            (
+                "dev-release minor --reviewer acme/release-team",
+                "the next minor, reviewed by a team (its members assigned)",
+            ),
+            (
+                "dev-release patch --reviewer octocat --assignee octocat",
+                "a patch, one person reviewing",
+            ),
+            (
+                "dev-release --json",
+                "the same as JSON (the PR number for the next step)",
+            ),
+        ]))
+}
+
+fn release_merged() -> App {
+    App::new("release-merged")
+        .about("release the reviewed dev image of a merged PR: tag, promote, publish, notify")
+        .before_help(RELEASE_MERGED_ABOUT)
+        .help_template(SUB_TEMPLATE)
+        .arg(
+            Arg::new("pr")
+                .value_name("pr-number")
+                .action(ArgAction::Set)
+                .help("the merged pull request dev-release opened"),
+        )
+        .arg(flag(
+            "dry-run",
+            "check the PR and the digest, print every step; change nothing",
+        ))
+        .arg(json_flag(
+            "print the PR seen and the steps as one JSON document",
+        ))
+        .after_help(examples(&[
+            (
+                "release-merged 42 --dry-run",
+                "what merging PR #42 releases",
+            ),
+            ("release-merged 42", "tag, promote, publish, verify, notify"),
+            ("release-merged 42 --dry-run --json", "the same as JSON"),
+        ]))
+}
+
 fn provision() -> App {
     App::new("provision")
         .about("install/start what the end-to-end tests need (idempotent)")
@@ -959,6 +1078,11 @@ fn rehearse() -> App {
                 .action(ArgAction::Append)
                 .help("rehearse these platforms instead of `docker.platforms` (repeatable; foreign ones need `SLIPWAY_ARM64=1 cargo xtask provision`)"),
         )
+        .arg(opt(
+            "scenario",
+            "release|dev",
+            "dev: the reviewed loop — dev-release (the configured bump), the PR merged through the GitHub stand-in, release-merged, verify",
+        ))
         .after_help(examples(&[
             ("rehearse", "a patch release, rehearsed"),
             (
@@ -966,12 +1090,12 @@ fn rehearse() -> App {
                 "two platforms: per-platform processes, then the publish from their digests",
             ),
             (
-                "rehearse --dry-run",
-                "every step it would run, and its teardown",
+                "rehearse --scenario dev",
+                "dev-release → merge → release-merged → verify",
             ),
             (
-                "rehearse --version auto --keep",
-                "level from the commits; keep it running",
+                "rehearse --dry-run",
+                "every step it would run, and its teardown",
             ),
         ]))
 }
@@ -1137,6 +1261,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation> {
                 no_deploy: sub.get_flag("no-deploy"),
                 skips: skips(sub),
                 from_digests,
+                reviewed: string(sub, "reviewed"),
             })
         }
         "verify" => {
@@ -1174,6 +1299,11 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation> {
             dry_run: sub.get_flag("dry-run"),
             json: sub.get_flag("json"),
         }),
+        "docker-validate" if sub.get_flag("push-dev") && sub.get_flag("push-by-digest") => {
+            return Err(usage(
+                "--push-dev pushes dev-X.Y.Z, --push-by-digest the per-architecture tag: pass one of them",
+            ));
+        }
         "docker-validate" => Cmd::DockerValidate(cmd::docker_validate::Options {
             version: string(sub, "image-version"),
             platform: string(sub, "platform"),
@@ -1183,6 +1313,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation> {
             list_platforms: sub.get_flag("list-platforms"),
             dist_only: sub.get_flag("dist-only"),
             json: sub.get_flag("json"),
+            push_dev: sub.get_flag("push-dev"),
         }),
         "changelog" => {
             let format = string(sub, "format");
@@ -1210,6 +1341,11 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation> {
         "rehearse" => {
             let version = string(sub, "rehearse-version").unwrap_or_else(|| "patch".into());
             check_spec(&version, "rehearse --version")?;
+            let scenario = string(sub, "scenario");
+            if let Some(s) = &scenario {
+                choose(s, "--scenario", &["release", "dev"])?;
+            }
+            let scenario = scenario.filter(|s| s == "dev");
             Cmd::Rehearse {
                 options: cmd::rehearse::Options {
                     keep: sub.get_flag("keep"),
@@ -1220,6 +1356,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation> {
                         .get_many::<String>("platform")
                         .map(|v| v.cloned().collect())
                         .unwrap_or_default(),
+                    scenario,
                 },
                 dry_run: sub.get_flag("dry-run"),
             }
@@ -1244,6 +1381,40 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation> {
                 json: sub.get_flag("json"),
                 only,
                 skip_ci_check: sub.get_flag("skip-ci-check"),
+            })
+        }
+        "dev-release" => {
+            let level = string(sub, "level");
+            if let Some(l) = &level {
+                choose(l, "<major|minor|patch>", &["major", "minor", "patch"])?;
+            }
+            Cmd::DevRelease(cmd::dev_release::Options {
+                level,
+                reviewer: string(sub, "reviewer"),
+                assignee: string(sub, "assignee"),
+                label: string(sub, "label"),
+                dry_run: sub.get_flag("dry-run"),
+                json: sub.get_flag("json"),
+            })
+        }
+        "release-merged" => {
+            let pr = string(sub, "pr").ok_or_else(|| {
+                usage(format!(
+                    "release-merged needs the merged PR's number (e.g. `{BIN} release-merged 42`)"
+                ))
+            })?;
+            let number = pr
+                .trim_start_matches('#')
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| {
+                    usage(format!("`{pr}` is not a pull request number: give e.g. 42"))
+                })?;
+            Cmd::ReleaseMerged(cmd::release_merged::Options {
+                number,
+                dry_run: sub.get_flag("dry-run"),
+                json: sub.get_flag("json"),
             })
         }
         "adopt" => Cmd::Adopt(cmd::adopt::Options {
@@ -1327,6 +1498,8 @@ fn dispatch(global: &cmd::Global, command: Cmd, ui: &Ui) -> Result<u8> {
         Cmd::Adopt(o) => cmd::adopt::run(global, &o, ui),
         Cmd::Hotfix(o) => cmd::hotfix::run(global, &o, ui),
         Cmd::ReleasePr(o) => cmd::release_pr::run(global, &o, ui),
+        Cmd::DevRelease(o) => cmd::dev_release::run(global, &o, ui),
+        Cmd::ReleaseMerged(o) => cmd::release_merged::run(global, &o, ui),
         Cmd::Rehearse {
             options,
             dry_run: true,

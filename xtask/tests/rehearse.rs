@@ -163,6 +163,47 @@ fn rehearse_with(env: &[(&str, &std::ffi::OsStr)], removed: &[&str]) -> (bool, S
     (out.status.success(), all)
 }
 
+/// `--scenario dev`: the reviewed loop rehearsed — dev-release, the merge through the stand-in,
+/// release-merged of the PR dev-release named, verify — each a stage of the summary.
+#[test]
+fn the_dev_scenario_rehearses_the_reviewed_loop() {
+    if !common::require(
+        "a Docker engine (cargo xtask provision)",
+        xtask::targets::docker::engine::is_up(),
+    ) {
+        return;
+    }
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .arg("-C")
+        .arg(&root)
+        .args(["rehearse", "--scenario", "dev"])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "the rehearsal failed:\n{}",
+        &all[all.len().saturating_sub(6000)..]
+    );
+    for stage in ["dev-release", "merge", "release-merged", "verify"] {
+        assert!(
+            all.lines()
+                .any(|l| l.trim_start().starts_with(&format!("✓ {stage} "))),
+            "no stage {stage} in the summary:\n{all}"
+        );
+    }
+    assert!(
+        all.contains("close issue #1 with a comment linking the release"),
+        "{all}"
+    );
+}
+
 /// The machine most users have: Docker already running at its default socket, no slipway
 /// daemon, and slipway's socket path holding a stale socket file (a daemon that died). The engine
 /// is chosen once — the first that answers a ping, not the first socket file that exists — and

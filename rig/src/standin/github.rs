@@ -345,12 +345,9 @@ pub const NOT_YET_IMPLEMENTED: &[&str] = &[
     "actions/create-workflow-dispatch",
     "git/delete-ref",
     "git/get-ref",
-    "issues/add-assignees",
     "issues/create-label",
     "issues/get-label",
-    "issues/list-for-repo",
     "issues/remove-label",
-    "issues/update",
     "repos/create-attestation",
     "repos/delete-release",
     "repos/delete-release-asset",
@@ -663,6 +660,9 @@ impl World {
             }
             "issues/create" => self.create_issue(c),
             "issues/add-labels" => self.add_labels(c),
+            "issues/add-assignees" => self.add_assignees(c),
+            "issues/update" => self.update_issue(c),
+            "issues/list-for-repo" => self.list_issues(c),
             "pulls/create" => self.create_pull(c),
             "pulls/get" => {
                 let r = self.repo(c.p("owner"), c.p("repo")).unwrap();
@@ -1375,6 +1375,118 @@ impl World {
         let r = self.repo(c.p("owner"), c.p("repo")).unwrap();
         let issue = r.issues.iter().find(|i| i.number == n).unwrap();
         Reply::ok(200, pull_json(r, issue, true))
+    }
+
+    /// `POST /repos/{owner}/{repo}/issues/{issue_number}/assignees`: adds (never removes).
+    fn add_assignees(&mut self, c: &Call) -> Reply {
+        let n = c.p("issue_number").parse::<u64>().unwrap_or(0);
+        let names: Vec<String> = c
+            .field("assignees")
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|a| match a {
+                Json::String(s) => Some(s.clone()),
+                Json::Object(o) => o.get("login").and_then(Json::as_str).map(String::from),
+                _ => None,
+            })
+            .collect();
+        let repo = self.repo_mut(c.p("owner"), c.p("repo")).unwrap();
+        let Some(issue) = repo.issues.iter_mut().find(|i| i.number == n) else {
+            return not_found();
+        };
+        for a in names {
+            if !issue.assignees.contains(&a) {
+                issue.assignees.push(a);
+            }
+        }
+        issue.updated_at = now();
+        let r = self.repo(c.p("owner"), c.p("repo")).unwrap();
+        let issue = r.issues.iter().find(|i| i.number == n).unwrap();
+        Reply::created(issue_json(r, issue))
+    }
+
+    /// `PATCH /repos/{owner}/{repo}/issues/{issue_number}`: title, body, state.
+    fn update_issue(&mut self, c: &Call) -> Reply {
+        let n = c.p("issue_number").parse::<u64>().unwrap_or(0);
+        let repo = self.repo_mut(c.p("owner"), c.p("repo")).unwrap();
+        let Some(issue) = repo.issues.iter_mut().find(|i| i.number == n) else {
+            return not_found();
+        };
+        let state = c.str_field("state");
+        if let Some(s) = &state {
+            if issue.pull.as_ref().is_some_and(|p| p.merged.is_some()) && s == "open" {
+                return validation_failed(
+                    "Issue",
+                    "custom",
+                    "state",
+                    Some("Cannot reopen a merged pull request"),
+                );
+            }
+        }
+        if let Some(t) = c.str_field("title") {
+            if t.trim().is_empty() {
+                return validation_failed("Issue", "missing_field", "title", None);
+            }
+            issue.title = t;
+        }
+        if let Some(b) = c.str_field("body") {
+            issue.body = Some(b);
+        }
+        if let Some(s) = state {
+            if s != issue.state {
+                issue.closed_at = (s == "closed").then(now);
+                issue.state = s;
+            }
+        }
+        issue.updated_at = now();
+        let r = self.repo(c.p("owner"), c.p("repo")).unwrap();
+        let issue = r.issues.iter().find(|i| i.number == n).unwrap();
+        Reply::ok(200, issue_json(r, issue))
+    }
+
+    /// `GET /repos/{owner}/{repo}/issues`: `state` (open, closed, all), `labels` (all of them,
+    /// comma-separated), newest first unless `direction=asc`, paged. Pull requests are issues
+    /// too (they carry `pull_request`), as on GitHub.
+    fn list_issues(&self, c: &Call) -> Reply {
+        let r = self.repo(c.p("owner"), c.p("repo")).unwrap();
+        let state = c.query.get("state").map(String::as_str).unwrap_or("open");
+        if !matches!(state, "open" | "closed" | "all") {
+            return validation_failed("Issue", "invalid", "state", None);
+        }
+        let labels: Vec<String> = c
+            .query
+            .get("labels")
+            .map(|l| {
+                l.split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let per_page = c.int_query("per_page", 30).clamp(1, 100) as usize;
+        let page = c.int_query("page", 1).max(1) as usize;
+        let ascending = c.query.get("direction").is_some_and(|d| d == "asc");
+        let mut list: Vec<&Issue> = r
+            .issues
+            .iter()
+            .filter(|i| {
+                (state == "all" || i.state == state)
+                    && labels
+                        .iter()
+                        .all(|l| i.labels.iter().any(|x| x.eq_ignore_ascii_case(l)))
+            })
+            .collect();
+        if !ascending {
+            list.reverse();
+        }
+        let list: Vec<Json> = list
+            .into_iter()
+            .skip((page - 1) * per_page)
+            .take(per_page)
+            .map(|i| issue_json(r, i))
+            .collect();
+        Reply::ok(200, Json::Array(list))
     }
 
     /// `POST /repos/{owner}/{repo}/issues/{issue_number}/comments`.

@@ -863,6 +863,41 @@ fn every_operation_answers_within_the_contract() {
     assert_eq!(labels.as_array().unwrap().len(), 3);
     check("POST", format!("{repo}/issues"), json!({"title": 7}), 201);
     check("POST", format!("{repo}/issues"), json!({"title": " "}), 422);
+    let assigned = check(
+        "POST",
+        format!("{repo}/issues/{n}/assignees"),
+        json!({"assignees": ["bob", "ann"]}),
+        201,
+    );
+    assert_eq!(assigned["assignees"].as_array().unwrap().len(), 2);
+    let listed = check(
+        "GET",
+        format!("{repo}/issues?state=all&labels=release,v1&per_page=100"),
+        Json::Null,
+        200,
+    );
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed[0]["number"], n);
+    let closed = check(
+        "PATCH",
+        format!("{repo}/issues/{n}"),
+        json!({"state": "closed", "state_reason": "completed"}),
+        200,
+    );
+    assert_eq!(closed["state"], "closed");
+    let open = check(
+        "GET",
+        format!("{repo}/issues?labels=release"),
+        Json::Null,
+        200,
+    );
+    assert!(open.as_array().unwrap().is_empty());
+    check(
+        "PATCH",
+        format!("{repo}/issues/{n}"),
+        json!({"state": "open"}),
+        200,
+    );
 
     let pr = check(
         "POST",

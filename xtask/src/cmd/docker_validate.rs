@@ -40,6 +40,9 @@ pub struct Options {
     pub list_platforms: bool,
     pub dist_only: bool,
     pub json: bool,
+    /// After validating, push the image (every platform) to `docker.staging-registry` as
+    /// `dev-X.Y.Z` only (what `dev-release` runs).
+    pub push_dev: bool,
 }
 
 /// `1.3.0-rc.1`, `v1.3.0-rc.1` or `1.3.0rc1`.
@@ -126,6 +129,8 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
     let spec = ImageSpec::new(&facts, &docker, platforms, &mut problems);
     let staged = if o.push_by_digest {
         staging_steps(&cfg, &docker, &facts, &spec, o, &mut problems)
+    } else if o.push_dev {
+        dev_steps(&docker, &facts, &spec, o, &mut problems)
     } else {
         Vec::new()
     };
@@ -169,6 +174,8 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
             spec.platforms.join(", "),
             if o.push_by_digest {
                 " --push-by-digest"
+            } else if o.push_dev {
+                " --push-dev"
             } else {
                 ""
             }
@@ -215,6 +222,20 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
         images.join(", "),
         crate::run::ui::human_duration(started.elapsed())
     ));
+    if let (true, Some(staging)) = (o.push_dev, &docker.staging_registry) {
+        let digest = outcome
+            .values
+            .get(&docker::digest_key(staging))
+            .cloned()
+            .unwrap_or_default();
+        ui.line(&format!(
+            "{} {}/{}:{} ({digest})",
+            ui.paint(Style::Green, "pushed:"),
+            staging.trim_end_matches('/'),
+            docker.image,
+            crate::core::dockertags::dev_tag(&facts.version).tag,
+        ));
+    }
     if let (true, Some(staging)) = (o.push_by_digest, &docker.staging_registry) {
         let digest = outcome
             .values
@@ -322,6 +343,36 @@ fn staging_steps(
             registry: staging,
         })),
     ]
+}
+
+/// `--push-dev`: the push of the validated image (every platform) to the staging registry
+/// under `dev-X.Y.Z` only.
+fn dev_steps(
+    docker_cfg: &config::DockerConfig,
+    facts: &Facts,
+    spec: &ImageSpec,
+    o: &Options,
+    problems: &mut Problems,
+) -> Vec<Step> {
+    if o.dist_only {
+        problems.invalid("--push-dev pushes an image; --dist-only builds none: pass one of them");
+        return Vec::new();
+    }
+    let Some(staging) = docker_cfg.staging_registry.clone() else {
+        problems.invalid(format!(
+            "--push-dev pushes to the staging registry: set `staging-registry` in \
+             [workspace.metadata.release.docker] of {}",
+            config::FILE
+        ));
+        return Vec::new();
+    };
+    let credentials = docker::credentials_from_env(problems);
+    vec![Step::Action(Box::new(docker::Push {
+        spec: spec.clone(),
+        registries: vec![staging],
+        tags: vec![crate::core::dockertags::dev_tag(&facts.version)],
+        credentials,
+    }))]
 }
 
 #[cfg(test)]

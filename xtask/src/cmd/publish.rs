@@ -71,6 +71,10 @@ pub struct Options {
     /// `--from-digests`: the image from these per-platform digest files, no build
     /// ([`crate::targets::docker::digests`]).
     pub from_digests: Vec<String>,
+    /// `--reviewed <what>`: the release is the merge of a reviewed pull request (what
+    /// `release-merged` passes): its review is the gate, so no separate CI check runs; the note
+    /// says so (no "skipped" warning).
+    pub reviewed: Option<String>,
 }
 
 impl Options {
@@ -329,7 +333,13 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
     }
     // The deploy runs after everything else when the image is published in this run.
     let deploy = plan_deploy(&cfg, &facts, o, &targets, &mut problems);
-    if o.skip_ci_check {
+    if let Some(what) = &o.reviewed {
+        ui.note(&format!(
+            "{} is the merge of {what}, reviewed before the merge and built from it: the review \
+             is the gate (no separate CI check of the `{}` workflow)",
+            facts.tag, cfg.release_workflow
+        ));
+    } else if o.skip_ci_check {
         ui.warn(&format!(
             "--skip-ci-check: NOT checking that the `{}` workflow and the checks of its commit passed for {} — emergency use only",
             cfg.release_workflow, facts.tag

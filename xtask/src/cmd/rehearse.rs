@@ -44,6 +44,10 @@ pub struct Options {
     /// ones build under qemu binfmt: `SLIPWAY_ARM64=1 cargo xtask provision`); empty: as
     /// configured.
     pub platforms: Vec<String>,
+    /// `--scenario dev`: the reviewed dev-image loop instead of `release`: `dev-release` (the
+    /// configured bump), the PR merged through the GitHub stand-in, `release-merged <pr>`, then
+    /// `verify`.
+    pub scenario: Option<String>,
 }
 
 /// Variables of the user's environment that could reach real services; never passed to a stage.
@@ -209,7 +213,8 @@ fn build(
     } else {
         o.platforms.clone()
     };
-    let split = cfg.docker.is_some() && (o.split || platforms.len() > 1);
+    let dev = o.scenario.as_deref() == Some("dev");
+    let split = !dev && cfg.docker.is_some() && (o.split || platforms.len() > 1);
     // The split's digest files, one per platform (checked against the published index).
     let mut split_files: Vec<(String, String)> = Vec::new();
     // The one engine of the whole run, chosen now: provisioning and every stage get it.
@@ -319,7 +324,7 @@ fn build(
             registries: l.registries.clone(),
             index_url: l.index_url.clone(),
             github_repo: github_repo.clone(),
-            staging: split.then(|| staging_of(l)),
+            staging: (split || dev).then(|| staging_of(l)),
             platforms: o.platforms.clone(),
         })),
     );
@@ -387,6 +392,42 @@ fn build(
             })),
         );
     };
+    if dev {
+        // The reviewed loop: dev-release (its --json names the PR), the merge as GitHub makes
+        // it, release-merged of that PR, verify.
+        push(
+            "dev-release",
+            Step::Action(Box::new(DevRelease {
+                process: stage_process(&["dev-release", "--json"]),
+                gh_config: l.sandbox.join("gh"),
+            })),
+        );
+        push(
+            "merge",
+            Step::Action(Box::new(MergeDev {
+                clone: l.clone.clone(),
+                base: cfg.branch.clone(),
+                url: l.github_url.clone(),
+                owner: owner.clone(),
+                repo: name.clone(),
+            })),
+        );
+        let mut stage = |name: &'static str, args: &[&str]| {
+            push(
+                name,
+                Step::Action(Box::new(StageRun {
+                    name,
+                    process: stage_process(args),
+                    gh_config: l.sandbox.join("gh"),
+                })),
+            );
+        };
+        stage("release-merged", &["release-merged", "<rehearse.dev.pr>"]);
+        // The GitHub release was verified by release-merged (in the worktree holding its
+        // dists); the images and the index are verified here, from the clone.
+        stage("verify", &["verify", "--only", "docker,pypi"]);
+        return finish(root, cfg, o, l, shared, plan, stages);
+    }
     stage("release", &["release", &o.version]);
     // The release workflow's CI run for the tag, as GitHub would report it after it passed.
     push(
@@ -509,8 +550,19 @@ fn build(
             );
         }
     }
+    finish(root, cfg, o, l, shared, plan, stages)
+}
 
-    // The teardown: whatever happened (with --keep, only the reports are copied).
+/// The plan with its teardown: whatever happened (with --keep, only the reports are copied).
+fn finish(
+    root: &Path,
+    cfg: &config::Config,
+    o: &Options,
+    l: &Layout,
+    shared: &Arc<Shared>,
+    plan: Plan,
+    stages: Vec<&'static str>,
+) -> Rehearsal {
     let mut teardown = Plan::default();
     if !o.keep {
         teardown.push(Step::Action(Box::new(StopServices {
@@ -754,9 +806,14 @@ impl Action for StageRun {
             Sub::run(self.process.clone()),
         ])
     }
-    fn execute(&self, _cx: &mut RunContext) -> Result<Done> {
+    fn execute(&self, cx: &mut RunContext) -> Result<Done> {
         std::fs::create_dir_all(&self.gh_config)?;
-        crate::run::process::relayed(&self.process)
+        // `<key>` arguments name values an earlier stage recorded (the dev loop's PR number).
+        let mut process = self.process.clone();
+        for a in &mut process.args {
+            *a = crate::run::exec::fill(a, &cx.values);
+        }
+        crate::run::process::relayed(&process)
             .with_context(|| format!("the rehearsal's {} stage failed (see above)", self.name))?;
         Ok(Done::Ran(String::new()))
     }
@@ -935,6 +992,154 @@ fn index_differences(
         }
     }
     out
+}
+
+/// The dev loop's first stage: `dev-release --json`, its PR number and branch recorded for the
+/// merge and `release-merged` (read from its output, never assumed).
+#[derive(Debug)]
+struct DevRelease {
+    process: Process,
+    gh_config: PathBuf,
+}
+
+impl DevRelease {
+    fn run(&self) -> Sub {
+        Run::new(self.process.clone())
+            .verdict(|out| {
+                let doc: Option<Json> = out
+                    .stdout
+                    .find('{')
+                    .and_then(|at| serde_json::from_str(&out.stdout[at..]).ok());
+                let tail = || {
+                    ui::redact(
+                        out.stderr
+                            .lines()
+                            .rev()
+                            .take(30)
+                            .collect::<Vec<_>>()
+                            .into_iter()
+                            .rev()
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                            .trim(),
+                    )
+                };
+                let Some(doc) = doc.filter(|_| out.ok) else {
+                    return Err(format!(
+                        "the rehearsal's dev-release stage failed:\n{}",
+                        tail()
+                    ));
+                };
+                match (
+                    doc["pr"].as_u64(),
+                    doc["branch"].as_str(),
+                    doc["version"].as_str(),
+                ) {
+                    (Some(pr), Some(branch), Some(v)) => Ok(vec![
+                        ("rehearse.dev.pr".into(), pr.to_string()),
+                        ("rehearse.dev.branch".into(), branch.to_string()),
+                        ("rehearse.dev.version".into(), v.to_string()),
+                    ]),
+                    _ => Err(format!(
+                        "dev-release --json named no pull request: {}",
+                        ui::redact(&doc.to_string())
+                    )),
+                }
+            })
+            .sub()
+    }
+}
+
+impl Reconcile for DevRelease {
+    type Seen = ();
+    fn header(&self) -> String {
+        format!("dev-release: run {}", self.process.command_line())
+    }
+    fn rule(&self) -> Option<String> {
+        Some("its --json names the PR (number, branch) the next stages merge and release".into())
+    }
+    fn planned(&self) -> Planned {
+        Planned::apply(vec![Sub::Dir(self.gh_config.clone()), self.run()])
+    }
+    fn observe(&self, _cx: &RunContext) -> Result<()> {
+        Ok(())
+    }
+    fn decide(&self, _seen: &()) -> Result<Decision> {
+        Ok(Decision::finish(
+            vec![Sub::Dir(self.gh_config.clone()), self.run()],
+            "PR #<rehearse.dev.pr> from <rehearse.dev.branch> for <rehearse.dev.version>",
+        ))
+    }
+}
+
+/// Merges the dev-release PR as GitHub does: a merge commit of its branch on the main branch,
+/// pushed to the sandbox's remote, then the stand-in told (`POST /_standin/merge`).
+#[derive(Debug)]
+struct MergeDev {
+    clone: PathBuf,
+    base: String,
+    url: String,
+    owner: String,
+    repo: String,
+}
+
+impl MergeDev {
+    fn subs(&self) -> Vec<Sub> {
+        let git = |args: &[&str]| Process::new("git", &self.clone).args(args.iter().copied());
+        vec![
+            Sub::run(git(&["fetch", "--quiet", "origin", "<rehearse.dev.branch>"])),
+            Sub::run(git(&[
+                "merge",
+                "--quiet",
+                "--no-ff",
+                "-m",
+                &format!(
+                    "Merge pull request #<rehearse.dev.pr> from {}/<rehearse.dev.branch>",
+                    self.owner
+                ),
+                "FETCH_HEAD",
+            ])),
+            Sub::run(git(&["push", "--quiet", "origin", &self.base])),
+            Run::new(git(&["rev-parse", "HEAD"]))
+                .capture("rehearse.dev.merge", |out| {
+                    Some(out.trim().to_string()).filter(|s| s.len() == 40)
+                })
+                .sub(),
+            Sub::Http(Request {
+                method: "POST".into(),
+                url: format!("{}/_standin/merge", self.url),
+                headers: vec![("Content-Type".into(), Val::Plain("application/json".into()))],
+                body: Some(format!(
+                    "{{\"owner\": {}, \"repo\": {}, \"number\": <rehearse.dev.pr>, \"merge_commit_sha\": \"<rehearse.dev.merge>\"}}",
+                    Json::String(self.owner.clone()),
+                    Json::String(self.repo.clone())
+                )),
+                service: "the GitHub stand-in".into(),
+            }),
+        ]
+    }
+}
+
+impl Reconcile for MergeDev {
+    type Seen = ();
+    fn header(&self) -> String {
+        format!(
+            "merge: the dev-release PR merged into {} through the GitHub stand-in (a merge commit, pushed)",
+            self.base
+        )
+    }
+    fn planned(&self) -> Planned {
+        Planned::apply(self.subs())
+    }
+    fn observe(&self, _cx: &RunContext) -> Result<()> {
+        Ok(())
+    }
+    fn decide(&self, _seen: &()) -> Result<Decision> {
+        Ok(Decision::finish(
+            self.subs(),
+            "merged PR #<rehearse.dev.pr> as <rehearse.dev.merge>",
+        ))
+    }
 }
 
 /// The split's build stage: one `docker-validate --platform P --push-by-digest` process per
@@ -1744,6 +1949,48 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_dev_scenario_runs_the_reviewed_loop_with_the_pr_it_opened() {
+        let root = git::toplevel(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let cfg = config::load_or_refuse(&root, "rehearse").unwrap();
+        let o = Options {
+            keep: false,
+            json: false,
+            version: "patch".into(),
+            split: false,
+            platforms: Vec::new(),
+            scenario: Some("dev".into()),
+        };
+        let l = Layout::new(&cfg).unwrap();
+        let planned = build(&root, &cfg, &o, &l, &Arc::new(Shared::default()));
+        let mut order: Vec<&str> = planned.stages.clone();
+        order.dedup();
+        assert_eq!(
+            order,
+            [
+                "prerequisites",
+                "sandbox",
+                "services",
+                "dev-release",
+                "merge",
+                "release-merged",
+                "verify"
+            ]
+        );
+        let headers: Vec<String> = planned.plan.steps.iter().map(|s| s.header(&root)).collect();
+        assert!(
+            headers.iter().any(|h| h.contains("dev-release --json")),
+            "{headers:?}"
+        );
+        assert!(
+            headers
+                .iter()
+                .any(|h| h.contains("release-merged '<rehearse.dev.pr>'")
+                    || h.contains("release-merged <rehearse.dev.pr>")),
+            "the PR number comes from dev-release's output: {headers:?}"
+        );
+    }
+
+    #[test]
     fn the_plan_builds_the_rig_first_and_names_the_ports_it_hands_the_services() {
         let root = git::toplevel(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
         let cfg = config::load_or_refuse(&root, "rehearse").unwrap();
@@ -1753,6 +2000,7 @@ mod tests {
             version: "patch".into(),
             split: false,
             platforms: Vec::new(),
+            scenario: None,
         };
         let l = Layout::new(&cfg).unwrap();
         let planned = build(&root, &cfg, &o, &l, &Arc::new(Shared::default()));

@@ -13,6 +13,7 @@ pub mod clstyle;
 pub mod compose;
 pub mod conventional;
 pub mod date;
+pub mod devpr;
 pub mod diff;
 pub mod dockertags;
 pub mod edit;

@@ -32,7 +32,7 @@ const KEYS: &[&str] = &[
     "gates",
 ];
 /// Sub-tables owned by later stages (docker, python, github, deploy); accepted here.
-const SUBTABLES: &[&str] = &["docker", "python", "github", "deploy", "timeouts"];
+const SUBTABLES: &[&str] = &["docker", "python", "github", "deploy", "timeouts", "review"];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -85,6 +85,56 @@ pub struct Config {
     pub gates: Vec<crate::core::gates::Gate>,
     /// `[workspace.metadata.release.timeouts]`.
     pub timeouts: Timeouts,
+    /// `[workspace.metadata.release.review]`: the reviewed dev-image release (`dev-release`,
+    /// `release-merged`).
+    pub review: ReviewConfig,
+}
+
+/// `[workspace.metadata.release.review]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReviewConfig {
+    /// A person asked to review the dev-release PR (a GitHub login).
+    pub reviewer: Option<String>,
+    /// `org/team`: asked to review (`team_reviewers`); its members are assigned to the issue.
+    pub team: Option<String>,
+    /// The label that marks the PR; its merge triggers `release-merged`.
+    pub label: String,
+    /// The release branch is `<branch-prefix><X.Y.Z>`.
+    pub branch_prefix: String,
+    /// `major`, `minor` or `patch`.
+    pub bump: String,
+}
+
+impl Default for ReviewConfig {
+    fn default() -> Self {
+        ReviewConfig {
+            reviewer: None,
+            team: None,
+            label: "automated-release".into(),
+            branch_prefix: "release/v".into(),
+            bump: "minor".into(),
+        }
+    }
+}
+
+/// `org/team`: (org, team slug).
+pub fn split_team(s: &str) -> Option<(&str, &str)> {
+    let (org, team) = s.split_once('/')?;
+    let ok = |p: &str| {
+        !p.is_empty()
+            && p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+    };
+    (ok(org) && ok(team)).then_some((org, team))
+}
+
+/// A GitHub login: letters, digits and single hyphens.
+pub fn valid_login(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 39
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
 }
 
 /// `[workspace.metadata.release.timeouts]`: seconds per `publish-prod` stage; none is no limit.
@@ -233,6 +283,7 @@ impl Config {
             files: Vec::new(),
             gates: Vec::new(),
             timeouts: Timeouts::default(),
+            review: ReviewConfig::default(),
         }
     }
 
@@ -395,6 +446,7 @@ pub fn parse(root: &Path, text: &str) -> Result<Config, Vec<String>> {
                         "python" => parse_python(&mut sub, &mut cfg),
                         "deploy" => cfg.deploy = parse_deploy(&mut sub, root),
                         "timeouts" => cfg.timeouts = parse_timeouts(&mut sub),
+                        "review" => cfg.review = parse_review(&mut sub),
                         _ => cfg.docker = parse_docker(&mut sub),
                     }
                 }
@@ -571,6 +623,53 @@ fn parse_github(s: &mut Sub, cfg: &mut Config) {
     if let Some(w) = s.string("release-workflow") {
         cfg.release_workflow = w;
     }
+}
+
+fn parse_review(s: &mut Sub) -> ReviewConfig {
+    s.check_keys(&["reviewer", "team", "label", "branch-prefix", "bump"]);
+    let mut r = ReviewConfig::default();
+    if let Some(v) = s.string("reviewer") {
+        if valid_login(&v) {
+            r.reviewer = Some(v);
+        } else {
+            s.err(
+                "reviewer",
+                "must be a GitHub login (a team goes in `team` as \"org/team\")",
+            );
+        }
+    }
+    if let Some(v) = s.string("team") {
+        if split_team(&v).is_some() {
+            r.team = Some(v);
+        } else {
+            s.err("team", "must be \"org/team\" (the team's slug)");
+        }
+    }
+    if let Some(v) = s.string("label") {
+        if v.contains(',') {
+            s.err("label", "must be one label (no commas)");
+        } else {
+            r.label = v;
+        }
+    }
+    if let Some(v) = s.string("branch-prefix") {
+        if v.contains(char::is_whitespace) || v.contains("..") || v.starts_with('/') {
+            s.err(
+                "branch-prefix",
+                "must be a git branch name prefix, e.g. \"release/v\"",
+            );
+        } else {
+            r.branch_prefix = v;
+        }
+    }
+    if let Some(v) = s.string("bump") {
+        if matches!(v.as_str(), "major" | "minor" | "patch") {
+            r.bump = v;
+        } else {
+            s.err("bump", "must be one of major, minor, patch");
+        }
+    }
+    r
 }
 
 fn parse_python(s: &mut Sub, cfg: &mut Config) {
@@ -1317,6 +1416,49 @@ mod tests {
                 &format!("[workspace.metadata.release]\n{s}"),
             )
             .unwrap()
+        }
+    }
+
+    #[test]
+    fn the_review_table() {
+        let d = parse_ok("");
+        assert_eq!(d.review, ReviewConfig::default());
+        assert_eq!(
+            (
+                d.review.label.as_str(),
+                d.review.branch_prefix.as_str(),
+                d.review.bump.as_str()
+            ),
+            ("automated-release", "release/v", "minor")
+        );
+        let c = parse_ok(
+            "[workspace.metadata.release.review]\nreviewer = \"octocat\"\nteam = \"acme/core\"\n\
+             label = \"dev\"\nbranch-prefix = \"rel/\"\nbump = \"patch\"\n",
+        );
+        assert_eq!(c.review.reviewer.as_deref(), Some("octocat"));
+        assert_eq!(c.review.team.as_deref(), Some("acme/core"));
+        assert_eq!(
+            (
+                c.review.label.as_str(),
+                c.review.branch_prefix.as_str(),
+                c.review.bump.as_str()
+            ),
+            ("dev", "rel/", "patch")
+        );
+        let errs = parse(
+            Path::new("/r"),
+            "[workspace.metadata.release.review]\nreviewer = \"acme/core\"\nteam = \"core\"\n\
+             bump = \"auto\"\nreviewers = 1\n",
+        )
+        .unwrap_err();
+        assert_eq!(errs.len(), 4, "{errs:?}");
+        for want in [
+            "unknown key `reviewers` in [workspace.metadata.release.review]; known keys: reviewer, team",
+            "[workspace.metadata.release.review] reviewer must be a GitHub login",
+            "[workspace.metadata.release.review] team must be \"org/team\"",
+            "[workspace.metadata.release.review] bump must be one of major, minor, patch",
+        ] {
+            assert!(errs.iter().any(|e| e.contains(want)), "{want}: {errs:?}");
         }
     }
 

@@ -385,7 +385,8 @@ pub fn apply(sub: &Sub, values: &mut std::collections::BTreeMap<String, String>)
                     for (k, v) in &headers {
                         req = req.header(*k, *v);
                     }
-                    req.send(r.body.clone().unwrap_or_default())
+                    // A body may name values recorded by earlier steps (`<key>`), as URLs do.
+                    req.send(fill(&r.body.clone().unwrap_or_default(), values))
                 }
             })
             .map_err(|e| anyhow!("{}: {}", r.service, ui::redact(&e.to_string())))?;

@@ -6,6 +6,7 @@ pub mod deploy;
 pub mod docker;
 pub mod gates;
 pub mod github;
+pub mod github_dev;
 pub mod github_pr;
 pub mod notices;
 pub mod publish;

@@ -339,6 +339,23 @@ impl Client {
         }
     }
 
+    /// May this client push to `path`? Starts a blob upload (`POST …/blobs/uploads/`) and
+    /// cancels it (`DELETE <location>`): nothing is stored. `Ok(Err(sentence))` when refused.
+    pub fn can_push(&mut self, path: &str) -> Result<std::result::Result<(), String>> {
+        let url = format!("{}/v2/{path}/blobs/uploads/", self.base);
+        let resp = self.send_with("POST", &url, path, Payload::None)?;
+        match resp.status().as_u16() {
+            202 => {
+                if let Some(location) = header(&resp, "location") {
+                    let cancel = self.absolute(&location);
+                    let _ = self.request("DELETE", &cancel);
+                }
+                Ok(Ok(()))
+            }
+            code => Ok(Err(self.refused("starting an upload", &url, code, resp))),
+        }
+    }
+
     /// Cross-repository mount on the same registry: `true` when the registry mounted the blob
     /// from `from`; `false` when it started an upload instead (which is cancelled).
     pub fn mount_blob(&mut self, path: &str, digest: &str, from: &str) -> Result<bool> {
