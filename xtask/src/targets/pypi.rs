@@ -1673,12 +1673,19 @@ mod tests {
             })
             .unwrap();
         assert!(matches!(d.subs()[0], Sub::Remove(_)), "{d:?}");
+        let ran = runs(&d);
         assert_eq!(
-            runs(&d),
-            ["-m build --no-isolation --sdist --wheel --outdir /r/d /r"]
+            ran[0],
+            "-m build --no-isolation --sdist --wheel --outdir /r/d /r"
+        );
+        // Then the sdist made reproducible, at the commit's time.
+        assert!(
+            ran[1].starts_with("-c import gzip")
+                && ran[1].ends_with("/r/d/slipway_demo-1.3.0.tar.gz 0"),
+            "{ran:?}"
         );
         assert!(
-            matches!(&d.subs()[2], Sub::Record(k, v) if k == "pypi.built /r/d" && v == "abc1234def")
+            matches!(&d.subs()[3], Sub::Record(k, v) if k == "pypi.built /r/d" && v == "abc1234def")
         );
         let d = b
             .decide(&BuildSeen {
