@@ -7,6 +7,7 @@ pub mod docker;
 pub mod gates;
 pub mod github;
 pub mod github_pr;
+pub mod incident;
 pub mod notices;
 pub mod publish;
 pub mod pypi;
