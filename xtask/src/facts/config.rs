@@ -32,7 +32,14 @@ const KEYS: &[&str] = &[
     "gates",
 ];
 /// Sub-tables owned by later stages (docker, python, github, deploy); accepted here.
-const SUBTABLES: &[&str] = &["docker", "python", "github", "deploy", "timeouts"];
+const SUBTABLES: &[&str] = &[
+    "docker",
+    "python",
+    "github",
+    "deploy",
+    "timeouts",
+    "credentials",
+];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -85,6 +92,9 @@ pub struct Config {
     pub gates: Vec<crate::core::gates::Gate>,
     /// `[workspace.metadata.release.timeouts]`.
     pub timeouts: Timeouts,
+    /// `[workspace.metadata.release.credentials] warn-days`: warn this many days before a
+    /// credential expires (default 14).
+    pub credentials_warn_days: u64,
 }
 
 /// `[workspace.metadata.release.timeouts]`: seconds per `publish-prod` stage; none is no limit.
@@ -233,6 +243,7 @@ impl Config {
             files: Vec::new(),
             gates: Vec::new(),
             timeouts: Timeouts::default(),
+            credentials_warn_days: 14,
         }
     }
 
@@ -395,6 +406,7 @@ pub fn parse(root: &Path, text: &str) -> Result<Config, Vec<String>> {
                         "python" => parse_python(&mut sub, &mut cfg),
                         "deploy" => cfg.deploy = parse_deploy(&mut sub, root),
                         "timeouts" => cfg.timeouts = parse_timeouts(&mut sub),
+                        "credentials" => parse_credentials(&mut sub, &mut cfg),
                         _ => cfg.docker = parse_docker(&mut sub),
                     }
                 }
@@ -686,6 +698,16 @@ fn parse_deploy(s: &mut Sub, root: &Path) -> Option<DeployConfig> {
         github_deployment,
         root: root.to_path_buf(),
     })
+}
+
+fn parse_credentials(s: &mut Sub, cfg: &mut Config) {
+    s.check_keys(&["warn-days"]);
+    if let Some(item) = s.table.get("warn-days") {
+        match item.as_integer() {
+            Some(n) if (0..=365).contains(&n) => cfg.credentials_warn_days = n as u64,
+            _ => s.err("warn-days", "must be a whole number of days (0 to 365)"),
+        }
+    }
 }
 
 fn parse_timeouts(s: &mut Sub) -> Timeouts {
@@ -1698,6 +1720,27 @@ key = "x"
         assert_eq!(errs.len(), 1);
         assert!(
             errs[0].starts_with("Cargo.toml: invalid TOML at line 1"),
+            "{errs:?}"
+        );
+    }
+
+    #[test]
+    fn credentials_warn_days() {
+        assert_eq!(
+            parse_ok("[workspace.metadata.release]\n").credentials_warn_days,
+            14
+        );
+        let c = parse_ok(
+            "[workspace.metadata.release]\n[workspace.metadata.release.credentials]\nwarn-days = 30\n",
+        );
+        assert_eq!(c.credentials_warn_days, 30);
+        let errs = parse(
+            Path::new("/r"),
+            "[workspace.metadata.release]\n[workspace.metadata.release.credentials]\nwarn-days = -3\n",
+        )
+        .unwrap_err();
+        assert!(
+            format!("{errs:?}").contains("warn-days must be a whole number of days"),
             "{errs:?}"
         );
     }

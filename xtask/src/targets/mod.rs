@@ -2,6 +2,7 @@
 //! the notices sent about it. Each target gathers its facts, then plans build, publish and
 //! verify steps; `publish` holds what every target shares.
 
+pub mod credentials;
 pub mod deploy;
 pub mod docker;
 pub mod gates;
