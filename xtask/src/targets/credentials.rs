@@ -56,12 +56,23 @@ pub struct Preflight {
 /// What the step read.
 #[derive(Debug, Clone)]
 pub struct Seen {
-    /// Per registry: let in (`Ok(true)`), refused (`Ok(false)`, with the sentence), or no answer.
-    pub registries: Vec<(String, Result<(), String>)>,
+    /// Per registry: what its login check found.
+    pub registries: Vec<(String, LoginResult)>,
     /// `gh api --include repos/<repo>`'s answer.
     pub github: Option<Result<GithubSeen, String>>,
     /// The clock (Unix seconds), for the expiry.
     pub now: i64,
+}
+
+/// A registry's answer to its login check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginResult {
+    Accepted,
+    /// The credentials were refused (or needed and missing): the sentence naming the fix.
+    Refused(String),
+    /// No answer (or an unexpected one): the publish lanes fail alone on it, so it is a
+    /// warning here, not a refusal.
+    Unreachable(String),
 }
 
 #[derive(Debug, Clone)]
@@ -149,7 +160,7 @@ impl Preflight {
                         h.join().unwrap_or_else(|_| {
                             (
                                 String::new(),
-                                Err("internal error: a check panicked".into()),
+                                LoginResult::Unreachable("internal error: a check panicked".into()),
                             )
                         })
                     })
@@ -167,16 +178,16 @@ impl Preflight {
     }
 }
 
-fn try_login(r: &RegistryLogin) -> Result<(), String> {
+fn try_login(r: &RegistryLogin) -> LoginResult {
     let creds = registry_credentials(&r.repo.registry, &r.env);
     let mut client = Client::new(
         &r.repo.registry,
         creds.as_ref().map(|(u, p)| (u.as_str(), p.as_str())),
     );
     match client.check_login(&r.repo.path) {
-        Ok(true) => Ok(()),
-        Ok(false) => Err(client.refusal()),
-        Err(e) => Err(ui::redact(&format!("{e:#}"))),
+        Ok(true) => LoginResult::Accepted,
+        Ok(false) => LoginResult::Refused(client.refusal()),
+        Err(e) => LoginResult::Unreachable(ui::redact(&format!("{e:#}"))),
     }
 }
 
@@ -198,10 +209,14 @@ pub fn decide(p: &Preflight, seen: &Seen) -> Verdict {
     let mut v = Verdict::default();
     for (registry, result) in &seen.registries {
         match result {
-            Ok(()) => v
+            LoginResult::Accepted => v
                 .evidence
                 .push(format!("registry {registry}: login accepted")),
-            Err(e) => v.problems.push(e.clone()),
+            LoginResult::Refused(e) => v.problems.push(e.clone()),
+            LoginResult::Unreachable(e) => v.warnings.push(format!(
+                "the login to {registry} could not be checked ({e}); its publish lane fails alone \
+                 if it stays down, and a re-run completes it"
+            )),
         }
     }
     if let (Some(gh), Some(result)) = (&p.github, &seen.github) {
@@ -288,8 +303,10 @@ impl Call for LoginCall {
         }]
     }
     fn call(&self) -> Result<Vec<(String, String)>> {
-        try_login(&self.0).map_err(|e| anyhow::anyhow!("{e}"))?;
-        Ok(Vec::new())
+        match try_login(&self.0) {
+            LoginResult::Accepted => Ok(Vec::new()),
+            LoginResult::Refused(e) | LoginResult::Unreachable(e) => bail!("{e}"),
+        }
     }
 }
 
@@ -378,6 +395,21 @@ pub fn step(cfg: &crate::facts::config::Config, targets: &[&str]) -> Option<Step
     (!p.is_empty()).then(|| Step::Action(Box::new(p)))
 }
 
+/// The preflight of a command that writes only registries (`promote`, `rollback`): every
+/// registry of `repositories` logged in to at once.
+pub fn registries_step(
+    repositories: &[String],
+    env: &Option<Login>,
+    warn_days: u64,
+) -> Option<Step> {
+    let p = Preflight {
+        registries: registry_logins(repositories, env),
+        warn_days,
+        ..Preflight::default()
+    };
+    (!p.is_empty()).then(|| Step::Action(Box::new(p)))
+}
+
 /// The registries of `repositories` (`host/path`), one login each (the first repository of a
 /// registry gives the scope).
 pub fn registry_logins(repositories: &[String], env: &Option<Login>) -> Vec<RegistryLogin> {
@@ -434,8 +466,15 @@ mod tests {
         };
         let seen = |status: u16, perms: Json, expiry: Option<&str>| Seen {
             registries: vec![
-                ("a:5000".into(), Ok(())),
-                ("b:5000".into(), Err("wrong password for b:5000".into())),
+                ("a:5000".into(), LoginResult::Accepted),
+                (
+                    "b:5000".into(),
+                    LoginResult::Refused("wrong password for b:5000".into()),
+                ),
+                (
+                    "c:5000".into(),
+                    LoginResult::Unreachable("connection refused".into()),
+                ),
             ],
             github: Some(Ok(GithubSeen {
                 status,
@@ -454,6 +493,11 @@ mod tests {
         assert!(v.problems[2].contains("the GitHub token expired on 2026-12-01 00:00:00 UTC"));
         assert!(v.problems[3].contains("not a PyPI API token"));
         assert_eq!(v.evidence, ["registry a:5000: login accepted"]);
+        assert!(
+            v.warnings[0]
+                .starts_with("the login to c:5000 could not be checked (connection refused)"),
+            "{v:#?}"
+        );
 
         let v = decide(
             &Preflight {
@@ -463,8 +507,8 @@ mod tests {
             &seen(200, json!({"push": true}), Some("2026-12-10 10:00:00 UTC")),
         );
         assert_eq!(v.problems, ["wrong password for b:5000"]);
-        assert_eq!(v.warnings.len(), 1);
-        assert!(v.warnings[0].starts_with("the GitHub token expires in 8 day(s), on 2026-12-10"));
+        assert_eq!(v.warnings.len(), 2);
+        assert!(v.warnings[1].starts_with("the GitHub token expires in 8 day(s), on 2026-12-10"));
 
         let v = decide(&p, &seen(401, json!({}), None));
         assert!(v.problems[1].starts_with("GitHub refused the token (HTTP 401: Bad credentials)"));
