@@ -220,7 +220,7 @@ pub fn markdown(i: &Incident) -> String {
         None => md.push_str("No step failed; the command itself did:\n\n"),
     }
     if i.failing()
-        .is_none_or(|s| s.detail.trim() != i.error.trim())
+        .is_none_or(|s| !i.error.contains(s.detail.trim()))
     {
         md.push_str(&format!("```\n{}\n```\n\n", i.error.trim()));
     }

@@ -66,6 +66,13 @@ pub fn release(package: &str, version: &str, tag: &str) {
     }
 }
 
+/// The command stops having changed nothing (a refusal it reports as such, like `release`'s
+/// pre-release gates): no report.
+pub fn unchanged() {
+    CTX.lock().unwrap_or_else(|e| e.into_inner()).take();
+    crate::run::record::take();
+}
+
 /// The GitHub Actions run this is, from its environment.
 pub fn run_url() -> Option<String> {
     let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
@@ -81,12 +88,15 @@ pub fn run_url() -> Option<String> {
 }
 
 /// The command ended: on failure (`error`), once a step ran, the report is written (and
-/// attached to the GitHub release when there is one). Returns the lines the notice carries
-/// (the report's path, the run's URL).
-pub fn after(error: Option<&str>, ui: &Ui) -> Vec<String> {
+/// attached to the GitHub release when there is one) — not for a refusal (`refused`: a
+/// [`crate::Refusal`], nothing was changed). Returns the lines the notice carries (the
+/// report's path, the run's URL).
+pub fn after(error: Option<&str>, refused: bool, ui: &Ui) -> Vec<String> {
     let ctx = CTX.lock().unwrap_or_else(|e| e.into_inner()).take();
     let recorded = crate::run::record::take();
-    let (Some(c), Some(error), Some((Some(started), steps, took))) = (ctx, error, recorded) else {
+    let (Some(c), Some(error), Some((Some(started), steps, took)), false) =
+        (ctx, error, recorded, refused)
+    else {
         return Vec::new();
     };
     let package = if c.package.is_empty() {
