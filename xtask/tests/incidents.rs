@@ -396,7 +396,7 @@ fn a_failure_at_upload_writes_an_incident_report_linked_and_attached() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|l| l == &format!("incident report: target/slipway/incidents/{name}").as_str()),
+            .any(|l| *l == format!("incident report: target/slipway/incidents/{name}")),
         "{notice:#}"
     );
     // No secret in the reports.

@@ -1,7 +1,9 @@
 //! `cargo xtask publish-prod`: publish everything for the release tagged at HEAD.
 //!
 //! 1. Gather (read-only): the version from the tag at HEAD, managed files that agree with it,
-//!    every target's prerequisites and credentials. All problems are reported together.
+//!    every target's prerequisites and credentials. All problems are reported together. The
+//!    plan's first step (`preflight`) tries every credential at once
+//!    ([`crate::targets::credentials`]).
 //! 2. Build every artifact once and validate it.
 //! 3. Publish, least reversible last: docker registries, the package index, the GitHub release.
 //!    Each publish step reads the real state first and skips what is already there.

@@ -268,6 +268,11 @@ pub fn markdown(i: &Incident) -> String {
         md.push('\n');
     }
     if let Some((cmd, why)) = &advice.rollback {
+        let mut why = why.clone();
+        if let Some(first) = why.get(..1) {
+            let up = first.to_uppercase();
+            why.replace_range(..1, &up);
+        }
         md.push_str(&format!("## Roll back\n\n{why}:\n\n```\n{cmd}\n```\n\n"));
     }
     md.push_str("## Timeline\n\n| # | stage | step | status | start | took | detail |\n| --- | --- | --- | --- | --- | --- | --- |\n");
@@ -450,6 +455,7 @@ mod tests {
             "the package index is unreachable",
             "- push image to 127.0.0.1:5000/acme/app: pushed sha256:aa; moved latest",
             "it finds 2 step(s) done and skips them, and runs 2:",
+            "## Roll back\n\nPart of the release is live: a re-run completes it;",
             "cargo xtask rollback 1.3.0",
             "| 2 | publish | push image to 127.0.0.1:5000/acme/app | done | +200 ms | 50 ms | pushed sha256:aa |",
             "| 4 | verify | verify \\| image | not run | - | - |  |",
