@@ -670,6 +670,33 @@ mod tests {
     }
 
     #[test]
+    fn every_body_links_the_incident_report_and_the_run() {
+        let a = Alert {
+            links: vec![
+                "incident report: target/slipway/incidents/incident-v1.3.0-20261202T100000Z.md"
+                    .into(),
+                "run: https://github.com/acme/app/actions/runs/42".into(),
+            ],
+            ..alert()
+        };
+        for body in [
+            text(&a),
+            slack_payload(&a)["text"].as_str().unwrap().to_string(),
+            discord_payload(&a)["content"].as_str().unwrap().to_string(),
+        ] {
+            assert!(
+                body.contains("incident report: target/slipway/incidents/incident-v1.3.0-")
+                    && body.contains("run: https://github.com/acme/app/actions/runs/42"),
+                "{body}"
+            );
+        }
+        assert_eq!(
+            json_payload(&a)["links"][1],
+            "run: https://github.com/acme/app/actions/runs/42"
+        );
+    }
+
+    #[test]
     fn payloads_are_masked() {
         ui::register_secret("tok-ALERT-9911");
         let a = Alert {
