@@ -65,6 +65,10 @@ pub fn run_main() -> ExitCode {
             (code, Some((summary, problems)))
         }
     };
+    // The incident report of a failed release command, linked from its notice.
+    let refused = matches!(&result, Err(e) if e.downcast_ref::<Refusal>().is_some());
+    let links = targets::incident::after(failure.as_ref().map(|f| f.0.as_str()), refused, &ui);
+    targets::notices::links(links);
     // Notices: how a command that can fail a release ended (it called `notices::begin`).
     targets::notices::after(&outcome(&result, failure.as_ref()), &ui);
     if json {

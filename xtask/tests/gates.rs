@@ -594,6 +594,7 @@ fn a_failing_pre_publish_gate_publishes_nothing_and_the_override_is_recorded() {
     assert_eq!(
         stages,
         [
+            ("preflight", "ok"),
             ("build", "ok"),
             ("test", "failed"),
             ("publish", "not run"),

@@ -249,6 +249,11 @@ fn request_lines(v: &Json, out: &mut Vec<String>) {
     }
 }
 
+/// A read: a `HEAD`, or the preflight's login check (`GET …/v2/`).
+fn is_read(l: &str) -> bool {
+    l.starts_with("HEAD ") || (l.starts_with("GET ") && l.ends_with("/v2/"))
+}
+
 /// Does `line` (an executed request) match `template` (`<…>` stands for any text)?
 fn matches(template: &str, line: &str) -> bool {
     let mut rest = line;
@@ -322,8 +327,8 @@ fn dry_run(repo: &Repo, args: &[&str]) -> (Vec<String>, Vec<String>) {
 /// The dry run's requests are exactly the real run's: its `HEAD` reads are the reads made
 /// (observed again after applying), and its writes, matched one to one, are the rest.
 fn assert_same_requests(observe: &[String], apply: &[String], executed: &[String]) {
-    let (heads, writes): (Vec<&String>, Vec<&String>) =
-        executed.iter().partition(|l| l.starts_with("HEAD "));
+    // Reads: the manifests' HEADs and the preflight's login checks (`GET …/v2/`).
+    let (heads, writes): (Vec<&String>, Vec<&String>) = executed.iter().partition(|l| is_read(l));
     let mut reads: Vec<&String> = observe.iter().collect();
     reads.sort();
     reads.dedup();
@@ -443,7 +448,7 @@ fn single_arch_promote_lists_its_requests_then_a_rerun_copies_nothing() {
         assert!(strs(&d["tags_set"]).is_empty());
     }
     assert!(
-        strs(&r2["requests"]).iter().all(|l| l.starts_with("HEAD ")),
+        strs(&r2["requests"]).iter().all(|l| is_read(l)),
         "a re-run only reads: {:#?}",
         r2["requests"]
     );
@@ -575,7 +580,7 @@ fn a_release_tag_holding_another_digest_stops_every_registry() {
     let r = report(&repo, "1.2.0");
     assert_eq!(r["ok"], false);
     assert!(
-        strs(&r["requests"]).iter().all(|l| l.starts_with("HEAD ")),
+        strs(&r["requests"]).iter().all(|l| is_read(l)),
         "{:#?}",
         r["requests"]
     );

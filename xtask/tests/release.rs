@@ -365,6 +365,20 @@ fn a_rejected_push_rolls_everything_back() {
     assert_eq!(r.code, 1, "{}", r.all());
     assert!(r.all().contains("branch is protected"), "{}", r.all());
     assert!(r.all().contains("restored 3 file(s)"), "{}", r.all());
+    // The failed release leaves its incident report (and only that).
+    let incidents = repo.path().join("target/slipway/incidents");
+    let report = std::fs::read_dir(&incidents)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "md"))
+        .expect("an incident report");
+    let md = std::fs::read_to_string(&report).unwrap();
+    assert!(
+        md.starts_with("# Incident: release ") && md.contains("branch is protected"),
+        "{md}"
+    );
+    std::fs::remove_dir_all(repo.path().join("target")).unwrap();
     assert_eq!(
         repo.snapshot(),
         before,

@@ -558,14 +558,15 @@ fn rolls_back_every_registry_and_github_then_nothing_to_do() {
         .iter()
         .map(|s| s["status"].as_str().unwrap())
         .collect();
-    // The registries and GitHub have nothing to do; the deploy is applied again (a rollback
-    // whose deploy failed completes on a re-run), with the same release.
+    // The registry logins are tried first; the registries and GitHub have nothing to do; the
+    // deploy is applied again (a rollback whose deploy failed completes on a re-run), with the
+    // same release.
     assert_eq!(
-        statuses[..3],
-        ["skipped", "skipped", "skipped"],
+        statuses[..4],
+        ["done", "skipped", "skipped", "skipped"],
         "{again:#}"
     );
-    assert_eq!(statuses.len(), 4, "{again:#}");
+    assert_eq!(statuses.len(), 5, "{again:#}");
     assert_eq!(deployed(), format!("1.2.0 v1.2.0 {d120}\n").repeat(2));
     assert!(w.standin.exchanges()[before..]
         .iter()

@@ -34,6 +34,7 @@
 //! | `POST /_standin/teams` | `{"org", "team", "members": ["login" \| {"login", "role": "member"\|"maintainer"}]}` → 201 |
 //! | `POST /_standin/merge` | `{"owner", "repo", "number", "merge_commit_sha"}` → 200: pull request `number` is merged by that commit (made by the test in its bare remote) and closed |
 //! | `POST /_standin/faults` | `{"method": "POST", "path": "/repos/{owner}/{repo}/releases", "status": 500, "count"?: 1}` → 201: the next `count` requests to that operation (method + path template of the description) answer `status` with a GitHub error body; `status: 0` closes the connection without an answer |
+//! | `POST /_standin/tokens` | `{"token", "expires"?: "2026-12-20 10:00:00 UTC", "permissions"?: {"push": false, …}}` → 201: every answer to a request with that token carries `github-authentication-token-expiration: <expires>`, and `repos/get` answers those `permissions` |
 //! | `GET /_standin/requests` | the request log: `[{"method", "host", "target", "operation", "status", "request_body", "response_body"}]` |
 //! | `GET /_standin/violations` | `["…", …]` |
 //! | `GET /_standin/state` | repositories, releases (assets as name/size/digest), workflows, runs, issues, deployments (with their statuses), teams |
@@ -141,6 +142,20 @@ struct Inner {
     log: Vec<Exchange>,
     violations: Vec<String>,
     faults: Vec<Fault>,
+    /// Tokens seeded with an expiry and/or permissions (`POST /_standin/tokens`).
+    tokens: Vec<TokenSeed>,
+}
+
+/// A token the stand-in treats specially (control API `POST /_standin/tokens`): every answer to
+/// a request bearing it carries `github-authentication-token-expiration: <expires>` (as GitHub
+/// sends for expiring tokens), and `repos/get` answers its `permissions`.
+#[derive(Debug, Clone, Default)]
+pub struct TokenSeed {
+    pub token: String,
+    /// `2026-12-20 10:00:00 UTC`.
+    pub expires: Option<String>,
+    /// `{"admin": false, "push": false, "pull": true, …}`: merged into `repos/get`'s.
+    pub permissions: Option<Json>,
 }
 
 enum Action {
@@ -213,6 +228,13 @@ impl Standin {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect()
+    }
+
+    /// Seeds a token's expiry header and permissions (see [`TokenSeed`]).
+    pub fn seed_token(&self, seed: TokenSeed) {
+        let mut inner = self.shared.lock();
+        inner.tokens.retain(|t| t.token != seed.token);
+        inner.tokens.push(seed);
     }
 
     pub fn seed_repo(&self, owner: &str, repo: &str) {
@@ -568,16 +590,22 @@ impl Shared {
                     }
                     github::error(status, &format!("injected fault ({status})"))
                 }
-                None => inner.world.call(
-                    &op.id,
-                    &Call {
-                        path: &checked.path_params,
-                        query: &checked.query,
-                        json: checked.json.as_ref(),
-                        body: &req.body,
-                        content_type,
-                    },
-                ),
+                None => {
+                    let mut reply = inner.world.call(
+                        &op.id,
+                        &Call {
+                            path: &checked.path_params,
+                            query: &checked.query,
+                            json: checked.json.as_ref(),
+                            body: &req.body,
+                            content_type,
+                        },
+                    );
+                    if let Some(seed) = seeded_token(&inner.tokens, req) {
+                        token_reply(seed, &op.id, &mut reply);
+                    }
+                    reply
+                }
             }
         };
         Action::Respond(self.finish(&mut inner, req, op, reply))
@@ -718,6 +746,21 @@ impl Shared {
                 )?;
                 Ok(Response::json(200, &json!({"ok": true})))
             }
+            ("POST", "tokens") => {
+                let permissions = body.get("permissions").cloned();
+                if permissions.as_ref().is_some_and(|p| !p.is_object()) {
+                    return Err("\"permissions\" is an object like {\"push\": false}".into());
+                }
+                let seed = TokenSeed {
+                    token: need("token")?,
+                    expires: s("expires"),
+                    permissions,
+                };
+                let mut inner = self.lock();
+                inner.tokens.retain(|t| t.token != seed.token);
+                inner.tokens.push(seed);
+                Ok(Response::json(201, &json!({"ok": true})))
+            }
             ("POST", "faults") => {
                 let status = body
                     .get("status")
@@ -737,11 +780,41 @@ impl Shared {
                 404,
                 &json!({
                     "message": format!("no control endpoint {} /_standin/{what}", req.method),
-                    "endpoints": ["GET health", "GET violations", "GET requests", "GET state", "POST reset", "POST repos", "POST runs", "POST checks", "POST teams", "POST merge", "POST faults"],
+                    "endpoints": ["GET health", "GET violations", "GET requests", "GET state", "POST reset", "POST repos", "POST runs", "POST checks", "POST teams", "POST merge", "POST faults", "POST tokens"],
                 }),
             )),
         })();
         result.unwrap_or_else(|e| control_error(&e))
+    }
+}
+
+/// The seeded token a request bears (`Authorization: token <t>` or `Bearer <t>`).
+fn seeded_token<'a>(tokens: &'a [TokenSeed], req: &http::Request) -> Option<&'a TokenSeed> {
+    let auth = req.header("authorization")?.trim();
+    let token = auth
+        .strip_prefix("token ")
+        .or_else(|| auth.strip_prefix("Bearer "))
+        .or_else(|| auth.strip_prefix("bearer "))
+        .unwrap_or(auth)
+        .trim();
+    tokens.iter().find(|t| t.token == token)
+}
+
+/// A seeded token's expiry header, and its permissions in `repos/get`.
+fn token_reply(seed: &TokenSeed, op: &str, reply: &mut github::Reply) {
+    if let Some(e) = &seed.expires {
+        reply
+            .headers
+            .push(("github-authentication-token-expiration".into(), e.clone()));
+    }
+    if let (Some(Json::Object(perms)), "repos/get", true) =
+        (&seed.permissions, op, reply.status == 200)
+    {
+        if let Some(Json::Object(have)) = reply.body.get_mut("permissions") {
+            for (k, v) in perms {
+                have.insert(k.clone(), v.clone());
+            }
+        }
     }
 }
 

@@ -1874,3 +1874,50 @@ fn check_runs_and_statuses_of_a_commit() {
     assert_eq!(bad.status, 400);
     assert_clean(&s);
 }
+
+#[test]
+fn seeded_tokens_send_their_expiry_and_permissions() {
+    let s = standin();
+    let mut c = Client::new(&s);
+    let get = |c: &mut Client| c.send("GET", &format!("{API}/repos/acme/app"), &[], b"");
+    // Unseeded (the client's token is `t`): no expiry header, every permission.
+    let a = get(&mut c);
+    assert_eq!(a.status, 200);
+    assert_eq!(a.header("github-authentication-token-expiration"), None);
+    assert_eq!(a.json()["permissions"]["push"], true);
+    let seeded = c.json(
+        "POST",
+        "/_standin/tokens",
+        json!({"token": "t", "expires": "2026-12-20 10:00:00 UTC", "permissions": {"push": false, "admin": false}}),
+    );
+    assert_eq!(seeded.status, 201);
+    let a = get(&mut c);
+    assert_eq!(
+        a.header("github-authentication-token-expiration"),
+        Some("2026-12-20 10:00:00 UTC")
+    );
+    let p = &a.json()["permissions"];
+    assert_eq!(
+        (p["push"].clone(), p["admin"].clone(), p["pull"].clone()),
+        (json!(false), json!(false), json!(true))
+    );
+    // Every answer carries the header, not only repos/get's.
+    let a = c.send(
+        "GET",
+        &format!("{API}/repos/acme/app/releases/latest"),
+        &[],
+        b"",
+    );
+    assert_eq!(a.status, 404);
+    assert!(a.header("github-authentication-token-expiration").is_some());
+    assert_eq!(
+        c.json(
+            "POST",
+            "/_standin/tokens",
+            json!({"token": "t", "permissions": [1]})
+        )
+        .status,
+        400
+    );
+    assert_clean(&s);
+}

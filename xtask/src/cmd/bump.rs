@@ -157,6 +157,8 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
         };
         crate::run::exec::execute_staged(&gate_plan, ui, &p.cfg.root, &stages, &mut |_| {})
             .map_err(|e| {
+                // Nothing was changed: no incident report either.
+                crate::targets::incident::unchanged();
                 e.context(format!(
                     "{what} stopped by the pre-release gates; nothing was changed"
                 ))

@@ -89,6 +89,9 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
         }
     }
     let facts = crate::cmd::publish::gather_facts_for(&cfg, Some(&wanted), &mut problems)?;
+    if let Some(f) = &facts {
+        crate::targets::incident::release(&f.package, &f.version.to_string(), &f.tag);
+    }
     let credentials = credentials_from_env(&mut problems);
     let tags = match &facts {
         Some(f) => planned_tags(f, &docker).unwrap_or_else(|e| {
@@ -156,6 +159,15 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
         tags: wanted_tags.clone(),
     };
     let mut plan = Plan::default();
+    // The logins of the registries it writes, first, all at once.
+    let written: Vec<String> = destinations.iter().map(|d| d.name()).collect();
+    if let Some(check) = crate::targets::credentials::registries_step(
+        &written,
+        &credentials,
+        cfg.credentials_warn_days,
+    ) {
+        plan.push(check);
+    }
     plan.push(Step::Action(Box::new(step)));
     let source_json = json!({
         "registry": source_at.name(),

@@ -1,7 +1,9 @@
 //! `cargo xtask publish-prod`: publish everything for the release tagged at HEAD.
 //!
 //! 1. Gather (read-only): the version from the tag at HEAD, managed files that agree with it,
-//!    every target's prerequisites and credentials. All problems are reported together.
+//!    every target's prerequisites and credentials. All problems are reported together. The
+//!    plan's first step (`preflight`) tries every credential at once
+//!    ([`crate::targets::credentials`]).
 //! 2. Build every artifact once and validate it.
 //! 3. Publish, least reversible last: docker registries, the package index, the GitHub release.
 //!    Each publish step reads the real state first and skips what is already there.
@@ -381,6 +383,13 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
         assembled.stages.push("deploy");
         assembled.owners.push("deploy");
     }
+    // Every credential tried at once, before anything is built or published.
+    let names: Vec<&str> = assembled.owners.clone();
+    if let Some(step) = crate::targets::credentials::step(&cfg, &names) {
+        assembled.plan.steps.insert(0, step);
+        assembled.stages.insert(0, "preflight");
+        assembled.owners.insert(0, "credentials");
+    }
     // A dry run shows the whole plan even when a real run would refuse (no credentials, no
     // engine yet): each problem under the step of the target that raised it, then all of them.
     let mut marks: std::collections::BTreeMap<usize, Vec<String>> = Default::default();
@@ -672,7 +681,7 @@ pub fn report_json(
     took: Duration,
 ) -> serde_json::Value {
     let mut by_stage: Vec<serde_json::Value> = Vec::new();
-    for stage in ["build", "test", "publish", "verify", "deploy"] {
+    for stage in ["preflight", "build", "test", "publish", "verify", "deploy"] {
         let steps: Vec<&(usize, String, String, String, Duration)> =
             records.iter().filter(|r| stages[r.0] == stage).collect();
         let planned = stages.iter().filter(|s| **s == stage).count();

@@ -67,6 +67,7 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
     let root = git::toplevel(&global.dir)?;
     crate::cmd::bump::intent::refuse_if_pending(&root, "release-pr")?;
     let p = prepare(&root, o, &github::process_gh_env())?;
+    crate::targets::incident::begin("release-pr", &p.cfg, o.dry_run);
     if o.dry_run {
         if o.json {
             ui::print_json(&result_json(&p, true, None));

@@ -318,6 +318,15 @@ fn build_plan(cfg: &Config, bad: &Version, good: &Version, problems: &mut Proble
                 let moving = moving_tags(bad, &policy);
                 // No moving tags configured: the registries have nothing to roll back.
                 if !moving.is_empty() {
+                    // The logins of the registries it writes, first, all at once.
+                    if let Some(step) = crate::targets::credentials::registries_step(
+                        &docker.repositories(),
+                        &login,
+                        cfg.credentials_warn_days,
+                    ) {
+                        plan.push(step);
+                        owners.push("credentials");
+                    }
                     plan.push(Step::Action(Box::new(RollbackTags {
                         endpoints,
                         bad: dockertags::exact_tag(&cfg.tag_prefix, bad),
@@ -418,6 +427,7 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
         version::git_tag(&cfg.tag_prefix, &bad),
         version::git_tag(&cfg.tag_prefix, &good),
     );
+    crate::targets::incident::release("", &bad.to_string(), &bad_tag);
     let Built {
         plan,
         owners,

@@ -32,7 +32,15 @@ const KEYS: &[&str] = &[
     "gates",
 ];
 /// Sub-tables owned by later stages (docker, python, github, deploy); accepted here.
-const SUBTABLES: &[&str] = &["docker", "python", "github", "deploy", "timeouts", "review"];
+const SUBTABLES: &[&str] = &[
+    "docker",
+    "python",
+    "github",
+    "deploy",
+    "timeouts",
+    "review",
+    "credentials",
+];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -88,6 +96,9 @@ pub struct Config {
     /// `[workspace.metadata.release.review]`: the reviewed dev-image release (`dev-release`,
     /// `release-merged`).
     pub review: ReviewConfig,
+    /// `[workspace.metadata.release.credentials] warn-days`: warn this many days before a
+    /// credential expires (default 14).
+    pub credentials_warn_days: u64,
 }
 
 /// `[workspace.metadata.release.review]`.
@@ -284,6 +295,7 @@ impl Config {
             gates: Vec::new(),
             timeouts: Timeouts::default(),
             review: ReviewConfig::default(),
+            credentials_warn_days: 14,
         }
     }
 
@@ -447,6 +459,7 @@ pub fn parse(root: &Path, text: &str) -> Result<Config, Vec<String>> {
                         "deploy" => cfg.deploy = parse_deploy(&mut sub, root),
                         "timeouts" => cfg.timeouts = parse_timeouts(&mut sub),
                         "review" => cfg.review = parse_review(&mut sub),
+                        "credentials" => parse_credentials(&mut sub, &mut cfg),
                         _ => cfg.docker = parse_docker(&mut sub),
                     }
                 }
@@ -785,6 +798,16 @@ fn parse_deploy(s: &mut Sub, root: &Path) -> Option<DeployConfig> {
         github_deployment,
         root: root.to_path_buf(),
     })
+}
+
+fn parse_credentials(s: &mut Sub, cfg: &mut Config) {
+    s.check_keys(&["warn-days"]);
+    if let Some(item) = s.table.get("warn-days") {
+        match item.as_integer() {
+            Some(n) if (0..=365).contains(&n) => cfg.credentials_warn_days = n as u64,
+            _ => s.err("warn-days", "must be a whole number of days (0 to 365)"),
+        }
+    }
 }
 
 fn parse_timeouts(s: &mut Sub) -> Timeouts {
@@ -1886,6 +1909,27 @@ key = "x"
         assert_eq!(errs.len(), 1);
         assert!(
             errs[0].starts_with("Cargo.toml: invalid TOML at line 1"),
+            "{errs:?}"
+        );
+    }
+
+    #[test]
+    fn credentials_warn_days() {
+        assert_eq!(
+            parse_ok("[workspace.metadata.release]\n").credentials_warn_days,
+            14
+        );
+        let c = parse_ok(
+            "[workspace.metadata.release]\n[workspace.metadata.release.credentials]\nwarn-days = 30\n",
+        );
+        assert_eq!(c.credentials_warn_days, 30);
+        let errs = parse(
+            Path::new("/r"),
+            "[workspace.metadata.release]\n[workspace.metadata.release.credentials]\nwarn-days = -3\n",
+        )
+        .unwrap_err();
+        assert!(
+            format!("{errs:?}").contains("warn-days must be a whole number of days"),
             "{errs:?}"
         );
     }

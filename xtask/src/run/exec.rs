@@ -94,6 +94,10 @@ fn execute_inner(
         root,
         values: Default::default(),
     };
+    crate::run::record::plan(
+        plan.steps.iter().map(|s| s.header(root)).collect(),
+        &stages.of_step,
+    );
     for (i, step) in plan.steps.iter().enumerate() {
         let header = step.header(root);
         ui.step_start(i + 1, total, &header);
@@ -158,6 +162,7 @@ fn execute_inner(
             result: result.as_ref().map_err(|e| ui::redact(&format!("{e:#}"))),
             took,
         });
+        crate::run::record::step(i, started, recorded(&result), detail_of(&result));
         if let Err(err) = result {
             if !unsealed.is_empty() {
                 match rollback(&unsealed) {
@@ -173,6 +178,22 @@ fn execute_inner(
     }
     outcome.values = cx.values;
     Ok(outcome)
+}
+
+fn recorded(result: &Result<Done>) -> crate::core::incident::Status {
+    use crate::core::incident::Status;
+    match result {
+        Ok(Done::Ran(_)) => Status::Done,
+        Ok(Done::Skipped(_)) => Status::Skipped,
+        Err(_) => Status::Failed,
+    }
+}
+
+fn detail_of(result: &Result<Done>) -> String {
+    match result {
+        Ok(Done::Ran(s) | Done::Skipped(s)) => s.clone(),
+        Err(e) => format!("{e:#}"),
+    }
 }
 
 /// Every [`Reconcile`] step is an [`Action`]: observe → decide → apply, until done.

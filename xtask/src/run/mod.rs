@@ -6,5 +6,6 @@ pub mod exec;
 pub mod net;
 pub mod plan;
 pub mod process;
+pub mod record;
 pub mod smtp;
 pub mod ui;

@@ -364,7 +364,7 @@ pub fn unexpected(p: &Process, r: &Reply) -> anyhow::Error {
 }
 
 /// The release for `tag`, or `None` when GitHub answers 404.
-fn release_by_tag(gh: &Gh, tag: &str) -> Result<Option<Json>> {
+pub fn release_by_tag(gh: &Gh, tag: &str) -> Result<Option<Json>> {
     let p = gh.api([gh.release_by_tag_path(tag)]);
     let r = api(&p)?;
     match r.status {

@@ -2,12 +2,14 @@
 //! the notices sent about it. Each target gathers its facts, then plans build, publish and
 //! verify steps; `publish` holds what every target shares.
 
+pub mod credentials;
 pub mod deploy;
 pub mod docker;
 pub mod gates;
 pub mod github;
 pub mod github_dev;
 pub mod github_pr;
+pub mod incident;
 pub mod notices;
 pub mod publish;
 pub mod pypi;

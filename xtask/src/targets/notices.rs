@@ -38,6 +38,8 @@ pub struct Notice {
     /// What was published (publish steps that ran).
     pub published: Vec<String>,
     pub duration: Duration,
+    /// Where to read more: the incident report, the CI run ([`crate::targets::incident`]).
+    pub links: Vec<String>,
 }
 
 /// The alert `publish-prod` sends (kept for its callers): a [`Notice`] of `publish-prod`.
@@ -245,6 +247,12 @@ pub fn text(n: &Notice) -> String {
             t.push_str(&format!("  - {p}\n"));
         }
     }
+    if !n.links.is_empty() {
+        t.push('\n');
+        for l in &n.links {
+            t.push_str(&format!("{l}\n"));
+        }
+    }
     ui::redact(&t)
 }
 
@@ -260,6 +268,9 @@ pub fn slack_payload(a: &Notice) -> Json {
     }
     if !a.published.is_empty() {
         text.push_str(&format!("\npublished: {}", a.published.join(", ")));
+    }
+    for l in &a.links {
+        text.push_str(&format!("\n{l}"));
     }
     let text = ui::redact(&text);
     json!({
@@ -300,6 +311,7 @@ pub fn json_payload(a: &Notice) -> Json {
         "problems": a.problems.iter().map(|e| ui::redact(e)).collect::<Vec<_>>(),
         "published": a.published,
         "duration_ms": a.duration.as_millis() as u64,
+        "links": a.links.iter().map(|l| ui::redact(l)).collect::<Vec<_>>(),
     })
 }
 
@@ -383,6 +395,7 @@ struct Ctx {
     tag: String,
     stage: String,
     published: Vec<String>,
+    links: Vec<String>,
     started: Instant,
 }
 
@@ -422,8 +435,10 @@ pub fn begin(command: &str, cfg: &Config, dry_run: bool) {
         tag: String::new(),
         stage: "preflight".into(),
         published: Vec::new(),
+        links: Vec::new(),
         started: Instant::now(),
     });
+    crate::targets::incident::begin(command, cfg, dry_run);
 }
 
 /// The release the command works on, once known.
@@ -435,6 +450,12 @@ pub fn release(package: &str, version: &str, tag: &str) {
         c.version = version.into();
         c.tag = tag.into();
     });
+    crate::targets::incident::release(package, version, tag);
+}
+
+/// Where to read more (the incident report, the CI run): carried by the notice.
+pub fn links(links: Vec<String>) {
+    with(|c| c.links = links);
 }
 
 /// The stage the command is in (`build`, `publish`, …): named when it fails there.
@@ -492,6 +513,11 @@ fn planned_for(c: &Ctx) -> Vec<Sub> {
         problems: vec!["<failing step>: <error>".into()],
         published: Vec::new(),
         duration: Duration::ZERO,
+        links: if crate::targets::incident::COMMANDS.contains(&c.command.as_str()) {
+            vec!["incident report: target/slipway/incidents/<incident>.md".into()]
+        } else {
+            Vec::new()
+        },
     };
     subs(&n, &channels(&c.cfg).0)
 }
@@ -567,6 +593,7 @@ pub fn after(outcome: &Outcome, ui: &Ui) {
         problems: problems.iter().map(|p| ui::redact(p)).collect(),
         published: c.published.clone(),
         duration: c.started.elapsed(),
+        links: c.links.clone(),
     };
     send(&n, &hooks, ui);
 }
@@ -587,6 +614,7 @@ mod tests {
             problems: vec!["upload to https://x failed".into()],
             published: Vec::new(),
             duration: Duration::from_millis(1500),
+            links: Vec::new(),
         }
     }
 
@@ -639,6 +667,33 @@ mod tests {
         let json =
             crate::run::plan::sub_json(&Sub::Http(reqs[0].clone()), std::path::Path::new("/"));
         assert!(!json.to_string().contains("T0K3N-9911"), "{json}");
+    }
+
+    #[test]
+    fn every_body_links_the_incident_report_and_the_run() {
+        let a = Alert {
+            links: vec![
+                "incident report: target/slipway/incidents/incident-v1.3.0-20261202T100000Z.md"
+                    .into(),
+                "run: https://github.com/acme/app/actions/runs/42".into(),
+            ],
+            ..alert()
+        };
+        for body in [
+            text(&a),
+            slack_payload(&a)["text"].as_str().unwrap().to_string(),
+            discord_payload(&a)["content"].as_str().unwrap().to_string(),
+        ] {
+            assert!(
+                body.contains("incident report: target/slipway/incidents/incident-v1.3.0-")
+                    && body.contains("run: https://github.com/acme/app/actions/runs/42"),
+                "{body}"
+            );
+        }
+        assert_eq!(
+            json_payload(&a)["links"][1],
+            "run: https://github.com/acme/app/actions/runs/42"
+        );
     }
 
     #[test]

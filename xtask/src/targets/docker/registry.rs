@@ -192,6 +192,59 @@ impl Client {
         }
     }
 
+    /// Tries the credentials: `GET /v2/`, a challenge answered (for `path`'s scope). `Ok(true)`:
+    /// let in; `Ok(false)`: refused (a wrong password, or credentials needed and none given);
+    /// `Err`: no answer, or an answer that is neither.
+    pub fn check_login(&mut self, path: &str) -> Result<bool> {
+        let url = format!("{}/v2/", self.base);
+        let resp = self.request("GET", &url)?;
+        let status = resp.status().as_u16();
+        if status != 401 {
+            return match status {
+                200 => Ok(true),
+                403 => Ok(false),
+                code => bail!(
+                    "registry {} answered GET {url} with HTTP {code}",
+                    self.registry
+                ),
+            };
+        }
+        let challenge = resp
+            .headers()
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+            .ok_or_else(|| anyhow!("{url}: 401 without a WWW-Authenticate challenge"))?;
+        if self.user.is_none() {
+            return Ok(false);
+        }
+        let auth = match self.answer(&challenge, path) {
+            Ok(a) => a,
+            Err(e) if e.to_string() == self.denied() => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        self.auth = Some(auth.clone());
+        match self.request("GET", &url)?.status().as_u16() {
+            200 => {
+                remember_auth(&self.registry, self.user.as_deref(), &auth);
+                Ok(true)
+            }
+            401 | 403 => Ok(false),
+            code => bail!(
+                "registry {} answered GET {url} with HTTP {code}",
+                self.registry
+            ),
+        }
+    }
+
+    /// Why [`Client::check_login`] was refused, naming the fix.
+    pub fn refusal(&self) -> String {
+        match &self.user {
+            Some(_) => format!("wrong password for {}: {}", self.registry, self.denied()),
+            None => self.denied(),
+        }
+    }
+
     /// What `<path>:<reference>` resolves to; `None` when the tag (or repository) does not exist.
     pub fn manifest(&mut self, path: &str, reference: &str) -> Result<Option<Manifest>> {
         let url = format!("{}/v2/{path}/manifests/{reference}", self.base);
