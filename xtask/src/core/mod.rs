@@ -19,6 +19,7 @@ pub mod edit;
 pub mod gates;
 pub mod gitfmt;
 pub mod json;
+pub mod ledger;
 pub mod jsonpath;
 pub mod linefile;
 pub mod notes;
