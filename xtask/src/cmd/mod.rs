@@ -11,6 +11,7 @@ pub mod changelog;
 pub mod check_versions;
 pub mod ci;
 pub mod docker_validate;
+pub mod history;
 pub mod hotfix;
 pub mod init;
 pub mod promote;

@@ -5,6 +5,7 @@
 pub mod deploy;
 pub mod docker;
 pub mod gates;
+pub mod ledger;
 pub mod github;
 pub mod github_pr;
 pub mod notices;
