@@ -601,8 +601,14 @@ fn history() -> App {
             "N",
             "only the N newest releases (compared with the ones before all the same)",
         ))
-        .arg(json_flag("the history as JSON on stdout (same as --format json)"))
-        .arg(opt("format", "format", "text (default), json, or html (a standalone page)"))
+        .arg(json_flag(
+            "the history as JSON on stdout (same as --format json)",
+        ))
+        .arg(opt(
+            "format",
+            "format",
+            "text (default), json, or html (a standalone page)",
+        ))
         .arg(
             Arg::new("output")
                 .short('o')
@@ -622,7 +628,10 @@ fn history() -> App {
                 "history --format html -o target/slipway/history.html",
                 "a page to open in a browser",
             ),
-            ("history --fetch", "origin's records first (a fresh clone or CI runner)"),
+            (
+                "history --fetch",
+                "origin's records first (a fresh clone or CI runner)",
+            ),
         ]))
 }
 
@@ -1126,7 +1135,9 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation> {
         "history" => {
             let last = match string(sub, "last") {
                 Some(n) => Some(n.parse::<usize>().ok().filter(|n| *n > 0).ok_or_else(|| {
-                    usage(format!("invalid value `{n}` for --last: give a number of releases, 1 or more"))
+                    usage(format!(
+                        "invalid value `{n}` for --last: give a number of releases, 1 or more"
+                    ))
                 })?),
                 None => None,
             };

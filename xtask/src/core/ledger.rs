@@ -86,7 +86,10 @@ pub struct Move {
 }
 
 fn s(v: &Value, k: &str) -> String {
-    v.get(k).and_then(Value::as_str).unwrap_or_default().to_string()
+    v.get(k)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
 }
 fn opt(v: &Value, k: &str) -> Option<String> {
     v.get(k).and_then(Value::as_str).map(str::to_string)
@@ -277,11 +280,7 @@ impl Release {
     pub fn publish(&self) -> Option<&Record> {
         let mut runs = self.records.iter().filter(|r| r.command == "publish-prod");
         let all: Vec<&Record> = runs.by_ref().collect();
-        all.iter()
-            .rev()
-            .find(|r| r.ok())
-            .or(all.last())
-            .copied()
+        all.iter().rev().find(|r| r.ok()).or(all.last()).copied()
     }
     pub fn published(&self) -> bool {
         self.records
@@ -350,7 +349,8 @@ pub fn releases(records: Vec<Record>) -> Vec<Release> {
     }
     let mut out: Vec<Release> = by_tag.into_values().collect();
     for r in &mut out {
-        r.records.sort_by(|a, b| (a.started, &a.run).cmp(&(b.started, &b.run)));
+        r.records
+            .sort_by(|a, b| (a.started, &a.run).cmp(&(b.started, &b.run)));
     }
     out.sort_by(|a, b| {
         let (ka, kb) = (version_key(&a.version), version_key(&b.version));
@@ -521,12 +521,9 @@ pub fn history(records: Vec<Record>, malformed: usize, last: Option<usize>) -> H
     let mut out = Vec::with_capacity(all.len());
     let mut previous: Option<(String, Record)> = None;
     for rel in all {
-        let cmp = rel.publish().map(|p| {
-            compare(
-                p,
-                previous.as_ref().map(|(t, r)| (t.as_str(), r)),
-            )
-        });
+        let cmp = rel
+            .publish()
+            .map(|p| compare(p, previous.as_ref().map(|(t, r)| (t.as_str(), r))));
         if let Some(p) = rel.publish().filter(|p| p.ok()) {
             previous = Some((rel.tag.clone(), p.clone()));
         }
@@ -722,7 +719,8 @@ tr.rolled-back td{background:#fff4e5}\n\
 .mark.rolled-back{background:#ef6c00;color:#fff}\n\
 .mark.point{background:#2e7d32;color:#fff}\n\
 .bars{width:320px}\n\
-.bar{height:14px;margin:2px 0;background:#1976d2;color:#fff;font-size:11px;white-space:nowrap;overflow:visible}\n\
+.stage{font-size:11px;white-space:nowrap;margin:2px 0}\n\
+.bar{display:inline-block;height:12px;vertical-align:middle;margin-right:4px;background:#1976d2}\n\
 .bar.s-build{background:#5c6bc0}.bar.s-test{background:#26a69a}.bar.s-publish{background:#1976d2}\n\
 .bar.s-verify{background:#7cb342}.bar.s-deploy{background:#8d6e63}\n\
 code{font-size:12px;word-break:break-all}\n\
@@ -803,12 +801,11 @@ code{font-size:12px;word-break:break-all}\n\
             out.push_str("<td class=\"bars\">");
             if let Some(p) = r.publish() {
                 for s in &p.stages {
-                    let w = s.duration_ms as f64 * 100.0 / widest as f64;
+                    // The widest stage of the page fills 70% of the cell; its label follows.
+                    let w = s.duration_ms as f64 * 70.0 / widest as f64;
                     out.push_str(&format!(
-                        "<div class=\"bar s-{}\" style=\"width:{w:.1}%\" title=\"{} {}\">{} {}</div>",
+                        "<div class=\"stage\"><span class=\"bar s-{}\" style=\"width:{w:.1}%\"></span>{} {}</div>",
                         e(&s.name),
-                        e(&s.name),
-                        e(&secs(s.duration_ms)),
                         e(&s.name),
                         e(&secs(s.duration_ms))
                     ));
@@ -844,12 +841,7 @@ code{font-size:12px;word-break:break-all}\n\
                         .as_deref()
                         .map(|h| format!(" sha256:{}", e(h)))
                         .unwrap_or_default();
-                    format!(
-                        "{} {} <code>{}{sha}</code>",
-                        e(&a.name),
-                        e(&a.at),
-                        e(id)
-                    )
+                    format!("{} {} <code>{}{sha}</code>", e(&a.name), e(&a.at), e(id))
                 })
                 .collect();
             out.push_str(&format!("<td>{}</td>", arts.join("<br>")));
@@ -907,10 +899,7 @@ mod tests {
             command: "publish-prod".into(),
             status: "success".into(),
             started,
-            duration_ms: stages
-                .iter()
-                .flat_map(|s| s.1.iter().map(|x| x.1))
-                .sum(),
+            duration_ms: stages.iter().flat_map(|s| s.1.iter().map(|x| x.1)).sum(),
             stages: stages
                 .iter()
                 .map(|(name, steps)| Stage {
@@ -985,7 +974,10 @@ mod tests {
                 ("build", &[("build {v}", 5000)]),
                 (
                     "publish",
-                    &[("push acme/app:{v} to ghcr.io", 12000), ("upload to pypi", 5800)],
+                    &[
+                        ("push acme/app:{v} to ghcr.io", 12000),
+                        ("upload to pypi", 5800),
+                    ],
                 ),
             ],
         );
@@ -996,7 +988,10 @@ mod tests {
                 ("build", &[("build {v}", 4800)]),
                 (
                     "publish",
-                    &[("push acme/app:{v} to ghcr.io", 15900), ("upload to pypi", 6200)],
+                    &[
+                        ("push acme/app:{v} to ghcr.io", 15900),
+                        ("upload to pypi", 6200),
+                    ],
                 ),
             ],
         );
@@ -1067,8 +1062,7 @@ mod tests {
     }
 
     #[test]
-    fn history_orders_by_version_compares_with_the_previous_published_and_finds_rollback_points()
-    {
+    fn history_orders_by_version_compares_with_the_previous_published_and_finds_rollback_points() {
         let mut failed = publish("1.1.0", 15, &[("publish", &[("push", 1)])]);
         failed.status = "failure".into();
         failed.error = Some("step 3/5 failed: push\nmore".into());
@@ -1102,7 +1096,14 @@ mod tests {
         let j = h.to_json();
         assert_eq!(j["releases"].as_array().unwrap().len(), 4);
         assert_eq!(j["releases"][2]["comparison"]["stages"][0]["percent"], 100);
-        let last = history(h.releases.iter().flat_map(|r| r.0.records.clone()).collect(), 0, Some(2));
+        let last = history(
+            h.releases
+                .iter()
+                .flat_map(|r| r.0.records.clone())
+                .collect(),
+            0,
+            Some(2),
+        );
         assert_eq!(last.releases.len(), 2);
         assert_eq!(last.releases[0].0.tag, "v1.2.0");
         // The comparison is computed before --last cuts: v1.2.0 still compares with v1.0.0.
@@ -1133,8 +1134,8 @@ mod tests {
         assert!(html.contains("&lt;script&gt;"));
         assert!(html.contains("acme &lt;app&gt; history"));
         assert!(html.contains("class=\"release failed\""));
-        assert!(html.contains("style=\"width:100.0%\""));
-        assert!(html.contains("style=\"width:50.0%\""));
+        assert!(html.contains("style=\"width:70.0%\""));
+        assert!(html.contains("style=\"width:35.0%\""));
         assert!(html.contains("mark point"));
         // Artifacts of failed runs are not shown as published.
         assert!(!html.contains("sha256:x&amp;y"));

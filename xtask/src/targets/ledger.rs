@@ -120,6 +120,90 @@ pub fn gates_of(report: Option<&Json>, skipped: &Json) -> Vec<ledger::Gate> {
     out
 }
 
+/// The artifacts a publish run's values name: each registry's pushed digest, the GitHub
+/// release, and (when the run succeeded) the dists of `SHA256SUMS` with their sha256.
+pub fn artifacts_of(
+    facts: &crate::targets::publish::Facts,
+    values: &std::collections::BTreeMap<String, String>,
+    ok: bool,
+) -> Vec<ledger::Artifact> {
+    let mut out = Vec::new();
+    let image = facts
+        .cfg
+        .docker
+        .as_ref()
+        .map(|d| d.image.clone())
+        .unwrap_or_default();
+    for (k, v) in values {
+        if let Some(registry) = k.strip_prefix("docker.digest.") {
+            out.push(ledger::Artifact {
+                kind: "image".into(),
+                name: image.clone(),
+                at: registry.to_string(),
+                digest: Some(v.clone()),
+                sha256: None,
+            });
+        }
+    }
+    if ok {
+        let sums = facts.dist_dir().join(github::SUMS);
+        for line in std::fs::read_to_string(sums).unwrap_or_default().lines() {
+            if let Some((sha, name)) = line.split_once(char::is_whitespace) {
+                out.push(ledger::Artifact {
+                    kind: "dist".into(),
+                    name: name.trim().trim_start_matches('*').to_string(),
+                    at: facts.cfg.python.index_url.clone(),
+                    digest: None,
+                    sha256: Some(sha.to_string()),
+                });
+            }
+        }
+    }
+    if let Some(url) = values.get("github.release_url") {
+        out.push(ledger::Artifact {
+            kind: "release".into(),
+            name: facts.tag.clone(),
+            at: url.clone(),
+            digest: None,
+            sha256: None,
+        });
+    }
+    out
+}
+
+/// The tag moves of a rollback report's `registries` (`slipway.rollback-report/1`).
+pub fn moves_of(registries: &Json) -> Vec<ledger::Move> {
+    let mut out = Vec::new();
+    for r in registries.as_array().into_iter().flatten() {
+        for t in r["tags"].as_array().into_iter().flatten() {
+            if t["result"] != "moved" {
+                continue;
+            }
+            let to = t["to"].as_str().unwrap_or_default().to_string();
+            out.push(ledger::Move {
+                registry: r["repository"].as_str().unwrap_or_default().to_string(),
+                tag: t["tag"].as_str().unwrap_or_default().to_string(),
+                from: t["from"].as_str().unwrap_or_default().to_string(),
+                digest: to.clone(),
+                to,
+            });
+        }
+    }
+    out
+}
+
+/// The commit a tag names (empty when this clone does not have it).
+pub fn commit_of(root: &Path, tag: &str) -> String {
+    git_output(
+        root,
+        ["rev-parse", "-q", "--verify", &format!("{tag}^{{commit}}")],
+    )
+    .ok()
+    .filter(|o| o.ok)
+    .map(|o| o.stdout.trim().to_string())
+    .unwrap_or_default()
+}
+
 /// The steps that record `record` (a dry run: `None`, the placeholder): append it to the note
 /// on its commit, push the notes ref, and with `asset` attach the release's records to its
 /// GitHub release.
@@ -233,13 +317,24 @@ pub struct AppendRecord {
 
 impl AppendRecord {
     fn show(&self) -> Process {
-        git(&self.root, ["notes", "--ref", NOTES_REF, "show", &self.commit])
+        git(
+            &self.root,
+            ["notes", "--ref", NOTES_REF, "show", &self.commit],
+        )
     }
     fn append(&self) -> Process {
         with_env(
             git(
                 &self.root,
-                ["notes", "--ref", NOTES_REF, "append", "-F", "-", &self.commit],
+                [
+                    "notes",
+                    "--ref",
+                    NOTES_REF,
+                    "append",
+                    "-F",
+                    "-",
+                    &self.commit,
+                ],
             )
             .stdin(Val::Plain(format!("{}\n", self.line))),
             &self.ident,
@@ -266,8 +361,13 @@ impl Reconcile for AppendRecord {
     }
     fn observe(&self, _cx: &RunContext) -> Result<String> {
         // No note yet: `git notes show` fails, and that is an empty note.
-        Ok(crate::run::process::output(&self.show())
-            .map(|o| if o.ok { o.stdout } else { String::new() })?)
+        Ok(crate::run::process::output(&self.show()).map(|o| {
+            if o.ok {
+                o.stdout
+            } else {
+                String::new()
+            }
+        })?)
     }
     fn decide(&self, note: &String) -> Result<Decision> {
         if ledger::holds_run(note, &self.run) {
@@ -366,14 +466,14 @@ pub fn decide_sync(seen: &NotesSeen, remote: &str, push: bool) -> Result<SyncNee
         bail!("no `{remote}` remote to fetch {NOTES_REF} from; add one, or drop --fetch");
     }
     match (&seen.local, &seen.remote) {
-        (None, None) => Ok(SyncNeed::Done(format!("no {NOTES_REF} here or on {remote}"))),
+        (None, None) => Ok(SyncNeed::Done(format!(
+            "no {NOTES_REF} here or on {remote}"
+        ))),
         (Some(l), Some(r)) if l == r => Ok(SyncNeed::Done(format!(
             "{remote} has {NOTES_REF} at {}",
             short(l)
         ))),
-        (None, Some(_)) if push => Ok(SyncNeed::Done(format!(
-            "no local {NOTES_REF} to push"
-        ))),
+        (None, Some(_)) if push => Ok(SyncNeed::Done(format!("no local {NOTES_REF} to push"))),
         (None, Some(_)) => Ok(SyncNeed::FastForward),
         (Some(_), None) if push => Ok(SyncNeed::Push),
         (Some(_), None) => Ok(SyncNeed::Done(format!("{remote} has no {NOTES_REF}"))),
@@ -389,7 +489,9 @@ pub fn decide_sync(seen: &NotesSeen, remote: &str, push: bool) -> Result<SyncNee
                 }
             } else if seen.remote_known && seen.local_in_remote {
                 if push {
-                    Ok(SyncNeed::Done(format!("{remote} holds all the local notes")))
+                    Ok(SyncNeed::Done(format!(
+                        "{remote} holds all the local notes"
+                    )))
                 } else {
                     Ok(SyncNeed::FastForward)
                 }
@@ -438,7 +540,9 @@ impl Reconcile for SyncNotes {
     }
     fn observe(&self, _cx: &RunContext) -> Result<NotesSeen> {
         let mut seen = NotesSeen {
-            has_remote: self.ok(self.g(["remote", "get-url", &self.remote]))?.is_some(),
+            has_remote: self
+                .ok(self.g(["remote", "get-url", &self.remote]))?
+                .is_some(),
             local: self.ok(self.g(["rev-parse", "-q", "--verify", NOTES_REF]))?,
             ..NotesSeen::default()
         };
@@ -530,7 +634,9 @@ pub fn asset_content(note: &str, tag: &str) -> String {
         .collect();
     format!(
         "{}\n",
-        crate::core::json::pretty(&json!({"schema": "slipway.ledger-asset/1", "tag": tag, "records": records}))
+        crate::core::json::pretty(
+            &json!({"schema": "slipway.ledger-asset/1", "tag": tag, "records": records})
+        )
     )
 }
 
@@ -539,7 +645,10 @@ impl UploadLedger {
         self.gh.api([self.gh.release_by_tag_path(&self.tag)])
     }
     fn show(&self) -> Process {
-        git(&self.root, ["notes", "--ref", NOTES_REF, "show", &self.commit])
+        git(
+            &self.root,
+            ["notes", "--ref", NOTES_REF, "show", &self.commit],
+        )
     }
     fn upload(&self, upload_url: &str) -> Process {
         let base = upload_url.split('{').next().unwrap_or(upload_url);
@@ -599,8 +708,13 @@ impl Reconcile for UploadLedger {
             404 => None,
             s => bail!("GitHub answered {s} for the release {}", self.tag),
         };
-        let note = crate::run::process::output(&self.show())
-            .map(|o| if o.ok { o.stdout } else { String::new() })?;
+        let note = crate::run::process::output(&self.show()).map(|o| {
+            if o.ok {
+                o.stdout
+            } else {
+                String::new()
+            }
+        })?;
         Ok(AssetSeen { release, note })
     }
     fn decide(&self, seen: &AssetSeen) -> Result<Decision> {
@@ -657,7 +771,13 @@ impl Reconcile for UploadLedger {
 mod tests {
     use super::*;
 
-    fn seen(local: Option<&str>, remote: Option<&str>, known: bool, r_in_l: bool, l_in_r: bool) -> NotesSeen {
+    fn seen(
+        local: Option<&str>,
+        remote: Option<&str>,
+        known: bool,
+        r_in_l: bool,
+        l_in_r: bool,
+    ) -> NotesSeen {
         NotesSeen {
             has_remote: true,
             local: local.map(String::from),
@@ -675,23 +795,42 @@ mod tests {
         let cases: &[(NotesSeen, bool, fn(&SyncNeed) -> bool)] = &[
             (seen(None, None, false, false, false), true, done),
             (seen(Some("a"), Some("a"), true, true, true), true, done),
-            (seen(Some("a"), None, false, false, false), true, |n| *n == Push),
-            (seen(Some("b"), Some("a"), true, true, false), true, |n| *n == Push),
+            (seen(Some("a"), None, false, false, false), true, |n| {
+                *n == Push
+            }),
+            (seen(Some("b"), Some("a"), true, true, false), true, |n| {
+                *n == Push
+            }),
             (seen(Some("a"), Some("b"), true, false, true), true, done),
             // Both moved (or origin's commit is not here yet): fetch aside and merge.
-            (seen(Some("a"), Some("b"), false, false, false), true, |n| *n == Merge),
-            (seen(Some("a"), Some("b"), true, false, false), true, |n| *n == Merge),
-            (seen(None, Some("b"), false, false, false), false, |n| *n == FastForward),
-            (seen(Some("a"), Some("b"), true, false, true), false, |n| *n == FastForward),
+            (seen(Some("a"), Some("b"), false, false, false), true, |n| {
+                *n == Merge
+            }),
+            (seen(Some("a"), Some("b"), true, false, false), true, |n| {
+                *n == Merge
+            }),
+            (seen(None, Some("b"), false, false, false), false, |n| {
+                *n == FastForward
+            }),
+            (seen(Some("a"), Some("b"), true, false, true), false, |n| {
+                *n == FastForward
+            }),
             (seen(Some("b"), Some("a"), true, true, false), false, done),
-            (seen(Some("a"), Some("b"), false, false, false), false, |n| *n == Merge),
+            (
+                seen(Some("a"), Some("b"), false, false, false),
+                false,
+                |n| *n == Merge,
+            ),
         ];
         for (s, push, want) in cases {
             let got = decide_sync(s, "origin", *push).unwrap();
             assert!(want(&got), "{s:?} push={push}: {got:?}");
         }
         let none = NotesSeen::default();
-        assert!(matches!(decide_sync(&none, "origin", true).unwrap(), Done(_)));
+        assert!(matches!(
+            decide_sync(&none, "origin", true).unwrap(),
+            Done(_)
+        ));
         assert!(decide_sync(&none, "origin", false).is_err());
     }
 
@@ -699,14 +838,39 @@ mod tests {
     fn stages_from_step_records() {
         let ms = Duration::from_millis;
         let records = vec![
-            (0, "build".to_string(), "done".to_string(), String::new(), ms(100)),
-            (1, "push".to_string(), "done".to_string(), String::new(), ms(200)),
-            (2, "upload".to_string(), "failed".to_string(), "boom".into(), ms(50)),
+            (
+                0,
+                "build".to_string(),
+                "done".to_string(),
+                String::new(),
+                ms(100),
+            ),
+            (
+                1,
+                "push".to_string(),
+                "done".to_string(),
+                String::new(),
+                ms(200),
+            ),
+            (
+                2,
+                "upload".to_string(),
+                "failed".to_string(),
+                "boom".into(),
+                ms(50),
+            ),
         ];
         let stages = stages_of(&["build", "publish", "publish", "verify"], &records);
         let got: Vec<(&str, &str, u64, usize)> = stages
             .iter()
-            .map(|s| (s.name.as_str(), s.status.as_str(), s.duration_ms, s.steps.len()))
+            .map(|s| {
+                (
+                    s.name.as_str(),
+                    s.status.as_str(),
+                    s.duration_ms,
+                    s.steps.len(),
+                )
+            })
             .collect();
         assert_eq!(
             got,

@@ -5,9 +5,9 @@
 pub mod deploy;
 pub mod docker;
 pub mod gates;
-pub mod ledger;
 pub mod github;
 pub mod github_pr;
+pub mod ledger;
 pub mod notices;
 pub mod publish;
 pub mod pypi;
