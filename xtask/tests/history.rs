@@ -543,3 +543,121 @@ fn the_html_page_renders_in_headless_chromium_one_row_per_release() {
     std::fs::copy(&shot, keep.join("history.png")).unwrap();
     std::fs::copy(&page, keep.join("history.html")).unwrap();
 }
+
+/// `ledger.json` on the GitHub release (the stand-in, real `gh`): attached when absent, kept
+/// when the same, replaced (deleted, uploaded) once the note holds another record; every
+/// request within GitHub's REST contract.
+#[test]
+fn ledger_json_is_attached_then_kept_then_replaced_on_the_release() {
+    use xtask::run::plan::{Done, Plan, Step, Val};
+    let gh_ok = std::process::Command::new("gh")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !require("gh (Debian package)", gh_ok) {
+        return;
+    }
+    let standin = slipway_rig::standin::Standin::start(
+        &slipway_rig::standin::default_spec_path().expect("the GitHub contract"),
+    )
+    .unwrap();
+    standin.seed_repo("acme", "app");
+    let config = tempfile::tempdir().unwrap();
+    let env = standin.gh_env(config.path());
+    let out = std::process::Command::new("gh")
+        .args(["api", "repos/acme/app/releases", "-f", "tag_name=v1.0.0"])
+        .envs(env.clone())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let repo = Repo::new(&[("Cargo.toml", "[workspace]\nmembers = []\n")]);
+    repo.git(&["tag", "v1.0.0"]);
+    let commit = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    repo.git(&[
+        "notes",
+        "--ref",
+        "slipway",
+        "append",
+        "-m",
+        &publish_record("1.0.0", &commit, TIMES[0].1, 1),
+        &commit,
+    ]);
+    let gh = xtask::targets::github::Gh {
+        repo: "acme/app".into(),
+        env: env
+            .iter()
+            .map(|(k, v)| {
+                let v = if k.contains("TOKEN") {
+                    Val::Secret(v.clone())
+                } else {
+                    Val::Plain(v.clone())
+                };
+                (k.clone(), v)
+            })
+            .collect(),
+        cwd: repo.path().to_path_buf(),
+    };
+    let step = || {
+        let mut plan = Plan::default();
+        plan.push(Step::Action(Box::new(
+            xtask::targets::ledger::UploadLedger {
+                gh: xtask::targets::github::Gh {
+                    repo: gh.repo.clone(),
+                    env: gh.env.clone(),
+                    cwd: gh.cwd.clone(),
+                },
+                tag: "v1.0.0".into(),
+                commit: commit.clone(),
+                path: repo.path().join("target/slipway/ledger/v1.0.0/ledger.json"),
+                root: repo.path().to_path_buf(),
+            },
+        )));
+        let o = xtask::run::exec::execute(&plan, &xtask::run::ui::Ui::captured(), repo.path())
+            .unwrap_or_else(|e| panic!("{e:#}"));
+        o.done[0].clone()
+    };
+    let asset = || -> Json {
+        let rel = &standin.state()["repos"][0]["releases"][0];
+        let assets: Vec<&Json> = rel["assets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["name"] == "ledger.json")
+            .collect();
+        assert_eq!(assets.len(), 1, "{rel:#}");
+        assets[0].clone()
+    };
+    let ran = |d: Done| match d {
+        Done::Ran(s) => s,
+        Done::Skipped(s) => panic!("skipped: {s}"),
+    };
+    assert!(ran(step()).contains("attached ledger.json"));
+    let first = asset();
+    let bytes = standin
+        .asset_bytes("acme", "app", "v1.0.0", "ledger.json")
+        .unwrap();
+    let doc: Json = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(doc["records"].as_array().unwrap().len(), 1);
+    assert_eq!(doc["records"][0]["run"], "seed-1.0.0");
+    assert!(matches!(step(), Done::Skipped(s) if s.contains("same records")));
+    let verify = publish_record("1.0.0", &commit, TIMES[0].1, 2)
+        .replace("seed-1.0.0", "verify-1")
+        .replace("\"command\":\"publish-prod\"", "\"command\":\"verify\"");
+    repo.git(&[
+        "notes", "--ref", "slipway", "append", "-m", &verify, &commit,
+    ]);
+    assert!(ran(step()).contains("replaced ledger.json"));
+    let second = asset();
+    assert_ne!(first["digest"], second["digest"]);
+    let bytes = standin
+        .asset_bytes("acme", "app", "v1.0.0", "ledger.json")
+        .unwrap();
+    let doc: Json = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(doc["records"].as_array().unwrap().len(), 2);
+    assert_eq!(standin.violations(), Vec::<String>::new());
+}

@@ -725,7 +725,7 @@ impl Reconcile for UploadLedger {
             )));
         };
         let content = asset_content(&seen.note, &self.tag);
-        let sha = crate::core::sha256::hex(content.as_bytes());
+        let sha = crate::core::sha256::digest_hex(content.as_bytes());
         let existing = release
             .get("assets")
             .and_then(Json::as_array)
