@@ -226,7 +226,13 @@ pub fn plan(cfg: &Config, commit: &str, tag: &str, record: Option<&Record>, asse
         ident,
     })));
     if asset {
-        if let Ok(gh) = Gh::resolve(cfg, &github::process_gh_env()) {
+        // Without a token (a dry run may lack one; a real run refuses before this) the step is
+        // shown all the same, as the GitHub target's own steps are.
+        let env = github::process_gh_env();
+        if let Some(gh) = Gh::resolve(cfg, &env)
+            .ok()
+            .or_else(|| Gh::preview(cfg, &env))
+        {
             plan.push(Step::Action(Box::new(UploadLedger {
                 gh,
                 tag: tag.to_string(),
