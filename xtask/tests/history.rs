@@ -380,9 +380,7 @@ fn three_releases_and_a_rollback_make_four_records_every_clone_sees() {
     // finds origin moved, fetches, merges with cat_sort_uniq, pushes: every record once.
     let b_line = publish_record(
         "1.1.0",
-        &git_in(second.path(), &["rev-parse", "v1.1.0^{commit}"])
-            .trim()
-            .to_string(),
+        git_in(second.path(), &["rev-parse", "v1.1.0^{commit}"]).trim(),
         TIMES[1].1,
         1_795_900_000,
     )
@@ -427,6 +425,40 @@ fn three_releases_and_a_rollback_make_four_records_every_clone_sees() {
     // The second clone gets the merged history with --fetch (a fast-forward now).
     let b = history_json(second.path(), &["--fetch"]);
     assert_eq!(b["releases"], merged["releases"]);
+
+    // A run that fails is history too: the registry is gone, the rollback fails, and its record
+    // (status failure, the error) is appended and pushed all the same.
+    drop(registry);
+    let failed = run_in(repo.path(), &["rollback", "1.2.0", "--to", "1.1.0"]);
+    assert_eq!(failed.code, 1, "{}", failed.all());
+    assert!(
+        failed.all().contains("ledger: rollback failure of v1.2.0"),
+        "{}",
+        failed.all()
+    );
+    let after = history_json(repo.path(), &[]);
+    assert_eq!(after["records"], 7);
+    let v12 = &after["releases"][2];
+    let last = v12["records"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (last["command"].as_str(), last["status"].as_str()),
+        (Some("rollback"), Some("failure"))
+    );
+    assert!(
+        !last["error"].as_str().unwrap_or_default().is_empty(),
+        "{last:#}"
+    );
+    assert_eq!(v12["state"], "rolled back", "an earlier rollback succeeded");
+    assert_eq!(
+        repo.git(&["rev-parse", "refs/notes/slipway"]),
+        repo.remote_git(&["rev-parse", "refs/notes/slipway"])
+    );
+    let text = run_in(repo.path(), &["history", "--last", "1"]);
+    assert!(
+        text.stdout.contains("  failed: rollback "),
+        "{}",
+        text.stdout
+    );
 }
 
 /// `/usr/bin/chromium` (Debian's), or None — a failure under SLIPWAY_REQUIRE_SERVICES=1 / CI.

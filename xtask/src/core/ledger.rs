@@ -1011,7 +1011,9 @@ mod tests {
 
     #[test]
     fn percent_and_seconds_table() {
-        let cases: &[(u64, Option<u64>, Option<i64>, Option<i64>)] = &[
+        // (ms, previous ms, delta, percent)
+        type Case = (u64, Option<u64>, Option<i64>, Option<i64>);
+        let cases: &[Case] = &[
             (1000, Some(1000), Some(0), Some(0)),
             (1500, Some(1000), Some(500), Some(50)),
             (500, Some(1000), Some(-500), Some(-50)),

@@ -367,13 +367,8 @@ impl Reconcile for AppendRecord {
     }
     fn observe(&self, _cx: &RunContext) -> Result<String> {
         // No note yet: `git notes show` fails, and that is an empty note.
-        Ok(crate::run::process::output(&self.show()).map(|o| {
-            if o.ok {
-                o.stdout
-            } else {
-                String::new()
-            }
-        })?)
+        crate::run::process::output(&self.show())
+            .map(|o| if o.ok { o.stdout } else { String::new() })
     }
     fn decide(&self, note: &String) -> Result<Decision> {
         if ledger::holds_run(note, &self.run) {
@@ -798,7 +793,9 @@ mod tests {
     fn sync_decisions_table() {
         use SyncNeed::*;
         let done = |n: &SyncNeed| matches!(n, Done(_));
-        let cases: &[(NotesSeen, bool, fn(&SyncNeed) -> bool)] = &[
+        // (what was read, pushing?, is the decision right?)
+        type Case = (NotesSeen, bool, fn(&SyncNeed) -> bool);
+        let cases: &[Case] = &[
             (seen(None, None, false, false, false), true, done),
             (seen(Some("a"), Some("a"), true, true, true), true, done),
             (seen(Some("a"), None, false, false, false), true, |n| {
