@@ -278,9 +278,12 @@ pub struct Release {
 impl Release {
     /// The run that published it: the last successful `publish-prod`, else the last attempt.
     pub fn publish(&self) -> Option<&Record> {
-        let mut runs = self.records.iter().filter(|r| r.command == "publish-prod");
-        let all: Vec<&Record> = runs.by_ref().collect();
-        all.iter().rev().find(|r| r.ok()).or(all.last()).copied()
+        let runs: Vec<&Record> = self
+            .records
+            .iter()
+            .filter(|r| r.command == "publish-prod")
+            .collect();
+        runs.iter().rev().find(|r| r.ok()).or(runs.last()).copied()
     }
     pub fn published(&self) -> bool {
         self.records
@@ -516,8 +519,8 @@ pub struct History {
 
 /// Builds the history of `records`, keeping the `last` newest releases (all with `None`).
 pub fn history(records: Vec<Record>, malformed: usize, last: Option<usize>) -> History {
-    let count = records.len();
     let all = releases(records);
+    let count = all.iter().map(|r| r.records.len()).sum();
     let mut out = Vec::with_capacity(all.len());
     let mut previous: Option<(String, Record)> = None;
     for rel in all {
@@ -1078,7 +1081,8 @@ mod tests {
             rollback("1.10.0", "1.2.0", 50),
         ];
         let h = history(records, 1, None);
-        assert_eq!(h.records, 6);
+        // The duplicate run counts once.
+        assert_eq!(h.records, 5);
         let tags: Vec<&str> = h.releases.iter().map(|r| r.0.tag.as_str()).collect();
         assert_eq!(tags, ["v1.0.0", "v1.1.0", "v1.2.0", "v1.10.0"]);
         // v1.2.0 compares with v1.0.0: v1.1.0 never published.
