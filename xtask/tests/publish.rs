@@ -293,6 +293,47 @@ fn full_publish_dry_run_equals_real_run_then_rerun_skips() {
         4,
         "two dists, SHA256SUMS and the ledger's ledger.json: {releases:?}"
     );
+    // The ledger holds the run: the report's stages and durations, the dists with their sha256
+    // and the release; ledger.json on the release holds the same record.
+    let h = sb.run(&["history", "--json"]);
+    assert_eq!(h.code, 0, "{}", h.all());
+    let h: serde_json::Value = serde_json::from_str(&h.stdout).unwrap();
+    let record = &h["releases"][0]["records"][0];
+    assert_eq!(
+        (
+            record["command"].as_str(),
+            record["status"].as_str(),
+            record["tag"].as_str()
+        ),
+        (Some("publish-prod"), Some("success"), Some("v1.3.0"))
+    );
+    let stages = |v: &serde_json::Value| -> Vec<(String, u64)> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                (
+                    s["name"].as_str().unwrap().to_string(),
+                    s["duration_ms"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(stages(&record["stages"]), stages(&report["stages"]));
+    let artifacts = record["artifacts"].to_string();
+    for needle in [
+        "slipway_demo-1.3.0-py3-none-any.whl",
+        "slipway_demo-1.3.0.tar.gz",
+        "\"kind\":\"release\"",
+    ] {
+        assert!(artifacts.contains(needle), "{needle}: {artifacts}");
+    }
+    let asset = sb
+        .standin
+        .asset_bytes("acme", "app", "v1.3.0", "ledger.json")
+        .expect("ledger.json on the release");
+    let asset: serde_json::Value = serde_json::from_slice(&asset).unwrap();
+    assert_eq!(asset["records"][0]["run"], record["run"]);
     sb.standin.ensure_no_violations().unwrap();
     assert!(
         real.stderr
