@@ -13,7 +13,7 @@ use anyhow::{Context, Result};
 use crate::cmd::Global;
 use crate::core::ledger;
 use crate::facts::{config, git};
-use crate::run::plan::{Plan, Step};
+use crate::run::plan::Plan;
 use crate::run::ui::{self, Ui};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -52,12 +52,7 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
     let cfg = config::load_or_refuse(&root, "history")?;
     if o.fetch {
         let mut plan = Plan::default();
-        plan.push(Step::Action(Box::new(crate::targets::ledger::SyncNotes {
-            root: cfg.root.clone(),
-            remote: cfg.remote.clone(),
-            push: false,
-            ident: Vec::new(),
-        })));
+        plan.push(crate::targets::ledger::fetch_step(&cfg));
         crate::run::exec::execute(&plan, ui, &cfg.root)?;
     }
     let (records, malformed) = crate::facts::ledger::read(&cfg.root)?;

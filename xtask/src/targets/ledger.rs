@@ -279,6 +279,16 @@ pub fn write(ui: &Ui, cfg: &Config, record: &Record, asset: bool) {
     }
 }
 
+/// `history --fetch`: origin's notes into this clone (merged when both sides moved).
+pub fn fetch_step(cfg: &Config) -> Step {
+    Step::Action(Box::new(SyncNotes {
+        root: cfg.root.clone(),
+        remote: cfg.remote.clone(),
+        push: false,
+        ident: identity_env(&cfg.root),
+    }))
+}
+
 /// The committer identity for the notes commits when git has none configured (a CI runner):
 /// slipway's own, so a ledger write never fails on it.
 fn identity_env(root: &Path) -> Vec<(String, Val)> {
