@@ -243,7 +243,7 @@ fn three_releases_and_a_rollback_make_four_records_every_clone_sees() {
     assert_eq!(headers[1], "push refs/notes/slipway to origin");
     let append = &ledger_steps[0]["apply"][0];
     assert_eq!(append["program"], "git");
-    assert_eq!(append["stdin"], "<ledger record>\n");
+    assert_eq!(append["stdin"], "<ledger record>");
     assert!(
         append["args"]
             .to_string()

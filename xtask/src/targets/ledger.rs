@@ -352,7 +352,7 @@ impl AppendRecord {
                     &self.commit,
                 ],
             )
-            .stdin(Val::Plain(format!("{}\n", self.line))),
+            .stdin(Val::Plain(self.line.clone())),
             &self.ident,
         )
     }
