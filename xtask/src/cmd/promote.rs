@@ -200,14 +200,7 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
     registry::record_requests();
     let mut steps = Vec::new();
     let result = crate::run::exec::execute_with(&plan, ui, &cfg.root, &mut |r| {
-        let status = if r.result.is_ok() { "done" } else { "failed" };
-        steps.push((
-            r.index,
-            r.header.to_string(),
-            status.to_string(),
-            String::new(),
-            r.took,
-        ));
+        steps.push(crate::targets::ledger::row(r));
     });
     let requests = registry::recorded_requests();
     let took = started.elapsed();

@@ -480,14 +480,7 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
     let (started, mut timed) = (std::time::Instant::now(), Vec::new());
     let mut records: Vec<(usize, String, String, String)> = Vec::new();
     let result = crate::run::exec::execute_with(&plan, ui, &cfg.root, &mut |r: &StepRecord| {
-        let failed = if r.result.is_ok() { "done" } else { "failed" };
-        timed.push((
-            r.index,
-            r.header.to_string(),
-            failed.to_string(),
-            String::new(),
-            r.took,
-        ));
+        timed.push(crate::targets::ledger::row(r));
         let (status, detail) = match &r.result {
             Ok(Done::Ran(what)) => ("done", what.clone()),
             Ok(Done::Skipped(why)) => ("skipped", why.clone()),

@@ -96,14 +96,7 @@ pub fn run_with(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
     );
     let (started, mut steps) = (std::time::Instant::now(), Vec::new());
     let result = crate::run::exec::execute_with(&plan, ui, &cfg.root, &mut |r| {
-        let status = if r.result.is_ok() { "done" } else { "failed" };
-        steps.push((
-            r.index,
-            r.header.to_string(),
-            status.to_string(),
-            String::new(),
-            r.took,
-        ));
+        steps.push(crate::targets::ledger::row(r));
     });
     crate::targets::ledger::finish(&mut ledger, &result, started.elapsed());
     ledger.stages = crate::targets::ledger::stages_of(&vec!["verify"; plan.steps.len()], &steps);

@@ -58,6 +58,26 @@ pub fn finish(r: &mut Record, result: &Result<impl Sized>, took: Duration) {
     }
 }
 
+/// One finished step as the ledger keeps it: `(index, header, status, detail, took)`, the
+/// journal's shape (`done`, `skipped` or `failed`; the detail is not kept).
+pub type StepRow = (usize, String, String, String, Duration);
+
+/// The [`StepRow`] of a step the executor reports.
+pub fn row(r: &crate::run::exec::StepRecord) -> StepRow {
+    let status = match &r.result {
+        Ok(crate::run::plan::Done::Ran(_)) => "done",
+        Ok(crate::run::plan::Done::Skipped(_)) => "skipped",
+        Err(_) => "failed",
+    };
+    (
+        r.index,
+        r.header.to_string(),
+        status.into(),
+        String::new(),
+        r.took,
+    )
+}
+
 /// The stages of a run from its step records (`(index, header, status, detail, took)`, the
 /// journal's) and the stage of each planned step; a planned stage no step of which ran is
 /// `not run`.
