@@ -82,12 +82,21 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
             }
             crate::run::exec::write_atomic(path, &ui::redact(&text))
                 .with_context(|| format!("cannot write {}", path.display()))?;
-            ui.line(&format!(
-                "{} release(s), {} record(s) → {}",
-                h.releases.len(),
-                h.records,
-                path.display()
-            ));
+            if o.format == Format::Json {
+                // `--json`: stdout still carries one document — where it went.
+                ui::print_json(&serde_json::json!({
+                    "written": path.display().to_string(),
+                    "releases": h.releases.len(),
+                    "records": h.records,
+                }));
+            } else {
+                ui.line(&format!(
+                    "{} release(s), {} record(s) → {}",
+                    h.releases.len(),
+                    h.records,
+                    path.display()
+                ));
+            }
         }
         None => ui.raw(&text),
     }
