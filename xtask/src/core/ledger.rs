@@ -348,6 +348,13 @@ pub fn releases(records: Vec<Record>) -> Vec<Release> {
             commit: r.commit.clone(),
             records: Vec::new(),
         });
+        // A rollback recorded where the release commit was unknown names none: take another's.
+        if rel.commit.is_empty() {
+            rel.commit = r.commit.clone();
+        }
+        if rel.version.is_empty() {
+            rel.version = r.version.clone();
+        }
         rel.records.push(r);
     }
     let mut out: Vec<Release> = by_tag.into_values().collect();
@@ -1117,6 +1124,55 @@ mod tests {
             last.releases[0].1.as_ref().unwrap().previous.as_deref(),
             Some("v1.0.0")
         );
+    }
+
+    #[test]
+    fn the_text_view() {
+        let prev = verify_stage(publish(
+            "1.2.0",
+            1_795_000_000,
+            &[
+                ("build", &[("build {v}", 5000)]),
+                (
+                    "publish",
+                    &[("push acme/app:{v} to ghcr.io", 12000), ("upload", 5800)],
+                ),
+            ],
+        ));
+        let mut cur = verify_stage(publish(
+            "1.3.0",
+            1_795_086_400,
+            &[
+                ("build", &[("build {v}", 4800)]),
+                (
+                    "publish",
+                    &[("push acme/app:{v} to ghcr.io", 15900), ("upload", 6200)],
+                ),
+            ],
+        ));
+        cur.gates.push(Gate {
+            name: "tests".into(),
+            status: "passed".into(),
+            blocking: true,
+        });
+        let h = history(
+            vec![prev, cur, rollback("1.3.0", "1.2.0", 1_795_090_000)],
+            0,
+            None,
+        );
+        expect_test::expect![[r#"
+            v1.2.0 2026-11-18 0000000 published (rollback point)
+              publish-prod success in 22.8 s: build 5.0 s, publish 17.8 s, verify 0.0 s
+              bottleneck: publish 17.8 s
+            v1.3.0 2026-11-19 0000000 rolled back (rolled back to v1.2.0)
+              publish-prod success in 26.9 s: build 4.8 s, publish 22.1 s, verify 0.0 s
+              bottleneck: publish 22.1 s, +4.3 s (+24%) vs v1.2.0: push acme/app:1.3.0 to ghcr.io +3.9 s
+              vs v1.2.0: build -0.2 s (-4%), publish +4.3 s (+24%), verify +0.0 s (+0%)
+              gates: tests passed
+              rollback v1.3.0 → v1.2.0 (success): 1 tag move(s)
+            rollback points: v1.2.0
+        "#]]
+        .assert_eq(&h.to_text());
     }
 
     #[test]
