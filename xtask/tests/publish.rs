@@ -467,6 +467,26 @@ fn failures_at_each_publish_step_then_rerun_completes_identically() {
     );
     let state = sb.standin.state();
     assert_eq!(state["repos"][0]["releases"][0]["prerelease"], true);
+    // Every run is in the ledger: the three that failed (with their error) and the last one.
+    let h = sb.run(&["history", "--json"]);
+    assert_eq!(h.code, 0, "{}", h.all());
+    let h: serde_json::Value = serde_json::from_str(&h.stdout).unwrap();
+    let runs = h["releases"][0]["records"].as_array().unwrap();
+    let statuses: Vec<&str> = runs.iter().map(|r| r["status"].as_str().unwrap()).collect();
+    assert_eq!(
+        statuses,
+        ["failure", "failure", "failure", "success"],
+        "{h:#}"
+    );
+    for failed in &runs[..3] {
+        assert!(
+            failed["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("failed")),
+            "{failed}"
+        );
+    }
+    assert_eq!(h["releases"][0]["state"], "published");
     sb.standin.ensure_no_violations().unwrap();
 }
 
