@@ -30,6 +30,8 @@ pub const PACKAGES: &[&str] = &[
     "fish",
     // A static busybox: the FROM scratch image (httpd + a wget HEALTHCHECK) of the docker tests.
     "busybox-static",
+    // The `history --format html` page is rendered (DOM dump, screenshot) in headless Chromium.
+    "chromium",
 ];
 
 fn installed(pkg: &str) -> bool {

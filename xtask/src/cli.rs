@@ -53,6 +53,7 @@ pub enum Cmd {
         only: Vec<cmd::publish::Target>,
     },
     Rollback(cmd::rollback::Options),
+    History(cmd::history::Options),
     Promote(cmd::promote::Options),
     DockerValidate(cmd::docker_validate::Options),
     Changelog(cmd::changelog::Options),
@@ -234,6 +235,13 @@ targets: every tag and digest on every registry, the index's files by sha256 plu
 smoke test, the GitHub release and its assets. Exit 0 only when everything is there and
 consistent.";
 
+const HISTORY_ABOUT: &str = "\
+Lists every release in the ledger (the git notes `refs/notes/slipway` that publish-prod, promote,
+rollback and verify append to on the release commit): stage durations, the slowest stage (the
+bottleneck) and the change against the previous release, gate results, failures, rollbacks and
+the rollback points (published, verified, not rolled back from). Reads the local notes; fetch
+them first with --fetch, or `git fetch origin refs/notes/slipway:refs/notes/slipway`.";
+
 const ROLLBACK_ABOUT: &str = "\
 Rolls a bad release back to a good one everywhere it was published. Default: the newest stable
 release (from the tags, the remote's included) back to the highest lower stable release of its
@@ -408,6 +416,7 @@ const COMMAND_NAMES: &[&str] = &[
     "publish-prod",
     "verify",
     "rollback",
+    "history",
     "promote",
     "docker-validate",
     "changelog",
@@ -434,6 +443,7 @@ fn subcommand(name: &str) -> Option<App> {
         "publish-prod" => publish_prod(),
         "verify" => verify(),
         "rollback" => rollback(),
+        "history" => history(),
         "promote" => promote(),
         "docker-validate" => docker_validate(),
         "changelog" => changelog(),
@@ -671,6 +681,50 @@ fn verify() -> App {
             ("verify", "the release tagged at HEAD"),
             ("verify 1.3.0", "an earlier release"),
             ("verify 1.2.3 --yanked", "1.2.3 is yanked on the index, with its reason"),
+        ]))
+}
+
+fn history() -> App {
+    App::new("history")
+        .about("every release from the ledger: stage times, bottleneck, changes, rollback points")
+        .before_help(HISTORY_ABOUT)
+        .help_template(SUB_TEMPLATE)
+        .arg(opt(
+            "last",
+            "N",
+            "only the N newest releases (compared with the ones before all the same)",
+        ))
+        .arg(json_flag(
+            "the history as JSON on stdout (same as --format json)",
+        ))
+        .arg(opt(
+            "format",
+            "format",
+            "text (default), json, or html (a standalone page)",
+        ))
+        .arg(
+            Arg::new("output")
+                .short('o')
+                .long("output")
+                .value_name("file")
+                .action(ArgAction::Set)
+                .help("write it to <file> instead of stdout"),
+        )
+        .arg(flag(
+            "fetch",
+            "fetch origin's refs/notes/slipway first (merged when both sides have new records)",
+        ))
+        .after_help(examples(&[
+            ("history", "every release, newest last"),
+            ("history --last 5 --json", "the five newest, for scripts"),
+            (
+                "history --format html -o target/slipway/history.html",
+                "a page to open in a browser",
+            ),
+            (
+                "history --fetch",
+                "origin's records first (a fresh clone or CI runner)",
+            ),
         ]))
 }
 
@@ -1277,6 +1331,33 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation> {
                 only,
             }
         }
+        "history" => {
+            let last = match string(sub, "last") {
+                Some(n) => Some(n.parse::<usize>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    usage(format!(
+                        "invalid value `{n}` for --last: give a number of releases, 1 or more"
+                    ))
+                })?),
+                None => None,
+            };
+            let format = match string(sub, "format") {
+                Some(f) => {
+                    let f = choose(&f, "--format", &cmd::history::Format::NAMES)?;
+                    cmd::history::Format::parse(f).expect("listed")
+                }
+                None if sub.get_flag("json") => cmd::history::Format::Json,
+                None => cmd::history::Format::Text,
+            };
+            if sub.get_flag("json") && format != cmd::history::Format::Json {
+                return Err(usage("--json and --format other than json: pick one"));
+            }
+            Cmd::History(cmd::history::Options {
+                last,
+                format,
+                output: string(sub, "output").map(PathBuf::from),
+                fetch: sub.get_flag("fetch"),
+            })
+        }
         "rollback" => Cmd::Rollback(cmd::rollback::Options {
             bad: string(sub, "bad-version"),
             to: string(sub, "to"),
@@ -1486,6 +1567,7 @@ fn dispatch(global: &cmd::Global, command: Cmd, ui: &Ui) -> Result<u8> {
             ui,
         ),
         Cmd::Rollback(o) => cmd::rollback::run(global, &o, ui),
+        Cmd::History(o) => cmd::history::run(global, &o, ui),
         Cmd::Promote(o) => cmd::promote::run(global, &o, ui),
         Cmd::DockerValidate(o) => cmd::docker_validate::run(global, &o, ui),
         Cmd::Changelog(o) => cmd::changelog::run(global, &o, ui),

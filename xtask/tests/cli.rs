@@ -38,6 +38,7 @@ const COMMANDS: &[&str] = &[
     "publish-prod",
     "verify",
     "rollback",
+    "history",
     "promote",
     "hotfix",
     "release-pr",

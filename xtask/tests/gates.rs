@@ -867,7 +867,9 @@ fn publish_starts_only_the_gate_processes_its_dry_run_lists() {
         headers[..gates_at].iter().any(|h| h.contains("build")),
         "after the builds: {headers:#?}"
     );
-    let planned = trace::planned(&plan["steps"]);
+    let mut planned = trace::planned(&plan["steps"]);
+    // The ledger's steps (append the record, push the notes, ledger.json), after the plan.
+    planned.extend(trace::planned(&plan["ledger"]));
     let real_dir = tempfile::tempdir().unwrap();
     let (real, started) = trace::traced(&s.command(&args), real_dir.path());
     assert!(

@@ -290,9 +290,50 @@ fn full_publish_dry_run_equals_real_run_then_rerun_skips() {
     assert_eq!(releases[0].0, "v1.3.0");
     assert_eq!(
         releases[0].1.len(),
-        3,
-        "two dists and SHA256SUMS: {releases:?}"
+        4,
+        "two dists, SHA256SUMS and the ledger's ledger.json: {releases:?}"
     );
+    // The ledger holds the run: the report's stages and durations, the dists with their sha256
+    // and the release; ledger.json on the release holds the same record.
+    let h = sb.run(&["history", "--json"]);
+    assert_eq!(h.code, 0, "{}", h.all());
+    let h: serde_json::Value = serde_json::from_str(&h.stdout).unwrap();
+    let record = &h["releases"][0]["records"][0];
+    assert_eq!(
+        (
+            record["command"].as_str(),
+            record["status"].as_str(),
+            record["tag"].as_str()
+        ),
+        (Some("publish-prod"), Some("success"), Some("v1.3.0"))
+    );
+    let stages = |v: &serde_json::Value| -> Vec<(String, u64)> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                (
+                    s["name"].as_str().unwrap().to_string(),
+                    s["duration_ms"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(stages(&record["stages"]), stages(&report["stages"]));
+    let artifacts = record["artifacts"].to_string();
+    for needle in [
+        "slipway_demo-1.3.0-py3-none-any.whl",
+        "slipway_demo-1.3.0.tar.gz",
+        "\"kind\":\"release\"",
+    ] {
+        assert!(artifacts.contains(needle), "{needle}: {artifacts}");
+    }
+    let asset = sb
+        .standin
+        .asset_bytes("acme", "app", "v1.3.0", "ledger.json")
+        .expect("ledger.json on the release");
+    let asset: serde_json::Value = serde_json::from_slice(&asset).unwrap();
+    assert_eq!(asset["records"][0]["run"], record["run"]);
     sb.standin.ensure_no_violations().unwrap();
     assert!(
         real.stderr
@@ -314,7 +355,26 @@ fn full_publish_dry_run_equals_real_run_then_rerun_skips() {
     for step in publish["steps"].as_array().unwrap() {
         assert_eq!(step["status"], "skipped", "{step}");
     }
-    assert_eq!(sb.releases(), releases, "nothing duplicated");
+    // Nothing duplicated; ledger.json alone changed: it now holds both runs' records.
+    let without_ledger = |rs: Vec<(String, Vec<String>)>| -> Vec<(String, Vec<String>)> {
+        rs.into_iter()
+            .map(|(t, a)| {
+                (
+                    t,
+                    a.into_iter()
+                        .filter(|x| !x.starts_with("ledger.json "))
+                        .collect(),
+                )
+            })
+            .collect()
+    };
+    let now = sb.releases();
+    assert_eq!(now[0].1.len(), 4, "{now:?}");
+    assert_eq!(
+        without_ledger(now),
+        without_ledger(releases),
+        "nothing duplicated"
+    );
     sb.standin.ensure_no_violations().unwrap();
 }
 
@@ -387,13 +447,13 @@ fn failures_at_each_publish_step_then_rerun_completes_identically() {
     assert_eq!(r.code, 0, "{}", r.all());
     let releases = sb.releases();
     assert_eq!(releases.len(), 1, "{releases:?}");
-    // The three release assets, and the incident report of the run whose asset upload failed
+    // The three release assets and ledger.json, and the incident report of the run whose asset upload failed
     // (the release existed by then, so its report was attached).
     let (reports, assets): (Vec<&String>, Vec<&String>) = releases[0]
         .1
         .iter()
         .partition(|a| a.starts_with("incident-v1.4.0-rc.1-"));
-    assert_eq!(assets.len(), 3, "{releases:?}");
+    assert_eq!(assets.len(), 4, "with ledger.json: {releases:?}");
     assert_eq!(reports.len(), 1, "{releases:?}");
     assert_eq!(
         sb.index_files(),
@@ -414,6 +474,26 @@ fn failures_at_each_publish_step_then_rerun_completes_identically() {
     );
     let state = sb.standin.state();
     assert_eq!(state["repos"][0]["releases"][0]["prerelease"], true);
+    // Every run is in the ledger: the three that failed (with their error) and the last one.
+    let h = sb.run(&["history", "--json"]);
+    assert_eq!(h.code, 0, "{}", h.all());
+    let h: serde_json::Value = serde_json::from_str(&h.stdout).unwrap();
+    let runs = h["releases"][0]["records"].as_array().unwrap();
+    let statuses: Vec<&str> = runs.iter().map(|r| r["status"].as_str().unwrap()).collect();
+    assert_eq!(
+        statuses,
+        ["failure", "failure", "failure", "success"],
+        "{h:#}"
+    );
+    for failed in &runs[..3] {
+        assert!(
+            failed["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("failed")),
+            "{failed}"
+        );
+    }
+    assert_eq!(h["releases"][0]["state"], "published");
     sb.standin.ensure_no_violations().unwrap();
 }
 
@@ -619,6 +699,13 @@ fn publish_starts_only_the_processes_its_dry_run_lists() {
     );
     let plan: serde_json::Value = serde_json::from_slice(&dry.stdout).unwrap();
     let planned = trace::planned(&plan["steps"]);
+    // The ledger's steps run after the plan; those that depend on what they find (a merge when
+    // origin's notes moved, replacing ledger.json) may be planned and not started.
+    let with_ledger: Vec<_> = planned
+        .iter()
+        .cloned()
+        .chain(trace::planned(&plan["ledger"]))
+        .collect();
 
     let real_dir = tempfile::tempdir().unwrap();
     let (real, started) = trace::traced(
@@ -634,8 +721,8 @@ fn publish_starts_only_the_processes_its_dry_run_lists() {
     assert!(!acted.is_empty());
     for argv in &acted {
         assert!(
-            planned.iter().any(|t| trace::matches(t, argv)),
-            "started but not in the dry-run plan: {argv:?}\nplanned: {planned:#?}"
+            with_ledger.iter().any(|t| trace::matches(t, argv)),
+            "started but not in the dry-run plan: {argv:?}\nplanned: {with_ledger:#?}"
         );
     }
     for t in &planned {

@@ -350,7 +350,6 @@ pub const NOT_YET_IMPLEMENTED: &[&str] = &[
     "issues/remove-label",
     "repos/create-attestation",
     "repos/delete-release",
-    "repos/delete-release-asset",
     "repos/list-attestations",
     "repos/list-deployments",
     "repos/list-release-assets",
@@ -640,6 +639,7 @@ impl World {
             }
             "repos/update-release" => self.update_release(c),
             "repos/upload-release-asset" => self.upload_asset(c),
+            "repos/delete-release-asset" => self.delete_asset(c),
             "actions/get-workflow" => {
                 let r = self.repo(c.p("owner"), c.p("repo")).unwrap();
                 match find_workflow(r, c.p("workflow_id")) {
@@ -938,6 +938,19 @@ impl World {
         let r = self.repo(c.p("owner"), c.p("repo")).unwrap();
         let rel = &r.releases[idx];
         Reply::created(asset_json(r, rel, rel.assets.last().unwrap()))
+    }
+
+    /// Removes an asset from its release (204); an unknown id is a 404.
+    fn delete_asset(&mut self, c: &Call) -> Reply {
+        let id = c.p("asset_id").parse::<u64>().unwrap_or(0);
+        let repo = self.repo_mut(c.p("owner"), c.p("repo")).unwrap();
+        for rel in &mut repo.releases {
+            if let Some(i) = rel.assets.iter().position(|a| a.id == id) {
+                rel.assets.remove(i);
+                return Reply::ok(204, Json::Null);
+            }
+        }
+        not_found()
     }
 
     fn list_runs(&self, c: &Call) -> Reply {

@@ -621,6 +621,11 @@ impl Shared {
         reply: Reply,
     ) -> Response {
         let mut resp = Response::json(reply.status, &reply.body);
+        if reply.status == 204 {
+            // No Content: no body, no media type (a DELETE's answer).
+            resp.body.clear();
+            resp.headers.clear();
+        }
         resp.headers.extend(reply.headers);
         resp.headers.push((
             "X-GitHub-Request-Id".into(),

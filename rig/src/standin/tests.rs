@@ -289,6 +289,22 @@ fn release_lifecycle() {
     let a = c.send("GET", &format!("{releases}/tags/v1.2.3"), &[], b"");
     assert_eq!(a.json()["assets"][0]["size"], data.len());
 
+    // Delete: 204 without a body, gone from the release, the name free again; unknown: 404.
+    let asset_id = a.json()["assets"][0]["id"].as_u64().unwrap();
+    let gone = format!("{API}/repos/acme/app/releases/assets/{asset_id}");
+    let a = c.send("DELETE", &gone, &[], b"");
+    assert_eq!((a.status, a.body.len()), (204, 0));
+    let a = c.send("GET", &format!("{releases}/tags/v1.2.3"), &[], b"");
+    assert_eq!(a.json()["assets"], json!([]));
+    assert_eq!(c.send("DELETE", &gone, &[], b"").status, 404);
+    let a = c.send(
+        "POST",
+        &upload,
+        &[("Content-Type", "application/gzip")],
+        &data,
+    );
+    assert_eq!(a.status, 201);
+
     // Drafts: invisible by tag and as latest, visible by id; publishing shows them.
     let a = c.json(
         "POST",
@@ -822,6 +838,12 @@ fn every_operation_answers_within_the_contract() {
         201,
     );
     check("GET", format!("{repo}/releases/{id}"), Json::Null, 200);
+    check(
+        "DELETE",
+        format!("{repo}/releases/assets/1"),
+        Json::Null,
+        404,
+    );
     check("GET", format!("{repo}/releases/tags/v1"), Json::Null, 200);
     check("GET", format!("{repo}/releases/latest"), Json::Null, 200);
     check(

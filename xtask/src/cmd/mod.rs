@@ -12,6 +12,7 @@ pub mod check_versions;
 pub mod ci;
 pub mod dev_release;
 pub mod docker_validate;
+pub mod history;
 pub mod hotfix;
 pub mod init;
 pub mod promote;

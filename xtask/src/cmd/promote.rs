@@ -187,6 +187,7 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
                 "tag": facts.tag,
                 "source": source_json,
                 "steps": plan.to_json(&cfg.root),
+                "ledger": crate::targets::ledger::dry_run_json(&cfg, &facts.commit, &facts.tag, false),
             }));
         } else {
             ui.heading(&format!(
@@ -195,14 +196,24 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
             ));
             ui.note(&found);
             plan.render(ui, &cfg.root);
+            crate::targets::ledger::render_dry_run(ui, &cfg, &facts.commit, &facts.tag, false);
         }
         return Ok(0);
     }
     ui.heading(&format!("promote {} {}", facts.package, facts.tag));
     ui.note(&found);
     let started = Instant::now();
+    let mut ledger = crate::targets::ledger::record(
+        "promote",
+        &facts.version.to_string(),
+        &facts.tag,
+        &facts.commit,
+    );
     registry::record_requests();
-    let result = crate::run::exec::execute(&plan, ui, &cfg.root);
+    let mut steps = Vec::new();
+    let result = crate::run::exec::execute_with(&plan, ui, &cfg.root, &mut |r| {
+        steps.push(crate::targets::ledger::row(r));
+    });
     let requests = registry::recorded_requests();
     let took = started.elapsed();
     let values = result
@@ -248,6 +259,20 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
         "requests": requests,
         "duration_ms": took.as_millis() as u64,
     });
+    // The ledger: what was copied where, by digest.
+    crate::targets::ledger::finish(&mut ledger, &result, took);
+    ledger.stages = crate::targets::ledger::stages_of(&["promote"], &steps);
+    ledger.artifacts = destinations
+        .iter()
+        .map(|d| crate::core::ledger::Artifact {
+            kind: "image".into(),
+            name: docker.image.clone(),
+            at: d.name(),
+            digest: Some(source.top.digest.clone()),
+            sha256: None,
+        })
+        .collect();
+    crate::targets::ledger::write(ui, &cfg, &ledger, false);
     let path = facts.work.join(format!("promote-{}.json", facts.version));
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;

@@ -427,6 +427,7 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
                     "requests": alerts.iter().map(|a| crate::run::plan::sub_json(a, &cfg.root)).collect::<Vec<_>>(),
                 },
                 "problems": problems.list,
+                "ledger": crate::targets::ledger::dry_run_json(&cfg, &facts.commit, &facts.tag, o.wants("github")),
             }));
         } else {
             let refused = if problems.is_empty() {
@@ -438,6 +439,13 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
                 "publish-prod {summary} — dry run, nothing will be changed{refused}"
             ));
             plan.render_marked(ui, &cfg.root, &marks);
+            crate::targets::ledger::render_dry_run(
+                ui,
+                &cfg,
+                &facts.commit,
+                &facts.tag,
+                o.wants("github"),
+            );
             if alerts.is_empty() {
                 ui.note(
                     "alerts: none (set `notify` and SLACK_WEBHOOK, DISCORD_WEBHOOK, `webhooks` or \
@@ -467,6 +475,12 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
         json!({"event": "start", "version": facts.version.to_string(), "steps": plan.steps.len()}),
     );
     let started = Instant::now();
+    let mut ledger = crate::targets::ledger::record(
+        "publish-prod",
+        &facts.version.to_string(),
+        &facts.tag,
+        &facts.commit,
+    );
     let mut records: Vec<(usize, String, String, String, Duration)> = Vec::new();
     let staged = crate::run::exec::Stages {
         of_step: stages.iter().map(|s| s.to_string()).collect(),
@@ -516,7 +530,7 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
     }
     step_summary(&facts, &stages, &records, ok, took);
     let mut report = report_json(&facts, &stages, &records, ok, started.elapsed());
-    report["gates"] = gates_json(&gate_report, gate_skipped, &facts);
+    report["gates"] = gates_json(&gate_report, gate_skipped.clone(), &facts);
     let report_path = facts
         .work
         .join("reports")
@@ -528,6 +542,26 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
         &report_path,
         &ui::redact(&serde_json::to_string_pretty(&report)?),
     )?;
+    // The ledger (git notes on the release commit, pushed; ledger.json on the GitHub release).
+    {
+        use crate::targets::ledger as l;
+        l::finish(&mut ledger, &result, took);
+        ledger.stages = l::stages_of(&stages, &records);
+        ledger.gates = l::gates_of(
+            gate_report
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_ref(),
+            &gate_skipped,
+        );
+        ledger.notes = facts.gates_skipped.clone();
+        let values = result
+            .as_ref()
+            .map(|r| r.values.clone())
+            .unwrap_or_default();
+        ledger.artifacts = l::artifacts_of(&facts, &values, ok);
+        l::write(ui, &cfg, &ledger, o.wants("github"));
+    }
     if o.json {
         ui::print_json(&report);
     }

@@ -450,6 +450,7 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
                 "steps": plan.to_json(&cfg.root),
                 "pypi": pypi.as_ref().map(PypiYank::to_json),
                 "problems": problems.list,
+                "ledger": crate::targets::ledger::dry_run_json(&cfg, &crate::targets::ledger::commit_of(&cfg.root, &bad_tag), &bad_tag, false),
             }));
         } else {
             let refused = if problems.is_empty() {
@@ -462,6 +463,13 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
                 plan.steps.len()
             ));
             plan.render(ui, &cfg.root);
+            crate::targets::ledger::render_dry_run(
+                ui,
+                &cfg,
+                &crate::targets::ledger::commit_of(&cfg.root, &bad_tag),
+                &bad_tag,
+                false,
+            );
             if let Some(p) = &pypi {
                 ui.note(&p.lines(&bad).join("\n"));
             }
@@ -473,8 +481,16 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
         "rollback {bad_tag} → {good_tag} ({} steps)",
         plan.steps.len()
     ));
+    let mut entry = crate::targets::ledger::record(
+        "rollback",
+        &bad.to_string(),
+        &bad_tag,
+        &crate::targets::ledger::commit_of(&cfg.root, &bad_tag),
+    );
+    let (started, mut timed) = (std::time::Instant::now(), Vec::new());
     let mut records: Vec<(usize, String, String, String)> = Vec::new();
     let result = crate::run::exec::execute_with(&plan, ui, &cfg.root, &mut |r: &StepRecord| {
+        timed.push(crate::targets::ledger::row(r));
         let (status, detail) = match &r.result {
             Ok(Done::Ran(what)) => ("done", what.clone()),
             Ok(Done::Skipped(why)) => ("skipped", why.clone()),
@@ -515,6 +531,12 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
     if let Err(e) = &result {
         report["error"] = json!(ui::redact(&format!("{e:#}")));
     }
+    // The ledger: the rollback, on the bad release's commit, with every tag moved.
+    crate::targets::ledger::finish(&mut entry, &result, started.elapsed());
+    entry.stages = crate::targets::ledger::stages_of(&vec!["rollback"; plan.steps.len()], &timed);
+    entry.moves = crate::targets::ledger::moves_of(&report["registries"]);
+    entry.rolled_back_to = Some(good_tag.clone());
+    crate::targets::ledger::write(ui, &cfg, &entry, false);
     let path = crate::targets::publish::work_dir(&cfg).join(format!("rollback-{bad}.json"));
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;

@@ -78,8 +78,8 @@ pub fn run_with(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
         facts.tag,
         if o.yanked { " is yanked" } else { "" }
     ));
-    let outcome = crate::run::exec::execute(&plan, ui, &cfg.root)?;
     if o.yanked {
+        let outcome = crate::run::exec::execute(&plan, ui, &cfg.root)?;
         for done in &outcome.done {
             if let crate::run::plan::Done::Ran(what) = done {
                 ui.line(&format!("{} {what}", ui.paint(Style::Green, "ok:")));
@@ -87,6 +87,21 @@ pub fn run_with(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
         }
         return Ok(0);
     }
+    // The ledger: this verification, as a record on the release commit.
+    let mut ledger = crate::targets::ledger::record(
+        "verify",
+        &facts.version.to_string(),
+        &facts.tag,
+        &facts.commit,
+    );
+    let (started, mut steps) = (std::time::Instant::now(), Vec::new());
+    let result = crate::run::exec::execute_with(&plan, ui, &cfg.root, &mut |r| {
+        steps.push(crate::targets::ledger::row(r));
+    });
+    crate::targets::ledger::finish(&mut ledger, &result, started.elapsed());
+    ledger.stages = crate::targets::ledger::stages_of(&vec!["verify"; plan.steps.len()], &steps);
+    crate::targets::ledger::write(ui, &cfg, &ledger, false);
+    result?;
     ui.line(&format!(
         "{} {} is published and consistent everywhere",
         ui.paint(Style::Green, "ok:"),

@@ -7,5 +7,6 @@ pub mod files;
 pub mod git;
 pub mod gitdir;
 pub mod history;
+pub mod ledger;
 pub mod managed;
 pub mod notes;

@@ -10,6 +10,7 @@ pub mod github;
 pub mod github_dev;
 pub mod github_pr;
 pub mod incident;
+pub mod ledger;
 pub mod notices;
 pub mod publish;
 pub mod pypi;
