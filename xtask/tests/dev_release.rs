@@ -228,7 +228,7 @@ fn world(publish: bool) -> Option<World> {
         std::fs::write(
             &wrapper,
             format!(
-                "#!/bin/sh\n{{ printf '%s\\037' \"$PWD\" {program} \"$@\"; printf '\\n'; }} >> '{}'\nexec '{}' \"$@\"\n",
+                "#!/bin/sh\n{{ printf '%s\\037' \"$PWD\" \"$(tr '\\000' ' ' < /proc/$PPID/cmdline)\" {program} \"$@\"; printf '\\n'; }} >> '{}'\nexec '{}' \"$@\"\n",
                 log.display(),
                 real.display()
             ),
@@ -315,7 +315,8 @@ impl World {
         (r.code, doc, r.all())
     }
 
-    fn processes(&self) -> Vec<(String, String, Vec<String>)> {
+    /// (cwd, the parent's command line, program, args) of every git/gh process.
+    fn processes(&self) -> Vec<(String, String, String, Vec<String>)> {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         text.lines()
             .filter(|l| !l.is_empty())
@@ -323,8 +324,9 @@ impl World {
                 let mut f: Vec<String> = l.split('\x1f').map(String::from).collect();
                 f.pop(); // after the last separator
                 let cwd = f.remove(0);
+                let parent = f.remove(0);
                 let program = f.remove(0);
-                (cwd, program, f)
+                (cwd, parent, program, f)
             })
             .collect()
     }
@@ -332,6 +334,7 @@ impl World {
     /// `args --json` for real, asserting that every mutating git/gh process it started (those
     /// of its child commands in their worktrees are their own plans') is one `dry` lists.
     fn real(&self, args: &[&str], dry: &Json) -> (i32, Json, String) {
+        let args_command = args[0];
         let _ = std::fs::remove_file(&self.log);
         let out = self.json(args);
         let templates = templates(dry);
@@ -343,8 +346,14 @@ impl World {
                 .display()
                 .to_string(),
         ];
-        for (cwd, program, args) in self.processes() {
-            if children.iter().any(|c| cwd.starts_with(c.as_str())) || !mutating(&program, &args) {
+        for (cwd, parent, program, args) in self.processes() {
+            // A child command's processes (promote, verify, publish-prod: started by an xtask
+            // whose command line is not `args`' command) are that command's own plan's.
+            let by_a_child = !parent.split(' ').any(|w| w == args_command);
+            if by_a_child
+                || children.iter().any(|c| cwd.starts_with(c.as_str()))
+                || !mutating(&program, &args)
+            {
                 continue;
             }
             assert!(
@@ -766,10 +775,10 @@ fn the_dev_loop_with_a_failure_at_each_step_completes_without_duplicates_then_re
     assert_eq!(code, 0, "{all}");
     assert_eq!(headers(&real), planned);
     assert!(
-        w.processes()
-            .iter()
-            .any(|(_, p, a)| p == "git" && a.iter().any(|x| x == "refs/tags/v1.3.0")),
-        "the check saw the effects (not vacuous)"
+        w.processes().iter().any(|(_, parent, p, a)| p == "git"
+            && parent.split(' ').any(|w| w == "release-merged")
+            && a.iter().any(|x| x == "refs/tags/v1.3.0")),
+        "the check saw the effects, started by release-merged itself (not vacuous)"
     );
     assert!(!all.contains("--skip-ci-check"), "{all}");
     assert!(!all.contains("NOT checking"), "{all}");
