@@ -291,7 +291,12 @@ pub fn write(ui: &Ui, cfg: &Config, record: &Record, asset: bool) {
         "ledger: {} {} of {}",
         record.command, record.status, record.tag
     ));
-    if let Err(e) = crate::run::exec::execute(&p, ui, &cfg.root) {
+    // Its own stage: in an incident report, the ledger's steps are not what was published.
+    let stages = crate::run::exec::Stages {
+        of_step: vec!["ledger".to_string(); p.steps.len()],
+        limits: Default::default(),
+    };
+    if let Err(e) = crate::run::exec::execute_staged(&p, ui, &cfg.root, &stages, &mut |_| {}) {
         ui.warn(&format!(
             "ledger: the record of this run was not fully written: {e:#}; `cargo xtask history` \
              lists what is recorded"
