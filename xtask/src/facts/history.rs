@@ -49,14 +49,11 @@ pub fn release_tags(root: &Path, prefix: &str) -> Result<Vec<Tag>> {
 /// Release tags by name only, highest first: the cheap listing for "since the last release"
 /// (no tag objects are read; `commit` holds the tag's ref, which git peels where it is used).
 pub fn release_tag_names(root: &Path, prefix: &str) -> Result<Vec<Tag>> {
-    let pattern = format!("refs/tags/{prefix}*");
-    let out = git_read(
-        root,
-        ["for-each-ref", "--format=%(refname:strip=2)", &pattern],
-    )
-    .context("cannot list tags")?;
-    let mut tags: Vec<Tag> = out
-        .lines()
+    // The refs read from `.git` (no git process) unless anything is unusual (`facts::gitdir`).
+    let names = crate::facts::git::tags(root).context("cannot list tags")?;
+    let mut tags: Vec<Tag> = names
+        .iter()
+        .filter(|name| name.starts_with(prefix))
         .filter_map(|name| {
             let version = release_version(prefix, name)?;
             Some(Tag {
