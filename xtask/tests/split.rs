@@ -81,7 +81,9 @@ fn fixture(version: &str, docker_toml: &str) -> Repo {
     ));
     files.push((
         ".dockerignore".into(),
-        "*\n!target/slipway/dist/\n!scratch/\n".into(),
+        // The image does not install the wheel (it builds while the dists are made): the dists
+        // stay out of its build context.
+        "*\n!scratch/\n".into(),
     ));
     files.push((
         "scratch/www/version".into(),
@@ -422,6 +424,58 @@ fn one_platform_pushed_by_digest_is_published_without_a_build() {
     // A re-run completes nothing more.
     let (again, _) = publish_traced(&repo, &["target/slipway/digests/amd64.json"]);
     assert_eq!(again.code, 0, "{}", again.all());
+}
+
+/// An image that does not install the wheel is built while the Python dists are made: one step
+/// of two lanes, listed by the dry run with each lane's steps, each lane's time and the overlap
+/// in the real run's output.
+#[test]
+fn an_image_without_the_wheel_builds_at_the_same_time_as_the_dists() {
+    if !services() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let staging = Registry::start(&dir.path().join("staging"), None).unwrap();
+    let _untag = Untag(vec![staging.addr.clone()]);
+    let repo = fixture("4.3.0", &table(&staging, &[&staging], &["linux/amd64"]));
+    let dry = tool(&repo, &["docker-validate", "--dry-run"]);
+    assert_eq!(dry.code, 0, "{}", dry.all());
+    assert!(
+        dry.stdout.contains(
+            "the builds that do not depend on each other, at the same time: python dists ("
+        ) && dry.stdout.contains("‖ docker image (2 step(s))"),
+        "{}",
+        dry.stdout
+    );
+    assert!(
+        dry.stdout
+            .contains("[python dists] build sdist + wheel 4.3.0"),
+        "{}",
+        dry.stdout
+    );
+    assert!(
+        dry.stdout
+            .contains("[docker image] build image acme/app:v4.3.0"),
+        "{}",
+        dry.stdout
+    );
+    let r = tool(&repo, &["docker-validate"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let all = r.all();
+    for want in ["python dists: ", "docker image: ", "overlap"] {
+        assert!(all.contains(want), "{want:?} in\n{all}");
+    }
+    for line in all.lines().filter(|l| {
+        l.contains("python dists: ") || l.contains("docker image: ") || l.contains("overlap")
+    }) {
+        eprintln!("{line}");
+    }
+    assert!(
+        repo.path()
+            .join("target/slipway/dist/4.3.0/slipway_demo-4.3.0-py3-none-any.whl")
+            .exists(),
+        "{all}"
+    );
 }
 
 #[test]

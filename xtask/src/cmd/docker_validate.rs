@@ -158,7 +158,23 @@ pub fn run(global: &Global, o: &Options, ui: &Ui) -> Result<u8> {
     } else {
         docker::image_steps(&spec, false)
     };
-    for s in wheel.into_iter().chain(image).chain(staged) {
+    if !spec.needs_wheel && !wheel.is_empty() && !image.is_empty() {
+        // The image does not install the wheel: both builds at the same time.
+        plan.push(Step::Action(Box::new(
+            crate::run::concurrent::Concurrently {
+                what: "the builds that do not depend on each other".into(),
+                lanes: vec![
+                    ("python dists".into(), wheel),
+                    ("docker image".into(), image),
+                ],
+            },
+        )));
+    } else {
+        for s in wheel.into_iter().chain(image) {
+            plan.push(s);
+        }
+    }
+    for s in staged {
         plan.push(s);
     }
     let title = if o.dist_only {

@@ -232,21 +232,51 @@ pub fn assemble(targets: Vec<(&'static dyn crate::targets::Target, TargetPlan)>)
     // The wheel the image installs is the Python target's build when that target is planned:
     // built (and its tool venv made) once.
     let python_planned = by_build.iter().any(|(t, _)| t.builds_the_wheel());
+    // An image that does not install the wheel builds at the same time as the Python dists:
+    // their steps become the lanes of one step, where the Python build would be.
+    let concurrent = python_planned
+        && by_build
+            .iter()
+            .any(|(t, tp)| tp.independent_build && !t.builds_the_wheel() && !tp.build.is_empty());
     let mut publish: Vec<(&dyn crate::targets::Target, Vec<Step>)> = Vec::new();
     let mut verify: Vec<(&'static str, Step)> = Vec::new();
+    let mut lanes: Vec<(String, Vec<Step>)> = Vec::new();
+    let mut lanes_at: Option<(usize, &'static str)> = None;
     for (t, tp) in by_build {
         let inputs = if python_planned {
             Vec::new()
         } else {
             tp.inputs
         };
-        for s in inputs.into_iter().chain(tp.build) {
-            plan.push(s);
-            stages.push("build");
-            owners.push(t.name());
+        let steps: Vec<Step> = inputs.into_iter().chain(tp.build).collect();
+        if concurrent && (t.builds_the_wheel() || tp.independent_build) && !steps.is_empty() {
+            lanes_at.get_or_insert((plan.steps.len(), t.name()));
+            let label = if t.builds_the_wheel() {
+                "python dists".to_string()
+            } else {
+                format!("{} image", t.name())
+            };
+            lanes.push((label, steps));
+        } else {
+            for s in steps {
+                plan.push(s);
+                stages.push("build");
+                owners.push(t.name());
+            }
         }
         verify.extend(tp.verify.into_iter().map(|s| (t.name(), s)));
         publish.push((t, tp.publish));
+    }
+    if let Some((at, owner)) = lanes_at {
+        plan.steps.insert(
+            at,
+            Step::Action(Box::new(crate::run::concurrent::Concurrently {
+                what: "the builds that do not depend on each other".into(),
+                lanes,
+            })),
+        );
+        stages.insert(at, "build");
+        owners.insert(at, owner);
     }
     publish.sort_by_key(|(t, _)| t.publish_rank());
     for (t, steps) in publish {
@@ -821,6 +851,7 @@ mod tests {
             build: vec![run("image"), run("validate")],
             publish: vec![run("push")],
             verify: vec![run("verify-image")],
+            independent_build: false,
         }
     }
 
@@ -831,6 +862,7 @@ mod tests {
             build: vec![run("venv"), run("sdist+wheel")],
             publish: vec![run("upload")],
             verify: vec![run("verify-index")],
+            independent_build: false,
         };
         let a = assemble(vec![
             (&crate::targets::docker::Docker, docker()),
@@ -850,6 +882,36 @@ mod tests {
             ]
         );
         assert_eq!(a.step_of("pypi"), Some(5));
+        // An image that does not install the wheel: one step, both builds at the same time.
+        let independent = TargetPlan {
+            independent_build: true,
+            ..docker()
+        };
+        let pypi = TargetPlan {
+            inputs: Vec::new(),
+            build: vec![run("venv"), run("sdist+wheel")],
+            publish: vec![run("upload")],
+            verify: vec![run("verify-index")],
+            independent_build: false,
+        };
+        let a = assemble(vec![
+            (&crate::targets::docker::Docker, independent),
+            (&crate::targets::pypi::Pypi, pypi),
+        ]);
+        let h = headers(&a);
+        assert!(
+            h[0].starts_with("build pypi the builds that do not depend on each other, at the same time: python dists (2 step(s)) ‖ docker image (2 step(s))"),
+            "{h:?}"
+        );
+        assert_eq!(
+            &h[1..],
+            [
+                "publish docker run push",
+                "publish pypi run upload",
+                "verify pypi run verify-index",
+                "verify docker run verify-image"
+            ]
+        );
         // Without the Python target, the image's own inputs make the wheel.
         let a = assemble(vec![(&crate::targets::docker::Docker, docker())]);
         assert_eq!(

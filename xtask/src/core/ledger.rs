@@ -55,6 +55,24 @@ pub struct StepTime {
     pub name: String,
     pub status: String,
     pub duration_ms: u64,
+    /// A step of lanes run at the same time (the builds that do not depend on each other):
+    /// each lane's start and time, so the overlap shows. Empty for other steps.
+    pub lanes: Vec<crate::lanes::LaneTime>,
+}
+
+/// A step's JSON: `lanes` only when it ran lanes.
+fn step_json(p: &StepTime) -> Value {
+    let mut v = json!({"name": p.name, "status": p.status, "duration_ms": p.duration_ms});
+    if !p.lanes.is_empty() {
+        v["lanes"] = json!(p
+            .lanes
+            .iter()
+            .map(
+                |l| json!({"label": l.label, "start_ms": l.start_ms, "duration_ms": l.duration_ms})
+            )
+            .collect::<Vec<_>>());
+    }
+    v
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -118,7 +136,7 @@ impl Record {
                 .iter()
                 .map(|st| {
                     json!({"name": st.name, "status": st.status, "duration_ms": st.duration_ms,
-                    "steps": st.steps.iter().map(|p| json!({"name": p.name, "status": p.status, "duration_ms": p.duration_ms})).collect::<Vec<_>>()})
+                    "steps": st.steps.iter().map(step_json).collect::<Vec<_>>()})
                 })
                 .collect(),
         );
@@ -187,6 +205,13 @@ impl Record {
                             name: s(p, "name"),
                             status: s(p, "status"),
                             duration_ms: n(p, "duration_ms"),
+                            lanes: list(p, "lanes")
+                                .map(|l| crate::lanes::LaneTime {
+                                    label: s(l, "label"),
+                                    start_ms: n(l, "start_ms"),
+                                    duration_ms: n(l, "duration_ms"),
+                                })
+                                .collect(),
                         })
                         .collect(),
                 })
@@ -898,6 +923,7 @@ mod tests {
             name: name.into(),
             status: "done".into(),
             duration_ms: ms,
+            lanes: Vec::new(),
         }
     }
 
@@ -951,6 +977,19 @@ mod tests {
             digest: "sha256:a".into(),
         });
         r.notes = Some("Released with gates skipped: mypy".into());
+        // A step of lanes run at the same time keeps each lane's start and time.
+        r.stages[0].steps[0].lanes = vec![
+            crate::lanes::LaneTime {
+                label: "python dists".into(),
+                start_ms: 0,
+                duration_ms: 900,
+            },
+            crate::lanes::LaneTime {
+                label: "docker image".into(),
+                start_ms: 3,
+                duration_ms: 1190,
+            },
+        ];
         let line = r.to_line();
         assert!(!line.contains('\n'));
         let (back, bad) = parse_blob(&line);

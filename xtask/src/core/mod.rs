@@ -23,6 +23,7 @@ pub mod gitfmt;
 pub mod incident;
 pub mod json;
 pub mod jsonpath;
+pub mod lanes;
 pub mod ledger;
 pub mod linefile;
 pub mod notes;

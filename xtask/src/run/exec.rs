@@ -574,6 +574,12 @@ pub fn run_captured(p: &Process) -> Result<String> {
     process::captured(p)
 }
 
+/// A plan's process step, as the executor runs it (for steps run in lanes,
+/// [`crate::run::concurrent`]).
+pub fn run_step_process(p: &Process) -> Result<()> {
+    run(p)
+}
+
 /// A plan's process: streamed when it asks to be, else captured.
 fn run(p: &Process) -> Result<()> {
     if p.stream {

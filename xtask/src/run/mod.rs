@@ -2,6 +2,7 @@
 //! HTTP agent, and output (colour, GitHub Actions, secret masking).
 
 pub mod atomic;
+pub mod concurrent;
 pub mod exec;
 pub mod net;
 pub mod plan;

@@ -90,6 +90,19 @@ impl Ui {
         }
     }
 
+    /// The output of one lane of steps run at the same time as others: no live line to rewrite
+    /// (lines of two lanes interleave), no `::group::` (groups do not nest across lanes).
+    pub fn for_lane(&self) -> Ui {
+        Ui {
+            color: self.color,
+            tty: false,
+            gha: false,
+            json: self.json,
+            pending: Cell::new(false),
+            captured: self.captured,
+        }
+    }
+
     /// Plain output, for tests.
     pub fn plain() -> Ui {
         Ui {

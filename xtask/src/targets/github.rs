@@ -763,6 +763,7 @@ pub fn gather_with(
             })),
         ],
         verify: verify_steps_with(facts, gh),
+        independent_build: false,
     };
     Ok(Some(plan))
 }

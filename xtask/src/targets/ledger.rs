@@ -97,6 +97,7 @@ pub fn stages_of(
                 name: ui::redact(&r.1),
                 status: r.2.clone(),
                 duration_ms: r.4.as_millis() as u64,
+                lanes: crate::core::lanes::parse(&r.3),
             })
             .collect();
         let planned = stage_of_step.iter().filter(|s| *s == name).count();
@@ -880,7 +881,13 @@ mod tests {
                 0,
                 "build".to_string(),
                 "done".to_string(),
-                String::new(),
+                crate::run::concurrent::summary(
+                    &[
+                        ("python dists".into(), ms(0), ms(60)),
+                        ("docker image".into(), ms(1), ms(99)),
+                    ],
+                    ms(100),
+                ),
                 ms(100),
             ),
             (
@@ -918,6 +925,16 @@ mod tests {
                 ("verify", "not run", 0, 0)
             ]
         );
+        // The lanes of the build step that ran them at the same time: the overlap shows.
+        let lanes = &stages[0].steps[0].lanes;
+        assert_eq!(
+            lanes
+                .iter()
+                .map(|l| (l.label.as_str(), l.start_ms, l.duration_ms))
+                .collect::<Vec<_>>(),
+            [("python dists", 0, 60), ("docker image", 1, 99)]
+        );
+        assert!(stages[1].steps.iter().all(|s| s.lanes.is_empty()));
     }
 
     #[test]

@@ -61,6 +61,9 @@ pub struct TargetPlan {
     pub publish: Vec<Step>,
     /// Prove that what was published is there and is what was built.
     pub verify: Vec<Step>,
+    /// Its build needs nothing another target builds (an image that does not install the
+    /// wheel): it runs at the same time as the Python build.
+    pub independent_build: bool,
 }
 
 /// `target/slipway` under the repository root, whatever `CARGO_TARGET_DIR` says: slipway's

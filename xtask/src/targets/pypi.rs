@@ -1276,6 +1276,7 @@ pub fn gather(facts: &Facts, problems: &mut Problems) -> Gathered {
         build,
         publish,
         verify: vec![verify_step(facts)],
+        independent_build: false,
     }))
 }
 

@@ -69,12 +69,19 @@ impl BuildImage {
         let s = &self.spec;
         let dockerfile = std::fs::read(&s.dockerfile)
             .with_context(|| format!("cannot read {}", s.dockerfile.display()))?;
-        let wheels: Vec<String> = crate::targets::pypi::local_dists(&s.dist_dir)?
+        // An image that does not install the wheel does not depend on it (it builds at the same
+        // time as the Python dists, which may not exist yet).
+        let dists = if s.needs_wheel {
+            crate::targets::pypi::local_dists(&s.dist_dir)?
+        } else {
+            Vec::new()
+        };
+        let wheels: Vec<String> = dists
             .into_iter()
             .filter(|(n, _, _)| n.ends_with(".whl"))
             .map(|(n, _, sha)| format!("{n}={sha}"))
             .collect();
-        if wheels.is_empty() {
+        if wheels.is_empty() && s.needs_wheel {
             bail!(
                 "no wheel in {}: the image installs the wheel of the release",
                 s.dist_dir.display()

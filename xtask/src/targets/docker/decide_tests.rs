@@ -23,6 +23,7 @@ fn spec(platforms: &[&str]) -> ImageSpec {
         build_args: Vec::new(),
         labels: Vec::new(),
         exact_tag: "v1.3.0".into(),
+        needs_wheel: true,
         pep440: "1.3.0".into(),
         commit: "abcdef0123456789".into(),
         dist_dir: PathBuf::from("/r/target/slipway/dist/1.3.0"),

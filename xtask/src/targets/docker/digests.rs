@@ -393,6 +393,7 @@ pub fn gather(facts: &Facts, files: &[String], base: &Path, problems: &mut Probl
             build: Vec::new(),
             publish: Vec::new(),
             verify: Vec::new(),
+            independent_build: false,
         }));
     }
     let mut blobs: Vec<(String, u64)> = Vec::new();
@@ -448,6 +449,7 @@ pub fn gather(facts: &Facts, files: &[String], base: &Path, problems: &mut Probl
         build: Vec::new(),
         publish,
         verify,
+        independent_build: false,
     }))
 }
 

@@ -3,6 +3,27 @@
 use anyhow::Result;
 use std::collections::BTreeMap;
 
+/// Does the image install the release's wheel: an instruction other than `ARG` names the
+/// `DIST` build-arg (`COPY ${DIST}/*.whl …`) or a `.whl` file? When not, its build does not wait
+/// for the Python build (they run at the same time).
+pub fn uses_the_wheel(dockerfile: &str) -> bool {
+    dockerfile.lines().any(|raw| {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            return false;
+        }
+        let word = line.split_whitespace().next().unwrap_or("");
+        if word.eq_ignore_ascii_case("ARG") {
+            return false;
+        }
+        line.contains("${DIST}")
+            || line.contains(".whl")
+            || line.match_indices("$DIST").any(|(i, _)| {
+                !line[i + 5..].starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+            })
+    })
+}
+
 /// The images the Dockerfile's `FROM` lines start from, with variables resolved from `args`
 /// (build-args) and the `ARG` defaults declared before the first `FROM`. `scratch` and earlier
 /// stage names are left out. Errors name the line.
@@ -142,4 +163,26 @@ pub(crate) fn expand(s: &str, vars: &BTreeMap<String, String>) -> Result<String,
     }
     out.push_str(rest);
     Ok(out)
+}
+
+#[cfg(test)]
+mod wheel_tests {
+    use super::*;
+
+    #[test]
+    fn the_wheel_is_used_when_an_instruction_names_dist_or_a_wheel() {
+        for (df, uses) in [
+            ("ARG DIST=dist\nCOPY ${DIST}/*.whl /tmp/\n", true),
+            ("ARG DIST=dist\nCOPY $DIST/app.tar /x\n", true),
+            ("COPY dist/app-1.0-py3-none-any.whl /x\n", true),
+            (
+                "FROM scratch\nARG DIST=dist\nCOPY scratch/www /www\n",
+                false,
+            ),
+            ("# COPY ${DIST}/*.whl\nFROM scratch\n", false),
+            ("COPY $DISTRO/x /x\n", false),
+        ] {
+            assert_eq!(uses_the_wheel(df), uses, "{df:?}");
+        }
+    }
 }

@@ -128,6 +128,7 @@ pub fn gather(facts: &Facts, problems: &mut Problems) -> Gathered {
     };
     let inputs = wheel_steps(facts, problems);
     let build = image_steps(&spec, true);
+    let independent_build = !spec.needs_wheel;
     let publish = vec![Step::Action(Box::new(Push {
         spec: spec.clone(),
         registries: docker.registries.clone(),
@@ -145,6 +146,7 @@ pub fn gather(facts: &Facts, problems: &mut Problems) -> Gathered {
         build,
         publish,
         verify,
+        independent_build,
     }))
 }
 

@@ -29,6 +29,9 @@ pub struct ImageSpec {
     pub pep440: String,
     pub commit: String,
     pub dist_dir: PathBuf,
+    /// The Dockerfile installs the release's wheel ([`super::dockerfile::uses_the_wheel`]): its
+    /// build needs the Python build first (else they run at the same time).
+    pub needs_wheel: bool,
     pub health: HealthConfig,
     /// The docker client for the engine (`DOCKER_HOST`, the client program), resolved once when
     /// the plan is made: the steps' pure decisions build their processes from it.
@@ -94,11 +97,16 @@ impl ImageSpec {
             ));
         }
         labels.push((PEP440_LABEL.into(), facts.pep440()));
+        let dockerfile = cfg.root.join(&docker.dockerfile);
+        // Unreadable: as if it used the wheel (the build reports the real problem).
+        let needs_wheel = std::fs::read_to_string(&dockerfile)
+            .map(|t| super::dockerfile::uses_the_wheel(&t))
+            .unwrap_or(true);
         ImageSpec {
             root: cfg.root.clone(),
             work: facts.work.clone(),
             image: docker.image.clone(),
-            dockerfile: cfg.root.join(&docker.dockerfile),
+            dockerfile,
             context,
             platforms,
             build_args,
@@ -107,6 +115,7 @@ impl ImageSpec {
             pep440: facts.pep440(),
             commit: facts.commit.clone(),
             dist_dir,
+            needs_wheel,
             health: docker.health.clone(),
             engine: engine::docker(&cfg.root, None),
         }
