@@ -72,12 +72,19 @@ fn fixture(version: &str, docker_toml: &str) -> Repo {
         format!("# Changelog\n\n## [Unreleased]\n\n## [{version}] - 2026-11-21\n\n### Added\n\n- Things.\n"),
     ));
     files.push((".gitignore".into(), "/target\n/build\n*.egg-info/\n".into()));
+    // Each fixture's layers its own (a label first): the engine's build cache is shared by the
+    // tests running at once, and a test removing its image takes the untagged intermediate
+    // images of an identical chain with it while another test builds on them.
+    static FIXTURES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = FIXTURES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     files.push((
         "Dockerfile".into(),
-        "FROM scratch\nARG DIST=dist\nCOPY scratch/busybox /busybox\nCOPY scratch/www /www\nEXPOSE 8080\n\
-         HEALTHCHECK --interval=1s --timeout=2s --retries=3 CMD [\"/busybox\", \"wget\", \"-q\", \"-O-\", \"http://127.0.0.1:8080/health\"]\n\
-         ENTRYPOINT [\"/busybox\", \"httpd\", \"-f\", \"-v\", \"-p\", \"8080\", \"-h\", \"/www\"]\n"
-            .into(),
+        format!(
+            "FROM scratch\nLABEL slipway.test.fixture=\"{}-{n}\"\nARG DIST=dist\nCOPY scratch/busybox /busybox\nCOPY scratch/www /www\nEXPOSE 8080\n\
+             HEALTHCHECK --interval=1s --timeout=2s --retries=3 CMD [\"/busybox\", \"wget\", \"-q\", \"-O-\", \"http://127.0.0.1:8080/health\"]\n\
+             ENTRYPOINT [\"/busybox\", \"httpd\", \"-f\", \"-v\", \"-p\", \"8080\", \"-h\", \"/www\"]\n",
+            std::process::id()
+        ),
     ));
     files.push((
         ".dockerignore".into(),
