@@ -31,7 +31,19 @@ fn docker_ok(args: &[&str]) -> String {
 }
 
 /// The engine, docker-registry, busybox and the tool venv (`cargo xtask provision`).
-fn services() -> bool {
+/// One test of this file at a time builds or removes images: the engine's legacy builder looks
+/// through the images sharing a parent (for `FROM scratch`: every image without one) for a
+/// cached step, and fails with "unable to find image" when another test removes one of them
+/// meanwhile (seen in CI).
+static ENGINE_IMAGES: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn engine_images() -> std::sync::MutexGuard<'static, ()> {
+    ENGINE_IMAGES.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The engine, docker-registry, busybox and the tool venv are there: the lock on this file's
+/// images while the test runs (`None`: skip, said loudly).
+fn services() -> Option<std::sync::MutexGuard<'static, ()>> {
     if !require(
         "a Docker engine (cargo xtask provision)",
         xtask::targets::docker::engine::is_up(),
@@ -42,7 +54,7 @@ fn services() -> bool {
         "busybox-static (cargo xtask provision)",
         Path::new(BUSYBOX).exists(),
     ) {
-        return false;
+        return None;
     }
     xtask::targets::pypi::Venv::in_dir(
         &tools_dir(),
@@ -51,7 +63,7 @@ fn services() -> bool {
     )
     .ensure(Path::new("/"))
     .expect("tool venv");
-    true
+    Some(engine_images())
 }
 
 /// The reference payload at `version` whose image is FROM scratch (busybox httpd serving
@@ -370,9 +382,9 @@ fn assert_no_docker(children: &[Vec<String>]) {
 
 #[test]
 fn one_platform_pushed_by_digest_is_published_without_a_build() {
-    if !services() {
+    let Some(_engine) = services() else {
         return;
-    }
+    };
     let dir = tempfile::tempdir().unwrap();
     let staging = Registry::start(&dir.path().join("staging"), None).unwrap();
     let a = Registry::start(&dir.path().join("a"), None).unwrap();
@@ -438,9 +450,9 @@ fn one_platform_pushed_by_digest_is_published_without_a_build() {
 /// in the real run's output.
 #[test]
 fn an_image_without_the_wheel_builds_at_the_same_time_as_the_dists() {
-    if !services() {
+    let Some(_engine) = services() else {
         return;
-    }
+    };
     let dir = tempfile::tempdir().unwrap();
     let staging = Registry::start(&dir.path().join("staging"), None).unwrap();
     let _untag = Untag(vec![staging.addr.clone()]);
@@ -487,9 +499,9 @@ fn an_image_without_the_wheel_builds_at_the_same_time_as_the_dists() {
 
 #[test]
 fn two_platforms_make_an_index_of_exactly_those_digests() {
-    if !services() {
+    let Some(_engine) = services() else {
         return;
-    }
+    };
     let dir = tempfile::tempdir().unwrap();
     let staging = Registry::start(&dir.path().join("staging"), None).unwrap();
     let a = Registry::start(&dir.path().join("a"), None).unwrap();
@@ -644,9 +656,9 @@ fn manifest_puts(j: &Json, out: &mut Vec<String>) {
 
 #[test]
 fn bad_digest_files_are_refused_and_nothing_is_published() {
-    if !services() {
+    let Some(_engine) = services() else {
         return;
-    }
+    };
     let dir = tempfile::tempdir().unwrap();
     let staging = Registry::start(&dir.path().join("staging"), None).unwrap();
     let a = Registry::start(&dir.path().join("a"), None).unwrap();
@@ -858,6 +870,7 @@ fn rehearse_split_validates_per_platform_then_publishes_from_the_digests() {
     ) {
         return;
     }
+    let _engine = engine_images();
     let text = rehearse_dry_run(&["rehearse", "--split"]);
     for want in [
         "docker-validate: one process per platform, in parallel (linux/amd64)",
@@ -919,6 +932,7 @@ fn rehearse_two_platforms_publishes_exactly_the_validated_digests() {
         eprintln!("SKIPPED: rehearse_two_platforms_publishes_exactly_the_validated_digests (run SLIPWAY_ARM64=1 cargo xtask provision)");
         return;
     }
+    let _engine = engine_images();
     let two = [
         "rehearse",
         "--platform",
