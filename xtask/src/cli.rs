@@ -1130,7 +1130,7 @@ fn rehearse() -> App {
                 .long("platform")
                 .value_name("PLATFORM")
                 .action(ArgAction::Append)
-                .help("rehearse these platforms instead of `docker.platforms` (repeatable; foreign ones need `SLIPWAY_ARM64=1 cargo xtask provision`)"),
+                .help("rehearse these platforms instead of `docker.platforms` (repeatable; linux/amd64, linux/arm64: a foreign one is provisioned with qemu)"),
         )
         .arg(opt(
             "scenario",

@@ -985,3 +985,39 @@ fn rehearse_two_platforms_publishes_exactly_the_validated_digests() {
         split["wall_ms"], split["sum_ms"]
     );
 }
+
+/// A platform the rig has no base image for is refused before anything runs: exit 2, one line
+/// naming the platforms it can rehearse, no sandbox made.
+#[test]
+fn rehearse_refuses_a_platform_the_rig_cannot_provision() {
+    // No other rehearsal of this file makes a sandbox meanwhile.
+    let _engine = engine_images();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let sandboxes = root.join("target/slipway/rehearsals");
+    let before = std::fs::read_dir(&sandboxes)
+        .map(|d| d.count())
+        .unwrap_or(0);
+    let out = Command::new(BIN)
+        .arg("-C")
+        .arg(&root)
+        .args(["rehearse", "--platform", "linux/riscv64"])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--platform `linux/riscv64` cannot be rehearsed")
+            && stderr.contains("linux/amd64 and linux/arm64"),
+        "{stderr}"
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let after = std::fs::read_dir(&sandboxes)
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert!(after <= before, "a sandbox was made");
+}

@@ -224,13 +224,23 @@ fn build(
     push("prerequisites", ci::build_rig(root));
     push(
         "prerequisites",
-        Step::Run(
-            ci::rig(root)
+        Step::Run({
+            let provision = ci::rig(root)
                 .args(["provision", "--started"])
                 .args([l.started.display().to_string()])
-                .env("DOCKER_HOST", docker_host.clone())
-                .streaming(),
-        ),
+                .env("DOCKER_HOST", docker_host.clone());
+            // A foreign platform: provisioning adds qemu binfmt and that platform's base image.
+            let native = crate::targets::docker::native_platform();
+            if platforms
+                .iter()
+                .any(|p| !crate::targets::docker::same_platform(p, &native))
+            {
+                provision.env("SLIPWAY_ARM64", Val::Plain("1".into()))
+            } else {
+                provision
+            }
+            .streaming()
+        }),
     );
 
     // 1. The sandbox: a bare remote and a clone of HEAD (the user's tree is never touched).
@@ -610,6 +620,9 @@ fn rehearse(global: &Global, o: &Options, dry_run: bool, ui: &Ui) -> Result<u8> 
     let started = Instant::now();
     let root = git::toplevel(&global.dir)?;
     let cfg = config::load_or_refuse(&root, "rehearse")?;
+    if let Some(problem) = o.platforms.iter().find_map(|p| unrehearsable_platform(p)) {
+        return Err(crate::usage(problem));
+    }
     let l = Layout::new(&cfg)?;
     let shared = Arc::new(Shared::default());
     let planned = build(&root, &cfg, o, &l, &shared);
@@ -817,6 +830,22 @@ impl Action for StageRun {
             .with_context(|| format!("the rehearsal's {} stage failed (see above)", self.name))?;
         Ok(Done::Ran(String::new()))
     }
+}
+
+/// Why `--platform <p>` cannot be rehearsed here (`None`: it can): the rig provisions the base
+/// images of linux/amd64 and linux/arm64 only.
+fn unrehearsable_platform(p: &str) -> Option<String> {
+    const RIG: &[&str] = &["linux/amd64", "linux/arm64"];
+    if RIG
+        .iter()
+        .any(|r| crate::targets::docker::same_platform(p, r))
+    {
+        return None;
+    }
+    Some(format!(
+        "--platform `{p}` cannot be rehearsed: the rehearsal rig provisions base images for {} only",
+        RIG.join(" and ")
+    ))
 }
 
 /// The split's proof: the index each production registry serves under the release tag lists
@@ -2101,6 +2130,19 @@ mod tests {
         let err = step.execute(&mut cx).unwrap_err().to_string();
         assert!(err.contains("failed for linux/arm64"), "{err}");
         assert_eq!(split_json(&shared)["platforms"][0]["ok"], true);
+    }
+
+    #[test]
+    fn only_the_rigs_platforms_can_be_rehearsed() {
+        assert_eq!(unrehearsable_platform("linux/amd64"), None);
+        assert_eq!(unrehearsable_platform("linux/arm64"), None);
+        for bad in ["linux/riscv64", "x", "windows/amd64", "linux/arm/v7"] {
+            let said = unrehearsable_platform(bad).unwrap();
+            assert!(
+                said.contains(&format!("`{bad}`")) && said.contains("linux/amd64 and linux/arm64"),
+                "{said}"
+            );
+        }
     }
 
     #[test]
