@@ -74,51 +74,6 @@ struct World {
     slack: Receiver,
 }
 
-/// A tiny HTTP receiver standing in for Slack's webhook: records every POST body, answers 200.
-struct Receiver {
-    url: String,
-    posts: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
-}
-
-impl Receiver {
-    fn start() -> Receiver {
-        use std::io::{BufRead, Read, Write};
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}/hook", listener.local_addr().unwrap());
-        let posts = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let store = posts.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let mut reader = std::io::BufReader::new(stream);
-                let mut len = 0usize;
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                        break;
-                    }
-                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                        len = v.trim().parse().unwrap_or(0);
-                    }
-                }
-                let mut body = vec![0; len];
-                let _ = reader.read_exact(&mut body);
-                store
-                    .lock()
-                    .unwrap()
-                    .push(String::from_utf8_lossy(&body).into_owned());
-                let _ = reader.get_mut().write_all(
-                    b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
-                );
-            }
-        });
-        Receiver { url, posts }
-    }
-
-    fn posts(&self) -> Vec<String> {
-        self.posts.lock().unwrap().clone()
-    }
-}
-
 fn cargo_toml(staging: &Registry, prod: &Registry, index: Option<&PackageIndex>) -> String {
     let mut s = format!(
         "[workspace]\nmembers = []\n\n[workspace.metadata.release]\ntag-prefix = \"v\"\nbranch = \"main\"\n\n\
@@ -251,7 +206,7 @@ fn world(publish: bool) -> Option<World> {
         _dirs: dirs,
         log,
         path,
-        slack: Receiver::start(),
+        slack: Receiver::start(200),
     })
 }
 
@@ -271,7 +226,7 @@ impl World {
             .env("GH_TOKEN", TOKEN)
             .env("GH_ENTERPRISE_TOKEN", TOKEN)
             .env("PATH", &self.path)
-            .env("SLACK_WEBHOOK", &self.slack.url)
+            .env("SLACK_WEBHOOK", format!("{}/hook", self.slack.url))
             .env_remove("DISCORD_WEBHOOK")
             .env_remove("SMTP_URL")
             .env("SOURCE_DATE_EPOCH", EPOCH)
@@ -547,38 +502,8 @@ fn headers(doc: &Json) -> Vec<String> {
 
 /// A tiny FROM scratch image holding `content`, pushed as `target`; its digest.
 fn push_fabricated(target: &str, content: &str) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("Dockerfile"),
-        "FROM scratch\nCOPY note.txt /\n",
-    )
-    .unwrap();
     // Unique per target: tests running at once never build (and remove) the same image.
-    std::fs::write(dir.path().join("note.txt"), format!("{content} {target}")).unwrap();
-    let out = docker()
-        .env("DOCKER_BUILDKIT", "0")
-        .args([
-            "build",
-            "-q",
-            "--network",
-            "none",
-            "--pull=false",
-            "-t",
-            target,
-        ])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = docker_output(docker(), &["push", target]);
-    let tag = target.rsplit(':').next().unwrap();
-    let digest = xtask::targets::docker::pushed_digest(&out, tag).expect("push digest");
-    let _ = docker().args(["rmi", target]).output();
-    digest
+    push_scratch_image(&docker, target, None, &format!("{content} {target}"), true)
 }
 
 #[test]
@@ -830,7 +755,7 @@ fn the_dev_loop_with_a_failure_at_each_step_completes_without_duplicates_then_re
 
     // The team is told on Slack: the early refusal (a failure notice, `notify-on` default),
     // then the release's success, naming it and what was published.
-    let told = w.slack.posts();
+    let told = w.slack.bodies();
     assert_eq!(told.len(), 2, "{told:?}");
     assert!(
         told[0].contains("refused before changing anything"),

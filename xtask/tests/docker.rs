@@ -187,35 +187,7 @@ fn docker_table(registries: &[&str], extra: &str) -> String {
 
 /// An image that is not the release (a tiny one), pushed as `<target>`.
 fn push_other_image(target: &str, content: &str) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("Dockerfile"),
-        "FROM scratch\nCOPY note.txt /\n",
-    )
-    .unwrap();
-    std::fs::write(dir.path().join("note.txt"), content).unwrap();
-    let out = docker()
-        .env("DOCKER_BUILDKIT", "0")
-        .args([
-            "build",
-            "-q",
-            "--network",
-            "none",
-            "--pull=false",
-            "-t",
-            target,
-        ])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = docker_ok(&["push", target]);
-    let tag = target.rsplit(':').next().unwrap();
-    xtask::targets::docker::pushed_digest(&out, tag).expect("push digest")
+    push_scratch_image(&docker, target, None, content, false)
 }
 
 /// Removes the local `<addr>/…` names that pushing to a test registry leaves in the engine (the

@@ -13,11 +13,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 
 use common::*;
 use slipway_rig::services::{PackageIndex, Registry};
@@ -30,46 +27,6 @@ const INDEX_USER: &str = "uploader";
 const INDEX_PASSWORD: &str = "pw-INDEX-7730-secret";
 const GH_SECRET: &str = "ghs-INCIDENT-TOKEN-5b1d-secret";
 const BASE: &str = "slipway-base:bookworm-python";
-
-/// Records every POST body, answers 200.
-struct Receiver {
-    url: String,
-    bodies: Arc<Mutex<Vec<String>>>,
-}
-
-impl Receiver {
-    fn start() -> Receiver {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let bodies = Arc::new(Mutex::new(Vec::new()));
-        let store = bodies.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let mut reader = BufReader::new(stream);
-                let mut len = 0usize;
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                        break;
-                    }
-                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                        len = v.trim().parse().unwrap_or(0);
-                    }
-                }
-                let mut body = vec![0; len];
-                let _ = reader.read_exact(&mut body);
-                store
-                    .lock()
-                    .unwrap()
-                    .push(String::from_utf8_lossy(&body).into_owned());
-                let _ = reader.get_mut().write_all(
-                    b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
-                );
-            }
-        });
-        Receiver { url, bodies }
-    }
-}
 
 fn docker() -> Command {
     docker_cli("slipway-test-docker-config")
@@ -301,7 +258,7 @@ fn a_failure_at_upload_writes_an_incident_report_linked_and_attached() {
         Standin::start(&slipway_rig::standin::default_spec_path().expect("the GitHub contract"))
             .unwrap();
     standin.seed_repo("acme", "app");
-    let receiver = Receiver::start();
+    let receiver = Receiver::start(200);
     let repo = fixture(
         "1.2.0",
         &format!(
@@ -388,7 +345,7 @@ fn a_failure_at_upload_writes_an_incident_report_linked_and_attached() {
     assert_eq!(steps[0]["status"], "done");
     assert!(steps.iter().any(|s| s["status"] == "not run"));
     // The notice links the report.
-    let bodies = receiver.bodies.lock().unwrap().clone();
+    let bodies = receiver.bodies();
     let notice: serde_json::Value = serde_json::from_str(bodies.last().expect("a notice")).unwrap();
     assert_eq!(notice["status"], "failure");
     assert!(

@@ -5,10 +5,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 
 use common::*;
 use slipway_rig::services::{MailSink, SMTPD_REQUIREMENTS};
@@ -18,57 +15,6 @@ const SMTP_USER: &str = "notifier";
 const SMTP_PASSWORD: &str = "smtp-PW-7731-secret";
 const SLACK_PATH: &str = "/hooks/T0-SLACKTOKEN-4412";
 const GH_SECRET: &str = "ghs-NOTICE-TOKEN-5519";
-
-/// A tiny HTTP receiver: records every POST (path and body), answers `status`.
-struct Receiver {
-    url: String,
-    posts: Arc<Mutex<Vec<(String, String)>>>,
-}
-
-impl Receiver {
-    fn start(status: u16) -> Receiver {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let posts = Arc::new(Mutex::new(Vec::new()));
-        let store = posts.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let mut reader = BufReader::new(stream);
-                let mut len = 0usize;
-                let mut path = String::new();
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                        break;
-                    }
-                    if path.is_empty() {
-                        path = line.split(' ').nth(1).unwrap_or("").to_string();
-                    }
-                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                        len = v.trim().parse().unwrap_or(0);
-                    }
-                }
-                let mut body = vec![0; len];
-                let _ = reader.read_exact(&mut body);
-                store
-                    .lock()
-                    .unwrap()
-                    .push((path, String::from_utf8_lossy(&body).into_owned()));
-                let _ = reader.get_mut().write_all(
-                    format!(
-                        "HTTP/1.1 {status} X\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok"
-                    )
-                    .as_bytes(),
-                );
-            }
-        });
-        Receiver { url, posts }
-    }
-
-    fn posts(&self) -> Vec<(String, String)> {
-        self.posts.lock().unwrap().clone()
-    }
-}
 
 struct Sink {
     mail: MailSink,
@@ -280,7 +226,7 @@ fn a_dry_run_lists_the_notices_and_sends_nothing() {
 fn channels_that_are_down_are_warnings_and_the_outcome_stands() {
     // A closed SMTP port and a webhook answering 500.
     let closed = {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
     let hooks = Receiver::start(500);

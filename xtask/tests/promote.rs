@@ -22,10 +22,6 @@ fn docker() -> Command {
     docker_cli("slipway-test-promote-docker-config")
 }
 
-fn docker_ok(args: &[&str]) -> String {
-    docker_output(docker(), args)
-}
-
 fn services() -> bool {
     require(
         "a Docker engine (cargo xtask provision)",
@@ -39,37 +35,7 @@ fn services() -> bool {
 /// A tiny `FROM scratch` image holding `content`, pushed as `target` (no auth on its registry);
 /// returns the pushed digest. The local name is removed again.
 fn push_image(target: &str, content: &str) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("Dockerfile"),
-        "FROM scratch\nCOPY note.txt /\n",
-    )
-    .unwrap();
-    std::fs::write(dir.path().join("note.txt"), content).unwrap();
-    let out = docker()
-        .env("DOCKER_BUILDKIT", "0")
-        .args([
-            "build",
-            "-q",
-            "--network",
-            "none",
-            "--pull=false",
-            "-t",
-            target,
-        ])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = docker_ok(&["push", target]);
-    let tag = target.rsplit(':').next().unwrap();
-    let digest = xtask::targets::docker::pushed_digest(&out, tag).expect("push digest");
-    let _ = docker().args(["rmi", target]).output();
-    digest
+    push_scratch_image(&docker, target, None, content, true)
 }
 
 fn client(r: &Registry) -> Client {

@@ -6,10 +6,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 
 use common::*;
 use slipway_rig::services::PackageIndex;
@@ -20,46 +17,6 @@ const INDEX_USER: &str = "uploader";
 const INDEX_PASSWORD: &str = "pw-ORCA-5521-secret";
 const GH_SECRET: &str = "ghs-TOKEN-8f0c2a-secret";
 const SLACK_PATH: &str = "/hooks/T0-SLACKSECRET-77";
-
-/// A tiny HTTP receiver for webhooks: records every POST body, answers 200.
-struct Receiver {
-    url: String,
-    bodies: Arc<Mutex<Vec<String>>>,
-}
-
-impl Receiver {
-    fn start() -> Receiver {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let bodies = Arc::new(Mutex::new(Vec::new()));
-        let store = bodies.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let mut reader = BufReader::new(stream);
-                let mut len = 0usize;
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                        break;
-                    }
-                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                        len = v.trim().parse().unwrap_or(0);
-                    }
-                }
-                let mut body = vec![0; len];
-                let _ = reader.read_exact(&mut body);
-                store
-                    .lock()
-                    .unwrap()
-                    .push(String::from_utf8_lossy(&body).into_owned());
-                let _ = reader.get_mut().write_all(
-                    b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
-                );
-            }
-        });
-        Receiver { url, bodies }
-    }
-}
 
 struct Sandbox {
     repo: Repo,
@@ -97,7 +54,7 @@ fn sandbox(version: &str) -> Option<Sandbox> {
         Standin::start(&slipway_rig::standin::default_spec_path().expect("the GitHub contract"))
             .unwrap();
     standin.seed_repo("acme", "app");
-    let receiver = Receiver::start();
+    let receiver = Receiver::start(200);
 
     let repo = payload_repo(
         version,
@@ -401,7 +358,7 @@ fn failures_at_each_publish_step_then_rerun_completes_identically() {
         sb.releases().is_empty(),
         "the GitHub release comes after the index"
     );
-    let bodies = sb.receiver.bodies.lock().unwrap().clone();
+    let bodies = sb.receiver.bodies();
     assert_eq!(bodies.len(), 2, "slack + generic webhook: {bodies:?}");
     assert!(
         bodies

@@ -26,10 +26,6 @@ fn docker() -> Command {
     docker_cli("slipway-test-split-docker-config")
 }
 
-fn docker_ok(args: &[&str]) -> String {
-    docker_output(docker(), args)
-}
-
 /// The engine, docker-registry, busybox and the tool venv (`cargo xtask provision`).
 /// One test of this file at a time builds or removes images: the engine's legacy builder looks
 /// through the images sharing a parent (for `FROM scratch`: every image without one) for a
@@ -210,39 +206,7 @@ fn read_json(repo: &Repo, path: &str) -> Json {
 
 /// A tiny FROM scratch image for `platform` holding `content`, pushed as `target`; its digest.
 fn push_fabricated(target: &str, platform: &str, content: &str) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("Dockerfile"),
-        "FROM scratch\nCOPY note.txt /\n",
-    )
-    .unwrap();
-    std::fs::write(dir.path().join("note.txt"), content).unwrap();
-    let out = docker()
-        .env("DOCKER_BUILDKIT", "0")
-        .args([
-            "build",
-            "-q",
-            "--network",
-            "none",
-            "--pull=false",
-            "--platform",
-            platform,
-            "-t",
-            target,
-        ])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = docker_ok(&["push", target]);
-    let tag = target.rsplit(':').next().unwrap();
-    let digest = xtask::targets::docker::pushed_digest(&out, tag).expect("push digest");
-    let _ = docker().args(["rmi", target]).output();
-    digest
+    push_scratch_image(&docker, target, Some(platform), content, true)
 }
 
 fn write_digest_file(repo: &Repo, name: &str, platform: &str, digest: &str, staging: &Registry) {

@@ -237,31 +237,13 @@ pub fn prepare(root: &Path, o: &Options, gh_env: &[(String, String)]) -> Result<
             problems.invalid(format!("--assignee `{a}` is not a GitHub login"));
         }
     }
-    let status = git::status(&cfg.root)?;
-    if status.branch.as_deref() != Some(cfg.branch.as_str()) {
-        problems.failure(format!(
-            "dev-release cuts the release from the main branch `{}` (key `branch`), HEAD is on {}; `git switch {}` first",
-            cfg.branch,
-            status
-                .branch
-                .as_deref()
-                .map_or("no branch".to_string(), |b| format!("`{b}`")),
-            cfg.branch
-        ));
-    }
-    if !status.changed.is_empty() {
-        problems.failure(format!(
-            "the work tree has uncommitted changes ({}); the release is made from commits only",
-            status.changed.join(", ")
-        ));
-    }
-    if git::remote_url(&cfg.root, &cfg.remote)?.is_none() {
-        problems.failure(format!(
-            "there is no remote `{}` (key `remote`) to push the release branch to; add it with \
-             `git remote add {} <url>`",
-            cfg.remote, cfg.remote
-        ));
-    }
+    crate::cmd::main_branch_clean_with_remote(
+        &cfg,
+        &mut problems,
+        "dev-release cuts the release",
+        "the release",
+        "the release branch",
+    )?;
     let gh = match Gh::resolve(&cfg, gh_env) {
         Ok(gh) => Some(gh),
         Err(list) => {
@@ -437,10 +419,6 @@ pub fn prepare(root: &Path, o: &Options, gh_env: &[(String, String)]) -> Result<
     })
 }
 
-fn git_in(dir: &Path) -> impl Fn(&[&str]) -> Process + '_ {
-    move |args: &[&str]| Process::new("git", dir).args(args.iter().copied())
-}
-
 fn remote_branch(root: &Path, remote: &str, branch: &str) -> Result<Option<String>> {
     let r = format!("refs/heads/{branch}");
     Ok(git::ls_remote(root, remote, std::slice::from_ref(&r))?
@@ -463,9 +441,9 @@ pub struct PushReleaseBranch {
 impl PushReleaseBranch {
     fn subs(&self) -> Vec<Sub> {
         let w = &self.wanted;
-        let git = git_in(&self.root);
+        let git = git::git_in(&self.root);
         let wt = self.worktree.display().to_string();
-        let in_wt = git_in(&self.worktree);
+        let in_wt = git::git_in(&self.worktree);
         let files: Vec<&str> = w.files.iter().map(|(f, _)| f.as_str()).collect();
         let title = devpr::pr_title(&w.version);
         let mut subs = vec![
@@ -523,7 +501,7 @@ impl Reconcile for PushReleaseBranch {
     }
     fn planned(&self) -> Planned {
         Planned {
-            observe: vec![Sub::run(git_in(&self.root)(&[
+            observe: vec![Sub::run(git::git_in(&self.root)(&[
                 "ls-remote",
                 "--quiet",
                 &self.remote,
@@ -572,7 +550,7 @@ pub struct DevImage {
 
 impl DevImage {
     fn subs(&self) -> Vec<Sub> {
-        let git = git_in(&self.root);
+        let git = git::git_in(&self.root);
         let wt = self.worktree.display().to_string();
         let tracking = format!("refs/remotes/{}/{}", self.remote, self.branch);
         vec![

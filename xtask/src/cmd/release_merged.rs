@@ -13,7 +13,7 @@
 //!    comment linking the release. The configured channels are told of the outcome (success
 //!    included).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 use semver::Version;
@@ -277,15 +277,6 @@ pub fn prepare(cfg: &Config, o: &Options, gh_env: &[(String, String)]) -> Result
     })
 }
 
-fn git_in(dir: &Path) -> impl Fn(&[&str]) -> Process + '_ {
-    move |args: &[&str]| Process::new("git", dir).args(args.iter().copied())
-}
-
-fn read(root: &Path, args: &[&str]) -> Result<Option<String>> {
-    let out = git::git_output(root, args.iter().copied())?;
-    Ok(out.ok.then(|| out.stdout.trim().to_string()))
-}
-
 // ---------------------------------------------------------------------------------------------
 // 1. Tag the merge commit
 
@@ -308,7 +299,7 @@ pub struct TagSeen {
 
 impl TagMerge {
     fn subs(&self, fetch: bool, tag_it: bool) -> Vec<Sub> {
-        let git = git_in(&self.root);
+        let git = git::git_in(&self.root);
         let mut subs = Vec::new();
         if fetch {
             subs.push(Sub::run(git(&[
@@ -356,7 +347,7 @@ impl Reconcile for TagMerge {
     }
     fn planned(&self) -> Planned {
         Planned {
-            observe: vec![Sub::run(git_in(&self.root)(&[
+            observe: vec![Sub::run(git::git_in(&self.root)(&[
                 "ls-remote",
                 "--quiet",
                 &self.remote,
@@ -374,7 +365,7 @@ impl Reconcile for TagMerge {
             .find(|(r, _)| *r == peeled)
             .or_else(|| remote.iter().find(|(r, _)| *r == tag_ref))
             .map(|(_, s)| s.clone());
-        let local = read(
+        let local = git::read_ok(
             &self.root,
             &[
                 "rev-parse",
@@ -542,7 +533,7 @@ pub struct PublishReviewed {
 
 impl PublishReviewed {
     fn subs(&self) -> Vec<Sub> {
-        let git = git_in(&self.root);
+        let git = git::git_in(&self.root);
         let wt = self.worktree.display().to_string();
         vec![
             Run::new(git(&["worktree", "remove", "--force", &wt]))
@@ -659,7 +650,9 @@ impl VerifyReleased {
             )
             .tolerated()
             .sub(),
-            Sub::run(git_in(&self.root)(&["worktree", "remove", "--force", &wt])),
+            Sub::run(git::git_in(&self.root)(&[
+                "worktree", "remove", "--force", &wt,
+            ])),
         ]
     }
     /// Without it (a re-run after the publish completed and its worktree went): the images and
@@ -724,7 +717,7 @@ mod tests {
     fn lines(d: &Decision) -> Vec<String> {
         d.subs()
             .iter()
-            .flat_map(|s| crate::run::plan::sub_lines(s, Path::new("/r")))
+            .flat_map(|s| crate::run::plan::sub_lines(s, std::path::Path::new("/r")))
             .collect()
     }
 

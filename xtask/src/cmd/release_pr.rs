@@ -131,31 +131,13 @@ fn result_json(p: &Prepared, dry_run: bool, outcome: Option<&crate::run::exec::O
 pub fn prepare(root: &Path, o: &Options, gh_env: &[(String, String)]) -> Result<Prepared> {
     let cfg = config::load_or_refuse(root, "release-pr")?;
     let mut problems = Problems::default();
-    let status = git::status(&cfg.root)?;
-    if status.branch.as_deref() != Some(cfg.branch.as_str()) {
-        problems.failure(format!(
-            "release-pr runs on the main branch `{}` (key `branch`), HEAD is on {}; `git switch {}` first",
-            cfg.branch,
-            status
-                .branch
-                .as_deref()
-                .map_or("no branch".to_string(), |b| format!("`{b}`")),
-            cfg.branch
-        ));
-    }
-    if !status.changed.is_empty() {
-        problems.failure(format!(
-            "the work tree has uncommitted changes ({}); the release PR is made from commits only",
-            status.changed.join(", ")
-        ));
-    }
-    if git::remote_url(&cfg.root, &cfg.remote)?.is_none() {
-        problems.failure(format!(
-            "there is no remote `{}` (key `remote`) to push {BRANCH} and tags to; add it with \
-             `git remote add {} <url>`",
-            cfg.remote, cfg.remote
-        ));
-    }
+    crate::cmd::main_branch_clean_with_remote(
+        &cfg,
+        &mut problems,
+        "release-pr runs",
+        "the release PR",
+        &format!("{BRANCH} and tags"),
+    )?;
     if !o.only.is_empty() && !o.only.contains(&Target::Github) {
         problems.invalid(
             "release-pr publishes with publish-prod and reads the GitHub release back: --only must include github",
@@ -343,15 +325,6 @@ pub fn releasable(root: &Path) -> Result<Releasable> {
     })
 }
 
-fn git_in(dir: &Path) -> impl Fn(&[&str]) -> Process + '_ {
-    move |args: &[&str]| Process::new("git", dir).args(args.iter().copied())
-}
-
-fn read(root: &Path, args: &[&str]) -> Result<Option<String>> {
-    let out = git::git_output(root, args.iter().copied())?;
-    Ok(out.ok.then(|| out.stdout.trim().to_string()))
-}
-
 // ---------------------------------------------------------------------------------------------
 // 1. Tag the merged release PR
 
@@ -380,7 +353,7 @@ pub struct TagSeen {
 
 impl TagMerged {
     fn subs(&self, sha: &str, tag: &str, fetch: bool, tag_it: bool) -> Vec<Sub> {
-        let git = git_in(&self.root);
+        let git = git::git_in(&self.root);
         let mut subs = Vec::new();
         if fetch {
             subs.push(Sub::run(git(&[
@@ -433,7 +406,7 @@ impl Reconcile for TagMerged {
         Planned {
             observe: vec![
                 Sub::run(github_pr::list_process(&self.gh, "closed", &self.base)),
-                Sub::run(git_in(&self.root)(&[
+                Sub::run(git::git_in(&self.root)(&[
                     "ls-remote",
                     "--quiet",
                     &self.remote,
@@ -460,7 +433,7 @@ impl Reconcile for TagMerged {
         let on_remote = git::ls_remote(&self.root, &self.remote, std::slice::from_ref(&tag_ref))?
             .iter()
             .any(|(r, _)| *r == tag_ref);
-        let local = read(
+        let local = git::read_ok(
             &self.root,
             &[
                 "rev-parse",
@@ -557,7 +530,7 @@ pub enum PublishSeen {
 
 impl PublishMerged {
     fn subs(&self, tag: &str, reuse: bool) -> Vec<Sub> {
-        let git = git_in(&self.root);
+        let git = git::git_in(&self.root);
         let wt = self.worktree.display().to_string();
         let mut publish = Process::new(&self.exe.display().to_string(), &self.root).args([
             "-C",
@@ -623,7 +596,7 @@ impl Reconcile for PublishMerged {
                     .is_some_and(|a| a.iter().any(|a| a["name"] == github::SUMS))
         });
         let at = |dir: &Path, rev: &str| -> Result<Option<String>> {
-            read(dir, &["rev-parse", "-q", "--verify", rev])
+            git::read_ok(dir, &["rev-parse", "-q", "--verify", rev])
         };
         let reuse = self.worktree.join(".git").exists()
             && at(&self.worktree, "HEAD")?.is_some()
@@ -698,9 +671,9 @@ fn remote_branch(root: &Path, remote: &str) -> Result<Option<String>> {
 
 impl PushBranch {
     fn subs(&self, w: &Wanted) -> Vec<Sub> {
-        let git = git_in(&self.root);
+        let git = git::git_in(&self.root);
         let wt = self.worktree.display().to_string();
-        let in_wt = git_in(&self.worktree);
+        let in_wt = git::git_in(&self.worktree);
         let files: Vec<&str> = w.files.iter().map(|(f, _)| f.as_str()).collect();
         let mut subs = vec![
             Run::new(git(&["worktree", "remove", "--force", &wt]))
@@ -736,7 +709,7 @@ impl PushBranch {
 
     /// Is `sha` HEAD plus exactly the wanted files?
     fn is_current(&self, sha: &str, w: &Wanted) -> Result<bool> {
-        let git = git_in(&self.root);
+        let git = git::git_in(&self.root);
         let tracking = format!("refs/remotes/{}/{BRANCH}", self.remote);
         crate::run::process::output(&git(&[
             "fetch",
@@ -744,15 +717,16 @@ impl PushBranch {
             &self.remote,
             &format!("+refs/heads/{BRANCH}:{tracking}"),
         ]))?;
-        let head = read(&self.root, &["rev-parse", "HEAD"])?;
-        let parent = read(
+        let head = git::read_ok(&self.root, &["rev-parse", "HEAD"])?;
+        let parent = git::read_ok(
             &self.root,
             &["rev-parse", "-q", "--verify", &format!("{sha}^1")],
         )?;
         if head.is_none() || parent != head {
             return Ok(false);
         }
-        let changed = read(&self.root, &["diff", "--name-only", "HEAD", sha])?.unwrap_or_default();
+        let changed =
+            git::read_ok(&self.root, &["diff", "--name-only", "HEAD", sha])?.unwrap_or_default();
         let mut changed: Vec<&str> = changed.lines().collect();
         changed.sort();
         let mut wanted: Vec<&str> = w.files.iter().map(|(f, _)| f.as_str()).collect();
@@ -791,7 +765,7 @@ impl Reconcile for PushBranch {
             files: vec![("<file>…".into(), "<content>".into())],
         };
         let w = self.preview.wanted.as_ref().unwrap_or(&placeholder);
-        let git = git_in(&self.root);
+        let git = git::git_in(&self.root);
         Planned {
             observe: vec![
                 Sub::run(git(&[
@@ -870,7 +844,7 @@ impl std::fmt::Debug for DeleteBranch {
 
 impl DeleteBranch {
     fn delete(&self) -> Vec<Sub> {
-        vec![Sub::run(git_in(&self.root)(&[
+        vec![Sub::run(git::git_in(&self.root)(&[
             "push",
             "--quiet",
             &self.remote,
@@ -890,7 +864,7 @@ impl Reconcile for DeleteBranch {
     }
     fn planned(&self) -> Planned {
         Planned {
-            observe: vec![Sub::run(git_in(&self.root)(&[
+            observe: vec![Sub::run(git::git_in(&self.root)(&[
                 "ls-remote",
                 "--quiet",
                 &self.remote,

@@ -14,6 +14,18 @@ pub fn git<I: IntoIterator<Item = S>, S: Into<String>>(dir: &Path, args: I) -> P
     Process::new("git", dir).args(args)
 }
 
+/// `git` processes in `dir`, built from `&[&str]` arguments (for plans listing many).
+pub fn git_in(dir: &Path) -> impl Fn(&[&str]) -> Process + '_ {
+    move |args: &[&str]| git(dir, args.iter().copied())
+}
+
+/// A read-only `git` command's trimmed stdout, `None` when it exits non-zero (`rev-parse
+/// --verify` of a ref that is not there).
+pub fn read_ok(dir: &Path, args: &[&str]) -> Result<Option<String>> {
+    let out = git_output(dir, args.iter().copied())?;
+    Ok(out.ok.then(|| out.stdout.trim().to_string()))
+}
+
 /// Runs a read-only `git` command in `dir`, output captured, status not checked.
 pub fn git_output<I: IntoIterator<Item = S>, S: Into<String>>(
     dir: &Path,

@@ -462,3 +462,104 @@ pub fn docker_output(mut docker: Command, args: &[&str]) -> String {
     );
     String::from_utf8(out.stdout).unwrap()
 }
+
+/// A tiny `FROM scratch` image holding `content` (for `platform`, else the engine's), built with
+/// the legacy builder without network and pushed as `target`; its digest. `remove_local`: the
+/// local name is removed again.
+#[allow(dead_code)]
+pub fn push_scratch_image(
+    docker: &dyn Fn() -> Command,
+    target: &str,
+    platform: Option<&str>,
+    content: &str,
+    remove_local: bool,
+) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        "FROM scratch\nCOPY note.txt /\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("note.txt"), content).unwrap();
+    let mut build = docker();
+    build
+        .env("DOCKER_BUILDKIT", "0")
+        .args(["build", "-q", "--network", "none", "--pull=false"]);
+    if let Some(p) = platform {
+        build.args(["--platform", p]);
+    }
+    let out = build.args(["-t", target]).arg(dir.path()).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = docker_output(docker(), &["push", target]);
+    let tag = target.rsplit(':').next().unwrap();
+    let digest = xtask::targets::docker::pushed_digest(&out, tag).expect("push digest");
+    if remove_local {
+        let _ = docker().args(["rmi", target]).output();
+    }
+    digest
+}
+
+/// A tiny HTTP receiver standing in for Slack and webhooks on 127.0.0.1: records every POST
+/// (path and body), answers `status`.
+#[allow(dead_code)]
+pub struct Receiver {
+    pub url: String,
+    posts: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
+}
+
+#[allow(dead_code)]
+impl Receiver {
+    pub fn start(status: u16) -> Receiver {
+        use std::io::{BufRead, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let posts = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let store = posts.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let mut reader = std::io::BufReader::new(stream);
+                let mut len = 0usize;
+                let mut path = String::new();
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if path.is_empty() {
+                        path = line.split(' ').nth(1).unwrap_or("").to_string();
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        len = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; len];
+                let _ = reader.read_exact(&mut body);
+                store
+                    .lock()
+                    .unwrap()
+                    .push((path, String::from_utf8_lossy(&body).into_owned()));
+                let _ = reader.get_mut().write_all(
+                    format!(
+                        "HTTP/1.1 {status} X\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok"
+                    )
+                    .as_bytes(),
+                );
+            }
+        });
+        Receiver { url, posts }
+    }
+
+    /// Every POST so far: (path, body).
+    pub fn posts(&self) -> Vec<(String, String)> {
+        self.posts.lock().unwrap().clone()
+    }
+
+    /// Every POST body so far.
+    pub fn bodies(&self) -> Vec<String> {
+        self.posts().into_iter().map(|(_, b)| b).collect()
+    }
+}
