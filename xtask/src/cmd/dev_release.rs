@@ -441,40 +441,15 @@ pub struct PushReleaseBranch {
 impl PushReleaseBranch {
     fn subs(&self) -> Vec<Sub> {
         let w = &self.wanted;
-        let git = git::git_in(&self.root);
-        let wt = self.worktree.display().to_string();
-        let in_wt = git::git_in(&self.worktree);
-        let files: Vec<&str> = w.files.iter().map(|(f, _)| f.as_str()).collect();
-        let title = devpr::pr_title(&w.version);
-        let mut subs = vec![
-            Run::new(git(&["worktree", "remove", "--force", &wt]))
-                .tolerated()
-                .sub(),
-            Sub::run(git(&["worktree", "prune"])),
-            Sub::run(git(&[
-                "worktree", "add", "--quiet", "--detach", "--force", &wt, "HEAD",
-            ])),
-        ];
-        for (f, content) in &w.files {
-            subs.push(Sub::Write {
-                path: self.worktree.join(f),
-                content: content.clone(),
-            });
-        }
-        let mut add = vec!["add", "--"];
-        add.extend(&files);
-        subs.push(Sub::run(in_wt(&add)));
-        let mut commit = vec!["commit", "--quiet", "-m", title.as_str(), "--"];
-        commit.extend(&files);
-        subs.push(Sub::run(in_wt(&commit)));
-        subs.push(Sub::run(in_wt(&[
-            "push",
-            "--quiet",
+        crate::cmd::commit_files_to_branch(
+            &self.root,
+            &self.worktree,
             &self.remote,
-            &format!("HEAD:refs/heads/{}", w.branch),
-        ])));
-        subs.push(Sub::run(git(&["worktree", "remove", "--force", &wt])));
-        subs
+            &w.branch,
+            false,
+            &devpr::pr_title(&w.version),
+            &w.files,
+        )
     }
 }
 

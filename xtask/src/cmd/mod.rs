@@ -71,3 +71,89 @@ pub fn main_branch_clean_with_remote(
     }
     Ok(())
 }
+
+/// The sub-steps that tag a merge commit and push the tag (`release-pr`, `release-merged`):
+/// `fetch` the base branch first when the commit is not here yet, `tag_it` when there is no
+/// local tag yet; always the push of `refs/tags/<tag>`.
+pub fn tag_and_push(
+    root: &std::path::Path,
+    remote: &str,
+    base: &str,
+    sha: &str,
+    tag: &str,
+    fetch: bool,
+    tag_it: bool,
+) -> Vec<crate::run::plan::Sub> {
+    use crate::run::plan::Sub;
+    let git = crate::facts::git::git_in(root);
+    let mut subs = Vec::new();
+    if fetch {
+        subs.push(Sub::run(git(&["fetch", "--quiet", remote, base])));
+    }
+    if tag_it {
+        subs.push(Sub::run(git(&[
+            "tag",
+            "-a",
+            tag,
+            "-m",
+            &format!("Release {tag}"),
+            sha,
+        ])));
+    }
+    subs.push(Sub::run(git(&[
+        "push",
+        "--quiet",
+        remote,
+        &format!("refs/tags/{tag}"),
+    ])));
+    subs
+}
+
+/// The sub-steps that commit `files` (path, content) on top of HEAD in a throwaway worktree and
+/// push that commit to `remote` as branch `branch` (`force`: replacing what is there), leaving
+/// the user's tree untouched (`release-pr`'s branch, `dev-release`'s release branch).
+pub fn commit_files_to_branch(
+    root: &std::path::Path,
+    worktree: &std::path::Path,
+    remote: &str,
+    branch: &str,
+    force: bool,
+    message: &str,
+    files: &[(String, String)],
+) -> Vec<crate::run::plan::Sub> {
+    use crate::run::plan::{Run, Sub};
+    let git = crate::facts::git::git_in(root);
+    let wt = worktree.display().to_string();
+    let in_wt = crate::facts::git::git_in(worktree);
+    let names: Vec<&str> = files.iter().map(|(f, _)| f.as_str()).collect();
+    let mut subs = vec![
+        Run::new(git(&["worktree", "remove", "--force", &wt]))
+            .tolerated()
+            .sub(),
+        Sub::run(git(&["worktree", "prune"])),
+        Sub::run(git(&[
+            "worktree", "add", "--quiet", "--detach", "--force", &wt, "HEAD",
+        ])),
+    ];
+    for (f, content) in files {
+        subs.push(Sub::Write {
+            path: worktree.join(f),
+            content: content.clone(),
+        });
+    }
+    let mut add = vec!["add", "--"];
+    add.extend(&names);
+    subs.push(Sub::run(in_wt(&add)));
+    let mut commit = vec!["commit", "--quiet", "-m", message, "--"];
+    commit.extend(&names);
+    subs.push(Sub::run(in_wt(&commit)));
+    let refspec = format!("HEAD:refs/heads/{branch}");
+    let mut push = vec!["push", "--quiet"];
+    if force {
+        push.push("--force");
+    }
+    push.extend([remote, refspec.as_str()]);
+    subs.push(Sub::run(in_wt(&push)));
+    subs.push(Sub::run(git(&["worktree", "remove", "--force", &wt])));
+    subs
+}

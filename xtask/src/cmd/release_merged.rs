@@ -299,33 +299,15 @@ pub struct TagSeen {
 
 impl TagMerge {
     fn subs(&self, fetch: bool, tag_it: bool) -> Vec<Sub> {
-        let git = git::git_in(&self.root);
-        let mut subs = Vec::new();
-        if fetch {
-            subs.push(Sub::run(git(&[
-                "fetch",
-                "--quiet",
-                &self.remote,
-                &self.base,
-            ])));
-        }
-        if tag_it {
-            subs.push(Sub::run(git(&[
-                "tag",
-                "-a",
-                &self.tag,
-                "-m",
-                &format!("Release {}", self.tag),
-                &self.sha,
-            ])));
-        }
-        subs.push(Sub::run(git(&[
-            "push",
-            "--quiet",
+        crate::cmd::tag_and_push(
+            &self.root,
             &self.remote,
-            &format!("refs/tags/{}", self.tag),
-        ])));
-        subs
+            &self.base,
+            &self.sha,
+            &self.tag,
+            fetch,
+            tag_it,
+        )
     }
 }
 
@@ -365,20 +347,8 @@ impl Reconcile for TagMerge {
             .find(|(r, _)| *r == peeled)
             .or_else(|| remote.iter().find(|(r, _)| *r == tag_ref))
             .map(|(_, s)| s.clone());
-        let local = git::read_ok(
-            &self.root,
-            &[
-                "rev-parse",
-                "-q",
-                "--verify",
-                &format!("{tag_ref}^{{commit}}"),
-            ],
-        )?;
-        let have_commit = git::git_output(
-            &self.root,
-            ["cat-file", "-e", &format!("{}^{{commit}}", self.sha)],
-        )?
-        .ok;
+        let local = git::local_tag_commit(&self.root, &self.tag)?;
+        let have_commit = git::has_commit(&self.root, &self.sha)?;
         Ok(TagSeen {
             on_remote,
             local,

@@ -353,33 +353,15 @@ pub struct TagSeen {
 
 impl TagMerged {
     fn subs(&self, sha: &str, tag: &str, fetch: bool, tag_it: bool) -> Vec<Sub> {
-        let git = git::git_in(&self.root);
-        let mut subs = Vec::new();
-        if fetch {
-            subs.push(Sub::run(git(&[
-                "fetch",
-                "--quiet",
-                &self.remote,
-                &self.base,
-            ])));
-        }
-        if tag_it {
-            subs.push(Sub::run(git(&[
-                "tag",
-                "-a",
-                tag,
-                "-m",
-                &format!("Release {tag}"),
-                sha,
-            ])));
-        }
-        subs.push(Sub::run(git(&[
-            "push",
-            "--quiet",
+        crate::cmd::tag_and_push(
+            &self.root,
             &self.remote,
-            &format!("refs/tags/{tag}"),
-        ])));
-        subs
+            &self.base,
+            sha,
+            tag,
+            fetch,
+            tag_it,
+        )
     }
 }
 
@@ -433,22 +415,13 @@ impl Reconcile for TagMerged {
         let on_remote = git::ls_remote(&self.root, &self.remote, std::slice::from_ref(&tag_ref))?
             .iter()
             .any(|(r, _)| *r == tag_ref);
-        let local = git::read_ok(
-            &self.root,
-            &[
-                "rev-parse",
-                "-q",
-                "--verify",
-                &format!("{tag_ref}^{{commit}}"),
-            ],
-        )?;
+        let local = git::local_tag_commit(&self.root, &tag)?;
         let newer = history::release_tag_names(&self.root, &self.tag_prefix)?
             .into_iter()
             .find(|t| t.version >= *v && t.name != tag)
             .map(|t| t.name);
         let sha = pr.merge_sha.clone().unwrap_or_default();
-        let have_commit =
-            git::git_output(&self.root, ["cat-file", "-e", &format!("{sha}^{{commit}}")])?.ok;
+        let have_commit = git::has_commit(&self.root, &sha)?;
         Ok(TagSeen {
             merged,
             tag,
@@ -671,40 +644,15 @@ fn remote_branch(root: &Path, remote: &str) -> Result<Option<String>> {
 
 impl PushBranch {
     fn subs(&self, w: &Wanted) -> Vec<Sub> {
-        let git = git::git_in(&self.root);
-        let wt = self.worktree.display().to_string();
-        let in_wt = git::git_in(&self.worktree);
-        let files: Vec<&str> = w.files.iter().map(|(f, _)| f.as_str()).collect();
-        let mut subs = vec![
-            Run::new(git(&["worktree", "remove", "--force", &wt]))
-                .tolerated()
-                .sub(),
-            Sub::run(git(&["worktree", "prune"])),
-            Sub::run(git(&[
-                "worktree", "add", "--quiet", "--detach", "--force", &wt, "HEAD",
-            ])),
-        ];
-        for (f, content) in &w.files {
-            subs.push(Sub::Write {
-                path: self.worktree.join(f),
-                content: content.clone(),
-            });
-        }
-        let mut add = vec!["add", "--"];
-        add.extend(&files);
-        subs.push(Sub::run(in_wt(&add)));
-        let mut commit = vec!["commit", "--quiet", "-m", w.title.as_str(), "--"];
-        commit.extend(&files);
-        subs.push(Sub::run(in_wt(&commit)));
-        subs.push(Sub::run(in_wt(&[
-            "push",
-            "--quiet",
-            "--force",
+        crate::cmd::commit_files_to_branch(
+            &self.root,
+            &self.worktree,
             &self.remote,
-            &format!("HEAD:refs/heads/{BRANCH}"),
-        ])));
-        subs.push(Sub::run(git(&["worktree", "remove", "--force", &wt])));
-        subs
+            BRANCH,
+            true,
+            &w.title,
+            &w.files,
+        )
     }
 
     /// Is `sha` HEAD plus exactly the wanted files?

@@ -26,6 +26,24 @@ pub fn read_ok(dir: &Path, args: &[&str]) -> Result<Option<String>> {
     Ok(out.ok.then(|| out.stdout.trim().to_string()))
 }
 
+/// The commit the local tag `tag` names, if there is one.
+pub fn local_tag_commit(dir: &Path, tag: &str) -> Result<Option<String>> {
+    read_ok(
+        dir,
+        &[
+            "rev-parse",
+            "-q",
+            "--verify",
+            &format!("refs/tags/{tag}^{{commit}}"),
+        ],
+    )
+}
+
+/// Is commit `sha` in this clone?
+pub fn has_commit(dir: &Path, sha: &str) -> Result<bool> {
+    Ok(git_output(dir, ["cat-file", "-e", &format!("{sha}^{{commit}}")])?.ok)
+}
+
 /// Runs a read-only `git` command in `dir`, output captured, status not checked.
 pub fn git_output<I: IntoIterator<Item = S>, S: Into<String>>(
     dir: &Path,
