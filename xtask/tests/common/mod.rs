@@ -474,6 +474,11 @@ pub fn push_scratch_image(
     content: &str,
     remove_local: bool,
 ) -> String {
+    // One at a time in a test binary: for a `FROM scratch` step the engine's legacy builder
+    // looks through every image without a parent for a cached one, and fails with "unable to
+    // find image" when another test removes such an image meanwhile (seen in CI).
+    static SCRATCH: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = SCRATCH.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("Dockerfile"),
