@@ -485,6 +485,54 @@ fn chromium_cmd(bin: &str, profile: &Path) -> std::process::Command {
     c
 }
 
+/// The page's console messages in Chromium's `--enable-logging=stderr` log (`…:CONSOLE:1] "…"`,
+/// `Uncaught …`): what "no console errors" is checked against.
+fn console_messages(stderr: &str) -> Vec<&str> {
+    stderr
+        .lines()
+        .filter(|l| l.contains(":CONSOLE") || l.contains("CONSOLE(") || l.contains("Uncaught"))
+        .collect()
+}
+
+/// The console check can fail: the same Chromium invocation on a page that logs an error and
+/// calls an undefined function reports both.
+#[test]
+fn the_console_check_sees_a_page_that_logs_errors() {
+    let Some(bin) = chromium() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("bad.html");
+    std::fs::write(
+        &page,
+        "<html><body><p>x</p><script>console.error(\"boom-from-page\"); undefinedFn();</script></body></html>",
+    )
+    .unwrap();
+    let profile = tempfile::tempdir().unwrap();
+    let dump = chromium_cmd(bin, profile.path())
+        .arg("--dump-dom")
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap();
+    assert!(
+        dump.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dump.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&dump.stderr);
+    let console = console_messages(&stderr);
+    assert!(
+        console.iter().any(|l| l.contains("boom-from-page")),
+        "console.error seen: {console:#?}\n{stderr}"
+    );
+    assert!(
+        console
+            .iter()
+            .any(|l| l.contains("Uncaught ReferenceError")),
+        "the uncaught error seen: {console:#?}\n{stderr}"
+    );
+}
+
 #[test]
 fn the_html_page_renders_in_headless_chromium_one_row_per_release() {
     let Some(bin) = chromium() else {
@@ -546,12 +594,8 @@ fn the_html_page_renders_in_headless_chromium_one_row_per_release() {
     assert!(dom.contains("class=\"release failed\""), "{dom}");
     assert!(!dom.contains("<script"), "{dom}");
     let stderr = String::from_utf8_lossy(&dump.stderr);
-    for bad in ["Uncaught", "CONSOLE(", ":CONSOLE"] {
-        assert!(
-            !stderr.contains(bad),
-            "a console message ({bad}):\n{stderr}"
-        );
-    }
+    let console = console_messages(&stderr);
+    assert!(console.is_empty(), "console messages:\n{console:#?}");
 
     let shot = out_dir.path().join("history.png");
     let profile = tempfile::tempdir().unwrap();
