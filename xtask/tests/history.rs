@@ -485,6 +485,19 @@ fn chromium_cmd(bin: &str, profile: &Path) -> std::process::Command {
     c
 }
 
+/// `--dump-dom` of `url` in a fresh profile: (the DOM, Chromium's log); fails unless it exits 0.
+fn dump_dom(bin: &str, url: &str) -> (String, String) {
+    let profile = tempfile::tempdir().unwrap();
+    let dump = chromium_cmd(bin, profile.path())
+        .arg("--dump-dom")
+        .arg(url)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&dump.stderr).into_owned();
+    assert!(dump.status.success(), "{stderr}");
+    (String::from_utf8_lossy(&dump.stdout).into_owned(), stderr)
+}
+
 /// The page's console messages in Chromium's `--enable-logging=stderr` log (`…:CONSOLE:1] "…"`,
 /// `Uncaught …`): what "no console errors" is checked against.
 fn console_messages(stderr: &str) -> Vec<&str> {
@@ -508,18 +521,7 @@ fn the_console_check_sees_a_page_that_logs_errors() {
         "<html><body><p>x</p><script>console.error(\"boom-from-page\"); undefinedFn();</script></body></html>",
     )
     .unwrap();
-    let profile = tempfile::tempdir().unwrap();
-    let dump = chromium_cmd(bin, profile.path())
-        .arg("--dump-dom")
-        .arg(format!("file://{}", page.display()))
-        .output()
-        .unwrap();
-    assert!(
-        dump.status.success(),
-        "{}",
-        String::from_utf8_lossy(&dump.stderr)
-    );
-    let stderr = String::from_utf8_lossy(&dump.stderr);
+    let (_, stderr) = dump_dom(bin, &format!("file://{}", page.display()));
     let console = console_messages(&stderr);
     assert!(
         console.iter().any(|l| l.contains("boom-from-page")),
@@ -574,26 +576,14 @@ fn the_html_page_renders_in_headless_chromium_one_row_per_release() {
     let html = std::fs::read_to_string(&page).unwrap();
     assert!(!html.contains("<script"), "the error is escaped");
 
-    let profile = tempfile::tempdir().unwrap();
     let url = format!("file://{}", page.display());
-    let dump = chromium_cmd(bin, profile.path())
-        .arg("--dump-dom")
-        .arg(&url)
-        .output()
-        .unwrap();
-    assert!(
-        dump.status.success(),
-        "{}",
-        String::from_utf8_lossy(&dump.stderr)
-    );
-    let dom = String::from_utf8_lossy(&dump.stdout);
+    let (dom, stderr) = dump_dom(bin, &url);
     assert_eq!(dom.matches("<tr class=\"release").count(), 3, "{dom}");
     for (v, _) in TIMES {
         assert!(dom.contains(&format!("data-tag=\"v{v}\"")), "v{v}: {dom}");
     }
     assert!(dom.contains("class=\"release failed\""), "{dom}");
     assert!(!dom.contains("<script"), "{dom}");
-    let stderr = String::from_utf8_lossy(&dump.stderr);
     let console = console_messages(&stderr);
     assert!(console.is_empty(), "console messages:\n{console:#?}");
 
